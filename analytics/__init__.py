@@ -1,0 +1,1 @@
+"""Client-habit statistics, RFM, lifecycle, CLV models and the report (pure computation)."""

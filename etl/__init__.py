@@ -1,0 +1,1 @@
+"""The warehouse: star schema, migrations, validation and loading of orders."""

@@ -1,0 +1,188 @@
+"""The warehouse's tables (SQLAlchemy 2 Core): a star schema of orders plus the ETL's own state.
+
+Created and changed only through the Alembic migrations in ``etl/migrations`` (``sugar-bridge db
+upgrade``); these definitions are what the migrations build and what the code queries. README.md
+documents every table (grain, keys, columns) for analysts.
+
+Money is ``Numeric(14, 2)`` (exact), dates of the order system are stored as ``Date``/``DateTime``
+(naive, in the settings' time zone). Natural keys are unique constraints, so merges can rely on
+them on every engine.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Deterministic constraint names, so migrations behave the same on SQLite and MariaDB.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Money = Numeric(14, 2)
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PKs only
+
+# --- dimensions -------------------------------------------------------------------------------
+
+dim_customer = Table(
+    "dim_customer",
+    metadata,
+    Column("customer_key", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("source_customer_id", String(128), nullable=False),
+    Column("name", String(255)),
+    Column("email", String(255)),
+    Column("city", String(128)),
+    Column("country", String(64)),
+    Column("sugar_account_id", String(36)),
+    Column("match_method", String(16)),  # external_id | email | name | created
+    Column("matched_at", DateTime),
+    Column("first_seen_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("source", "source_customer_id"),
+    Index(None, "sugar_account_id"),
+)
+
+dim_product = Table(
+    "dim_product",
+    metadata,
+    Column("product_key", Id, primary_key=True, autoincrement=True),
+    Column("sku", String(64), nullable=False, unique=True),
+    Column("name", String(255)),
+    Column("category", String(64)),  # the article type used by the statistics
+    Column("brand", String(64)),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+dim_date = Table(
+    "dim_date",
+    metadata,
+    Column("date_key", Integer, primary_key=True, autoincrement=False),  # yyyymmdd
+    Column("date", Date, nullable=False, unique=True),
+    Column("year", Integer, nullable=False),
+    Column("quarter", Integer, nullable=False),
+    Column("month", Integer, nullable=False),
+    Column("day", Integer, nullable=False),
+    Column("weekday", Integer, nullable=False),  # 0 = Monday
+    Column("iso_week", Integer, nullable=False),
+    Column("is_weekend", Boolean, nullable=False),
+)
+
+# --- facts ------------------------------------------------------------------------------------
+
+fact_order = Table(
+    "fact_order",
+    metadata,
+    Column("order_key", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("source_order_id", String(128), nullable=False),
+    Column("customer_key", Id, ForeignKey("dim_customer.customer_key"), nullable=False),
+    Column("order_date_key", Integer, ForeignKey("dim_date.date_key"), nullable=False),
+    Column("ordered_at", DateTime, nullable=False),
+    Column("channel", String(16)),
+    Column("payment_method", String(16)),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),  # completed | cancelled | returned
+    Column("n_lines", Integer, nullable=False),
+    Column("n_items", Numeric(14, 3), nullable=False),
+    Column("total_amount", Money, nullable=False),  # sum of line amounts (after discounts)
+    Column("invoiced_at", Date),
+    Column("due_at", Date),
+    Column("paid_at", Date),
+    Column("payment_delay_days", Integer),  # paid_at - invoiced_at
+    Column("lateness_days", Integer),  # paid_at - due_at (negative = paid early)
+    Column("etl_run_id", Id, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("source", "source_order_id"),
+    Index(None, "customer_key", "ordered_at"),
+    Index(None, "ordered_at"),
+)
+
+fact_order_line = Table(
+    "fact_order_line",
+    metadata,
+    Column("order_key", Id, ForeignKey("fact_order.order_key"), primary_key=True),
+    Column("line_no", Integer, primary_key=True, autoincrement=False),
+    Column("product_key", Id, ForeignKey("dim_product.product_key"), nullable=False),
+    Column("quantity", Numeric(14, 3), nullable=False),
+    Column("unit_price", Numeric(14, 4), nullable=False),
+    Column("discount", Money, nullable=False),
+    Column("amount", Money, nullable=False),  # quantity * unit_price - discount
+    Index(None, "product_key"),
+)
+
+# --- ETL state --------------------------------------------------------------------------------
+
+etl_run = Table(
+    "etl_run",
+    metadata,
+    Column("run_id", Id, primary_key=True, autoincrement=True),
+    Column("job", String(32), nullable=False),  # etl | analytics | push | sync | provision
+    Column("source", String(64)),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),  # running | ok | partial | failed
+    Column("watermark_from", String(64)),
+    Column("watermark_to", String(64)),
+    Column("rows_read", Integer, nullable=False, default=0),
+    Column("rows_loaded", Integer, nullable=False, default=0),
+    Column("rows_rejected", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("details", JSON),  # step timings and counts
+    Index(None, "job", "started_at"),
+)
+
+etl_reject = Table(
+    "etl_reject",
+    metadata,
+    Column("reject_id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("etl_run.run_id"), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("source_key", String(255)),  # file:row, or the order id
+    Column("reason", Text, nullable=False),
+    Column("raw", Text),  # the raw row as JSON
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "run_id"),
+)
+
+etl_watermark = Table(
+    "etl_watermark",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("cursor_value", String(64)),
+    Column("run_id", Id, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+etl_loaded_file = Table(
+    "etl_loaded_file",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("file_name", String(512), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("run_id", Id, nullable=False),
+    Column("loaded_at", DateTime, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""The ``sugar-bridge`` command line (Typer): one module per command group."""

@@ -1,0 +1,44 @@
+"""The ``sugar-bridge`` Typer application: registers each command group's sub-app."""
+
+from __future__ import annotations
+
+import typer
+
+from sugar_bridge import __version__
+
+app = typer.Typer(
+    name="sugar-bridge",
+    help="Integration and ETL layer for SugarCRM CE / SuiteCRM 7.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sugar-bridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Provision Sugar from config, sync orders into a warehouse, push segments back into Sugar."""
+
+
+def _register() -> None:
+    # Sub-apps are imported here so that `sugar-bridge --help` stays the single entry point;
+    # each group lives in its own module (sugar_bridge/cli/<group>.py).
+    pass
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

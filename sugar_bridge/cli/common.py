@@ -1,0 +1,88 @@
+"""What every CLI command shares: loading settings/config once, and turning errors into exit codes.
+
+Exit codes: 0 ok, 1 failed, 2 config error (nothing done), 3 completed with rejected rows or
+failed pushes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from analytics.exceptions import AnalyticsError
+from connectors.orders.exceptions import SourceError
+from connectors.sugar.exceptions import SugarError
+from etl.exceptions import EtlError
+from sugar_bridge.config import ProjectConfig, load_config
+from sugar_bridge.exceptions import ConfigError, SugarBridgeError
+from sugar_bridge.logs import SecretMaskingFilter, setup_logging
+from sugar_bridge.settings import Settings, load_settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_PARTIAL = 3
+
+console = Console()
+err_console = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass
+class Context:
+    """Settings and (lazily) the config, loaded once per command."""
+
+    settings: Settings
+    masking: SecretMaskingFilter
+    _config: ProjectConfig | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> ProjectConfig:
+        if self._config is None:
+            self._config = load_config(self.settings.config)
+        return self._config
+
+
+def make_context() -> Context:
+    """Load settings, set up logging with the known secrets masked."""
+    settings = load_settings()
+    secrets: list[str] = []
+    if settings.sugar_password is not None:
+        import hashlib
+
+        plain = settings.sugar_password.get_secret_value()
+        secrets += [plain, hashlib.md5(plain.encode()).hexdigest()]  # noqa: S324 - Sugar's login hash
+    if settings.warehouse_url is not None:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(settings.warehouse_url.get_secret_value()).password
+        if password:
+            secrets.append(str(password))
+    masking = setup_logging(settings.log_level, settings.log_format, secrets)
+    return Context(settings=settings, masking=masking)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Run a command; map our exceptions to a one-line message and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            err_console.print(f"[bold red]config error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_CONFIG) from None
+        except (SugarBridgeError, SugarError, EtlError, SourceError, AnalyticsError) as exc:
+            logging.getLogger("sugar_bridge").debug("command failed", exc_info=True)
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_FAILED) from None
+
+    return wrapper

@@ -1,0 +1,1 @@
+"""Provisioning Sugar from the ``sugar:`` section of the config: plan, apply, export."""

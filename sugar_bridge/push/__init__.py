@@ -1,0 +1,1 @@
+"""Pushing computed segments back into Sugar."""

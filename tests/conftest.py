@@ -1,0 +1,34 @@
+"""Shared fixtures: paths to the recorded real Sugar exchanges, clean environment."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RECORDINGS = (REPO.parent / "shared" / "sugar-recordings" / "suitecrm-7.14.6").resolve()
+
+
+def load_recording(name: str) -> dict[str, Any]:
+    """One recorded exchange with the real SuiteCRM 7.14.6 (``request``/``response``)."""
+    path = RECORDINGS / (name if name.endswith(".json") else f"{name}.json")
+    if not path.exists():
+        pytest.fail(
+            f"recording {path} is missing: tests need ../shared/sugar-recordings beside the repo"
+        )
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reads the developer's environment or .env; each runs in its own directory."""
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("SUGAR_BRIDGE_") and key != "SUGAR_BRIDGE_TEST_MYSQL_URL":
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)
