@@ -113,6 +113,7 @@ fact_order = Table(
     Column("payment_delay_days", Integer),  # paid_at - invoiced_at
     Column("lateness_days", Integer),  # paid_at - due_at (negative = paid early)
     Column("etl_run_id", Id, nullable=False),
+    Column("content_hash", String(64), nullable=False),  # of the validated order: skip unchanged
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("source", "source_order_id"),
     Index(None, "customer_key", "ordered_at"),
@@ -159,7 +160,8 @@ etl_reject = Table(
     Column("reject_id", Id, primary_key=True, autoincrement=True),
     Column("run_id", Id, ForeignKey("etl_run.run_id"), nullable=False),
     Column("source", String(64), nullable=False),
-    Column("source_key", String(255)),  # file:row, or the order id
+    Column("source_key", String(255)),  # file:line, or the order id
+    Column("rule", String(32), nullable=False),  # short rule name (quantity_not_positive, ...)
     Column("reason", Text, nullable=False),
     Column("raw", Text),  # the raw row as JSON
     Column("created_at", DateTime, nullable=False),
@@ -182,7 +184,8 @@ etl_loaded_file = Table(
     Column("file_name", String(512), primary_key=True),
     Column("sha256", String(64), nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
-    Column("rows", Integer, nullable=False),
+    Column("rows", Integer, nullable=False),  # data rows committed so far (resume point)
+    Column("status", String(16), nullable=False),  # loading | loaded | rejected
     Column("run_id", Id, nullable=False),
     Column("loaded_at", DateTime, nullable=False),
 )

@@ -1,0 +1,162 @@
+"""Warehouse connections and schema migrations (Alembic, configured without an ``alembic.ini``).
+
+``create_engine_for(url)`` builds an engine tuned per dialect (SQLite: WAL, foreign keys, busy
+timeout, real transactions; MariaDB/MySQL: ``pool_pre_ping``, utf8mb4). ``upgrade(engine)`` applies
+the migrations shipped in ``etl/migrations``; ``ensure_current(engine)`` is what every command calls
+first: it upgrades automatically or refuses with a message saying what to run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from etl.exceptions import MigrationError, WarehouseNotCurrent, WarehouseUnavailable
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling starts transactions late and never for DDL; switch it
+    # off and let SQLAlchemy emit BEGIN, so a batch (and a migration) is one real transaction.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the loader
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # NORMAL is durable against a killed process in WAL mode (only power loss can lose the
+        # last commit), and much faster than FULL.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def create_engine_for(url: str, **kwargs: Any) -> Engine:
+    """An engine for the warehouse at ``url``, with the per-dialect settings the ETL relies on.
+
+    A SQLite file's parent directory is created. Extra keyword arguments go to
+    ``sqlalchemy.create_engine``.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if backend in ("mysql", "mariadb"):
+        if "charset" not in parsed.query:
+            parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_recycle", 3600)
+        return create_engine(parsed, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(parsed, **kwargs)
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic ``Config`` pointing at the packaged migrations (no ini file involved)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest revision shipped with this code (the chain must be linear and complete)."""
+    try:
+        head = _script().get_current_head()
+    except (CommandError, KeyError) as exc:
+        raise MigrationError(f"the packaged migrations are inconsistent: {exc}") from None
+    if head is None:
+        raise MigrationError("etl/migrations has no revision")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The warehouse's revision (``None`` for an empty database)."""
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise WarehouseUnavailable(f"cannot open the warehouse: {_describe(exc)}") from None
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str:
+    """Apply the migrations up to ``revision``; returns the revision the warehouse is now at."""
+    before = current_revision(engine)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(conn), revision)
+    except (SQLAlchemyError, CommandError, KeyError) as exc:
+        raise MigrationError(
+            f"migrating the warehouse from {before or 'empty'} to {revision} failed: "
+            f"{_describe(exc)}"
+        ) from exc
+    after = current_revision(engine)
+    if after != before:
+        log.info("warehouse migrated from %s to %s", before or "empty", after)
+    return after or ""
+
+
+def ensure_current(engine: Engine, auto: bool = True) -> str:
+    """Make sure the warehouse schema is at the code's head revision.
+
+    With ``auto`` the missing migrations are applied; without, ``WarehouseNotCurrent`` says what
+    to run. A warehouse at a revision this code does not know (written by a newer version) is
+    never touched.
+    """
+    head = head_revision()
+    current = current_revision(engine)
+    if current == head:
+        return head
+    if current is not None and not _known(current):
+        raise WarehouseNotCurrent(
+            f"the warehouse is at schema revision {current}, which this version of sugar-bridge "
+            f"does not know (its newest is {head}): upgrade sugar-bridge"
+        )
+    if not auto:
+        raise WarehouseNotCurrent(
+            f"the warehouse schema is at revision {current or 'none (empty database)'}, "
+            f"this version needs {head}: run `sugar-bridge db upgrade`"
+        )
+    return upgrade(engine)
+
+
+def _known(revision: str) -> bool:
+    try:
+        return _script().get_revision(revision) is not None
+    except (CommandError, KeyError):
+        return False
+
+
+def _describe(exc: Exception) -> str:
+    # The driver's message without the SQL statement and parameters (they may hold row data).
+    orig = getattr(exc, "orig", None)
+    return str(orig) if orig is not None else type(exc).__name__

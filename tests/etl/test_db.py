@@ -1,0 +1,60 @@
+"""Migrations: the packaged chain builds exactly ``etl/schema.py`` on every engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+
+from etl.db import create_engine_for, current_revision, ensure_current, head_revision, upgrade
+from etl.exceptions import WarehouseNotCurrent
+from etl.schema import metadata
+
+
+def test_migrations_match_schema(warehouse: Engine) -> None:
+    assert current_revision(warehouse) == head_revision()
+    with warehouse.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_chain_starts_at_0001_and_is_linear() -> None:
+    from alembic.script import ScriptDirectory
+
+    from etl.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = list(script.walk_revisions())
+    assert revisions[-1].revision == "0001"
+    assert len(script.get_heads()) == 1
+
+
+def test_ensure_current_refuses_or_upgrades(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'sub' / 'w.db'}")
+    with pytest.raises(WarehouseNotCurrent, match="sugar-bridge db upgrade"):
+        ensure_current(engine, auto=False)
+    assert current_revision(engine) is None
+    assert ensure_current(engine, auto=True) == head_revision()
+    assert upgrade(engine) == head_revision()  # a second upgrade is a no-op
+    assert "fact_order" in inspect(engine).get_table_names()
+
+
+def test_unknown_revision_is_never_touched(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    ensure_current(engine)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(WarehouseNotCurrent, match="does not know"):
+        ensure_current(engine)
+
+
+def test_sqlite_pragmas(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
