@@ -1,6 +1,33 @@
-"""Exceptions of the Sugar connector (filled in with the client).
+"""Exceptions of the Sugar connector (``connectors.sugar``).
 
-SugarError (transient = False unless marked)
+Every error carries ``transient``: True when trying the same thing again later may succeed (the
+scheduler retries the job), False when it will fail the same way until something changes.
+
+SugarError                                  base of everything raised here            terminal
+├── SugarApiError(number, name, description) Sugar answered its error object         terminal
+│   ├── InvalidLogin        number 10  wrong user name / password / inactive user     terminal
+│   ├── InvalidSession      number 11  session expired, logged out, other /24 IP      transient
+│   ├── NoSuchModule        number 20  unknown module (names are case-sensitive)      terminal
+│   ├── AccessDenied        number 40  ACL / not admin                                terminal
+│   └── UnknownMethod       number -1  (sent by Sugar as the string "-1")            terminal
+├── TransportError          connection refused/reset, DNS, TLS, timeout               transient
+├── ServerError(status)     HTTP 5xx (DB down: 500 with an empty body)                transient
+├── HttpStatusError(status) any other unexpected HTTP status (404, 403, ...)           terminal*
+├── EmptyResponse           HTTP 200 with body ``null``: malformed call, or a write    terminal
+│                           rejected by validation (set_entry with a bad id)
+├── NotJsonResponse         HTTP 200 but not JSON (the HTML help page when the POST    terminal
+│                           exceeds post_max_size)
+├── RedirectResponse        HTTP 3xx (duplicate user_name on Users save)               terminal
+├── WriteNotStored          Sugar answered "ok" but the write is provably not stored   terminal
+│                           (set_relationship failed>0, set_entries ids missing, ...)
+├── ExtensionMissing        the bridge server extension is not installed               terminal
+└── InvalidCall             refused locally before sending: unknown method or          terminal
+                            parameter, bad identifier, unsafe order_by (also ValueError)
+
+(*) HttpStatusError is transient for 408 and 429.
+
+Messages never contain passwords, their md5, ``user_hash`` values or session ids: the client builds
+them from the method name, Sugar's error number/name/description and HTTP facts only.
 """
 
 from __future__ import annotations
@@ -10,3 +37,104 @@ class SugarError(Exception):
     """Base of every error raised by the Sugar connector."""
 
     transient = False
+
+    def __init__(self, message: str, *, method: str | None = None) -> None:
+        self.method = method
+        super().__init__(f"{method}: {message}" if method else message)
+
+
+class SugarApiError(SugarError):
+    """Sugar answered ``{name, number, description}`` (HTTP 200). Mapped by ``number`` only."""
+
+    def __init__(
+        self, number: int, name: str, description: str, *, method: str | None = None
+    ) -> None:
+        self.number = number
+        self.name = name
+        self.description = description
+        super().__init__(f"Sugar error {number} ({name}): {description}", method=method)
+
+
+class InvalidLogin(SugarApiError):
+    """Error 10: login failed (wrong user name or password, inactive user)."""
+
+
+class InvalidSession(SugarApiError):
+    """Error 11: the session id is not (or no longer) valid."""
+
+    transient = True
+
+
+class NoSuchModule(SugarApiError):
+    """Error 20: the module does not exist (module names are case-sensitive)."""
+
+
+class AccessDenied(SugarApiError):
+    """Error 40: the user may not do this (ACL, or an admin-only call)."""
+
+
+class UnknownMethod(SugarApiError):
+    """Error -1 (``invalid_call``): the endpoint does not know the method."""
+
+
+class TransportError(SugarError):
+    """The HTTP exchange itself failed: connection, DNS, TLS or timeout."""
+
+    transient = True
+
+
+class ServerError(SugarError):
+    """HTTP 5xx. Sugar answers 500 with an empty body when its database is down."""
+
+    transient = True
+
+    def __init__(self, status: int, message: str, *, method: str | None = None) -> None:
+        self.status = status
+        super().__init__(message, method=method)
+
+
+class HttpStatusError(SugarError):
+    """An HTTP status Sugar does not normally send (4xx other than handled ones)."""
+
+    def __init__(self, status: int, message: str, *, method: str | None = None) -> None:
+        self.status = status
+        self.transient = status in (408, 429)
+        super().__init__(message, method=method)
+
+
+class EmptyResponse(SugarError):
+    """HTTP 200 with the body ``null``: the call was malformed or a write was rejected."""
+
+
+class NotJsonResponse(SugarError):
+    """HTTP 200 but the body is not JSON (e.g. the API help page after post_max_size)."""
+
+
+class RedirectResponse(SugarError):
+    """HTTP 3xx. Users save redirects (301, empty body) on a duplicate user_name."""
+
+    def __init__(self, status: int, message: str, *, method: str | None = None) -> None:
+        self.status = status
+        super().__init__(message, method=method)
+
+
+class WriteNotStored(SugarError):
+    """Sugar reported success (or nothing) but the write provably did not happen."""
+
+
+class ExtensionMissing(SugarError):
+    """The sugar-bridge server extension (custom/service/bridge/rest.php) is not installed."""
+
+
+class InvalidCall(SugarError, ValueError):
+    """Refused locally before anything was sent (unknown method/parameter, unsafe SQL piece)."""
+
+
+# Sugar's error numbers we give their own class; everything else is a plain SugarApiError.
+ERRORS_BY_NUMBER: dict[int, type[SugarApiError]] = {
+    10: InvalidLogin,
+    11: InvalidSession,
+    20: NoSuchModule,
+    40: AccessDenied,
+    -1: UnknownMethod,
+}
