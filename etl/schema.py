@@ -12,21 +12,25 @@ them on every engine.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     JSON,
     BigInteger,
     Boolean,
     Column,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 
 # Deterministic constraint names, so migrations behave the same on SQLite and MariaDB.
@@ -189,3 +193,78 @@ etl_loaded_file = Table(
     Column("run_id", Id, nullable=False),
     Column("loaded_at", DateTime, nullable=False),
 )
+
+# --- analytics (client-habit statistics per run; analytics/) ---------------------------------
+
+analytics_run = Table(
+    "analytics_run",
+    metadata,
+    # Same id as the run's etl_run row (job "analytics"); what one computation was made from.
+    Column("run_id", Id, ForeignKey("etl_run.run_id"), primary_key=True, autoincrement=False),
+    Column("as_of", Date, nullable=False),
+    Column("n_customers", Integer, nullable=False),
+    Column("n_buyers", Integer, nullable=False),
+    Column("time_unit", String(8), nullable=False),  # of the CLV model parameters
+    Column("models", JSON),  # {"bgnbd": {params, log_likelihood, ...}, "gamma_gamma": ...}
+    Column("portfolio", JSON),  # the portfolio figures of the report, as computed for this run
+    Column("config", JSON),  # the analytics config used
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "as_of"),
+)
+
+customer_metrics = Table(
+    "customer_metrics",
+    metadata,
+    # One row per customer and analytics run: the history behind the customer_habits view.
+    Column("run_id", Id, ForeignKey("analytics_run.run_id"), primary_key=True),
+    Column("customer_key", Id, ForeignKey("dim_customer.customer_key"), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("customer_id", String(128), nullable=False),  # the order system's customer id
+    Column("sugar_account_id", String(36)),  # as matched when the run was made
+    Column("n_orders", Integer, nullable=False),
+    Column("first_order_at", DateTime),
+    Column("last_order_at", DateTime),
+    Column("recency_days", Integer),
+    Column("mean_days_between_orders", Double),
+    Column("orders_per_month", Double),
+    Column("total_amount", Money, nullable=False),
+    Column("avg_order_amount", Money),
+    Column("avg_items_per_order", Double),
+    Column("top_category", String(64)),
+    Column("category_share", JSON),  # {category: share of spend}
+    Column("preferred_payment_method", String(16)),
+    Column("avg_payment_delay_days", Double),
+    Column("late_payment_share", Double),
+    Column("preferred_channel", String(16)),
+    Column("repeat_purchase_days", Integer),  # BG/NBD frequency
+    Column("r_score", SmallInteger),
+    Column("f_score", SmallInteger),
+    Column("m_score", SmallInteger),
+    Column("rfm_segment", String(32)),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Column("p_alive", Double),
+    Column("expected_orders_90d", Double),
+    Column("clv_12m", Money),
+    Index(None, "customer_key", "run_id"),
+    Index(None, "run_id", "rfm_segment"),
+)
+
+# The documented view: one row per customer for the latest analytics run. sugar_account_id is
+# the current match (the push matches customers after the analytics step of a sync).
+CUSTOMER_HABITS_VIEW_SQL = (
+    "CREATE VIEW customer_habits AS SELECT m.run_id, m.as_of, m.customer_key, m.source,"
+    " m.customer_id, COALESCE(c.sugar_account_id, m.sugar_account_id) AS sugar_account_id,"
+    " c.name AS customer_name, m.n_orders, m.first_order_at, m.last_order_at, m.recency_days,"
+    " m.mean_days_between_orders, m.orders_per_month, m.total_amount, m.avg_order_amount,"
+    " m.avg_items_per_order, m.top_category, m.category_share, m.preferred_payment_method,"
+    " m.avg_payment_delay_days, m.late_payment_share, m.preferred_channel,"
+    " m.repeat_purchase_days, m.r_score, m.f_score, m.m_score, m.rfm_segment,"
+    " m.lifecycle_stage, m.p_alive, m.expected_orders_90d, m.clv_12m"
+    " FROM customer_metrics m JOIN dim_customer c ON c.customer_key = m.customer_key"
+    " WHERE m.run_id = (SELECT MAX(run_id) FROM customer_metrics)"
+)
+_create_view = DDL(CUSTOMER_HABITS_VIEW_SQL)  # type: ignore[no-untyped-call]
+_drop_view = DDL("DROP VIEW IF EXISTS customer_habits")  # type: ignore[no-untyped-call]
+event.listen(customer_metrics, "after_create", _create_view)
+event.listen(customer_metrics, "before_drop", _drop_view)
