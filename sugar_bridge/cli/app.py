@@ -33,6 +33,9 @@ def _root(
 def _register() -> None:
     # Sub-apps are imported here so that `sugar-bridge --help` stays the single entry point;
     # each group lives in its own module (sugar_bridge/cli/<group>.py).
+    from sugar_bridge.cli import provision as provision_cli
+
+    app.add_typer(provision_cli.app, name="provision")
     pass
 
 

@@ -125,7 +125,7 @@ class Role(_Model):
     """An ACL role (Sugar's "group of rights")."""
 
     name: Name
-    description: OptionalText = ""
+    description: str = ""
     rights: dict[ModuleName, ModuleRights] = Field(default_factory=dict)
 
 
@@ -172,7 +172,7 @@ class SecurityGroup(_Model):
     """A SuiteCRM security group: members (users) and the roles attached to it."""
 
     name: Name
-    description: OptionalText = ""
+    description: str = ""
     members: list[UserName] = Field(default_factory=list)
     roles: list[Name] = Field(default_factory=list)
 
@@ -479,8 +479,14 @@ def _reference_problems(spec: SugarSpec) -> list[Problem]:
 
 
 def json_schema() -> dict[str, Any]:
-    """JSON Schema of the ``sugar:`` section (for editors' autocompletion and validation)."""
-    schema = SugarSpec.model_json_schema(by_alias=True)
+    """JSON Schema of the whole config file, whose ``sugar:`` section is this spec.
+
+    Editors (VS Code's YAML extension, JetBrains) use it for autocompletion and validation.
+    """
+    # Imported here: sugar_bridge.config imports this module.
+    from sugar_bridge.config import ProjectConfig
+
+    schema = ProjectConfig.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema.setdefault("title", "sugar-bridge provisioning spec (the sugar: section)")
+    schema["title"] = "sugar-bridge config (config/sugar-bridge.yaml)"
     return schema

@@ -1,0 +1,226 @@
+"""``sugar-bridge provision``: plan, apply, export and the spec's JSON Schema.
+
+Thin layer: each command loads settings and the config (validated once: a bad spec exits 2 before
+Sugar is contacted), calls one function of :mod:`sugar_bridge.provision`, and renders the result
+with Rich.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from sugar_bridge.cli.common import console, err_console, handle_errors, make_context
+from sugar_bridge.provision.apply import ApplyResult, apply
+from sugar_bridge.provision.export import export
+from sugar_bridge.provision.plan import Item, Plan, plan
+from sugar_bridge.provision.spec import json_schema
+from sugar_bridge.sugar import make_client
+
+app = typer.Typer(
+    help="Provision Sugar from the config's sugar: section (users, roles, groups, accounts, "
+    "custom fields): plan, apply, export, schema.",
+    no_args_is_help=True,
+)
+
+_STYLE = {
+    "create": "green",
+    "update": "yellow",
+    "add": "green",
+    "remove": "red",
+    "prune": "red",
+    "would-prune": "magenta",
+    "blocked": "bold red",
+    "unchanged": "dim",
+}
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
+    text = text if text not in ("", "None") else "∅"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _details(item: Item) -> str:
+    parts = [f"{c.name}: {_short(c.old)} → {_short(c.new)}" for c in item.changes]
+    if item.kind == "account" and item.note:
+        parts.insert(0, item.note)
+    elif item.note:
+        parts.append(f"[italic]{item.note}[/]")
+    return "\n".join(parts)
+
+
+def render_plan(the_plan: Plan, *, show_unchanged: bool = False) -> None:
+    """Print the plan as a table, then its blockers, notes and counts."""
+    table = Table(title="Provisioning plan", show_lines=False, expand=False)
+    table.add_column("kind")
+    table.add_column("object", overflow="fold")
+    table.add_column("action")
+    table.add_column("details", overflow="fold")
+    shown = 0
+    for item in the_plan.items:
+        if item.action == "unchanged" and not (show_unchanged or item.note):
+            continue
+        style = _STYLE.get(item.action, "")
+        table.add_row(item.kind, item.key, f"[{style}]{item.action}[/]", _details(item))
+        shown += 1
+    if shown:
+        console.print(table)
+    for blocker in the_plan.blockers:
+        err_console.print(f"[bold red]blocked:[/] {blocker}", highlight=False)
+    counts = the_plan.counts()
+    summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
+    console.print(f"Plan: {summary}.", highlight=False)
+    if not the_plan.has_changes:
+        console.print("[green]No changes: Sugar matches the spec.[/]")
+
+
+def _render_result(result: ApplyResult) -> None:
+    table = Table(title="Applied")
+    table.add_column("kind")
+    table.add_column("changes")
+    for kind, actions in result.summary().items():
+        table.add_row(kind, ", ".join(f"{n} {a}" for a, n in sorted(actions.items())))
+    if result.applied:
+        console.print(table)
+    console.print(f"Apply complete: {len(result.applied)} change(s).", highlight=False)
+    if result.password_file is not None:
+        console.print(
+            f"{result.passwords_written} generated password(s) written to {result.password_file} "
+            "(mode 0600): hand them over and delete the file.",
+            highlight=False,
+        )
+
+
+@app.command("plan")
+@handle_errors
+def plan_command(
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 when Sugar matches the spec, 2 when there are changes (drift check).",
+        ),
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Plan the deactivation of users not in the spec.")
+    ] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list unchanged objects.")] = False,
+) -> None:
+    """Read Sugar and show what apply would change (create / update old → new / prune)."""
+    ctx = make_context()
+    spec = ctx.config.sugar
+    with make_client(ctx.settings) as client:
+        the_plan = plan(client, spec, prune=prune)
+    render_plan(the_plan, show_unchanged=show_all)
+    if detailed_exitcode and the_plan.has_changes:
+        raise typer.Exit(2)
+
+
+@app.command("apply")
+@handle_errors
+def apply_command(
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="Deactivate users not in the spec (users are never deleted)."),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
+    passwords_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--passwords-file",
+            help="Where generated passwords go (a new file, mode 0600). "
+            "Default: <data_dir>/provision-passwords-<UTC time>.tsv.",
+        ),
+    ] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Also list unchanged objects.")] = False,
+) -> None:
+    """Make Sugar match the spec: fields → roles → groups → users → memberships → accounts."""
+    ctx = make_context()
+    spec = ctx.config.sugar
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = passwords_file or ctx.settings.data_dir / f"provision-passwords-{stamp}.tsv"
+    with make_client(ctx.settings) as client:
+        the_plan = plan(client, spec, prune=prune)
+        render_plan(the_plan, show_unchanged=show_all)
+        if not the_plan.changes and not the_plan.blockers:
+            return
+        question = f"Apply {len(the_plan.changes)} change(s) to Sugar?"
+        if not the_plan.blockers and not yes and not typer.confirm(question):
+            err_console.print("Nothing applied.")
+            raise typer.Exit(1)
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("applying", total=len(the_plan.changes))
+
+            def advance(item: Item) -> None:
+                bar.update(task, advance=1, description=f"{item.kind} {item.key}")
+
+            result = apply(
+                client,
+                spec,
+                prune=prune,
+                passwords_file=target,
+                progress=advance,
+                on_secret=ctx.masking.add,
+                current=the_plan,
+            )
+    _render_result(result)
+
+
+@app.command("export")
+@handle_errors
+def export_command(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the spec here (else stdout).")
+    ] = None,
+    module: Annotated[
+        list[str] | None,
+        typer.Option("--module", help="Module whose custom fields are exported (repeatable)."),
+    ] = None,
+    key_field: Annotated[
+        str, typer.Option("--key-field", help="Accounts custom field holding the external id.")
+    ] = "external_id_c",
+) -> None:
+    """Write the current Sugar state as a sugar: spec (to adopt an existing instance)."""
+    ctx = make_context()
+    modules = tuple(module or ["Accounts"])
+    with make_client(ctx.settings) as client:
+        result = export(client, modules=modules, account_key_field=key_field)
+    text = result.to_yaml()
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Spec written to {out}.", highlight=False)
+    for line in result.skipped:
+        err_console.print(f"[yellow]skipped:[/] {line}", highlight=False)
+
+
+@app.command("schema")
+@handle_errors
+def schema_command(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the schema here (else stdout).")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of the config file (for editors' autocompletion)."""
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        console.print(f"Schema written to {out}.", highlight=False)
