@@ -49,9 +49,9 @@ def _short(value: Any) -> str:
 
 def _details(item: Item) -> str:
     parts = [f"{c.name}: {_short(c.old)} → {_short(c.new)}" for c in item.changes]
-    if item.kind == "account" and item.note:
-        parts.insert(0, item.note)
-    elif item.note:
+    if item.title:
+        parts.insert(0, item.title)
+    if item.note:
         parts.append(f"[italic]{item.note}[/]")
     return "\n".join(parts)
 

@@ -115,6 +115,8 @@ class Item:
     values: dict[str, Any] = field(default_factory=dict)
     #: membership: (container kind, container name, member kind, member name).
     link: tuple[str, str, str, str] | None = None
+    #: A human name shown beside the key (an account's name).
+    title: str = ""
 
     @property
     def is_change(self) -> bool:
@@ -628,7 +630,7 @@ def _account_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
         if current is None:
             values = {name: to_sugar(v, t) for name, (v, t) in desired.items()}
             values[spec.account_key_field] = account.external_id
-            item = Item("account", account.external_id, "create", values=values, note=account.name)
+            item = Item("account", account.external_id, "create", values=values, title=account.name)
             if assigned is not None:
                 item.values["assigned_user_name"] = assigned  # resolved to an id by apply
             yield item
@@ -646,7 +648,7 @@ def _account_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
             account.external_id,
             action,
             changes,
-            note=account.name,
             sugar_id=current["id"],
             values=values,
+            title=account.name,
         )

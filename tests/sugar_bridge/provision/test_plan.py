@@ -1,0 +1,253 @@
+"""The diff engine on plain data (no server): what is a change, what is not, what blocks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sugar_bridge.provision.plan import canon, diff
+from sugar_bridge.provision.spec import SugarSpec
+from sugar_bridge.provision.state import ExtensionInfo, NamedRecord, SugarState
+
+SPEC: dict[str, Any] = {
+    "custom_fields": {
+        "Accounts": [
+            {"name": "external_id_c", "type": "varchar", "len": 64, "label": "External ID"},
+            {
+                "name": "segment_c",
+                "type": "enum",
+                "label": "Segment",
+                "options": {"champions": "Champions", "lost": "Lost"},
+            },
+            {"name": "clv_12m_c", "type": "currency", "label": "CLV 12 months"},
+            {"name": "segment_updated_c", "type": "datetime", "label": "Segment updated"},
+        ]
+    },
+    "roles": [
+        {
+            "name": "Sales Rep",
+            "description": "Reps",
+            "rights": {"Accounts": {"access": "enabled", "view": "all", "edit": "owner"}},
+        }
+    ],
+    "security_groups": [{"name": "Sales Team", "members": ["rep1"], "roles": ["Sales Rep"]}],
+    "users": [
+        {
+            "user_name": "rep1",
+            "first_name": "Rep",
+            "last_name": "One",
+            "email": "rep1@example.com",
+            "roles": ["Sales Rep"],
+            "password": "generate",
+        },
+    ],
+    "accounts": [
+        {
+            "external_id": "KA-1",
+            "name": "O'Brien & Sons",
+            "assigned_user": "rep1",
+            "custom": {"segment_c": "lost", "clv_12m_c": 1234.5},
+        },
+    ],
+}
+
+
+def _fields() -> dict[str, dict[str, Any]]:
+    return {
+        "external_id_c": {
+            "name": "external_id_c",
+            "type": "varchar",
+            "label": "External ID",
+            "required": 0,
+            "options": [],
+            "len": "64",
+        },
+        "segment_c": {
+            "name": "segment_c",
+            "type": "enum",
+            "label": "Segment",
+            "required": 0,
+            "options": {
+                "": {"name": "", "value": ""},
+                "champions": {"name": "champions", "value": "Champions"},
+                "lost": {"name": "lost", "value": "Lost"},
+            },
+            "len": 100,
+        },
+        "clv_12m_c": {
+            "name": "clv_12m_c",
+            "type": "currency",
+            "label": "CLV 12 months",
+            "required": 0,
+            "options": [],
+            "len": "26",
+        },
+        "segment_updated_c": {
+            "name": "segment_updated_c",
+            "type": "datetimecombo",
+            "label": "Segment updated",
+            "required": 0,
+            "options": [],
+            "len": "",
+        },
+        "jjwg_maps_lat_c": {"name": "jjwg_maps_lat_c", "type": "float", "label": "Latitude"},
+    }
+
+
+def _in_sync() -> SugarState:
+    state = SugarState(api_user_id="1", extension=ExtensionInfo(installed=True, api_level=1))
+    state.users = {
+        "admin": {"id": "1", "user_name": "admin", "status": "Active", "is_admin": "1"},
+        "rep1": {
+            "id": "u1",
+            "user_name": "rep1",
+            "first_name": "Rep",
+            "last_name": "One",
+            "email1": "rep1@example.com",
+            "status": "Active",
+            "is_admin": "0",
+        },
+    }
+    state.roles = {"Sales Rep": NamedRecord("r1", "Sales Rep", "Reps", user_ids={"u1"})}
+    state.role_rights = {
+        "Sales Rep": {
+            "Accounts": {
+                "access": 89,
+                "view": 90,
+                "list": 0,
+                "edit": 75,
+                "delete": 0,
+                "import": 0,
+                "export": 0,
+                "massupdate": 0,
+            },
+            "Contacts": {"access": 0},
+        }
+    }
+    state.groups = {"Sales Team": NamedRecord("g1", "Sales Team", "", {"u1"}, {"r1"})}
+    state.custom_fields = {"Accounts": _fields()}
+    state.module_field_names = {"Accounts": {"name", *_fields()}}
+    state.accounts = {
+        "KA-1": {
+            "id": "a1",
+            "name": "O'Brien & Sons",
+            "assigned_user_id": "u1",
+            "external_id_c": "KA-1",
+            "segment_c": "lost",
+            "clv_12m_c": "1234.500000",
+        }
+    }
+    return state
+
+
+def test_in_sync_state_has_no_changes() -> None:
+    plan = diff(SugarSpec.model_validate(SPEC), _in_sync())
+    assert plan.blockers == []
+    assert [i for i in plan.items if i.action != "unchanged"] == []
+    assert not plan.has_changes
+
+
+def test_fresh_sugar_creates_everything_in_dependency_order() -> None:
+    state = SugarState(api_user_id="1", extension=ExtensionInfo(installed=True, api_level=1))
+    state.users = {"admin": {"id": "1", "user_name": "admin", "status": "Active"}}
+    plan = diff(SugarSpec.model_validate(SPEC), state)
+    assert plan.blockers == []
+    kinds = [i.kind for i in plan.changes]
+    assert kinds == sorted(
+        kinds,
+        key=[
+            "custom_field",
+            "role",
+            "role_rights",
+            "security_group",
+            "user",
+            "membership",
+            "account",
+        ].index,
+    )
+    assert {i.action for i in plan.changes} == {"create", "add"}
+    account = plan.by_kind("account")[0]
+    assert account.values["external_id_c"] == "KA-1"
+    assert account.values["assigned_user_name"] == "rep1"
+    assert len(plan.by_kind("membership")) == 3  # role←user, group←user, group←role
+
+
+def test_drift_shows_old_and_new_values() -> None:
+    state = _in_sync()
+    state.users["rep1"]["first_name"] = "Rap"
+    state.accounts["KA-1"]["segment_c"] = "champions"
+    state.role_rights["Sales Rep"]["Accounts"]["edit"] = 90
+    state.custom_fields["Accounts"]["segment_c"]["label"] = "Old label"
+    plan = diff(SugarSpec.model_validate(SPEC), state)
+    changes = {(i.kind, c.name): (c.old, c.new) for i in plan.changes for c in i.changes}
+    assert changes == {
+        ("user", "first_name"): ("Rap", "Rep"),
+        ("account", "segment_c"): ("champions", "lost"),
+        ("role_rights", "Accounts.edit"): ("all", "owner"),
+        ("custom_field", "label"): ("Old label", "Segment"),
+    }
+    assert plan.by_kind("role_rights")[0].values == {
+        "Accounts": {"access": 89, "view": 90, "edit": 75}
+    }
+
+
+def test_email_change_of_existing_user_is_a_note_not_a_change() -> None:
+    state = _in_sync()
+    state.users["rep1"]["email1"] = "old@example.com"
+    plan = diff(SugarSpec.model_validate(SPEC), state)
+    assert not plan.has_changes
+    (item,) = plan.notes
+    assert "cannot update via API" in item.note
+
+
+def test_membership_reconciled_both_ways() -> None:
+    state = _in_sync()
+    state.users["other"] = {"id": "u9", "user_name": "other", "status": "Inactive"}
+    state.roles["Sales Rep"].user_ids = {"u9"}
+    plan = diff(SugarSpec.model_validate(SPEC), state)
+    actions = {(i.action, i.key) for i in plan.changes}
+    assert actions == {
+        ("add", "role Sales Rep ← user rep1"),
+        ("remove", "role Sales Rep ← user other"),
+    }
+
+
+def test_prune_only_unknown_active_users_and_never_protected_or_api_user() -> None:
+    state = _in_sync()
+    state.users["gone"] = {"id": "u7", "user_name": "gone", "status": "Active"}
+    state.users["old"] = {"id": "u8", "user_name": "old", "status": "Inactive"}
+    spec = SugarSpec.model_validate(SPEC)
+    quiet = diff(spec, state)
+    assert not quiet.has_changes
+    assert [(i.key, i.action) for i in quiet.items if "prune" in i.action] == [
+        ("gone", "would-prune")
+    ]
+    pruning = diff(spec, state, prune=True)
+    assert [(i.key, i.values) for i in pruning.changes] == [("gone", {"status": "Inactive"})]
+
+
+def test_missing_extension_and_security_groups_block() -> None:
+    state = _in_sync()
+    state.extension = ExtensionInfo(installed=False)
+    state.has_security_groups = False
+    plan = diff(SugarSpec.model_validate(SPEC), state)
+    assert plan.has_changes
+    text = " ".join(plan.blockers)
+    assert "extension is not installed" in text
+    assert "no SecurityGroups module" in text
+    assert {i.action for i in plan.by_kind("security_group")} == {"blocked"}
+
+
+def test_unknown_module_in_role_blocks() -> None:
+    spec = dict(SPEC, roles=[{"name": "Sales Rep", "rights": {"Acounts": {"view": "all"}}}])
+    plan = diff(SugarSpec.model_validate(spec), _in_sync())
+    assert any("no module 'Acounts'" in b for b in plan.blockers)
+
+
+def test_canonical_values() -> None:
+    assert canon("1234.500000", "currency") == canon(1234.5, "currency") == "1234.5"
+    assert canon("0.000000", "decimal") == canon(0, "decimal") == "0"
+    assert canon("1", "bool") == canon(True, "bool") == "1"
+    assert canon("0", "bool") == canon(False) == "0"
+    assert canon("2026-01-02 03:04:05", "datetime") == canon("2026-01-02T03:04:05", "datetime")
+    assert canon("7", "int") == canon(7.0, "int") == "7"
+    assert canon(None) == canon("") == ""
