@@ -268,3 +268,34 @@ _create_view = DDL(CUSTOMER_HABITS_VIEW_SQL)  # type: ignore[no-untyped-call]
 _drop_view = DDL("DROP VIEW IF EXISTS customer_habits")  # type: ignore[no-untyped-call]
 event.listen(customer_metrics, "after_create", _create_view)
 event.listen(customer_metrics, "before_drop", _drop_view)
+
+# --- scheduler (job locks and scheduler heartbeats; sugar_bridge/scheduler.py) -----------------
+
+job_lock = Table(
+    "job_lock",
+    metadata,
+    # One row per held lock (sync, drift-check): a lease that its holder renews by heartbeat.
+    # Taken with INSERT (primary key = the lock) or by a conditional UPDATE of an expired lease,
+    # so exactly one process wins on SQLite and on MariaDB alike, across hosts and containers.
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),  # random token of the holding process
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("purpose", String(64), nullable=False),  # scheduler | cli | demo
+    Column("acquired_at", DateTime, nullable=False),
+    Column("heartbeat_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),  # UTC; past = stale, may be taken over
+)
+
+scheduler_instance = Table(
+    "scheduler_instance",
+    metadata,
+    # One row per running (or last run) scheduler, for `sugar-bridge status`.
+    Column("instance_id", String(64), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("heartbeat_at", DateTime, nullable=False),
+    Column("stopped_at", DateTime),
+    Column("next_runs", JSON),  # {job_id: ISO datetime of its next run}
+)
