@@ -136,3 +136,10 @@ EMAIL_DOMAINS: tuple[str, ...] = (
     "gmail.com", "orange.fr", "free.fr", "laposte.net", "outlook.fr", "sfr.fr", "yahoo.fr",
     "proton.me", "icloud.com", "skynet.be", "bluewin.ch",
 )  # fmt: skip
+
+COUNTRY_OF_CITY: dict[str, str] = {  # cities not listed are in France
+    "Bruxelles": "Belgium",
+    "Liège": "Belgium",
+    "Genève": "Switzerland",
+    "Luxembourg": "Luxembourg",
+}

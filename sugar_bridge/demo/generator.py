@@ -47,6 +47,7 @@ from sugar_bridge.demo.catalog import (
     CATEGORIES,
     CITIES,
     COMMUNICATION,
+    COUNTRY_OF_CITY,
     EMAIL_DOMAINS,
     FIRST_NAMES,
     FLAT_SCREENS,
@@ -60,7 +61,8 @@ from sugar_bridge.demo.catalog import (
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-#: Columns of the canonical orders file (design.md), in the order they are written.
+#: Columns of the canonical orders file (design.md), in the order they are written, with the
+#: optional extras the ETL's dimensions take (customer city/country, product brand).
 CSV_COLUMNS: tuple[str, ...] = (
     "order_id",
     "line_no",
@@ -68,9 +70,12 @@ CSV_COLUMNS: tuple[str, ...] = (
     "customer_id",
     "customer_name",
     "customer_email",
+    "customer_city",
+    "customer_country",
     "sku",
     "product_name",
     "category",
+    "brand",
     "quantity",
     "unit_price",
     "discount",
@@ -126,16 +131,24 @@ class KeyAccount:
     customer_id: str
     name: str
     email: str
+    city: str = ""
+    country: str = ""
     declining: bool = False
 
 
 #: The example config's key accounts that buy (``sugar.accounts``; KA-0004 is declared a prospect
 #: there, so it has no orders): same external ids and names, so the push matches them by id.
 DEFAULT_KEY_ACCOUNTS: tuple[KeyAccount, ...] = (
-    KeyAccount("KA-0001", "Autovision Fleet Services", "purchasing@autovision.example.com"),
-    KeyAccount("KA-0002", "Hôtel Panorama Group", "it@panorama.example.com"),
+    KeyAccount(
+        "KA-0001",
+        "Autovision Fleet Services",
+        "purchasing@autovision.example.com",
+        "Lyon",
+        "France",
+    ),
+    KeyAccount("KA-0002", "Hôtel Panorama Group", "it@panorama.example.com", "Nice", "France"),
     # A key account whose orders are drying up: the push should flag it ("Can't lose them").
-    KeyAccount("KA-0003", "Medianet Conference Systems", "", declining=True),
+    KeyAccount("KA-0003", "Medianet Conference Systems", "", "Berlin", "Germany", declining=True),
 )
 
 
@@ -170,6 +183,8 @@ class DemoCustomer:
     archetype: Archetype
     is_business: bool
     joined: date
+    city: str = ""
+    country: str = ""
     left: date | None = None  # churned: no order after this day
     decline_from: date | None = None  # declining: the rate falls from this day on
 
@@ -264,6 +279,8 @@ def make_customers(options: GeneratorOptions) -> list[DemoCustomer]:
                 archetype="key_account",
                 is_business=True,
                 joined=_day(start, rng, 0, 60),
+                city=ka.city,
+                country=ka.country,
                 decline_from=_day(start, rng, span - 420, span - 300) if ka.declining else None,
             )
         )
@@ -312,6 +329,8 @@ def make_customers(options: GeneratorOptions) -> list[DemoCustomer]:
                 archetype=archetype,
                 is_business=is_business,
                 joined=joined,
+                city=city,
+                country=COUNTRY_OF_CITY.get(city, "France"),
                 left=left,
                 decline_from=decline_from,
             )
@@ -585,9 +604,12 @@ def order_rows(orders: Iterable[DemoOrder], currency: str = "EUR") -> Iterator[l
                 o.customer.customer_id,
                 o.customer.name,
                 o.customer.email,
+                o.customer.city,
+                o.customer.country,
                 ln.product.sku,
                 ln.product.name,
                 ln.product.category,
+                ln.product.brand,
                 str(ln.quantity),
                 _fmt_money(ln.unit_price),
                 _fmt_money(ln.discount),
@@ -604,8 +626,8 @@ def order_rows(orders: Iterable[DemoOrder], currency: str = "EUR") -> Iterator[l
 def bad_rows(end: date, currency: str = "EUR") -> list[list[str]]:
     """Rows the ETL must reject, each for one reason a person can act on (order ids ``BAD-*``)."""
     day = (end - timedelta(days=3)).isoformat()
-    ok = ["X-BAD-ROWS", "Bad Row Demo", "bad.row@example.invalid", "TV-LG-C4-55",
-          "LG OLED55C4 55\" OLED evo", FLAT_SCREENS]  # fmt: skip
+    ok = ["X-BAD-ROWS", "Bad Row Demo", "bad.row@example.invalid", "Lyon", "France",
+          "TV-LG-C4-55", "LG OLED55C4 55\" OLED evo", FLAT_SCREENS, "LG"]  # fmt: skip
     pay = ["card", "web", "completed", day, day, day]
 
     def row(oid: str, line: str, when: str, cust: list[str], qty: str, price: str,
