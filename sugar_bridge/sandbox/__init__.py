@@ -1,0 +1,37 @@
+"""``sugar-bridge sandbox``: a local SugarCRM CE / SuiteCRM 7 lookalike speaking REST v4_1.
+
+For tests, the offline demo and trying a provisioning config without a Sugar at hand. It serves the
+v4_1 methods the bridge uses and the bridge extension's ``bridge_*`` methods over HTTP on
+127.0.0.1, backed by SQLite tables named and shaped like Sugar's (so ``query`` strings run for real,
+injection included), and reproduces the quirks recorded against a real SuiteCRM 7.14.6.
+
+    from sugar_bridge.sandbox import Sandbox, Faults, Latency
+
+    with Sandbox() as sb:                      # in memory, free port
+        url = sb.url                           # .../service/v4_1/rest.php
+        password = sb.admin_password           # user "admin"
+        ...
+        sb.stats.calls["set_entries"], sb.stats.writes["set_entries"]
+"""
+
+from __future__ import annotations
+
+from sugar_bridge.sandbox.api import Stats, md5_hex
+from sugar_bridge.sandbox.exceptions import SandboxConfigError, SandboxError
+from sugar_bridge.sandbox.faults import FAULT_KINDS, Faults, Latency
+from sugar_bridge.sandbox.server import BRIDGE_PATH, V4_1_PATH, Sandbox
+from sugar_bridge.sandbox.store import Store
+
+__all__ = [
+    "BRIDGE_PATH",
+    "FAULT_KINDS",
+    "V4_1_PATH",
+    "Faults",
+    "Latency",
+    "Sandbox",
+    "SandboxConfigError",
+    "SandboxError",
+    "Stats",
+    "Store",
+    "md5_hex",
+]

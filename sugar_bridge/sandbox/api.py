@@ -1,0 +1,1401 @@
+"""The v4_1 methods (and the bridge extension's) as the sandbox answers them.
+
+Each public method of ``SugarApi`` named like a Sugar method takes the PHP parameters (bound by
+``server.py`` from the named or positional ``rest_data``) and returns the JSON body, or raises one
+of the ``ApiAnswer`` signals for Sugar's other answers (error object, HTTP 500, ``null``, 301).
+Behaviour follows the recordings of a real SuiteCRM 7.14.6; comments name the quirk reproduced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sugar_bridge.sandbox import quirks
+from sugar_bridge.sandbox.exceptions import (
+    DatabaseFailure,
+    NullAnswer,
+    PhpFatal,
+    Redirect,
+    SugarFault,
+    access_denied,
+    invalid_login,
+    invalid_session,
+    no_module,
+)
+from sugar_bridge.sandbox.modules import ACL_ACTION_DEFAULTS, MODULES, FieldDef, LinkDef, ModuleDef
+from sugar_bridge.sandbox.store import Row, Store, now_db
+
+log = logging.getLogger(__name__)
+
+REQUIRED = object()
+
+# PHP signatures (parameter order matters for positional rest_data; REQUIRED ones missing → 500).
+SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "login": (("user_auth", REQUIRED), ("application_name", ""), ("name_value_list", [])),
+    "logout": (("session", REQUIRED),),
+    "get_user_id": (("session", REQUIRED),),
+    "get_server_info": (),
+    "get_entry": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("id", REQUIRED),
+        ("select_fields", []),
+        ("link_name_to_fields_array", []),
+        ("track_view", False),
+    ),
+    "get_entries": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("ids", REQUIRED),
+        ("select_fields", []),
+        ("link_name_to_fields_array", []),
+        ("track_view", False),
+    ),
+    "get_entry_list": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("query", ""),
+        ("order_by", ""),
+        ("offset", 0),
+        ("select_fields", []),
+        ("link_name_to_fields_array", []),
+        ("max_results", 0),
+        ("deleted", 0),
+        ("favorites", False),
+    ),
+    "get_entries_count": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("query", ""),
+        ("deleted", 0),
+    ),
+    "set_entry": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("name_value_list", REQUIRED),
+        ("track_view", False),
+    ),
+    "set_entries": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("name_value_lists", REQUIRED),
+    ),
+    "get_module_fields": (("session", REQUIRED), ("module_name", REQUIRED), ("fields", [])),
+    "set_relationship": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("module_id", REQUIRED),
+        ("link_field_name", REQUIRED),
+        ("related_ids", REQUIRED),
+        ("name_value_list", []),
+        ("delete", 0),
+    ),
+    "get_relationships": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("module_id", REQUIRED),
+        ("link_field_name", REQUIRED),
+        ("related_module_query", ""),
+        ("related_fields", []),
+        ("related_module_link_name_to_fields_array", []),
+        ("deleted", 0),
+        ("order_by", ""),
+        ("offset", 0),
+        ("limit", False),
+    ),
+    "get_available_modules": (("session", REQUIRED), ("filter", "default")),
+}
+EXTENSION_SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "bridge_info": (("session", REQUIRED),),
+    "bridge_ensure_custom_field": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("field", REQUIRED),
+        ("views", []),
+    ),
+    "bridge_set_role_actions": (("session", REQUIRED), ("role_id", REQUIRED), ("rights", REQUIRED)),
+    "bridge_get_role_actions": (("session", REQUIRED), ("role_id", REQUIRED)),
+}
+WRITE_METHODS = frozenset(
+    {
+        "set_entry",
+        "set_entries",
+        "set_relationship",
+        "bridge_ensure_custom_field",
+        "bridge_set_role_actions",
+    }
+)
+
+EXTENSION_VERSION = "1.0.0"
+ADMIN_ONLY_WRITE_MODULES = frozenset({"Users", "ACLRoles", "ACLActions", "SecurityGroups"})
+CUSTOM_FIELD_TYPES = frozenset(
+    {
+        "varchar",
+        "int",
+        "decimal",
+        "currency",
+        "date",
+        "datetime",
+        "datetimecombo",
+        "enum",
+        "bool",
+        "text",
+        "float",
+    }
+)
+VIEWS = ("detailview", "editview", "listview")
+_SESSION_CHARS = "0123456789abcdefghijklmnopqrstuv"
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
+_WARNING = "Access to this object is denied since it has been deleted or does not exist"
+
+
+def md5_hex(text: str) -> str:
+    """Sugar's login hash: md5 of the password, lowercase hex."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest()  # noqa: S324 - Sugar's protocol, not ours
+
+
+def _check_hash(md5_password: str, stored: str | None, bcrypt_ok: bool) -> bool:
+    """User::checkPasswordMD5: bcrypt of the md5 (what SuiteCRM stores) or a legacy 32-hex md5."""
+    if not stored:
+        return False
+    candidate = md5_password.lower()
+    if stored.startswith("$2"):
+        if not bcrypt_ok:
+            return False
+        import bcrypt
+
+        try:
+            return bool(bcrypt.checkpw(candidate.encode(), ("$2b" + stored[3:]).encode()))
+        except ValueError:
+            return False
+    if stored.startswith("$"):
+        return False  # crypt() of the plain password: Sugar verifies md5 against it and fails
+    return len(stored) == 32 and secrets.compare_digest(stored.lower(), candidate)
+
+
+def bcrypt_available() -> bool:
+    """Whether ``bcrypt`` is importable (bcrypt-of-md5 hashes are then accepted at login)."""
+    try:
+        import bcrypt  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@dataclass
+class Session:
+    """A PHP session of the REST API."""
+
+    id: str
+    user_id: str
+    ip: str
+    last_used: float
+
+
+@dataclass
+class CallContext:
+    """Per-request facts in and out of a method call."""
+
+    ip: str = "127.0.0.1"
+    cookie_session: str | None = None
+    set_cookie: str | None = None
+    session: Session | None = None
+    created: int = 0
+    updated: int = 0
+    links: int = 0
+
+
+@dataclass
+class Stats:
+    """Calls and writes per method (thread-safe). ``writes`` = records created or updated plus
+    relationship rows changed by that method."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    writes: Counter[str] = field(default_factory=Counter)
+    created: int = 0
+    updated: int = 0
+    faults: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, method: str, ctx: CallContext) -> None:
+        """Count one call."""
+        with self._lock:
+            self.calls[method] += 1
+            n = ctx.created + ctx.updated + ctx.links
+            if n:
+                self.writes[method] += n
+            self.created += ctx.created
+            self.updated += ctx.updated
+
+    def fault(self, kind: str) -> None:
+        """Count one injected fault."""
+        with self._lock:
+            self.faults[kind] += 1
+
+    @property
+    def total_calls(self) -> int:
+        """All calls."""
+        return sum(self.calls.values())
+
+    @property
+    def total_writes(self) -> int:
+        """All writes."""
+        return sum(self.writes.values())
+
+    def reset(self) -> None:
+        """Start counting from zero (e.g. after seeding a test)."""
+        with self._lock:
+            self.calls.clear()
+            self.writes.clear()
+            self.faults.clear()
+            self.created = 0
+            self.updated = 0
+
+
+def _nv(name: str, value: Any) -> dict[str, Any]:
+    return {"name": name, "value": value}
+
+
+def _truthy(value: Any) -> bool:
+    """PHP truthiness of a decoded JSON value."""
+    if isinstance(value, str):
+        return value not in ("", "0")
+    return bool(value)
+
+
+class SugarApi:
+    """The methods. All state is in ``store`` (records) and ``sessions`` (PHP sessions)."""
+
+    def __init__(self, store: Store, *, session_ttl: float | None = None) -> None:
+        self.store = store
+        self.session_ttl = session_ttl
+        self.sessions: dict[str, Session] = {}
+        self._sessions_lock = threading.Lock()
+        self.bcrypt_ok = bcrypt_available()
+
+    # --- sessions ---------------------------------------------------------------------------
+
+    def expire_all_sessions(self) -> None:
+        """Destroy every session (what Debian's sessionclean does to idle ones)."""
+        with self._sessions_lock:
+            self.sessions.clear()
+
+    def expire_session(self, session_id: str | None) -> None:
+        """Destroy one session."""
+        if session_id:
+            with self._sessions_lock:
+                self.sessions.pop(session_id, None)
+
+    def _new_session_id(self) -> str:
+        return "".join(secrets.choice(_SESSION_CHARS) for _ in range(26))
+
+    def _auth(self, ctx: CallContext, session_id: Any) -> Session:
+        """validate_authenticated: known, not idle too long, same /24 as at login."""
+        if not isinstance(session_id, str) or not session_id:
+            raise invalid_session()
+        with self._sessions_lock:
+            sess = self.sessions.get(session_id)
+            if sess is None:
+                raise invalid_session()
+            now = time.monotonic()
+            if self.session_ttl is not None and now - sess.last_used > self.session_ttl:
+                del self.sessions[session_id]
+                raise invalid_session()
+            if sess.ip.rsplit(".", 1)[0] != ctx.ip.rsplit(".", 1)[0]:
+                # Sugar destroys the session on an IP mismatch (it is gone for the owner too).
+                del self.sessions[session_id]
+                raise invalid_session()
+            sess.last_used = now
+        ctx.session = sess
+        return sess
+
+    def _user(self, sess: Session) -> Row:
+        found = self.store.rows("SELECT * FROM users WHERE id = ?", (sess.user_id,))
+        if not found:
+            raise invalid_session()
+        return found[0]
+
+    def _is_admin(self, sess: Session) -> bool:
+        return bool(self._user(sess).get("is_admin"))
+
+    def _module(self, name: Any) -> ModuleDef:
+        if name is None:
+            # PHP: require_once of an empty bean file → fatal error.
+            raise PhpFatal()
+        module = MODULES.get(name) if isinstance(name, str) else None
+        if module is None:
+            raise no_module()
+        return module
+
+    # --- ACL ----------------------------------------------------------------------------------
+
+    def _acl_level(self, sess: Session, module: ModuleDef, action: str) -> int | None:
+        """The effective level a non-admin user has (None = default: allowed)."""
+        levels = self.store.user_levels(sess.user_id, module.name)
+        access = levels.get("access")
+        if access and max(access) < 89:
+            return -98
+        got = levels.get(action)
+        # SuiteCRM's default is additive: the most permissive role wins.
+        return max(got) if got else None
+
+    def _check_acl(
+        self, sess: Session, module: ModuleDef, action: str, record: Row | None = None
+    ) -> None:
+        if self._is_admin(sess):
+            return
+        if module.name in ADMIN_ONLY_WRITE_MODULES and action in ("edit", "delete"):
+            raise access_denied()
+        if module.name not in ("Accounts", "ProspectLists", "Tasks", "Calls", "Campaigns"):
+            return
+        level = self._acl_level(sess, module, action)
+        if level is None or level >= 89:
+            return
+        if level in (75, 80) and record is not None:
+            if sess.user_id in (record.get("assigned_user_id"), record.get("created_by")):
+                return
+            raise access_denied()
+        if level in (75, 80):
+            return
+        raise access_denied()
+
+    def _owner_filter(self, sess: Session, module: ModuleDef, action: str) -> str:
+        """WHERE fragment limiting a list to the user's own records (owner-level rights)."""
+        if self._is_admin(sess) or module.name not in (
+            "Accounts",
+            "ProspectLists",
+            "Tasks",
+            "Calls",
+            "Campaigns",
+        ):
+            return ""
+        level = self._acl_level(sess, module, action)
+        if level in (75, 80):
+            uid = sess.user_id.replace("'", "''")
+            t = module.table
+            return f"({t}.assigned_user_id = '{uid}' OR {t}.created_by = '{uid}')"
+        return ""
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _user_full_name(self, user_id: Any) -> str:
+        if not user_id:
+            return ""
+        found = self.store.rows("SELECT first_name, last_name FROM users WHERE id = ?", (user_id,))
+        if not found:
+            return ""
+        return " ".join(p for p in (found[0]["first_name"], found[0]["last_name"]) if p)
+
+    def _name_of(self, module_name: Any, record_id: Any) -> str:
+        module = MODULES.get(str(module_name))
+        if module is None or not record_id or "name" not in module.field_map():
+            return ""
+        if module.field_map()["name"].source != "db":
+            return self._user_full_name(record_id) if module.name == "Users" else ""
+        found = self.store.rows(f"SELECT name FROM {module.table} WHERE id = ?", (record_id,))
+        return str(found[0]["name"] or "") if found else ""
+
+    def _computed(self, module: ModuleDef, f: FieldDef, row: Row) -> str:
+        name = f.name
+        if name in ("modified_by_name",):
+            return self._user_full_name(row.get("modified_user_id"))
+        if name == "created_by_name":
+            return self._user_full_name(row.get("created_by"))
+        if name == "assigned_user_name":
+            return self._user_full_name(row.get("assigned_user_id"))
+        if name == "email1":
+            return self.store.primary_email(module, row["id"])
+        if name in ("full_name", "name") and module.name == "Users":
+            return " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p)
+        if name == "entry_count" and module.name == "ProspectLists":
+            n = self.store.count(
+                "prospect_lists_prospects", "prospect_list_id = ? AND deleted = 0", [row["id"]]
+            )
+            return str(n)
+        if name == "parent_name":
+            if module.name == "Accounts":
+                return self._name_of("Accounts", row.get("parent_id"))
+            return self._name_of(row.get("parent_type"), row.get("parent_id"))
+        if name == "campaign_name":
+            return self._name_of("Campaigns", row.get("campaign_id"))
+        if name == "reports_to_name":
+            return self._user_full_name(row.get("reports_to_id"))
+        return ""
+
+    def _read(self, module: ModuleDef, f: FieldDef, row: Row) -> str:
+        """The value get_entry returns for a field: a string, HTML-encoded."""
+        if f.sensitive:
+            return ""
+        if f.source == "non-db":
+            return quirks.encode_on_read(self._computed(module, f, row))
+        value = row.get(f.name)
+        if value is None:
+            return ""
+        if f.type in ("decimal", "currency", "float") and f.precision is not None:
+            return f"{quirks.php_floatval(value):.{f.precision}f}"
+        if (
+            isinstance(value, float)
+            and value.is_integer()
+            and f.type not in ("decimal", "currency", "float")
+        ):
+            value = int(value)
+        return quirks.encode_on_read(str(value))
+
+    def _entry(self, module: ModuleDef, row: Row, select_fields: Any) -> dict[str, Any]:
+        fields = self.store.fields(module)
+        names = (
+            [n for n in select_fields if isinstance(n, str)]
+            if isinstance(select_fields, list)
+            else []
+        )
+        wanted = [fields[n] for n in names if n in fields] if names else list(fields.values())
+        nvl = {f.name: _nv(f.name, self._read(module, f, row)) for f in wanted}
+        return {"id": row["id"], "module_name": module.name, "name_value_list": nvl}
+
+    @staticmethod
+    def _warning_entry(module: ModuleDef, record_id: Any) -> dict[str, Any]:
+        return {
+            "id": record_id,
+            "module_name": module.name,
+            "name_value_list": [_nv("warning", _WARNING), _nv("deleted", "1")],
+        }
+
+    def _link_output(self, module: ModuleDef, row: Row, spec: Any) -> dict[str, Any]:
+        """One relationship_list element for link_name_to_fields_array."""
+        out: list[dict[str, Any]] = []
+        for item in spec if isinstance(spec, list) else []:
+            if not isinstance(item, dict):
+                continue
+            link = module.link_map().get(str(item.get("name")))
+            if link is None:
+                continue
+            field_names = [str(v) for v in item.get("value", []) if isinstance(v, str)]
+            records: list[dict[str, Any]] = []
+            if link.kind == "email":
+                for er in self.store.email_rows(module, row["id"]):
+                    values = {
+                        n: _nv(
+                            n,
+                            quirks.encode_on_read(
+                                str(er.get(n, "") if er.get(n) is not None else "")
+                            ),
+                        )
+                        for n in field_names
+                    }
+                    records.append({"link_value": values})
+            else:
+                related = MODULES[link.related_module]
+                rows, _ = self._related_rows(module, row["id"], link, "", [], 0, None, False)
+                for rr in rows:
+                    entry = self._entry(related, rr, field_names)
+                    records.append({"link_value": entry["name_value_list"]})
+            if records:
+                out.append({"name": link.name, "records": records})
+        return {"link_list": out}
+
+    def _related_rows(
+        self,
+        module: ModuleDef,
+        record_id: str,
+        link: LinkDef,
+        where: str,
+        order: Sequence[tuple[str, str]],
+        offset: int,
+        limit: int | None,
+        include_deleted: bool,
+    ) -> tuple[list[Row], int]:
+        related = MODULES[link.related_module]
+        rt = related.table
+        if link.kind == "parent":
+            extra = f"{rt}.parent_type = ? AND {rt}.parent_id = ?"
+            params: list[Any] = [module.name, record_id]
+        elif link.kind == "email":
+            extra = (
+                f"{rt}.id IN (SELECT email_address_id FROM email_addr_bean_rel WHERE bean_id = ?"
+                " AND bean_module = ? AND deleted = 0)"
+            )
+            params = [record_id, module.name]
+        else:
+            conds = " AND ".join(
+                [f"{link.self_col} = ?", "deleted = 0", *(f"{c} = ?" for c in link.extra)]
+            )
+            extra = f"{rt}.id IN (SELECT {link.other_col} FROM {link.table} WHERE {conds})"
+            params = [record_id, *link.extra.values()]
+        return self.store.select(
+            related,
+            where,
+            order,
+            offset,
+            limit,
+            include_deleted=include_deleted,
+            extra_where=extra,
+            extra_params=params,
+        )
+
+    def _order_terms(self, module: ModuleDef, order_by: Any) -> list[tuple[str, str]]:
+        fields = self.store.fields(module)
+        stored = {n for n, f in fields.items() if f.source != "non-db"}
+        terms = quirks.order_by_terms(str(order_by or ""), stored)
+        t = module.table
+        return [
+            (f"{t}_cstm.{n}" if fields[n].source == "custom_fields" else f"{t}.{n}", d)
+            for n, d in terms
+        ]
+
+    def _where(self, query: Any, order_by: Any = "") -> str:
+        """checkQuery (the weak filter → 40) then the MySQL → SQLite literal translation."""
+        q = str(query or "")
+        if not quirks.query_passes_filter(q) or not quirks.query_passes_filter(str(order_by or "")):
+            raise access_denied()
+        return quirks.mysql_where_to_sqlite(q)
+
+    # --- sessions: login / logout / get_user_id / get_server_info -----------------------------
+
+    def login(
+        self,
+        ctx: CallContext,
+        user_auth: Any,
+        application_name: Any = "",
+        name_value_list: Any = None,
+    ) -> Any:
+        """``login``: md5 hex password (or the plain one with encryption PLAIN); active users
+        only."""
+        if not isinstance(user_auth, dict):
+            raise invalid_login()
+        user_name = str(user_auth.get("user_name") or "")
+        password = str(user_auth.get("password") or "")
+        if str(user_auth.get("encryption", "")).upper() == "PLAIN":
+            password = md5_hex(password)
+        user = self.store.user_by_name(user_name) if user_name else None
+        if (
+            user is None
+            or user.get("status") != "Active"
+            or not _check_hash(password, user.get("user_hash"), self.bcrypt_ok)
+        ):
+            raise invalid_login()
+        with self._sessions_lock:
+            # rest.php resumes the PHPSESSID cookie's session: a client that keeps cookies gets the
+            # SAME session id back from a second login.
+            sid = (
+                ctx.cookie_session
+                if ctx.cookie_session in self.sessions
+                else self._new_session_id()
+            )
+            self.sessions[sid] = Session(
+                id=sid, user_id=user["id"], ip=ctx.ip, last_used=time.monotonic()
+            )
+        ctx.set_cookie = sid
+        admin = bool(user.get("is_admin"))
+        nvl = {
+            "user_id": user["id"],
+            "user_name": user["user_name"],
+            "user_language": "en_us",
+            "user_currency_id": None,
+            "user_is_admin": admin,
+            "user_default_team_id": None,
+            "user_default_dateformat": "m/d/Y",
+            "user_default_timeformat": "H:i",
+            "user_number_separator": ",",
+            "user_decimal_separator": ".",
+            "mobile_max_list_entries": None,
+            "mobile_max_subpanel_entries": None,
+            "user_currency_name": "US Dollars",
+        }
+        return {
+            "id": sid,
+            "module_name": "Users",
+            "name_value_list": {k: _nv(k, v) for k, v in nvl.items()},
+        }
+
+    def logout(self, ctx: CallContext, session: Any) -> Any:
+        """``logout``: ``null`` on success."""
+        sess = self._auth(ctx, session)
+        self.expire_session(sess.id)
+        return None
+
+    def get_user_id(self, ctx: CallContext, session: Any) -> Any:
+        """``get_user_id``: the user id as a bare JSON string."""
+        return self._auth(ctx, session).user_id
+
+    def get_server_info(self, ctx: CallContext) -> Any:
+        """``get_server_info``: needs no session."""
+        return {
+            "flavor": "CE",
+            "version": "6.5.25",
+            "suitecrm_version": "7.14.6",
+            "gmt_time": now_db(),
+        }
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def get_entry(
+        self,
+        ctx: CallContext,
+        session: Any,
+        module_name: Any,
+        id: Any,
+        select_fields: Any = None,
+        link_name_to_fields_array: Any = None,
+        track_view: Any = False,
+    ) -> Any:
+        """``get_entry``: one record, or the 'deleted or does not exist' warning entry."""
+        return self.get_entries(
+            ctx, session, module_name, [id], select_fields, link_name_to_fields_array
+        )
+
+    def get_entries(
+        self,
+        ctx: CallContext,
+        session: Any,
+        module_name: Any,
+        ids: Any,
+        select_fields: Any = None,
+        link_name_to_fields_array: Any = None,
+        track_view: Any = False,
+    ) -> Any:
+        """``get_entries``: records by id; unknown/deleted ids give warning entries, not errors."""
+        sess = self._auth(ctx, session)
+        module = self._module(module_name)
+        self._check_acl(sess, module, "view")
+        entries: list[dict[str, Any]] = []
+        rels: list[dict[str, Any]] = []
+        for rid in ids if isinstance(ids, list) else [ids]:
+            row = self.store.get(module, str(rid)) if isinstance(rid, str | int) else None
+            if row is None:
+                entries.append(self._warning_entry(module, rid))
+                continue
+            entries.append(self._entry(module, row, select_fields or []))
+            if link_name_to_fields_array:
+                rels.append(self._link_output(module, row, link_name_to_fields_array))
+        return {"entry_list": entries, "relationship_list": rels}
+
+    def get_entry_list(
+        self,
+        ctx: CallContext,
+        session: Any,
+        module_name: Any,
+        query: Any = "",
+        order_by: Any = "",
+        offset: Any = 0,
+        select_fields: Any = None,
+        link_name_to_fields_array: Any = None,
+        max_results: Any = 0,
+        deleted: Any = 0,
+        favorites: Any = False,
+    ) -> Any:
+        """``get_entry_list``: raw-SQL ``query``, bare-name ``order_by``, paging, quirky counts."""
+        sess = self._auth(ctx, session)
+        module = self._module(module_name)
+        where = self._where(query, order_by)
+        self._check_acl(sess, module, "list")
+        limit = quirks.php_intval(max_results)
+        if limit <= 0:
+            limit = 20  # list_max_entries_per_page
+        start = quirks.php_intval(offset) if offset not in ("", None) else 0
+        if start < 0:
+            start = 0
+        order = self._order_terms(module, order_by)
+        try:
+            rows, total = self.store.select(
+                module,
+                where,
+                order,
+                start,
+                limit,
+                include_deleted=_truthy(deleted),
+                extra_where=self._owner_filter(sess, module, "list"),
+            )
+        except sqlite3.Error as exc:
+            log.info("sandbox: query failed (%s); answering 500 like Sugar", exc)
+            raise DatabaseFailure() from exc
+        entries = [self._entry(module, r, select_fields or []) for r in rows]
+        rels = (
+            [self._link_output(module, r, link_name_to_fields_array) for r in rows]
+            if link_name_to_fields_array
+            else []
+        )
+        return {
+            "result_count": len(entries),
+            # A string when rows match, the integer 0 when none do.
+            "total_count": str(total) if total else 0,
+            "next_offset": start + len(entries),
+            "entry_list": entries,
+            "relationship_list": rels,
+        }
+
+    def get_entries_count(
+        self, ctx: CallContext, session: Any, module_name: Any, query: Any = "", deleted: Any = 0
+    ) -> Any:
+        """``get_entries_count``: ``{"result_count": "<n>"}`` (a string)."""
+        sess = self._auth(ctx, session)
+        module = self._module(module_name)
+        where = self._where(query)
+        self._check_acl(sess, module, "list")
+        try:
+            _, total = self.store.select(
+                module,
+                where,
+                [],
+                0,
+                0,
+                include_deleted=_truthy(deleted),
+                extra_where=self._owner_filter(sess, module, "list"),
+            )
+        except sqlite3.Error as exc:
+            raise DatabaseFailure() from exc
+        return {"result_count": str(total)}
+
+    def get_module_fields(
+        self, ctx: CallContext, session: Any, module_name: Any, fields: Any = None
+    ) -> Any:
+        """``get_module_fields``: vardefs incl. custom fields; empty selections come back as
+        ``[]``."""
+        self._auth(ctx, session)
+        module = self._module(module_name)
+        wanted = (
+            {f for f in fields if isinstance(f, str)}
+            if isinstance(fields, list) and fields
+            else None
+        )
+        module_fields: dict[str, Any] = {}
+        for f in self.store.fields(module).values():
+            if wanted is not None and f.name not in wanted:
+                continue
+            entry: dict[str, Any] = {
+                "name": f.name,
+                "type": f.type,
+                "group": f.group,
+                "id_name": f.id_name,
+                "label": f.label,
+                "required": int(f.required),
+                "options": {k: _nv(k, v) for k, v in f.options.items()} if f.options else [],
+                "related_module": f.related_module,
+                "calculated": False,
+                "len": f.len,
+            }
+            if f.default is not None:
+                entry["default_value"] = f.default
+            module_fields[f.name] = entry
+        link_fields: dict[str, Any] = {}
+        for lk in module.links:
+            if wanted is not None and lk.name not in wanted:
+                continue
+            link_fields[lk.name] = {
+                "name": lk.name,
+                "type": "link",
+                "group": "",
+                "id_name": "",
+                "relationship": lk.relationship,
+                "module": lk.related_module if lk.bean_name else "",
+                "bean_name": lk.bean_name,
+            }
+        return {
+            "module_name": module.name,
+            "table_name": module.table,
+            "module_fields": module_fields or [],
+            "link_fields": link_fields or [],
+        }
+
+    def get_available_modules(self, ctx: CallContext, session: Any, filter: Any = "default") -> Any:
+        """``get_available_modules``: module keys with the caller's per-action access."""
+        sess = self._auth(ctx, session)
+        admin = self._is_admin(sess)
+        out = []
+        for module in MODULES.values():
+            acls = []
+            for action in ("edit", "delete", "list", "view", "import", "export"):
+                if admin:
+                    allowed = True
+                else:
+                    level = self._acl_level(sess, module, action)
+                    allowed = level is None or level > 0
+                    if module.name in ADMIN_ONLY_WRITE_MODULES and action in ("edit", "delete"):
+                        allowed = False
+                acls.append({"action": action, "access": allowed})
+            out.append(
+                {
+                    "module_key": module.name,
+                    "module_label": module.label,
+                    "favorite_enabled": False,
+                    "acls": acls,
+                }
+            )
+        return {"modules": out}
+
+    def get_relationships(
+        self,
+        ctx: CallContext,
+        session: Any,
+        module_name: Any,
+        module_id: Any,
+        link_field_name: Any,
+        related_module_query: Any = "",
+        related_fields: Any = None,
+        related_module_link_name_to_fields_array: Any = None,
+        deleted: Any = 0,
+        order_by: Any = "",
+        offset: Any = 0,
+        limit: Any = False,
+    ) -> Any:
+        """``get_relationships``: related records over a (case-sensitive) link; paged by
+        offset/limit."""
+        sess = self._auth(ctx, session)
+        module = self._module(module_name)
+        self._check_acl(sess, module, "view")
+        empty: dict[str, Any] = {"entry_list": [], "relationship_list": []}
+        link = module.link_map().get(str(link_field_name))
+        if (
+            link is None
+            or not isinstance(module_id, str)
+            or not self.store.exists(module, module_id)
+        ):
+            return empty  # wrong-case link names give an empty list, not an error
+        related = MODULES[link.related_module]
+        where = self._where(related_module_query, order_by)
+        n = quirks.php_intval(limit) if limit not in (False, None, "") else 0
+        try:
+            rows, _ = self._related_rows(
+                module,
+                module_id,
+                link,
+                where,
+                self._order_terms(related, order_by),
+                max(quirks.php_intval(offset), 0),
+                n if n > 0 else None,
+                _truthy(deleted),
+            )
+        except sqlite3.Error as exc:
+            raise DatabaseFailure() from exc
+        entries = [self._entry(related, r, related_fields or []) for r in rows]
+        rels = (
+            [self._link_output(related, r, related_module_link_name_to_fields_array) for r in rows]
+            if related_module_link_name_to_fields_array
+            else []
+        )
+        return {"entry_list": entries, "relationship_list": rels}
+
+    # --- writes -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _pairs(name_value_list: Any) -> list[tuple[str, Any, bool]]:
+        """(name, value, via_array) per item, as SugarWebServiceImplv3_1::set_entry reads them.
+
+        Items that are ``{name, value}`` arrays bypass the 'sensitive' and 'not the current user'
+        guards (they test the array KEY, which is then a number): that is why only the list form
+        can set ``user_hash``.
+        """
+        items: list[tuple[Any, Any]]
+        if isinstance(name_value_list, list):
+            items = list(enumerate(name_value_list))
+        elif isinstance(name_value_list, dict):
+            items = list(name_value_list.items())
+        else:
+            raise PhpFatal()
+        out: list[tuple[str, Any, bool]] = []
+        for key, value in items:
+            if isinstance(value, dict):
+                if "name" in value:
+                    out.append((str(value["name"]), value.get("value"), True))
+            elif isinstance(key, str):
+                out.append((key, value, False))
+        return out
+
+    def _store_value(self, f: FieldDef, value: Any) -> Any:
+        if value is None:
+            return None
+        if f.type == "int":
+            return quirks.php_intval(value)
+        if f.type == "bool":
+            return 1 if _truthy(value) else 0
+        if f.type in ("decimal", "currency", "float"):
+            number = quirks.php_floatval(value)
+            return f"{number:.{f.precision}f}" if f.precision is not None else number
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, list | dict):
+            return ""
+        return quirks.clean_on_save(str(value), custom=f.source == "custom_fields")
+
+    @staticmethod
+    def _echo_value(f: FieldDef, value: Any) -> Any:
+        if f.echo_bool:
+            return _truthy(value)
+        if f.type == "int" and f.source == "custom_fields":
+            return quirks.php_intval(value)
+        if f.type in ("decimal", "currency") and value is not None:
+            return quirks.php_floatval(value)
+        if isinstance(value, str):
+            return quirks.encode_echo(value)
+        return value
+
+    def _save(
+        self, ctx: CallContext, sess: Session, module: ModuleDef, name_value_list: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """One record's save as set_entry/set_entries do it; returns (id, echo)."""
+        pairs = self._pairs(name_value_list)
+        fields = self.store.fields(module)
+        values: dict[str, Any] = {}
+        new_with_id = False
+        for name, value, via_array in pairs:
+            if name == "new_with_id":
+                new_with_id = _truthy(value)
+                continue
+            f = fields.get(name)
+            if f is None and name != "id":
+                continue  # unknown fields are dropped silently (and not echoed)
+            if f is not None and f.sensitive and not via_array:
+                continue  # the object form cannot set user_hash
+            values[name] = value
+        record_id = values.get("id")
+        if record_id not in (None, ""):
+            if not isinstance(record_id, str) or not quirks.is_valid_id(record_id):
+                raise NullAnswer()  # SuiteValidator rejects the id: body null, nothing saved
+        else:
+            record_id = None
+            values.pop("id", None)
+        admin = self._is_admin(sess)
+        if not admin and module.name in ADMIN_ONLY_WRITE_MODULES:
+            raise access_denied()
+        existing = self.store.get(module, record_id) if record_id else None
+        action = "delete" if _truthy(values.get("deleted")) else "edit"
+        self._check_acl(sess, module, action, existing)
+        echo = {
+            n: _nv(n, self._echo_value(fields[n] if n in fields else FieldDef(n, "id"), v))
+            for n, v in values.items()
+        }
+        if record_id and existing is None and not new_with_id:
+            # SugarBean::save runs an UPDATE of 0 rows: success is echoed, nothing is stored.
+            log.info("sandbox: set_entry with unknown id and no new_with_id: nothing saved")
+            return record_id, echo
+        creating = existing is None
+        rid = record_id or self.store.new_id()
+        if module.name == "Users":
+            self._check_user_name(rid, values, creating)
+        core: dict[str, Any] = {}
+        custom: dict[str, Any] = {}
+        email: str | None = None
+        for name, value in values.items():
+            if name == "id":
+                continue
+            f = fields[name]
+            if f.source == "non-db":
+                # User::save's saveAtUserProfile fails over REST: an existing user's email
+                # change is echoed but not stored.
+                if (
+                    name == "email1"
+                    and isinstance(value, str)
+                    and not (module.name == "Users" and not creating)
+                ):
+                    email = value
+                continue
+            target = custom if f.source == "custom_fields" else core
+            target[name] = self._store_value(f, value)
+        ts = now_db()
+        columns = {f.name for f in module.db_columns}
+        if creating:
+            for f in fields.values():
+                if f.default is not None and f.source != "non-db" and f.name not in values:
+                    (custom if f.source == "custom_fields" else core)[f.name] = self._store_value(
+                        f, f.default
+                    )
+            for col, val in (
+                ("date_entered", ts),
+                ("date_modified", ts),
+                ("created_by", sess.user_id),
+                ("modified_user_id", sess.user_id),
+            ):
+                if col in columns and col not in core:
+                    core[col] = val
+            if module.name == "Users":
+                core.setdefault("is_admin", 0)
+                core.setdefault("status", "Active")
+                core.setdefault("sugar_login", 1)
+            if module.name == "EmailAddresses" and "email_address" in core:
+                core["email_address_caps"] = str(core["email_address"]).upper()
+            self.store.insert(module, rid, core, custom)
+            ctx.created += 1
+        else:
+            if "date_modified" in columns:
+                core["date_modified"] = ts
+            if "modified_user_id" in columns:
+                core["modified_user_id"] = sess.user_id
+            self.store.update(module, rid, core, custom)
+            ctx.updated += 1
+        if email is not None:
+            self.store.set_primary_email(module, rid, email)
+        return rid, echo
+
+    def _check_user_name(self, rid: str, values: Mapping[str, Any], creating: bool) -> None:
+        """User::verify_data: a taken user_name makes User::save redirect (HTTP 301, empty body)."""
+        name = values.get("user_name")
+        if name is None:
+            if creating:
+                raise Redirect()
+            return
+        other = self.store.user_by_name(str(name))
+        if other is not None and other["id"] != rid:
+            raise Redirect()
+
+    def set_entry(
+        self,
+        ctx: CallContext,
+        session: Any,
+        module_name: Any,
+        name_value_list: Any,
+        track_view: Any = False,
+    ) -> Any:
+        """``set_entry``: create (no id / new_with_id) or update; echoes the known fields."""
+        sess = self._auth(ctx, session)
+        module = self._module(module_name)
+        with self.store.transaction():
+            rid, echo = self._save(ctx, sess, module, name_value_list)
+        return {"id": rid, "entry_list": echo}
+
+    def set_entries(
+        self, ctx: CallContext, session: Any, module_name: Any, name_value_lists: Any
+    ) -> Any:
+        """``set_entries``: several saves in one call; answers only ``{ids: [...]}`` in input
+        order."""
+        sess = self._auth(ctx, session)
+        module = self._module(module_name)
+        if not isinstance(name_value_lists, list):
+            raise PhpFatal()
+        ids = []
+        with self.store.transaction():
+            for nvl in name_value_lists:
+                rid, _ = self._save(ctx, sess, module, nvl)
+                ids.append(rid)
+        return {"ids": ids}
+
+    def set_relationship(
+        self,
+        ctx: CallContext,
+        session: Any,
+        module_name: Any,
+        module_id: Any,
+        link_field_name: Any,
+        related_ids: Any,
+        name_value_list: Any = None,
+        delete: Any = 0,
+    ) -> Any:
+        """``set_relationship``: ``created``/``deleted`` count CALLS; unknown ids still say created
+        1."""
+        sess = self._auth(ctx, session)
+        module = self._module(module_name)
+        link = module.link_map().get(str(link_field_name))
+        if link is None:
+            return {"created": 0, "failed": 1, "deleted": 0}
+        if not self._is_admin(sess) and (
+            module.name in ADMIN_ONLY_WRITE_MODULES
+            or link.related_module in ADMIN_ONLY_WRITE_MODULES
+        ):
+            raise access_denied()
+        removing = _truthy(delete)
+        ids = related_ids if isinstance(related_ids, list) else [related_ids]
+        related = MODULES[link.related_module]
+        if isinstance(module_id, str) and self.store.exists(module, module_id):
+            with self.store.transaction():
+                for other in ids:
+                    if not isinstance(other, str) or not self.store.exists(related, other):
+                        continue
+                    # name_value_list is dropped: none of these links declares relationship fields.
+                    self._apply_link(module, module_id, link, related, other, removing)
+                    ctx.links += 1
+        return {"created": 0 if removing else 1, "failed": 0, "deleted": 1 if removing else 0}
+
+    def _apply_link(
+        self,
+        module: ModuleDef,
+        module_id: str,
+        link: LinkDef,
+        related: ModuleDef,
+        other: str,
+        removing: bool,
+    ) -> None:
+        if link.kind == "parent":
+            if removing:
+                self.store.execute(
+                    f"UPDATE {related.table} SET parent_type = NULL, parent_id = NULL WHERE id = ?"
+                    " AND parent_id = ?",
+                    (other, module_id),
+                )
+            else:
+                self.store.execute(
+                    f"UPDATE {related.table} SET parent_type = ?, parent_id = ? WHERE id = ?",
+                    (module.name, module_id, other),
+                )
+        elif link.kind == "email":
+            if removing:
+                self.store.execute(
+                    "UPDATE email_addr_bean_rel SET deleted = 1 WHERE bean_id = ? AND"
+                    " email_address_id = ?",
+                    (module_id, other),
+                )
+            else:
+                self.store.execute(
+                    "INSERT INTO email_addr_bean_rel (id, email_address_id, bean_id, bean_module,"
+                    " primary_address, date_modified, deleted) VALUES (?, ?, ?, ?, 0, ?, 0)",
+                    (self.store.new_id(), other, module_id, module.name, now_db()),
+                )
+        elif removing:
+            self.store.remove_link(link, module_id, other)
+        else:
+            self.store.add_link(link, module_id, other)
+
+    # --- the bridge extension (custom/service/bridge/rest.php) --------------------------------
+
+    def _admin(self, ctx: CallContext, session: Any) -> Session:
+        sess = self._auth(ctx, session)
+        if not self._is_admin(sess):
+            raise access_denied()
+        return sess
+
+    def bridge_info(self, ctx: CallContext, session: Any) -> Any:
+        """``bridge_info``: extension and Sugar versions, modules, whether SecurityGroups exist."""
+        self._admin(ctx, session)
+        return {
+            "extension_version": EXTENSION_VERSION,
+            "api_level": 1,
+            "flavor": "CE",
+            "sugar_version": "6.5.25",
+            "suitecrm_version": "7.14.6",
+            "php_version": "8.2.0-sandbox",
+            "modules": list(MODULES),
+            "security_groups": True,
+        }
+
+    @staticmethod
+    def _invalid_field(why: str) -> SugarFault:
+        return SugarFault(1001, "Bridge: invalid field definition", why)
+
+    def _field_spec(
+        self, module: ModuleDef, spec: Any, views: Any
+    ) -> tuple[FieldDef, list[str], str | None]:
+        if not isinstance(spec, dict):
+            raise self._invalid_field("field must be an object")
+        name = spec.get("name")
+        ftype = spec.get("type")
+        if not isinstance(name, str) or not _FIELD_NAME.match(name):
+            raise self._invalid_field("name must be lowercase letters, digits and _")
+        if not name.endswith("_c"):
+            name += "_c"
+        if ftype not in CUSTOM_FIELD_TYPES:
+            raise self._invalid_field(f"type must be one of {sorted(CUSTOM_FIELD_TYPES)}")
+        if name in module.field_map():
+            raise self._invalid_field(f"{name} is a built-in field of {module.name}")
+        options = spec.get("options") or {}
+        if ftype == "enum" and (not isinstance(options, dict) or not options):
+            raise self._invalid_field("an enum needs options {key: label}")
+        if not isinstance(options, dict):
+            raise self._invalid_field("options must be an object")
+        if not isinstance(views, list) or any(v not in VIEWS for v in views):
+            raise self._invalid_field(f"views must be a subset of {list(VIEWS)}")
+        length = spec.get("len")
+        precision = spec.get("precision")
+        if length is not None and not isinstance(length, int):
+            raise self._invalid_field("len must be an integer")
+        if precision is not None and not isinstance(precision, int):
+            raise self._invalid_field("precision must be an integer")
+        if ftype in ("decimal", "currency") and precision is None:
+            precision = 2
+        default = spec.get("default")
+        f = FieldDef(
+            name=name,
+            type=str(ftype),
+            label=str(spec.get("label") or name),
+            len=str(length) if length is not None else ("255" if ftype == "varchar" else ""),
+            required=bool(spec.get("required", False)),
+            options={str(k): str(v) for k, v in options.items()},
+            source="custom_fields",
+            default=None if default is None else str(default),
+            precision=precision if ftype in ("decimal", "currency", "float") else None,
+        )
+        return f, [str(v) for v in views], (str(spec.get("help")) if spec.get("help") else None)
+
+    def bridge_ensure_custom_field(
+        self, ctx: CallContext, session: Any, module_name: Any, field: Any, views: Any = None
+    ) -> Any:
+        """``bridge_ensure_custom_field``: add or update a custom field the way Studio does
+        (fields_meta_data row, ``<table>_cstm`` column, label, dropdown, layouts); idempotent."""
+        self._admin(ctx, session)
+        module = self._module(module_name)
+        f, view_list, help_text = self._field_spec(
+            module, field, views if views is not None else []
+        )
+        current = self.store.meta_row(module, f.name)
+        dropdown = f"{f.name[:-2]}_list" if f.options else None
+        vname = f"LBL_{f.name[:-2].upper()}"
+        changes: list[str] = []
+        with self.store.transaction():
+            if current is not None:
+                old = next((c for c in self.store.custom_fields(module) if c.name == f.name), None)
+                assert old is not None
+                compare = {
+                    "type": (old.type, f.type),
+                    "label": (old.label, f.label),
+                    "len": (str(old.len or ""), str(f.len or "")),
+                    "precision": (old.precision, f.precision),
+                    "options": (dict(old.options), dict(f.options)),
+                    "default": (old.default, f.default),
+                    "required": (old.required, f.required),
+                    "help": (current["help"] or None, help_text),
+                }
+                changes = [k for k, (a, b) in compare.items() if a != b]
+                if changes:
+                    self.store.execute(
+                        "UPDATE fields_meta_data SET type = ?, len = ?, required = ?,"
+                        " default_value = ?,"
+                        " help = ?, ext1 = ?, ext2 = ?, date_modified = ? WHERE id = ?",
+                        (
+                            f.type,
+                            int(f.len) if str(f.len).isdigit() else None,
+                            int(f.required),
+                            f.default,
+                            help_text,
+                            dropdown,
+                            f.precision,
+                            now_db(),
+                            current["id"],
+                        ),
+                    )
+            else:
+                self.store.execute(
+                    "INSERT INTO fields_meta_data (id, name, vname, help, custom_module, type, len,"
+                    " required, default_value, date_modified, deleted, ext1, ext2)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                    (
+                        f"{module.name}{f.name}",
+                        f.name,
+                        vname,
+                        help_text,
+                        module.name,
+                        f.type,
+                        int(f.len) if str(f.len).isdigit() else None,
+                        int(f.required),
+                        f.default,
+                        now_db(),
+                        dropdown,
+                        f.precision,
+                    ),
+                )
+                self.store.add_custom_column(module, f)
+            self.store.execute(
+                "INSERT OR REPLACE INTO sandbox_labels (module, name, label) VALUES (?, ?, ?)",
+                (module.name, vname, f.label),
+            )
+            if dropdown:
+                import json
+
+                self.store.execute(
+                    "INSERT OR REPLACE INTO sandbox_dropdowns (name, options) VALUES (?, ?)",
+                    (dropdown, json.dumps(dict(f.options))),
+                )
+            added = []
+            for view in view_list:
+                if f.name not in self.store.layout_fields(module, view):
+                    self.store.execute(
+                        "INSERT INTO sandbox_layouts (module, view, field) VALUES (?, ?, ?)",
+                        (module.name, view, f.name),
+                    )
+                    added.append(view)
+        self.store.invalidate_fields()
+        if current is None or changes or added:
+            ctx.links += 1
+        return {
+            "name": f.name,
+            "created": current is None,
+            "changed": bool(changes),
+            "changes": changes,
+            "views_added": added,
+        }
+
+    def _role(self, role_id: Any) -> str:
+        if not isinstance(role_id, str) or not self.store.exists(MODULES["ACLRoles"], role_id):
+            raise SugarFault(1002, "Bridge: no such role", "no ACL role with this id")
+        return role_id
+
+    def bridge_set_role_actions(
+        self, ctx: CallContext, session: Any, role_id: Any, rights: Any
+    ) -> Any:
+        """``bridge_set_role_actions``: ACLRole::setAction per module/action; reports unknown
+        ones."""
+        self._admin(ctx, session)
+        rid = self._role(role_id)
+        if not isinstance(rights, dict) or not all(isinstance(v, dict) for v in rights.values()):
+            raise self._invalid_field("rights must be {module: {action: level}}")
+        changed = unchanged = 0
+        unknown: list[str] = []
+        with self.store.transaction():
+            for category, actions in rights.items():
+                ids = self.store.acl_action_ids(str(category))
+                for action, level in actions.items():
+                    if action not in ids or isinstance(level, bool) or not isinstance(level, int):
+                        unknown.append(f"{category}.{action}")
+                        continue
+                    if self.store.set_role_level(rid, ids[action], level):
+                        changed += 1
+                    else:
+                        unchanged += 1
+        ctx.links += changed
+        return {"role_id": rid, "changed": changed, "unchanged": unchanged, "unknown": unknown}
+
+    def bridge_get_role_actions(self, ctx: CallContext, session: Any, role_id: Any) -> Any:
+        """``bridge_get_role_actions``: module → action → stored level (0 when not set)."""
+        self._admin(ctx, session)
+        return self.store.role_levels(self._role(role_id))
+
+    # --- dispatch -----------------------------------------------------------------------------
+
+    def method(
+        self, name: str, extension: bool
+    ) -> tuple[Callable[..., Any], tuple[tuple[str, Any], ...]] | None:
+        """The implementation and PHP signature of a method, or None when unknown at this
+        endpoint."""
+        sig = SIGNATURES.get(name)
+        if sig is None and extension:
+            sig = EXTENSION_SIGNATURES.get(name)
+        if sig is None:
+            return None
+        func: Callable[..., Any] = getattr(self, name)
+        return func, sig
+
+
+def seed_admin(store: Store, password: str) -> None:
+    """The demo admin (id '1', like Sugar's), its hash as SuiteCRM stores it when bcrypt is
+    there."""
+    digest = md5_hex(password)
+    stored = digest
+    if bcrypt_available():
+        import bcrypt
+
+        stored = (
+            bcrypt.hashpw(digest.encode(), bcrypt.gensalt(rounds=4))
+            .decode()
+            .replace("$2b$", "$2y$", 1)
+        )
+    ts = now_db()
+    with store.transaction():
+        if store.rows("SELECT 1 FROM users WHERE id = '1'"):
+            store.execute("UPDATE users SET user_hash = ? WHERE id = '1'", (stored,))
+            return
+        store.execute(
+            "INSERT INTO users (id, user_name, user_hash, first_name, last_name, is_admin, status,"
+            " date_entered, date_modified, created_by, modified_user_id, deleted, sugar_login,"
+            " employee_status) VALUES ('1', 'admin', ?, '', 'Administrator', 1, 'Active', ?, ?,"
+            " '1',"
+            " '1', 0, 1, 'Active')",
+            (stored, ts, ts),
+        )
+
+
+__all__ = ["ACL_ACTION_DEFAULTS", "SugarApi", "seed_admin"]

@@ -1,0 +1,369 @@
+"""The HTTP side of the sandbox: Sugar's rest.php form protocol on a stdlib threading server.
+
+``Sandbox`` is the entry point (context manager, ``start()``/``stop()``, ``base_url``,
+``admin_password``, ``stats``, ``store``). Requests are form-encoded (``method``, ``input_type``,
+``response_type``, ``rest_data``) by POST or GET at ``/service/v4_1/rest.php`` and, with the bridge
+extension's methods too, at ``/custom/service/bridge/rest.php``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+import socket
+import threading
+import time
+from http.cookies import SimpleCookie
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sugar_bridge.sandbox.api import REQUIRED, CallContext, Stats, SugarApi, seed_admin
+from sugar_bridge.sandbox.exceptions import (
+    DatabaseFailure,
+    NullAnswer,
+    PhpFatal,
+    Redirect,
+    SandboxConfigError,
+    SugarFault,
+    invalid_call,
+)
+from sugar_bridge.sandbox.faults import FaultDecision, FaultPlan, Faults, Latency
+from sugar_bridge.sandbox.store import Store
+
+log = logging.getLogger(__name__)
+
+V4_1_PATH = "/service/v4_1/rest.php"
+BRIDGE_PATH = "/custom/service/bridge/rest.php"
+DB_FAILURE_TEXT = "Database failure. Please refer to suitecrm.log for details."
+HELP_PAGE = (
+    "<pre>/**\n * SugarWebServiceImplv4_1.php (sugar-bridge sandbox)\n *\n"
+    " * No 'method' was posted: this is the API's documentation page, not JSON.\n */</pre>"
+)
+JSON_TYPE = "application/json; charset=UTF-8"
+HTML_TYPE = "text/html; charset=UTF-8"
+
+
+class _Answer:
+    """What goes back on the wire for one request."""
+
+    def __init__(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = JSON_TYPE,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.headers = headers or {}
+
+    @classmethod
+    def json(cls, value: Any) -> _Answer:
+        return cls(200, json.dumps(value).encode("utf-8"))
+
+    @classmethod
+    def empty(cls, status: int) -> _Answer:
+        return cls(status, b"", HTML_TYPE)
+
+
+def bind_arguments(sig: tuple[tuple[str, Any], ...], rest_data: Any) -> list[Any]:
+    """PHP 8 ``call_user_func_array``: positional list or named object → the argument list.
+
+    An unknown name or a missing required parameter is a PHP fatal error (HTTP 500, empty body).
+    """
+    names = [n for n, _ in sig]
+    if isinstance(rest_data, list):
+        args = list(rest_data[: len(sig)])
+        for _name, default in sig[len(args) :]:
+            if default is REQUIRED:
+                raise PhpFatal()
+            args.append(default)
+        return args
+    if isinstance(rest_data, dict):
+        unknown = [k for k in rest_data if k not in names]
+        if unknown:
+            raise PhpFatal()
+        args = []
+        for name, default in sig:
+            if name in rest_data:
+                args.append(rest_data[name])
+            elif default is REQUIRED:
+                raise PhpFatal()
+            else:
+                args.append(default)
+        return args
+    raise NullAnswer()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr: tuple[str, int], sandbox: Sandbox) -> None:
+        super().__init__(addr, _Handler)
+        self.sandbox = sandbox
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("sandbox http: " + format, *args)
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        self._serve(parts.path, parse_qs(parts.query, keep_blank_values=True))
+
+    def do_POST(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        limit = self.server.sandbox.post_max_size
+        form: dict[str, list[str]] = {}
+        if length > limit:
+            # PHP discards every form field of a body above post_max_size.
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        else:
+            raw = self.rfile.read(length) if length else b""
+            form = parse_qs(raw.decode("utf-8", errors="replace"), keep_blank_values=True)
+        self._serve(parts.path, form)
+
+    def _serve(self, path: str, form: dict[str, list[str]]) -> None:
+        sandbox = self.server.sandbox
+        if path not in (V4_1_PATH, BRIDGE_PATH):
+            self._send(_Answer(404, b"Not Found", HTML_TYPE))
+            return
+        method = (form.get("method") or [""])[0]
+        if not method:
+            self._send(_Answer(200, HELP_PAGE.encode(), HTML_TYPE))
+            return
+        cookie = SimpleCookie(self.headers.get("Cookie") or "")
+        ctx = CallContext(
+            ip=self.client_address[0],
+            cookie_session=cookie["PHPSESSID"].value if "PHPSESSID" in cookie else None,
+        )
+        raw = form.get("rest_data")
+        decision, expire_all = sandbox.faults.next_call(method)
+        if expire_all:
+            sandbox.api.expire_all_sessions()
+        if decision is not None and not decision.after and self._fault(decision, raw, before=True):
+            return
+        answer = sandbox.handle(method, raw[0] if raw else None, path == BRIDGE_PATH, ctx)
+        if decision is not None and decision.after and self._fault(decision, raw, before=False):
+            return
+        delay = sandbox.latency.delay(ctx.created, ctx.updated)
+        if delay > 0:
+            time.sleep(delay)
+        self._send(answer)
+
+    def _fault(self, decision: FaultDecision, raw: list[str] | None, *, before: bool) -> bool:
+        """Apply an injected fault; return True when the response is settled by it."""
+        sandbox = self.server.sandbox
+        sandbox.stats.fault(decision.kind)
+        log.info(
+            "sandbox: injecting %s %s the call", decision.kind, "before" if before else "after"
+        )
+        if decision.kind == "expire":
+            session = _session_of(raw[0] if raw else None)
+            sandbox.api.expire_session(session)
+            return False
+        if decision.kind == "http500":
+            self._send(_Answer.empty(500))
+        elif decision.kind == "null":
+            self._send(_Answer.json(None))
+        elif decision.kind == "timeout":
+            time.sleep(sandbox.faults.faults.timeout_seconds)
+            self._drop()
+        else:
+            self._drop()
+        return True
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _send(self, answer: _Answer) -> None:
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        for key, value in answer.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
+
+
+def _session_of(raw: str | None) -> str | None:
+    try:
+        data = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        value = data.get("session")
+    elif isinstance(data, list) and data:
+        value = data[0]
+    else:
+        value = None
+    return value if isinstance(value, str) else None
+
+
+class Sandbox:
+    """A local v4_1-compatible Sugar (see the package docstring).
+
+    ``db_path=None`` keeps state in memory; ``faults``/``latency`` inject trouble; ``session_ttl``
+    (seconds idle) makes sessions expire; ``admin_password`` defaults to a random one.
+    """
+
+    def __init__(
+        self,
+        db_path: str | Path | None = None,
+        faults: Faults | None = None,
+        latency: Latency | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        admin_password: str | None = None,
+        session_ttl: float | None = None,
+        post_max_size: int = 64 * 1024 * 1024,
+    ) -> None:
+        if port < 0 or port > 65535:
+            raise SandboxConfigError(f"port must be 0..65535, got {port}")
+        self.host = host
+        self.port = port
+        self.store = Store(db_path)
+        self.admin_password = admin_password or secrets.token_urlsafe(12)
+        seed_admin(self.store, self.admin_password)
+        self.api = SugarApi(self.store, session_ttl=session_ttl)
+        self.faults = FaultPlan(faults)
+        self.latency = latency or Latency()
+        self.stats = Stats()
+        self.post_max_size = post_max_size
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Start serving in a background thread; return the base URL."""
+        if self._server is None:
+            self._server = _Server((self.host, self.port), self)
+            self.port = int(self._server.server_address[1])
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="sugar-sandbox", daemon=True
+            )
+            self._thread.start()
+            log.info("sandbox listening on %s", self.base_url)
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving (state is kept; a file-backed store is closed)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def close(self) -> None:
+        """Stop and close the database."""
+        self.stop()
+        self.store.close()
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (the CLI's foreground mode)."""
+        if self._server is None:
+            self._server = _Server((self.host, self.port), self)
+            self.port = int(self._server.server_address[1])
+        self._server.serve_forever()
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>`` (Sugar's site URL; the API lives below it)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The v4_1 endpoint."""
+        return self.base_url + V4_1_PATH
+
+    @property
+    def extension_url(self) -> str:
+        """The bridge extension's endpoint."""
+        return self.base_url + BRIDGE_PATH
+
+    def set_faults(self, faults: Faults | None) -> None:
+        """Replace the fault configuration (restarts its call counter and random stream)."""
+        self.faults = FaultPlan(faults)
+
+    def set_latency(self, latency: Latency | None) -> None:
+        """Replace the latency configuration."""
+        self.latency = latency or Latency()
+
+    # --- one call -----------------------------------------------------------------------------
+
+    def handle(
+        self, method: str, raw_rest_data: str | None, extension: bool, ctx: CallContext
+    ) -> _Answer:
+        """Run one API call and turn its outcome into Sugar's HTTP answer."""
+        found = self.api.method(method, extension)
+        try:
+            if found is None:
+                raise invalid_call()
+            func, sig = found
+            if raw_rest_data is None:
+                rest_data: Any = []
+            else:
+                try:
+                    rest_data = json.loads(raw_rest_data)
+                except ValueError:
+                    rest_data = None
+                if not isinstance(rest_data, list | dict):
+                    # json_decode failed: the method runs without arguments and returns nothing.
+                    if sig:
+                        raise NullAnswer()
+                    rest_data = []
+            args = bind_arguments(sig, rest_data)
+            with self.store.lock:
+                body = func(ctx, *args)
+            answer = _Answer.json(body)
+        except SugarFault as fault:
+            answer = _Answer.json(fault.body())
+        except NullAnswer:
+            answer = _Answer.json(None)
+        except PhpFatal:
+            answer = _Answer.empty(500)
+        except DatabaseFailure:
+            answer = _Answer(500, DB_FAILURE_TEXT.encode(), HTML_TYPE)
+        except Redirect:
+            answer = _Answer(
+                301, b"", HTML_TYPE, {"Location": "Location: index.php?action=Error&module=Users"}
+            )
+        if ctx.set_cookie:
+            answer.headers["Set-Cookie"] = f"PHPSESSID={ctx.set_cookie}; path=/"
+        self.stats.record(method, ctx)
+        return answer

@@ -1,0 +1,85 @@
+"""A raw v4_1 caller for the sandbox tests (deliberately not the project's Sugar client)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from sugar_bridge.sandbox import Sandbox, md5_hex
+
+
+@dataclass
+class Reply:
+    """One HTTP answer: status, decoded JSON body (or the raw text), content type."""
+
+    status: int
+    body: Any
+    content_type: str
+
+
+def raw_call(url: str, method: str, rest_data: Any, *, timeout: float = 10.0) -> Reply:
+    """POST one v4_1 call; ``rest_data`` is JSON-encoded unless it is already a string."""
+    data = rest_data if isinstance(rest_data, str) else json.dumps(rest_data)
+    resp = requests.post(
+        url,
+        data={"method": method, "input_type": "JSON", "response_type": "JSON", "rest_data": data},
+        timeout=timeout,
+        allow_redirects=False,
+    )
+    ctype = resp.headers.get("Content-Type", "")
+    body: Any = resp.text
+    if ctype.startswith("application/json"):
+        body = resp.json()
+    return Reply(resp.status_code, body, ctype)
+
+
+class Api:
+    """Calls against one sandbox with one session."""
+
+    def __init__(self, sandbox: Sandbox, user: str = "admin", password: str | None = None) -> None:
+        self.sandbox = sandbox
+        self.session = ""
+        reply = self.login(user, password or sandbox.admin_password)
+        assert isinstance(reply.body, dict), reply
+        assert "id" in reply.body, reply
+        self.session = reply.body["id"]
+
+    def login(self, user: str, password: str) -> Reply:
+        return raw_call(
+            self.sandbox.url,
+            "login",
+            {
+                "user_auth": {"user_name": user, "password": md5_hex(password)},
+                "application_name": "tests",
+                "name_value_list": [],
+            },
+        )
+
+    def __call__(self, method: str, **params: Any) -> Any:
+        reply = self.raw(method, **params)
+        assert reply.status == 200, reply
+        return reply.body
+
+    def raw(self, method: str, **params: Any) -> Reply:
+        url = self.sandbox.extension_url if method.startswith("bridge_") else self.sandbox.url
+        return raw_call(url, method, {"session": self.session, **params})
+
+    def create(self, module: str, **values: Any) -> str:
+        body = self("set_entry", module_name=module, name_value_list=values)
+        return str(body["id"])
+
+    def list(self, module: str, query: str = "", **kw: Any) -> Any:
+        params = {
+            "module_name": module,
+            "query": query,
+            "order_by": kw.pop("order_by", ""),
+            "offset": kw.pop("offset", 0),
+            "select_fields": kw.pop("select_fields", ["id", "name"]),
+            "link_name_to_fields_array": [],
+            "max_results": kw.pop("max_results", 50),
+            "deleted": kw.pop("deleted", 0),
+        }
+        return self("get_entry_list", **params)

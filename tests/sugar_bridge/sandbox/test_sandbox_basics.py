@@ -1,0 +1,142 @@
+"""The sandbox speaks v4_1 like the recorded SuiteCRM: sessions, Accounts, quirks, the extension."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from sugar_bridge.sandbox import Sandbox, md5_hex
+from tests.sugar_bridge.sandbox.helpers import Api, raw_call
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def api(sandbox: Sandbox) -> Api:
+    return Api(sandbox)
+
+
+def test_login_plain_encryption_and_bad_password(sandbox: Sandbox) -> None:
+    ok = raw_call(
+        sandbox.url,
+        "login",
+        [
+            {"user_name": "admin", "password": sandbox.admin_password, "encryption": "PLAIN"},
+            "x",
+            [],
+        ],
+    )
+    assert len(ok.body["id"]) == 26
+    assert ok.body["name_value_list"]["user_is_admin"]["value"] is True
+    bad = raw_call(
+        sandbox.url, "login", {"user_auth": {"user_name": "admin", "password": md5_hex("nope")}}
+    )
+    assert bad.body["number"] == 10
+
+
+def test_accounts_roundtrip_with_quirks(api: Api) -> None:
+    echo = api("set_entry", module_name="Accounts", name_value_list={"name": "O'Brien & Sons"})
+    assert echo["entry_list"]["name"]["value"] == "O&#039;Brien &amp;amp; Sons"
+    for query in ("accounts.name = 'O''Brien & Sons'", "accounts.name = 'O\\'Brien & Sons'"):
+        found = api.list("Accounts", query)
+        assert found["total_count"] == "1"
+        assert found["entry_list"][0]["name_value_list"]["name"]["value"] == "O&#039;Brien & Sons"
+    none = api.list("Accounts", "accounts.name = 'zzz'")
+    assert none["total_count"] == 0
+    assert none["result_count"] == 0
+    broken = api.raw(
+        "get_entry_list", module_name="Accounts", query="accounts.name = 'O'Brien'", order_by=""
+    )
+    assert broken.status == 500
+    injected = api.list("Accounts", "accounts.name = 'x' OR 'a'='a'")
+    assert injected["result_count"] == 1
+    assert api.list("Accounts", "accounts.name = '' OR 1=1 -- '")["number"] == 40
+
+
+def test_unknown_id_without_new_with_id_saves_nothing(api: Api, sandbox: Sandbox) -> None:
+    rid = "11111111-2222-3333-4444-555555555555"
+    echo = api("set_entry", module_name="Accounts", name_value_list={"id": rid, "name": "Ghost"})
+    assert echo["id"] == rid
+    assert sandbox.store.count("accounts") == 0
+    api(
+        "set_entry",
+        module_name="Accounts",
+        name_value_list={"id": rid, "new_with_id": True, "name": "Real"},
+    )
+    assert sandbox.store.count("accounts", "id = ?", [rid]) == 1
+
+
+def test_ensure_custom_field_makes_the_field_usable(api: Api, sandbox: Sandbox) -> None:
+    field = {"name": "segment_c", "type": "varchar", "label": "Segment", "len": 100}
+    first = api(
+        "bridge_ensure_custom_field", module_name="Accounts", field=field, views=["listview"]
+    )
+    assert first == {
+        "name": "segment_c",
+        "created": True,
+        "changed": False,
+        "changes": [],
+        "views_added": ["listview"],
+    }
+    again = api(
+        "bridge_ensure_custom_field", module_name="Accounts", field=field, views=["listview"]
+    )
+    assert (again["created"], again["changed"], again["changes"], again["views_added"]) == (
+        False,
+        False,
+        [],
+        [],
+    )
+    relabel = api(
+        "bridge_ensure_custom_field",
+        module_name="Accounts",
+        field={**field, "label": "Client segment"},
+        views=[],
+    )
+    assert relabel["changed"] is True
+    assert relabel["changes"] == ["label"]
+    fields = api("get_module_fields", module_name="Accounts", fields=["segment_c"])
+    assert fields["module_fields"]["segment_c"]["label"] == "Client segment"
+    api(
+        "set_entries",
+        module_name="Accounts",
+        name_value_lists=[{"name": "A", "segment_c": "champ"}],
+    )
+    rows = api.list("Accounts", "accounts_cstm.segment_c = 'champ'", select_fields=["segment_c"])
+    assert rows["entry_list"][0]["name_value_list"]["segment_c"]["value"] == "champ"
+    assert "segment_c" in {
+        r["name"] for r in sandbox.store.rows("PRAGMA table_info(accounts_cstm)")
+    }
+    assert sandbox.store.count("fields_meta_data", "name = 'segment_c'") == 1
+
+
+def test_extension_needs_admin_and_is_absent_from_v4_1(api: Api, sandbox: Sandbox) -> None:
+    assert api("bridge_info")["extension_version"] == "1.0.0"
+    stock = raw_call(sandbox.url, "bridge_info", {"session": api.session})
+    assert stock.body["number"] == "-1"
+    api(
+        "set_entry",
+        module_name="Users",
+        name_value_list=[
+            {"name": "user_name", "value": "rep"},
+            {"name": "last_name", "value": "Rep"},
+            {"name": "user_hash", "value": md5_hex("pw")},
+        ],
+    )
+    rep = Api(sandbox, "rep", "pw")
+    assert rep.raw("bridge_info").body["number"] == 40
+
+
+def test_stats_count_calls_and_writes(api: Api, sandbox: Sandbox) -> None:
+    sandbox.stats.reset()
+    api("set_entries", module_name="Accounts", name_value_lists=[{"name": "A"}, {"name": "B"}])
+    api.list("Accounts")
+    assert sandbox.stats.calls["set_entries"] == 1
+    assert sandbox.stats.writes["set_entries"] == 2
+    assert sandbox.stats.writes["get_entry_list"] == 0
+    assert sandbox.stats.created == 2
