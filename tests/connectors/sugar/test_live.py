@@ -1,0 +1,96 @@
+"""Against a real Sugar: only when SUGAR_LIVE_URL, SUGAR_LIVE_USERNAME, SUGAR_LIVE_PASSWORD are set.
+
+Creates a few throw-away accounts named "sugar-bridge live test ..." and marks them deleted at
+the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.sugar import query as q
+from connectors.sugar.client import SugarClient
+from connectors.sugar.exceptions import InvalidLogin, NoSuchModule
+
+pytestmark = pytest.mark.live
+
+_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[SugarClient]:
+    missing = [name for name in _ENV if not os.environ.get(name)]
+    if missing:
+        pytest.skip(f"live Sugar not configured ({', '.join(missing)} unset)")
+    client = SugarClient(
+        os.environ["SUGAR_LIVE_URL"],
+        os.environ["SUGAR_LIVE_USERNAME"],
+        os.environ["SUGAR_LIVE_PASSWORD"],
+        verify_tls=os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0",
+        max_retries=2,
+    )
+    with client:
+        yield client
+
+
+@pytest.fixture
+def created(live: SugarClient) -> Iterator[list[str]]:
+    ids: list[str] = []
+    yield ids
+    accounts = live.module("Accounts")
+    for record_id in ids:
+        accounts.update(record_id, {"deleted": 1}, check_exists=False)
+
+
+def test_login_and_server_info(live: SugarClient) -> None:
+    info = live.server_info()
+    assert info.get("flavor")
+    assert live.user_id
+    assert "Accounts" in live.available_modules()
+
+
+def test_wrong_password_is_invalid_login(live: SugarClient) -> None:
+    wrong = SugarClient(live.base_url, live.username, uuid.uuid4().hex, max_retries=0)
+    with pytest.raises(InvalidLogin):
+        wrong.login()
+
+
+def test_module_names_are_case_sensitive(live: SugarClient) -> None:
+    with pytest.raises(NoSuchModule):
+        live.module("accounts").count()
+
+
+def test_create_read_update_with_a_quote(live: SugarClient, created: list[str]) -> None:
+    accounts = live.module("Accounts")
+    tag = uuid.uuid4().hex[:8]
+    name = f"sugar-bridge live test O'Brien & Sons {tag}"
+    record_id = accounts.create({"name": name, "billing_address_city": "Paris"})
+    created.append(record_id)
+    record = accounts.get(record_id, fields=["name", "billing_address_city"])
+    assert record is not None
+    assert record["name"] == name
+    found = accounts.list(q.eq("accounts.name", name), fields=["name"])
+    assert [r["id"] for r in found] == [record_id]
+    assert accounts.list(q.eq("accounts.name", "x' OR 'a'='a")) == []
+    accounts.update(record_id, {"billing_address_city": "Lyon"})
+    again = accounts.get(record_id, fields=["billing_address_city"])
+    assert again is not None
+    assert again["billing_address_city"] == "Lyon"
+
+
+def test_save_many_and_paging(live: SugarClient, created: list[str]) -> None:
+    accounts = live.module("Accounts")
+    tag = uuid.uuid4().hex[:8]
+    rows = [{"name": f"sugar-bridge live test page {tag} {i:02d}"} for i in range(7)]
+    ids = accounts.save_many(rows, batch_size=3)
+    created.extend(ids)
+    assert len(ids) == 7
+    query = q.like_prefix("accounts.name", f"sugar-bridge live test page {tag}")
+    assert accounts.count(query) == 7
+    paged = list(accounts.iter_records(query, fields=["name"], page_size=2))
+    assert sorted(r["id"] for r in paged) == sorted(ids)
+    assert len({r["id"] for r in paged}) == 7
