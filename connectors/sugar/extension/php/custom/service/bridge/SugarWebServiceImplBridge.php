@@ -1,0 +1,746 @@
+<?php
+/*
+ * sugar-bridge server extension: what the stock v4_1 API cannot do.
+ *
+ * - bridge_info: extension/Sugar versions and modules, so the bridge can refuse to run against a
+ *   missing or outdated extension;
+ * - bridge_ensure_custom_field: create or update a custom field the way Studio does (dropdown list
+ *   and label through the language extension mechanism, field saved through DynamicField, caches
+ *   rebuilt, field placed on the detail/edit/list layouts through the Studio parsers); idempotent;
+ * - bridge_set_role_actions / bridge_get_role_actions: a role's access levels, through
+ *   ACLRole::setAction (stock set_relationship stores NULL in acl_roles_actions.access_override).
+ *
+ * Every bridge_* method needs an admin session. It changes no core file: everything it writes goes
+ * under custom/ or into the database, exactly where Studio and the role editor write.
+ * Runs on PHP 8.1-8.3 (and 7.4), SugarCRM CE 6.5 and SuiteCRM 7.
+ */
+if (!defined('sugarEntry') || !sugarEntry) {
+    die('Not A Valid Entry Point');
+}
+
+require_once 'service/v4_1/SugarWebServiceImplv4_1.php';
+
+#[\AllowDynamicProperties]
+class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
+{
+    /** Version of this extension; the bridge compares it with the one it packages. */
+    const EXTENSION_VERSION = '1.0.0';
+
+    /** Bumped when a bridge_* method changes its parameters or answers incompatibly. */
+    const API_LEVEL = 1;
+
+    /** Contract type => Sugar (DynamicField widget) type. */
+    const FIELD_TYPES = array(
+        'varchar' => 'varchar',
+        'int' => 'int',
+        'decimal' => 'decimal',
+        'currency' => 'currency',
+        'date' => 'date',
+        'datetime' => 'datetimecombo',
+        'enum' => 'enum',
+        'bool' => 'bool',
+        'text' => 'text',
+    );
+
+    /** Default column length per Sugar type, for the types that have one (Studio's defaults). */
+    const DEFAULT_LEN = array(
+        'varchar' => 255,
+        'int' => 11,
+        'decimal' => 18,
+        'currency' => 26,
+        'enum' => 100,
+    );
+
+    const VIEWS = array('detailview', 'editview', 'listview');
+
+    /** ACL levels a role action may take (ACL_ALLOW_* in modules/ACLActions/actiondefs.php). */
+    const ACL_LEVELS = array(90, 89, 80, 75, 0, -98, -99);
+
+    const LANGUAGE = 'en_us';
+
+    /** Errors of the bridge methods, added to Sugar's $error_defs on first use. */
+    const ERRORS = array(
+        'bridge_invalid_field' => array(
+            'number' => 1001,
+            'name' => 'Bridge: invalid field definition',
+            'description' => 'The field definition is not valid',
+        ),
+        'bridge_no_role' => array(
+            'number' => 1002,
+            'name' => 'Bridge: no such role',
+            'description' => 'No ACL role has this id',
+        ),
+        'bridge_invalid_rights' => array(
+            'number' => 1003,
+            'name' => 'Bridge: invalid rights',
+            'description' => 'The rights are not an object of module => {action => ACL level}',
+        ),
+    );
+
+    // ---------------------------------------------------------------------------------------
+    // bridge_info
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * Versions of this extension and of Sugar, PHP version, module keys.
+     *
+     * @param string $session -- Session ID returned by a previous call to login (admin).
+     * @return array|null -- extension_version, api_level, flavor, sugar_version, suitecrm_version,
+     *                       php_version, modules, security_groups
+     */
+    public function bridge_info($session)
+    {
+        if (!$this->bridgeAuthorize($session)) {
+            return null;
+        }
+        global $sugar_flavor, $beanList;
+        $sugar_version = '';
+        $suitecrm_version = null;
+        // Both files only assign variables; read them in this scope, like get_server_info does.
+        include 'sugar_version.php';
+        if (file_exists('suitecrm_version.php')) {
+            include 'suitecrm_version.php';
+        }
+        $modules = array_keys(is_array($beanList) ? $beanList : array());
+        sort($modules);
+
+        return array(
+            'extension_version' => self::EXTENSION_VERSION,
+            'api_level' => self::API_LEVEL,
+            'flavor' => (string) $sugar_flavor,
+            'sugar_version' => (string) $sugar_version,
+            'suitecrm_version' => empty($suitecrm_version) ? null : (string) $suitecrm_version,
+            'php_version' => PHP_VERSION,
+            'modules' => $modules,
+            'security_groups' => in_array('SecurityGroups', $modules, true),
+        );
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // bridge_ensure_custom_field
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * Create or update a custom field the way Studio does, and place it on layouts.
+     *
+     * @param string $session -- Session ID returned by a previous call to login (admin).
+     * @param string $module_name -- Module key, e.g. Accounts (case-sensitive).
+     * @param array $field -- {name, type, label, len, precision, options, default, required, help}
+     * @param array $views -- subset of detailview, editview, listview
+     * @return array|null -- {name, created, changed, changes, views_added}
+     */
+    public function bridge_ensure_custom_field($session, $module_name, $field, $views = array())
+    {
+        if (!$this->bridgeAuthorize($session, $module_name)) {
+            return null;
+        }
+        $def = $this->bridgeValidateField($module_name, $field, $views);
+        if ($def === null) {
+            return null;
+        }
+        $name = $def['name'];
+        $sugarType = self::FIELD_TYPES[$def['type']];
+        $existing = $this->bridgeFieldRow($module_name, $name);
+
+        $labelKey = ($existing !== null && !empty($existing['vname']))
+            ? $existing['vname'] : 'LBL_' . strtoupper(substr($name, 0, -2));
+        $listName = null;
+        if ($sugarType === 'enum') {
+            $listName = ($existing !== null && !empty($existing['ext1']))
+                ? $existing['ext1'] : strtolower($module_name) . '_' . substr($name, 0, -2) . '_list';
+        }
+
+        $changes = array();
+        $created = $existing === null;
+        if (!$created) {
+            if ($existing['type'] !== $sugarType) {
+                // Studio cannot change a field's type either: the column's data would not survive.
+                $this->bridgeError(
+                    'bridge_invalid_field',
+                    "field $name exists with type {$existing['type']}; its type cannot be changed"
+                );
+                return null;
+            }
+            $changes = $this->bridgeFieldChanges($existing, $def, $sugarType, $listName);
+        }
+
+        // Dropdown list and label first: the field's vardef points at both.
+        $touchedLanguage = false;
+        if ($listName !== null && $this->bridgeWriteDropdown($listName, $def['options'])) {
+            $changes[] = 'options';
+            $touchedLanguage = true;
+        }
+        if ($this->bridgeWriteLabel($module_name, $labelKey, $def['label'])) {
+            $changes[] = 'label';
+            $touchedLanguage = true;
+        }
+
+        $saveField = $created || count(array_diff($changes, array('options', 'label'))) > 0
+            || ($listName !== null && $existing !== null && $existing['ext1'] !== $listName);
+        if ($saveField) {
+            $this->bridgeSaveField($module_name, $def, $sugarType, $labelKey, $listName, $existing);
+        }
+        if ($saveField || $touchedLanguage) {
+            $this->bridgeRebuild($module_name, $listName !== null && in_array('options', $changes, true));
+        }
+
+        $viewsAdded = array();
+        foreach ($def['views'] as $view) {
+            if ($this->bridgeEnsureOnLayout($module_name, $name, $view)) {
+                $viewsAdded[] = $view;
+            }
+        }
+
+        $changes = array_values(array_unique($changes));
+        return array(
+            'name' => $name,
+            'created' => $created,
+            'changed' => $created || count($changes) > 0,
+            'changes' => $changes,
+            'views_added' => $viewsAdded,
+        );
+    }
+
+    /**
+     * Check and normalise the field definition; sets error 1001 and returns null when invalid.
+     *
+     * @return array|null -- name (with _c), type, label, len, precision, options, default,
+     *                       required, help, views
+     */
+    private function bridgeValidateField($module_name, $field, $views)
+    {
+        $fail = function ($why) {
+            $this->bridgeError('bridge_invalid_field', $why);
+            return null;
+        };
+        if (!is_array($field)) {
+            return $fail('field must be an object');
+        }
+        $name = isset($field['name']) ? $field['name'] : null;
+        // Custom fields end in _c (DynamicField::getDBName); requiring it keeps a core field name
+        // such as "name" from silently becoming "name_c".
+        if (!is_string($name) || !preg_match('/^[a-z][a-z0-9_]{0,55}_c$/', $name)) {
+            return $fail('name must match [a-z][a-z0-9_]*_c, at most 58 characters');
+        }
+        $type = isset($field['type']) ? $field['type'] : null;
+        if (!is_string($type) || !isset(self::FIELD_TYPES[$type])) {
+            return $fail('type must be one of ' . implode(', ', array_keys(self::FIELD_TYPES)));
+        }
+        $sugarType = self::FIELD_TYPES[$type];
+        $label = isset($field['label']) ? $field['label'] : null;
+        if (!is_string($label) || trim($label) === '' || strlen($label) > 255) {
+            return $fail('label must be a non-empty string of at most 255 characters');
+        }
+
+        $bean = BeanFactory::newBean($module_name);
+        if (empty($bean) || empty($bean->table_name)) {
+            return $fail("module $module_name has no table for custom fields");
+        }
+        $existingDef = isset($bean->field_defs[$name]) ? $bean->field_defs[$name] : null;
+        if ($existingDef !== null && (!isset($existingDef['source']) || $existingDef['source'] !== 'custom_fields')) {
+            return $fail("$name is a field of $module_name that is not a custom field");
+        }
+
+        $len = null;
+        if (isset(self::DEFAULT_LEN[$sugarType])) {
+            $len = self::DEFAULT_LEN[$sugarType];
+            if (isset($field['len'])) {
+                if (!is_int($field['len']) || $field['len'] < 1 || $field['len'] > 255) {
+                    return $fail('len must be an integer from 1 to 255');
+                }
+                $len = $field['len'];
+            }
+        }
+        $precision = null;
+        if ($sugarType === 'decimal') {
+            $precision = 2;
+            if (isset($field['precision'])) {
+                if (!is_int($field['precision']) || $field['precision'] < 0 || $field['precision'] > 8
+                    || $field['precision'] >= $len) {
+                    return $fail('precision must be an integer from 0 to 8, below len');
+                }
+                $precision = $field['precision'];
+            }
+        } elseif (isset($field['precision']) && !is_int($field['precision'])) {
+            return $fail('precision must be an integer');
+        }
+
+        $options = null;
+        if ($sugarType === 'enum') {
+            if (!isset($field['options']) || !is_array($field['options']) || count($field['options']) === 0) {
+                return $fail('an enum field needs options {key: label}');
+            }
+            $options = array();
+            foreach ($field['options'] as $key => $value) {
+                if (!is_scalar($value) || strlen((string) $key) > 100) {
+                    return $fail('options must map keys (at most 100 characters) to labels');
+                }
+                $options[(string) $key] = (string) $value;
+            }
+        } elseif (isset($field['options']) && $field['options'] !== array()) {
+            return $fail('options are only for enum fields');
+        }
+
+        $default = isset($field['default']) ? $field['default'] : null;
+        if ($default !== null && !is_scalar($default)) {
+            return $fail('default must be a string, number, boolean or null');
+        }
+        if (is_bool($default)) {
+            $default = $default ? '1' : '0';
+        }
+        $default = $default === null ? '' : (string) $default;
+        if ($sugarType === 'enum' && $default !== '' && !array_key_exists($default, $options)) {
+            return $fail('default must be one of the options');
+        }
+        if ($sugarType === 'bool' && $default === '') {
+            $default = '0';
+        }
+
+        $required = isset($field['required']) ? $field['required'] : false;
+        if (!is_bool($required) && $required !== 0 && $required !== 1) {
+            return $fail('required must be a boolean');
+        }
+        $help = isset($field['help']) ? $field['help'] : '';
+        if (!is_string($help) || strlen($help) > 255) {
+            return $fail('help must be a string of at most 255 characters');
+        }
+
+        if ($views === null) {
+            $views = array();
+        }
+        if (!is_array($views)) {
+            return $fail('views must be a list');
+        }
+        $cleanViews = array();
+        foreach ($views as $view) {
+            if (!is_string($view) || !in_array($view, self::VIEWS, true)) {
+                return $fail('views must be a subset of ' . implode(', ', self::VIEWS));
+            }
+            if (!in_array($view, $cleanViews, true)) {
+                $cleanViews[] = $view;
+            }
+        }
+
+        return array(
+            'name' => $name,
+            'type' => $type,
+            'label' => $label,
+            'len' => $len,
+            'precision' => $precision,
+            'options' => $options,
+            'default' => $default,
+            'required' => (bool) $required,
+            'help' => $help,
+            'views' => $cleanViews,
+        );
+    }
+
+    /** The field's fields_meta_data row (raw values), or null when it does not exist. */
+    private function bridgeFieldRow($module_name, $name)
+    {
+        $db = DBManagerFactory::getInstance();
+        $result = $db->query(
+            'SELECT * FROM fields_meta_data WHERE id = ' . $db->quoted($module_name . $name)
+            . ' AND deleted = 0'
+        );
+        $row = $db->fetchByAssoc($result, false);
+        return empty($row) ? null : $row;
+    }
+
+    /** Which stored attributes differ from the definition (the names the contract uses). */
+    private function bridgeFieldChanges($row, $def, $sugarType, $listName)
+    {
+        $changes = array();
+        if ($def['len'] !== null && (string) $row['len'] !== (string) $def['len']) {
+            $changes[] = 'len';
+        }
+        if ($sugarType === 'decimal' && (string) $row['ext1'] !== (string) $def['precision']) {
+            $changes[] = 'precision';
+        }
+        if ($this->bridgeText($row['default_value']) !== $this->bridgeText($def['default'])) {
+            $changes[] = 'default';
+        }
+        if ((bool) $row['required'] !== $def['required']) {
+            $changes[] = 'required';
+        }
+        if ($this->bridgeText($row['help']) !== $this->bridgeText($def['help'])) {
+            $changes[] = 'help';
+        }
+        if ($listName !== null && (string) $row['ext1'] !== $listName) {
+            $changes[] = 'options';
+        }
+        return $changes;
+    }
+
+    /** Compare text as a person reads it: Sugar stores some values HTML-encoded. */
+    private function bridgeText($value)
+    {
+        return html_entity_decode((string) $value, ENT_QUOTES, 'UTF-8');
+    }
+
+    /**
+     * Write the dropdown list into the application language extension (what a Module Loader
+     * package's language section does); true when the file changed.
+     */
+    private function bridgeWriteDropdown($listName, $options)
+    {
+        $dir = 'custom/Extension/application/Ext/Language';
+        $file = $dir . '/' . self::LANGUAGE . '.bridge_' . $listName . '.php';
+        $app_list_strings = array();
+        if (file_exists($file)) {
+            include $file;
+        }
+        if (isset($app_list_strings[$listName]) && $app_list_strings[$listName] === $options) {
+            return false;
+        }
+        if (!is_dir($dir)) {
+            mkdir_recursive($dir);
+        }
+        $out = "<?php\n// Written by the sugar-bridge extension (bridge_ensure_custom_field).\n"
+            . '$app_list_strings[' . var_export($listName, true) . '] = '
+            . var_export($options, true) . ";\n";
+        sugar_file_put_contents_atomic($file, $out);
+        return true;
+    }
+
+    /**
+     * Write the field label with ParserLabel::addLabels (Studio's way: custom/Extension/modules/
+     * <module>/Ext/Language/_override_<lang>.lang.php); true when the label changed.
+     */
+    private function bridgeWriteLabel($module_name, $labelKey, $label)
+    {
+        require_once 'modules/ModuleBuilder/parsers/parser.label.php';
+        $file = 'custom/Extension/modules/' . $module_name . '/Ext/Language/_override_'
+            . self::LANGUAGE . '.lang.php';
+        $mod_strings = array();
+        if (file_exists($file)) {
+            include $file;
+        }
+        // addLabels stores the value in this encoding; compare in the same one.
+        $stored = to_html(strip_tags(from_html($label)));
+        if (isset($mod_strings[$labelKey]) && $mod_strings[$labelKey] === $stored) {
+            return false;
+        }
+        ParserLabel::addLabels(self::LANGUAGE, array($labelKey => $label), $module_name);
+        return true;
+    }
+
+    /**
+     * Save the field through its TemplateField subclass and DynamicField: fields_meta_data row,
+     * <table>_cstm column (ALTER TABLE), vardef cache. Attributes the bridge does not manage
+     * (audited, mass update, ...) keep what an admin set in Studio.
+     */
+    private function bridgeSaveField($module_name, $def, $sugarType, $labelKey, $listName, $existing)
+    {
+        global $beanList, $beanFiles;
+        require_once 'modules/DynamicFields/FieldCases.php';
+        require_once 'modules/DynamicFields/DynamicField.php';
+
+        $values = array(
+            'name' => $def['name'],
+            'label' => $labelKey,
+            'type' => $sugarType,
+            'required' => $def['required'],
+            'default' => $def['default'],
+            'default_value' => $def['default'],
+            'help' => $def['help'],
+            'audited' => 0,
+            'massupdate' => 0,
+            'importable' => 'true',
+            'duplicate_merge' => 0,
+            'reportable' => true,
+            'inline_edit' => 1,
+        );
+        if ($existing !== null) {
+            foreach (array('audited', 'massupdate', 'importable', 'duplicate_merge', 'reportable',
+                'inline_edit', 'comments', 'ext2', 'ext3', 'ext4') as $kept) {
+                if (array_key_exists($kept, $existing) && $existing[$kept] !== null) {
+                    $values[$kept] = $existing[$kept];
+                }
+            }
+        }
+        if ($def['len'] !== null) {
+            $values['len'] = $def['len'];
+        }
+        if ($sugarType === 'decimal') {
+            $values['precision'] = $def['precision'];
+        }
+        if ($listName !== null) {
+            $values['options'] = $listName;
+        }
+
+        $widget = get_widget($sugarType);
+        // TemplateField::populateFromPost without the request: each vardef_map key sets the
+        // property and its fields_meta_data twin (label -> vname, options -> ext1, ...).
+        foreach ($widget->vardef_map as $vardef => $column) {
+            if (array_key_exists($vardef, $values)) {
+                $widget->$vardef = $values[$vardef];
+                if ($vardef !== $column) {
+                    $widget->$column = $values[$vardef];
+                }
+            }
+        }
+        $widget->label_value = $def['label'];
+
+        $className = $beanList[$module_name];
+        require_once $beanFiles[$className];
+        $df = new DynamicField($module_name);
+        $df->setup(new $className());
+        $widget->save($df);
+    }
+
+    /**
+     * What Studio runs after saving a field: rebuild the extensions (labels, dropdowns, vardef
+     * overrides), clear the module's vardef, template and language caches, and the JS caches.
+     */
+    private function bridgeRebuild($module_name, $dropdownChanged)
+    {
+        global $beanList, $mod_strings;
+        require_once 'ModuleInstall/ModuleInstaller.php';
+        require_once 'modules/Administration/QuickRepairAndRebuild.php';
+
+        if (!is_array($mod_strings)) {
+            $mod_strings = array();
+        }
+        $mod_strings['LBL_ALL_MODULES'] = 'all_modules';
+        $className = $beanList[$module_name];
+
+        $installer = new ModuleInstaller();
+        $installer->silent = true;
+        $installer->rebuild_extensions();
+
+        $repair = new RepairAndClear();
+        $repair->repairAndClearAll(
+            array('rebuildExtensions', 'clearVardefs', 'clearTpls'),
+            array($className),
+            true,
+            false
+        );
+        if ($module_name === 'Users') {
+            $repair->repairAndClearAll(
+                array('rebuildExtensions', 'clearVardefs', 'clearTpls'),
+                array('Employee'),
+                true,
+                false
+            );
+        }
+        $repair->module_list = array();
+        $repair->clearJsFiles();
+        if ($dropdownChanged) {
+            sugar_cache_reset();
+            clearAllJsAndJsLangFilesWithoutOutput();
+        }
+        VardefManager::clearVardef($module_name, $className);
+        // Fresh vardefs for the layout parsers that run next in this same request.
+        VardefManager::loadVardef($module_name, $className, true);
+    }
+
+    /**
+     * Put the field on a layout through the Studio parsers (written to
+     * custom/modules/<module>/metadata/<view>defs.php); true when it was added.
+     */
+    private function bridgeEnsureOnLayout($module_name, $name, $view)
+    {
+        require_once 'modules/ModuleBuilder/parsers/ParserFactory.php';
+        require_once 'modules/ModuleBuilder/parsers/constants.php';
+
+        if ($view === 'listview') {
+            $parser = ParserFactory::getParser(MB_LISTVIEW, $module_name);
+            $key = strtolower($name);
+            if (isset($parser->_viewdefs[$key]) && !empty($parser->_viewdefs[$key]['default'])) {
+                return false;
+            }
+            if (!isset($parser->_fielddefs[$key])) {
+                $GLOBALS['log']->error("sugar-bridge: $module_name.$name not in list view fielddefs");
+                return false;
+            }
+            $column = isset($parser->_viewdefs[$key])
+                ? $parser->_viewdefs[$key]
+                : ListLayoutMetaDataParser::createViewDefsByFieldDefs($parser->_fielddefs[$key], get_class($parser));
+            $column['default'] = true;
+            if (isset($column['enabled'])) {
+                $column['enabled'] = true;
+            }
+            if (empty($column['width'])) {
+                $column['width'] = '10%';
+            }
+            $parser->_viewdefs[$key] = $column;
+            $parser->handleSave(false);
+            return true;
+        }
+
+        $parser = ParserFactory::getParser($view === 'detailview' ? MB_DETAILVIEW : MB_EDITVIEW, $module_name);
+        foreach ($parser->getLayout() as $panel) {
+            foreach ($panel as $row) {
+                foreach ($row as $cell) {
+                    $cellName = is_array($cell) ? (isset($cell['name']) ? $cell['name'] : null) : $cell;
+                    if ($cellName === $name) {
+                        return false;
+                    }
+                }
+            }
+        }
+        $parser->addField(array('name' => $name));
+        $parser->handleSave(false);
+        return true;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Role rights
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * Set a role's access levels per module and action with ACLRole::setAction.
+     *
+     * @param string $session -- Session ID returned by a previous call to login (admin).
+     * @param string $role_id -- ACLRoles id.
+     * @param array $rights -- {module: {action: level}}, e.g. {"Accounts": {"edit": 75}}
+     * @return array|null -- {role_id, changed, unchanged, unknown: ["Module.action", ...]}
+     */
+    public function bridge_set_role_actions($session, $role_id, $rights)
+    {
+        if (!$this->bridgeAuthorize($session)) {
+            return null;
+        }
+        $role = $this->bridgeRole($role_id);
+        if ($role === null) {
+            return null;
+        }
+        if (!is_array($rights)) {
+            $this->bridgeError('bridge_invalid_rights', 'rights must be an object');
+            return null;
+        }
+        // Check everything first, so an invalid level changes nothing.
+        foreach ($rights as $module => $actions) {
+            if (!is_array($actions)) {
+                $this->bridgeError('bridge_invalid_rights', "rights of $module must be an object");
+                return null;
+            }
+            foreach ($actions as $action => $level) {
+                if (!is_int($level) || !in_array($level, self::ACL_LEVELS, true)) {
+                    $this->bridgeError(
+                        'bridge_invalid_rights',
+                        "$module.$action: level must be one of " . implode(', ', self::ACL_LEVELS)
+                    );
+                    return null;
+                }
+            }
+        }
+
+        $current = $role->getRoleActions($role->id);
+        $changed = 0;
+        $unchanged = 0;
+        $unknown = array();
+        foreach ($rights as $module => $actions) {
+            foreach ($actions as $action => $level) {
+                if (!isset($current[$module]['module'][$action]['id'])) {
+                    $unknown[] = $module . '.' . $action;
+                    continue;
+                }
+                $stored = $current[$module]['module'][$action];
+                if ($this->bridgeRoleLevel($stored) === $level) {
+                    $unchanged++;
+                    continue;
+                }
+                $role->setAction($role->id, $stored['id'], $level);
+                $changed++;
+            }
+        }
+        return array(
+            'role_id' => $role->id,
+            'changed' => $changed,
+            'unchanged' => $unchanged,
+            'unknown' => $unknown,
+        );
+    }
+
+    /**
+     * A role's stored level for every module-type action (0 = not set, i.e. the default).
+     *
+     * @param string $session -- Session ID returned by a previous call to login (admin).
+     * @param string $role_id -- ACLRoles id.
+     * @return array|null -- {module: {action: level}}
+     */
+    public function bridge_get_role_actions($session, $role_id)
+    {
+        if (!$this->bridgeAuthorize($session)) {
+            return null;
+        }
+        $role = $this->bridgeRole($role_id);
+        if ($role === null) {
+            return null;
+        }
+        $out = array();
+        foreach ($role->getRoleActions($role->id) as $module => $types) {
+            if (empty($types['module'])) {
+                continue;
+            }
+            foreach ($types['module'] as $action => $stored) {
+                $out[$module][$action] = $this->bridgeRoleLevel($stored);
+            }
+        }
+        ksort($out);
+        return $out;
+    }
+
+    /** The stored level of one action: acl_roles_actions.access_override, 0 when unset. */
+    private function bridgeRoleLevel($stored)
+    {
+        // getRoleActions puts the override (or ACL_ALLOW_DEFAULT when none) into aclaccess.
+        return isset($stored['aclaccess']) ? (int) $stored['aclaccess'] : 0;
+    }
+
+    /** The ACLRole bean, or null with error 1002. */
+    private function bridgeRole($role_id)
+    {
+        if (is_string($role_id) && $role_id !== '' && preg_match('/^[A-Za-z0-9_.\-]{1,36}$/', $role_id)) {
+            $role = BeanFactory::newBean('ACLRoles');
+            if ($role->retrieve($role_id) !== null && !empty($role->id) && empty($role->deleted)) {
+                return $role;
+            }
+        }
+        $this->bridgeError('bridge_no_role', 'No ACL role has this id');
+        return null;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Shared
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * A valid admin session (else errors 11 / 40) and, when given, an existing module (else 20).
+     */
+    private function bridgeAuthorize($session, $module_name = null)
+    {
+        $error = new SoapError();
+        if (!self::$helperObject->checkSessionAndModuleAccess($session, 'invalid_session', '', '', '', $error)) {
+            return false;
+        }
+        global $current_user, $beanList;
+        if (empty($current_user) || !is_admin($current_user)) {
+            $this->bridgeError('no_access');
+            return false;
+        }
+        if ($module_name !== null && (!is_string($module_name) || empty($beanList[$module_name]))) {
+            $this->bridgeError('no_module');
+            return false;
+        }
+        return true;
+    }
+
+    /** Answer with Sugar's {name, number, description} error object. */
+    private function bridgeError($key, $description = null)
+    {
+        global $error_defs;
+        if (isset(self::ERRORS[$key]) && !isset($error_defs[$key])) {
+            $error_defs[$key] = self::ERRORS[$key];
+        }
+        $error = new SoapError();
+        $error->set_error($key);
+        if ($description !== null && isset(self::ERRORS[$key])) {
+            $error->description = $description;
+        }
+        $GLOBALS['log']->error("sugar-bridge: {$error->number} {$error->name}: {$error->description}");
+        self::$helperObject->setFaultObject($error);
+    }
+}
