@@ -288,7 +288,7 @@ class SugarClient:
                 "login",
                 {
                     "user_auth": {"user_name": self.username, "password": self._password_md5},
-                    "application": self.application,
+                    "application_name": self.application,
                     "name_value_list": [],
                 },
                 relogin=False,

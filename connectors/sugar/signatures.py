@@ -79,8 +79,12 @@ _S = "session"
 SIGNATURES: dict[str, Signature] = {
     s.method: s
     for s in (
-        # SugarWebServiceImplv4::login($user_auth, $application = null, $name_value_list = [])
-        Signature("login", (_p("user_auth"), _p("application", ""), _p("name_value_list", []))),
+        # SugarWebServiceImplv4::login($user_auth, $application = null, $name_value_list = [],
+        # ...$args): the documented key "application_name" is not the PHP name but lands in the
+        # variadic $args, so PHP 8 accepts it -- recorded (01_login_success); we send that.
+        Signature(
+            "login", (_p("user_auth"), _p("application_name", ""), _p("name_value_list", []))
+        ),
         Signature("logout", (_p(_S),)),
         Signature("get_user_id", (_p(_S),)),
         Signature("get_server_info", ()),
