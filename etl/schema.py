@@ -299,3 +299,97 @@ scheduler_instance = Table(
     Column("stopped_at", DateTime),
     Column("next_runs", JSON),  # {job_id: ISO datetime of its next run}
 )
+
+# --- push (segments pushed back into Sugar; sugar_bridge/push) ---------------------------------
+
+push_run = Table(
+    "push_run",
+    metadata,
+    # Same id as the run's etl_run row (job "push"), so the general run history covers pushes.
+    Column("run_id", Id, ForeignKey("etl_run.run_id"), primary_key=True, autoincrement=False),
+    Column("as_of", Date, nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("full_push", Boolean, nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("status", String(16), nullable=False),  # running | ok | partial | failed
+    Column("customers", Integer, nullable=False, default=0),
+    Column("matched", Integer, nullable=False, default=0),
+    Column("ambiguous", Integer, nullable=False, default=0),
+    Column("unmatched", Integer, nullable=False, default=0),
+    Column("created", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("unchanged", Integer, nullable=False, default=0),
+    Column("failed", Integer, nullable=False, default=0),
+    Column("verified", Integer, nullable=False, default=0),
+    Column("list_added", Integer, nullable=False, default=0),
+    Column("list_removed", Integer, nullable=False, default=0),
+    Column("tasks_created", Integer, nullable=False, default=0),
+    Column("sugar_writes", Integer, nullable=False, default=0),  # HTTP write calls sent
+    Column("error", Text),
+    Column("details", JSON),  # segment transitions, timings
+)
+
+push_log = Table(
+    "push_log",
+    metadata,
+    Column("log_id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", Id, ForeignKey("push_run.run_id"), nullable=False),
+    Column("account_id", String(36)),
+    Column("customer_key", Id),
+    Column("operation", String(16), nullable=False),  # create | update | list_* | task
+    Column("status", String(16), nullable=False),  # ok | failed | planned (dry run)
+    Column("old_values", JSON),  # {field: value} before (the last pushed snapshot)
+    Column("new_values", JSON),  # {field: value} sent
+    Column("error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Index(None, "run_id", "status"),
+    Index(None, "account_id"),
+)
+
+push_snapshot = Table(
+    "push_snapshot",
+    metadata,
+    # The last value verified in Sugar, per account and field: the base of the next diff.
+    Column("account_id", String(36), primary_key=True),
+    Column("field", String(64), primary_key=True),
+    Column("value", Text, nullable=False),  # normalised as Sugar stores it ('' = empty)
+    Column("customer_key", Id),
+    Column("run_id", Id, nullable=False),
+    Column("pushed_at", DateTime, nullable=False),
+)
+
+push_followup = Table(
+    "push_followup",
+    metadata,
+    # One row per (account, rule, transition): a follow-up is never created twice. from_run_id is
+    # the run that pushed the value being left (0 = none), so re-entering later is a new transition.
+    Column("followup_id", Id, primary_key=True, autoincrement=True),
+    Column("account_id", String(36), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("from_value", String(255), nullable=False),
+    Column("to_value", String(255), nullable=False),
+    Column("from_run_id", Id, nullable=False),
+    Column("module", String(16), nullable=False),  # Tasks | Calls
+    Column("record_id", String(36), nullable=False),  # client-generated (new_with_id)
+    Column("payload", JSON, nullable=False),  # the rendered values, resent as is on a retry
+    Column("status", String(16), nullable=False),  # pending | created | failed
+    Column("run_id", Id, nullable=False),
+    Column("error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    UniqueConstraint("account_id", "rule", "from_value", "to_value", "from_run_id"),
+)
+
+push_match_issue = Table(
+    "push_match_issue",
+    metadata,
+    # Customers the last match could not pair with exactly one account (replaced on each match).
+    Column("customer_key", Id, primary_key=True, autoincrement=False),
+    Column("reason", String(16), nullable=False),  # ambiguous | no_account
+    Column("method", String(16)),
+    Column("candidates", JSON),  # [{id, name, email, external_id}]
+    Column("detail", Text),
+    Column("run_id", Id, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+)

@@ -1,11 +1,283 @@
-"""The ``push:`` section: matching, field mapping, target lists, follow-up rules."""
+"""The ``push:`` section: matching, field mapping, target lists, follow-up rules.
+
+Everything the push does is described here as data (style guide: "policies are data, not ``if``
+chains"); every key has a default so an empty section is valid and pushes the example config's
+Accounts custom fields.
+
+```yaml
+push:
+  match:
+    order: [external_id, email, name]     # methods tried in this order
+    unmatched: create                     # create | skip | report
+  fields:                                 # customer_habits column -> Accounts field
+    rfm_segment: segment_c
+    clv_12m: {field: clv_12m_c, type: currency, precision: 2}
+  sessions: 2
+  batch_size: 50
+  target_lists: {name_pattern: "Segment: {segment}"}
+  followups:
+    - name: declining
+      column: lifecycle_stage
+      enters: [declining]
+      subject: "Relancer {{ account_name }}"
+```
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import re
+from typing import Literal
+
+import jinja2
+import jinja2.sandbox
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+MatchMethod = Literal["external_id", "email", "name"]
+DEFAULT_ORDER: tuple[MatchMethod, ...] = ("external_id", "email", "name")
+UnmatchedPolicy = Literal["create", "skip", "report"]
+FieldType = Literal[
+    "varchar", "text", "enum", "int", "decimal", "currency", "float", "date", "datetime", "bool"
+]
+
+#: The pseudo-column ``rfm_score``: the three quintile scores as one number (``r f m`` → ``545``).
+DERIVED_COLUMNS = frozenset({"rfm_score"})
+
+DEFAULT_SEGMENTS = (
+    "Champions",
+    "Loyal",
+    "Potential loyalists",
+    "New customers",
+    "Promising",
+    "Need attention",
+    "About to sleep",
+    "At risk",
+    "Can't lose them",
+    "Hibernating",
+    "Lost",
+)
+
+
+class FieldMap(BaseModel):
+    """Where one ``customer_habits`` column goes in Sugar, and how Sugar stores it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str = Field(min_length=1, description="Accounts field name (custom fields end in _c).")
+    type: FieldType | None = Field(
+        default=None,
+        description="How Sugar stores the value; default: the type get_module_fields reports.",
+    )
+    precision: int = Field(default=2, ge=0, le=8, description="Decimals of decimal fields.")
+    values: dict[str, str] = Field(
+        default_factory=dict,
+        description="Value map (e.g. segment name -> dropdown key); unmapped values pass as is.",
+    )
+
+
+def segment_key(segment: str) -> str:
+    """The dropdown key of a segment name: ``"Can't lose them"`` → ``cant_lose_them``."""
+    return re.sub(r"[^0-9a-z]+", "_", segment.lower().replace("'", "")).strip("_")
+
+
+def _default_fields() -> dict[str, FieldMap]:
+    # The Accounts custom fields of the example config (config/sugar-bridge.yaml, created by
+    # provisioning): enums take dropdown keys, decimals keep the declared precision.
+    return {
+        "rfm_segment": FieldMap(
+            field="segment_c", type="enum", values={s: segment_key(s) for s in DEFAULT_SEGMENTS}
+        ),
+        "lifecycle_stage": FieldMap(field="lifecycle_stage_c", type="enum"),
+        "rfm_score": FieldMap(field="rfm_score_c", type="int"),
+        "clv_12m": FieldMap(field="clv_12m_c", type="currency", precision=2),
+        "p_alive": FieldMap(field="p_alive_c", type="decimal", precision=4),
+        "n_orders": FieldMap(field="n_orders_c", type="int"),
+        "avg_order_amount": FieldMap(field="avg_order_amount_c", type="currency", precision=2),
+        "last_order_at": FieldMap(field="last_order_at_c", type="date"),
+        "preferred_payment_method": FieldMap(field="preferred_payment_c", type="enum"),
+        "avg_payment_delay_days": FieldMap(
+            field="avg_payment_delay_c", type="decimal", precision=1
+        ),
+    }
+
+
+class MatchConfig(BaseModel):
+    """How warehouse customers are matched to Sugar accounts, and what happens to the others."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order: list[MatchMethod] = Field(default_factory=lambda: list(DEFAULT_ORDER), min_length=1)
+    external_id_field: str = Field(default="external_id_c", min_length=1)
+    external_id_format: str = Field(
+        default="{source_customer_id}",
+        description="External id of a customer; placeholders {source} and {source_customer_id}.",
+    )
+    unmatched: UnmatchedPolicy = "create"
+    account_type: str = Field(default="Customer", description="account_type of created accounts.")
+    assigned_user_id: str | None = Field(
+        default=None, description="Owner of created accounts (default: the API user)."
+    )
+    name_suffixes: list[str] = Field(
+        default_factory=lambda: [
+            "gmbh",
+            "ag",
+            "sa",
+            "sas",
+            "sarl",
+            "srl",
+            "spa",
+            "bv",
+            "nv",
+            "ltd",
+            "limited",
+            "llc",
+            "inc",
+            "corp",
+            "co",
+            "plc",
+            "kg",
+        ],
+        description="Legal-form words ignored when comparing names.",
+    )
+
+    @field_validator("order")
+    @classmethod
+    def _unique_methods(cls, value: list[MatchMethod]) -> list[MatchMethod]:
+        if len(set(value)) != len(value):
+            raise ValueError("each match method may appear once")
+        return value
+
+    @field_validator("external_id_format")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        try:
+            value.format(source="s", source_customer_id="c")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(
+                f"unknown placeholder {exc}; use {{source}} and {{source_customer_id}}"
+            ) from None
+        return value
+
+
+class TargetListsConfig(BaseModel):
+    """One Sugar target list (ProspectLists) per segment, membership reconciled both ways."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    column: str = Field(default="rfm_segment", description="customer_habits column of the segment.")
+    name_pattern: str = Field(default="Segment: {segment}", description="List name; {segment}.")
+    list_type: str = "default"
+    segments: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SEGMENTS),
+        description="Segments whose lists are kept even when empty (others appear when used).",
+    )
+    page_size: int = Field(default=200, ge=10, le=1000)
+    link_chunk: int = Field(default=200, ge=1, le=2000, description="Ids per set_relationship.")
+
+    @field_validator("name_pattern")
+    @classmethod
+    def _has_segment(cls, value: str) -> str:
+        if "{segment}" not in value:
+            raise ValueError("the name pattern must contain {segment}")
+        try:
+            value.format(segment="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"invalid pattern: {exc}") from None
+        return value
+
+
+_TEMPLATE_ENV = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+
+
+class FollowupRule(BaseModel):
+    """When an account enters one of ``enters`` for ``column``, create one Task (or Call)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    column: str = Field(default="lifecycle_stage", description="A mapped customer_habits column.")
+    enters: list[str] = Field(min_length=1)
+    module: Literal["Tasks", "Calls"] = "Tasks"
+    subject: str = Field(default="Follow up {{ account_name }}: {{ new_value }}", min_length=1)
+    description: str = Field(
+        default=(
+            "{{ account_name }} moved from {{ old_value or 'nothing' }} to {{ new_value }}.\n"
+            "Orders: {{ n_orders }}, last order: {{ last_order_at }}, "
+            "average order: {{ avg_order_amount }}, 12-month CLV: {{ clv_12m }}."
+        )
+    )
+    due_in_days: int = Field(default=7, ge=0, le=365)
+    due_time: str = Field(default="09:00:00", pattern=r"^\d{2}:\d{2}:\d{2}$")
+    priority: str = "High"
+    status: str | None = Field(default=None, description="Default: Not Started / Planned.")
+    duration_minutes: int = Field(default=15, ge=1, le=600, description="Calls only.")
+    on_first_push: bool = Field(
+        default=False,
+        description="Also act when the account had no pushed value before (its first push).",
+    )
+
+    @field_validator("subject", "description")
+    @classmethod
+    def _template_compiles(cls, value: str) -> str:
+        try:
+            _TEMPLATE_ENV.parse(value)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ValueError(f"template syntax error line {exc.lineno}: {exc.message}") from None
+        return value
 
 
 class PushConfig(BaseModel):
     """The ``push:`` section: matching, field mapping, target lists, follow-up rules."""
 
     model_config = ConfigDict(extra="forbid")
+
+    match: MatchConfig = Field(default_factory=MatchConfig)
+    fields: dict[str, FieldMap] = Field(default_factory=_default_fields)
+    updated_field: str | None = Field(
+        default="segment_updated_c",
+        description="Datetime field set to the run's time whenever an account's values change.",
+    )
+    sessions: int = Field(default=2, ge=1, le=16, description="Concurrent Sugar sessions.")
+    batch_size: int = Field(default=50, ge=1, le=500, description="Records per set_entries.")
+    verify: bool = Field(default=True, description="Read written accounts back and compare.")
+    dry_run_sample: int = Field(default=20, ge=0, le=1000)
+    target_lists: TargetListsConfig = Field(default_factory=TargetListsConfig)
+    followups: list[FollowupRule] = Field(default_factory=list)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _short_form(cls, value: object) -> object:
+        # `column: field_c` is the short form of `column: {field: field_c}`.
+        if isinstance(value, dict):
+            return {k: ({"field": v} if isinstance(v, str) else v) for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PushConfig:
+        targets = [m.field for m in self.fields.values()]
+        duplicates = sorted({f for f in targets if targets.count(f) > 1})
+        if duplicates:
+            raise ValueError(f"fields: several columns write {', '.join(duplicates)}")
+        reserved = {self.match.external_id_field, "id"} | (
+            {self.updated_field} if self.updated_field else set()
+        )
+        clash = sorted(reserved.intersection(targets))
+        if clash:
+            raise ValueError(f"fields: {', '.join(clash)} is written by the push itself")
+        if self.target_lists.enabled and self.target_lists.column not in self.fields:
+            raise ValueError(
+                f"target_lists.column {self.target_lists.column!r} is not a mapped column"
+            )
+        names = [rule.name for rule in self.followups]
+        if len(set(names)) != len(names):
+            raise ValueError("followups: rule names must be unique")
+        for rule in self.followups:
+            if rule.column not in self.fields:
+                raise ValueError(
+                    f"followups[{rule.name}].column {rule.column!r} is not a mapped column"
+                )
+        return self
+
+    def field_for(self, column: str) -> str:
+        """The Sugar field a mapped column is written to."""
+        return self.fields[column].field

@@ -1,0 +1,211 @@
+"""``sugar-bridge segments``: push segments into Sugar, match customers, list the unmatched.
+
+Thin layer over :mod:`sugar_bridge.push`: each command loads settings and config once, calls one
+library function, and renders the result with Rich. ``push`` exits 3 when some accounts, list
+members or tasks failed (they are retried by the next run).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from sqlalchemy import Engine
+
+from etl.db import create_engine_for, ensure_current
+from sugar_bridge.cli.common import EXIT_PARTIAL, Context, console, handle_errors, make_context
+from sugar_bridge.exceptions import ConfigError
+from sugar_bridge.push import store
+from sugar_bridge.push.config import PushConfig
+from sugar_bridge.push.push import PushRunInfo, match_accounts, push_segments
+from sugar_bridge.sugar import make_client
+
+app = typer.Typer(
+    help="Push segments and habits into Sugar accounts, target lists and follow-up tasks; "
+    "match warehouse customers to accounts.",
+    no_args_is_help=True,
+)
+
+
+def _engine(ctx: Context) -> Engine:
+    engine = create_engine_for(ctx.settings.warehouse_url_value)
+    ensure_current(engine)
+    return engine
+
+
+def _push_config(ctx: Context) -> PushConfig:
+    """The ``push:`` section; SUGAR_BRIDGE_SUGAR_SESSIONS/_BATCH_SIZE, when set, win."""
+    config = ctx.config.push
+    overrides: dict[str, Any] = {}
+    if "sugar_sessions" in ctx.settings.model_fields_set:
+        overrides["sessions"] = ctx.settings.sugar_sessions
+    if "sugar_batch_size" in ctx.settings.model_fields_set:
+        overrides["batch_size"] = ctx.settings.sugar_batch_size
+    return config.model_copy(update=overrides) if overrides else config
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def render_run(info: PushRunInfo) -> None:
+    """Print a push run's counts, and for a dry run its transitions and sample."""
+    title = (
+        f"push run {info.run_id} ({'dry run, nothing written' if info.dry_run else info.status})"
+    )
+    table = Table(title=title, show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    rows = [
+        ("customers with statistics", info.customers),
+        ("matched accounts", info.matched),
+        ("ambiguous (see `segments unmatched`)", info.ambiguous),
+        ("without account", info.unmatched),
+        ("accounts created" + (" (planned)" if info.dry_run else ""), info.created),
+        ("accounts updated" + (" (planned)" if info.dry_run else ""), info.updated),
+        ("accounts unchanged", info.unchanged),
+        ("failed (retried next run)", info.failed),
+        ("verified by read-back", info.verified),
+        ("target list members added", info.list_added),
+        ("target list members removed", info.list_removed),
+        ("target list failures", info.list_failed),
+        ("follow-ups created" + (" (planned)" if info.dry_run else ""), info.tasks_created),
+        ("follow-up failures", info.tasks_failed),
+        ("Sugar write calls", info.sugar_writes),
+    ]
+    for label, value in rows:
+        table.add_row(label, str(value))
+    console.print(table)
+    if info.transitions:
+        trans = Table(title="segment transitions", show_header=True)
+        trans.add_column("from → to")
+        trans.add_column("accounts", justify="right")
+        for key, count in info.transitions.items():
+            trans.add_row(key, str(count))
+        console.print(trans)
+    if info.dry_run and info.sample:
+        sample = Table(title=f"sample of planned writes ({len(info.sample)})", show_header=True)
+        sample.add_column("customer")
+        sample.add_column("account")
+        sample.add_column("changes")
+        for item in info.sample:
+            changes = "; ".join(
+                f"{f}: {old if old not in (None, '') else '∅'} → {new if new != '' else '∅'}"
+                for f, (old, new) in item["changes"].items()
+            )
+            sample.add_row(str(item["customer_key"]), item["account_id"], changes)
+        console.print(sample)
+
+
+@app.command("push")
+@handle_errors
+def push_command(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; write nothing to Sugar.")
+    ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Resend every mapped value, changed or not.")
+    ] = False,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Date of the statistics (default: customer_habits' as_of)."),
+    ] = None,
+) -> None:
+    """Push the latest statistics into Sugar: only changed accounts, verified by read-back."""
+    ctx = make_context()
+    config = _push_config(ctx)
+    settings = ctx.settings
+    settings.require_sugar()  # a missing URL/password is a config error before any work
+    engine = _engine(ctx)
+    when = _parse_date(as_of) or store.habits_as_of(engine) or datetime.now(UTC).date()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+        transient=True,
+    ) as bar:  # fmt: skip
+        tasks: dict[str, Any] = {}
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        info = push_segments(
+            engine,
+            lambda: make_client(settings),
+            config,
+            as_of=when,
+            dry_run=dry_run,
+            full=full,
+            progress=progress,
+        )
+    render_run(info)
+    if info.status == "partial":
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+@app.command("match")
+@handle_errors
+def match_command() -> None:
+    """Match warehouse customers to Sugar accounts (external id, email, name); write nothing."""
+    ctx = make_context()
+    config = ctx.config.push
+    settings = ctx.settings
+    settings.require_sugar()
+    engine = _engine(ctx)
+    info = match_accounts(engine, lambda: make_client(settings), config)
+    table = Table(title="match", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("customers with statistics", str(info.customers))
+    table.add_row("Sugar accounts", str(info.accounts))
+    table.add_row("matched", str(info.matched))
+    for method, count in sorted(info.by_method.items()):
+        table.add_row(f"  by {method.replace('_', ' ')}", str(count))
+    table.add_row("new matches recorded", str(info.new_matches))
+    table.add_row("ambiguous (see `segments unmatched`)", str(info.ambiguous))
+    table.add_row("without account", str(info.unmatched))
+    console.print(table)
+
+
+@app.command("unmatched")
+@handle_errors
+def unmatched_command(
+    ambiguous: Annotated[
+        bool, typer.Option("--ambiguous", help="Only the ambiguous ones (with candidates).")
+    ] = False,
+) -> None:
+    """List the customers the last match/push could not pair with exactly one account."""
+    ctx = make_context()
+    engine = _engine(ctx)
+    rows = store.read_match_issues(engine, ambiguous_only=ambiguous)
+    if not rows:
+        console.print("Every customer with statistics is matched to exactly one account.")
+        return
+    table = Table(title=f"unmatched customers ({len(rows)})", show_header=True)
+    for column in ("customer", "name", "email", "reason", "candidates"):
+        table.add_column(column)
+    for row in rows:
+        candidates = "\n".join(
+            f"{c.get('id')}  {c.get('name') or '∅'}  {c.get('email') or ''}  "
+            f"{('ext ' + c['external_id']) if c.get('external_id') else ''}".rstrip()
+            for c in (row.get("candidates") or [])
+        )
+        reason = row["reason"] + (f" ({row['method']})" if row.get("method") else "")
+        if row.get("detail"):
+            reason += f": {row['detail']}"
+        table.add_row(
+            f"{row.get('source') or ''}:{row.get('source_customer_id') or row['customer_key']}",
+            row.get("name") or "",
+            row.get("email") or "",
+            reason,
+            candidates or "—",
+        )
+    console.print(table)

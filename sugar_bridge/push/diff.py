@@ -1,0 +1,112 @@
+"""What to send: the values an account should have, against the last values that stuck (pure).
+
+The warehouse row of a customer (a ``customer_habits`` row) becomes ``{sugar_field: value}``
+normalised as Sugar stores it; comparing that with the snapshot of the last verified push gives
+the fields to write. A night where nothing changed gives no change at all, hence no write.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sugar_bridge.push.config import FieldMap, PushConfig
+from sugar_bridge.push.values import Kind, kind_of, normalise
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A mapped column resolved against Sugar: where it goes and how Sugar stores it."""
+
+    column: str
+    field: str
+    kind: Kind
+    precision: int = 2
+    values: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def sugar_value(self, raw: Any) -> str:
+        """The normalised Sugar value of a warehouse value (value map applied first)."""
+        if isinstance(raw, str) and raw in self.values:
+            raw = self.values[raw]
+        return normalise(raw, self.kind, self.precision)
+
+    def label(self, sugar_value: str) -> str:
+        """The warehouse value behind a Sugar value (inverse of the value map) for messages."""
+        for label, key in self.values.items():
+            if key == sugar_value:
+                return label
+        return sugar_value
+
+
+def resolve_fields(config: PushConfig, sugar_types: Mapping[str, str]) -> list[FieldSpec]:
+    """Resolve ``push.fields`` with the types Sugar reports (get_module_fields); config wins."""
+    specs = []
+    for column, fmap in config.fields.items():
+        specs.append(_spec(column, fmap, sugar_types.get(fmap.field)))
+    return specs
+
+
+def _spec(column: str, fmap: FieldMap, sugar_type: str | None) -> FieldSpec:
+    kind = kind_of(fmap.type or sugar_type)
+    return FieldSpec(column, fmap.field, kind, fmap.precision, dict(fmap.values))
+
+
+def habit_value(row: Mapping[str, Any], column: str) -> Any:
+    """A column of a ``customer_habits`` row; ``rfm_score`` is derived from the three scores."""
+    if column == "rfm_score" and "rfm_score" not in row:
+        scores = [row.get(c) for c in ("r_score", "f_score", "m_score")]
+        if any(s is None or s != s for s in scores):
+            return None
+        return int(scores[0]) * 100 + int(scores[1]) * 10 + int(scores[2])  # type: ignore[arg-type]
+    return row.get(column)
+
+
+def desired_values(row: Mapping[str, Any], specs: Sequence[FieldSpec]) -> dict[str, str]:
+    """``{sugar_field: normalised value}`` for one customer. Raises ValueError on a bad value."""
+    out = {}
+    for spec in specs:
+        try:
+            out[spec.field] = spec.sugar_value(habit_value(row, spec.column))
+        except ValueError as exc:
+            raise ValueError(f"{spec.column} → {spec.field}: {exc}") from None
+    return out
+
+
+def changed_fields(
+    desired: Mapping[str, str], snapshot: Mapping[str, str] | None, *, full: bool = False
+) -> dict[str, tuple[str | None, str]]:
+    """``{field: (old, new)}`` of the fields to write; all of them with ``full``.
+
+    ``old`` is the last pushed value, ``None`` when that field was never pushed.
+    """
+    snapshot = snapshot or {}
+    return {
+        name: (snapshot.get(name), value)
+        for name, value in desired.items()
+        if full or snapshot.get(name) != value
+    }
+
+
+@dataclass(frozen=True)
+class Transition:
+    """A field that moves from ``old`` (``""``/None = nothing pushed yet) to ``new``."""
+
+    field: str
+    old: str | None
+    new: str
+
+
+def transitions(
+    changes: Iterable[Mapping[str, tuple[str | None, str]]], field_name: str
+) -> Counter[tuple[str, str]]:
+    """Counts of ``(old, new)`` values of one field over many accounts' changes (dry run)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for change in changes:
+        if field_name in change:
+            old, new = change[field_name]
+            if old != new:
+                counts[(old or "", new)] += 1
+    return counts

@@ -1,0 +1,33 @@
+"""Exceptions of the push (a subtree of ``sugar_bridge.exceptions.SugarBridgeError``).
+
+PushError                  base of the push's own errors (terminal unless marked)
+├── NoHabitsError          the warehouse has no ``customer_habits`` to push (run analytics first)
+└── MissingFieldsError     Sugar lacks mapped Accounts fields (run ``provision apply``); Sugar
+                           would silently drop their values, so the push refuses to start
+
+Errors from Sugar itself are the client's (``connectors.sugar.exceptions``): a transient one that
+outlives the client's retries fails only the batch it hit; the run records it and goes on.
+"""
+
+from __future__ import annotations
+
+from sugar_bridge.exceptions import SugarBridgeError
+
+
+class PushError(SugarBridgeError):
+    """Base of the push's errors."""
+
+
+class NoHabitsError(PushError):
+    """There is no ``customer_habits`` table or view (or it is empty) in the warehouse."""
+
+
+class MissingFieldsError(PushError):
+    """Mapped Accounts fields do not exist in Sugar."""
+
+    def __init__(self, fields: list[str]) -> None:
+        self.fields = fields
+        super().__init__(
+            f"Sugar's Accounts module has no field {', '.join(fields)}: Sugar would drop the "
+            "values silently. Create them (`sugar-bridge provision apply`) or fix push.fields."
+        )

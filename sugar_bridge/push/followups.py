@@ -1,0 +1,259 @@
+"""Follow-up actions of the commercial policy: a Task (or Call) when an account enters a stage.
+
+A rule fires when the value pushed for its column moves into one of ``enters`` (compared with the
+snapshot of the last value that stuck in Sugar). Each transition is registered in
+``push_followup`` under (account, rule, from, to, run that pushed "from") *before* Sugar is
+called, with a client-generated record id: a retry, a crash or the same transition seen again on a
+later night finds the registration and never creates a second task. Subject and description are
+Jinja2 templates (sandboxed) rendered with the customer's figures.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import jinja2
+import jinja2.sandbox
+from sqlalchemy import Engine
+
+from connectors.sugar.exceptions import SugarError
+from sugar_bridge.push import store
+from sugar_bridge.push.config import FollowupRule
+from sugar_bridge.push.diff import FieldSpec
+from sugar_bridge.push.ports import ClientLike
+from sugar_bridge.push.store import LogEntry, Pushed
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A rule that fires for one account."""
+
+    rule: FollowupRule
+    account_id: str
+    customer_key: int
+    from_value: str  # Sugar value left ("" = none)
+    to_value: str  # Sugar value entered
+    from_run_id: int  # run that pushed from_value (0 = none)
+    context: Mapping[str, Any]  # template variables
+    assigned_user_id: str
+
+
+def detect(
+    rule: FollowupRule,
+    spec: FieldSpec,
+    new_value: str,
+    previous: Pushed | None,
+) -> tuple[str, int] | None:
+    """``(from_value, from_run_id)`` when ``rule`` fires for this value change, else None."""
+    old = previous.value if previous is not None else ""
+    if new_value == old or not new_value:
+        return None
+    entered = {spec.sugar_value(v) for v in rule.enters} | set(rule.enters)
+    if new_value not in entered and spec.label(new_value) not in entered:
+        return None
+    if not old and not rule.on_first_push:
+        return None  # no history: we cannot tell that the account *entered* the stage
+    return old, previous.run_id if previous is not None else 0
+
+
+NAME_LEN = 50  # Tasks.name and Calls.name are varchar(50) in Sugar
+
+_ENV = jinja2.sandbox.SandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False
+)
+
+
+def render(template: str, context: Mapping[str, Any]) -> str:
+    """Render a rule's template (sandboxed; an unknown variable is an error, not a blank)."""
+    return _ENV.from_string(template).render(**context).strip()
+
+
+def due_at(as_of: date, rule: FollowupRule) -> str:
+    """The due date of a follow-up in Sugar's DB format, UTC: ``as_of`` + ``due_in_days``."""
+    moment = datetime.combine(
+        as_of + timedelta(days=rule.due_in_days), time.fromisoformat(rule.due_time)
+    )
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def payload(trigger: Trigger, as_of: date) -> dict[str, Any]:
+    """The Task or Call values (set_entry) of a trigger. Raises jinja2 errors on bad templates."""
+    rule = trigger.rule
+    values: dict[str, Any] = {
+        "name": render(rule.subject, trigger.context)[:NAME_LEN],
+        "description": render(rule.description, trigger.context),
+        "parent_type": "Accounts",
+        "parent_id": trigger.account_id,
+        "priority": rule.priority,
+    }
+    if trigger.assigned_user_id:
+        values["assigned_user_id"] = trigger.assigned_user_id
+    when = due_at(as_of, rule)
+    if rule.module == "Tasks":
+        values |= {"status": rule.status or "Not Started", "date_due": when, "date_due_flag": 0}
+    else:
+        values |= {
+            "status": rule.status or "Planned",
+            "direction": "Outbound",
+            "date_start": when,
+            "duration_hours": rule.duration_minutes // 60,
+            "duration_minutes": rule.duration_minutes % 60,
+        }
+        values.pop("priority")
+    return values
+
+
+@dataclass
+class FollowupResult:
+    """Follow-ups created, failed, planned (dry run), and the writes sent."""
+
+    created: int = 0
+    failed: int = 0
+    planned: int = 0
+    already: int = 0
+    writes: int = 0
+
+
+def _create(
+    client: ClientLike, module: str, record_id: str, values: Mapping[str, Any], check: bool
+) -> int:
+    """Create one record with a fixed id unless it exists; returns writes sent."""
+    mod = client.module(module)
+    if check and mod.get(record_id, fields=["id"]) is not None:
+        return 0  # created by an earlier attempt whose answer was lost
+    mod.create(values, id=record_id)
+    if mod.get(record_id, fields=["id"]) is None:
+        raise LookupError(f"{module} {record_id} not found when read back")
+    return 1
+
+
+def run_followups(
+    engine: Engine,
+    client: ClientLike,
+    triggers: list[Trigger],
+    *,
+    as_of: date,
+    run_id: int,
+    now: datetime,
+    dry_run: bool = False,
+) -> tuple[FollowupResult, list[LogEntry]]:
+    """Register and create the follow-ups of ``triggers``; retry earlier unfinished ones first."""
+    result = FollowupResult()
+    entries: list[LogEntry] = []
+    if dry_run:
+        result.planned = len(triggers)
+        return result, entries
+    retried: set[int] = set()
+    for row in store.pending_followups(engine):
+        retried.add(int(row["followup_id"]))
+        _attempt(
+            engine,
+            client,
+            row["module"],
+            row["record_id"],
+            row["payload"],
+            int(row["followup_id"]),
+            row["account_id"],
+            None,
+            True,
+            result,
+            entries,
+            now,
+        )
+    for trig in triggers:
+        try:
+            values = payload(trig, as_of)
+        except jinja2.TemplateError as exc:
+            result.failed += 1
+            entries.append(
+                LogEntry(
+                    "task",
+                    "failed",
+                    trig.account_id,
+                    trig.customer_key,
+                    error=f"rule {trig.rule.name}: template error: {exc}",
+                )
+            )
+            continue
+        claim = store.claim_followup(
+            engine,
+            account_id=trig.account_id,
+            rule=trig.rule.name,
+            from_value=trig.from_value,
+            to_value=trig.to_value,
+            from_run_id=trig.from_run_id,
+            module=trig.rule.module,
+            record_id=str(uuid.uuid4()),
+            payload=values,
+            run_id=run_id,
+            now=now,
+        )
+        if claim.status == "created" or claim.followup_id in retried:
+            result.already += 1  # this transition's follow-up exists (or was just retried)
+            continue
+        # A claim registered just now: its record id is new, nothing to check first.
+        _attempt(
+            engine,
+            client,
+            trig.rule.module,
+            claim.record_id,
+            values,
+            claim.followup_id,
+            trig.account_id,
+            trig.customer_key,
+            False,
+            result,
+            entries,
+            now,
+        )
+    return result, entries
+
+
+def _attempt(
+    engine: Engine,
+    client: ClientLike,
+    module: str,
+    record_id: str,
+    values: Mapping[str, Any],
+    followup_id: int,
+    account_id: str,
+    customer_key: int | None,
+    check_first: bool,
+    result: FollowupResult,
+    entries: list[LogEntry],
+    now: datetime,
+) -> None:
+    try:
+        result.writes += _create(client, module, record_id, values, check_first)
+    except (SugarError, LookupError) as exc:
+        store.mark_followup(engine, followup_id, "failed", str(exc), now)
+        result.failed += 1
+        entries.append(
+            LogEntry(
+                "task",
+                "failed",
+                account_id,
+                customer_key,
+                new_values={"module": module, "id": record_id, "name": values.get("name")},
+                error=str(exc),
+            )
+        )
+        return
+    store.mark_followup(engine, followup_id, "created", None, now)
+    result.created += 1
+    entries.append(
+        LogEntry(
+            "task",
+            "ok",
+            account_id,
+            customer_key,
+            new_values={"module": module, "id": record_id, "name": values.get("name")},
+        )
+    )

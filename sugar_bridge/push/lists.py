@@ -1,0 +1,178 @@
+"""One Sugar target list (ProspectLists) per segment, membership reconciled both ways.
+
+Marketing runs a campaign on "At risk" directly in Sugar: the list holds exactly the accounts of
+that segment. Members are read with ``get_relationships`` (paged), the differences added and
+removed with ``set_relationship`` (``delete: 1`` to remove), then read again: ``created: 1`` is no
+proof (Sugar answers it for ids that do not exist). A night without segment changes sends no write.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from connectors.sugar.exceptions import SugarError
+from sugar_bridge.push.config import TargetListsConfig
+from sugar_bridge.push.ports import ClientLike, ModuleLike
+from sugar_bridge.push.store import LogEntry
+
+log = logging.getLogger(__name__)
+
+LINK = "accounts"
+
+
+@dataclass
+class ListsResult:
+    """What the reconciliation did (or would do, in a dry run)."""
+
+    added: int = 0
+    removed: int = 0
+    failed: int = 0
+    lists_created: int = 0
+    writes: int = 0
+    sizes: dict[str, int] = field(default_factory=dict)  # list name -> members wanted
+    entries: list[LogEntry] = field(default_factory=list)
+
+
+def pattern_regex(name_pattern: str) -> re.Pattern[str]:
+    """A regex that reads the segment back out of a list name made by ``name_pattern``."""
+    prefix, _, suffix = name_pattern.partition("{segment}")
+    return re.compile(
+        "^"
+        + re.escape(prefix.replace("{{", "{").replace("}}", "}"))
+        + "(.+)"
+        + re.escape(suffix.replace("{{", "{").replace("}}", "}"))
+        + "$"
+    )
+
+
+def _chunks(ids: Sequence[str], size: int) -> list[Sequence[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _members(lists: ModuleLike, list_id: str, page_size: int) -> set[str]:
+    return {str(r["id"]) for r in lists.related(list_id, LINK, fields=["id"], page_size=page_size)}
+
+
+def reconcile_lists(
+    client: ClientLike,
+    config: TargetListsConfig,
+    members: Mapping[str, set[str]],
+    *,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ListsResult:
+    """Make each segment's target list hold exactly ``members[segment]`` (account ids).
+
+    Lists are found by name among all ProspectLists (get_entry_list, no query string to build),
+    created when missing (set_entry with a client id and new_with_id), and lists named after the
+    pattern whose segment no longer occurs are emptied. A Sugar error on one list fails that list
+    only.
+    """
+    result = ListsResult()
+    lists = client.module("ProspectLists")
+    regex = pattern_regex(config.name_pattern)
+    existing: dict[str, str] = {}
+    for rec in lists.iter_records(fields=["id", "name"], order_by="id", page_size=200):
+        name = str(rec.get("name") or "")
+        if name in existing:
+            log.warning("several target lists are named %r; using %s", name, existing[name])
+            continue
+        existing[name] = str(rec["id"])
+    segments = set(config.segments) | {s for s in members if s}
+    segments |= {m.group(1) for name in existing if (m := regex.match(name))}
+    ordered = sorted(segments)
+    for done, segment in enumerate(ordered, 1):
+        name = config.name_pattern.format(segment=segment)
+        wanted = set(members.get(segment, set()))
+        result.sizes[name] = len(wanted)
+        try:
+            _reconcile_one(lists, config, name, existing.get(name), wanted, result, dry_run)
+        except SugarError as exc:
+            log.warning("target list %r: %s", name, exc)
+            result.failed += 1
+            result.entries.append(
+                LogEntry(
+                    "list_sync",
+                    "failed",
+                    existing.get(name),
+                    new_values={"list": name},
+                    error=str(exc),
+                )
+            )
+        if progress is not None:
+            progress(done, len(ordered))
+    return result
+
+
+def _reconcile_one(
+    lists: ModuleLike,
+    config: TargetListsConfig,
+    name: str,
+    list_id: str | None,
+    wanted: set[str],
+    result: ListsResult,
+    dry_run: bool,
+) -> None:
+    if list_id is None:
+        if not wanted:
+            return  # no list and nobody to put in it: nothing to create yet
+        if dry_run:
+            result.lists_created += 1
+            result.added += len(wanted)
+            return
+        list_id = lists.create(
+            {
+                "name": name,
+                "list_type": config.list_type,
+                "description": "Managed by sugar-bridge: members follow the segment every night.",
+            }
+        )
+        result.writes += 1
+        result.lists_created += 1
+        current: set[str] = set()
+    else:
+        current = _members(lists, list_id, config.page_size)
+    to_add = sorted(wanted - current)
+    to_remove = sorted(current - wanted)
+    if dry_run:
+        result.added += len(to_add)
+        result.removed += len(to_remove)
+        return
+    for chunk in _chunks(to_add, config.link_chunk):
+        lists.link(list_id, LINK, chunk)
+        result.writes += 1
+    for chunk in _chunks(to_remove, config.link_chunk):
+        lists.unlink(list_id, LINK, chunk)
+        result.writes += 1
+    if not to_add and not to_remove:
+        return
+    after = _members(lists, list_id, config.page_size)
+    for account_id in to_add:
+        ok = account_id in after
+        result.added += ok
+        result.failed += not ok
+        result.entries.append(
+            LogEntry(
+                "list_add",
+                "ok" if ok else "failed",
+                account_id,
+                new_values={"list": name},
+                error=None if ok else "not a member when read back",
+            )
+        )
+    for account_id in to_remove:
+        ok = account_id not in after
+        result.removed += ok
+        result.failed += not ok
+        result.entries.append(
+            LogEntry(
+                "list_remove",
+                "ok" if ok else "failed",
+                account_id,
+                old_values={"list": name},
+                error=None if ok else "still a member when read back",
+            )
+        )

@@ -1,0 +1,516 @@
+"""The push's state in the warehouse: runs, per-account log, snapshot, follow-ups, matches.
+
+Everything goes through SQLAlchemy Core on the tables of ``etl/schema.py`` (section "push"), so it
+runs the same on SQLite and MariaDB. Each batch's log rows and snapshot updates are written in one
+transaction: the snapshot never claims a value whose outcome was not logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    MetaData,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from etl.schema import (
+    dim_customer,
+    etl_run,
+    push_followup,
+    push_log,
+    push_match_issue,
+    push_run,
+    push_snapshot,
+)
+from sugar_bridge.push.exceptions import NoHabitsError
+from sugar_bridge.push.match import Customer
+
+log = logging.getLogger(__name__)
+
+HABITS = "customer_habits"
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    """A warehouse customer with its latest ``customer_habits`` row."""
+
+    customer: Customer
+    source: str
+    source_customer_id: str
+    habits: Mapping[str, Any]
+
+
+def _habits_table(engine: Engine) -> Table:
+    inspector = inspect(engine)
+    if not (inspector.has_table(HABITS) or HABITS in inspector.get_view_names()):
+        raise NoHabitsError(
+            f"the warehouse has no {HABITS} table or view: run `sugar-bridge analytics run` first"
+        )
+    return Table(HABITS, MetaData(), autoload_with=engine)
+
+
+def load_customers(
+    engine: Engine, external_id_format: str = "{source_customer_id}"
+) -> tuple[list[CustomerRow], date | None]:
+    """Customers that have statistics (``customer_habits`` joined to ``dim_customer``).
+
+    Returns the rows and the statistics' ``as_of`` date (the latest one, None if not recorded).
+    """
+    habits = _habits_table(engine)
+    if "customer_key" in habits.c:
+        on = dim_customer.c.customer_key == habits.c.customer_key
+    else:
+        on = dim_customer.c.source_customer_id == habits.c.customer_id
+    dim_cols = [
+        dim_customer.c.customer_key.label("dc_customer_key"),
+        dim_customer.c.source.label("dc_source"),
+        dim_customer.c.source_customer_id.label("dc_source_customer_id"),
+        dim_customer.c.name.label("dc_name"),
+        dim_customer.c.email.label("dc_email"),
+        dim_customer.c.sugar_account_id.label("dc_sugar_account_id"),
+        dim_customer.c.match_method.label("dc_match_method"),
+    ]
+    stmt = (
+        select(*dim_cols, *habits.c)
+        .select_from(habits.join(dim_customer, on))
+        .order_by(dim_customer.c.customer_key)
+    )
+    rows: list[CustomerRow] = []
+    as_of: date | None = None
+    seen: set[int] = set()
+    with engine.connect() as conn:
+        for rec in conn.execute(stmt).mappings():
+            key = int(rec["dc_customer_key"])
+            if key in seen:  # several habits rows for one customer: keep the first (latest run)
+                continue
+            seen.add(key)
+            habit = {k: v for k, v in rec.items() if not k.startswith("dc_")}
+            value = habit.get("as_of")
+            if isinstance(value, datetime):
+                value = value.date()
+            if isinstance(value, date) and (as_of is None or value > as_of):
+                as_of = value
+            source, source_id = str(rec["dc_source"]), str(rec["dc_source_customer_id"])
+            customer = Customer(
+                customer_key=key,
+                external_id=external_id_format.format(source=source, source_customer_id=source_id),
+                name=rec["dc_name"],
+                email=rec["dc_email"],
+                sugar_account_id=rec["dc_sugar_account_id"],
+                match_method=rec["dc_match_method"],
+            )
+            rows.append(CustomerRow(customer, source, source_id, habit))
+    return rows, as_of
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+def start_run(engine: Engine, as_of: date, *, dry_run: bool, full: bool, now: datetime) -> int:
+    """Open a push run: an ``etl_run`` row (job ``push``) and its ``push_run`` row."""
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            insert(etl_run).values(
+                job="push",
+                source="sugar",
+                started_at=now,
+                status="running",
+                rows_read=0,
+                rows_loaded=0,
+                rows_rejected=0,
+                details={"as_of": as_of.isoformat(), "dry_run": dry_run, "full": full},
+            )
+        ).inserted_primary_key
+        assert run_id is not None
+        counts = dict.fromkeys(COUNT_COLUMNS, 0)
+        conn.execute(
+            insert(push_run).values(
+                run_id=run_id[0],
+                as_of=as_of,
+                dry_run=dry_run,
+                full_push=full,
+                started_at=now,
+                status="running",
+                **counts,
+            )
+        )
+    return int(run_id[0])
+
+
+def start_job(engine: Engine, kind: str, now: datetime) -> int:
+    """An ``etl_run`` row (job ``push``) for a push-side job without a push_run (e.g. match)."""
+    with engine.begin() as conn:
+        pk = conn.execute(
+            insert(etl_run).values(
+                job="push",
+                source=kind,
+                started_at=now,
+                status="running",
+                rows_read=0,
+                rows_loaded=0,
+                rows_rejected=0,
+            )
+        ).inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def finish_job(
+    engine: Engine, run_id: int, *, status: str, details: Mapping[str, Any], now: datetime
+) -> None:
+    """Close a job opened by :func:`start_job`."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(etl_run)
+            .where(etl_run.c.run_id == run_id)
+            .values(status=status, finished_at=now, details=dict(details))
+        )
+
+
+def habits_as_of(engine: Engine) -> date | None:
+    """The ``as_of`` date of the statistics in ``customer_habits`` (None when there are none)."""
+    habits = _habits_table(engine)
+    if "as_of" not in habits.c:
+        return None
+    with engine.connect() as conn:
+        value = conn.execute(select(func.max(habits.c.as_of))).scalar()
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value if isinstance(value, date) else None
+
+
+COUNT_COLUMNS = (
+    "customers",
+    "matched",
+    "ambiguous",
+    "unmatched",
+    "created",
+    "updated",
+    "unchanged",
+    "failed",
+    "verified",
+    "list_added",
+    "list_removed",
+    "tasks_created",
+    "sugar_writes",
+)
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    *,
+    status: str,
+    counts: Mapping[str, int],
+    details: Mapping[str, Any],
+    error: str | None,
+    now: datetime,
+) -> None:
+    """Close a push run with its counts (both ``push_run`` and ``etl_run``)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(push_run)
+            .where(push_run.c.run_id == run_id)
+            .values(
+                status=status,
+                finished_at=now,
+                error=error,
+                details=dict(details),
+                **{c: int(counts.get(c, 0)) for c in COUNT_COLUMNS},
+            )
+        )
+        conn.execute(
+            update(etl_run)
+            .where(etl_run.c.run_id == run_id)
+            .values(
+                status=status,
+                finished_at=now,
+                rows_read=int(counts.get("customers", 0)),
+                rows_loaded=int(counts.get("created", 0)) + int(counts.get("updated", 0)),
+                rows_rejected=int(counts.get("failed", 0)),
+                error=error,
+                details=dict(details),
+            )
+        )
+
+
+# --- matches --------------------------------------------------------------------------------
+
+
+def record_matches(
+    engine: Engine, matches: Iterable[tuple[int, str | None, str | None]], now: datetime
+) -> int:
+    """Store ``(customer_key, account_id, method)`` in ``dim_customer``; returns rows changed."""
+    params = [
+        {"k": key, "a": account_id, "m": method, "t": now if account_id else None, "u": now}
+        for key, account_id, method in matches
+    ]
+    if not params:
+        return 0
+    stmt = (
+        update(dim_customer)
+        .where(dim_customer.c.customer_key == bindparam("k"))
+        .values(
+            sugar_account_id=bindparam("a"),
+            match_method=bindparam("m"),
+            matched_at=bindparam("t"),
+            updated_at=bindparam("u"),
+        )
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt, params)
+    return len(params)
+
+
+def replace_match_issues(
+    engine: Engine, run_id: int, issues: Sequence[Mapping[str, Any]], now: datetime
+) -> None:
+    """Replace the list of unmatched/ambiguous customers with the last match's."""
+    with engine.begin() as conn:
+        conn.execute(delete(push_match_issue))
+        if issues:
+            conn.execute(
+                insert(push_match_issue),
+                [dict(issue) | {"run_id": run_id, "recorded_at": now} for issue in issues],
+            )
+
+
+def read_match_issues(engine: Engine, *, ambiguous_only: bool = False) -> list[dict[str, Any]]:
+    """The customers the last match could not pair, with their candidates."""
+    stmt = (
+        select(
+            push_match_issue,
+            dim_customer.c.source,
+            dim_customer.c.source_customer_id,
+            dim_customer.c.name,
+            dim_customer.c.email,
+        )
+        .select_from(
+            push_match_issue.outerjoin(
+                dim_customer, dim_customer.c.customer_key == push_match_issue.c.customer_key
+            )
+        )
+        .order_by(push_match_issue.c.reason, push_match_issue.c.customer_key)
+    )
+    if ambiguous_only:
+        stmt = stmt.where(push_match_issue.c.reason == "ambiguous")
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+# --- snapshot and log -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """A value in the snapshot: what Sugar holds, and the run that put it there."""
+
+    value: str
+    run_id: int
+
+
+def load_snapshot(engine: Engine) -> dict[str, dict[str, Pushed]]:
+    """``{account_id: {field: Pushed}}`` of every value verified in Sugar so far."""
+    out: dict[str, dict[str, Pushed]] = {}
+    stmt = select(
+        push_snapshot.c.account_id,
+        push_snapshot.c.field,
+        push_snapshot.c.value,
+        push_snapshot.c.run_id,
+    )
+    with engine.connect() as conn:
+        for account_id, name, value, run_id in conn.execute(stmt):
+            out.setdefault(account_id, {})[name] = Pushed(value, int(run_id))
+    return out
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One ``push_log`` row, and the snapshot values it confirms."""
+
+    operation: str
+    status: str
+    account_id: str | None
+    customer_key: int | None = None
+    old_values: Mapping[str, Any] | None = None
+    new_values: Mapping[str, Any] | None = None
+    error: str | None = None
+    stuck: Mapping[str, str] | None = None  # fields now verified in Sugar → snapshot
+
+
+def write_log(engine: Engine, run_id: int, entries: Sequence[LogEntry], now: datetime) -> None:
+    """Insert log rows and upsert the verified values into the snapshot, in one transaction."""
+    if not entries:
+        return
+    logs = [
+        {
+            "run_id": run_id,
+            "account_id": e.account_id,
+            "customer_key": e.customer_key,
+            "operation": e.operation,
+            "status": e.status,
+            "old_values": dict(e.old_values) if e.old_values is not None else None,
+            "new_values": dict(e.new_values) if e.new_values is not None else None,
+            "error": e.error,
+            "created_at": now,
+        }
+        for e in entries
+    ]
+    snap = [
+        {
+            "account_id": e.account_id,
+            "field": name,
+            "value": value,
+            "customer_key": e.customer_key,
+            "run_id": run_id,
+            "pushed_at": now,
+        }
+        for e in entries
+        if e.stuck and e.account_id
+        for name, value in e.stuck.items()
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(push_log), logs)
+        if snap:
+            # Portable upsert: delete the (account, field) pairs, then insert them.
+            conn.execute(
+                delete(push_snapshot).where(
+                    and_(
+                        push_snapshot.c.account_id == bindparam("a"),
+                        push_snapshot.c.field == bindparam("f"),
+                    )
+                ),
+                [{"a": s["account_id"], "f": s["field"]} for s in snap],
+            )
+            conn.execute(insert(push_snapshot), snap)
+
+
+# --- follow-ups -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowupClaim:
+    """A follow-up to create (or finish creating) with a fixed record id."""
+
+    followup_id: int
+    record_id: str
+    status: str
+
+
+def claim_followup(
+    engine: Engine,
+    *,
+    account_id: str,
+    rule: str,
+    from_value: str,
+    to_value: str,
+    from_run_id: int,
+    module: str,
+    record_id: str,
+    payload: Mapping[str, Any],
+    run_id: int,
+    now: datetime,
+) -> FollowupClaim:
+    """Register a transition's follow-up, or return the one registered earlier.
+
+    The unique key (account, rule, from, to, from_run_id) makes a second registration of the same
+    transition return the first one — with its record id, so a retried create reuses it.
+    """
+    key = and_(
+        push_followup.c.account_id == account_id,
+        push_followup.c.rule == rule,
+        push_followup.c.from_value == from_value,
+        push_followup.c.to_value == to_value,
+        push_followup.c.from_run_id == from_run_id,
+    )
+    cols = (push_followup.c.followup_id, push_followup.c.record_id, push_followup.c.status)
+    with engine.begin() as conn:
+        row = conn.execute(select(*cols).where(key)).first()
+        if row is not None:
+            return FollowupClaim(int(row[0]), str(row[1]), str(row[2]))
+    try:
+        with engine.begin() as conn:
+            new_id = conn.execute(
+                insert(push_followup).values(
+                    account_id=account_id,
+                    rule=rule,
+                    from_value=from_value,
+                    to_value=to_value,
+                    from_run_id=from_run_id,
+                    module=module,
+                    record_id=record_id,
+                    payload=dict(payload),
+                    status="pending",
+                    run_id=run_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            ).inserted_primary_key
+        assert new_id is not None
+        return FollowupClaim(int(new_id[0]), record_id, "pending")
+    except IntegrityError:  # registered concurrently: use that one
+        with engine.connect() as conn:
+            row = conn.execute(select(*cols).where(key)).one()
+        return FollowupClaim(int(row[0]), str(row[1]), str(row[2]))
+
+
+def mark_followup(
+    engine: Engine, followup_id: int, status: str, error: str | None, now: datetime
+) -> None:
+    """Record the outcome of a follow-up's create."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(push_followup)
+            .where(push_followup.c.followup_id == followup_id)
+            .values(status=status, error=error, updated_at=now)
+        )
+
+
+def pending_followups(engine: Engine) -> list[dict[str, Any]]:
+    """Follow-ups registered but not confirmed created (a crash or a Sugar error hit them)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(push_followup).where(push_followup.c.status != "created")
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+def last_runs(engine: Engine, limit: int = 5) -> list[dict[str, Any]]:
+    """The latest push runs, newest first."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(push_run).order_by(push_run.c.run_id.desc()).limit(limit)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def failed_accounts(engine: Engine, run_id: int) -> int:
+    """Number of accounts whose write failed in a run."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(push_log)
+                .where(push_log.c.run_id == run_id, push_log.c.status == "failed")
+            ).scalar_one()
+        )

@@ -1,0 +1,225 @@
+"""Talking to Sugar for the push: a pool of sessions, reading accounts, writing and verifying.
+
+Writes go out as ``set_entries`` batches spread over a few sessions at once (the server takes
+about twice the writes per second with four sessions than with one; each client has its own HTTP
+session, since a shared cookie jar makes Sugar hand back the same session). ``set_entries``
+answers only ids, never a per-row error, so every written batch is read back with
+``get_entries`` and compared field by field: that comparison is the only proof a value stuck.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from connectors.sugar.exceptions import SugarError
+from sugar_bridge.push.match import Account
+from sugar_bridge.push.ports import ClientFactory, ClientLike, ModuleLike
+from sugar_bridge.push.values import Kind, normalise
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T, R]):
+    """The result of one pooled task: ``value`` or the ``error`` it raised."""
+
+    item: T
+    value: R | None = None
+    error: SugarError | None = None
+
+
+class ClientPool:
+    """``size`` worker threads, each with its own client (own HTTP and Sugar session).
+
+    Clients are built lazily by ``factory`` the first time a thread needs one, and logged out by
+    :meth:`close`. Only Sugar errors are caught per task; anything else is a bug and propagates.
+    """
+
+    def __init__(self, factory: ClientFactory, size: int) -> None:
+        self._factory = factory
+        self._size = max(1, size)
+        self._local = threading.local()
+        self._clients: list[ClientLike] = []
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(self._size, thread_name_prefix="sugar-push")
+
+    @property
+    def size(self) -> int:
+        """Number of concurrent sessions."""
+        return self._size
+
+    def _client(self) -> ClientLike:
+        client: ClientLike | None = getattr(self._local, "client", None)
+        if client is None:
+            client = self._factory()
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def _run_one(self, fn: Callable[[ClientLike, T], R], item: T) -> Outcome[T, R]:
+        try:
+            return Outcome(item, fn(self._client(), item))
+        except SugarError as exc:
+            return Outcome(item, None, exc)
+
+    def map(self, fn: Callable[[ClientLike, T], R], items: Sequence[T]) -> Iterator[Outcome[T, R]]:
+        """Run ``fn(client, item)`` for every item over the pool; yields outcomes as they end."""
+        futures: list[Future[Outcome[T, R]]] = [
+            self._executor.submit(self._run_one, fn, item) for item in items
+        ]
+        for future in as_completed(futures):
+            yield future.result()
+
+    def close(self) -> None:
+        """Stop the threads and log every session out (best effort: Sugar expires them anyway)."""
+        self._executor.shutdown(wait=True)
+        for client in self._clients:
+            client.close()  # logs out, best effort (Sugar expires sessions anyway)
+        self._clients.clear()
+
+    def __enter__(self) -> ClientPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def read_accounts(
+    accounts: ModuleLike, external_id_field: str, page_size: int = 200
+) -> list[Account]:
+    """Every live account with what matching needs (get_entry_list, paged by id)."""
+    fields = ["id", "name", "email1", "assigned_user_id", external_id_field]
+    out = []
+    for rec in accounts.iter_records(fields=fields, order_by="id", page_size=page_size):
+        out.append(
+            Account(
+                id=str(rec["id"]),
+                name=str(rec.get("name") or ""),
+                email=str(rec.get("email1") or ""),
+                external_id=str(rec.get(external_id_field) or ""),
+                assigned_user_id=str(rec.get("assigned_user_id") or ""),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The value a field must have after the write, and how to read Sugar's answer."""
+
+    value: str
+    kind: Kind
+    precision: int = 2
+
+
+@dataclass(frozen=True)
+class WriteRow:
+    """One account to write: an update (``account_id``) or a create (``account_id`` None)."""
+
+    customer_key: int
+    account_id: str | None
+    values: Mapping[str, Any]
+    expect: Mapping[str, Expect]
+
+
+@dataclass
+class RowResult:
+    """What became of one :class:`WriteRow`: the fields verified in Sugar, or why not."""
+
+    row: WriteRow
+    account_id: str | None
+    stuck: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    found: bool = False  # the account was read back (it exists, whatever its values)
+
+    @property
+    def ok(self) -> bool:
+        """True when every expected field was read back with the value sent."""
+        return self.error is None
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def compare(record: Mapping[str, Any], expect: Mapping[str, Expect]) -> tuple[dict[str, str], str]:
+    """Fields of ``record`` that hold the expected value, and a message for those that do not."""
+    stuck: dict[str, str] = {}
+    problems = []
+    for name, exp in expect.items():
+        if name not in record:
+            problems.append(f"{name}: not returned by Sugar (field missing?)")
+            continue
+        try:
+            got = normalise(record[name], exp.kind, exp.precision)
+        except ValueError:
+            got = str(record[name])
+        if got == exp.value:
+            stuck[name] = got
+        else:
+            problems.append(f"{name}: Sugar has {_short(got)}, sent {_short(exp.value)}")
+    return stuck, "; ".join(problems)
+
+
+def write_batch(
+    client: ClientLike, rows: Sequence[WriteRow], *, verify: bool = True
+) -> list[RowResult]:
+    """Write ``rows`` with one set_entries call, then read them back with get_entries.
+
+    Creates get client-generated ids with ``new_with_id`` (inside ``Module.save_many``), so a
+    retried call cannot duplicate an account. A Sugar error fails every row of the batch; the
+    rows are retried on the next run because their snapshot is not updated.
+    """
+    accounts = client.module("Accounts")
+    payload = [
+        ({"id": row.account_id} if row.account_id else {}) | dict(row.values) for row in rows
+    ]
+    try:
+        # No existence pre-check (check_exists): the read-back below proves every row anyway.
+        ids = accounts.save_many(payload, batch_size=max(1, len(payload)), check_exists=False)
+    except SugarError as exc:
+        return [RowResult(row, row.account_id, error=f"set_entries failed: {exc}") for row in rows]
+    if len(ids) != len(rows):
+        return [
+            RowResult(row, row.account_id, error="set_entries answered a wrong number of ids")
+            for row in rows
+        ]
+    results = [RowResult(row, str(i)) for row, i in zip(rows, ids, strict=True)]
+    if not verify:
+        for res in results:
+            res.stuck = {name: exp.value for name, exp in res.row.expect.items()}
+            res.found = True
+        return results
+    names = sorted({name for row in rows for name in row.expect} | {"id"})
+    try:
+        stored = accounts.get_many([str(i) for i in ids], fields=names)
+    except SugarError as exc:
+        for res in results:
+            res.error = f"read-back failed (unknown whether the write stuck): {exc}"
+        return results
+    for res in results:
+        record = stored.get(res.account_id or "")
+        if record is None:
+            res.error = "account not found when read back (the write was not stored)"
+            continue
+        res.found = True
+        res.stuck, problem = compare(record, res.row.expect)
+        if problem:
+            res.error = f"not stored as sent: {problem}"
+    return results
