@@ -612,7 +612,8 @@ class SugarClient:
                 method=method,
             )
         if status != 200:
-            raise HttpStatusError(status, f"unexpected HTTP {status}", method=method)
+            hint = " (is the Sugar URL right?)" if status == 404 else ""
+            raise HttpStatusError(status, f"unexpected HTTP {status}{hint}", method=method)
         if not text.strip():
             raise EmptyResponse("HTTP 200 with an empty body", method=method)
         try:

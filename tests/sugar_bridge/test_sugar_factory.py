@@ -6,7 +6,7 @@ import pytest
 
 from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.settings import Settings
-from sugar_bridge.sugar import make_client
+from sugar_bridge.sugar import make_client, make_pool
 
 
 def test_make_client_uses_the_settings() -> None:
@@ -43,3 +43,15 @@ def test_make_client_without_tls_verification_warns() -> None:
     with pytest.warns(UserWarning, match="TLS"):
         client = make_client(settings)
     assert client.verify_tls is False
+
+
+def test_make_pool_sizes_from_settings() -> None:
+    settings = Settings(
+        sugar_url="https://crm.example.test",
+        sugar_password="pw-123456",  # type: ignore[arg-type]
+        sugar_sessions=3,
+    )
+    assert make_pool(settings).size == 3
+    assert make_pool(settings, size=1).size == 1
+    with pytest.raises(ConfigError):
+        make_pool(Settings())
