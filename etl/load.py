@@ -1,0 +1,446 @@
+"""Writing validated orders into the star schema, one transaction per batch.
+
+``write_batch`` runs inside the caller's transaction and writes everything a batch covers: the
+dimensions it needs, its orders and lines, its rejects, the source's checkpoint (watermark and
+file progress) and the run's counters. Committed together, they make a batch all-or-nothing, so a
+killed loader leaves the warehouse at the end of its last committed batch.
+
+Load semantics (``LoadMode``):
+- ``merge`` (default): upsert on the natural key (source, order id). An order whose content hash
+  is unchanged is not touched (a rerun writes nothing); a changed order is updated and its lines
+  replaced; a new one is inserted.
+- ``append``: insert only; an order already in the warehouse is an error (fast first loads).
+- ``replace``: the source's orders are deleted first (by the caller, in the first batch's
+  transaction), then inserted.
+
+All statements are SQLAlchemy Core with ``executemany`` parameter lists, portable across SQLite
+and MariaDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import and_, bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection
+
+from connectors.orders.base import Checkpoint
+from etl.schema import (
+    dim_customer,
+    dim_date,
+    dim_product,
+    etl_loaded_file,
+    etl_reject,
+    etl_run,
+    etl_watermark,
+    fact_order,
+    fact_order_line,
+)
+from etl.validate import Order, Reject, raw_json
+
+LoadMode = Literal["append", "replace", "merge"]
+
+_IN_CHUNK = 500  # values per IN (...) list: well under every engine's parameter limit
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class BatchResult:
+    """What one batch changed."""
+
+    orders_inserted: int = 0
+    orders_updated: int = 0
+    orders_unchanged: int = 0
+    lines_written: int = 0
+    lines_loaded: int = 0
+    rejects: int = 0
+
+
+def _chunks(values: Sequence[T], size: int = _IN_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def date_key(day: date) -> int:
+    """The ``dim_date`` key of a day: yyyymmdd."""
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _date_row(day: date) -> dict[str, Any]:
+    iso = day.isocalendar()
+    return {
+        "date_key": date_key(day),
+        "date": day,
+        "year": day.year,
+        "quarter": (day.month - 1) // 3 + 1,
+        "month": day.month,
+        "day": day.day,
+        "weekday": day.weekday(),
+        "iso_week": iso.week,
+        "is_weekend": day.weekday() >= 5,
+    }
+
+
+def _ensure_dates(conn: Connection, days: Iterable[date]) -> None:
+    wanted = {date_key(d): d for d in days}
+    existing: set[int] = set()
+    for part in _chunks(sorted(wanted)):
+        existing.update(
+            conn.scalars(select(dim_date.c.date_key).where(dim_date.c.date_key.in_(part)))
+        )
+    missing = [_date_row(wanted[k]) for k in sorted(set(wanted) - existing)]
+    if missing:
+        conn.execute(dim_date.insert(), missing)
+
+
+def _customers(conn: Connection, source: str, orders: list[Order], now: datetime) -> dict[str, int]:
+    """customer id -> customer_key, inserting new customers and updating changed attributes."""
+    attrs: dict[str, dict[str, Any]] = {}
+    for order in sorted(orders, key=lambda o: o.ordered_at):
+        row = attrs.get(order.customer_id)
+        if row is None:
+            row = attrs[order.customer_id] = {"first_seen_at": order.ordered_at}
+        # The newest order's non-empty values describe the customer best.
+        for column, value in (
+            ("name", order.customer_name),
+            ("email", order.customer_email),
+            ("city", order.customer_city),
+            ("country", order.customer_country),
+        ):
+            if value is not None:
+                row[column] = value
+    c = dim_customer.c
+    keys: dict[str, int] = {}
+    updates: list[dict[str, Any]] = []
+    for part in _chunks(sorted(attrs)):
+        query = select(
+            c.customer_key,
+            c.source_customer_id,
+            c.name,
+            c.email,
+            c.city,
+            c.country,
+            c.first_seen_at,
+        ).where(c.source == source, c.source_customer_id.in_(part))
+        for existing in conn.execute(query):
+            keys[existing.source_customer_id] = existing.customer_key
+            new = attrs[existing.source_customer_id]
+            changes: dict[str, Any] = {
+                col: new[col]
+                for col in ("name", "email", "city", "country")
+                if col in new and new[col] != getattr(existing, col)
+            }
+            if new["first_seen_at"] < existing.first_seen_at:
+                changes["first_seen_at"] = new["first_seen_at"]
+            if changes:
+                updates.append({"k": existing.customer_key, **_full_customer(existing, changes)})
+    if updates:
+        conn.execute(
+            update(dim_customer)
+            .where(c.customer_key == bindparam("k"))
+            .values(
+                name=bindparam("name"),
+                email=bindparam("email"),
+                city=bindparam("city"),
+                country=bindparam("country"),
+                first_seen_at=bindparam("first_seen_at"),
+                updated_at=now,
+            ),
+            updates,
+        )
+    new_ids = [cid for cid in attrs if cid not in keys]
+    if new_ids:
+        conn.execute(
+            dim_customer.insert(),
+            [
+                {
+                    "source": source,
+                    "source_customer_id": cid,
+                    "name": attrs[cid].get("name"),
+                    "email": attrs[cid].get("email"),
+                    "city": attrs[cid].get("city"),
+                    "country": attrs[cid].get("country"),
+                    "first_seen_at": attrs[cid]["first_seen_at"],
+                    "updated_at": now,
+                }
+                for cid in new_ids
+            ],
+        )
+        for part in _chunks(new_ids):
+            query = select(c.source_customer_id, c.customer_key).where(
+                c.source == source, c.source_customer_id.in_(part)
+            )
+            keys.update({r.source_customer_id: r.customer_key for r in conn.execute(query)})
+    return keys
+
+
+def _full_customer(existing: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        col: changes.get(col, getattr(existing, col))
+        for col in ("name", "email", "city", "country", "first_seen_at")
+    }
+
+
+def _products(conn: Connection, orders: list[Order], now: datetime) -> dict[str, int]:
+    """sku -> product_key, inserting new products and updating changed names/categories."""
+    attrs: dict[str, dict[str, Any]] = {}
+    for order in sorted(orders, key=lambda o: o.ordered_at):
+        for line in order.lines:
+            row = attrs.setdefault(line.sku, {})
+            for column, value in (
+                ("name", line.product_name),
+                ("category", line.category),
+                ("brand", line.brand),
+            ):
+                if value is not None:
+                    row[column] = value
+    p = dim_product.c
+    keys: dict[str, int] = {}
+    updates: list[dict[str, Any]] = []
+    for part in _chunks(sorted(attrs)):
+        query = select(p.product_key, p.sku, p.name, p.category, p.brand).where(p.sku.in_(part))
+        for existing in conn.execute(query):
+            keys[existing.sku] = existing.product_key
+            new = attrs[existing.sku]
+            if any(new[col] != getattr(existing, col) for col in new):
+                updates.append(
+                    {
+                        "k": existing.product_key,
+                        **{
+                            col: new.get(col, getattr(existing, col))
+                            for col in ("name", "category", "brand")
+                        },
+                    }
+                )
+    if updates:
+        conn.execute(
+            update(dim_product)
+            .where(p.product_key == bindparam("k"))
+            .values(
+                name=bindparam("name"),
+                category=bindparam("category"),
+                brand=bindparam("brand"),
+                updated_at=now,
+            ),
+            updates,
+        )
+    new_skus = [sku for sku in attrs if sku not in keys]
+    if new_skus:
+        conn.execute(
+            dim_product.insert(),
+            [
+                {
+                    "sku": sku,
+                    "name": attrs[sku].get("name"),
+                    "category": attrs[sku].get("category"),
+                    "brand": attrs[sku].get("brand"),
+                    "updated_at": now,
+                }
+                for sku in new_skus
+            ],
+        )
+        for part in _chunks(new_skus):
+            query = select(p.sku, p.product_key).where(p.sku.in_(part))
+            keys.update({r.sku: r.product_key for r in conn.execute(query)})
+    return keys
+
+
+def _order_row(
+    order: Order, source: str, customer_key: int, run_id: int, digest: str, now: datetime
+) -> dict[str, Any]:
+    paid, invoiced, due = order.paid_at, order.invoiced_at, order.due_at
+    return {
+        "source": source,
+        "source_order_id": order.order_id,
+        "customer_key": customer_key,
+        "order_date_key": date_key(order.ordered_at.date()),
+        "ordered_at": order.ordered_at,
+        "channel": order.channel,
+        "payment_method": order.payment_method,
+        "currency": order.currency,
+        "status": order.status,
+        "n_lines": len(order.lines),
+        "n_items": order.n_items,
+        "total_amount": order.total_amount,
+        "invoiced_at": invoiced,
+        "due_at": due,
+        "paid_at": paid,
+        "payment_delay_days": (paid - invoiced).days if paid and invoiced else None,
+        "lateness_days": (paid - due).days if paid and due else None,
+        "etl_run_id": run_id,
+        "content_hash": digest,
+        "updated_at": now,
+    }
+
+
+def delete_source(conn: Connection, source: str) -> int:
+    """Delete every order (and its lines) of ``source``; for ``replace`` loads. Returns orders."""
+    keys = select(fact_order.c.order_key).where(fact_order.c.source == source)
+    conn.execute(delete(fact_order_line).where(fact_order_line.c.order_key.in_(keys)))
+    return conn.execute(delete(fact_order).where(fact_order.c.source == source)).rowcount
+
+
+def write_batch(
+    conn: Connection,
+    *,
+    source: str,
+    run_id: int,
+    orders: list[Order],
+    rejects: list[Reject],
+    checkpoint: Checkpoint | None,
+    rows_read: int,
+    mode: LoadMode = "merge",
+    now: datetime,
+) -> BatchResult:
+    """Write one batch in the caller's transaction (see the module docstring)."""
+    result = BatchResult(rejects=len(rejects))
+    if orders:
+        _ensure_dates(conn, {o.ordered_at.date() for o in orders})
+        customer_keys = _customers(conn, source, orders, now)
+        product_keys = _products(conn, orders, now)
+        digests = {o.order_id: o.content_hash() for o in orders}
+        existing: dict[str, tuple[int, str]] = {}
+        if mode == "merge":
+            ids = [o.order_id for o in orders]
+            f = fact_order.c
+            for part in _chunks(ids):
+                query = select(f.source_order_id, f.order_key, f.content_hash).where(
+                    f.source == source, f.source_order_id.in_(part)
+                )
+                existing.update(
+                    {r.source_order_id: (r.order_key, r.content_hash) for r in conn.execute(query)}
+                )
+        new: list[Order] = []
+        changed: list[tuple[int, Order]] = []
+        for order in orders:
+            found = existing.get(order.order_id)
+            if found is None:
+                new.append(order)
+            elif found[1] == digests[order.order_id]:
+                result.orders_unchanged += 1
+            else:
+                changed.append((found[0], order))
+        order_keys: dict[str, int] = {}
+        if changed:
+            for key_part in _chunks([k for k, _ in changed]):
+                conn.execute(
+                    delete(fact_order_line).where(fact_order_line.c.order_key.in_(key_part))
+                )
+            rows = []
+            for key, order in changed:
+                row = _order_row(
+                    order,
+                    source,
+                    customer_keys[order.customer_id],
+                    run_id,
+                    digests[order.order_id],
+                    now,
+                )
+                del row["source"], row["source_order_id"]
+                rows.append({"k": key, **{f"v_{c}": v for c, v in row.items()}})
+                order_keys[order.order_id] = key
+            conn.execute(
+                update(fact_order)
+                .where(fact_order.c.order_key == bindparam("k"))
+                .values({c[2:]: bindparam(c) for c in rows[0] if c != "k"}),
+                rows,
+            )
+            result.orders_updated = len(changed)
+        if new:
+            conn.execute(
+                fact_order.insert(),
+                [
+                    _order_row(
+                        o, source, customer_keys[o.customer_id], run_id, digests[o.order_id], now
+                    )
+                    for o in new
+                ],
+            )
+            f = fact_order.c
+            for part in _chunks([o.order_id for o in new]):
+                query = select(f.source_order_id, f.order_key).where(
+                    f.source == source, f.source_order_id.in_(part)
+                )
+                order_keys.update({r.source_order_id: r.order_key for r in conn.execute(query)})
+            result.orders_inserted = len(new)
+        line_rows = [
+            {
+                "order_key": order_keys[order.order_id],
+                "line_no": line.line_no,
+                "product_key": product_keys[line.sku],
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                "amount": line.amount,
+            }
+            for order in (*new, *(o for _, o in changed))
+            for line in order.lines
+        ]
+        if line_rows:
+            conn.execute(fact_order_line.insert(), line_rows)
+        result.lines_written = len(line_rows)
+        result.lines_loaded = sum(len(o.lines) for o in orders)
+    if rejects:
+        conn.execute(
+            etl_reject.insert(),
+            [
+                {
+                    "run_id": run_id,
+                    "source": source,
+                    "source_key": r.key[:255],
+                    "rule": r.rule[:32],
+                    "reason": r.reason,
+                    "raw": raw_json(r.raw),
+                    "created_at": now,
+                }
+                for r in rejects
+            ],
+        )
+    if checkpoint is not None:
+        write_checkpoint(conn, source, run_id, checkpoint, now)
+    conn.execute(
+        update(etl_run)
+        .where(etl_run.c.run_id == run_id)
+        .values(
+            rows_read=etl_run.c.rows_read + rows_read,
+            rows_loaded=etl_run.c.rows_loaded + result.lines_loaded,
+            rows_rejected=etl_run.c.rows_rejected + len(rejects),
+        )
+    )
+    return result
+
+
+def write_checkpoint(
+    conn: Connection, source: str, run_id: int, checkpoint: Checkpoint, now: datetime
+) -> None:
+    """Store a source's watermark and file progress (in the caller's transaction)."""
+    if checkpoint.cursor is not None:
+        w = etl_watermark.c
+        values = {"cursor_value": checkpoint.cursor[:64], "run_id": run_id, "updated_at": now}
+        done = conn.execute(update(etl_watermark).where(w.source == source).values(values))
+        if done.rowcount == 0:
+            conn.execute(etl_watermark.insert().values(source=source, **values))
+    progress = checkpoint.file
+    if progress is not None:
+        lf = etl_loaded_file.c
+        values = {
+            "sha256": progress.sha256,
+            "size_bytes": progress.size_bytes,
+            "rows": progress.rows,
+            "status": progress.status,
+            "run_id": run_id,
+            "loaded_at": now,
+        }
+        where = and_(lf.source == source, lf.file_name == progress.file_name)
+        found = conn.execute(select(func.count()).select_from(etl_loaded_file).where(where))
+        if found.scalar_one():
+            conn.execute(update(etl_loaded_file).where(where).values(values))
+        else:
+            conn.execute(
+                etl_loaded_file.insert().values(
+                    source=source, file_name=progress.file_name, **values
+                )
+            )

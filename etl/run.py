@@ -1,0 +1,308 @@
+"""The ETL's library entry: extract → validate → load for a list of order sources.
+
+``run_etl(engine, sources)`` is what the CLI and the nightly sync call. One ``etl_run`` row per
+call; each source is read in chunks of whole orders, each chunk validated and written in its own
+transaction together with its checkpoint, so the run can be killed at any point and the next run
+continues after the last committed chunk. ``load_csv(engine, path)`` loads one canonical file
+without any config.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from connectors.orders.base import FileRecord, OrderSource, SourceState
+from connectors.orders.csv_source import CsvSource
+from etl.db import ensure_current
+from etl.exceptions import EtlError, LoadError, WarehouseUnavailable
+from etl.load import LoadMode, delete_source, write_batch
+from etl.schema import etl_loaded_file, etl_run, etl_watermark
+from etl.validate import validate_chunk
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EtlProgress:
+    """Sent to the ``progress`` callback after each committed batch."""
+
+    source: str
+    batch: int
+    rows_read: int  # in this run, all sources so far
+    rows_loaded: int
+    rows_rejected: int
+    done_bytes: int  # of the current source, when it knows (files); else 0
+    total_bytes: int
+
+
+@dataclass(slots=True)
+class EtlRunInfo:
+    """Counts and timings of one ETL run (also stored in ``etl_run``)."""
+
+    run_id: int
+    status: str  # ok | partial (some rows rejected) | failed
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_skipped: int = 0  # orders before --since
+    orders_inserted: int = 0
+    orders_updated: int = 0
+    orders_unchanged: int = 0
+    lines_written: int = 0
+    batches: int = 0
+    duration_s: float = 0.0
+    rejects_by_rule: dict[str, int] = field(default_factory=dict)
+    watermarks: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def details(self) -> dict[str, Any]:
+        """The JSON stored in ``etl_run.details``."""
+        return {
+            "orders_inserted": self.orders_inserted,
+            "orders_updated": self.orders_updated,
+            "orders_unchanged": self.orders_unchanged,
+            "lines_written": self.lines_written,
+            "rows_skipped": self.rows_skipped,
+            "batches": self.batches,
+            "duration_s": round(self.duration_s, 3),
+            "rejects_by_rule": self.rejects_by_rule,
+            "watermarks": {k: list(v) for k, v in self.watermarks.items()},
+            "notes": self.notes,
+        }
+
+
+# Called with (stage, batch number) around each commit; tests use it to kill the process at
+# precise points. stage is "before_commit" or "after_commit".
+BatchHook = Callable[[str, int], None]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def read_state(engine: Engine, source: str) -> SourceState:
+    """The watermark and loaded files the warehouse holds for ``source``."""
+    with engine.connect() as conn:
+        cursor = conn.scalar(
+            select(etl_watermark.c.cursor_value).where(etl_watermark.c.source == source)
+        )
+        files = {
+            r.file_name: FileRecord(r.sha256, r.rows, r.status)
+            for r in conn.execute(
+                select(
+                    etl_loaded_file.c.file_name,
+                    etl_loaded_file.c.sha256,
+                    etl_loaded_file.c.rows,
+                    etl_loaded_file.c.status,
+                ).where(etl_loaded_file.c.source == source)
+            )
+        }
+    return SourceState(cursor=cursor, files=files)
+
+
+def _since_datetime(since: date | datetime | None) -> datetime | None:
+    if since is None or isinstance(since, datetime):
+        return since
+    return datetime(since.year, since.month, since.day)
+
+
+def run_etl(
+    engine: Engine,
+    sources: Sequence[OrderSource],
+    *,
+    full_refresh: bool = False,
+    since: date | datetime | None = None,
+    progress: Callable[[EtlProgress], None] | None = None,
+    default_currency: str = "EUR",
+    batch_lines: int = 50_000,
+    mode: LoadMode = "merge",
+    auto_upgrade: bool = True,
+    hook: BatchHook | None = None,
+) -> EtlRunInfo:
+    """Load every source into the warehouse; returns the run's counts (see the module docstring).
+
+    ``full_refresh`` ignores watermarks and loaded-file lists (everything is re-read and merged);
+    ``since`` re-reads from that date on (SQL cursor from that date; files re-read, orders placed
+    earlier skipped). Rejected rows make the status ``partial``; an error makes it ``failed``,
+    is recorded in ``etl_run`` and raised (the batches committed before it stay).
+    """
+    ensure_current(engine, auto=auto_upgrade)
+    since_dt = _since_datetime(since)
+    names = ",".join(s.name for s in sources)[:64] or None
+    started = time.perf_counter()
+    try:
+        with engine.begin() as conn:
+            # A run still "running" for these sources was killed: say so in the history.
+            conn.execute(
+                update(etl_run)
+                .where(etl_run.c.job == "etl", etl_run.c.status == "running")
+                .where(etl_run.c.source == names)
+                .values(status="interrupted", error="the process ended before the run finished")
+            )
+            inserted = conn.execute(
+                etl_run.insert().values(
+                    job="etl",
+                    source=names,
+                    started_at=_now(),
+                    status="running",
+                    rows_read=0,
+                    rows_loaded=0,
+                    rows_rejected=0,
+                )
+            ).inserted_primary_key
+            assert inserted is not None
+            run_id = int(inserted[0])
+    except OperationalError as exc:
+        raise WarehouseUnavailable(f"cannot write to the warehouse: {exc.orig}") from None
+    info = EtlRunInfo(run_id=run_id, status="running")
+    try:
+        for source in sources:
+            _run_source(
+                engine, source, info,
+                full_refresh=full_refresh, since=since_dt, progress=progress,
+                default_currency=default_currency, batch_lines=batch_lines, mode=mode, hook=hook,
+            )  # fmt: skip
+    except BaseException as exc:
+        info.status = "failed"
+        info.error = str(exc) or type(exc).__name__
+        info.duration_s = time.perf_counter() - started
+        _finish(engine, info)
+        if isinstance(exc, SQLAlchemyError):
+            raise LoadError(f"run {run_id}: writing to the warehouse failed: {exc}") from exc
+        raise
+    info.status = "partial" if info.rows_rejected else "ok"
+    info.duration_s = time.perf_counter() - started
+    _finish(engine, info)
+    log.info(
+        "etl run %d %s: %d read, %d loaded, %d rejected in %.1fs",
+        run_id, info.status, info.rows_read, info.rows_loaded, info.rows_rejected, info.duration_s,
+    )  # fmt: skip
+    return info
+
+
+def _run_source(
+    engine: Engine,
+    source: OrderSource,
+    info: EtlRunInfo,
+    *,
+    full_refresh: bool,
+    since: datetime | None,
+    progress: Callable[[EtlProgress], None] | None,
+    default_currency: str,
+    batch_lines: int,
+    mode: LoadMode,
+    hook: BatchHook | None,
+) -> None:
+    state = SourceState() if full_refresh else read_state(engine, source.name)
+    watermark_from = state.cursor
+    watermark_to = state.cursor
+    first = True
+    for chunk in source.read(
+        state, since=since, full_refresh=full_refresh, batch_lines=batch_lines
+    ):
+        checked = validate_chunk(chunk, default_currency, since)
+        info.batches += 1
+        try:
+            with engine.begin() as conn:
+                if mode == "replace" and first:
+                    delete_source(conn, source.name)
+                result = write_batch(
+                    conn,
+                    source=source.name,
+                    run_id=info.run_id,
+                    orders=checked.orders,
+                    rejects=checked.rejects,
+                    checkpoint=chunk.checkpoint,
+                    rows_read=chunk.rows_read,
+                    mode=mode,
+                    now=_now(),
+                )
+                if hook is not None:
+                    hook("before_commit", info.batches)
+        except OperationalError as exc:
+            raise WarehouseUnavailable(
+                f"source {source.name}, batch {info.batches}: the warehouse failed: {exc.orig}"
+            ) from exc
+        if hook is not None:
+            hook("after_commit", info.batches)
+        first = False
+        if chunk.checkpoint.cursor is not None:
+            watermark_to = chunk.checkpoint.cursor
+        info.rows_read += chunk.rows_read
+        info.rows_loaded += result.lines_loaded
+        info.rows_rejected += result.rejects
+        info.rows_skipped += checked.skipped_before_since
+        info.orders_inserted += result.orders_inserted
+        info.orders_updated += result.orders_updated
+        info.orders_unchanged += result.orders_unchanged
+        info.lines_written += result.lines_written
+        for reject in checked.rejects:
+            info.rejects_by_rule[reject.rule] = info.rejects_by_rule.get(reject.rule, 0) + 1
+        info.notes.extend(chunk.notes)
+        if progress is not None:
+            progress(
+                EtlProgress(
+                    source=source.name,
+                    batch=info.batches,
+                    rows_read=info.rows_read,
+                    rows_loaded=info.rows_loaded,
+                    rows_rejected=info.rows_rejected,
+                    done_bytes=chunk.done_bytes,
+                    total_bytes=chunk.total_bytes,
+                )
+            )
+    info.watermarks[source.name] = (watermark_from, watermark_to)
+
+
+def _finish(engine: Engine, info: EtlRunInfo) -> None:
+    single = next(iter(info.watermarks.values())) if len(info.watermarks) == 1 else (None, None)
+    try:
+        with engine.begin() as conn:
+            # The counters were kept up to date batch by batch (in each batch's transaction).
+            conn.execute(
+                update(etl_run)
+                .where(etl_run.c.run_id == info.run_id)
+                .values(
+                    finished_at=_now(),
+                    status=info.status,
+                    error=info.error,
+                    watermark_from=single[0],
+                    watermark_to=single[1],
+                    details=info.details(),
+                )
+            )
+    except SQLAlchemyError:
+        log.exception("could not record the end of etl run %d", info.run_id)
+
+
+def load_csv(
+    engine: Engine,
+    path: Path | str,
+    *,
+    source: str = "csv",
+    **kwargs: Any,
+) -> EtlRunInfo:
+    """Load one canonical orders file (or folder of them) without any config."""
+    return run_etl(engine, [CsvSource.canonical(path, name=source)], **kwargs)
+
+
+__all__ = [
+    "BatchHook",
+    "EtlError",
+    "EtlProgress",
+    "EtlRunInfo",
+    "load_csv",
+    "read_state",
+    "run_etl",
+]
