@@ -90,7 +90,8 @@ def user_hash(password: str, scheme: HashScheme | None = None) -> str:
         return digest
     import bcrypt
 
-    return bcrypt.hashpw(digest.encode("ascii"), bcrypt.gensalt()).decode("ascii")
+    # Cost 10 is what PHP's password_hash (PASSWORD_DEFAULT) uses, i.e. what SuiteCRM stores.
+    return bcrypt.hashpw(digest.encode("ascii"), bcrypt.gensalt(rounds=10)).decode("ascii")
 
 
 class PasswordFile:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -67,8 +68,28 @@ FieldType = Literal[
 ViewName = Literal["detailview", "editview", "listview"]
 ALL_VIEWS: tuple[ViewName, ...] = ("detailview", "editview", "listview")
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=150)]
-OptionalText = Annotated[str, StringConstraints(max_length=255)]
+_MARKUP = re.compile(r"<[A-Za-z/!?]")
+
+
+def _no_markup(value: str) -> str:
+    # Sugar's XSS cleaning removes tag-like text on save (recording
+    # 04_special_characters_roundtrip: "<Co>" disappears): such a value could never be stored
+    # as written, and every plan would show it as a change again.
+    if _MARKUP.search(value):
+        raise ValueError(
+            "Sugar removes markup-like text such as '<Co>' when it saves: write it without "
+            "angle brackets"
+        )
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_markup)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=150),
+    AfterValidator(_no_markup),
+]
+OptionalText = Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_markup)]
 UserName = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,59}$", strip_whitespace=True)
 ]
@@ -125,7 +146,7 @@ class Role(_Model):
     """An ACL role (Sugar's "group of rights")."""
 
     name: Name
-    description: str = ""
+    description: Text = ""
     rights: dict[ModuleName, ModuleRights] = Field(default_factory=dict)
 
 
@@ -172,7 +193,7 @@ class SecurityGroup(_Model):
     """A SuiteCRM security group: members (users) and the roles attached to it."""
 
     name: Name
-    description: str = ""
+    description: Text = ""
     members: list[UserName] = Field(default_factory=list)
     roles: list[Name] = Field(default_factory=list)
 
@@ -200,7 +221,7 @@ class Account(_Model):
     phone: OptionalText = ""
     email: str | None = None
     website: OptionalText = ""
-    description: str = ""
+    description: Text = ""
     billing_address: Address | None = None
     shipping_address: Address | None = None
     assigned_user: UserName | None = None

@@ -256,6 +256,12 @@ CASES: list[tuple[str, str | tuple[str, str], str, str]] = [
         "Field required",
     ),
     (
+        "markup_in_name",
+        ("name: Autovision,", "name: 'Autovision <Co>',"),
+        "sugar.accounts[0].name",
+        "markup-like text",
+    ),
+    (
         "protected_and_managed",
         ("sugar:\n", "sugar:\n  protected_users: [t.bernard]\n"),
         "sugar.users[0].user_name",
