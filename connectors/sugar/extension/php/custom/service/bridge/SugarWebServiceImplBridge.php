@@ -146,7 +146,9 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             ? $existing['vname'] : 'LBL_' . strtoupper(substr($name, 0, -2));
         $listName = null;
         if ($sugarType === 'enum') {
-            $listName = ($existing !== null && !empty($existing['ext1']))
+            // Keep the list an existing field already points at (e.g. one made in Studio).
+            $listName = ($existing !== null && !empty($existing['ext1'])
+                && preg_match('/^[A-Za-z0-9_]{1,100}$/', $existing['ext1']))
                 ? $existing['ext1'] : strtolower($module_name) . '_' . substr($name, 0, -2) . '_list';
         }
 
@@ -275,7 +277,12 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
                 if (!is_scalar($value) || strlen((string) $key) > 100) {
                     return $fail('options must map keys (at most 100 characters) to labels');
                 }
-                $options[(string) $key] = (string) $value;
+                // ParserDropDown::saveDropDown strips markup from keys and labels the same way.
+                $cleanKey = SugarCleaner::stripTags(from_html((string) $key), false);
+                if ($cleanKey !== (string) $key) {
+                    return $fail('option keys must be plain text');
+                }
+                $options[$cleanKey] = SugarCleaner::stripTags(from_html((string) $value), false);
             }
         } elseif (isset($field['options']) && $field['options'] !== array()) {
             return $fail('options are only for enum fields');
@@ -304,6 +311,8 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         if (!is_string($help) || strlen($help) > 255) {
             return $fail('help must be a string of at most 255 characters');
         }
+        // What TemplateField::populateFromPost does with Studio's help text.
+        $help = htmlspecialchars((string) remove_xss(htmlspecialchars_decode($help, ENT_QUOTES)));
 
         if ($views === null) {
             $views = array();
