@@ -1,0 +1,170 @@
+"""Provisioning against a real SugarCRM CE / SuiteCRM 7 with the bridge extension installed.
+
+Runs only when SUGAR_LIVE_URL, SUGAR_LIVE_USERNAME and SUGAR_LIVE_PASSWORD are set. Uses its own
+custom fields (``sbp_*_c``) and names with a per-run suffix, so it never touches the example
+config's objects; at the end it deactivates its users and deletes its roles, group and accounts.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.sugar import query as q
+from connectors.sugar.client import SugarClient
+from sugar_bridge.provision.apply import apply
+from sugar_bridge.provision.plan import plan
+from sugar_bridge.provision.spec import SugarSpec
+
+pytestmark = pytest.mark.live
+
+LIVE = {
+    k: os.environ.get(k, "")
+    for k in ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
+}
+
+
+@pytest.fixture
+def client() -> Iterator[SugarClient]:
+    if not all(LIVE.values()):
+        pytest.skip("SUGAR_LIVE_URL / SUGAR_LIVE_USERNAME / SUGAR_LIVE_PASSWORD not set")
+    with SugarClient(
+        LIVE["SUGAR_LIVE_URL"], LIVE["SUGAR_LIVE_USERNAME"], LIVE["SUGAR_LIVE_PASSWORD"]
+    ) as c:
+        yield c
+
+
+def _spec(suffix: str) -> dict[str, Any]:
+    role, group = f"SBP Role {suffix}", f"SBP Group {suffix}"
+    return {
+        "account_key_field": "sbp_external_id_c",
+        "protected_users": [LIVE["SUGAR_LIVE_USERNAME"] or "admin"],
+        "custom_fields": {
+            "Accounts": [
+                {
+                    "name": "sbp_external_id_c",
+                    "type": "varchar",
+                    "len": 64,
+                    "label": "SBP External ID",
+                },
+                {
+                    "name": "sbp_segment_c",
+                    "type": "enum",
+                    "label": "SBP Segment",
+                    "options": {"champions": "Champions", "at_risk": "At risk", "lost": "Lost"},
+                },
+                {"name": "sbp_score_c", "type": "int", "label": "SBP Score"},
+                {"name": "sbp_amount_c", "type": "currency", "label": "SBP Amount", "precision": 2},
+                {"name": "sbp_ratio_c", "type": "decimal", "label": "SBP Ratio", "precision": 4},
+                {"name": "sbp_day_c", "type": "date", "label": "SBP Day"},
+                {
+                    "name": "sbp_updated_c",
+                    "type": "datetime",
+                    "label": "SBP Updated",
+                    "views": ["detailview"],
+                },
+            ]
+        },
+        "roles": [
+            {
+                "name": role,
+                "description": "live test role",
+                "rights": {
+                    "Accounts": {
+                        "access": "enabled",
+                        "view": "all",
+                        "list": "all",
+                        "edit": "owner",
+                        "delete": "none",
+                        "import": "none",
+                        "export": "none",
+                        "massupdate": "none",
+                    }
+                },
+            }
+        ],
+        "security_groups": [{"name": group, "members": [f"sbp{suffix}a"], "roles": [role]}],
+        "users": [
+            {
+                "user_name": f"sbp{suffix}a",
+                "first_name": "Live",
+                "last_name": "Tester A",
+                "email": f"sbp{suffix}a@example.test",
+                "title": "Tester",
+                "roles": [role],
+                "password": {"env": "SBP_LIVE_PW"},
+            },
+            {
+                "user_name": f"sbp{suffix}b",
+                "last_name": "Tester B",
+                "roles": [role],
+                "password": "generate",
+            },
+        ],
+        "accounts": [
+            {
+                "external_id": f"SBP-{suffix}-1",
+                "name": f"SBP O'Brien & Sons {suffix}",
+                "type": "Customer",
+                "billing_address": {"city": "Lyon", "country": "France"},
+                "assigned_user": f"sbp{suffix}a",
+                "custom": {
+                    "sbp_segment_c": "at_risk",
+                    "sbp_score_c": 7,
+                    "sbp_amount_c": 1234.5,
+                    "sbp_ratio_c": 0.8125,
+                    "sbp_day_c": "2026-10-01",
+                    "sbp_updated_c": "2026-11-24 02:00:00",
+                },
+            },
+        ],
+    }
+
+
+def test_live_fresh_apply_then_second_apply_sends_no_write(
+    client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suffix = secrets.token_hex(3)
+    password = f"Live-{secrets.token_urlsafe(12)}"
+    monkeypatch.setenv("SBP_LIVE_PW", password)
+    spec = SugarSpec.model_validate(_spec(suffix))
+    try:
+        first = apply(client, spec, passwords_file=tmp_path / "pw.tsv")
+        summary = first.summary()
+        assert summary["user"] == {"create": 2}
+        assert summary["account"] == {"create": 1}
+        assert summary["membership"] == {"add": 4}
+
+        writes = client.stats.writes
+        again = plan(client, spec)
+        assert not again.has_changes, [(i.kind, i.key, i.changes) for i in again.changes]
+        second = apply(client, spec, passwords_file=tmp_path / "pw2.tsv")
+        assert second.applied == []
+        assert client.stats.writes == writes
+
+        with SugarClient(LIVE["SUGAR_LIVE_URL"], f"sbp{suffix}a", password) as user_client:
+            assert user_client.user_id
+        generated = (tmp_path / "pw.tsv").read_text().splitlines()[-1].split("\t")
+        with SugarClient(LIVE["SUGAR_LIVE_URL"], generated[0], generated[1]) as user_client:
+            assert user_client.user_id
+    finally:
+        _cleanup(client, suffix)
+
+
+def _cleanup(client: SugarClient, suffix: str) -> None:
+    users = client.module("Users")
+    for record in users.list(query=q.like_prefix("users.user_name", f"sbp{suffix}"), fields=["id"]):
+        users.update(record["id"], {"status": "Inactive"})
+    for module, column in (
+        ("ACLRoles", "acl_roles.name"),
+        ("SecurityGroups", "securitygroups.name"),
+        ("Accounts", "accounts.name"),
+    ):
+        accessor = client.module(module)
+        for record in accessor.list(query=q.like_contains(column, suffix), fields=["id"]):
+            accessor.update(record["id"], {"deleted": 1})
