@@ -127,7 +127,9 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
      * @param string $module_name -- Module key, e.g. Accounts (case-sensitive).
      * @param array $field -- {name, type, label, len, precision, options, default, required, help}
      * @param array $views -- subset of detailview, editview, listview
-     * @return array|null -- {name, created, changed, changes, views_added}
+     * @return array|null -- {name, created, changed, changes, views_added}; changes names the
+     *                       attributes of an existing field that differed (len, precision,
+     *                       default, required, help, options, label), [] for a new field
      */
     public function bridge_ensure_custom_field($session, $module_name, $field, $views = array())
     {
@@ -193,7 +195,9 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             }
         }
 
-        $changes = array_values(array_unique($changes));
+        // changed: this call wrote the field, its label or its list (always so when created);
+        // changes: which attributes of an existing field differed (none for a new field).
+        $changes = $created ? array() : array_values(array_unique($changes));
         return array(
             'name' => $name,
             'created' => $created,
