@@ -48,6 +48,13 @@ def _short(value: Any) -> str:
 
 
 def _details(item: Item) -> str:
+    if item.kind == "role_rights" and item.action == "create":
+        # A new role's rights: one line per module rather than one per action.
+        modules: dict[str, list[str]] = {}
+        for change in item.changes:
+            module, _, action = change.name.partition(".")
+            modules.setdefault(module, []).append(f"{action} {change.new}")
+        return "\n".join(f"{module}: {', '.join(words)}" for module, words in modules.items())
     parts = [f"{c.name}: {_short(c.old)} → {_short(c.new)}" for c in item.changes]
     if item.title:
         parts.insert(0, item.title)

@@ -124,22 +124,31 @@ def apply(
     ids = _known_ids(client, spec, the_plan)
 
     accounts = [item for item in changes if item.kind == "account"]
-    for item in changes:
-        if item.kind == "account":
-            continue
-        try:
-            _apply_item(client, spec, item, ids, passwords, password_file, hash_scheme, on_secret)
-        except (SugarError, PasswordError) as exc:
-            result.password_file = password_file.path if password_file.count else None
-            result.passwords_written = password_file.count
-            raise ApplyFailed(item, exc, len(result.applied)) from exc
-        result.applied.append(item)
-        if progress is not None:
-            progress(item)
-    if accounts:
-        _apply_accounts(client, spec, accounts, ids, result, progress)
-    result.password_file = password_file.path if password_file.count else None
-    result.passwords_written = password_file.count
+    try:
+        for item in changes:
+            if item.kind == "account":
+                continue
+            try:
+                _apply_item(
+                    client, spec, item, ids, passwords, password_file, hash_scheme, on_secret
+                )
+            except (SugarError, PasswordError) as exc:
+                raise ApplyFailed(item, exc, len(result.applied)) from exc
+            result.applied.append(item)
+            if progress is not None:
+                progress(item)
+        if accounts:
+            _apply_accounts(client, spec, accounts, ids, result, progress)
+    except ApplyFailed as failed:
+        if password_file.count:
+            # The passwords of users created before the failure must not be lost.
+            raise ApplyFailed(
+                failed.item, failed.cause, failed.applied, password_file.path
+            ) from failed.cause
+        raise
+    finally:
+        result.password_file = password_file.path if password_file.count else None
+        result.passwords_written = password_file.count
     return result
 
 

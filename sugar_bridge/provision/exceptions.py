@@ -14,6 +14,7 @@ passed through unchanged.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sugar_bridge.exceptions import SugarBridgeError
@@ -41,13 +42,19 @@ class PasswordError(ProvisionError):
 class ApplyFailed(ProvisionError):
     """A write failed during apply; earlier writes stay, later ones were not attempted."""
 
-    def __init__(self, item: Item, cause: BaseException, applied: int) -> None:
+    def __init__(
+        self, item: Item, cause: BaseException, applied: int, password_file: Path | None = None
+    ) -> None:
         self.item = item
         self.cause = cause
         self.applied = applied
+        self.password_file = password_file
         self.transient = bool(getattr(cause, "transient", False))
-        super().__init__(
+        message = (
             f"apply stopped at {item.kind} {item.key!r} ({item.action}): {cause}. "
             f"{applied} change(s) were applied before it; run `sugar-bridge provision plan` "
             "to see what remains"
         )
+        if password_file is not None:
+            message += f". Passwords generated so far are in {password_file} (mode 0600)"
+        super().__init__(message)

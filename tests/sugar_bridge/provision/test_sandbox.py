@@ -19,11 +19,11 @@ from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import InvalidLogin
 from sugar_bridge.config import load_config
 from sugar_bridge.provision.apply import apply
-from sugar_bridge.provision.exceptions import PasswordError
+from sugar_bridge.provision.exceptions import ApplyFailed, PasswordError
 from sugar_bridge.provision.export import export
 from sugar_bridge.provision.plan import plan
 from sugar_bridge.provision.spec import SugarSpec
-from sugar_bridge.sandbox import Sandbox
+from sugar_bridge.sandbox import Faults, Sandbox
 from tests.conftest import REPO
 
 SMALL: dict[str, Any] = {
@@ -168,11 +168,13 @@ def test_fresh_apply_then_second_apply_sends_no_write(
     assert ka1["name"] == "O'Brien & Sons"
 
     writes_before = client.stats.writes
+    server_writes = sandbox.stats.total_writes
     second_plan = plan(client, spec)
     assert not second_plan.has_changes, [(i.kind, i.key, i.changes) for i in second_plan.changes]
     second = apply(client, spec, passwords_file=tmp_path / "pw2.tsv")
     assert second.applied == []
     assert client.stats.writes == writes_before
+    assert sandbox.stats.total_writes == server_writes
     assert not (tmp_path / "pw2.tsv").exists()
 
 
@@ -365,3 +367,28 @@ def test_cli_bad_spec_applies_nothing(
     assert result.exit_code == 2, result.output
     assert "sugar.users[0].roles[1]" in result.output
     assert sandbox.stats.total_writes == before
+
+
+def test_apply_stops_at_first_terminal_error_then_converges(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path
+) -> None:
+    spec = _spec()
+    # Every set_relationship fails (HTTP 500, no retry): apply stops at the first membership.
+    sandbox.set_faults(
+        Faults(rate=1.0, kinds=("http500",), methods=frozenset({"set_relationship"}))
+    )
+    with pytest.raises(ApplyFailed) as caught:
+        apply(client, spec, passwords_file=tmp_path / "pw.tsv")
+    failed = caught.value
+    assert failed.item.kind == "membership"
+    assert "apply stopped at membership" in str(failed)
+    assert failed.password_file == tmp_path / "pw.tsv"  # generated passwords are not lost
+    assert str(tmp_path / "pw.tsv") in str(failed)
+    assert plan(client, spec).by_kind("account")[0].action == "create"  # nothing after it
+
+    sandbox.set_faults(None)
+    result = apply(client, spec, passwords_file=tmp_path / "pw2.tsv")
+    assert {i.kind for i in result.applied} == {"membership", "account"}
+    assert not plan(client, spec).has_changes
+    users = client.module("Users").list(query=q.like_prefix("users.user_name", "rep"))
+    assert sorted(u["user_name"] for u in users) == ["rep1", "rep2"]  # no duplicate
