@@ -14,10 +14,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -101,11 +100,17 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The warehouse's revision (``None`` for an empty database)."""
+    # Read alembic_version directly: MigrationContext would log at INFO on every command.
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            heads = list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except OperationalError as exc:
         raise WarehouseUnavailable(f"cannot open the warehouse: {_describe(exc)}") from None
+    if len(heads) > 1:
+        raise WarehouseNotCurrent(f"the warehouse has several schema heads: {', '.join(heads)}")
+    return str(heads[0]) if heads else None
 
 
 def upgrade(engine: Engine, revision: str = "head") -> str:

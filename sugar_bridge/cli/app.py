@@ -39,6 +39,13 @@ def _register() -> None:
     from sugar_bridge.cli import extension as extension_cli
 
     app.add_typer(extension_cli.app, name="extension")
+    from sugar_bridge.cli import db as db_cli
+    from sugar_bridge.cli import etl as etl_cli
+    from sugar_bridge.cli import status as status_cli
+
+    app.add_typer(etl_cli.app, name="etl")
+    app.add_typer(db_cli.app, name="db")
+    app.command("status")(status_cli.status_command)
     pass
 
 

@@ -1,0 +1,40 @@
+"""``sugar-bridge db``: the warehouse schema (Alembic migrations shipped with the package)."""
+
+from __future__ import annotations
+
+import typer
+
+from etl.db import create_engine_for, current_revision, head_revision, upgrade
+from sugar_bridge.cli.common import console, handle_errors, make_context
+
+app = typer.Typer(help="Warehouse schema: migrate, show the revision.", no_args_is_help=True)
+
+
+@app.command("upgrade")
+@handle_errors
+def upgrade_command() -> None:
+    """Apply the warehouse migrations up to this version's head."""
+    ctx = make_context()
+    engine = create_engine_for(ctx.settings.warehouse_url_value)
+    before = current_revision(engine)
+    after = upgrade(engine)
+    where = ctx.settings.warehouse_url_display
+    if before == after:
+        console.print(f"warehouse {where} already at revision {after}")
+    else:
+        console.print(f"warehouse {where} migrated from {before or 'empty'} to {after}")
+
+
+@app.command("current")
+@handle_errors
+def current_command() -> None:
+    """Show the warehouse's schema revision and the one this version needs."""
+    ctx = make_context()
+    engine = create_engine_for(ctx.settings.warehouse_url_value)
+    current = current_revision(engine)
+    head = head_revision()
+    state = "up to date" if current == head else "run `sugar-bridge db upgrade`"
+    console.print(
+        f"warehouse {ctx.settings.warehouse_url_display}: revision {current or 'none (empty)'}"
+        f", code head {head} — {state}"
+    )

@@ -1,0 +1,194 @@
+"""``sugar-bridge etl``: load orders into the warehouse, list rejected rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from connectors.orders.base import OrderSource
+from connectors.orders.csv_source import CsvSource
+from connectors.orders.sources import make_sources
+from etl.db import create_engine_for, ensure_current
+from etl.history import latest_run_id, rejects
+from etl.run import EtlProgress, EtlRunInfo, run_etl
+from sugar_bridge.cli.common import EXIT_PARTIAL, console, handle_errors, make_context
+from sugar_bridge.exceptions import ConfigError
+
+app = typer.Typer(
+    help="Orders into the warehouse: run the ETL, list rejects.", no_args_is_help=True
+)
+
+
+def _parse_since(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--since {value!r}: expected a date like 2024-01-31") from None
+
+
+@app.command("run")
+@handle_errors
+def run_command(
+    csv: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Load this canonical orders file (or folder) without config."),
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this configured source (repeatable).")
+    ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option("--full-refresh", help="Ignore watermarks and loaded files: re-read all."),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Re-read orders placed on or after this date (YYYY-MM-DD)."),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
+    ] = True,
+) -> None:
+    """Extract, validate and load orders; exit code 3 when rows were rejected."""
+    ctx = make_context()
+    since_date = _parse_since(since)
+    batch_lines = 50_000
+    currency = ctx.settings.default_currency
+    sources: list[OrderSource]
+    if csv is not None:
+        if not csv.exists():
+            raise ConfigError(f"--csv {csv}: no such file or folder")
+        sources = [CsvSource.canonical(csv)]
+    else:
+        config = ctx.config.sources
+        if not config.inputs:
+            raise ConfigError(
+                f"{ctx.settings.config}: no order source under sources.inputs "
+                "(or use `sugar-bridge etl run --csv PATH`)"
+            )
+        sources = make_sources(config, source or [])
+        batch_lines = config.batch_lines
+        currency = config.default_currency or currency
+    engine = create_engine_for(ctx.settings.warehouse_url_value)
+    ensure_current(engine, auto=True)
+    info = _run_with_progress(
+        lambda cb: run_etl(
+            engine,
+            sources,
+            full_refresh=full_refresh,
+            since=since_date,
+            progress=cb,
+            default_currency=currency,
+            batch_lines=batch_lines,
+        ),
+        show=progress,
+    )
+    _summary(info)
+    if info.rows_rejected:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+def _run_with_progress(
+    run: Callable[[Callable[[EtlProgress], None] | None], EtlRunInfo], show: bool
+) -> EtlRunInfo:
+    if not show:
+        return run(None)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task("loading", total=None, counts="")
+
+        def update(event: EtlProgress) -> None:
+            bar.update(
+                task,
+                description=event.source,
+                total=event.total_bytes or None,
+                completed=event.done_bytes,
+                counts=(
+                    f"{event.rows_read:,} read · {event.rows_loaded:,} loaded · "
+                    f"{event.rows_rejected:,} rejected"
+                ),
+            )
+
+        result = run(update)
+        bar.update(task, completed=bar.tasks[0].total or 0)
+        return result
+
+
+def _summary(info: EtlRunInfo) -> None:
+    table = Table(title=f"ETL run {info.run_id}: {info.status}", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, value in (
+        ("rows read", info.rows_read),
+        ("rows loaded", info.rows_loaded),
+        ("rows rejected", info.rows_rejected),
+        ("rows skipped (before --since)", info.rows_skipped),
+        ("orders inserted", info.orders_inserted),
+        ("orders updated", info.orders_updated),
+        ("orders unchanged", info.orders_unchanged),
+        ("batches", info.batches),
+    ):
+        table.add_row(label, f"{value:,}")
+    table.add_row("duration", f"{info.duration_s:.1f} s")
+    console.print(table)
+    for note in info.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+    if info.rows_rejected:
+        rules = ", ".join(f"{rule} {n}" for rule, n in sorted(info.rejects_by_rule.items()))
+        console.print(
+            f"[yellow]{info.rows_rejected:,} rejected rows[/] ({rules}): "
+            f"`sugar-bridge etl rejects --run {info.run_id}` lists them",
+            highlight=False,
+        )
+
+
+@app.command("rejects")
+@handle_errors
+def rejects_command(
+    run: Annotated[
+        int | None, typer.Option("--run", help="Run id (default: the latest ETL run).")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 200,
+) -> None:
+    """List the rows a run rejected, with the reason of each."""
+    ctx = make_context()
+    engine = create_engine_for(ctx.settings.warehouse_url_value)
+    ensure_current(engine, auto=True)
+    run_id = run if run is not None else latest_run_id(engine)
+    if run_id is None:
+        console.print("no ETL run yet")
+        return
+    found = rejects(engine, run_id, limit=limit)
+    if not found:
+        console.print(f"run {run_id}: no rejected rows")
+        return
+    table = Table(title=f"rejected rows of run {run_id}")
+    table.add_column("where")
+    table.add_column("rule")
+    table.add_column("reason", overflow="fold")
+    for row in found:
+        table.add_row(row.source_key or row.source, row.rule, row.reason)
+    console.print(table, highlight=False)
+    if len(found) == limit:
+        console.print(f"(first {limit}; --limit to see more)")

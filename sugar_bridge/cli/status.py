@@ -1,0 +1,73 @@
+"""``sugar-bridge status``: what ran lately, and what it rejected.
+
+One small function per section; other parts of the bridge add their own section function and a
+line in ``status_command``.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from etl.db import create_engine_for, ensure_current
+from etl.history import last_runs, latest_run_id, reject_counts
+from sugar_bridge.cli.common import console, handle_errors, make_context
+
+
+def runs_section(engine: Engine) -> None:
+    """The last runs of every job in ``etl_run``: counts, duration, status, error."""
+    runs = last_runs(engine)
+    if not runs:
+        console.print("no runs yet")
+        return
+    table = Table(title="last runs")
+    for column in ("run", "job", "source", "started", "status", "read", "loaded", "rejected"):
+        table.add_column(column, justify="right" if column in ("read", "loaded") else "left")
+    table.add_column("duration", justify="right")
+    table.add_column("error", overflow="fold")
+    for run in runs:
+        duration = run.duration_s
+        table.add_row(
+            str(run.run_id),
+            run.job,
+            run.source or "",
+            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            run.status,
+            f"{run.rows_read:,}",
+            f"{run.rows_loaded:,}",
+            f"{run.rows_rejected:,}",
+            f"{duration:.1f} s" if duration is not None else "",
+            (run.error or "")[:200],
+        )
+    console.print(table, highlight=False)
+
+
+def rejects_section(engine: Engine) -> None:
+    """Reject counts by rule, for the latest ETL run and over all runs."""
+    latest = latest_run_id(engine)
+    if latest is None:
+        return
+    last = dict(reject_counts(engine, latest))
+    overall = reject_counts(engine)
+    if not overall:
+        console.print("no rejected rows")
+        return
+    table = Table(title=f"rejected rows by rule (latest ETL run {latest} / all runs)")
+    table.add_column("rule")
+    table.add_column(f"run {latest}", justify="right")
+    table.add_column("all runs", justify="right")
+    for rule, n in overall:
+        table.add_row(rule, f"{last.get(rule, 0):,}", f"{n:,}")
+    console.print(table, highlight=False)
+    console.print("details: `sugar-bridge etl rejects --run N`")
+
+
+@handle_errors
+def status_command() -> None:
+    """Show the last runs of every job (counts, duration, errors) and rejects by reason."""
+    ctx = make_context()
+    engine = create_engine_for(ctx.settings.warehouse_url_value)
+    ensure_current(engine, auto=True)
+    console.print(f"warehouse: {ctx.settings.warehouse_url_display}", highlight=False)
+    runs_section(engine)
+    rejects_section(engine)
