@@ -98,7 +98,8 @@ def require_extension(client: SugarClient) -> dict[str, Any]:
         info = client.call_extension("bridge_info")
     except ExtensionMissing as error:
         raise ExtensionMissing(
-            f"the Sugar server extension is missing ({error}): {INSTALL_HINT}", method="bridge_info"
+            f"the Sugar server extension is missing at {client.extension_url}: {INSTALL_HINT}",
+            method="bridge_info",
         ) from error
     status = check_info(info if isinstance(info, Mapping) else None)
     if not status.ok:
