@@ -33,25 +33,45 @@ class FieldSpec:
             raw = self.values[raw]
         return normalise(raw, self.kind, self.precision)
 
+    options: Mapping[str, str] = dataclasses.field(default_factory=dict)  # dropdown key: label
+
     def label(self, sugar_value: str) -> str:
-        """The warehouse value behind a Sugar value (inverse of the value map) for messages."""
+        """What a person calls a Sugar value: the warehouse value behind it (inverse value map),
+        else the dropdown label Sugar shows, else the value itself."""
         for label, key in self.values.items():
             if key == sugar_value:
                 return label
-        return sugar_value
+        return self.options.get(sugar_value, sugar_value)
 
 
-def resolve_fields(config: PushConfig, sugar_types: Mapping[str, str]) -> list[FieldSpec]:
-    """Resolve ``push.fields`` with the types Sugar reports (get_module_fields); config wins."""
-    specs = []
-    for column, fmap in config.fields.items():
-        specs.append(_spec(column, fmap, sugar_types.get(fmap.field)))
-    return specs
+def resolve_fields(
+    config: PushConfig, sugar_fields: Mapping[str, Mapping[str, Any]]
+) -> list[FieldSpec]:
+    """Resolve ``push.fields`` with Sugar's field definitions (get_module_fields: type and
+    dropdown options); a type given in config wins."""
+    return [
+        _spec(column, fmap, sugar_fields.get(fmap.field, {}))
+        for column, fmap in config.fields.items()
+    ]
 
 
-def _spec(column: str, fmap: FieldMap, sugar_type: str | None) -> FieldSpec:
-    kind = kind_of(fmap.type or sugar_type)
-    return FieldSpec(column, fmap.field, kind, fmap.precision, dict(fmap.values))
+def _options(meta: Mapping[str, Any]) -> dict[str, str]:
+    # get_module_fields: {"key": {"name": "key", "value": "Label"}}, or [] when there are none.
+    raw = meta.get("options")
+    if not isinstance(raw, Mapping):
+        return {}
+    out = {}
+    for key, item in raw.items():
+        label = item.get("value") if isinstance(item, Mapping) else item
+        if key and label is not None:
+            out[str(key)] = str(label)
+    return out
+
+
+def _spec(column: str, fmap: FieldMap, meta: Mapping[str, Any]) -> FieldSpec:
+    sugar_type = meta.get("type")
+    kind = kind_of(fmap.type or (str(sugar_type) if sugar_type else None))
+    return FieldSpec(column, fmap.field, kind, fmap.precision, dict(fmap.values), _options(meta))
 
 
 def habit_value(row: Mapping[str, Any], column: str) -> Any:

@@ -333,7 +333,7 @@ def _resolve(client: ClientLike, config: PushConfig) -> list[FieldSpec]:
     missing = [f for f in wanted if f not in known]
     if missing:
         raise MissingFieldsError(missing)
-    return resolve_fields(config, {name: str(meta.get("type", "")) for name, meta in known.items()})
+    return resolve_fields(config, known)
 
 
 def _record_match(

@@ -1,0 +1,263 @@
+"""The push against the sandbox Sugar: diff-based writes, read-back, lists, follow-ups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from etl.schema import dim_customer, push_log, push_match_issue, push_run
+from sugar_bridge.push import store
+from sugar_bridge.push.exceptions import MissingFieldsError
+from sugar_bridge.push.push import match_accounts, push_segments
+from sugar_bridge.sandbox import Sandbox
+from tests.sugar_bridge.push.conftest import Warehouse, client_for, factory, push_config
+
+WRITE_METHODS = ("set_entry", "set_entries", "set_relationship", "set_relationships")
+
+
+def write_calls(sb: Sandbox) -> int:
+    return sum(sb.stats.calls[m] for m in WRITE_METHODS)
+
+
+def seed(wh: Warehouse, sb: Sandbox, n: int = 20) -> None:
+    """n customers; three already have an account (by external id, email, name), two are
+    ambiguous (one name, two accounts)."""
+    segments = ["Champions", "Loyal", "At risk", "Can't lose them"]
+    for i in range(n):
+        wh.add_customer(
+            f"C{i:03d}",
+            f"Customer {i} GmbH",
+            f"c{i}@example.com",
+            rfm_segment=segments[i % len(segments)],
+            n_orders=i + 1,
+        )
+    wh.add_customer("DUP", "Twin Company", None)
+    wh.analyse()
+    with client_for(sb) as client:
+        accounts = client.module("Accounts")
+        accounts.create({"name": "Old name", "external_id_c": "C000"})
+        accounts.create({"name": "By mail", "email1": "C1@Example.com"})
+        accounts.create({"name": "customer 2"})
+        accounts.create({"name": "Twin Company"})
+        accounts.create({"name": "Twin company"})
+    sb.stats.reset()
+
+
+def accounts_by_external_id(sb: Sandbox) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    with client_for(sb) as client:
+        for rec in client.module("Accounts").iter_records(fields=None):
+            out.setdefault(str(rec.get("external_id_c") or ""), []).append(rec)
+    return out
+
+
+def list_members(sb: Sandbox) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    with client_for(sb) as client:
+        lists = client.module("ProspectLists")
+        for rec in lists.iter_records(fields=["id", "name"]):
+            members = lists.related(rec["id"], "accounts", fields=["id", "external_id_c"])
+            out[rec["name"]] = {str(m.get("external_id_c") or m["id"]) for m in members}
+    return out
+
+
+def test_first_push_writes_all_second_nothing_one_change_one_write(
+    warehouse: Warehouse, sandbox: Sandbox
+) -> None:
+    seed(warehouse, sandbox)
+    config = push_config()
+    info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert info.status == "ok", info
+    assert (info.customers, info.matched, info.ambiguous) == (21, 3, 1)
+    assert (info.created, info.updated, info.failed) == (17, 3, 0)
+    assert info.verified == 20
+    by_ext = accounts_by_external_id(sandbox)
+    assert all(len(v) == 1 for k, v in by_ext.items() if k), "no duplicate account"
+    acc = by_ext["C003"][0]
+    assert acc["segment_c"] == "cant_lose_them"
+    assert acc["account_type"] == "Customer"
+    assert acc["p_alive_c"] in ("0.8765", 0.8765)
+    assert acc["last_order_at_c"] == "2026-10-01"
+    assert by_ext["C001"][0]["name"] == "By mail"  # matched by email, external id added
+    with warehouse.engine.connect() as conn:
+        methods = dict(
+            conn.execute(
+                select(dim_customer.c.source_customer_id, dim_customer.c.match_method)
+            ).all()
+        )
+        issues = conn.execute(select(push_match_issue)).mappings().all()
+    assert methods["C000"] == "external_id"
+    assert methods["C001"] == "email"
+    assert methods["C002"] == "name"
+    assert methods["C005"] == "created"
+    assert methods["DUP"] is None
+    assert [(i["reason"], len(i["candidates"])) for i in issues] == [("ambiguous", 2)]
+    members = list_members(sandbox)
+    assert members["Segment: At risk"] == {f"C{i:03d}" for i in range(2, 20, 4)}
+    assert "Segment: Lost" not in members  # an empty list is created only when needed
+
+    # Second night, nothing changed: no write at all.
+    sandbox.stats.reset()
+    again = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert again.status == "ok"
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 20)
+    assert write_calls(sandbox) == 0
+    assert sandbox.stats.total_writes == 0
+
+    # One customer changed (not its segment): exactly one record written, in one call.
+    warehouse.set("C007", n_orders=99)
+    warehouse.analyse()
+    sandbox.stats.reset()
+    third = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert (third.updated, third.unchanged, third.sugar_writes) == (1, 19, 1)
+    assert sandbox.stats.calls["set_entries"] == 1
+    assert write_calls(sandbox) == 1
+    assert sandbox.stats.writes["set_entries"] == 1
+    assert accounts_by_external_id(sandbox)["C007"][0]["n_orders_c"] in (99, "99")
+
+    # --full resends every account.
+    sandbox.stats.reset()
+    full = push_segments(
+        warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of, full=True
+    )
+    assert (full.updated, full.unchanged) == (20, 0)
+    assert sandbox.stats.updated == 20
+
+    with warehouse.engine.connect() as conn:
+        runs = conn.execute(select(push_run.c.status, push_run.c.updated)).all()
+        logged = conn.execute(
+            select(push_log.c.old_values, push_log.c.new_values).where(
+                push_log.c.run_id == third.run_id, push_log.c.operation == "update"
+            )
+        ).one()
+    assert [r.status for r in runs] == ["ok"] * 4
+    assert logged.old_values == {"n_orders_c": "8"}
+    assert logged.new_values["n_orders_c"] == "99"
+
+
+def test_dry_run_writes_nothing_and_reports_transitions(
+    warehouse: Warehouse, sandbox: Sandbox
+) -> None:
+    seed(warehouse, sandbox, n=8)
+    config = push_config()
+    push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    warehouse.set("C000", rfm_segment="At risk")
+    warehouse.set("C001", rfm_segment="At risk")
+    warehouse.analyse()
+    sandbox.stats.reset()
+    info = push_segments(
+        warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of, dry_run=True
+    )
+    assert write_calls(sandbox) == 0
+    assert info.dry_run
+    assert info.updated == 2
+    assert info.transitions == {"Champions → At risk": 1, "Loyal → At risk": 1}
+    assert info.list_added == 2
+    assert info.list_removed == 2
+    assert info.tasks_created == 2  # planned: two calls for "At risk"
+    assert {s["operation"] for s in info.sample} == {"update"}
+    assert info.sample[0]["changes"]["segment_c"][1] == "at_risk"
+    # the real push afterwards still sees the change
+    real = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert real.updated == 2
+
+
+def test_silently_dropped_write_is_detected_and_retried(
+    warehouse: Warehouse, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed(warehouse, sandbox, n=6)
+    config = push_config(target_lists={"enabled": False}, followups=[])
+    push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    warehouse.set("C004", clv_12m=999.99, n_orders=42)
+    warehouse.analyse()
+
+    # The server answers success but ignores clv_12m_c (like an unknown field).
+    original = sandbox.api._pairs
+
+    def dropping(nvl: Any) -> list[tuple[str, Any, bool]]:
+        return [p for p in original(nvl) if p[0] != "clv_12m_c"]
+
+    monkeypatch.setattr(sandbox.api, "_pairs", dropping)
+    info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert (info.status, info.failed, info.updated) == ("partial", 1, 0)
+    with warehouse.engine.connect() as conn:
+        err = conn.execute(
+            select(push_log.c.error).where(
+                push_log.c.run_id == info.run_id, push_log.c.status == "failed"
+            )
+        ).scalar_one()
+    assert "clv_12m_c: Sugar has '1234.50', sent '999.99'" in err
+    # n_orders_c stuck, so only the dropped field is resent next time
+    monkeypatch.setattr(sandbox.api, "_pairs", original)
+    sandbox.stats.reset()
+    retry = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert (retry.status, retry.updated, retry.failed) == ("ok", 1, 0)
+    assert accounts_by_external_id(sandbox)["C004"][0]["clv_12m_c"] in (999.99, "999.99")
+    with warehouse.engine.connect() as conn:
+        sent = conn.execute(
+            select(push_log.c.new_values).where(push_log.c.run_id == retry.run_id)
+        ).scalar_one()
+    assert set(sent) == {"clv_12m_c", "segment_updated_c"}
+
+
+def test_lists_follow_segments_and_transition_creates_one_task(
+    warehouse: Warehouse, sandbox: Sandbox
+) -> None:
+    seed(warehouse, sandbox, n=8)
+    config = push_config()
+    first = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert first.tasks_created == 0  # no history yet: nobody "entered" a stage
+    warehouse.set("C000", rfm_segment="Lost", lifecycle_stage="declining")
+    warehouse.set("C002", lifecycle_stage="declining")  # already "At risk"
+    warehouse.analyse()
+    second = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert second.status == "ok"
+    assert (second.list_added, second.list_removed) == (1, 1)
+    members = list_members(sandbox)
+    assert "C000" in members["Segment: Lost"]
+    assert "C000" not in members["Segment: Champions"]
+    assert second.tasks_created == 2
+    by_ext = accounts_by_external_id(sandbox)
+    with client_for(sandbox) as client:
+        tasks = list(
+            client.module("Accounts").related(
+                by_ext["C000"][0]["id"],
+                "tasks",
+                fields=["id", "name", "description", "date_due", "parent_id"],
+            )
+        )
+    assert len(tasks) == 1
+    assert tasks[0]["name"] == "Relancer Old name"  # the account's name in Sugar
+    assert "Active → Declining" in tasks[0]["description"]
+    assert tasks[0]["date_due"] == "2026-12-01 09:00:00"
+    # the same state again: no second task, no write
+    sandbox.stats.reset()
+    third = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert third.tasks_created == 0
+    assert write_calls(sandbox) == 0
+    # entering "At risk" gives a call
+    warehouse.set("C001", rfm_segment="At risk")
+    warehouse.analyse()
+    fourth = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert fourth.tasks_created == 1
+    with client_for(sandbox) as client:
+        calls = client.module("Calls").list(fields=["id", "name", "parent_id", "status"])
+    assert [c["name"] for c in calls] == ["Call By mail (At risk)"]
+
+
+def test_match_command_and_missing_fields(warehouse: Warehouse, sandbox: Sandbox) -> None:
+    seed(warehouse, sandbox, n=4)
+    info = match_accounts(warehouse.engine, factory(sandbox), push_config())
+    assert (info.matched, info.ambiguous, info.unmatched) == (3, 1, 1)
+    assert info.by_method == {"external_id": 1, "email": 1, "name": 1}
+    assert write_calls(sandbox) == 0
+    issues = store.read_match_issues(warehouse.engine)
+    assert [i["source_customer_id"] for i in issues] == ["DUP"]
+    bad = push_config(
+        fields={"rfm_segment": "no_such_field_c", "lifecycle_stage": "lifecycle_stage_c"}
+    )
+    with pytest.raises(MissingFieldsError, match="no_such_field_c"):
+        push_segments(warehouse.engine, factory(sandbox), bad, as_of=warehouse.as_of)
+    assert store.last_runs(warehouse.engine, 1)[0]["status"] == "failed"
