@@ -418,24 +418,35 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
 
     /**
      * Write the field label with ParserLabel::addLabels (Studio's way: custom/Extension/modules/
-     * <module>/Ext/Language/_override_<lang>.lang.php); true when the label changed.
+     * <module>/Ext/Language/_override_<lang>.lang.php) for en_us and the default language (the
+     * one Sugar falls back to for module strings); true when a label changed.
      */
     private function bridgeWriteLabel($module_name, $labelKey, $label)
     {
+        global $sugar_config;
         require_once 'modules/ModuleBuilder/parsers/parser.label.php';
-        $file = 'custom/Extension/modules/' . $module_name . '/Ext/Language/_override_'
-            . self::LANGUAGE . '.lang.php';
-        $mod_strings = array();
-        if (file_exists($file)) {
-            include $file;
+        $languages = array(self::LANGUAGE);
+        if (!empty($sugar_config['default_language']) && is_string($sugar_config['default_language'])
+            && preg_match('/^[A-Za-z_]{2,10}$/', $sugar_config['default_language'])) {
+            $languages[] = $sugar_config['default_language'];
         }
         // addLabels stores the value in this encoding; compare in the same one.
         $stored = to_html(strip_tags(from_html($label)));
-        if (isset($mod_strings[$labelKey]) && $mod_strings[$labelKey] === $stored) {
-            return false;
+        $changed = false;
+        foreach (array_unique($languages) as $language) {
+            $file = 'custom/Extension/modules/' . $module_name . '/Ext/Language/_override_'
+                . $language . '.lang.php';
+            $mod_strings = array();
+            if (file_exists($file)) {
+                include $file;
+            }
+            if (isset($mod_strings[$labelKey]) && $mod_strings[$labelKey] === $stored) {
+                continue;
+            }
+            ParserLabel::addLabels($language, array($labelKey => $label), $module_name);
+            $changed = true;
         }
-        ParserLabel::addLabels(self::LANGUAGE, array($labelKey => $label), $module_name);
-        return true;
+        return $changed;
     }
 
     /**
