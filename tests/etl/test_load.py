@@ -1,0 +1,220 @@
+"""Loading: counts, derived columns, idempotent merge, corrections, batches, watermarks, modes.
+
+Every test runs on SQLite and (marker ``mysql``) on MariaDB through the ``warehouse`` fixture.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+
+from connectors.orders.csv_source import CsvSource
+from etl import load_csv, run_etl
+from etl.exceptions import LoadError
+from etl.schema import (
+    dim_customer,
+    dim_date,
+    dim_product,
+    etl_loaded_file,
+    etl_reject,
+    etl_run,
+    etl_watermark,
+    fact_order,
+    fact_order_line,
+)
+from tests.etl.data import fingerprint, order_rows, write_csv
+
+
+def test_load_counts_and_derived_columns(warehouse: Engine, tmp_path: Path) -> None:
+    rows = order_rows(40)
+    path = write_csv(tmp_path / "orders.csv", rows)
+    info = load_csv(warehouse, path)
+    assert (info.status, info.rows_read, info.rows_loaded, info.rows_rejected) == (
+        "ok", len(rows), len(rows), 0,
+    )  # fmt: skip
+    fp = fingerprint(warehouse)
+    assert fp["orders"] == 40
+    assert fp["lines"] == len(rows)
+    expected = sum(
+        (Decimal(r["quantity"]) * Decimal(r["unit_price"]) - Decimal(r["discount"])) for r in rows
+    )
+    assert fp["amount"] == fp["total"] == expected
+    with warehouse.connect() as conn:
+        order = conn.execute(select(fact_order).where(fact_order.c.source_order_id == "O0")).one()
+        first = next(r for r in rows if r["order_id"] == "O0")
+        invoiced = date.fromisoformat(first["invoiced_at"])
+        paid = date.fromisoformat(first["paid_at"])
+        due = date.fromisoformat(first["due_at"])
+        assert order.payment_delay_days == (paid - invoiced).days
+        assert order.lateness_days == (paid - due).days
+        assert order.n_lines == sum(1 for r in rows if r["order_id"] == "O0")
+        assert order.order_date_key == int(first["ordered_at"].replace("-", ""))
+        day = conn.execute(
+            select(dim_date).where(dim_date.c.date_key == order.order_date_key)
+        ).one()
+        assert day.date.isoformat() == first["ordered_at"]
+        assert day.weekday == date.fromisoformat(first["ordered_at"]).weekday()
+        customers = {r["customer_id"] for r in rows}
+        assert conn.scalar(select(func.count()).select_from(dim_customer)) == len(customers)
+        assert conn.scalar(select(func.count()).select_from(dim_product)) == len(
+            {r["sku"] for r in rows}
+        )
+        cust = conn.execute(
+            select(dim_customer).where(dim_customer.c.source_customer_id == first["customer_id"])
+        ).one()
+        firsts = [r["ordered_at"] for r in rows if r["customer_id"] == first["customer_id"]]
+        assert cust.first_seen_at == datetime.fromisoformat(min(firsts))
+        loaded = conn.execute(select(etl_loaded_file)).one()
+        assert (loaded.file_name, loaded.rows, loaded.status) == ("orders.csv", len(rows), "loaded")
+        assert conn.scalar(select(etl_watermark.c.cursor_value)) == "orders.csv"
+        run = conn.execute(select(etl_run)).one()
+        assert (run.status, run.rows_read, run.rows_loaded) == ("ok", len(rows), len(rows))
+        assert run.details["orders_inserted"] == 40
+
+
+def test_rerun_changes_nothing(warehouse: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "orders.csv", order_rows(30))
+    load_csv(warehouse, path)
+    with warehouse.connect() as conn:
+        before = conn.execute(select(fact_order).order_by(fact_order.c.order_key)).all()
+    again = load_csv(warehouse, path)
+    assert again.rows_read == 0  # the file is known: skipped
+    forced = load_csv(warehouse, path, full_refresh=True)
+    assert forced.orders_unchanged == 30
+    assert (forced.orders_inserted, forced.orders_updated, forced.lines_written) == (0, 0, 0)
+    with warehouse.connect() as conn:
+        after = conn.execute(select(fact_order).order_by(fact_order.c.order_key)).all()
+    assert after == before
+
+
+def test_corrected_file_replaces_lines_and_status(warehouse: Engine, tmp_path: Path) -> None:
+    rows = order_rows(10)
+    path = write_csv(tmp_path / "orders.csv", rows)
+    load_csv(warehouse, path)
+    target = next(r["order_id"] for r in rows if r["line_no"] == "2")
+    n_before = sum(1 for r in rows if r["order_id"] == target)
+    corrected = [r for r in rows if not (r["order_id"] == target and r["line_no"] != "1")]
+    cancelled = next(r["order_id"] for r in rows if r["order_id"] != target)
+    for r in corrected:
+        if r["order_id"] == cancelled:
+            r["status"] = "cancelled"
+    write_csv(path, corrected)
+    info = load_csv(warehouse, path)
+    assert info.orders_updated == 2
+    assert any("changed since it was loaded" in note for note in info.notes)
+    with warehouse.connect() as conn:
+        order = conn.execute(select(fact_order).where(fact_order.c.source_order_id == target)).one()
+        lines = conn.scalars(
+            select(fact_order_line.c.line_no).where(fact_order_line.c.order_key == order.order_key)
+        ).all()
+        status = conn.scalar(
+            select(fact_order.c.status).where(fact_order.c.source_order_id == cancelled)
+        )
+    assert n_before > 1
+    assert (order.n_lines, list(lines)) == (1, [1])
+    assert status == "cancelled"
+    assert fingerprint(warehouse)["lines"] == len(corrected)
+
+
+def test_batches_never_split_orders_and_give_the_same_warehouse(
+    warehouse: Engine, tmp_path: Path
+) -> None:
+    rows = order_rows(60, seed=3)
+    path = write_csv(tmp_path / "orders.csv", rows)
+    info = load_csv(warehouse, path, batch_lines=7)
+    assert info.batches > 10
+    assert info.rows_loaded == len(rows)
+    small = fingerprint(warehouse)
+    again = load_csv(warehouse, path, full_refresh=True, batch_lines=100_000)
+    assert again.orders_unchanged == 60
+    assert fingerprint(warehouse) == small
+
+
+def test_folder_in_name_order_each_file_once(warehouse: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    write_csv(folder / "2024-01.csv", order_rows(5, seed=1, prefix="A"))
+    write_csv(folder / "2024-02.csv", order_rows(5, seed=2, prefix="B"))
+    first = load_csv(warehouse, folder)
+    assert first.watermarks["csv"] == (None, "2024-02.csv")
+    write_csv(folder / "2024-03.csv", order_rows(5, seed=3, prefix="C"))
+    second = load_csv(warehouse, folder)
+    assert second.orders_inserted == 5
+    assert second.watermarks["csv"] == ("2024-02.csv", "2024-03.csv")
+    assert fingerprint(warehouse)["orders"] == 15
+
+
+def test_resume_after_committed_rows(warehouse: Engine, tmp_path: Path) -> None:
+    """A file left 'loading' by a killed run resumes after its committed rows."""
+    rows = order_rows(20, seed=5)
+    path = write_csv(tmp_path / "orders.csv", rows)
+    calls: list[int] = []
+
+    def stop_after_first(stage: str, batch: int) -> None:
+        if stage == "after_commit":
+            calls.append(batch)
+            raise KeyboardInterrupt  # stands in for the process dying after batch 1
+
+    with pytest.raises(KeyboardInterrupt):
+        load_csv(warehouse, path, batch_lines=10, hook=stop_after_first)
+    with warehouse.connect() as conn:
+        progress = conn.execute(select(etl_loaded_file)).one()
+    assert progress.status == "loading"
+    assert 10 <= progress.rows < len(rows)
+    rest = load_csv(warehouse, path, batch_lines=10)
+    assert rest.rows_read == len(rows) - progress.rows
+    reference = load_csv(warehouse, path, full_refresh=True)
+    assert reference.orders_unchanged == 20
+    assert fingerprint(warehouse)["lines"] == len(rows)
+
+
+def test_since_skips_older_orders(warehouse: Engine, tmp_path: Path) -> None:
+    rows = order_rows(30, seed=7)
+    path = write_csv(tmp_path / "orders.csv", rows)
+    cut = "2024-01-01"
+    info = load_csv(warehouse, path, since=date.fromisoformat(cut))
+    newer = [r for r in rows if r["ordered_at"] >= cut]
+    assert info.rows_loaded == len(newer)
+    assert info.rows_skipped == len(rows) - len(newer)
+    assert fingerprint(warehouse)["lines"] == len(newer)
+
+
+def test_replace_and_append_modes(warehouse: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "orders.csv", order_rows(12, seed=9))
+    load_csv(warehouse, path, mode="append")
+    reference = fingerprint(warehouse)
+    with pytest.raises(LoadError):
+        load_csv(warehouse, path, mode="append", full_refresh=True)
+    smaller = write_csv(tmp_path / "small.csv", order_rows(4, seed=9))
+    load_csv(warehouse, smaller, mode="replace")
+    assert fingerprint(warehouse)["orders"] == 4
+    load_csv(warehouse, path, mode="replace", full_refresh=True)
+    assert fingerprint(warehouse) == reference
+
+
+def test_rejects_are_stored_with_the_run(warehouse: Engine, tmp_path: Path) -> None:
+    rows = order_rows(5)
+    rows[0]["quantity"] = "-3"
+    path = write_csv(tmp_path / "orders.csv", rows)
+    info = load_csv(warehouse, path)
+    assert (info.status, info.rows_rejected, info.rows_loaded) == ("partial", 1, len(rows) - 1)
+    with warehouse.connect() as conn:
+        reject = conn.execute(select(etl_reject)).one()
+    assert reject.run_id == info.run_id
+    assert reject.rule == "quantity_not_positive"
+    assert reject.source_key == "orders.csv:2"
+    assert "quantity -3 must be > 0" in reject.reason
+    assert '"quantity": "-3"' in reject.raw
+
+
+def test_two_sources_keep_their_orders_apart(warehouse: Engine, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "orders.csv", order_rows(5))
+    info = run_etl(
+        warehouse, [CsvSource.canonical(path, name="shop"), CsvSource.canonical(path, name="b2b")]
+    )
+    assert info.orders_inserted == 10
+    assert fingerprint(warehouse)["customers"] == 2 * len({r["customer_id"] for r in order_rows(5)})
