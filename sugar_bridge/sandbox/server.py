@@ -113,6 +113,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes on a keep-alive connection: with Nagle on,
+    # each answer waits for the client's delayed ACK (~40 ms per call instead of ~2 ms).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("sandbox http: " + format, *args)
