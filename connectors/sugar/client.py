@@ -426,14 +426,12 @@ class SugarClient:
             else:
                 # Fresh copies of list/dict defaults: never share mutable defaults.
                 ordered[param.name] = json.loads(json.dumps(param.default))
-        # Writes always use the list form of name_value_list (the object form drops user_hash).
-        if method == "set_entry" and isinstance(ordered.get("name_value_list"), Mapping):
-            ordered["name_value_list"] = to_name_value_list(ordered["name_value_list"])
+        # Writes always use the list form of name_value_list (the object form drops user_hash),
+        # as our own copy: a retry may rewrite it (see _before_retry).
+        if method == "set_entry":
+            ordered["name_value_list"] = _list_form(ordered["name_value_list"])
         if method == "set_entries":
-            ordered["name_value_lists"] = [
-                to_name_value_list(row) if isinstance(row, Mapping) else row
-                for row in ordered["name_value_lists"]
-            ]
+            ordered["name_value_lists"] = [_list_form(row) for row in ordered["name_value_lists"]]
         return signature, ordered
 
     def _retry_safe(self, signature: Signature, params: Mapping[str, Any]) -> bool:
@@ -464,8 +462,9 @@ class SugarClient:
                 ordered["session"] = self._ensure_session()
             try:
                 return self._send(url, signature, ordered, attempt, endpoint)
-            except InvalidSession:
+            except InvalidSession as error:
                 if not relogin or relogged or method in ("login", "logout"):
+                    self.stats._record_error(error)
                     raise
                 # Expired (idle > gc_maxlifetime, or destroyed by a call from another /24): the
                 # call was refused before doing anything, so replaying it is safe.
@@ -640,6 +639,15 @@ class SugarClient:
         ):
             raise _api_error(body, method)
         return body
+
+
+def _list_form(name_value_list: Any) -> Any:
+    """A fresh list-form copy of a name_value_list given in either form."""
+    if isinstance(name_value_list, Mapping):
+        return to_name_value_list(name_value_list)
+    if isinstance(name_value_list, list):
+        return [dict(item) if isinstance(item, Mapping) else item for item in name_value_list]
+    return name_value_list
 
 
 def _api_error(body: Mapping[str, Any], method: str) -> SugarApiError:

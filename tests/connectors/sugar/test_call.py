@@ -571,3 +571,21 @@ def test_signature_table_agrees_with_every_recorded_request() -> None:
         assert keys == [n for n in names if n in rest_data], path.name
         checked += 1
     assert checked > 80
+
+
+def test_callers_name_value_list_is_not_modified(
+    mock: responses.RequestsMock, client: SugarClient
+) -> None:
+    add(mock, "01_login_success")
+    add(mock, "07_db_down_set_entry")
+    add(mock, "04_get_entry_unknown_id")  # the get_entries check before the replay
+    add(mock, "04_account_create_with_given_id_new_with_id")
+    nvl = [
+        {"name": "id", "value": "11111111-2222-3333-4444-666666666666"},
+        {"name": "new_with_id", "value": True},
+        {"name": "name", "value": "Lab Given Id 2"},
+    ]
+    before = [dict(i) for i in nvl]
+    client.call("set_entry", module_name="Accounts", name_value_list=nvl)
+    assert nvl == before
+    assert [sent(c)[0] for c in mock.calls] == ["login", "set_entry", "get_entries", "set_entry"]
