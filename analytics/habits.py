@@ -1,0 +1,392 @@
+"""Per-customer habit statistics, computed as set-based SQL in the warehouse for one ``as_of`` date.
+
+Only orders placed on or before ``as_of`` count. Cancelled orders are not purchases. A returned
+order still counts as an order placed (the customer came and bought) but its amount is taken
+back: it adds nothing to the spend figures. Payment facts are seen as they stood on ``as_of``: a
+payment made later is unpaid then, and an unpaid invoice past its due date is late.
+
+The SQL is SQLAlchemy Core that runs unchanged on SQLite and MariaDB/MySQL: joins, GROUP BY,
+``COUNT(DISTINCT)``, ``CASE``, and the window functions ``RANK``/``ROW_NUMBER``/``COUNT(*) OVER``.
+Date arithmetic, which every engine spells differently, is done in pandas on the one row per
+customer that the SQL returns. RFM scores are tie-aware quintiles computed in SQL from ``RANK()``
+with integer comparisons only (``5 * (rank - 1) >= k * n``), so equal values always get equal
+scores and no engine-specific division or rounding is involved.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Date,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+
+from analytics.config import AnalyticsConfig
+from etl.schema import dim_customer, dim_product, fact_order, fact_order_line
+
+log = logging.getLogger(__name__)
+
+UNCATEGORISED = "Uncategorised"
+DAYS_PER_MONTH = 365.25 / 12
+
+fo = fact_order
+
+
+def cutoff(as_of: date) -> datetime:
+    """First instant after ``as_of`` (orders strictly before it count)."""
+    return datetime.combine(as_of + timedelta(days=1), time())
+
+
+def purchase_filter(as_of: date) -> ColumnElement[bool]:
+    """Orders that are purchases as of ``as_of``: placed on or before it and not cancelled."""
+    return and_(fo.c.ordered_at < cutoff(as_of), fo.c.status != "cancelled")
+
+
+def net_amount() -> ColumnElement[Any]:
+    """The order's amount net of returns (a returned order is worth nothing)."""
+    return case((fo.c.status == "returned", literal(0)), else_=fo.c.total_amount)
+
+
+def net_line_amount() -> ColumnElement[Any]:
+    """A line's amount net of returns (order-level status)."""
+    return case((fo.c.status == "returned", literal(0)), else_=fact_order_line.c.amount)
+
+
+def payment_flags(as_of: date) -> tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any]]:
+    """(delay if paid by as_of, 1 if late as of as_of, 1 if lateness can be judged as of as_of)."""
+    as_of_date = literal(as_of, Date)
+    paid = and_(fo.c.paid_at.is_not(None), fo.c.paid_at <= as_of_date)
+    unpaid = or_(fo.c.paid_at.is_(None), fo.c.paid_at > as_of_date)
+    has_due = fo.c.due_at.is_not(None)
+    delay = case((paid, fo.c.payment_delay_days), else_=None)
+    late = case(
+        (and_(has_due, paid, fo.c.paid_at > fo.c.due_at), literal(1)),
+        (and_(has_due, unpaid, fo.c.due_at < as_of_date), literal(1)),
+        else_=literal(0),
+    )
+    judged = case(
+        (and_(has_due, or_(paid, fo.c.due_at < as_of_date)), literal(1)), else_=literal(0)
+    )
+    return delay, late, judged
+
+
+def _score(rank: ColumnElement[Any], n: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Quintile 1-5 of a ``RANK()`` among ``n``: 1 + #{k in 1..4 : 5 (rank - 1) >= k n}."""
+    steps = [case((5 * (rank - 1) >= k * n, literal(1)), else_=literal(0)) for k in (1, 2, 3, 4)]
+    return literal(1) + steps[0] + steps[1] + steps[2] + steps[3]
+
+
+def order_stats_query(as_of: date, window_start: datetime) -> Any:
+    """One row per buyer: counts, amounts, payment behaviour, purchase days and R/F/M scores."""
+    valid = purchase_filter(as_of)
+    net = net_amount()
+    delay, late, judged = payment_flags(as_of)
+    agg = (
+        select(
+            fo.c.customer_key,
+            func.count().label("n_orders"),
+            func.min(fo.c.ordered_at).label("first_order_at"),
+            func.max(fo.c.ordered_at).label("last_order_at"),
+            func.sum(net).label("total_amount"),
+            func.sum(fo.c.n_items).label("n_items"),
+            func.count(fo.c.order_date_key.distinct()).label("n_days"),
+            func.min(fo.c.order_date_key).label("first_day_key"),
+            func.max(fo.c.order_date_key).label("last_day_key"),
+            func.sum(case((fo.c.ordered_at >= window_start, 1), else_=0)).label("n_recent"),
+            func.avg(delay).label("avg_payment_delay_days"),
+            func.sum(late).label("n_late"),
+            func.sum(judged).label("n_judged"),
+        )
+        .where(valid)
+        .group_by(fo.c.customer_key)
+        .cte("agg")
+    )
+    daily = (
+        select(
+            fo.c.customer_key,
+            fo.c.order_date_key,
+            func.sum(net).label("amount"),
+        )
+        .where(valid)
+        .group_by(fo.c.customer_key, fo.c.order_date_key)
+        .cte("daily")
+    )
+    ranked_days = select(
+        daily.c.customer_key,
+        daily.c.amount,
+        func.row_number()
+        .over(partition_by=daily.c.customer_key, order_by=daily.c.order_date_key)
+        .label("rn"),
+    ).cte("ranked_days")
+    scored = (
+        select(
+            agg,
+            ranked_days.c.amount.label("first_day_amount"),
+            func.rank().over(order_by=agg.c.last_order_at).label("r_rank"),
+            func.rank().over(order_by=agg.c.n_orders).label("f_rank"),
+            func.rank().over(order_by=agg.c.total_amount).label("m_rank"),
+            func.count().over().label("n_buyers"),
+        )
+        .join_from(
+            agg,
+            ranked_days,
+            and_(ranked_days.c.customer_key == agg.c.customer_key, ranked_days.c.rn == 1),
+        )
+        .cte("scored")
+    )
+    return select(
+        scored,
+        _score(scored.c.r_rank, scored.c.n_buyers).label("r_score"),
+        _score(scored.c.f_rank, scored.c.n_buyers).label("f_score"),
+        _score(scored.c.m_rank, scored.c.n_buyers).label("m_score"),
+    )
+
+
+def preferred_value_query(as_of: date, column_name: str) -> Any:
+    """Per buyer, the most used value of an order column (ties: larger spend, then by name)."""
+    column = fo.c[column_name]
+    counts = (
+        select(
+            fo.c.customer_key,
+            column.label("value"),
+            func.count().label("n"),
+            func.sum(net_amount()).label("amount"),
+        )
+        .where(purchase_filter(as_of), column.is_not(None))
+        .group_by(fo.c.customer_key, column)
+        .cte(f"pref_{column_name}")
+    )
+    ranked = select(
+        counts.c.customer_key,
+        counts.c.value,
+        func.row_number()
+        .over(
+            partition_by=counts.c.customer_key,
+            order_by=(counts.c.n.desc(), counts.c.amount.desc(), counts.c.value),
+        )
+        .label("rn"),
+    ).subquery()
+    return select(ranked.c.customer_key, ranked.c.value).where(ranked.c.rn == 1)
+
+
+def category_spend_query(as_of: date) -> Any:
+    """Spend per buyer and product category (the article type), net of returns."""
+    category = func.coalesce(dim_product.c.category, UNCATEGORISED)
+    return (
+        select(
+            fo.c.customer_key,
+            category.label("category"),
+            func.sum(net_line_amount()).label("spend"),
+        )
+        .select_from(
+            fact_order_line.join(fo, fo.c.order_key == fact_order_line.c.order_key).join(
+                dim_product, dim_product.c.product_key == fact_order_line.c.product_key
+            )
+        )
+        .where(purchase_filter(as_of))
+        .group_by(fo.c.customer_key, category)
+    )
+
+
+def population_query(as_of: date) -> Any:
+    """Every customer known on ``as_of``: with an order (any status) by then, or a Sugar account."""
+    has_order = exists().where(
+        fo.c.customer_key == dim_customer.c.customer_key, fo.c.ordered_at < cutoff(as_of)
+    )
+    return select(
+        dim_customer.c.customer_key,
+        dim_customer.c.source,
+        dim_customer.c.source_customer_id.label("customer_id"),
+        dim_customer.c.sugar_account_id,
+    ).where(or_(has_order, dim_customer.c.sugar_account_id.is_not(None)))
+
+
+def _day(key: pd.Series) -> pd.Series:
+    """``yyyymmdd`` date keys → datetime64 days."""
+    return pd.to_datetime(key.astype("Int64").astype(str), format="%Y%m%d", errors="coerce")
+
+
+@dataclass(frozen=True)
+class HabitsFrame:
+    """The per-customer frame (one row per customer, index ``customer_key``) and run counts."""
+
+    customers: pd.DataFrame
+    n_orders_read: int
+
+
+def compute_habits(conn: Connection, as_of: date, config: AnalyticsConfig) -> HabitsFrame:
+    """Per-customer statistics and RFM scores/segments for ``as_of`` (CLV columns added later).
+
+    Columns: see ``etl.schema.customer_metrics``; plus the model inputs ``frequency``,
+    ``recency``, ``T`` (in ``config.clv.time_unit``) and ``monetary`` (mean repeat-day spend).
+    """
+    lifecycle = config.lifecycle
+    window_start = cutoff(as_of) - timedelta(days=lifecycle.declining_window_days)
+    population = pd.DataFrame(
+        conn.execute(population_query(as_of)).mappings().all(),
+        columns=["customer_key", "source", "customer_id", "sugar_account_id"],
+    ).set_index("customer_key")
+    result = conn.execute(order_stats_query(as_of, window_start))
+    stats = pd.DataFrame(result.all(), columns=list(result.keys())).set_index("customer_key")
+    frame = population.join(stats, how="left")
+    for name in ("payment_method", "channel"):
+        rows = conn.execute(preferred_value_query(as_of, name)).all()
+        prefs = pd.Series({key: value for key, value in rows}, dtype=object)
+        frame[f"preferred_{name}"] = prefs.reindex(frame.index)
+    category_rows = conn.execute(category_spend_query(as_of)).all()
+    categories = pd.DataFrame(category_rows, columns=["customer_key", "category", "spend"])
+    frame = _derive(frame, categories, as_of, config)
+    n_read = int(frame["n_orders"].sum())
+    return HabitsFrame(customers=frame, n_orders_read=n_read)
+
+
+def _category_columns(categories: pd.DataFrame, index: pd.Index) -> tuple[pd.Series, pd.Series]:
+    """Top category and the JSON share of spend per category, per customer."""
+    if categories.empty:
+        empty = pd.Series([None] * len(index), index=index, dtype=object)
+        return empty, empty.copy()
+    categories = categories.assign(spend=categories["spend"].astype(float))
+    ordered = categories.sort_values(
+        ["customer_key", "spend", "category"], ascending=[True, False, True]
+    )
+    top = ordered.groupby("customer_key", sort=False)["category"].first()
+    totals = categories.groupby("customer_key")["spend"].transform("sum")
+    shares = categories.assign(share=np.where(totals > 0, categories["spend"] / totals, np.nan))
+    # Categories bought only in returned orders carry no share; JSON built with vectorised
+    # string operations (a Python loop per customer would dominate at a million customers).
+    shares = shares[shares["share"] > 0].sort_values(
+        ["customer_key", "share", "category"], ascending=[True, False, True]
+    )
+    keys = shares["category"].astype(str).map(lambda c: json.dumps(c, ensure_ascii=False))
+    pieces = keys + ": " + shares["share"].round(4).map(lambda v: repr(float(v)))
+    share_json = "{" + pieces.groupby(shares["customer_key"], sort=False).agg(", ".join) + "}"
+    return top.reindex(index), share_json.astype(object).reindex(index)
+
+
+def _derive(
+    frame: pd.DataFrame, categories: pd.DataFrame, as_of: date, config: AnalyticsConfig
+) -> pd.DataFrame:
+    """Day arithmetic, ratios, RFM segment names and lifecycle inputs, vectorised."""
+    unit_days = 7.0 if config.clv.time_unit == "weeks" else 1.0
+    as_of_ts = pd.Timestamp(as_of)
+    n_orders = frame["n_orders"].fillna(0).astype(int)
+    buyer = n_orders > 0
+    first_at = pd.to_datetime(frame["first_order_at"])
+    last_at = pd.to_datetime(frame["last_order_at"])
+    first_day = _day(frame["first_day_key"])
+    last_day = _day(frame["last_day_key"])
+    total = frame["total_amount"].astype(float).fillna(0.0)
+    out = pd.DataFrame(index=frame.index)
+    out["source"] = frame["source"]
+    out["customer_id"] = frame["customer_id"]
+    out["sugar_account_id"] = frame["sugar_account_id"]
+    out["n_orders"] = n_orders
+    out["first_order_at"] = first_at
+    out["last_order_at"] = last_at
+    recency_days = (as_of_ts - last_at.dt.normalize()).dt.days
+    out["recency_days"] = recency_days.astype("Int64")
+    span_days = (last_day - first_day).dt.days
+    out["mean_days_between_orders"] = np.where(
+        n_orders > 1, span_days / (n_orders - 1).clip(lower=1), np.nan
+    )
+    tenure_days = (as_of_ts - first_day).dt.days + 1
+    out["orders_per_month"] = np.where(
+        buyer, n_orders / np.maximum(tenure_days / DAYS_PER_MONTH, 1.0), np.nan
+    )
+    out["total_amount"] = total
+    safe_n = n_orders.where(buyer, 1)
+    out["avg_order_amount"] = np.where(buyer, total / safe_n, np.nan)
+    items = frame["n_items"].astype(float)
+    out["avg_items_per_order"] = np.where(buyer, items / safe_n, np.nan)
+    top, shares = _category_columns(categories, frame.index)
+    out["top_category"] = top
+    out["category_share"] = shares
+    out["preferred_payment_method"] = frame["preferred_payment_method"]
+    out["avg_payment_delay_days"] = pd.to_numeric(
+        frame["avg_payment_delay_days"], errors="coerce"
+    ).astype(float)
+    n_judged = pd.to_numeric(frame["n_judged"], errors="coerce").fillna(0)
+    n_late = pd.to_numeric(frame["n_late"], errors="coerce").fillna(0)
+    out["late_payment_share"] = np.where(n_judged > 0, n_late / n_judged.clip(lower=1), np.nan)
+    out["preferred_channel"] = frame["preferred_channel"]
+    n_days = pd.to_numeric(frame["n_days"], errors="coerce").fillna(0).astype(int)
+    frequency = (n_days - 1).clip(lower=0)
+    out["repeat_purchase_days"] = frequency.where(buyer).astype("Int64")
+    for name in ("r_score", "f_score", "m_score"):
+        out[name] = pd.to_numeric(frame[name], errors="coerce").astype("Int64")
+    out["rfm_segment"] = _segments(out, config)
+    # Model inputs (Fader-Hardie conventions).
+    first_day_amount = pd.to_numeric(frame["first_day_amount"], errors="coerce").fillna(0)
+    out["frequency"] = frequency.astype(float)
+    out["recency"] = span_days.astype(float) / unit_days
+    out["T"] = (as_of_ts - first_day).dt.days.astype(float) / unit_days
+    out["monetary"] = np.where(
+        frequency > 0, (total - first_day_amount.astype(float)) / frequency.clip(lower=1), 0.0
+    )
+    out["n_recent"] = pd.to_numeric(frame["n_recent"], errors="coerce").fillna(0).astype(int)
+    out["tenure_days"] = tenure_days
+    return out
+
+
+def _segments(frame: pd.DataFrame, config: AnalyticsConfig) -> pd.Series:
+    """Segment name per buyer from the configured R x FM grid (None for non-buyers)."""
+    r = frame["r_score"]
+    fm = (frame["f_score"] + frame["m_score"] + 1) // 2
+    lookup = {(rr, ff): config.segment_for(rr, ff) for rr in range(1, 6) for ff in range(1, 6)}
+    keys = list(zip(r.fillna(0).astype(int), fm.fillna(0).astype(int), strict=True))
+    names = [lookup.get(k) for k in keys]
+    return pd.Series(names, index=frame.index, dtype=object)
+
+
+def lifecycle_stages(frame: pd.DataFrame, config: AnalyticsConfig) -> pd.Series:
+    """prospect / new / active / declining / lost per customer (thresholds from config).
+
+    Needs the habits columns plus ``p_alive`` (may be NaN when no model was fitted). Order of the
+    rules: no purchase → prospect; first order within ``new_days`` → new; no order for
+    ``lost_days`` or (repeat buyer with) P(alive) below ``lost_p_alive`` → lost; recent order rate
+    below ``declining_rate_ratio`` of the customer's own earlier rate, or no order for
+    ``overdue_factor`` mean gaps → declining; else active.
+    """
+    lc = config.lifecycle
+    n = frame["n_orders"].astype(int)
+    tenure = frame["tenure_days"].astype(float)
+    recency = frame["recency_days"].astype(float)
+    p_alive = pd.to_numeric(frame["p_alive"], errors="coerce").astype(float)
+    repeat = frame["frequency"].fillna(0).astype(float) > 0
+    gap = frame["mean_days_between_orders"].astype(float)
+    n_recent = frame["n_recent"].astype(float)
+    history_days = tenure - lc.declining_window_days
+    past_rate = (n - n_recent) / history_days.where(history_days > 0)
+    recent_rate = n_recent / lc.declining_window_days
+    slowing = (
+        (history_days >= lc.declining_min_history_days)
+        & (n - n_recent >= 2)
+        & (recent_rate < lc.declining_rate_ratio * past_rate)
+    )
+    overdue = (n >= 2) & (recency > lc.overdue_factor * gap)
+    conditions = [
+        n == 0,
+        tenure <= lc.new_days,
+        (recency > lc.lost_days) | (repeat & (p_alive < lc.lost_p_alive)),
+        slowing | overdue,
+    ]
+    choices = ["prospect", "new", "lost", "declining"]
+    stages = np.select(
+        [c.fillna(False).to_numpy(dtype=bool) for c in conditions], choices, "active"
+    )
+    return pd.Series(stages, index=frame.index, dtype=object)

@@ -1,0 +1,297 @@
+"""Portfolio figures of one analytics run: what the analyst and the sales manager read first.
+
+Revenue concentration, segment sizes and value, lifecycle stages, the RFM grid, payment
+behaviour by method, category mix by segment, seasonality (month, weekday), channel mix and
+cohort retention by first-order month. Order-level figures are portable SQL over the warehouse
+(same ``as_of`` rules as ``analytics.habits``); customer-level ones read the run's stored
+``customer_metrics``. The result is a JSON-ready dict stored with the run and rendered by the
+report.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import and_, func, select
+from sqlalchemy.engine import Connection
+
+from analytics.config import LIFECYCLE_STAGES, AnalyticsConfig
+from analytics.habits import (
+    UNCATEGORISED,
+    fo,
+    net_amount,
+    net_line_amount,
+    payment_flags,
+    purchase_filter,
+)
+from etl.schema import customer_metrics, dim_date, dim_product, fact_order_line
+
+CONCENTRATION_SHARES = (0.10, 0.20, 0.30)
+UNKNOWN = "unknown"
+
+
+def _f(value: Any) -> float | None:
+    """A JSON-safe float (None for missing)."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if np.isnan(number) else number
+
+
+def concentration(amounts: pd.Series) -> dict[str, Any]:
+    """Share of revenue from the top 10/20/30 % of buyers, and the curve for the chart.
+
+    The top k % are the ceil(k * n) buyers with the largest net spend.
+    """
+    values = np.sort(amounts.astype(float).to_numpy())[::-1]
+    total = float(values.sum())
+    n = len(values)
+    out: dict[str, Any] = {"n_buyers": n, "revenue": total}
+    for share in CONCENTRATION_SHARES:
+        k = int(np.ceil(share * n))
+        out[f"top_{round(share * 100)}_pct"] = float(values[:k].sum()) / total if total else None
+    if n and total:
+        cumulative = np.concatenate([[0.0], np.cumsum(values) / total])
+        points = np.linspace(0, n, num=min(n, 100) + 1).round().astype(int)
+        out["curve"] = [[float(i / n), float(cumulative[i])] for i in points]
+    else:
+        out["curve"] = []
+    return out
+
+
+def _segments(metrics: pd.DataFrame, config: AnalyticsConfig) -> list[dict[str, Any]]:
+    buyers = metrics[metrics["n_orders"] > 0]
+    revenue = float(buyers["total_amount"].astype(float).sum())
+    rows = []
+    for name in config.segment_names():
+        part = buyers[buyers["rfm_segment"] == name]
+        seg_revenue = float(part["total_amount"].astype(float).sum())
+        clv = part["clv_12m"].astype(float)
+        rows.append(
+            {
+                "segment": name,
+                "customers": len(part),
+                "customer_share": len(part) / len(buyers) if len(buyers) else None,
+                "revenue": seg_revenue,
+                "revenue_share": seg_revenue / revenue if revenue else None,
+                "avg_order_amount": _f(part["avg_order_amount"].astype(float).mean()),
+                "avg_orders": _f(part["n_orders"].astype(float).mean()),
+                "avg_recency_days": _f(part["recency_days"].astype(float).mean()),
+                "clv_12m": _f(clv.sum()) if clv.notna().any() else None,
+                "avg_p_alive": _f(part["p_alive"].astype(float).mean()),
+                "action": config.actions.get(name, ""),
+            }
+        )
+    return rows
+
+
+def _rfm_grid(metrics: pd.DataFrame) -> list[dict[str, Any]]:
+    buyers = metrics[metrics["n_orders"] > 0].copy()
+    buyers["fm_score"] = (buyers["f_score"].astype(int) + buyers["m_score"].astype(int) + 1) // 2
+    grouped = buyers.groupby(["r_score", "fm_score"]).agg(
+        customers=("n_orders", "size"),
+        revenue=("total_amount", lambda s: float(s.astype(float).sum())),
+    )
+    return [
+        {"r": int(r), "fm": int(fm), "customers": int(n), "revenue": float(v)}
+        for (r, fm), n, v in zip(
+            grouped.index.to_list(), grouped["customers"], grouped["revenue"], strict=True
+        )
+    ]
+
+
+def _payment(conn: Connection, as_of: date) -> list[dict[str, Any]]:
+    delay, late, judged = payment_flags(as_of)
+    method = func.coalesce(fo.c.payment_method, UNKNOWN)
+    query = (
+        select(
+            method.label("method"),
+            func.count().label("orders"),
+            func.sum(net_amount()).label("revenue"),
+            func.avg(delay).label("avg_delay_days"),
+            func.sum(late).label("late"),
+            func.sum(judged).label("judged"),
+        )
+        .where(purchase_filter(as_of))
+        .group_by(method)
+        .order_by(method)
+    )
+    return [
+        {
+            "method": row.method,
+            "orders": int(row.orders),
+            "revenue": float(row.revenue or 0),
+            "avg_delay_days": _f(row.avg_delay_days),
+            "late_share": float(row.late) / float(row.judged) if row.judged else None,
+        }
+        for row in conn.execute(query)
+    ]
+
+
+def _channels(conn: Connection, as_of: date) -> list[dict[str, Any]]:
+    channel = func.coalesce(fo.c.channel, UNKNOWN)
+    query = (
+        select(
+            channel.label("channel"),
+            func.count().label("orders"),
+            func.sum(net_amount()).label("revenue"),
+            func.count(fo.c.customer_key.distinct()).label("customers"),
+        )
+        .where(purchase_filter(as_of))
+        .group_by(channel)
+        .order_by(channel)
+    )
+    return [
+        {
+            "channel": row.channel,
+            "orders": int(row.orders),
+            "revenue": float(row.revenue or 0),
+            "customers": int(row.customers),
+        }
+        for row in conn.execute(query)
+    ]
+
+
+def _seasonality(conn: Connection, as_of: date) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for part in ("month", "weekday"):
+        column = dim_date.c[part]
+        query = (
+            select(
+                column.label("key"),
+                func.count().label("orders"),
+                func.sum(net_amount()).label("revenue"),
+            )
+            .select_from(fo.join(dim_date, dim_date.c.date_key == fo.c.order_date_key))
+            .where(purchase_filter(as_of))
+            .group_by(column)
+            .order_by(column)
+        )
+        found = {int(r.key): (int(r.orders), float(r.revenue or 0)) for r in conn.execute(query)}
+        keys = range(1, 13) if part == "month" else range(7)
+        out[part] = [
+            {part: k, "orders": found.get(k, (0, 0.0))[0], "revenue": found.get(k, (0, 0.0))[1]}
+            for k in keys
+        ]
+    return out
+
+
+def _category_mix(conn: Connection, as_of: date, run_id: int) -> dict[str, Any]:
+    category = func.coalesce(dim_product.c.category, UNCATEGORISED)
+    query = (
+        select(
+            customer_metrics.c.rfm_segment.label("segment"),
+            category.label("category"),
+            func.sum(net_line_amount()).label("spend"),
+        )
+        .select_from(
+            fact_order_line.join(fo, fo.c.order_key == fact_order_line.c.order_key)
+            .join(dim_product, dim_product.c.product_key == fact_order_line.c.product_key)
+            .join(
+                customer_metrics,
+                and_(
+                    customer_metrics.c.customer_key == fo.c.customer_key,
+                    customer_metrics.c.run_id == run_id,
+                ),
+            )
+        )
+        .where(purchase_filter(as_of))
+        .group_by(customer_metrics.c.rfm_segment, category)
+    )
+    frame = pd.DataFrame(conn.execute(query).all(), columns=["segment", "category", "spend"])
+    if frame.empty:
+        return {"categories": [], "overall": {}, "by_segment": {}}
+    frame["spend"] = frame["spend"].astype(float)
+    overall = frame.groupby("category")["spend"].sum().sort_values(ascending=False)
+    total = float(overall.sum())
+    by_segment: dict[str, dict[str, float]] = {}
+    for segment, part in frame.groupby("segment"):
+        seg_total = float(part["spend"].sum())
+        by_segment[str(segment)] = {
+            str(c): (float(s) / seg_total if seg_total else 0.0)
+            for c, s in zip(part["category"], part["spend"], strict=True)
+        }
+    return {
+        "categories": [str(c) for c in overall.index],
+        "overall": {str(c): (float(s) / total if total else 0.0) for c, s in overall.items()},
+        "revenue": {str(c): float(s) for c, s in overall.items()},
+        "by_segment": by_segment,
+    }
+
+
+def _cohorts(conn: Connection, as_of: date, n_cohorts: int = 12) -> dict[str, Any]:
+    """Share of each first-order-month cohort buying again in month k after its first month."""
+    month_index = (dim_date.c.year * 12 + dim_date.c.month - 1).label("m")
+    orders = (
+        select(fo.c.customer_key, month_index)
+        .select_from(fo.join(dim_date, dim_date.c.date_key == fo.c.order_date_key))
+        .where(purchase_filter(as_of))
+        .distinct()
+        .cte("order_months")
+    )
+    firsts = (
+        select(orders.c.customer_key, func.min(orders.c.m).label("cohort"))
+        .group_by(orders.c.customer_key)
+        .cte("cohorts")
+    )
+    offset = (orders.c.m - firsts.c.cohort).label("k")
+    query = (
+        select(firsts.c.cohort, offset, func.count().label("customers"))
+        .select_from(orders.join(firsts, firsts.c.customer_key == orders.c.customer_key))
+        .group_by(firsts.c.cohort, offset)
+    )
+    frame = pd.DataFrame(conn.execute(query).all(), columns=["cohort", "k", "customers"])
+    last = as_of.year * 12 + as_of.month - 1
+    cohorts = []
+    for cohort in range(last - n_cohorts + 1, last + 1):
+        part = frame[frame["cohort"] == cohort].set_index("k")["customers"]
+        size = int(part.get(0, 0))
+        if size == 0:
+            continue
+        months = last - cohort
+        retention = [float(part.get(k, 0)) / size for k in range(1, months + 1)]
+        cohorts.append(
+            {
+                "cohort": f"{cohort // 12:04d}-{cohort % 12 + 1:02d}",
+                "size": size,
+                "retention": retention,
+            }
+        )
+    return {"cohorts": cohorts}
+
+
+def compute_portfolio(
+    conn: Connection, run_id: int, as_of: date, metrics: pd.DataFrame, config: AnalyticsConfig
+) -> dict[str, Any]:
+    """All portfolio figures of run ``run_id`` (``metrics`` = that run's customer_metrics)."""
+    buyers = metrics[metrics["n_orders"] > 0]
+    revenue = float(buyers["total_amount"].astype(float).sum())
+    n_orders = int(buyers["n_orders"].sum())
+    clv = metrics["clv_12m"].astype(float) if "clv_12m" in metrics else pd.Series(dtype=float)
+    stages = metrics["lifecycle_stage"].value_counts()
+    return {
+        "as_of": as_of.isoformat(),
+        "totals": {
+            "customers": len(metrics),
+            "buyers": len(buyers),
+            "prospects": int((metrics["n_orders"] == 0).sum()),
+            "orders": n_orders,
+            "revenue": revenue,
+            "avg_order_amount": revenue / n_orders if n_orders else None,
+            "revenue_per_buyer": revenue / len(buyers) if len(buyers) else None,
+            "clv_12m": _f(clv.sum()) if clv.notna().any() else None,
+            "avg_p_alive": _f(buyers["p_alive"].astype(float).mean()) if len(buyers) else None,
+        },
+        "concentration": concentration(buyers["total_amount"]),
+        "segments": _segments(metrics, config),
+        "stages": [{"stage": s, "customers": int(stages.get(s, 0))} for s in LIFECYCLE_STAGES],
+        "rfm_grid": _rfm_grid(metrics),
+        "payment": _payment(conn, as_of),
+        "channels": _channels(conn, as_of),
+        "seasonality": _seasonality(conn, as_of),
+        "category_mix": _category_mix(conn, as_of, run_id),
+        "cohorts": _cohorts(conn, as_of),
+    }

@@ -1,0 +1,264 @@
+"""One analytics run: statistics, RFM, CLV, lifecycle and portfolio figures for an ``as_of`` date.
+
+``run_analytics(engine, config, as_of)`` is the library entry point of the sync pipeline's
+"analyse" step. It records the run in ``etl_run`` (job ``analytics``; ``watermark_to`` = as_of),
+computes everything, and stores the per-customer rows, the models and the portfolio figures in
+one transaction together with the run's final status: a run is either wholly visible in
+``customer_habits`` or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection, Engine
+
+from analytics.clv import (
+    DAYS_PER_UNIT,
+    ClvFit,
+    customer_lifetime_value,
+    fit_clv,
+    grouped_predict,
+)
+from analytics.config import AnalyticsConfig
+from analytics.exceptions import AnalyticsError, ConvergenceError
+from analytics.habits import compute_habits, lifecycle_stages
+from analytics.portfolio import compute_portfolio
+from analytics.store import insert_run, load_metrics, prune_runs, set_portfolio
+from etl.schema import etl_run
+
+log = logging.getLogger(__name__)
+
+JOB = "analytics"
+
+
+def _utcnow() -> datetime:
+    # Run bookkeeping only (started/finished timestamps); the figures depend on as_of alone.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class AnalyticsRunInfo:
+    """What one run computed: counts, segment and stage sizes, models, timings (seconds)."""
+
+    run_id: int
+    as_of: date
+    n_customers: int
+    n_buyers: int
+    n_orders: int
+    segments: dict[str, int]
+    stages: dict[str, int]
+    models: dict[str, Any] | None
+    clv_error: str | None
+    revenue: float
+    top_20_pct_revenue_share: float | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(self.timings.values())
+
+
+def model_summary(customers: pd.DataFrame) -> pd.DataFrame:
+    """The buyers' ``frequency, recency, T, monetary`` (the models' input)."""
+    buyers = customers[customers["n_orders"] > 0]
+    return buyers[["frequency", "recency", "T", "monetary"]].astype(float)
+
+
+def fit_models(customers: pd.DataFrame, config: AnalyticsConfig) -> ClvFit:
+    """Fit BG/NBD and Gamma-Gamma on the buyers (whose first purchase is before as_of).
+
+    Raises ConvergenceError when there are too few buyers or a fit fails.
+    """
+    summary = model_summary(customers)
+    summary = summary[summary["T"] > 0]  # first bought on as_of: no observation time yet
+    if len(summary) < config.clv.min_customers:
+        raise ConvergenceError(
+            f"CLV: {len(summary)} buyers with some history, the models need at least "
+            f"{config.clv.min_customers} (analytics.clv.min_customers)"
+        )
+    return fit_clv(summary, time_unit=config.clv.time_unit, penalizer=config.clv.penalizer)
+
+
+def apply_models(customers: pd.DataFrame, fit: ClvFit, config: AnalyticsConfig) -> pd.DataFrame:
+    """Add ``p_alive``, ``expected_orders_90d`` and ``clv_12m`` for the buyers."""
+    out = customers.copy()
+    buyers = out["n_orders"] > 0
+    x = out.loc[buyers, "frequency"].to_numpy(float)
+    tx = out.loc[buyers, "recency"].to_numpy(float)
+    age = out.loc[buyers, "T"].to_numpy(float)
+    bg = fit.bgnbd
+    horizon = config.clv.expected_orders_days / DAYS_PER_UNIT[fit.time_unit]
+    out["p_alive"] = np.nan
+    out["expected_orders_90d"] = np.nan
+    out["clv_12m"] = np.nan
+    out.loc[buyers, "p_alive"] = grouped_predict(bg.probability_alive, x, tx, age)
+    out.loc[buyers, "expected_orders_90d"] = grouped_predict(
+        lambda a, b, c: bg.conditional_expected_purchases(horizon, a, b, c), x, tx, age
+    )
+    if fit.gamma_gamma is not None:
+        out.loc[buyers, "clv_12m"] = customer_lifetime_value(
+            bg,
+            fit.gamma_gamma,
+            x,
+            tx,
+            age,
+            out.loc[buyers, "monetary"].to_numpy(float),
+            time_unit=fit.time_unit,
+            months=config.clv.horizon_months,
+            annual_discount_rate=config.clv.annual_discount_rate,
+            margin=config.clv.margin,
+        )
+    return out
+
+
+def score_customers(
+    conn: Connection, as_of: date, config: AnalyticsConfig
+) -> tuple[pd.DataFrame, ClvFit | None, str | None, int, dict[str, float]]:
+    """Habits + models + lifecycle for ``as_of``: (frame, fit or None, CLV error, orders, timings).
+
+    A CLV fit that fails does not fail the run: the CLV columns stay empty, the error is returned
+    (and stored with the run) and lifecycle falls back to the recency rules.
+    """
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    habits = compute_habits(conn, as_of, config)
+    timings["statistics_sql"] = time.perf_counter() - start
+    customers = habits.customers
+    start = time.perf_counter()
+    fit: ClvFit | None = None
+    clv_error: str | None = None
+    try:
+        fit = fit_models(customers, config)
+        customers = apply_models(customers, fit, config)
+    except ConvergenceError as exc:
+        clv_error = str(exc)
+        log.warning("CLV models not fitted for %s: %s", as_of, exc)
+        for name in ("p_alive", "expected_orders_90d", "clv_12m"):
+            customers[name] = np.nan
+    timings["clv_models"] = time.perf_counter() - start
+    customers["lifecycle_stage"] = lifecycle_stages(customers, config)
+    return customers, fit, clv_error, habits.n_orders_read, timings
+
+
+def run_analytics(
+    engine: Engine,
+    config: AnalyticsConfig,
+    as_of: date,
+    *,
+    clock: Callable[[], datetime] = _utcnow,
+) -> AnalyticsRunInfo:
+    """Compute and store everything for ``as_of``; returns what was computed.
+
+    The ``etl_run`` row is written first (status ``running``) so a crash leaves a trace; the
+    results and the final status are one transaction. Raises AnalyticsError (after marking the
+    run failed) on any failure.
+    """
+    started = clock()
+    with engine.begin() as conn:
+        inserted = conn.execute(
+            insert(etl_run).values(
+                job=JOB, started_at=started, status="running", watermark_to=as_of.isoformat()
+            )
+        ).inserted_primary_key
+        assert inserted is not None
+        run_id = int(inserted[0])
+    log.info("analytics run %d for as_of %s started", run_id, as_of)
+    try:
+        with engine.begin() as conn:
+            info = _compute_and_store(conn, run_id, as_of, config, clock)
+    except Exception as exc:
+        with engine.begin() as conn:
+            conn.execute(
+                update(etl_run)
+                .where(etl_run.c.run_id == run_id)
+                .values(status="failed", finished_at=clock(), error=f"{type(exc).__name__}: {exc}")
+            )
+        log.error("analytics run %d failed: %s", run_id, exc)
+        if isinstance(exc, AnalyticsError):
+            raise
+        raise AnalyticsError(f"analytics run {run_id} failed: {exc}") from exc
+    log.info(
+        "analytics run %d: %d customers (%d buyers) in %.1fs",
+        run_id,
+        info.n_customers,
+        info.n_buyers,
+        info.duration_s,
+    )
+    return info
+
+
+def _compute_and_store(
+    conn: Connection,
+    run_id: int,
+    as_of: date,
+    config: AnalyticsConfig,
+    clock: Callable[[], datetime],
+) -> AnalyticsRunInfo:
+    customers, fit, clv_error, n_orders, timings = score_customers(conn, as_of, config)
+    models = fit.as_dict() if fit is not None else None
+    start = time.perf_counter()
+    insert_run(
+        conn,
+        run_id,
+        as_of,
+        customers,
+        time_unit=config.clv.time_unit,
+        models={**(models or {}), "error": clv_error},
+        config=config.model_dump(mode="json"),
+        created_at=clock(),
+    )
+    pruned = prune_runs(conn, config.keep_runs)
+    timings["store"] = time.perf_counter() - start
+    start = time.perf_counter()
+    portfolio = compute_portfolio(conn, run_id, as_of, load_metrics(conn, run_id), config)
+    set_portfolio(conn, run_id, portfolio)
+    timings["portfolio"] = time.perf_counter() - start
+    buyers = customers["n_orders"] > 0
+    concentration: dict[str, Any] = portfolio["concentration"]
+    segments = {
+        str(name): int(n) for name, n in customers.loc[buyers, "rfm_segment"].value_counts().items()
+    }
+    stages = {str(k): int(v) for k, v in customers["lifecycle_stage"].value_counts().items()}
+    info = AnalyticsRunInfo(
+        run_id=run_id,
+        as_of=as_of,
+        n_customers=len(customers),
+        n_buyers=int(buyers.sum()),
+        n_orders=n_orders,
+        segments=segments,
+        stages=stages,
+        models=models,
+        clv_error=clv_error,
+        revenue=float(portfolio["totals"]["revenue"]),
+        top_20_pct_revenue_share=concentration.get("top_20_pct"),
+        timings={k: round(v, 3) for k, v in timings.items()},
+    )
+    conn.execute(
+        update(etl_run)
+        .where(etl_run.c.run_id == run_id)
+        .values(
+            status="ok",
+            finished_at=clock(),
+            rows_read=n_orders,
+            rows_loaded=len(customers),
+            details={
+                "as_of": as_of.isoformat(),
+                "buyers": info.n_buyers,
+                "segments": segments,
+                "stages": stages,
+                "timings": info.timings,
+                "pruned_rows": pruned,
+                "clv_error": clv_error,
+            },
+        )
+    )
+    return info

@@ -1,0 +1,229 @@
+"""Storing analytics runs and reading their history (segment/stage transitions for the push).
+
+Tables (``etl/schema.py``, migration 0002): ``analytics_run`` (one row per run: as_of, fitted
+models, portfolio figures), ``customer_metrics`` (one row per customer per run) and the view
+``customer_habits`` (the latest run's rows, with the customer's current Sugar account id).
+"Previous run" always means the analytics run with the highest ``run_id`` below the given one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.engine import Connection
+
+from etl.schema import analytics_run, customer_metrics, dim_customer
+
+METRIC_COLUMNS: tuple[str, ...] = tuple(
+    c.name for c in customer_metrics.columns if c.name not in ("run_id", "customer_key", "as_of")
+)
+INSERT_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """One stored analytics run."""
+
+    run_id: int
+    as_of: date
+
+
+def latest_run(conn: Connection, as_of: date | None = None) -> RunRef | None:
+    """The newest analytics run (the one ``customer_habits`` shows), or the newest for ``as_of``."""
+    query = select(analytics_run.c.run_id, analytics_run.c.as_of)
+    if as_of is not None:
+        query = query.where(analytics_run.c.as_of == as_of)
+    row = conn.execute(query.order_by(analytics_run.c.run_id.desc()).limit(1)).first()
+    return RunRef(int(row.run_id), row.as_of) if row is not None else None
+
+
+def previous_run(conn: Connection, run_id: int) -> RunRef | None:
+    """The analytics run just before ``run_id`` (None for the first run)."""
+    row = conn.execute(
+        select(analytics_run.c.run_id, analytics_run.c.as_of)
+        .where(analytics_run.c.run_id < run_id)
+        .order_by(analytics_run.c.run_id.desc())
+        .limit(1)
+    ).first()
+    return RunRef(int(row.run_id), row.as_of) if row is not None else None
+
+
+def segment_transitions(conn: Connection, run_id: int | None = None) -> pd.DataFrame:
+    """Per customer of run ``run_id`` (default: latest), its segment/stage and the previous run's.
+
+    Columns: ``customer_key, customer_id, sugar_account_id, rfm_segment, lifecycle_stage,
+    previous_segment, previous_stage`` (previous ones None when the customer was not in the
+    previous run, or there is none). ``sugar_account_id`` is the customer's current match.
+    """
+    run = RunRef(run_id, date.min) if run_id is not None else latest_run(conn)
+    columns = [
+        "customer_key",
+        "customer_id",
+        "sugar_account_id",
+        "rfm_segment",
+        "lifecycle_stage",
+        "previous_segment",
+        "previous_stage",
+    ]
+    if run is None:
+        return pd.DataFrame(columns=columns).set_index("customer_key")
+    cur = customer_metrics.alias("cur")
+    query = (
+        select(
+            cur.c.customer_key,
+            cur.c.customer_id,
+            func.coalesce(dim_customer.c.sugar_account_id, cur.c.sugar_account_id).label(
+                "sugar_account_id"
+            ),
+            cur.c.rfm_segment,
+            cur.c.lifecycle_stage,
+        )
+        .join(dim_customer, dim_customer.c.customer_key == cur.c.customer_key)
+        .where(cur.c.run_id == run.run_id)
+    )
+    frame = pd.DataFrame(conn.execute(query).all(), columns=columns[:5]).set_index("customer_key")
+    previous = previous_run(conn, run.run_id)
+    frame["previous_segment"] = None
+    frame["previous_stage"] = None
+    if previous is not None:
+        prev_rows = conn.execute(
+            select(
+                customer_metrics.c.customer_key,
+                customer_metrics.c.rfm_segment,
+                customer_metrics.c.lifecycle_stage,
+            ).where(customer_metrics.c.run_id == previous.run_id)
+        ).all()
+        prev = pd.DataFrame(prev_rows, columns=["customer_key", "segment", "stage"])
+        prev = prev.set_index("customer_key").reindex(frame.index)
+        frame["previous_segment"] = prev["segment"].astype(object).where(prev["segment"].notna())
+        frame["previous_stage"] = prev["stage"].astype(object).where(prev["stage"].notna())
+    for name in frame.columns:  # missing values as None (the push compares with ==)
+        frame[name] = pd.Series(
+            [None if pd.isna(v) else v for v in frame[name]], index=frame.index, dtype=object
+        )
+    return frame
+
+
+def previous_segments(
+    conn: Connection, run_id: int | None = None
+) -> dict[int, tuple[str | None, str | None]]:
+    """customer_key → (segment, stage) in the run before ``run_id`` (default: the latest run)."""
+    frame = segment_transitions(conn, run_id)
+    return {
+        int(key): (seg, stage)
+        for key, seg, stage in zip(
+            frame.index, frame["previous_segment"], frame["previous_stage"], strict=True
+        )
+        if seg is not None or stage is not None
+    }
+
+
+def _plain(value: Any) -> Any:
+    """pandas/numpy scalars → what the DB driver takes (NaN/NaT → None)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    return value
+
+
+def _money(value: Any) -> Decimal | None:
+    value = _plain(value)
+    return None if value is None else Decimal(str(round(float(value), 2)))
+
+
+def insert_run(
+    conn: Connection,
+    run_id: int,
+    as_of: date,
+    frame: pd.DataFrame,
+    *,
+    time_unit: str,
+    models: dict[str, Any] | None,
+    config: dict[str, Any],
+    created_at: datetime,
+) -> None:
+    """Insert the analytics_run row and the run's customer_metrics rows (batched)."""
+    n_buyers = int((frame["n_orders"] > 0).sum()) if len(frame) else 0
+    conn.execute(
+        insert(analytics_run).values(
+            run_id=run_id,
+            as_of=as_of,
+            n_customers=len(frame),
+            n_buyers=n_buyers,
+            time_unit=time_unit,
+            models=models,
+            config=config,
+            created_at=created_at,
+        )
+    )
+    money = {"total_amount", "avg_order_amount", "clv_12m"}
+    integer = {"n_orders", "recency_days", "repeat_purchase_days", "r_score", "f_score", "m_score"}
+    columns = [c for c in METRIC_COLUMNS if c in frame.columns]
+    batch: list[dict[str, Any]] = []
+    for key, values in zip(frame.index, frame[columns].itertuples(index=False), strict=True):
+        row: dict[str, Any] = {"run_id": run_id, "customer_key": int(key), "as_of": as_of}
+        for name, value in zip(columns, values, strict=True):
+            if name in money:
+                row[name] = _money(value)
+            elif name in integer:
+                plain = _plain(value)
+                row[name] = None if plain is None else int(plain)
+            else:
+                row[name] = _plain(value)
+        batch.append(row)
+        if len(batch) >= INSERT_BATCH:
+            conn.execute(insert(customer_metrics), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(customer_metrics), batch)
+
+
+def set_portfolio(conn: Connection, run_id: int, portfolio: dict[str, Any]) -> None:
+    """Store the run's portfolio figures (computed from its stored metrics)."""
+    conn.execute(
+        analytics_run.update().where(analytics_run.c.run_id == run_id).values(portfolio=portfolio)
+    )
+
+
+def prune_runs(conn: Connection, keep_runs: int) -> int:
+    """Delete the per-customer rows of all but the newest ``keep_runs`` runs (0 = keep all).
+
+    The analytics_run rows (models, portfolio figures) are kept: they are small.
+    """
+    if keep_runs <= 0:
+        return 0
+    keep = select(analytics_run.c.run_id).order_by(analytics_run.c.run_id.desc()).limit(keep_runs)
+    kept = [row.run_id for row in conn.execute(keep)]
+    if not kept:
+        return 0
+    result = conn.execute(delete(customer_metrics).where(customer_metrics.c.run_id < min(kept)))
+    return int(result.rowcount or 0)
+
+
+def load_metrics(conn: Connection, run_id: int) -> pd.DataFrame:
+    """One run's customer_metrics rows (index customer_key) with the customer's name."""
+    query = (
+        select(customer_metrics, dim_customer.c.name.label("customer_name"))
+        .join(dim_customer, dim_customer.c.customer_key == customer_metrics.c.customer_key)
+        .where(customer_metrics.c.run_id == run_id)
+    )
+    result = conn.execute(query)
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    return frame.set_index("customer_key")
+
+
+def load_run(conn: Connection, run_id: int) -> dict[str, Any] | None:
+    """The analytics_run row as a dict (models, portfolio, config …)."""
+    row = conn.execute(select(analytics_run).where(analytics_run.c.run_id == run_id)).first()
+    return dict(row._mapping) if row is not None else None
