@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
-from connectors.sugar.exceptions import InvalidLogin
+from connectors.sugar.exceptions import ExtensionMissing, InvalidLogin
 from sugar_bridge.config import load_config
 from sugar_bridge.provision.apply import apply
-from sugar_bridge.provision.exceptions import ApplyFailed, PasswordError
+from sugar_bridge.provision.exceptions import ApplyFailed, PasswordError, PlanBlocked
 from sugar_bridge.provision.export import export
 from sugar_bridge.provision.plan import plan
 from sugar_bridge.provision.spec import SugarSpec
@@ -392,3 +392,46 @@ def test_apply_stops_at_first_terminal_error_then_converges(
     assert not plan(client, spec).has_changes
     users = client.module("Users").list(query=q.like_prefix("users.user_name", "rep"))
     assert sorted(u["user_name"] for u in users) == ["rep1", "rep2"]  # no duplicate
+
+
+def test_missing_extension_refuses_before_any_write(
+    client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_extension(method: str, **params: Any) -> Any:
+        raise ExtensionMissing("not installed", method=method)
+
+    monkeypatch.setattr(client, "call_extension", no_extension)
+    before = client.stats.writes
+    the_plan = plan(client, _spec())
+    assert any("extension is not installed" in b for b in the_plan.blockers)
+    with pytest.raises(PlanBlocked, match="nothing was applied"):
+        apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    assert client.stats.writes == before
+
+
+def test_user_name_taken_since_the_plan_is_not_sent_to_sugar(
+    client: SugarClient, tmp_path: Path
+) -> None:
+    stale = plan(client, _spec())
+    client.module("Users").create({"user_name": "rep1", "last_name": "Someone"})
+    with pytest.raises(ApplyFailed, match=r"rep1.*appeared in Sugar since the plan"):
+        apply(client, _spec(), passwords_file=tmp_path / "pw.tsv", current=stale)
+    users = client.module("Users").list(query=q.eq("users.user_name", "rep1"), fields=["id"])
+    assert len(users) == 1
+
+
+def test_cli_export_then_plan_is_in_sync(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sugar_bridge.cli.app import app
+
+    _cli_env(monkeypatch, sandbox, tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["provision", "apply", "--yes"]).exit_code == 0
+    exported = tmp_path / "exported.yaml"
+    result = runner.invoke(app, ["provision", "export", "--out", str(exported)])
+    assert result.exit_code == 0, result.output
+    assert "sugar:" in exported.read_text(encoding="utf-8")
+    monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(exported))
+    in_sync = runner.invoke(app, ["provision", "plan", "--detailed-exitcode"])
+    assert in_sync.exit_code == 0, in_sync.output
