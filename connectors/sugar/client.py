@@ -954,6 +954,7 @@ class Module:
         """Records linked to ``id`` over ``link``, paged (Sugar method ``get_relationships``).
 
         Link names are case-sensitive: a wrong case gives an empty result, not an error.
+        ``fields=None`` reads only ``id`` (Sugar returns no field at all when none is named).
         v4_1 pages by ``offset``/``limit`` without totals: pages are read until one is short.
         """
         if page_size < 1:

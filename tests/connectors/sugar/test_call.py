@@ -589,3 +589,37 @@ def test_callers_name_value_list_is_not_modified(
     client.call("set_entry", module_name="Accounts", name_value_list=nvl)
     assert nvl == before
     assert [sent(c)[0] for c in mock.calls] == ["login", "set_entry", "get_entries", "set_entry"]
+
+
+def test_available_modules(mock: responses.RequestsMock, client: SugarClient) -> None:
+    add(mock, "01_login_success")
+    add(mock, "09_get_available_modules_all")
+    modules = client.available_modules()
+    assert "Accounts" in modules
+    assert sent(mock.calls[1])[1]["filter"] == "all"
+
+
+def test_each_call_is_logged_at_debug_with_method_module_and_timing(
+    mock: responses.RequestsMock, client: SugarClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    add(mock, "01_login_success")
+    add(mock, "04_get_entry_list_no_match")
+    with caplog.at_level(logging.DEBUG, logger="connectors.sugar.client"):
+        client.module("Accounts").list()
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+    assert any(
+        line.startswith("sugar get_entry_list module=Accounts attempt=0 status=200 ")
+        and "s params=" in line
+        for line in lines
+    )
+
+
+def test_close_logs_out(mock: responses.RequestsMock, client: SugarClient) -> None:
+    add(mock, "01_login_success")
+    add(mock, "01_logout")
+    with client:
+        client.login()
+    assert [sent(c)[0] for c in mock.calls] == ["login", "logout"]
+    assert not client.logged_in
