@@ -112,3 +112,12 @@ def fingerprint(engine: Engine) -> dict[str, Any]:
             "products": conn.scalar(select(func.count()).select_from(dim_product)),
             "dates": conn.scalar(select(func.count()).select_from(dim_date)),
         }
+
+
+def empty_warehouse(engine: Engine) -> None:
+    """Delete every row of every table (children first), keeping the schema."""
+    from etl.schema import metadata
+
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
