@@ -8,10 +8,11 @@ Comparison rules (why a second apply finds nothing to do):
 - values read from Sugar are HTML-entity decoded by the client; both sides are put in a canonical
   form for their type (``"12.500000"`` equals ``12.5`` for a decimal, ``"1"`` equals ``true``);
 - only what the spec says is compared: an optional field left out of the YAML is not managed;
-- an email change on an existing user is reported once per plan as a note ("cannot update via
-  API"), never as a change: Sugar answers such a write with the new value but does not store it
-  (recording ``02_user_get_entry_after_email_update``), so treating it as a change would make
-  every plan dirty forever;
+- a change of the email of an existing user or account is reported as a note ("cannot update
+  via API"), never as a change (giving one to a record without any is a change): Sugar answers
+  such a write with the new value but does not store it (recording
+  ``02_user_get_entry_after_email_update``; the same holds for accounts on SuiteCRM 7.14.6), so
+  treating it as a change would make every plan dirty forever;
 - custom fields are compared on what ``get_module_fields`` shows (type, label, options, required,
   and default/len when the spec sets them); views and help text are not readable back, so they are
   only sent when the field is created or changed for another reason.
@@ -462,6 +463,26 @@ def _group_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
         yield Item("security_group", group.name, action, changes, sugar_id=current.id, values=write)
 
 
+def _email_note(changes: list[FieldChange], values: dict[str, Any]) -> str:
+    """Drop an email change of an existing record (Sugar does not store it) and say so.
+
+    Sugar answers ``set_entry`` with the new ``email1`` but keeps the old address, for users
+    (recording 02_user_get_entry_after_email_update) and, as checked on SuiteCRM 7.14.6, for
+    accounts too. Giving an address to a record that has none does work (checked on the same
+    server), so only a *change* of an existing address is reported. Reporting it as a change
+    would make every plan dirty and every apply fail its read-back.
+    """
+    email_change = next((c for c in changes if c.name == "email1"), None)
+    if email_change is None or not email_change.old:
+        return ""
+    changes.remove(email_change)
+    values.pop("email1", None)
+    return (
+        f"email differs ({email_change.old} → {email_change.new}): cannot update "
+        "via API (Sugar keeps the address given at creation); change it in Sugar's screens"
+    )
+
+
 def _user_desired(user: User) -> dict[str, tuple[Any, str]]:
     desired: dict[str, tuple[Any, str]] = {
         "status": (user.status, "varchar"),
@@ -489,17 +510,7 @@ def _user_items(spec: SugarSpec, state: SugarState, prune: bool) -> Iterator[Ite
             continue
         current = state.users[sugar_name]
         changes, values = _compare(desired, current)
-        note = ""
-        email_change = next((c for c in changes if c.name == "email1"), None)
-        if email_change is not None:
-            # Sugar does not store an email change of an existing user over the API (it
-            # answers with the new value though), so this is reported, never retried.
-            changes.remove(email_change)
-            values.pop("email1", None)
-            note = (
-                f"email differs ({email_change.old or '(none)'} → {email_change.new}): cannot "
-                "update via API (Sugar ignores email changes of existing users); change it in Sugar"
-            )
+        note = _email_note(changes, values)
         action: Action = "update" if changes else "unchanged"
         yield Item("user", user.user_name, action, changes, note, current["id"], values)
 
@@ -636,6 +647,7 @@ def _account_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
             yield item
             continue
         changes, values = _compare(desired, current)
+        note = _email_note(changes, values)
         if assigned is not None:
             target = users_by_lower.get(assigned.lower())
             current_name = state.user_name_of(str(current.get("assigned_user_id") or ""))
@@ -648,6 +660,7 @@ def _account_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
             account.external_id,
             action,
             changes,
+            note,
             sugar_id=current["id"],
             values=values,
             title=account.name,

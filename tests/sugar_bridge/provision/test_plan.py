@@ -199,6 +199,23 @@ def test_email_change_of_existing_user_is_a_note_not_a_change() -> None:
     assert "cannot update via API" in item.note
 
 
+def test_email_of_account_change_is_a_note_but_a_first_email_is_a_change() -> None:
+    spec = dict(SPEC, accounts=[dict(SPEC["accounts"][0], email="new@example.com")])
+    state = _in_sync()
+    state.accounts["KA-1"]["email1"] = "old@example.com"
+    plan = diff(SugarSpec.model_validate(spec), state)
+    assert not plan.has_changes
+    assert "cannot update via API" in plan.notes[0].note
+    state.accounts["KA-1"]["email1"] = ""
+    plan = diff(SugarSpec.model_validate(spec), state)
+    assert [(c.name, c.new) for i in plan.changes for c in i.changes] == [
+        ("email1", "new@example.com")
+    ]
+    state.users["rep1"]["email1"] = ""
+    plan = diff(SugarSpec.model_validate(SPEC), state)
+    assert [(i.kind, c.name) for i in plan.changes for c in i.changes] == [("user", "email1")]
+
+
 def test_membership_reconciled_both_ways() -> None:
     state = _in_sync()
     state.users["other"] = {"id": "u9", "user_name": "other", "status": "Inactive"}
