@@ -263,8 +263,12 @@ class Sandbox:
         if self._server is None:
             self._server = _Server((self.host, self.port), self)
             self.port = int(self._server.server_address[1])
+            # A short poll interval: stop() returns quickly (tests start many sandboxes).
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="sugar-sandbox", daemon=True
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.02},
+                name="sugar-sandbox",
+                daemon=True,
             )
             self._thread.start()
             log.info("sandbox listening on %s", self.base_url)

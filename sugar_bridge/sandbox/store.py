@@ -110,7 +110,12 @@ class Store:
                     cols.append("deleted INTEGER NOT NULL DEFAULT 0")
                 else:
                     cols.append(f"{f.name} {f.sql_type}")
-            stmts.append(f"CREATE TABLE {module.table} ({', '.join(cols)})")
+            # WITHOUT ROWID: a scan runs in primary-key order, like InnoDB's clustered index, so
+            # "no usable ORDER BY" answers in the same order as Sugar on MariaDB.
+            stmts.append(f"CREATE TABLE {module.table} ({', '.join(cols)}) WITHOUT ROWID")
+            if "name" in {f.name for f in module.db_columns}:
+                # Sugar's idx_<table>_name: a LIKE 'prefix%' filter walks it (rows by name).
+                stmts.append(f"CREATE INDEX idx_{module.table}_name ON {module.table} (name)")
         for table, extra_cols in JOIN_TABLES.items():
             cols = [
                 "id TEXT PRIMARY KEY",
@@ -145,12 +150,14 @@ class Store:
         )
         stmts.append(
             f"CREATE TABLE accounts_cstm (id_c TEXT COLLATE NOCASE PRIMARY KEY, {cstm_cols})"
+            f" WITHOUT ROWID"
         )
         stmts.append(
             "CREATE INDEX idx_pl_prospects ON prospect_lists_prospects (prospect_list_id,"
             " related_id)"
         )
         stmts.append("CREATE INDEX idx_eabr ON email_addr_bean_rel (bean_id)")
+        stmts.append("CREATE INDEX idx_aclaction_category_name ON acl_actions (category, name)")
         with self.transaction():
             for stmt in stmts:
                 self.conn.execute(stmt)
@@ -193,7 +200,12 @@ class Store:
                             name=r["name"],
                             type=r["type"],
                             label=r["label"] or r["vname"],
-                            len=str(r["len"]) if r["len"] is not None else "",
+                            # Sugar reports an enum's len as a number, the others' as text.
+                            len=(
+                                ""
+                                if r["len"] is None
+                                else (int(r["len"]) if r["type"] == "enum" else str(r["len"]))
+                            ),
                             required=bool(r["required"]),
                             options=options,
                             source="custom_fields",
@@ -325,9 +337,10 @@ class Store:
         if extra_where:
             conds.append(extra_where)
         where_sql = f" WHERE {' AND '.join(conds)}" if conds else ""
+        # Without usable terms there is no ORDER BY at all (the scan order, as in Sugar); with
+        # terms, the id breaks ties so pages stay stable.
         order_sql = ", ".join(f"{col} {direction}" for col, direction in order)
-        # InnoDB answers in primary-key order when nothing else applies; keep that as tie-breaker.
-        order_sql = f" ORDER BY {order_sql + ', ' if order_sql else ''}{t}.id"
+        order_sql = f" ORDER BY {order_sql}, {t}.id" if order_sql else ""
         base = f"FROM {self.from_clause(module)}{where_sql}"
         with self.lock:
             total = self.conn.execute(f"SELECT COUNT(*) {base}", list(extra_params)).fetchone()[0]
@@ -551,7 +564,9 @@ class Store:
         t = f"{module.table}_cstm"
         with self.lock:
             if not self.has_cstm(module):
-                self.conn.execute(f"CREATE TABLE {t} (id_c TEXT COLLATE NOCASE PRIMARY KEY)")
+                self.conn.execute(
+                    f"CREATE TABLE {t} (id_c TEXT COLLATE NOCASE PRIMARY KEY) WITHOUT ROWID"
+                )
             if f.name not in self.cstm_columns(module):
                 self.conn.execute(f"ALTER TABLE {t} ADD COLUMN {f.name} {f.sql_type}")
 
