@@ -36,6 +36,9 @@ def _register() -> None:
     from sugar_bridge.cli import provision as provision_cli
 
     app.add_typer(provision_cli.app, name="provision")
+    from sugar_bridge.cli import segments as segments_cli
+
+    app.add_typer(segments_cli.app, name="segments")
     from sugar_bridge.cli import extension as extension_cli
 
     app.add_typer(extension_cli.app, name="extension")

@@ -168,7 +168,8 @@ def match_command() -> None:
     table.add_row("Sugar accounts", str(info.accounts))
     table.add_row("matched", str(info.matched))
     for method, count in sorted(info.by_method.items()):
-        table.add_row(f"  by {method.replace('_', ' ')}", str(count))
+        label = "created by the push" if method == "created" else f"by {method.replace('_', ' ')}"
+        table.add_row(f"  {label}", str(count))
     table.add_row("new matches recorded", str(info.new_matches))
     table.add_row("ambiguous (see `segments unmatched`)", str(info.ambiguous))
     table.add_row("without account", str(info.unmatched))

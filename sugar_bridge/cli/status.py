@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from etl.db import create_engine_for, ensure_current
 from etl.history import last_runs, latest_run_id, reject_counts
 from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.push.status import status_lines as push_status_lines
 
 
 def runs_section(engine: Engine) -> None:
@@ -62,6 +63,15 @@ def rejects_section(engine: Engine) -> None:
     console.print("details: `sugar-bridge etl rejects --run N`")
 
 
+def push_section(engine: Engine) -> None:
+    """The last segment pushes: counts per outcome, failures retried next run."""
+    lines = push_status_lines(engine)
+    if lines:
+        console.print("[bold]segment pushes[/]")
+        for line in lines:
+            console.print(f"  {line}", highlight=False, markup=False)
+
+
 @handle_errors
 def status_command() -> None:
     """Show the last runs of every job (counts, duration, errors) and rejects by reason."""
@@ -71,3 +81,4 @@ def status_command() -> None:
     console.print(f"warehouse: {ctx.settings.warehouse_url_display}", highlight=False)
     runs_section(engine)
     rejects_section(engine)
+    push_section(engine)

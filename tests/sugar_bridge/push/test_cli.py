@@ -1,0 +1,67 @@
+"""``sugar-bridge segments …`` end to end against the sandbox and a migrated SQLite warehouse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from etl.db import create_engine_for, upgrade
+from sugar_bridge.cli.app import app
+from sugar_bridge.sandbox import Sandbox
+from tests.sugar_bridge.push.conftest import Warehouse, client_for
+
+
+def test_segments_commands(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    engine = create_engine_for(url)
+    upgrade(engine)
+    wh = Warehouse(engine)
+    wh.add_customer("C1", "Alpha", "a@example.com", rfm_segment="At risk")
+    wh.add_customer("C2", "Beta", None, rfm_segment="Loyal")
+    wh.add_customer("C3", "Twin", None)
+    wh.analyse()
+    with client_for(sandbox) as client:
+        client.module("Accounts").create({"name": "Twin"})
+        client.module("Accounts").create({"name": "TWIN"})
+    config = tmp_path / "config.yaml"
+    config.write_text("push:\n  sessions: 2\n  batch_size: 10\n", encoding="utf-8")
+    for key, value in {
+        "SUGAR_BRIDGE_SUGAR_URL": sandbox.base_url,
+        "SUGAR_BRIDGE_SUGAR_PASSWORD": sandbox.admin_password,
+        "SUGAR_BRIDGE_WAREHOUSE_URL": url,
+        "SUGAR_BRIDGE_CONFIG": str(config),
+    }.items():
+        monkeypatch.setenv(key, value)
+    runner = CliRunner()
+
+    dry = runner.invoke(app, ["segments", "push", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "dry run, nothing written" in dry.output
+    assert "(none) → At risk" in dry.output
+    assert sandbox.stats.calls["set_entries"] == 0
+
+    real = runner.invoke(app, ["segments", "push", "--as-of", "2026-11-24"])
+    assert real.exit_code == 0, real.output
+    assert "accounts created" in real.output
+
+    unmatched = runner.invoke(app, ["segments", "unmatched"])
+    assert unmatched.exit_code == 0, unmatched.output
+    assert "shop:C3" in unmatched.output
+    assert "ambiguous" in unmatched.output
+
+    match = runner.invoke(app, ["segments", "match"])
+    assert match.exit_code == 0, match.output
+    assert "created by the push" in match.output
+
+    status = runner.invoke(app, ["status"])
+    assert status.exit_code == 0, status.output
+    assert "segment pushes" in status.output
+    assert sandbox.admin_password not in status.output + real.output + dry.output
+
+    bad = runner.invoke(app, ["segments", "push", "--as-of", "yesterday"])
+    assert bad.exit_code == 2
+    engine.dispose()

@@ -1,0 +1,138 @@
+"""With faults injected at random on 10 % of calls the push converges to the fault-free state."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from connectors.sugar.exceptions import SugarError
+from etl.db import create_engine_for
+from etl.schema import metadata
+from sugar_bridge.push.push import PushRunInfo, push_segments
+from sugar_bridge.sandbox import Faults, Sandbox
+from tests.sugar_bridge.push.conftest import (
+    Warehouse,
+    client_for,
+    factory,
+    make_sandbox,
+    push_config,
+)
+
+FAULTS = Faults(
+    rate=0.10,
+    kinds=("http500", "timeout", "drop", "expire", "null"),
+    when="random",  # half of them after the write was committed
+    seed=20261124,
+    timeout_seconds=0.6,
+)
+PHASE_2 = {
+    "C000": {"rfm_segment": "Lost", "lifecycle_stage": "declining"},
+    "C003": {"lifecycle_stage": "declining", "n_orders": 40},
+    "C005": {"rfm_segment": "At risk"},
+    "C008": {"clv_12m": 5000},
+}
+
+
+def _seed(wh: Warehouse) -> None:
+    segments = ["Champions", "Loyal", "At risk", "Can't lose them"]
+    for i in range(12):
+        wh.add_customer(
+            f"C{i:03d}",
+            f"Customer {i}",
+            f"c{i}@example.com",
+            rfm_segment=segments[i % 4],
+            n_orders=i + 1,
+        )
+    wh.analyse()
+
+
+def _push_until_ok(wh: Warehouse, sb: Sandbox, max_runs: int = 12) -> list[str]:
+    """Run the push like nightly jobs until one completes cleanly; returns each run's outcome."""
+    config = push_config(batch_size=4)
+    outcomes = []
+    for _ in range(max_runs):
+        try:
+            info: PushRunInfo = push_segments(
+                wh.engine, factory(sb, timeout=(2, 0.3)), config, as_of=wh.as_of
+            )
+        except SugarError as exc:  # a run that could not even read: the next night retries
+            outcomes.append(f"failed: {type(exc).__name__}")
+            continue
+        outcomes.append(info.status)
+        if info.status == "ok":
+            return outcomes
+    raise AssertionError(f"no clean run after {max_runs}: {outcomes}")
+
+
+def _state(sb: Sandbox) -> dict[str, Any]:
+    """Sugar's state by external id (ids differ between sandboxes; times of the run too)."""
+    with client_for(sb) as client:
+        accounts = client.module("Accounts").list(fields=None)
+        ext = {a["id"]: str(a.get("external_id_c") or "") for a in accounts}
+        values = {
+            ext[a["id"]]: {
+                k: v
+                for k, v in a.items()
+                if (k.endswith("_c") and k not in ("segment_updated_c",)) or k == "name"
+            }
+            for a in accounts
+        }
+        lists_mod = client.module("ProspectLists")
+        lists = {
+            rec["name"]: sorted(ext[m["id"]] for m in lists_mod.related(rec["id"], "accounts"))
+            for rec in lists_mod.list(fields=["id", "name"])
+        }
+        followups = Counter(
+            (module, ext.get(str(r.get("parent_id")), "?"), r.get("name"))
+            for module in ("Tasks", "Calls")
+            for r in client.module(module).list(fields=["id", "name", "parent_id"])
+        )
+    return {
+        "n_accounts": len(accounts),
+        "accounts_per_external_id": Counter(ext.values()),
+        "values": values,
+        "lists": lists,
+        "followups": followups,
+    }
+
+
+def _scenario(tmp_path: Path, name: str, faults: Faults | None) -> tuple[dict[str, Any], list[str]]:
+    engine = create_engine_for(f"sqlite:///{tmp_path / f'{name}.db'}")
+    metadata.create_all(engine)
+    wh = Warehouse(engine)
+    sb = make_sandbox()
+    try:
+        _seed(wh)
+        with client_for(sb) as client:  # one account exists already
+            client.module("Accounts").create({"name": "Customer 1", "email1": "c1@example.com"})
+        if faults is not None:
+            from sugar_bridge.sandbox.faults import FaultPlan
+
+            sb.faults = FaultPlan(faults)
+        outcomes = _push_until_ok(wh, sb)
+        for cid, values in PHASE_2.items():
+            wh.set(cid, **values)
+        wh.analyse()
+        outcomes += _push_until_ok(wh, sb)
+        outcomes.append(f"faults injected: {sum(sb.stats.faults.values())}")
+        sb.faults = type(sb.faults)(None)
+        return _state(sb), outcomes
+    finally:
+        sb.close()
+        engine.dispose()
+
+
+def test_faults_converge_to_the_fault_free_state(tmp_path: Path) -> None:
+    clean, clean_runs = _scenario(tmp_path, "clean", None)
+    faulty, faulty_runs = _scenario(tmp_path, "faulty", FAULTS)
+    assert clean_runs == ["ok", "ok", "faults injected: 0"]
+    assert int(faulty_runs[-1].split(": ")[1]) >= 5, faulty_runs
+    assert len(faulty_runs) > 3, f"the faults should have hit at least one run: {faulty_runs}"
+    assert faulty["n_accounts"] == clean["n_accounts"] == 12
+    assert set(faulty["accounts_per_external_id"].values()) == {1}, "no duplicate account"
+    assert faulty["values"] == clean["values"]
+    assert faulty["lists"] == clean["lists"]
+    assert faulty["followups"] == clean["followups"]
+    assert set(faulty["followups"].values()) == {1}, "no duplicate task or call"
+    assert sum(clean["followups"].values()) == 3  # 2 declining tasks, 1 call for "At risk"
