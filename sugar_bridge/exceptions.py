@@ -3,7 +3,8 @@
 SugarBridgeError
 ├── ConfigError            a settings or config problem; nothing was done (CLI exit code 2)
 ├── LockHeldError          another run holds the job's lock
-└── PipelineStepFailed     a step of a pipeline failed; ``step`` names it, ``cause`` is the error
+├── PipelineStepFailed     a step of a pipeline failed; ``step`` names it, ``cause`` is the error
+└── RunCancelled           a run was asked to stop (SIGTERM) and stopped between two steps
 
 Errors of the other packages have their own trees (``connectors.sugar.exceptions``,
 ``etl.exceptions``, ``analytics.exceptions``); each marks what is transient.
@@ -36,3 +37,7 @@ class PipelineStepFailed(SugarBridgeError):
         self.cause = cause
         self.transient = bool(getattr(cause, "transient", False))
         super().__init__(f"step '{step}' failed: {cause}")
+
+
+class RunCancelled(SugarBridgeError):
+    """A run stopped between two steps because a stop was requested (SIGTERM, Ctrl-C)."""

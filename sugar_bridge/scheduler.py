@@ -36,6 +36,7 @@ from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
     EVENT_JOB_MISSED,
+    EVENT_SCHEDULER_STARTED,
     JobExecutionEvent,
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -196,7 +197,8 @@ class SchedulerService:
             timezone=self.tz, executors={"default": ThreadPoolExecutor(max_workers=2)}
         )
         self.scheduler.add_listener(
-            self._on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+            self._on_event,
+            EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_SCHEDULER_STARTED,
         )
 
     # --- jobs --------------------------------------------------------------------------------
@@ -301,7 +303,10 @@ class SchedulerService:
         )
 
     def _on_event(self, event: JobExecutionEvent) -> None:
-        if event.code == EVENT_JOB_MISSED:
+        if event.code == EVENT_SCHEDULER_STARTED and self.stop_event.is_set():
+            # A stop that came in while the scheduler was starting (it was not running yet).
+            self.scheduler.shutdown(wait=False)
+        elif event.code == EVENT_JOB_MISSED:
             log.warning(
                 "%s: the run due at %s was missed by more than the grace time; skipped",
                 event.job_id,
@@ -314,8 +319,15 @@ class SchedulerService:
         """Next run time of each job as the running scheduler sees it."""
         out: dict[str, datetime] = {}
         for job in self.scheduler.get_jobs():
-            if job.id != HEARTBEAT_JOB_ID and job.next_run_time is not None:
-                out[job.id] = job.next_run_time
+            if job.id == HEARTBEAT_JOB_ID:
+                continue
+            # A job added before the scheduler started has no next_run_time yet (unless a
+            # catch-up set one): its trigger says when it will first fire.
+            when = getattr(job, "next_run_time", None)
+            if when is None and not hasattr(job, "next_run_time"):
+                when = job.trigger.get_next_fire_time(None, self.now())
+            if when is not None:
+                out[job.id] = when
         return out
 
     def _heartbeat(self, stopped: bool = False) -> None:

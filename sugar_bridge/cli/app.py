@@ -42,6 +42,11 @@ def _register() -> None:
     from sugar_bridge.cli import extension as extension_cli
 
     app.add_typer(extension_cli.app, name="extension")
+    from sugar_bridge.cli import scheduler as scheduler_cli
+    from sugar_bridge.cli import sync as sync_cli
+
+    app.command("sync")(sync_cli.sync_command)
+    app.add_typer(scheduler_cli.app, name="scheduler")
     from sugar_bridge.cli import db as db_cli
     from sugar_bridge.cli import etl as etl_cli
     from sugar_bridge.cli import status as status_cli

@@ -435,3 +435,31 @@ def test_cli_export_then_plan_is_in_sync(
     monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(exported))
     in_sync = runner.invoke(app, ["provision", "plan", "--detailed-exitcode"])
     assert in_sync.exit_code == 0, in_sync.output
+
+
+def test_sugar_without_security_groups_is_refused_clearly(
+    client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = client.call_extension
+
+    def plain_sugarcrm_ce(method: str, **params: Any) -> Any:
+        answer = real(method, **params)
+        if method == "bridge_info":
+            answer = dict(answer, security_groups=False, suitecrm_version=None)
+        return answer
+
+    monkeypatch.setattr(client, "call_extension", plain_sugarcrm_ce)
+    before = client.stats.writes
+    the_plan = plan(client, _spec())
+    (blocker,) = the_plan.blockers
+    assert "no SecurityGroups module" in blocker
+    assert "1 security group(s)" in blocker
+    assert {i.action for i in the_plan.by_kind("security_group")} == {"blocked"}
+    with pytest.raises(PlanBlocked):
+        apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    assert client.stats.writes == before
+    # Without security groups in the spec, the same Sugar is provisioned fine.
+    data = yaml.safe_load(yaml.safe_dump(SMALL))
+    data.pop("security_groups")
+    apply(client, _spec(data), passwords_file=tmp_path / "pw.tsv")
+    assert not plan(client, _spec(data)).has_changes

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import ValidationError
 from sqlalchemy import insert
 from sqlalchemy.engine import Engine
@@ -183,12 +184,13 @@ def test_apscheduler_coalesces_missed_fires_into_one_run() -> None:
     """A suspended process wakes up with many missed fires: one run (coalesce + grace)."""
     calls: list[int] = []
     service = SchedulerService(ScheduleConfig(), "UTC", lambda stop: None, scheduler=_background())
-    now = datetime.now(UTC)
+    # Hourly, last due 30 minutes ago: 31 fires missed, and none due during the test.
+    first = datetime.now(UTC) - timedelta(hours=30, minutes=30)
     service.scheduler.add_job(
         lambda: calls.append(1),
-        cron_trigger("* * * * *", "UTC"),  # every minute: ~30 fires missed
+        IntervalTrigger(hours=1, start_date=first, timezone=UTC),
         id="probe",
-        next_run_time=now - timedelta(minutes=30),
+        next_run_time=first,
         **service._job_defaults(),
     )
     service.scheduler.start()

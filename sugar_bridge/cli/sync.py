@@ -1,0 +1,125 @@
+"""``sugar-bridge sync``: one run of extract → validate → load → analyse → push.
+
+Exit codes: 0 every step ok; 1 a step failed (the message names it; what earlier steps did is
+kept) or another sync is running; 2 config error (nothing done); 3 the run completed but rows were
+rejected or some pushes failed (they are retried by the next run).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from types import FrameType
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from sugar_bridge.cli.common import EXIT_PARTIAL, console, err_console, handle_errors, make_context
+from sugar_bridge.exceptions import ConfigError
+from sugar_bridge.pipeline import StepInfo, SyncInfo, sync
+from sugar_bridge.settings import Settings
+
+
+def parse_as_of(value: str | None, settings: Settings) -> date:
+    """``--as-of`` as a date; default: today in the settings' time zone."""
+    if value is None:
+        return datetime.now(ZoneInfo(settings.timezone)).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+@contextmanager
+def stop_on_signals(cancel: threading.Event) -> Iterator[None]:
+    """First Ctrl-C/SIGTERM: stop after the current step; the second one interrupts at once."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        cancel.set()
+        err_console.print(
+            f"{signal.Signals(signum).name}: stopping after the current step "
+            "(again to interrupt now)"
+        )
+
+    old_int = signal.signal(signal.SIGINT, handler)
+    old_term = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+
+
+def _counts(info: StepInfo) -> str:
+    shown = {k: v for k, v in info.counts.items() if v}
+    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in shown.items()) or "-"
+
+
+def print_step(info: StepInfo) -> None:
+    """One line per finished step, as the run goes."""
+    mark = "[green]✓[/]" if info.status == "ok" else "[yellow]![/]"
+    note = f" ({info.note})" if info.note else ""
+    console.print(
+        f"{mark} {info.name:<9} {info.seconds:6.1f} s  {_counts(info)}{note}", highlight=False
+    )
+
+
+def render_sync(info: SyncInfo) -> None:
+    """The run's summary table."""
+    table = Table(title=f"sync run {info.run_id} as of {info.as_of}: {info.status}")
+    for column in ("step", "status", "seconds", "counts", "run"):
+        table.add_column(column, justify="right" if column in ("seconds", "run") else "left")
+    for step in info.steps:
+        table.add_row(
+            step.name,
+            step.status,
+            f"{step.seconds:.1f}",
+            _counts(step),
+            str(step.run_id) if step.run_id is not None else "",
+        )
+    console.print(table)
+    if info.rows_rejected:
+        console.print(
+            f"{info.rows_rejected} order row(s) rejected: `sugar-bridge etl rejects` lists them "
+            "with the reason."
+        )
+    if info.push_failures:
+        console.print(
+            f"{info.push_failures} push write(s) failed; they are retried by the next run "
+            "(`sugar-bridge status` shows them)."
+        )
+
+
+@handle_errors
+def sync_command(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Date of the statistics (default: today in the time zone)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Load and analyse, but push nothing (show what would)."),
+    ] = False,
+) -> None:
+    """Run one sync: orders → warehouse → statistics → segments pushed into Sugar.
+
+    Exit codes: 0 ok, 1 a step failed, 2 config error, 3 completed with rejected rows or failed
+    pushes.
+    """
+    ctx = make_context()
+    config = ctx.config
+    when = parse_as_of(as_of, ctx.settings)
+    cancel = threading.Event()
+    with stop_on_signals(cancel):
+        info = sync(ctx.settings, config, as_of=when, dry_run=dry_run, cancel=cancel,
+                    on_step=print_step)  # fmt: skip
+    render_sync(info)
+    if info.status == "partial":
+        raise typer.Exit(EXIT_PARTIAL)

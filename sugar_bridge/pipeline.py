@@ -1,0 +1,493 @@
+"""The sync pipeline: extract → validate → load → analyse → push, as one recorded run.
+
+:func:`sync` is what ``sugar-bridge sync``, the scheduler and the demo call. Each step returns a
+small :class:`StepInfo` (counts, seconds, the run id of the step's own record); a failing step
+stops the run with :class:`PipelineStepFailed` naming it. The run is one ``etl_run`` row with
+``job='sync'`` (per-step counts and timings in ``details``), written when it starts and when it
+ends, so ``status`` and the scheduler's catch-up see it.
+
+Safe to re-run at any point, because every step is: the load is an idempotent merge whose
+watermark commits with its rows, analytics recompute everything for ``as_of``, and the push sends
+what differs from the last *verified* snapshot. So a push that fails keeps the load of the same
+run, and the next run pushes what was missed.
+
+Only one sync runs at a time: the run holds the ``sync`` lock in the warehouse
+(:mod:`sugar_bridge.locks`). A stop request (SIGTERM in the scheduler) is honoured between steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import insert, update
+from sqlalchemy.engine import Engine
+
+from etl.schema import etl_run
+from sugar_bridge.config import ProjectConfig
+from sugar_bridge.exceptions import (
+    ConfigError,
+    PipelineStepFailed,
+    RunCancelled,
+    SugarBridgeError,
+)
+from sugar_bridge.locks import JobLock
+from sugar_bridge.settings import Settings
+
+log = logging.getLogger(__name__)
+
+StepName = Literal["extract", "validate", "load", "analyse", "push"]
+STEP_NAMES: tuple[StepName, ...] = ("extract", "validate", "load", "analyse", "push")
+StepStatus = Literal["ok", "partial", "skipped"]
+RunStatus = Literal["running", "ok", "partial", "failed", "cancelled"]
+
+
+@dataclass
+class StepInfo:
+    """What one step did: its counts, how long it took, and its own run record."""
+
+    name: StepName
+    status: StepStatus = "ok"
+    seconds: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    run_id: int | None = None  # the step's own run (etl_run of the ETL, analytics_run, push_run)
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """For ``etl_run.details`` (JSON)."""
+        out = asdict(self)
+        out["seconds"] = round(self.seconds, 3)
+        return out
+
+
+@dataclass
+class SyncInfo:
+    """One sync run: its steps in order, its status and what the CLI's exit code should be."""
+
+    run_id: int
+    as_of: date
+    dry_run: bool
+    status: RunStatus = "running"
+    steps: list[StepInfo] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    failed_step: str | None = None
+
+    def step(self, name: StepName) -> StepInfo | None:
+        """The info of step ``name`` (None when it did not run)."""
+        return next((s for s in self.steps if s.name == name), None)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Order rows rejected by validation in this run."""
+        info = self.step("validate")
+        return info.counts.get("rejected", 0) if info else 0
+
+    @property
+    def push_failures(self) -> int:
+        """Accounts, list memberships and tasks the push could not write (retried next run)."""
+        info = self.step("push")
+        if info is None:
+            return 0
+        return sum(info.counts.get(k, 0) for k in ("failed", "list_failed", "tasks_failed"))
+
+    def details(self) -> dict[str, Any]:
+        """The ``etl_run.details`` JSON of the sync run."""
+        return {
+            "as_of": self.as_of.isoformat(),
+            "dry_run": self.dry_run,
+            "steps": [s.as_dict() for s in self.steps],
+            "failed_step": self.failed_step,
+        }
+
+
+@dataclass
+class StepContext:
+    """What a step gets: the run's settings, config, warehouse, date and stop signal."""
+
+    settings: Settings
+    config: ProjectConfig
+    engine: Engine
+    as_of: date
+    dry_run: bool
+    sync_run_id: int
+    cancel: threading.Event
+
+
+#: A stage of the pipeline: runs one or more steps, returns their infos in order. It raises
+#: PipelineStepFailed naming the exact step when it knows it; any other exception is reported
+#: against the stage's first step that has not reported yet.
+Stage = Callable[[StepContext], list[StepInfo]]
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A stage and the step names it covers (in order)."""
+
+    steps: tuple[StepName, ...]
+    run: Stage
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _start_record(engine: Engine, as_of: date, dry_run: bool) -> int:
+    with engine.begin() as conn:
+        result = conn.execute(
+            insert(etl_run).values(
+                job="sync",
+                started_at=_now(),
+                status="running",
+                watermark_to=as_of.isoformat(),
+                rows_read=0,
+                rows_loaded=0,
+                rows_rejected=0,
+                details={"as_of": as_of.isoformat(), "dry_run": dry_run, "steps": []},
+            )
+        )
+        key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+def _finish_record(engine: Engine, info: SyncInfo) -> None:
+    counts = {"rows_read": 0, "rows_loaded": 0, "rows_rejected": info.rows_rejected}
+    extract, load = info.step("extract"), info.step("load")
+    if extract:
+        counts["rows_read"] = extract.counts.get("rows_read", 0)
+    if load:
+        counts["rows_loaded"] = load.counts.get("rows_loaded", 0)
+    with engine.begin() as conn:
+        conn.execute(
+            update(etl_run)
+            .where(etl_run.c.run_id == info.run_id)
+            .values(
+                finished_at=_now(),
+                status=info.status,
+                error=info.error,
+                details=info.details(),
+                **counts,
+            )
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return text if text else type(exc).__name__
+
+
+def run_stages(
+    ctx: StepContext,
+    stages: Sequence[StageSpec],
+    info: SyncInfo,
+    lock: JobLock | None = None,
+    on_step: Callable[[StepInfo], None] | None = None,
+) -> None:
+    """Run ``stages`` in order into ``info``; raise PipelineStepFailed / RunCancelled."""
+    for stage in stages:
+        if ctx.cancel.is_set():
+            raise RunCancelled(f"sync run {info.run_id} stopped before step '{stage.steps[0]}'")
+        if lock is not None and lock.lost:
+            raise PipelineStepFailed(
+                stage.steps[0], SugarBridgeError("the sync lock was lost (the run stalled)")
+            )
+        started = time.perf_counter()
+        try:
+            infos = stage.run(ctx)
+        except PipelineStepFailed:
+            raise
+        except Exception as exc:
+            done = {s.name for s in info.steps}
+            step = next((s for s in stage.steps if s not in done), stage.steps[-1])
+            raise PipelineStepFailed(step, exc) from exc
+        if len(infos) == 1 and not infos[0].seconds:
+            infos[0].seconds = time.perf_counter() - started
+        for step_info in infos:
+            info.steps.append(step_info)
+            log.info(
+                "sync %d: %s %s in %.1f s %s",
+                info.run_id,
+                step_info.name,
+                step_info.status,
+                step_info.seconds,
+                " ".join(f"{k}={v}" for k, v in step_info.counts.items()),
+            )
+            if on_step is not None:
+                on_step(step_info)
+
+
+def sync(
+    settings: Settings,
+    config: ProjectConfig,
+    *,
+    as_of: date,
+    dry_run: bool = False,
+    engine: Engine | None = None,
+    stages: Sequence[StageSpec] | None = None,
+    cancel: threading.Event | None = None,
+    purpose: str = "cli",
+    lock_ttl: timedelta | None = None,
+    on_step: Callable[[StepInfo], None] | None = None,
+) -> SyncInfo:
+    """Run one sync for ``as_of``: extract → validate → load → analyse → push.
+
+    ``dry_run`` loads and analyses but pushes nothing (the push step reports what it would
+    change). Raises :class:`LockHeldError` when another sync runs, :class:`PipelineStepFailed`
+    naming the step that failed (earlier steps' work is kept and recorded), and
+    :class:`RunCancelled` when ``cancel`` was set between steps. ``on_step`` is called after
+    each step (the CLI prints it). ``stages`` defaults to the real
+    ETL, analytics and push (:func:`default_stages`); the engine defaults to the settings'
+    warehouse, migrated to the current schema.
+    """
+    if stages is None:
+        preflight(settings, config)
+        stages = default_stages(settings, config)
+    if engine is None:
+        engine = warehouse_engine(settings)
+    cancel = cancel or threading.Event()
+    ttl = lock_ttl or timedelta(seconds=config.schedule.lock_ttl_seconds)
+    started = time.perf_counter()
+    with JobLock(engine, "sync", purpose=purpose, ttl=ttl) as lock:
+        run_id = _start_record(engine, as_of, dry_run)
+        info = SyncInfo(run_id=run_id, as_of=as_of, dry_run=dry_run)
+        ctx = StepContext(settings, config, engine, as_of, dry_run, run_id, cancel)
+        log.info("sync %d: as of %s%s", run_id, as_of, " (dry run)" if dry_run else "")
+        try:
+            run_stages(ctx, stages, info, lock, on_step)
+        except PipelineStepFailed as exc:
+            info.status, info.failed_step = "failed", exc.step
+            info.error = f"step '{exc.step}' failed: {_describe(exc.cause)}"
+            raise
+        except RunCancelled as exc:
+            info.status, info.error = "cancelled", str(exc)
+            raise
+        except BaseException as exc:  # KeyboardInterrupt, bugs: still close the record
+            info.status, info.error = "failed", f"{type(exc).__name__}: {_describe(exc)}"
+            raise
+        else:
+            partial = info.rows_rejected or info.push_failures
+            partial = partial or any(s.status == "partial" for s in info.steps)
+            info.status = "partial" if partial else "ok"
+        finally:
+            info.seconds = time.perf_counter() - started
+            _finish_record(engine, info)
+            log.info("sync %d: %s in %.1f s", run_id, info.status, info.seconds)
+    return info
+
+
+def warehouse_engine(settings: Settings) -> Engine:
+    """The settings' warehouse, migrated to the code's schema (``etl.db.ensure_current``)."""
+    from etl.db import create_engine_for, ensure_current
+
+    engine = create_engine_for(settings.warehouse_url_value)
+    ensure_current(engine, auto=True)
+    return engine
+
+
+# --- the real stages ---------------------------------------------------------------------------
+
+
+def default_stages(settings: Settings, config: ProjectConfig) -> list[StageSpec]:
+    """The production pipeline: the ETL (extract, validate, load), analytics, push."""
+    return [
+        StageSpec(("extract", "validate", "load"), etl_stage),
+        StageSpec(("analyse",), analytics_stage),
+        StageSpec(("push",), push_stage),
+    ]
+
+
+def etl_stage(ctx: StepContext) -> list[StepInfo]:
+    """Extract, validate and load every configured source (``etl.run.run_etl``).
+
+    The ETL streams the three steps batch by batch (each batch validated and committed with its
+    watermark), so their time is reported once, on ``load``; the counts are each step's own.
+    """
+    from connectors.orders.exceptions import SourceError
+    from connectors.orders.sources import make_sources
+    from etl.exceptions import EtlError
+    from etl.run import run_etl
+
+    config = ctx.config.sources
+    try:
+        sources = make_sources(config)
+    except SourceError as exc:
+        raise PipelineStepFailed("extract", exc) from exc
+    try:
+        info = run_etl(
+            ctx.engine,
+            sources,
+            default_currency=config.default_currency or ctx.settings.default_currency,
+            batch_lines=config.batch_lines,
+        )
+    except SourceError as exc:
+        raise PipelineStepFailed("extract", exc) from exc
+    except EtlError as exc:
+        raise PipelineStepFailed("load", exc) from exc
+    streamed = "streamed with validate and load, batch by batch (time on load)"
+    valid = info.rows_read - info.rows_rejected - info.rows_skipped
+    return [
+        StepInfo(
+            "extract",
+            counts={
+                "sources": len(sources),
+                "rows_read": info.rows_read,
+                "rows_skipped": info.rows_skipped,
+            },
+            note=streamed,
+        ),
+        StepInfo(
+            "validate",
+            status="partial" if info.rows_rejected else "ok",
+            counts={
+                "valid": valid,
+                "rejected": info.rows_rejected,
+                **{f"rejected:{rule}": n for rule, n in sorted(info.rejects_by_rule.items())},
+            },
+        ),
+        StepInfo(
+            "load",
+            seconds=info.duration_s,
+            counts={
+                "rows_loaded": info.rows_loaded,
+                "orders_inserted": info.orders_inserted,
+                "orders_updated": info.orders_updated,
+                "orders_unchanged": info.orders_unchanged,
+                "lines_written": info.lines_written,
+                "batches": info.batches,
+            },
+            run_id=info.run_id,
+        ),
+    ]
+
+
+def analytics_stage(ctx: StepContext) -> list[StepInfo]:
+    """Compute and store the client-habit statistics for ``as_of`` (``analytics.run_analytics``)."""
+    from analytics import run_analytics
+
+    started = time.perf_counter()
+    info = run_analytics(ctx.engine, ctx.config.analytics, ctx.as_of)
+    return [
+        StepInfo(
+            "analyse",
+            seconds=time.perf_counter() - started,
+            counts={
+                "customers": info.n_customers,
+                "buyers": info.n_buyers,
+                "orders": info.n_orders,
+                "segments": len([n for n in info.segments.values() if n]),
+            },
+            run_id=info.run_id,
+            note=f"CLV not fitted: {info.clv_error}" if info.clv_error else "",
+        )
+    ]
+
+
+def push_stage(ctx: StepContext) -> list[StepInfo]:
+    """Push the segments into Sugar (``sugar_bridge.push.push.push_segments``).
+
+    Only changed accounts are written, each batch verified by read-back; rows that did not stick
+    make the step ``partial`` and are retried by the next run. A dry run reads Sugar and writes
+    nothing.
+    """
+    from sugar_bridge.push.push import push_segments
+    from sugar_bridge.sugar import make_client
+
+    settings = ctx.settings
+    config = ctx.config.push
+    overrides: dict[str, Any] = {}
+    if "sugar_sessions" in settings.model_fields_set:
+        overrides["sessions"] = settings.sugar_sessions
+    if "sugar_batch_size" in settings.model_fields_set:
+        overrides["batch_size"] = settings.sugar_batch_size
+    if overrides:
+        config = config.model_copy(update=overrides)
+    started = time.perf_counter()
+    info = push_segments(
+        ctx.engine, lambda: make_client(settings), config, as_of=ctx.as_of, dry_run=ctx.dry_run
+    )
+    counts = info.counts()
+    counts["transitions"] = sum(info.transitions.values())
+    return [
+        StepInfo(
+            "push",
+            status="partial" if info.status == "partial" else "ok",
+            seconds=time.perf_counter() - started,
+            counts=counts,
+            run_id=info.run_id,
+            note="dry run: nothing written to Sugar" if ctx.dry_run else "",
+        )
+    ]
+
+
+def preflight(settings: Settings, config: ProjectConfig) -> None:
+    """Settings problems that would stop the run halfway, found before anything runs.
+
+    Raises ConfigError (exit code 2, nothing done): the extract needs at least one source, the push
+    needs Sugar's URL and password.
+    """
+    if not config.sources.inputs:
+        raise ConfigError(
+            f"{settings.config}: no order source under sources.inputs: the sync has nothing to "
+            "extract (see README, `sugar-bridge etl`)"
+        )
+    settings.require_sugar()
+
+
+# --- the provisioning drift check (scheduled next to the sync) ---------------------------------
+
+
+@dataclass
+class DriftInfo:
+    """What a drift check found: Sugar differs from the ``sugar:`` spec when ``changes`` > 0."""
+
+    changes: int
+    counts: dict[str, int]
+    blockers: list[str]
+    seconds: float
+
+    @property
+    def drifted(self) -> bool:
+        """True when ``provision apply`` would change something (or cannot run)."""
+        return bool(self.changes or self.blockers)
+
+
+def drift_check(
+    settings: Settings, config: ProjectConfig, *, engine: Engine | None = None
+) -> DriftInfo:
+    """Compare Sugar with the provisioning spec (``provision plan``; reads only).
+
+    Holds the ``drift-check`` lock so two schedulers never run it twice at once. Drift is logged
+    as a warning with the counts per action; fixing it stays a human decision
+    (``sugar-bridge provision apply``).
+    """
+    from sugar_bridge.provision.plan import plan
+    from sugar_bridge.sugar import make_client
+
+    settings.require_sugar()
+    if engine is None:
+        engine = warehouse_engine(settings)
+    started = time.perf_counter()
+    with JobLock(engine, "drift-check", purpose="scheduler"), make_client(settings) as client:
+        the_plan = plan(client, config.sugar)
+    info = DriftInfo(
+        changes=len(the_plan.changes),
+        counts=the_plan.counts(),
+        blockers=list(the_plan.blockers),
+        seconds=time.perf_counter() - started,
+    )
+    if info.drifted:
+        log.warning(
+            "provisioning drift: %d change(s) to apply (%s)%s; run `sugar-bridge provision plan`",
+            info.changes,
+            ", ".join(f"{k} {v}" for k, v in sorted(info.counts.items())),
+            f", {len(info.blockers)} blocker(s)" if info.blockers else "",
+        )
+    else:
+        log.info("provisioning: Sugar matches the spec")
+    return info
