@@ -18,7 +18,9 @@ from rich.table import Table
 
 from sugar_bridge.cli.common import console, err_console, handle_errors, make_context
 from sugar_bridge.provision.apply import ApplyResult, apply
+from sugar_bridge.provision.exceptions import ApplyFailed
 from sugar_bridge.provision.export import export
+from sugar_bridge.provision.history import record_apply, utcnow
 from sugar_bridge.provision.plan import Item, Plan, plan
 from sugar_bridge.provision.spec import json_schema
 from sugar_bridge.sugar import make_client
@@ -174,15 +176,34 @@ def apply_command(
             def advance(item: Item) -> None:
                 bar.update(task, advance=1, description=f"{item.kind} {item.key}")
 
-            result = apply(
-                client,
-                spec,
-                prune=prune,
-                passwords_file=target,
-                progress=advance,
-                on_secret=ctx.masking.add,
-                current=the_plan,
-            )
+            started = utcnow()
+            try:
+                result = apply(
+                    client,
+                    spec,
+                    prune=prune,
+                    passwords_file=target,
+                    progress=advance,
+                    on_secret=ctx.masking.add,
+                    current=the_plan,
+                )
+            except ApplyFailed as failed:
+                record_apply(
+                    ctx.settings.warehouse_url_value,
+                    started_at=started,
+                    status="failed",
+                    summary={},
+                    changes=failed.applied,
+                    error=str(failed),
+                )
+                raise
+    record_apply(
+        ctx.settings.warehouse_url_value,
+        started_at=started,
+        status="ok",
+        summary=result.summary(),
+        changes=len(result.applied),
+    )
     _render_result(result)
 
 

@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import ExtensionMissing, InvalidLogin
+from etl.db import create_engine_for
+from etl.history import last_runs
 from sugar_bridge.config import load_config
 from sugar_bridge.provision.apply import apply
 from sugar_bridge.provision.exceptions import ApplyFailed, PasswordError, PlanBlocked
@@ -329,6 +331,8 @@ def test_cli_plan_apply_and_no_secret_in_output_or_logs(
     assert str(files[0].name) in applied.output.replace("\n", "")
     in_sync = runner.invoke(app, ["provision", "plan", "--detailed-exitcode"])
     assert in_sync.exit_code == 0, in_sync.output
+    runs = last_runs(create_engine_for(f"sqlite:///{tmp_path / 'data' / 'warehouse.db'}"))
+    assert [(r.job, r.status, r.rows_loaded) for r in runs] == [("provision", "ok", 23)]
     again = runner.invoke(app, ["provision", "apply", "--yes"])
     assert again.exit_code == 0
     assert "No changes" in again.output
