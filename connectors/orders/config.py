@@ -26,9 +26,18 @@ An empty section is valid (no configured source; ``etl run --csv PATH`` still wo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from connectors.orders.base import CANONICAL_COLUMNS
 
@@ -125,7 +134,17 @@ class SqlSourceConfig(_SourceBase):
         return self
 
 
-SourceConfig = Annotated[CsvSourceConfig | SqlSourceConfig, Field(discriminator="type")]
+def _source_type(value: Any) -> str:
+    # `type` may be left out for CSV sources, the common case.
+    if isinstance(value, dict):
+        return str(value.get("type", "csv"))
+    return str(getattr(value, "type", "csv"))
+
+
+SourceConfig = Annotated[
+    Annotated[CsvSourceConfig, Tag("csv")] | Annotated[SqlSourceConfig, Tag("sql")],
+    Discriminator(_source_type),
+]
 
 
 class SourcesConfig(BaseModel):

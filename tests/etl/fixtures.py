@@ -1,4 +1,6 @@
-"""Warehouse fixtures: the same tests run on SQLite and (marker ``mysql``) on MariaDB.
+"""Warehouse fixtures (imported by the conftest of tests/etl and tests/connectors/orders).
+
+The same tests run on SQLite and (marker ``mysql``) on MariaDB.
 
 The MariaDB variant uses ``SUGAR_BRIDGE_TEST_MYSQL_URL`` (CI sets it with ``.ci/mariadb.sh start``)
 and is skipped when it is unset. Each test session gets a fresh database on that server; tables
