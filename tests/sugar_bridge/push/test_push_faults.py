@@ -128,7 +128,6 @@ def test_faults_converge_to_the_fault_free_state(tmp_path: Path) -> None:
     faulty, faulty_runs = _scenario(tmp_path, "faulty", FAULTS)
     assert clean_runs == ["ok", "ok", "faults injected: 0"]
     assert int(faulty_runs[-1].split(": ")[1]) >= 5, faulty_runs
-    assert len(faulty_runs) > 3, f"the faults should have hit at least one run: {faulty_runs}"
     assert faulty["n_accounts"] == clean["n_accounts"] == 12
     assert set(faulty["accounts_per_external_id"].values()) == {1}, "no duplicate account"
     assert faulty["values"] == clean["values"]

@@ -11,7 +11,7 @@ from etl.schema import dim_customer, push_log, push_match_issue, push_run
 from sugar_bridge.push import store
 from sugar_bridge.push.exceptions import MissingFieldsError
 from sugar_bridge.push.push import match_accounts, push_segments
-from sugar_bridge.sandbox import Sandbox
+from sugar_bridge.sandbox import Latency, Sandbox
 from tests.sugar_bridge.push.conftest import Warehouse, client_for, factory, push_config
 
 WRITE_METHODS = ("set_entry", "set_entries", "set_relationship", "set_relationships")
@@ -261,3 +261,20 @@ def test_match_command_and_missing_fields(warehouse: Warehouse, sandbox: Sandbox
     with pytest.raises(MissingFieldsError, match="no_such_field_c"):
         push_segments(warehouse.engine, factory(sandbox), bad, as_of=warehouse.as_of)
     assert store.last_runs(warehouse.engine, 1)[0]["status"] == "failed"
+
+
+def test_batches_overlap_over_the_session_pool(warehouse: Warehouse, sandbox: Sandbox) -> None:
+    """Two sessions write two batches at once: the write step takes one batch's server time."""
+    for i in range(8):
+        warehouse.add_customer(f"C{i:03d}", f"Customer {i}", None)
+    warehouse.analyse()
+    config = push_config(sessions=2, batch_size=4, followups=[], target_lists={"enabled": False})
+    push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    for i in range(8):
+        warehouse.set(f"C{i:03d}", n_orders=100 + i)
+    warehouse.analyse()
+    sandbox.latency = Latency(per_update=0.25)  # 1 s of server time per batch of 4
+    info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert info.updated == 8
+    assert sandbox.stats.calls["set_entries"] == 4  # 2 batches per push
+    assert info.timings["write"] < 1.8, info.timings  # one after the other would take >= 2 s
