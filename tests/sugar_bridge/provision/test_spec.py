@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from sugar_bridge.cli.app import app
 from sugar_bridge.config import load_config
 from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.provision.spec import ACL_LEVELS, SugarSpec, json_schema
+from sugar_bridge.sandbox import Sandbox
 from tests.conftest import REPO
 
 BASE = """\
@@ -332,20 +334,35 @@ def test_malformed_config_is_a_config_error(
     assert "Hunter2!" not in text  # a clear-text password is never repeated
 
 
-def test_cli_exits_2_on_bad_spec_without_contacting_sugar(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as box:
+        yield box
+
+
+@pytest.mark.parametrize(("name", "edit", "path", "message"), CASES, ids=[c[0] for c in CASES])
+def test_cli_exits_2_on_bad_spec_and_applies_nothing(
+    sandbox: Sandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    edit: str | tuple[str, str],
+    path: str,
+    message: str,
 ) -> None:
-    config = tmp_path / "bad.yaml"
-    config.write_text(_text(CASES[14][1]), encoding="utf-8")
+    config = tmp_path / f"{name}.yaml"
+    config.write_text(_text(edit), encoding="utf-8")
     monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(config))
-    # A URL nobody listens on: contacting it would be exit code 1, not 2.
-    monkeypatch.setenv("SUGAR_BRIDGE_SUGAR_URL", "http://127.0.0.1:9/")
-    monkeypatch.setenv("SUGAR_BRIDGE_SUGAR_PASSWORD", "x-admin-pw")
-    runner = CliRunner()
-    for args in (["provision", "plan"], ["provision", "apply", "--yes"]):
-        result = runner.invoke(app, args)
-        assert result.exit_code == 2, result.output
-        assert "sugar.users[0].roles[1]" in result.output
+    monkeypatch.setenv("SUGAR_BRIDGE_SUGAR_URL", sandbox.base_url)
+    monkeypatch.setenv("SUGAR_BRIDGE_SUGAR_PASSWORD", sandbox.admin_password)
+    calls = sandbox.stats.total_calls
+    result = CliRunner().invoke(app, ["provision", "apply", "--yes"])
+    assert result.exit_code == 2, result.output
+    assert "config error" in result.output
+    if path:
+        assert path in result.output.replace("\n", "")
+    assert sandbox.stats.total_calls == calls  # Sugar was not even contacted
+    assert "Hunter2!" not in result.output
 
 
 def test_schema_command_writes_json_schema(tmp_path: Path) -> None:
