@@ -41,13 +41,20 @@ def test_scheduler_next_shows_the_nightly_run(env: dict[str, str]) -> None:
     assert not Path(env["SUGAR_BRIDGE_DATA_DIR"]).exists()  # a status creates nothing
 
 
-def test_sync_without_sugar_is_a_config_error(
-    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+def test_sync_without_sources_or_sugar_is_a_config_error(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    result = CliRunner().invoke(app, ["sync"])
+    assert result.exit_code == 2, result.output
+    assert "no order source" in result.output
+    config = tmp_path / "c.yaml"
+    config.write_text("sources:\n  inputs:\n    - {name: shop, type: csv, path: orders}\n")
+    monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(config))
     monkeypatch.delenv("SUGAR_BRIDGE_SUGAR_PASSWORD")
     result = CliRunner().invoke(app, ["sync"])
     assert result.exit_code == 2, result.output
     assert "SUGAR_BRIDGE_SUGAR_PASSWORD" in result.output
+    assert not (tmp_path / "data").exists()  # nothing was done
 
 
 def test_sync_with_a_bad_date_is_a_config_error(env: dict[str, str]) -> None:

@@ -1,0 +1,99 @@
+"""The real pipeline end to end: generated orders → SQLite warehouse → analytics → the sandbox Sugar.
+
+Also the reliability case of issue 9: Sugar unreachable for a whole run fails the push step with a
+clear message, keeps the load of that run, and the next run pushes what was missed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from connectors.orders.config import CsvSourceConfig, SourcesConfig
+from etl.schema import etl_run, fact_order
+from sugar_bridge.config import ProjectConfig, load_config
+from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
+from sugar_bridge.exceptions import PipelineStepFailed
+from sugar_bridge.pipeline import sync, warehouse_engine
+from sugar_bridge.provision.apply import apply
+from sugar_bridge.sandbox import Sandbox
+from sugar_bridge.settings import Settings, load_settings
+from sugar_bridge.sugar import make_client
+from tests.conftest import REPO
+
+AS_OF = date(2026, 11, 23)
+
+
+def _settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
+    return load_settings(
+        data_dir=tmp_path / "data",
+        sugar_url=sandbox.base_url,
+        sugar_password=sandbox.admin_password,
+        sugar_max_retries=0,
+        sugar_connect_timeout=2,
+    )
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> ProjectConfig:
+    orders = tmp_path / "orders"
+    write_orders_csv(orders / "orders-2026.csv",
+                     GeneratorOptions(end=AS_OF, n_customers=150, bad_rows=True))  # fmt: skip
+    example = load_config(REPO / "config" / "sugar-bridge.yaml")
+    sources = SourcesConfig(inputs=[CsvSourceConfig(name="shop", path=orders)])
+    return example.model_copy(update={"sources": sources})
+
+
+def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
+    tmp_path: Path, config: ProjectConfig
+) -> None:
+    db = tmp_path / "sandbox.db"
+    with Sandbox(db_path=db) as sandbox:
+        settings = _settings(tmp_path, sandbox)
+        with make_client(settings) as client:
+            apply(client, config.sugar, passwords_file=tmp_path / "pw.tsv")
+        first = sync(settings, config, as_of=AS_OF)
+    assert [s.name for s in first.steps] == ["extract", "validate", "load", "analyse", "push"]
+    assert first.rows_rejected == 12  # the deliberately bad rows, each with its reason
+    assert first.status == "partial"
+    load = first.step("load")
+    push = first.step("push")
+    assert load is not None
+    assert push is not None
+    assert load.counts["rows_loaded"] > 500
+    assert push.counts["created"] > 100
+    assert push.counts["matched"] == 3  # the example config's key accounts, by external id
+
+    # A new order arrives; Sugar is down for the whole next run.
+    extra = tmp_path / "orders" / "orders-2026-late.csv"
+    lines = (tmp_path / "orders" / "orders-2026.csv").read_text(encoding="utf-8").splitlines()
+    header, row = lines[0], lines[1].split(",")
+    row[0], row[2] = "SO-LATE-1", "2026-11-23T10:00:00"
+    extra.write_text(header + "\n" + ",".join(row) + "\n", encoding="utf-8")
+    with pytest.raises(PipelineStepFailed) as err:
+        sync(settings, config, as_of=AS_OF)  # the sandbox is stopped: nothing listens
+    assert err.value.step == "push"
+    assert err.value.transient
+    engine = warehouse_engine(settings)
+    with engine.connect() as conn:
+        late = conn.execute(
+            select(func.count()).where(fact_order.c.source_order_id == "SO-LATE-1")
+        ).scalar()
+        statuses = conn.execute(
+            select(etl_run.c.status).where(etl_run.c.job == "sync").order_by(etl_run.c.run_id)
+        ).scalars()
+        assert list(statuses) == ["partial", "failed"]
+    assert late == 1  # the load of the failed run is kept
+
+    # Sugar is back: the next run loads nothing new and pushes what was missed.
+    with Sandbox(db_path=db) as sandbox:
+        third = sync(_settings(tmp_path, sandbox), config, as_of=AS_OF)
+    third_load, third_push = third.step("load"), third.step("push")
+    assert third_load is not None
+    assert third_push is not None
+    assert third_load.counts["rows_loaded"] == 0
+    assert third_push.counts["updated"] >= 1
+    assert third_push.counts["created"] == 0
