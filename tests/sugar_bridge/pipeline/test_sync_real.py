@@ -1,4 +1,4 @@
-"""The real pipeline end to end: generated orders → SQLite warehouse → analytics → the sandbox Sugar.
+"""The real pipeline end to end: generated orders → SQLite warehouse → analytics → sandbox Sugar.
 
 Also the reliability case of issue 9: Sugar unreachable for a whole run fails the push step with a
 clear message, keeps the load of that run, and the next run pushes what was missed.
