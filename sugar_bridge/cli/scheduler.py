@@ -23,6 +23,7 @@ from etl.db import create_engine_for, ensure_current
 from etl.exceptions import EtlError
 from sugar_bridge.cli.common import Context, console, handle_errors, make_context
 from sugar_bridge.config import load_config
+from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.pipeline import drift_check, sync, warehouse_engine
 from sugar_bridge.scheduler import (
     DRIFT_JOB_ID,
@@ -135,6 +136,17 @@ def status_table(status: SchedulerStatus) -> Table:
     else:
         table.add_row("scheduler", "not running (`sugar-bridge scheduler start`)")
     return table
+
+
+def status_section(ctx: Context, engine: Engine | None) -> None:
+    """The schedule section of ``sugar-bridge status``: next runs and live schedulers."""
+    try:
+        schedule = ctx.config.schedule
+    except ConfigError as exc:
+        console.print(f"schedule: unknown, the config does not load ({str(exc).splitlines()[0]})")
+        return
+    status = schedule_status(engine, schedule, ctx.settings.timezone, datetime.now(UTC))
+    console.print(status_table(status), highlight=False)
 
 
 @app.command("next")

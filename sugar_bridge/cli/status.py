@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from etl.db import create_engine_for, ensure_current
 from etl.history import last_runs, latest_run_id, reject_counts
 from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.cli.scheduler import status_section as schedule_section
 from sugar_bridge.push.status import status_lines as push_status_lines
 
 
@@ -82,3 +83,4 @@ def status_command() -> None:
     runs_section(engine)
     rejects_section(engine)
     push_section(engine)
+    schedule_section(ctx, engine)
