@@ -305,7 +305,7 @@ def _run(
             _lists(main, config, specs, rows, account_of, desired_all, info, engine, now, progress)
             timer.lap("lists")
         if config.followups:
-            triggers = _triggers(config, specs, by_key, by_id, result, desired_all, snapshot)
+            triggers = _triggers(config, specs, by_key, by_id, account_of, desired_all, snapshot)
             fres, entries = run_followups(
                 engine,
                 main,
@@ -600,31 +600,30 @@ def _triggers(
     specs: list[FieldSpec],
     by_key: dict[int, CustomerRow],
     by_id: dict[str, Account],
-    result: MatchResult,
+    account_of: dict[int, str],
     desired_all: dict[int, dict[str, str]],
     snapshot: dict[str, dict[str, Pushed]],
 ) -> list[Trigger]:
-    """The follow-up rules that fire, per account already in Sugar before this run."""
+    """The follow-up rules that fire, per account in Sugar (matched, or created by this run:
+    those have no pushed history, so only ``on_first_push`` rules fire for them)."""
     spec_of = {s.column: s for s in specs}
     out = []
-    for key, match in result.matches.items():
+    for key, account_id in account_of.items():
         desired = desired_all.get(key)
         if desired is None:
             continue
-        account = by_id.get(match.account_id)
+        account = by_id.get(account_id)
         row = by_key[key]
         for rule in config.followups:
             spec = spec_of[rule.column]
             new_value = desired.get(spec.field, "")
-            fired = detect(
-                rule, spec, new_value, snapshot.get(match.account_id, {}).get(spec.field)
-            )
+            fired = detect(rule, spec, new_value, snapshot.get(account_id, {}).get(spec.field))
             if fired is None:
                 continue
             from_value, from_run = fired
             context = dict(row.habits) | {
                 "account_name": account.name if account else (row.customer.name or ""),
-                "account_id": match.account_id,
+                "account_id": account_id,
                 "customer_id": row.source_customer_id,
                 "external_id": row.customer.external_id,
                 "rule": rule.name,
@@ -634,13 +633,13 @@ def _triggers(
             out.append(
                 Trigger(
                     rule,
-                    match.account_id,
+                    account_id,
                     key,
                     from_value,
                     new_value,
                     from_run,
                     context,
-                    account.assigned_user_id if account else "",
+                    account.assigned_user_id if account else (config.match.assigned_user_id or ""),
                 )
             )
     return out

@@ -278,3 +278,40 @@ def test_batches_overlap_over_the_session_pool(warehouse: Warehouse, sandbox: Sa
     assert info.updated == 8
     assert sandbox.stats.calls["set_entries"] == 4  # 2 batches per push
     assert info.timings["write"] < 1.8, info.timings  # one after the other would take >= 2 s
+
+
+def test_unmatched_policies_and_first_push_rules(warehouse: Warehouse, sandbox: Sandbox) -> None:
+    seed(warehouse, sandbox, n=4)  # C003 ("Can't lose them") has no account; DUP is ambiguous
+    rules = [
+        {
+            "name": "welcome",
+            "column": "rfm_segment",
+            "enters": ["Can't lose them"],
+            "on_first_push": True,
+            "subject": "Welcome {{ account_name }}",
+        }
+    ]
+    common: dict[str, Any] = {"target_lists": {"enabled": False}, "followups": rules}
+
+    report = push_config(match={"unmatched": "report"}, **common)
+    info = push_segments(warehouse.engine, factory(sandbox), report, as_of=warehouse.as_of)
+    assert (info.created, info.updated, info.unmatched, info.tasks_created) == (0, 3, 1, 0)
+    issues = {
+        i["source_customer_id"]: i["reason"] for i in store.read_match_issues(warehouse.engine)
+    }
+    assert issues == {"C003": "no_account", "DUP": "ambiguous"}
+
+    skip = push_config(match={"unmatched": "skip"}, **common)
+    push_segments(warehouse.engine, factory(sandbox), skip, as_of=warehouse.as_of)
+    issues = {
+        i["source_customer_id"]: i["reason"] for i in store.read_match_issues(warehouse.engine)
+    }
+    assert issues == {"DUP": "ambiguous"}
+    assert "C003" not in accounts_by_external_id(sandbox)
+
+    create = push_config(**common)
+    info = push_segments(warehouse.engine, factory(sandbox), create, as_of=warehouse.as_of)
+    assert (info.created, info.tasks_created) == (1, 1)  # the new account's first push
+    with client_for(sandbox) as client:
+        names = [t["name"] for t in client.module("Tasks").list(fields=["id", "name"])]
+    assert names == ["Welcome Customer 3 GmbH"]
