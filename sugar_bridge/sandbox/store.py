@@ -521,9 +521,13 @@ class Store:
                 " AND deleted = 0",
                 (role_id, action_id),
             ).fetchone()
+            # An unset level (no row, or NULL as stock set_relationship leaves it) reads as 0.
+            stored = (
+                0 if row is None or row["access_override"] is None else int(row["access_override"])
+            )
+            if stored == level:
+                return False
             if row is not None:
-                if row["access_override"] is not None and int(row["access_override"]) == level:
-                    return False
                 self.conn.execute(
                     "UPDATE acl_roles_actions SET access_override = ?, date_modified = ? WHERE"
                     " id = ?",

@@ -121,7 +121,7 @@ SEGMENT_FIELDS: dict[str, dict[str, Any]] = {
     },
     "segment_updated_c": {
         "name": "segment_updated_c",
-        "type": "datetimecombo",
+        "type": "datetime",
         "label": "Segment Updated",
     },
     "segment_tier_c": {
@@ -763,6 +763,10 @@ def special_lab_add_custom_field(w: World, rec: dict[str, Any]) -> list[str]:
     """Prototype lab_add_custom_field → bridge_ensure_custom_field; then the field is usable."""
     data = rec["request"]["rest_data"]
     spec = dict(data["field"])
+    # The prototype took names without _c and Sugar's widget type; the contract takes the _c name
+    # and "datetime" for datetimecombo.
+    spec["name"] += "_c"
+    spec["type"] = {"datetimecombo": "datetime"}.get(spec["type"], spec["type"])
     if data.get("dropdown"):
         spec["options"] = data["dropdown"]["values"]
     out = w.ok(
@@ -776,7 +780,7 @@ def special_lab_add_custom_field(w: World, rec: dict[str, Any]) -> list[str]:
     if out != {
         "name": name,
         "created": True,
-        "changed": False,
+        "changed": True,
         "changes": [],
         "views_added": data["views"],
     }:

@@ -79,7 +79,7 @@ def test_ensure_custom_field_makes_the_field_usable(api: Api, sandbox: Sandbox) 
     assert first == {
         "name": "segment_c",
         "created": True,
-        "changed": False,
+        "changed": True,
         "changes": [],
         "views_added": ["listview"],
     }
