@@ -140,3 +140,58 @@ def test_stats_count_calls_and_writes(api: Api, sandbox: Sandbox) -> None:
     assert sandbox.stats.writes["set_entries"] == 2
     assert sandbox.stats.writes["get_entry_list"] == 0
     assert sandbox.stats.created == 2
+
+
+def _member(api: Api, sandbox: Sandbox, rights: dict[str, int]) -> tuple[Api, str]:
+    """A non-admin user in a role with these Accounts rights, and an admin-owned account."""
+    user_id = api(
+        "set_entry",
+        module_name="Users",
+        name_value_list=[
+            {"name": "user_name", "value": "member"},
+            {"name": "last_name", "value": "Member"},
+            {"name": "user_hash", "value": md5_hex("pw")},
+        ],
+    )["id"]
+    role = api.create("ACLRoles", name="Readers")
+    api(
+        "set_relationship",
+        module_name="ACLRoles",
+        module_id=role,
+        link_field_name="users",
+        related_ids=[user_id],
+    )
+    answer = api("bridge_set_role_actions", role_id=role, rights={"Accounts": rights})
+    assert answer["changed"] == len(rights)
+    return Api(sandbox, "member", "pw"), api.create("Accounts", name="Admin's")
+
+
+def test_role_rights_are_enforced(api: Api, sandbox: Sandbox) -> None:
+    member, admins = _member(api, sandbox, {"edit": 75, "delete": -99})
+    own = member.create("Accounts", name="Mine")
+    assert (
+        member.raw(
+            "set_entry", module_name="Accounts", name_value_list={"id": own, "deleted": 1}
+        ).body["number"]
+        == 40
+    )
+    assert (
+        member.raw(
+            "set_entry", module_name="Accounts", name_value_list={"id": admins, "name": "x"}
+        ).body["number"]
+        == 40
+    )
+    member("set_entry", module_name="Accounts", name_value_list={"id": own, "name": "Mine 2"})
+    assert member.list("Accounts")["result_count"] == 2  # list is 90 (default)
+
+
+def test_invalid_rights_change_nothing(api: Api, sandbox: Sandbox) -> None:
+    role = api.create("ACLRoles", name="R")
+    bad = api.raw(
+        "bridge_set_role_actions", role_id=role, rights={"Accounts": {"view": 90, "edit": 7}}
+    )
+    assert bad.body["number"] == 1003
+    assert api("bridge_get_role_actions", role_id=role)["Accounts"]["view"] == 0
+    unknown = api("bridge_set_role_actions", role_id=role, rights={"Accounts": {"fly": 90}})
+    assert unknown["unknown"] == ["Accounts.fly"]
+    assert api.raw("bridge_get_role_actions", role_id="nope").body["number"] == 1002
