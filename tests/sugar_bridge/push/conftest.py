@@ -17,6 +17,7 @@ from etl.db import create_engine_for
 from etl.schema import analytics_run, customer_metrics, dim_customer, etl_run, metadata
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.sandbox import Faults, Sandbox
+from tests.etl.fixtures import _empty_tables, _mysql_engine, mysql_url  # noqa: F401 (fixtures)
 
 SEGMENT_OPTIONS = {
     "champions": "Champions",
@@ -170,12 +171,19 @@ class Warehouse:
         return run_id
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
-    engine = create_engine_for(f"sqlite:///{tmp_path / 'warehouse.db'}")
-    metadata.create_all(engine)
+@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    """An empty warehouse: a SQLite file, or (marker mysql) the session's MariaDB database."""
+    if request.param == "sqlite":
+        engine = create_engine_for(f"sqlite:///{tmp_path / 'warehouse.db'}")
+        metadata.create_all(engine)
+        yield Warehouse(engine)
+        engine.dispose()
+        return
+    engine = request.getfixturevalue("_mysql_engine")
+    _empty_tables(engine)
     yield Warehouse(engine)
-    engine.dispose()
+    _empty_tables(engine)
 
 
 @pytest.fixture
