@@ -166,9 +166,13 @@ class AnalyticsConfig(BaseModel):
 
     @model_validator(mode="after")
     def _known_actions(self) -> AnalyticsConfig:
-        unknown = sorted(set(self.actions) - set(self.segment_names()))
+        names = self.segment_names()
+        unknown = sorted(set(self.actions) - set(names))
         if unknown:
             raise ValueError(f"actions for segments not in the segment map: {unknown}")
+        # Texts given in the config replace the defaults one by one.
+        defaults = {k: v for k, v in default_actions().items() if k in names}
+        self.actions = {**defaults, **self.actions}
         return self
 
     def segment_names(self) -> list[str]:

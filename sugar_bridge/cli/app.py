@@ -54,6 +54,11 @@ def _register() -> None:
     app.add_typer(etl_cli.app, name="etl")
     app.add_typer(db_cli.app, name="db")
     app.command("status")(status_cli.status_command)
+    from sugar_bridge.cli import analytics as analytics_cli
+    from sugar_bridge.cli import report as report_cli
+
+    app.add_typer(analytics_cli.app, name="analytics")
+    app.command("report")(report_cli.report_command)
     pass
 
 

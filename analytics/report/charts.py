@@ -1,0 +1,324 @@
+"""The report's charts: matplotlib figures rendered to inline SVG strings (no network, no files).
+
+Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot, no global backend
+switch). Text stays text in the SVG (``svg.fonttype: none``) and matplotlib escapes it, so data
+such as category names cannot inject markup. Each chart gets its own ``svg.hashsalt`` so the ids
+of clip paths never collide between the charts of one page.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+PALETTE = [
+    "#1b6ca8",
+    "#3a9d5d",
+    "#f2a541",
+    "#d1495b",
+    "#8f6bb3",
+    "#2ab7ca",
+    "#6c757d",
+    "#b5838d",
+    "#7a9e7e",
+    "#e07a5f",
+    "#3d405b",
+    "#81b29a",
+]
+ACCENT = "#1b6ca8"
+MUTED = "#9aa5b1"
+
+_RC: dict[str, Any] = {
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.edgecolor": "#606770",
+    "axes.labelcolor": "#303840",
+    "xtick.color": "#303840",
+    "ytick.color": "#303840",
+}
+
+
+def _style(**extra: Any) -> Any:
+    """rc parameters for ``rc_context`` (typed loosely: matplotlib's stubs list literal keys)."""
+    return {**_RC, **{k.replace("__", "."): v for k, v in extra.items()}}
+
+
+_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+
+
+def to_svg(fig: Figure, name: str) -> str:
+    """The figure as an ``<svg>`` element (no XML prologue), responsive width."""
+    buffer = io.StringIO()
+    with mpl.rc_context(_style(svg__hashsalt=f"sb-{name}")):
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
+    svg = _PROLOGUE.sub("", buffer.getvalue(), count=1)
+    # Fixed pt sizes from matplotlib; let CSS scale the chart to its container.
+    svg = re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r"<svg\1", svg, count=1)
+    return svg.replace("<svg", f'<svg class="chart" role="img" aria-label="{name}"', 1)
+
+
+def _figure(width: float, height: float) -> Figure:
+    with mpl.rc_context(_style()):
+        return Figure(figsize=(width, height), layout="constrained")
+
+
+def _empty(fig: Figure, text: str = "no data") -> None:
+    ax = fig.add_subplot()
+    ax.text(0.5, 0.5, text, ha="center", va="center", color=MUTED)
+    ax.set_axis_off()
+
+
+def segment_chart(segments: Sequence[dict[str, Any]]) -> str:
+    """Customers and revenue per segment, side by side (horizontal bars)."""
+    with mpl.rc_context(_style()):
+        fig = _figure(9.5, 3.8)
+        rows = [s for s in segments if s["customers"]]
+        if not rows:
+            _empty(fig)
+            return to_svg(fig, "segments")
+        names = [s["segment"] for s in rows][::-1]
+        axes = fig.subplots(1, 2, sharey=True)
+        colors = [PALETTE[i % len(PALETTE)] for i in range(len(rows))][::-1]
+        customers = [s["customers"] for s in rows][::-1]
+        revenue = [s["revenue"] for s in rows][::-1]
+        axes[0].barh(names, customers, color=colors)
+        axes[0].set_title("Customers per segment")
+        axes[1].barh(names, revenue, color=colors)
+        axes[1].set_title("Revenue per segment")
+        axes[1].xaxis.set_major_formatter(_thousands())
+        for ax, values in ((axes[0], customers), (axes[1], revenue)):
+            ax.grid(axis="x", color="#e3e7eb")
+            ax.set_axisbelow(True)
+            for y, v in enumerate(values):
+                ax.text(v, y, f" {_short(v)}", va="center", fontsize=8)
+        return to_svg(fig, "segments")
+
+
+def rfm_grid_chart(grid: Sequence[dict[str, Any]], segment_for: Any) -> str:
+    """Heat map of customers per R score (rows) and FM score (columns), cells named."""
+    with mpl.rc_context(_style()):
+        fig = _figure(5.2, 4.0)
+        counts = np.zeros((5, 5))
+        for cell in grid:
+            counts[5 - int(cell["r"]), int(cell["fm"]) - 1] = cell["customers"]
+        ax = fig.add_subplot()
+        ax.imshow(counts, cmap="Blues", aspect="auto", vmin=0, vmax=max(counts.max(), 1))
+        for i in range(5):
+            for j in range(5):
+                r, fm = 5 - i, j + 1
+                dark = counts[i, j] > counts.max() * 0.6
+                ax.text(
+                    j,
+                    i,
+                    f"{segment_for(r, fm)}\n{int(counts[i, j]):,}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if dark else "#1d2733",
+                )
+        ax.set_xticks(range(5), [str(v) for v in range(1, 6)])
+        ax.set_yticks(range(5), [str(v) for v in range(5, 0, -1)])
+        ax.set_xlabel("FM score (frequency and monetary)")
+        ax.set_ylabel("R score (recency)")
+        ax.set_title("RFM grid: customers per cell")
+        return to_svg(fig, "rfm-grid")
+
+
+def concentration_chart(concentration: dict[str, Any]) -> str:
+    """Cumulative share of revenue against the share of buyers, best first."""
+    with mpl.rc_context(_style()):
+        fig = _figure(5.2, 3.8)
+        curve = concentration.get("curve") or []
+        if not curve:
+            _empty(fig)
+            return to_svg(fig, "concentration")
+        ax = fig.add_subplot()
+        x = [p[0] * 100 for p in curve]
+        y = [p[1] * 100 for p in curve]
+        ax.plot(x, y, color=ACCENT, linewidth=2)
+        ax.plot([0, 100], [0, 100], color=MUTED, linestyle="--", linewidth=1)
+        for pct in (10, 20, 30):
+            share = concentration.get(f"top_{pct}_pct")
+            if share is None:
+                continue
+            ax.plot([pct], [share * 100], "o", color="#d1495b")
+            ax.annotate(
+                f"top {pct} %: {share:.0%}",
+                (pct, share * 100),
+                textcoords="offset points",
+                xytext=(8, -12),
+                fontsize=8,
+            )
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 101)
+        ax.set_xlabel("% of buyers (largest spend first)")
+        ax.set_ylabel("% of revenue")
+        ax.set_title("Revenue concentration")
+        ax.grid(color="#e3e7eb")
+        return to_svg(fig, "concentration")
+
+
+def category_mix_chart(mix: dict[str, Any], segments: Sequence[str]) -> str:
+    """Share of spend per category, for all buyers and per segment (stacked bars)."""
+    with mpl.rc_context(_style()):
+        fig = _figure(9.5, 4.2)
+        categories: list[str] = list(mix.get("categories") or [])
+        if not categories:
+            _empty(fig)
+            return to_svg(fig, "category-mix")
+        rows = [("All buyers", mix["overall"])]
+        rows += [(s, mix["by_segment"][s]) for s in segments if s in mix.get("by_segment", {})]
+        rows = rows[::-1]
+        ax = fig.add_subplot()
+        left = np.zeros(len(rows))
+        for i, category in enumerate(categories):
+            values = np.array([row[1].get(category, 0.0) * 100 for row in rows])
+            ax.barh(
+                [row[0] for row in rows],
+                values,
+                left=left,
+                color=PALETTE[i % len(PALETTE)],
+                label=category,
+            )
+            left += values
+        ax.set_xlim(0, 100)
+        ax.set_xlabel("% of spend")
+        ax.set_title("Category mix by segment")
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.14),
+            ncol=min(len(categories), 5),
+            frameon=False,
+        )
+        return to_svg(fig, "category-mix")
+
+
+def payment_chart(payment: Sequence[dict[str, Any]]) -> str:
+    """Average payment delay (days) and late share per payment method."""
+    with mpl.rc_context(_style()):
+        fig = _figure(9.5, 2.7)
+        if not payment:
+            _empty(fig)
+            return to_svg(fig, "payment")
+        methods = [p["method"] for p in payment]
+        delay = [p["avg_delay_days"] or 0.0 for p in payment]
+        late = [(p["late_share"] or 0.0) * 100 for p in payment]
+        axes = fig.subplots(1, 2)
+        axes[0].bar(methods, delay, color=ACCENT)
+        axes[0].set_title("Average payment delay (days from invoice)")
+        axes[1].bar(methods, late, color="#d1495b")
+        axes[1].set_title("Share of invoices paid late (%)")
+        for ax, values, fmt in ((axes[0], delay, "{:.0f}"), (axes[1], late, "{:.0f} %")):
+            ax.grid(axis="y", color="#e3e7eb")
+            ax.set_axisbelow(True)
+            for x, v in enumerate(values):
+                ax.text(x, v, fmt.format(v), ha="center", va="bottom", fontsize=8)
+        return to_svg(fig, "payment")
+
+
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def seasonality_chart(seasonality: dict[str, Sequence[dict[str, Any]]]) -> str:
+    """Revenue per calendar month and orders per weekday."""
+    with mpl.rc_context(_style()):
+        fig = _figure(9.5, 3.0)
+        axes = fig.subplots(1, 2, width_ratios=[12, 7])
+        months = seasonality.get("month") or []
+        weekdays = seasonality.get("weekday") or []
+        axes[0].bar(MONTHS[: len(months)], [m["revenue"] for m in months], color=ACCENT)
+        axes[0].set_title("Revenue by month of year")
+        axes[0].yaxis.set_major_formatter(_thousands())
+        axes[1].bar(WEEKDAYS[: len(weekdays)], [w["orders"] for w in weekdays], color="#3a9d5d")
+        axes[1].set_title("Orders by weekday")
+        for ax in axes:
+            ax.grid(axis="y", color="#e3e7eb")
+            ax.set_axisbelow(True)
+        return to_svg(fig, "seasonality")
+
+
+def channel_chart(channels: Sequence[dict[str, Any]]) -> str:
+    """Revenue per sales channel."""
+    with mpl.rc_context(_style()):
+        fig = _figure(4.6, 2.2)
+        if not channels:
+            _empty(fig)
+            return to_svg(fig, "channels")
+        ax = fig.add_subplot()
+        rows = sorted(channels, key=lambda c: c["revenue"])
+        ax.barh([c["channel"] for c in rows], [c["revenue"] for c in rows], color=PALETTE[4])
+        ax.xaxis.set_major_formatter(_thousands())
+        ax.set_title("Revenue by channel")
+        ax.grid(axis="x", color="#e3e7eb")
+        ax.set_axisbelow(True)
+        return to_svg(fig, "channels")
+
+
+def cohort_chart(cohorts: Sequence[dict[str, Any]]) -> str:
+    """Retention heat map: share of each first-order-month cohort buying in month k after."""
+    with mpl.rc_context(_style()):
+        fig = _figure(9.5, 4.2)
+        if not cohorts:
+            _empty(fig, "no cohort in the last 12 months")
+            return to_svg(fig, "cohorts")
+        width = max(len(c["retention"]) for c in cohorts) or 1
+        matrix = np.full((len(cohorts), width), np.nan)
+        for i, cohort in enumerate(cohorts):
+            matrix[i, : len(cohort["retention"])] = np.array(cohort["retention"]) * 100
+        ax = fig.add_subplot()
+        ax.imshow(
+            matrix,
+            cmap="Greens",
+            aspect="auto",
+            vmin=0,
+            vmax=max(np.nanmax(matrix), 1) if np.isfinite(matrix).any() else 1,
+        )
+        top = np.nanmax(matrix) if np.isfinite(matrix).any() else 1.0
+        for i in range(matrix.shape[0]):
+            for j in range(matrix.shape[1]):
+                if np.isfinite(matrix[i, j]):
+                    color = "white" if matrix[i, j] > 0.6 * top else "#1d2733"
+                    ax.text(
+                        j,
+                        i,
+                        f"{matrix[i, j]:.0f}",
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color=color,
+                    )
+        ax.set_yticks(range(len(cohorts)), [f"{c['cohort']} ({c['size']})" for c in cohorts])
+        ax.set_xticks(range(width), [str(k) for k in range(1, width + 1)])
+        ax.set_xlabel("months after the first order")
+        ax.set_title("Cohort retention: % of each first-order cohort buying again")
+        return to_svg(fig, "cohorts")
+
+
+def _short(value: float) -> str:
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:.1f}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:.0f}k"
+    return f"{value:,.0f}"
+
+
+def _thousands_fmt(value: float, _pos: int) -> str:
+    return _short(value)
+
+
+def _thousands() -> FuncFormatter:
+    # A formatter binds to one axis: a new one per use.
+    return FuncFormatter(_thousands_fmt)

@@ -1,0 +1,171 @@
+"""Rendering the report: gather one run's figures, draw the charts, fill the Jinja2 template."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pandas as pd
+from markupsafe import Markup
+from sqlalchemy import or_, select
+from sqlalchemy.engine import Connection, Engine
+
+from analytics.config import AT_RISK, CANT_LOSE, AnalyticsConfig
+from analytics.exceptions import AnalyticsError
+from analytics.report import charts
+from analytics.run import run_analytics
+from analytics.store import latest_run, load_run
+from etl.schema import customer_metrics, dim_customer
+
+log = logging.getLogger(__name__)
+
+FOLLOW_UP_LIMIT = 15
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where the report went and which run it shows."""
+
+    path: Path
+    run_id: int
+    as_of: date
+    computed: bool
+    size_bytes: int
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("analytics.report", "templates"),
+        autoescape=True,  # every value from the warehouse is escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["money"] = _money
+    env.filters["pct"] = _pct
+    env.filters["num"] = _num
+    env.filters["dec"] = _dec
+    return env
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _money(value: Any) -> str:
+    return "—" if _missing(value) else f"{float(value):,.2f}"
+
+
+def _pct(value: Any, digits: int = 1) -> str:
+    return "—" if _missing(value) else f"{float(value) * 100:.{digits}f} %"
+
+
+def _num(value: Any) -> str:
+    return "—" if _missing(value) else f"{round(float(value)):,}"
+
+
+def _dec(value: Any, digits: int = 2) -> str:
+    return "—" if _missing(value) else f"{float(value):,.{digits}f}"
+
+
+def follow_up_customers(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LIMIT) -> list[Any]:
+    """Declining customers and those in the at-risk segments, most valuable first."""
+    m = customer_metrics
+    query = (
+        select(
+            dim_customer.c.name,
+            m.c.customer_id,
+            m.c.rfm_segment,
+            m.c.lifecycle_stage,
+            m.c.n_orders,
+            m.c.last_order_at,
+            m.c.total_amount,
+            m.c.p_alive,
+            m.c.clv_12m,
+            m.c.preferred_payment_method,
+        )
+        .join(dim_customer, dim_customer.c.customer_key == m.c.customer_key)
+        .where(
+            m.c.run_id == run_id,
+            or_(m.c.lifecycle_stage == "declining", m.c.rfm_segment.in_([AT_RISK, CANT_LOSE])),
+        )
+        .order_by(m.c.total_amount.desc(), m.c.customer_key)
+        .limit(limit * 8)
+    )
+    result = conn.execute(query)
+    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    if frame.empty:
+        return []
+    frame["_clv"] = frame["clv_12m"].astype(float).fillna(-1.0)
+    frame["_total"] = frame["total_amount"].astype(float)
+    frame = frame.sort_values(["_clv", "_total"], ascending=False).head(limit)
+    return list(frame.itertuples(index=False))
+
+
+def render_report(conn: Connection, run_id: int, config: AnalyticsConfig) -> str:
+    """The HTML of the report for the stored analytics run ``run_id``."""
+    run = load_run(conn, run_id)
+    if run is None:
+        raise AnalyticsError(f"no analytics run {run_id} in the warehouse")
+    portfolio: dict[str, Any] = run["portfolio"] or {}
+    models: dict[str, Any] = run["models"] or {}
+    names = config.segment_names()
+    segments = portfolio.get("segments", [])
+    chart_svgs = {
+        "segments": charts.segment_chart(segments),
+        "rfm_grid": charts.rfm_grid_chart(portfolio.get("rfm_grid", []), config.segment_for),
+        "concentration": charts.concentration_chart(portfolio.get("concentration", {})),
+        "category_mix": charts.category_mix_chart(portfolio.get("category_mix", {}), names),
+        "payment": charts.payment_chart(portfolio.get("payment", [])),
+        "seasonality": charts.seasonality_chart(portfolio.get("seasonality", {})),
+        "channels": charts.channel_chart(portfolio.get("channels", [])),
+        "cohorts": charts.cohort_chart(portfolio.get("cohorts", {}).get("cohorts", [])),
+    }
+    template = _environment().get_template("report.html.j2")
+    return template.render(
+        run_id=run_id,
+        as_of=run["as_of"],
+        created_at=run["created_at"],
+        p=portfolio,
+        models=models,
+        segments=segments,
+        config=config,
+        follow_up=follow_up_customers(conn, run_id),
+        palette=charts.PALETTE,
+        at_risk=AT_RISK,
+        cant_lose=CANT_LOSE,
+        # matplotlib's SVG output, whose text it escapes itself: trusted markup.
+        charts={name: Markup(svg) for name, svg in chart_svgs.items()},  # noqa: S704
+    )
+
+
+def write_report(
+    engine: Engine,
+    config: AnalyticsConfig,
+    as_of: date,
+    path: Path,
+    *,
+    recompute: bool = False,
+) -> ReportResult:
+    """Write the report of ``as_of`` to ``path``, computing the analytics run first if needed."""
+    computed = False
+    with engine.connect() as conn:
+        run = None if recompute else latest_run(conn, as_of)
+    if run is None:
+        run_id = run_analytics(engine, config, as_of).run_id
+        computed = True
+    else:
+        run_id = run.run_id
+    with engine.connect() as conn:
+        html = render_report(conn, run_id, config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(html, encoding="utf-8")
+    log.info("report for %s (run %d) written to %s", as_of, run_id, path)
+    return ReportResult(
+        path=path, run_id=run_id, as_of=as_of, computed=computed, size_bytes=path.stat().st_size
+    )

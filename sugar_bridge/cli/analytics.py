@@ -1,0 +1,141 @@
+"""``sugar-bridge analytics``: compute and store the client-habit statistics, fit the CLV models."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from analytics.run import AnalyticsRunInfo, fit_models, run_analytics
+from etl.db import create_engine_for, ensure_current
+from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.exceptions import ConfigError
+from sugar_bridge.settings import Settings
+
+app = typer.Typer(
+    help="Client-habit statistics, RFM segments, lifecycle stages and CLV models.",
+    no_args_is_help=True,
+)
+
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Compute as of this date (YYYY-MM-DD; orders after it are ignored). "
+        "Default: today in SUGAR_BRIDGE_TIMEZONE.",
+    ),
+]
+
+
+def parse_as_of(value: str | None, settings: Settings) -> date:
+    """``--as-of`` as a date; default: today in the settings' time zone (the CLI edge only)."""
+    if value is None:
+        return datetime.now(ZoneInfo(settings.timezone)).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _money(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def print_run_summary(info: AnalyticsRunInfo) -> None:
+    """The summary tables of one analytics run."""
+    table = Table(title=f"analytics run {info.run_id} as of {info.as_of}", show_header=False)
+    table.add_column("figure", style="bold")
+    table.add_column("value", justify="right")
+    table.add_row("customers", f"{info.n_customers:,}")
+    table.add_row("buyers", f"{info.n_buyers:,}")
+    table.add_row("orders", f"{info.n_orders:,}")
+    table.add_row("revenue", _money(info.revenue))
+    table.add_row("revenue share of the top 20 %", _share(info.top_20_pct_revenue_share))
+    if info.models is not None:
+        bg = info.models["bgnbd"]["params"]
+        table.add_row(
+            f"BG/NBD ({info.models['time_unit']})",
+            ", ".join(f"{k} {v:.4g}" for k, v in bg.items()),
+        )
+        if info.models.get("gamma_gamma"):
+            gg = info.models["gamma_gamma"]["params"]
+            table.add_row("Gamma-Gamma", ", ".join(f"{k} {v:.4g}" for k, v in gg.items()))
+    else:
+        table.add_row("CLV models", f"not fitted: {info.clv_error}")
+    table.add_row("time", f"{info.duration_s:.1f} s")
+    console.print(table)
+    segments = Table(title="RFM segments")
+    segments.add_column("segment")
+    segments.add_column("customers", justify="right")
+    for name, count in sorted(info.segments.items(), key=lambda kv: -kv[1]):
+        segments.add_row(name, f"{count:,}")
+    stages = Table(title="lifecycle stages")
+    stages.add_column("stage")
+    stages.add_column("customers", justify="right")
+    for stage in ("prospect", "new", "active", "declining", "lost"):
+        stages.add_row(stage, f"{info.stages.get(stage, 0):,}")
+    console.print(segments)
+    console.print(stages)
+
+
+@app.command("run")
+@handle_errors
+def run_command(as_of: AsOfOption = None) -> None:
+    """Compute and store the statistics, segments, lifecycle stages and CLV; print a summary."""
+    ctx = make_context()
+    when = parse_as_of(as_of, ctx.settings)
+    config = ctx.config.analytics
+    engine = create_engine_for(ctx.settings.warehouse_url_value)
+    try:
+        ensure_current(engine)
+        info = run_analytics(engine, config, when)
+    finally:
+        engine.dispose()
+    print_run_summary(info)
+
+
+@app.command("clv")
+@handle_errors
+def clv_command(
+    as_of: AsOfOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the fit as a JSON object.")
+    ] = False,
+) -> None:
+    """Fit BG/NBD and Gamma-Gamma on the warehouse as of a date and print them (nothing stored)."""
+    from analytics.habits import compute_habits
+
+    ctx = make_context()
+    when = parse_as_of(as_of, ctx.settings)
+    config = ctx.config.analytics
+    engine = create_engine_for(ctx.settings.warehouse_url_value)
+    try:
+        ensure_current(engine)
+        with engine.connect() as conn:
+            customers = compute_habits(conn, when, config).customers
+    finally:
+        engine.dispose()
+    fit = fit_models(customers, config)
+    result = {"as_of": when.isoformat(), **fit.as_dict()}
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"CLV models as of {when} (time unit: {fit.time_unit})")
+    for column in ("model", "customers", "parameters", "log-likelihood"):
+        table.add_column(column)
+    for name in ("bgnbd", "gamma_gamma"):
+        model = result[name]
+        if model is None:
+            table.add_row(name, "—", "not fitted (fewer than 2 repeat buyers)", "—")
+            continue
+        params = ", ".join(f"{k} = {v:.4f}" for k, v in model["params"].items())
+        table.add_row(name, f"{model['n_customers']:,}", params, f"{model['log_likelihood']:,.2f}")
+    console.print(table)

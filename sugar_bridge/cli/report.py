@@ -1,0 +1,43 @@
+"""``sugar-bridge report``: the self-contained HTML report of the client-habit statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from analytics.report import write_report
+from etl.db import create_engine_for, ensure_current
+from sugar_bridge.cli.analytics import AsOfOption, parse_as_of
+from sugar_bridge.cli.common import console, handle_errors, make_context
+
+
+@handle_errors
+def report_command(
+    as_of: AsOfOption = None,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the HTML file.")] = Path(
+        "report.html"
+    ),
+    recompute: Annotated[
+        bool,
+        typer.Option("--recompute", help="Run the analytics even if a run for the date exists."),
+    ] = False,
+) -> None:
+    """Write the HTML report (figures, segment table with actions, charts) for a date.
+
+    Uses the stored analytics run of that date, or computes one first.
+    """
+    ctx = make_context()
+    when = parse_as_of(as_of, ctx.settings)
+    engine = create_engine_for(ctx.settings.warehouse_url_value)
+    try:
+        ensure_current(engine)
+        result = write_report(engine, ctx.config.analytics, when, out, recompute=recompute)
+    finally:
+        engine.dispose()
+    state = "computed now" if result.computed else "stored"
+    console.print(
+        f"report as of {when} (analytics run {result.run_id}, {state}): {result.path} "
+        f"({result.size_bytes / 1024:,.0f} KiB)"
+    )

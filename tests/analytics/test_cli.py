@@ -1,0 +1,73 @@
+"""The analytics commands end to end: `analytics run`, `analytics clv --json`, `report`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from etl.db import create_engine_for, ensure_current
+from sugar_bridge.cli.app import app
+from tests.analytics import synth
+
+
+@pytest.fixture
+def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    engine = create_engine_for(url)
+    ensure_current(engine)
+    with engine.begin() as conn:
+        customers, orders = synth.random_orders(150, date(2023, 1, 1), date(2025, 12, 31))
+        synth.write(conn, synth.Warehouse(customers, synth.default_products(), orders))
+    engine.dispose()
+    config = tmp_path / "sugar-bridge.yaml"
+    config.write_text("analytics:\n  clv:\n    time_unit: weeks\n", encoding="utf-8")
+    monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", url)
+    monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(config))
+    return url
+
+
+def test_analytics_run_prints_a_summary_and_stores_the_run(warehouse: str) -> None:
+    result = CliRunner().invoke(app, ["analytics", "run", "--as-of", "2025-12-31"])
+    assert result.exit_code == 0, result.output
+    assert "analytics run" in result.output
+    assert "2025-12-31" in result.output
+    assert "Champions" in result.output
+    assert "declining" in result.output
+    engine = create_engine_for(warehouse)
+    with engine.connect() as conn:
+        as_of = conn.execute(text("SELECT DISTINCT as_of FROM customer_habits")).scalar()
+    engine.dispose()
+    assert str(as_of) == "2025-12-31"
+
+
+def test_analytics_clv_json(warehouse: str) -> None:
+    result = CliRunner().invoke(app, ["analytics", "clv", "--as-of", "2025-12-31", "--json"])
+    assert result.exit_code == 0, result.output
+    fitted = json.loads(result.output)
+    assert fitted["time_unit"] == "weeks"
+    assert fitted["n_customers"] > 100
+    assert set(fitted["bgnbd"]["params"]) == {"r", "alpha", "a", "b"}
+    assert set(fitted["gamma_gamma"]["params"]) == {"p", "q", "gamma"}
+    assert fitted["bgnbd"]["log_likelihood"] < 0
+    table = CliRunner().invoke(app, ["analytics", "clv", "--as-of", "2025-12-31"])
+    assert table.exit_code == 0, table.output
+    assert "bgnbd" in table.output
+
+
+def test_report_writes_html(warehouse: str, tmp_path: Path) -> None:
+    out = tmp_path / "r" / "report.html"
+    result = CliRunner().invoke(app, ["report", "--as-of", "2025-12-31", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "computed now" in result.output
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+def test_bad_as_of_is_a_config_error(warehouse: str) -> None:
+    result = CliRunner().invoke(app, ["analytics", "run", "--as-of", "31/12/2025"])
+    assert result.exit_code == 2
+    assert "--as-of" in result.output

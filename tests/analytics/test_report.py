@@ -1,0 +1,116 @@
+"""The HTML report: key numbers equal the warehouse's, data is escaped, nothing external."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from markupsafe import escape
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from analytics.config import AnalyticsConfig
+from analytics.report import write_report
+from tests.analytics import synth
+from tests.analytics.conftest import BACKENDS, make_engine
+from tests.analytics.synth import Customer, Line, Order
+
+AS_OF = date(2025, 12, 31)
+HOSTILE = "<script>alert('x')</script> & \"Co\" '; DROP TABLE dim_customer; --"
+HOSTILE_CATEGORY = "<img src=x onerror=alert(1)>"
+
+
+def _value(page: str, key: str) -> str:
+    match = re.search(rf'data-key="{key}">([^<]*)<', page)
+    assert match is not None, key
+    return html.unescape(match.group(1)).strip()
+
+
+def _number(text_value: str) -> float:
+    return float(text_value.replace(",", "").replace("%", "").strip())
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def report(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Engine]]:
+    tmp_path = tmp_path_factory.mktemp("report")
+    for engine in make_engine(request.param, tmp_path):
+        yield _build(engine, tmp_path), engine
+
+
+def _build(engine: Engine, tmp_path: Path) -> str:
+    hostile = Customer("H1", HOSTILE, sugar_account_id="acc-h")
+    orders = [
+        Order("H1", datetime(2024, 3, 1), [Line("SKU-X", 3, 5000.0)], order_id="h1"),
+        Order("H1", datetime(2024, 6, 1), [Line("SKU-0", 3, 5000.0)], order_id="h2"),
+    ]
+    with engine.begin() as conn:
+        customers, random_orders = synth.random_orders(120, date(2023, 1, 1), AS_OF)
+        synth.write(
+            conn,
+            synth.Warehouse(
+                customers=[hostile, *customers],
+                products={**synth.default_products(), "SKU-X": HOSTILE_CATEGORY},
+                orders=[*orders, *random_orders],
+            ),
+        )
+    result = write_report(engine, AnalyticsConfig(), AS_OF, tmp_path / "out" / "report.html")
+    assert result.computed
+    again = write_report(engine, AnalyticsConfig(), AS_OF, tmp_path / "again.html")
+    assert not again.computed  # the stored run of that date is reused
+    assert again.run_id == result.run_id
+    return result.path.read_text(encoding="utf-8")
+
+
+def test_key_numbers_equal_the_warehouse(report: tuple[str, Engine]) -> None:
+    page, engine = report
+    with engine.connect() as conn:
+        result = conn.execute(text("SELECT * FROM customer_habits"))
+        habits = pd.DataFrame(result.all(), columns=list(result.keys()))
+        orders = conn.execute(
+            text("SELECT COUNT(*) FROM fact_order WHERE status <> 'cancelled' AND ordered_at < :c"),
+            {"c": datetime(2026, 1, 1)},
+        ).scalar()
+    buyers = habits[habits["n_orders"] > 0]
+    revenue = float(buyers["total_amount"].astype(float).sum())
+    assert _value(page, "as_of") == "2025-12-31"
+    assert _number(_value(page, "customers")) == len(habits)
+    assert _number(_value(page, "buyers")) == len(buyers)
+    assert _number(_value(page, "orders")) == orders == buyers["n_orders"].sum()
+    assert _number(_value(page, "revenue")) == pytest.approx(revenue, abs=0.005)
+    assert _number(_value(page, "clv_12m")) == pytest.approx(
+        float(habits["clv_12m"].astype(float).sum()), abs=0.01
+    )
+    spend = buyers["total_amount"].astype(float).sort_values(ascending=False).to_numpy()
+    top20 = spend[: -(-len(spend) * 2 // 10)].sum() / spend.sum()
+    assert _number(_value(page, "top_20_pct")) == pytest.approx(top20 * 100, abs=0.05)
+    for stage in ("prospect", "new", "active", "declining", "lost"):
+        expected = int((habits["lifecycle_stage"] == stage).sum())
+        assert _number(_value(page, f"stage_{stage}")) == expected
+    counts = buyers["rfm_segment"].value_counts()
+    for segment in AnalyticsConfig().segment_names():
+        row = re.search(
+            rf'data-segment="{re.escape(str(escape(segment)))}">.*?data-key="segment_customers">'
+            r"([^<]*)<",
+            page,
+            re.DOTALL,
+        )
+        assert row is not None, segment
+        assert _number(row.group(1)) == counts.get(segment, 0), segment
+
+
+def test_data_is_escaped_and_the_page_is_self_contained(report: tuple[str, Engine]) -> None:
+    page, _ = report
+    assert "<script" not in page.lower()
+    assert "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
+    assert str(escape(HOSTILE)) in page  # shown literally, escaped
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page  # category in the chart text, escaped
+    assert page.count("<svg") == 8
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external resource
+    assert "Personal follow-up call" in page  # suggested action texts from the config
