@@ -81,8 +81,16 @@ def render_run(info: PushRunInfo) -> None:
         ("follow-up failures", info.tasks_failed),
         ("Sugar write calls", info.sugar_writes),
     ]
+    calls = info.sugar_calls
+    if calls:
+        total = sum(calls.get("calls", {}).values())
+        rows.append(("Sugar calls", total))
     for label, value in rows:
         table.add_row(label, str(value))
+    if calls and (calls.get("retries") or calls.get("relogins")):
+        table.add_row(
+            "", f"({calls.get('retries', 0)} retried, {calls.get('relogins', 0)} re-logins)"
+        )
     console.print(table)
     if info.transitions:
         trans = Table(title="segment transitions", show_header=True)

@@ -42,6 +42,7 @@ from sugar_bridge.push.sugar_io import (
     Expect,
     RowResult,
     WriteRow,
+    merge_stats,
     read_accounts,
     write_batch,
 )
@@ -80,6 +81,7 @@ class PushRunInfo:
     transitions: dict[str, int] = field(default_factory=dict)  # "old → new" segment: accounts
     sample: list[dict[str, Any]] = field(default_factory=list)  # a few planned changes
     timings: dict[str, float] = field(default_factory=dict)  # step: seconds
+    sugar_calls: dict[str, Any] = field(default_factory=dict)  # HTTP calls, retries, re-logins
     error: str | None = None
 
     @property
@@ -232,6 +234,7 @@ def _details(info: PushRunInfo) -> dict[str, Any]:
         "transitions": info.transitions,
         "sample": info.sample,
         "timings": info.timings,
+        "sugar_calls": info.sugar_calls,
         "list_failed": info.list_failed,
         "tasks_failed": info.tasks_failed,
     }
@@ -321,6 +324,7 @@ def _run(
             store.write_log(engine, info.run_id, entries, now)
             timer.lap("followups")
     finally:
+        info.sugar_calls = merge_stats([main], info.sugar_calls)
         main.close()
 
 
@@ -557,6 +561,7 @@ def _write(
             done += len(outcome.item)
             if progress is not None:
                 progress("write", done, len(plan.rows))
+    info.sugar_calls = merge_stats([], pool.stats)
     return all_results
 
 

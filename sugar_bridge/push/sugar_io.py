@@ -51,6 +51,7 @@ class ClientPool:
         self._clients: list[ClientLike] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(self._size, thread_name_prefix="sugar-push")
+        self.stats: dict[str, Any] = {}
 
     @property
     def size(self) -> int:
@@ -81,8 +82,12 @@ class ClientPool:
             yield future.result()
 
     def close(self) -> None:
-        """Stop the threads and log every session out (best effort: Sugar expires them anyway)."""
+        """Stop the threads and log every session out (best effort: Sugar expires them anyway).
+
+        The clients' counters stay available in :attr:`stats`.
+        """
         self._executor.shutdown(wait=True)
+        self.stats = merge_stats(self._clients, self.stats)
         for client in self._clients:
             client.close()  # logs out, best effort (Sugar expires sessions anyway)
         self._clients.clear()
@@ -97,6 +102,24 @@ class ClientPool:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def merge_stats(clients: Sequence[object], into: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The clients' call counters added up (``SugarClient.stats``: calls per method, writes,
+    retries, re-logins); clients without counters are skipped."""
+    total: dict[str, Any] = {"calls": {}, "writes": 0, "retries": 0, "relogins": 0}
+    snaps = [dict(into)] if into else []
+    for client in clients:
+        stats = getattr(client, "stats", None)
+        snapshot = getattr(stats, "snapshot", None)
+        if callable(snapshot):
+            snaps.append(snapshot())
+    for snap in snaps:
+        for method, count in dict(snap.get("calls", {})).items():
+            total["calls"][method] = total["calls"].get(method, 0) + int(count)
+        for key in ("writes", "retries", "relogins"):
+            total[key] += int(snap.get(key, 0))
+    return total
 
 
 def read_accounts(

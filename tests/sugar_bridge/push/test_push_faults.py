@@ -135,3 +135,22 @@ def test_faults_converge_to_the_fault_free_state(tmp_path: Path) -> None:
     assert faulty["followups"] == clean["followups"]
     assert set(faulty["followups"].values()) == {1}, "no duplicate task or call"
     assert sum(clean["followups"].values()) == 3  # 2 declining tasks, 1 call for "At risk"
+
+
+def test_run_reports_what_it_retried(tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    metadata.create_all(engine)
+    wh = Warehouse(engine)
+    _seed(wh)
+    sb = make_sandbox(
+        Faults(methods=frozenset({"set_entries"}), at_calls={1: "http500", 2: "expire"})
+    )
+    try:
+        info = push_segments(engine, factory(sb), push_config(batch_size=4), as_of=wh.as_of)
+    finally:
+        sb.close()
+        engine.dispose()
+    assert info.status == "ok"
+    assert info.sugar_calls["retries"] >= 1
+    assert info.sugar_calls["relogins"] >= 1
+    assert info.sugar_calls["calls"]["set_entries"] >= 3
