@@ -10,6 +10,7 @@ Jinja2 templates (sandboxed) rendered with the customer's figures.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -55,7 +56,11 @@ def detect(
     old = previous.value if previous is not None else ""
     if new_value == old or not new_value:
         return None
-    entered = {spec.sugar_value(v) for v in rule.enters} | set(rule.enters)
+    entered = set(rule.enters)
+    for value in rule.enters:
+        # A word for a numeric column cannot be normalised: it is compared as written.
+        with contextlib.suppress(ValueError):
+            entered.add(spec.sugar_value(value))
     if new_value not in entered and spec.label(new_value) not in entered:
         return None
     if not old and not rule.on_first_push:
