@@ -175,7 +175,7 @@ def run_followups(
     for trig in triggers:
         try:
             values = payload(trig, as_of)
-        except jinja2.TemplateError as exc:
+        except Exception as exc:  # a user's template may fail any way (types, filters, syntax)
             result.failed += 1
             entries.append(
                 LogEntry(
