@@ -13,6 +13,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Engine, make_url
 
 from etl.db import create_engine_for, ensure_current
 from etl.exceptions import EtlError
-from sugar_bridge.cli.common import Context, console, handle_errors, make_context
+from sugar_bridge.cli.common import EXIT_FAILED, Context, console, handle_errors, make_context
 from sugar_bridge.config import load_config
 from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.pipeline import drift_check, sync, warehouse_engine
@@ -151,7 +152,18 @@ def status_section(ctx: Context, engine: Engine | None) -> None:
 
 @app.command("next")
 @handle_errors
-def next_command() -> None:
+def next_command(
+    require_running: Annotated[
+        bool,
+        typer.Option(
+            "--require-running",
+            help="Exit 1 when no scheduler has sent a heartbeat lately (a container health check).",
+        ),
+    ] = False,
+) -> None:
     """Show when the sync (and drift check) run next, and whether a scheduler is running."""
     ctx = make_context()
-    console.print(status_table(scheduler_status(ctx)))
+    status = scheduler_status(ctx)
+    console.print(status_table(status))
+    if require_running and not status.instances:
+        raise typer.Exit(EXIT_FAILED)

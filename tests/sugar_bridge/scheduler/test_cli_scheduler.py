@@ -36,17 +36,23 @@ def test_scheduler_next_shows_the_nightly_run(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["scheduler", "next"])
     assert result.exit_code == 0, result.output
     assert "sync" in result.output
-    assert "02:00" in result.output
+    assert "02:00" in result.output  # in the schedule's time zone (Europe/Paris)
+    assert "drift check" in result.output
     assert "not running" in result.output
     assert not Path(env["SUGAR_BRIDGE_DATA_DIR"]).exists()  # a status creates nothing
+    unhealthy = CliRunner().invoke(app, ["scheduler", "next", "--require-running"])
+    assert unhealthy.exit_code == 1
 
 
 def test_sync_without_sources_or_sugar_is_a_config_error(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("sugar: {}\n", encoding="utf-8")
+    monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(empty))
     result = CliRunner().invoke(app, ["sync"])
     assert result.exit_code == 2, result.output
-    assert "no order source" in result.output
+    assert "no order source" in " ".join(result.output.split())  # Rich wraps long lines
     config = tmp_path / "c.yaml"
     config.write_text("sources:\n  inputs:\n    - {name: shop, type: csv, path: orders}\n")
     monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(config))
