@@ -54,6 +54,9 @@ def _register() -> None:
     app.add_typer(etl_cli.app, name="etl")
     app.add_typer(db_cli.app, name="db")
     app.command("status")(status_cli.status_command)
+    from sugar_bridge.cli import sandbox as sandbox_cli
+
+    app.add_typer(sandbox_cli.app, name="sandbox")
     from sugar_bridge.cli import analytics as analytics_cli
     from sugar_bridge.cli import report as report_cli
 

@@ -1,6 +1,6 @@
 """Exceptions of the sandbox package.
 
-SandboxError                  base; a problem of the sandbox itself (bad fault config, no DB file)
+SandboxError (SugarBridgeError)  a problem of the sandbox itself (bad fault config, no DB file)
 └── SandboxConfigError        invalid options (fault rate out of range, unknown fault kind …)
 
 ApiAnswer                     internal signals raised inside a v4_1 method to produce one of Sugar's
@@ -14,15 +14,17 @@ They never leave the server: ``server.py`` turns each into the recorded HTTP ans
 
 from __future__ import annotations
 
+from sugar_bridge.exceptions import ConfigError, SugarBridgeError
 
-class SandboxError(Exception):
-    """Base of the sandbox's own errors."""
+
+class SandboxError(SugarBridgeError):
+    """Base of the sandbox's own errors (in the ``sugar_bridge`` tree: the CLI maps them)."""
 
     transient = False
 
 
-class SandboxConfigError(SandboxError):
-    """Invalid sandbox options (fault injection, latency, paths)."""
+class SandboxConfigError(SandboxError, ConfigError):
+    """Invalid sandbox options (fault injection, latency, paths): a config error (exit code 2)."""
 
 
 class ApiAnswer(Exception):

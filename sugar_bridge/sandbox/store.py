@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from sugar_bridge.sandbox.exceptions import SandboxError
 from sugar_bridge.sandbox.modules import (
     ACL_ACTION_DEFAULTS,
     ACL_MODULES,
@@ -593,6 +594,29 @@ class Store:
         }
 
     # --- convenience for tests and the CLI ---------------------------------------------------
+
+    def accounts_overview(self, segment: str | None = None, limit: int = 100) -> list[Row]:
+        """Live accounts with the segment/lifecycle custom fields when they exist (name order).
+
+        Raises ``SandboxError`` when a segment filter is asked for and there is no segment field.
+        """
+        module = MODULES["Accounts"]
+        custom = [
+            c
+            for c in ("external_id_c", "segment_c", "lifecycle_stage_c", "rfm_score_c")
+            if c in self.cstm_columns(module)
+        ]
+        cols = ", ".join(["accounts.id", "accounts.name", *(f"accounts_cstm.{c}" for c in custom)])
+        sql = f"SELECT {cols} FROM {self.from_clause(module)} WHERE accounts.deleted = 0"
+        params: list[Any] = []
+        if segment is not None:
+            if "segment_c" not in custom:
+                raise SandboxError("the sandbox has no segment_c field on Accounts yet")
+            sql += " AND accounts_cstm.segment_c = ?"
+            params.append(segment)
+        sql += " ORDER BY accounts.name, accounts.id LIMIT ?"
+        params.append(limit)
+        return self.rows(sql, params)
 
     def count(self, table: str, where: str = "1=1", params: Iterable[Any] = ()) -> int:
         """``SELECT COUNT(*) FROM table WHERE …``."""

@@ -1,0 +1,108 @@
+"""``sugar-bridge sandbox``: starts in the foreground, prints URL and credentials, stops on Ctrl-C;
+``sugar-bridge sandbox accounts`` lists what is in its database."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sugar_bridge.cli.app import app
+from sugar_bridge.sandbox import Sandbox, md5_hex
+from tests.sugar_bridge.sandbox.helpers import raw_call
+
+# The group's own Typer app (the root app would import every command group: seconds slower).
+START = "from sugar_bridge.cli.sandbox import app; app(prog_name='sugar-bridge sandbox')"
+
+
+def test_foreground_server_prints_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200", "SUGAR_BRIDGE_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", START, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        text = ""
+        deadline = time.monotonic() + 20
+        while "Ctrl-C" not in text and time.monotonic() < deadline:
+            text += proc.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/service/v4_1/rest\.php", text)
+        assert match, text
+        assert "admin" in text
+        assert "sandbox-admin" in text
+        login = raw_call(
+            match.group(0),
+            "login",
+            {"user_auth": {"user_name": "admin", "password": md5_hex("sandbox-admin")}},
+        )
+        assert len(login.body["id"]) == 26
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert "sandbox stopped" in out
+    assert (tmp_path / "sandbox.db").exists()
+
+
+def test_accounts_lists_the_database_with_segments(tmp_path: Path) -> None:
+    with Sandbox(tmp_path / "sandbox.db") as sb:
+        session = raw_call(
+            sb.url,
+            "login",
+            {"user_auth": {"user_name": "admin", "password": md5_hex(sb.admin_password)}},
+        ).body["id"]
+        raw_call(
+            sb.extension_url,
+            "bridge_ensure_custom_field",
+            {
+                "session": session,
+                "module_name": "Accounts",
+                "field": {"name": "segment_c", "type": "varchar", "label": "Segment"},
+            },
+        )
+        raw_call(
+            sb.url,
+            "set_entries",
+            {
+                "session": session,
+                "module_name": "Accounts",
+                "name_value_lists": [
+                    {"name": "Acme", "segment_c": "champions"},
+                    {"name": "Bolt", "segment_c": "lost"},
+                ],
+            },
+        )
+    runner = CliRunner()
+    env = {"COLUMNS": "200"}
+    everything = runner.invoke(app, ["sandbox", "accounts", "--data-dir", str(tmp_path)], env=env)
+    assert everything.exit_code == 0, everything.output
+    assert "Acme" in everything.output
+    assert "Bolt" in everything.output
+    assert "segment_c" in everything.output
+    champions = runner.invoke(
+        app, ["sandbox", "accounts", "--data-dir", str(tmp_path), "--segment", "champions"], env=env
+    )
+    assert "Acme" in champions.output
+    assert "Bolt" not in champions.output
+    missing = runner.invoke(app, ["sandbox", "accounts", "--data-dir", str(tmp_path / "none")])
+    assert missing.exit_code == 1
+    assert "start `sugar-bridge sandbox` first" in missing.output
+
+
+def test_bad_fault_option_is_a_config_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["sandbox", "--memory", "--fault-rate", "0.5", "--fault-kind", "boom"]
+    )
+    assert result.exit_code == 2, result.output
