@@ -64,6 +64,7 @@ from connectors.sugar.records import (
     nvl_get,
     pairs,
     to_name_value_list,
+    wire_value,
 )
 from connectors.sugar.redact import redacted_json
 from connectors.sugar.signatures import REQUIRED, SIGNATURES, Signature
@@ -646,7 +647,12 @@ def _list_form(name_value_list: Any) -> Any:
     if isinstance(name_value_list, Mapping):
         return to_name_value_list(name_value_list)
     if isinstance(name_value_list, list):
-        return [dict(item) if isinstance(item, Mapping) else item for item in name_value_list]
+        return [
+            {**item, "value": wire_value(item["value"])}
+            if isinstance(item, Mapping) and "value" in item
+            else (dict(item) if isinstance(item, Mapping) else item)
+            for item in name_value_list
+        ]
     return name_value_list
 
 

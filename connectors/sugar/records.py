@@ -61,7 +61,8 @@ def to_name_value_list(values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The list form ``[{"name", "value"}, ...]`` of ``values``.
 
     Always the list form: with the object form Sugar silently drops fields it marks sensitive
-    (``user_hash``), see recordings 02_user_create_dict_nvl_with_user_hash.
+    (``user_hash``), see recordings 02_user_create_dict_nvl_with_user_hash. ``None`` is sent as
+    ``""`` (see :func:`wire_value`).
     """
     out: list[dict[str, Any]] = []
     for name, value in values.items():
@@ -70,8 +71,21 @@ def to_name_value_list(values: Mapping[str, Any]) -> list[dict[str, Any]]:
                 f"field {name!r}: cannot write a {type(value).__name__} "
                 "(use str, int, float, bool, Decimal or None)"
             )
-        out.append({"name": name, "value": str(value) if isinstance(value, Decimal) else value})
+        out.append({"name": name, "value": wire_value(value)})
     return out
+
+
+def wire_value(value: Any) -> Any:
+    """A value as sent in ``name_value_list``: ``None`` becomes ``""``, a Decimal its string.
+
+    A real SuiteCRM 7.14.6 ignores a JSON ``null`` in set_entry/set_entries -- the field keeps
+    its old value and the call still answers success -- while ``""`` clears the field, whatever
+    its type (text, enum, int, decimal, currency, date, datetime, core or custom). Callers mean
+    "empty" when they write ``None``, so that is what is sent.
+    """
+    if value is None:
+        return ""
+    return str(value) if isinstance(value, Decimal) else value
 
 
 def nvl_get(name_value_list: Any, name: str) -> Any:

@@ -94,3 +94,23 @@ def test_save_many_and_paging(live: SugarClient, created: list[str]) -> None:
     paged = list(accounts.iter_records(query, fields=["name"], page_size=2))
     assert sorted(r["id"] for r in paged) == sorted(ids)
     assert len({r["id"] for r in paged}) == 7
+
+
+def test_none_clears_a_field(live: SugarClient, created: list[str]) -> None:
+    # Real SuiteCRM 7.14.6 ignores a JSON null in set_entry (the old value stays, the call says
+    # success) and clears a field only on "": the client must send None as "".
+    accounts = live.module("Accounts")
+    tag = uuid.uuid4().hex[:8]
+    record_id = accounts.create(
+        {"name": f"sugar-bridge live test none {tag}", "industry": "Energy", "phone_office": "1"}
+    )
+    created.append(record_id)
+    accounts.update(record_id, {"industry": None, "phone_office": None})
+    record = accounts.get(record_id, fields=["industry", "phone_office"])
+    assert record is not None
+    assert (record["industry"], record["phone_office"]) == ("", "")
+    accounts.save_many([{"id": record_id, "industry": "Energy"}])
+    accounts.save_many([{"id": record_id, "industry": None}])
+    again = accounts.get(record_id, fields=["industry"])
+    assert again is not None
+    assert again["industry"] == ""

@@ -387,6 +387,22 @@ def test_update_sends_id_and_values(mock: responses.RequestsMock, logged_in: Sug
     ]
 
 
+def test_none_is_sent_as_empty_string(mock: responses.RequestsMock, logged_in: SugarClient) -> None:
+    # A real SuiteCRM ignores a JSON null (the field keeps its value); "" clears it (seen live).
+    add(mock, "04_get_entries_by_ids")
+    add(mock, "04_account_update_set_entry")
+    logged_in.module("Accounts").update(ALPHA, {"industry": None})
+    nvl = sent(mock.calls[2])[1]["name_value_list"]
+    assert nvl == [{"name": "id", "value": ALPHA}, {"name": "industry", "value": ""}]
+    add(mock, "04_account_update_set_entry")
+    logged_in.call(
+        "set_entry",
+        module_name="Accounts",
+        name_value_list=[{"name": "id", "value": ALPHA}, {"name": "industry", "value": None}],
+    )
+    assert sent(mock.calls[3])[1]["name_value_list"][1] == {"name": "industry", "value": ""}
+
+
 def test_unknown_fields_are_reported(
     mock: responses.RequestsMock, logged_in: SugarClient, caplog: pytest.LogCaptureFixture
 ) -> None:
