@@ -877,7 +877,13 @@ class SugarApi:
             )
         except sqlite3.Error as exc:
             raise DatabaseFailure() from exc
-        entries = [self._entry(related, r, related_fields or []) for r in rows]
+        if related_fields:
+            entries = [self._entry(related, r, related_fields) for r in rows]
+        else:
+            # Unlike get_entry_list, an empty field list here returns no field at all.
+            entries = [
+                {"id": r["id"], "module_name": related.name, "name_value_list": []} for r in rows
+            ]
         rels = (
             [self._link_output(related, r, related_module_link_name_to_fields_array) for r in rows]
             if related_module_link_name_to_fields_array
@@ -990,12 +996,13 @@ class SugarApi:
                 continue
             f = fields[name]
             if f.source == "non-db":
-                # User::save's saveAtUserProfile fails over REST: an existing user's email
-                # change is echoed but not stored.
+                # Over REST an email CHANGE of an existing record is echoed but not stored
+                # (User::save's saveAtUserProfile fails; accounts behave alike); a first
+                # address, or one given at creation, is stored.
                 if (
                     name == "email1"
                     and isinstance(value, str)
-                    and not (module.name == "Users" and not creating)
+                    and (creating or not self.store.primary_email(module, rid))
                 ):
                     email = value
                 continue

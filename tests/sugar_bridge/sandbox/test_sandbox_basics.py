@@ -195,3 +195,14 @@ def test_invalid_rights_change_nothing(api: Api, sandbox: Sandbox) -> None:
     unknown = api("bridge_set_role_actions", role_id=role, rights={"Accounts": {"fly": 90}})
     assert unknown["unknown"] == ["Accounts.fly"]
     assert api.raw("bridge_get_role_actions", role_id="nope").body["number"] == 1002
+
+
+def test_email_first_address_stored_change_not(api: Api, sandbox: Sandbox) -> None:
+    rid = api.create("Accounts", name="Mail Co")
+    api("set_entry", module_name="Accounts", name_value_list={"id": rid, "email1": "a@x.test"})
+    echo = api(
+        "set_entry", module_name="Accounts", name_value_list={"id": rid, "email1": "b@x.test"}
+    )
+    assert echo["entry_list"]["email1"]["value"] == "b@x.test"
+    got = api("get_entry", module_name="Accounts", id=rid, select_fields=["email1"])
+    assert got["entry_list"][0]["name_value_list"]["email1"]["value"] == "a@x.test"
