@@ -464,6 +464,18 @@ def _reference_problems(spec: SugarSpec) -> list[Problem]:
             if name == spec.account_key_field:
                 problems.append((loc, "the key field is set by external_id, not in custom", name))
                 continue
+            if isinstance(value, str) and _MARKUP.search(value):
+                # Seen live: "line & <x" is stored as "line & " -- the apply would stop at
+                # this account with "Sugar did not store ...", after the changes before it.
+                problems.append(
+                    (
+                        loc,
+                        "Sugar removes markup-like text such as '<Co>' when it saves: write it "
+                        "without angle brackets",
+                        value,
+                    )
+                )
+                continue
             declared = account_fields.get(name)
             if declared is None:
                 problems.append(

@@ -68,6 +68,8 @@ def _spec(suffix: str) -> dict[str, Any]:
                     "label": "SBP Updated",
                     "views": ["detailview"],
                 },
+                {"name": "sbp_flag_c", "type": "bool", "label": "SBP Flag"},
+                {"name": "sbp_note_c", "type": "text", "label": "SBP Note", "help": "live test"},
             ]
         },
         "roles": [
@@ -120,6 +122,10 @@ def _spec(suffix: str) -> dict[str, Any]:
                     "sbp_ratio_c": 0.8125,
                     "sbp_day_c": "2026-10-01",
                     "sbp_updated_c": "2026-11-24 02:00:00",
+                    "sbp_flag_c": True,
+                    # Stored as written (entities and newline); "<x" would be stripped by Sugar,
+                    # which the spec refuses up front.
+                    "sbp_note_c": "line 1\nline 2 & co > 2",
                 },
             },
         ],

@@ -264,6 +264,12 @@ CASES: list[tuple[str, str | tuple[str, str], str, str]] = [
         "markup-like text",
     ),
     (
+        "markup_in_custom_value",
+        ("custom: {segment_c: lost}", "custom: {segment_c: 'lost & <x'}"),
+        "sugar.accounts[0].custom.segment_c",
+        "markup-like text",
+    ),
+    (
         "protected_and_managed",
         ("sugar:\n", "sugar:\n  protected_users: [t.bernard]\n"),
         "sugar.users[0].user_name",
