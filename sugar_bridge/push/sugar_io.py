@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -181,6 +182,18 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _empty_number(exp: Expect, got: str) -> bool:
+    # An empty number may come back as 0: PHP's intval/floatval of "" (the sandbox does this;
+    # a real Sugar stores NULL when the field is not required). Both mean "no value"; treating
+    # them alike keeps the diff from flapping on customers without, say, a payment delay.
+    if exp.value != "" or exp.kind not in ("int", "decimal") or not got:
+        return False
+    try:
+        return Decimal(got) == 0
+    except InvalidOperation:
+        return False
+
+
 def compare(record: Mapping[str, Any], expect: Mapping[str, Expect]) -> tuple[dict[str, str], str]:
     """Fields of ``record`` that hold the expected value, and a message for those that do not."""
     stuck: dict[str, str] = {}
@@ -193,8 +206,8 @@ def compare(record: Mapping[str, Any], expect: Mapping[str, Expect]) -> tuple[di
             got = normalise(record[name], exp.kind, exp.precision)
         except ValueError:
             got = str(record[name])
-        if got == exp.value:
-            stuck[name] = got
+        if got == exp.value or _empty_number(exp, got):
+            stuck[name] = exp.value
         else:
             problems.append(f"{name}: Sugar has {_short(got)}, sent {_short(exp.value)}")
     return stuck, "; ".join(problems)

@@ -77,6 +77,12 @@ def test_read_back_compare_accepts_sugar_number_shapes() -> None:
     assert "segment_c: Sugar has ''" in problem
     _, problem = compare({k: v for k, v in record.items() if k != "rfm_score_c"}, expect)
     assert "rfm_score_c: not returned" in problem
+    # an empty number may be stored as 0 (PHP intval of ""): that is "no value", not a failure
+    empty = {"rfm_score_c": Expect("", "int"), "clv_12m_c": Expect("", "decimal", 2)}
+    stuck, problem = compare({"rfm_score_c": 0, "clv_12m_c": "0.00"}, empty)
+    assert (stuck, problem) == ({"rfm_score_c": "", "clv_12m_c": ""}, "")
+    _, problem = compare({"rfm_score_c": 3}, {"rfm_score_c": Expect("", "int")})
+    assert "rfm_score_c: Sugar has '3', sent ''" in problem
 
 
 def _customers() -> list[Customer]:
