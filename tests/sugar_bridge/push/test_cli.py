@@ -64,4 +64,18 @@ def test_segments_commands(
 
     bad = runner.invoke(app, ["segments", "push", "--as-of", "yesterday"])
     assert bad.exit_code == 2
+
+    # a value Sugar does not keep: the run completes, exit code 3, retried next run
+    wh.set("C1", n_orders=77)
+    wh.analyse()
+    original = sandbox.api._pairs
+    monkeypatch.setattr(
+        sandbox.api, "_pairs", lambda nvl: [p for p in original(nvl) if p[0] != "n_orders_c"]
+    )
+    partial = runner.invoke(app, ["segments", "push"])
+    assert partial.exit_code == 3, partial.output
+    assert "failed (retried next run)" in partial.output
+    monkeypatch.setattr(sandbox.api, "_pairs", original)
+    again = runner.invoke(app, ["segments", "push"])
+    assert again.exit_code == 0, again.output
     engine.dispose()
