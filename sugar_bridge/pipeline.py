@@ -329,7 +329,7 @@ def etl_stage(ctx: StepContext) -> list[StepInfo]:
         raise PipelineStepFailed("extract", exc) from exc
     except EtlError as exc:
         raise PipelineStepFailed("load", exc) from exc
-    streamed = "streamed with validate and load, batch by batch (time on load)"
+    streamed = "streamed batch by batch with validate and load: time shown on load"
     valid = info.rows_read - info.rows_rejected - info.rows_skipped
     return [
         StepInfo(

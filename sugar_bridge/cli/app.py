@@ -47,6 +47,9 @@ def _register() -> None:
 
     app.command("sync")(sync_cli.sync_command)
     app.add_typer(scheduler_cli.app, name="scheduler")
+    from sugar_bridge.cli import demo as demo_cli
+
+    app.command("demo")(demo_cli.demo_command)
     from sugar_bridge.cli import db as db_cli
     from sugar_bridge.cli import etl as etl_cli
     from sugar_bridge.cli import status as status_cli

@@ -58,7 +58,8 @@ def stop_on_signals(cancel: threading.Event) -> Iterator[None]:
 
 
 def _counts(info: StepInfo) -> str:
-    shown = {k: v for k, v in info.counts.items() if v}
+    # Per-rule reject counts stay in the run's details (and `etl rejects`): one line per step here.
+    shown = {k: v for k, v in info.counts.items() if v and ":" not in k}
     return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in shown.items()) or "-"
 
 

@@ -1,0 +1,179 @@
+"""``sugar-bridge demo``: sandbox Sugar → provisioning → three years of orders → sync → report.
+
+Runs offline on embedded defaults (SQLite in the data dir, the local sandbox). ``--orders-only``
+just writes the generated order history (the Docker entrypoint uses it to seed a real stack).
+Exit codes: 0 done, 1 a phase failed (named), 2 config error (nothing done).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+import sugar_bridge
+from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.cli.sync import print_step
+from sugar_bridge.config import ProjectConfig, load_config
+from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
+from sugar_bridge.demo.run import DemoOptions, DemoResult, run_demo
+from sugar_bridge.exceptions import ConfigError
+from sugar_bridge.settings import Settings
+
+
+def _example_config(settings: Settings) -> ProjectConfig:
+    """The configured file, else the repository's example (an editable install from a clone)."""
+    path = settings.config
+    if not path.exists():
+        bundled = Path(sugar_bridge.__file__).resolve().parent.parent / "config" / path.name
+        if "config" not in settings.model_fields_set and bundled.exists():
+            path = bundled
+    return load_config(path)
+
+
+def _as_of(value: str | None, settings: Settings) -> datetime:
+    if value is None:
+        return datetime.now(ZoneInfo(settings.timezone))
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _segment_key(config: ProjectConfig, label: str) -> str:
+    """The stored value of a segment in Sugar's dropdown (``At risk`` → ``at_risk``)."""
+    for field in config.sugar.custom_fields.get("Accounts", []):
+        if field.name == "segment_c" and field.options:
+            for key, text in field.options.items():
+                if text == label:
+                    return key
+    return label
+
+
+def render_summary(result: DemoResult, config: ProjectConfig) -> None:
+    """What was done, where things are, and what to try next."""
+    console.print(f"\n[bold]sugar-bridge demo done in {result.seconds:.1f} s[/]", highlight=False)
+    table = Table(show_header=True)
+    table.add_column("phase")
+    table.add_column("seconds", justify="right")
+    for name, seconds in result.phases.items():
+        table.add_row(name, f"{seconds:.1f}")
+    console.print(table)
+
+    info = result.sync
+    push = info.step("push") if info else None
+    if push is not None:
+        c = push.counts
+        failed = c.get("failed", 0)
+        console.print(
+            f"[bold]Pushed into the sandbox Sugar[/]: {c.get('created', 0):,} accounts created, "
+            f"{c.get('updated', 0):,} updated ({c.get('matched', 0)} key accounts matched by "
+            f"external id), {c.get('verified', 0):,} verified by read-back, "
+            f"{c.get('list_added', 0):,} target-list members, "
+            f"{c.get('tasks_created', 0):,} follow-up tasks"
+            + (f"; {failed} not stored as sent (retried by the next run)" if failed else ""),
+            highlight=False,
+        )
+    data = result.data_dir
+    env = f"SUGAR_BRIDGE_DATA_DIR={data} " if data != Path("data") else ""
+    if info is not None and info.rows_rejected:
+        console.print(
+            f"[bold]Rejected[/]: {info.rows_rejected} order rows, each with its reason "
+            f"(`{env}sugar-bridge etl rejects`).",
+            highlight=False,
+        )
+    if result.segments:
+        sizes = ", ".join(f"{seg} {n:,}" for seg, n in result.segments.items())
+        console.print(f"[bold]Segments[/]: {sizes}", highlight=False)
+    at_risk = _segment_key(config, "At risk")
+    lines = [
+        "",
+        "[bold]Next[/]",
+        f"  report       {result.report} (open it in a browser, no network needed)",
+        f"  warehouse    {data / 'warehouse.db'} (star schema, view customer_habits)",
+        f"  in Sugar     {env}sugar-bridge sandbox accounts --segment {at_risk}",
+        f"  run history  {env}sugar-bridge status",
+        "  a real Sugar:",
+        "    1. install the server extension: `sugar-bridge extension build`, then",
+        "       Admin → Module Loader (or the docker/ stack, see README)",
+        "    2. set SUGAR_BRIDGE_SUGAR_URL, _USERNAME, _PASSWORD in .env",
+        "    3. point sources: in config/sugar-bridge.yaml at the shop's exports",
+        "    4. sugar-bridge provision plan && sugar-bridge provision apply",
+        "    5. sugar-bridge sync, then sugar-bridge scheduler start (nightly)",
+    ]
+    if result.passwords_file is not None:
+        lines.append(f"  sandbox users' passwords: {result.passwords_file} (mode 0600)")
+    console.print("\n".join(lines), highlight=False)
+
+
+@handle_errors
+def demo_command(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", help="Where the demo's files go (default: SUGAR_BRIDGE_DATA_DIR, data)."
+        ),
+    ] = None,
+    customers: Annotated[
+        int, typer.Option("--customers", min=10, max=200_000, help="Customers to generate.")
+    ] = 3000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated history.")] = 42,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Last day of the history (default: today)."),
+    ] = None,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Sandbox port (0 = a free one).")
+    ] = 0,
+    bad_rows: Annotated[
+        bool, typer.Option("--bad-rows/--no-bad-rows", help="Add rows the ETL must reject.")
+    ] = True,
+    orders_only: Annotated[
+        Path | None,
+        typer.Option(
+            "--orders-only",
+            help="Only write the generated order history (canonical CSV) to this file.",
+        ),
+    ] = None,
+) -> None:
+    """Run the whole job offline: sandbox Sugar, provisioning, 3 years of orders, sync, report."""
+    ctx = make_context()
+    settings = ctx.settings
+    end = _as_of(as_of, settings).date()
+    if orders_only is not None:
+        info = write_orders_csv(
+            orders_only,
+            GeneratorOptions(end=end, seed=seed, n_customers=customers, bad_rows=bad_rows),
+        )
+        console.print(
+            f"{info.n_orders:,} orders ({info.n_lines:,} lines) of {info.n_customers:,} customers "
+            f"written to {orders_only}",
+            highlight=False,
+        )
+        return
+    config = _example_config(settings)
+    options = DemoOptions(
+        data_dir=data_dir or settings.data_dir,
+        as_of=end,
+        customers=customers,
+        seed=seed,
+        bad_rows=bad_rows,
+        port=port,
+    )
+    console.print(
+        f"sugar-bridge demo: {customers:,} customers, 3 years of orders up to {end}, "
+        f"files in {options.data_dir}/ (a real Sugar or warehouse configured is not touched)",
+        highlight=False,
+    )
+
+    def on_phase(name: str, message: str) -> None:
+        console.print(f"[green]✓[/] [bold]{name}[/]: {message}", highlight=False)
+
+    result = run_demo(
+        options, config, on_phase=on_phase, on_step=print_step, on_secret=ctx.masking.add
+    )
+    render_summary(result, config)

@@ -1,0 +1,222 @@
+"""``sugar-bridge demo``: the whole job on embedded defaults, in one command, offline.
+
+Phases (each timed; a failing one raises :class:`PipelineStepFailed` naming it, nothing is faked):
+
+1. **sandbox** — a local v4_1 Sugar lookalike on a free port, its state in ``<data>/sandbox.db``
+   (kept afterwards, so ``sugar-bridge sandbox accounts`` can show what was pushed);
+2. **provision** — the example config's ``sugar:`` section applied to it (custom fields, roles with
+   rights, security groups, users, key accounts), as ``provision apply`` does on a real Sugar;
+3. **generate** — three years of orders for the seed company (:mod:`sugar_bridge.demo.generator`),
+   with a handful of deliberately bad rows to show the rejects;
+4. **sync** — the real pipeline: extract → validate → load into the SQLite warehouse
+   ``<data>/warehouse.db`` → analyse → push into the sandbox;
+5. **report** — the analyst's HTML report, ``<data>/report.html``.
+
+The demo never touches a configured real Sugar or warehouse: it builds its own settings (SQLite in
+the data directory, the sandbox's URL). It only deletes files it made itself (a marker file says
+so); a data directory holding another warehouse is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from connectors.orders.config import CsvSourceConfig, SourcesConfig
+from sugar_bridge.config import ProjectConfig
+from sugar_bridge.demo.generator import GenerationInfo, GeneratorOptions, write_orders_csv
+from sugar_bridge.exceptions import ConfigError, PipelineStepFailed
+from sugar_bridge.pipeline import StepInfo, SyncInfo, sync, warehouse_engine
+from sugar_bridge.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+MARKER = ".sugar-bridge-demo"
+_MADE = ("warehouse.db", "sandbox.db", "report.html", "demo-passwords.tsv")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What the demo does; ``as_of`` is the last day of the history and the statistics' date."""
+
+    data_dir: Path
+    as_of: date
+    customers: int = 3000
+    seed: int = 42
+    bad_rows: bool = True
+    port: int = 0
+
+
+@dataclass
+class DemoResult:
+    """Everything the summary shows."""
+
+    data_dir: Path
+    sandbox_url: str = ""
+    sandbox_db: Path | None = None
+    provisioned: dict[str, dict[str, int]] = field(default_factory=dict)
+    passwords_file: Path | None = None
+    orders: GenerationInfo | None = None
+    sync: SyncInfo | None = None
+    report: Path | None = None
+    segments: dict[str, int] = field(default_factory=dict)
+    phases: dict[str, float] = field(default_factory=dict)  # phase: seconds
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of all phases."""
+        return sum(self.phases.values())
+
+
+Phase = Callable[[str, str], None]
+"""``on_phase(name, message)``: called when a phase ends (the CLI prints it)."""
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create the data dir or clear an earlier demo's files; refuse anyone else's warehouse."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    marker = data_dir / MARKER
+    foreign = [n for n in ("warehouse.db", "sandbox.db") if (data_dir / n).exists()]
+    if foreign and not marker.exists():
+        raise ConfigError(
+            f"{data_dir} already holds {', '.join(foreign)} not made by the demo: run the demo "
+            "with --data-dir pointing at another directory (it never overwrites a real warehouse)"
+        )
+    for name in _MADE:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            (data_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    shutil.rmtree(data_dir / "demo-orders", ignore_errors=True)
+    marker.write_text(
+        "Files in this directory were written by `sugar-bridge demo`, which may replace them.\n",
+        encoding="utf-8",
+    )
+
+
+@contextmanager
+def _phase(result: DemoResult, name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    except PipelineStepFailed:
+        raise
+    except Exception as exc:
+        raise PipelineStepFailed(name, exc) from exc
+    finally:
+        result.phases[name] = time.perf_counter() - started
+
+
+def demo_settings(options: DemoOptions, sandbox_url: str, password: str) -> Settings:
+    """Settings for the demo only: the SQLite warehouse in the data dir and the sandbox."""
+    warehouse = options.data_dir.resolve() / "warehouse.db"
+    return load_settings(
+        data_dir=options.data_dir,
+        warehouse_url=f"sqlite:///{warehouse}",
+        sugar_url=sandbox_url,
+        sugar_username="admin",
+        sugar_password=password,
+        sugar_verify_tls=True,
+    )
+
+
+def run_demo(
+    options: DemoOptions,
+    config: ProjectConfig,
+    *,
+    on_phase: Phase | None = None,
+    on_step: Callable[[StepInfo], None] | None = None,
+    on_secret: Callable[[str], None] | None = None,
+) -> DemoResult:
+    """Run every phase (module docstring) and return what the summary needs.
+
+    ``on_secret`` receives the sandbox admin's and the generated users' passwords, so that the
+    caller can mask them in logs; none of them is returned or printed.
+    """
+    from analytics.report import write_report
+    from sugar_bridge.provision.apply import apply
+    from sugar_bridge.sandbox import Sandbox
+    from sugar_bridge.sugar import make_client
+
+    notify = on_phase or (lambda name, message: None)
+    result = DemoResult(data_dir=options.data_dir)
+    prepare_data_dir(options.data_dir)
+    db = options.data_dir / "sandbox.db"
+    with _phase(result, "sandbox"):
+        sandbox = Sandbox(db_path=db, port=options.port)
+        result.sandbox_url = sandbox.start()
+        result.sandbox_db = db
+        if on_secret is not None:
+            on_secret(sandbox.admin_password)
+    notify("sandbox", f"local Sugar sandbox at {result.sandbox_url} (state in {db})")
+    try:
+        settings = demo_settings(options, result.sandbox_url, sandbox.admin_password)
+        with _phase(result, "provision"), make_client(settings) as client:
+            applied = apply(
+                client,
+                config.sugar,
+                passwords_file=options.data_dir / "demo-passwords.tsv",
+                on_secret=on_secret,
+            )
+            result.provisioned = applied.summary()
+            result.passwords_file = applied.password_file if applied.passwords_written else None
+        made = sum(sum(actions.values()) for actions in result.provisioned.values())
+        notify("provision", f"{made} objects created from the example config's sugar: section")
+
+        orders_dir = options.data_dir / "demo-orders"
+        with _phase(result, "generate"):
+            result.orders = write_orders_csv(
+                orders_dir / "orders.csv",
+                GeneratorOptions(
+                    end=options.as_of,
+                    seed=options.seed,
+                    n_customers=options.customers,
+                    bad_rows=options.bad_rows,
+                ),
+            )
+        info = result.orders
+        notify(
+            "generate",
+            f"{info.n_orders:,} orders ({info.n_lines:,} lines, {info.n_bad_rows} bad on purpose) "
+            f"of {info.n_customers:,} customers, {info.first_date} to {info.last_date}",
+        )
+
+        sources = SourcesConfig(inputs=[CsvSourceConfig(name="shop", path=orders_dir)])
+        demo_config = config.model_copy(update={"sources": sources})
+        with _phase(result, "sync"):
+            engine = warehouse_engine(settings)
+            result.sync = sync(
+                settings, demo_config, as_of=options.as_of, engine=engine, purpose="demo",
+                on_step=on_step,
+            )  # fmt: skip
+        notify("sync", f"sync run {result.sync.run_id}: {result.sync.status}")
+
+        with _phase(result, "report"):
+            report = write_report(
+                engine, config.analytics, options.as_of, options.data_dir / "report.html"
+            )
+            result.report = report.path
+            result.segments = _segment_sizes(engine)
+        notify("report", f"HTML report written to {result.report}")
+    finally:
+        sandbox.stop()
+    return result
+
+
+def _segment_sizes(engine: Any) -> dict[str, int]:
+    """Customers per RFM segment in the latest statistics (``customer_habits``)."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT rfm_segment, COUNT(*) FROM customer_habits "
+                "WHERE rfm_segment IS NOT NULL GROUP BY rfm_segment ORDER BY COUNT(*) DESC"
+            )
+        ).all()
+    return {str(segment): int(n) for segment, n in rows}

@@ -1,0 +1,90 @@
+"""`sugar-bridge demo` end to end (small history): every phase real, files left where promised,
+no secret in anything it prints or writes, and a foreign warehouse is never overwritten."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sugar_bridge.cli.app import app
+from sugar_bridge.demo.run import MARKER, prepare_data_dir
+from sugar_bridge.sandbox import Store
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(REPO / "config" / "sugar-bridge.yaml"))
+
+
+def test_demo_runs_every_phase_and_leaves_its_files(
+    env: None, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "demo-data"
+    with caplog.at_level(logging.DEBUG):
+        result = CliRunner().invoke(
+            app, ["demo", "--data-dir", str(data), "--customers", "250", "--as-of", "2026-11-23"]
+        )
+    out = result.output
+    assert result.exit_code == 0, out
+    for phase in ("sandbox", "provision", "generate", "sync", "report"):
+        assert f"✓ {phase}" in out
+    for step in ("extract", "validate", "load", "analyse", "push"):
+        assert step in out
+    assert "Rejected: 12 order rows" in out
+    assert "sugar-bridge sandbox accounts --segment at_risk" in out
+    assert (data / "report.html").stat().st_size > 10_000
+    assert (data / "warehouse.db").exists()
+    # The sandbox's state stays for `sugar-bridge sandbox accounts`.
+    store = Store(data / "sandbox.db")
+    at_risk = store.accounts_overview("at_risk", limit=10_000)
+    everyone = store.accounts_overview(None, limit=10_000)
+    assert len(everyone) > 250
+    assert 0 < len(at_risk) < len(everyone)
+
+    # No password (sandbox admin, generated users) in the output, the logs or the report.
+    passwords = [
+        line.split("\t")[-1]
+        for line in (data / "demo-passwords.tsv").read_text(encoding="utf-8").splitlines()[1:]
+        if line.strip()
+    ]
+    assert len(passwords) >= 5
+    seen = out + caplog.text + (data / "report.html").read_text(encoding="utf-8")
+    for secret in passwords:
+        assert secret not in seen
+    assert (data / "demo-passwords.tsv").stat().st_mode & 0o077 == 0
+
+
+def test_a_second_demo_replaces_only_its_own_files(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    prepare_data_dir(data)  # first demo: marks the directory as its own
+    for name in ("warehouse.db", "warehouse.db-wal", "sandbox.db", "report.html"):
+        (data / name).write_text("old")
+    (data / "demo-orders").mkdir()
+    (data / "demo-orders" / "orders.csv").write_text("old")
+    (data / "notes.txt").write_text("the user's")
+    prepare_data_dir(data)
+    assert sorted(p.name for p in data.iterdir()) == [MARKER, "notes.txt"]
+
+
+def test_demo_refuses_a_data_dir_holding_another_warehouse(env: None, tmp_path: Path) -> None:
+    data = tmp_path / "prod"
+    data.mkdir()
+    (data / "warehouse.db").write_bytes(b"not the demo's")
+    result = CliRunner().invoke(app, ["demo", "--data-dir", str(data), "--customers", "20"])
+    assert result.exit_code == 2
+    assert "not made by the demo" in " ".join(result.output.split())
+    assert (data / "warehouse.db").read_bytes() == b"not the demo's"
+
+
+def test_orders_only_writes_the_history(env: None, tmp_path: Path) -> None:
+    out = tmp_path / "orders" / "demo.csv"
+    result = CliRunner().invoke(
+        app, ["demo", "--orders-only", str(out), "--customers", "30", "--as-of", "2026-01-31"]
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_text(encoding="utf-8").startswith("order_id,line_no,ordered_at,")
+    assert not (tmp_path / "data").exists()
