@@ -16,9 +16,10 @@ injection included), and reproduces the quirks recorded against a real SuiteCRM 
 
 from __future__ import annotations
 
-from sugar_bridge.sandbox.api import Stats, md5_hex
+from sugar_bridge.sandbox.api import Stats
 from sugar_bridge.sandbox.exceptions import SandboxConfigError, SandboxError
 from sugar_bridge.sandbox.faults import FAULT_KINDS, Faults, Latency
+from sugar_bridge.sandbox.passwords import md5_hex
 from sugar_bridge.sandbox.server import BRIDGE_PATH, V4_1_PATH, Sandbox
 from sugar_bridge.sandbox.store import Store
 

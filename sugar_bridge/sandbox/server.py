@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sugar_bridge.sandbox.api import REQUIRED, CallContext, Stats, SugarApi, seed_admin
+from sugar_bridge.sandbox.api import REQUIRED, CallContext, Stats, SugarApi
 from sugar_bridge.sandbox.exceptions import (
     DatabaseFailure,
     NullAnswer,
@@ -32,7 +32,9 @@ from sugar_bridge.sandbox.exceptions import (
     SugarFault,
     invalid_call,
 )
+from sugar_bridge.sandbox.extension import BridgeExtension
 from sugar_bridge.sandbox.faults import FaultDecision, FaultPlan, Faults, Latency
+from sugar_bridge.sandbox.passwords import seed_admin
 from sugar_bridge.sandbox.store import Store
 
 log = logging.getLogger(__name__)
@@ -249,6 +251,7 @@ class Sandbox:
         self.admin_password = admin_password or secrets.token_urlsafe(12)
         seed_admin(self.store, self.admin_password)
         self.api = SugarApi(self.store, session_ttl=session_ttl)
+        self.bridge = BridgeExtension(self.api)
         self.faults = FaultPlan(faults)
         self.latency = latency or Latency()
         self.stats = Stats()
@@ -337,7 +340,9 @@ class Sandbox:
         self, method: str, raw_rest_data: str | None, extension: bool, ctx: CallContext
     ) -> _Answer:
         """Run one API call and turn its outcome into Sugar's HTTP answer."""
-        found = self.api.method(method, extension)
+        found = self.api.method(method)
+        if found is None and extension:
+            found = self.bridge.method(method)
         try:
             if found is None:
                 raise invalid_call()

@@ -206,3 +206,19 @@ def test_email_first_address_stored_change_not(api: Api, sandbox: Sandbox) -> No
     assert echo["entry_list"]["email1"]["value"] == "b@x.test"
     got = api("get_entry", module_name="Accounts", id=rid, select_fields=["email1"])
     assert got["entry_list"][0]["name_value_list"]["email1"]["value"] == "a@x.test"
+
+
+def test_set_relationships_sums_the_calls(api: Api, sandbox: Sandbox) -> None:
+    plist = api.create("ProspectLists", name="L", list_type="default")
+    a, b = api.create("Accounts", name="A"), api.create("Accounts", name="B")
+    out = api(
+        "set_relationships",
+        module_names=["ProspectLists", "ProspectLists", "ProspectLists"],
+        module_ids=[plist, plist, plist],
+        link_field_names=["accounts", "accounts", "nope"],
+        related_ids=[[a], [b], [a]],
+        name_value_lists=[[], [], []],
+        delete_array=[0, 0, 0],
+    )
+    assert out == {"created": 2, "failed": 1, "deleted": 0}
+    assert sandbox.store.count("prospect_lists_prospects", "deleted = 0") == 2

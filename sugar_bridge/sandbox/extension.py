@@ -1,0 +1,364 @@
+"""The bridge extension's methods (``custom/service/bridge/rest.php``) as the sandbox answers them.
+
+They mirror ``connectors/sugar/extension/php/.../SugarWebServiceImplBridge.php``: the same checks,
+defaults, error numbers (1001 invalid field, 1002 no such role, 1003 invalid rights) and
+answers, on the sandbox's Sugar-shaped tables (``fields_meta_data``, ``<table>_cstm``,
+``acl_roles_actions``).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sugar_bridge.sandbox import quirks
+from sugar_bridge.sandbox.api import REQUIRED, CallContext, Session, Signature, SugarApi
+from sugar_bridge.sandbox.exceptions import SugarFault, access_denied
+from sugar_bridge.sandbox.modules import MODULES, FieldDef, ModuleDef
+from sugar_bridge.sandbox.store import now_db
+
+EXTENSION_SIGNATURES: dict[str, Signature] = {
+    "bridge_info": (("session", REQUIRED),),
+    "bridge_ensure_custom_field": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("field", REQUIRED),
+        ("views", []),
+    ),
+    "bridge_set_role_actions": (("session", REQUIRED), ("role_id", REQUIRED), ("rights", REQUIRED)),
+    "bridge_get_role_actions": (("session", REQUIRED), ("role_id", REQUIRED)),
+}
+EXTENSION_VERSION = "1.0.0"
+# The extension's field types → Sugar's (DynamicField widget) type; default lengths (Studio's).
+CUSTOM_FIELD_TYPES: dict[str, str] = {
+    "varchar": "varchar",
+    "int": "int",
+    "decimal": "decimal",
+    "currency": "currency",
+    "date": "date",
+    "datetime": "datetimecombo",
+    "enum": "enum",
+    "bool": "bool",
+    "text": "text",
+}
+DEFAULT_LEN = {"varchar": 255, "int": 11, "decimal": 18, "currency": 26, "enum": 100}
+ACL_LEVELS = (90, 89, 80, 75, 0, -98, -99)
+VIEWS = ("detailview", "editview", "listview")
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,55}_c$")
+
+
+class BridgeExtension:
+    """The ``bridge_*`` methods; sessions, modules and the store come from the v4_1 ``api``."""
+
+    def __init__(self, api: SugarApi) -> None:
+        self.api = api
+        self.store = api.store
+
+    def method(self, name: str) -> tuple[Callable[..., Any], Signature] | None:
+        """The implementation and PHP signature of an extension method, or None when unknown."""
+        sig = EXTENSION_SIGNATURES.get(name)
+        if sig is None:
+            return None
+        func: Callable[..., Any] = getattr(self, name)
+        return func, sig
+
+    def _admin(self, ctx: CallContext, session: Any) -> Session:
+        sess = self.api._auth(ctx, session)
+        if not self.api._is_admin(sess):
+            raise access_denied()
+        return sess
+
+    def bridge_info(self, ctx: CallContext, session: Any) -> Any:
+        """``bridge_info``: extension and Sugar versions, modules, whether SecurityGroups exist."""
+        self._admin(ctx, session)
+        return {
+            "extension_version": EXTENSION_VERSION,
+            "api_level": 1,
+            "flavor": "CE",
+            "sugar_version": "6.5.25",
+            "suitecrm_version": "7.14.6",
+            "php_version": "8.2.0-sandbox",
+            "modules": sorted(MODULES),
+            "security_groups": True,
+        }
+
+    @staticmethod
+    def _invalid_field(why: str) -> SugarFault:
+        return SugarFault(1001, "Bridge: invalid field definition", why)
+
+    @staticmethod
+    def _invalid_rights(why: str) -> SugarFault:
+        return SugarFault(1003, "Bridge: invalid rights", why)
+
+    def _field_spec(
+        self, module: ModuleDef, spec: Any, views: Any
+    ) -> tuple[FieldDef, list[str], str]:
+        """bridgeValidateField of the PHP extension: the same checks, defaults and messages."""
+        if not isinstance(spec, dict):
+            raise self._invalid_field("field must be an object")
+        name = spec.get("name")
+        if not isinstance(name, str) or not _FIELD_NAME.match(name):
+            raise self._invalid_field("name must match [a-z][a-z0-9_]*_c, at most 58 characters")
+        ctype = spec.get("type")
+        if not isinstance(ctype, str) or ctype not in CUSTOM_FIELD_TYPES:
+            raise self._invalid_field(f"type must be one of {', '.join(CUSTOM_FIELD_TYPES)}")
+        stype = CUSTOM_FIELD_TYPES[ctype]
+        label = spec.get("label")
+        if not isinstance(label, str) or not label.strip() or len(label) > 255:
+            raise self._invalid_field("label must be a non-empty string of at most 255 characters")
+        if name in module.field_map() and module.field_map()[name].source != "custom_fields":
+            raise self._invalid_field(
+                f"{name} is a field of {module.name} that is not a custom field"
+            )
+        length: int | None = DEFAULT_LEN.get(stype)
+        if length is not None and spec.get("len") is not None:
+            given = spec["len"]
+            if isinstance(given, bool) or not isinstance(given, int) or not 1 <= given <= 255:
+                raise self._invalid_field("len must be an integer from 1 to 255")
+            length = given
+        precision: int | None = None
+        if stype == "decimal":
+            precision = 2
+            if spec.get("precision") is not None:
+                p = spec["precision"]
+                if (
+                    isinstance(p, bool)
+                    or not isinstance(p, int)
+                    or not 0 <= p <= 8
+                    or p >= (length or 0)
+                ):
+                    raise self._invalid_field("precision must be an integer from 0 to 8, below len")
+                precision = p
+        elif spec.get("precision") is not None and not isinstance(spec["precision"], int):
+            raise self._invalid_field("precision must be an integer")
+        options: dict[str, str] = {}
+        raw_options = spec.get("options")
+        if stype == "enum":
+            if not isinstance(raw_options, dict) or not raw_options:
+                raise self._invalid_field("an enum field needs options {key: label}")
+            for key, value in raw_options.items():
+                if isinstance(value, dict | list) or len(str(key)) > 100:
+                    raise self._invalid_field(
+                        "options must map keys (at most 100 characters) to labels"
+                    )
+                if quirks.clean_on_save(str(key), custom=False) != str(key):
+                    raise self._invalid_field("option keys must be plain text")
+                options[str(key)] = quirks.clean_on_save(str(value), custom=False)
+        elif raw_options not in (None, [], {}):
+            raise self._invalid_field("options are only for enum fields")
+        default = spec.get("default")
+        if default is not None and isinstance(default, dict | list):
+            raise self._invalid_field("default must be a string, number, boolean or null")
+        if isinstance(default, bool):
+            default = "1" if default else "0"
+        default_text = "" if default is None else str(default)
+        if stype == "enum" and default_text and default_text not in options:
+            raise self._invalid_field("default must be one of the options")
+        if stype == "bool" and default_text == "":
+            default_text = "0"
+        required = spec.get("required", False)
+        if required is None:
+            required = False
+        if not isinstance(required, bool) and required not in (0, 1):
+            raise self._invalid_field("required must be a boolean")
+        help_text = spec.get("help") or ""
+        if not isinstance(help_text, str) or len(help_text) > 255:
+            raise self._invalid_field("help must be a string of at most 255 characters")
+        if views is None:
+            views = []
+        if not isinstance(views, list):
+            raise self._invalid_field("views must be a list")
+        clean_views: list[str] = []
+        for view in views:
+            if not isinstance(view, str) or view not in VIEWS:
+                raise self._invalid_field(f"views must be a subset of {', '.join(VIEWS)}")
+            if view not in clean_views:
+                clean_views.append(view)
+        f = FieldDef(
+            name=name,
+            type=stype,
+            label=label,
+            len="" if length is None else (length if stype == "enum" else str(length)),
+            required=bool(required),
+            options=options,
+            source="custom_fields",
+            # get_module_fields shows default_value only for fields defined with a default.
+            default=None if spec.get("default") is None and stype != "bool" else default_text,
+            # Sugar answers currency values with 2 decimals (12345.67), decimals with their own.
+            precision=precision if stype == "decimal" else (2 if stype == "currency" else None),
+        )
+        return f, clean_views, help_text
+
+    def bridge_ensure_custom_field(
+        self, ctx: CallContext, session: Any, module_name: Any, field: Any, views: Any = None
+    ) -> Any:
+        """``bridge_ensure_custom_field``: add or update a custom field the way Studio does
+        (fields_meta_data row, ``<table>_cstm`` column, label, dropdown, layouts); idempotent.
+
+        Answers like the PHP extension: ``changed`` is true when created or when ``changes``
+        (attributes of an existing field that differed) is not empty."""
+        self._admin(ctx, session)
+        module = self.api._module(module_name)
+        f, view_list, help_text = self._field_spec(module, field, views)
+        current = self.store.meta_row(module, f.name)
+        base = f.name[:-2]
+        vname = (
+            current["vname"] if current is not None and current["vname"] else f"LBL_{base.upper()}"
+        )
+        dropdown = None
+        if f.type == "enum":
+            keep = (
+                current is not None
+                and current["ext1"]
+                and re.match(r"^[A-Za-z0-9_]{1,100}$", current["ext1"])
+            )
+            dropdown = (
+                current["ext1"]
+                if keep and current is not None
+                else f"{module.name.lower()}_{base}_list"
+            )
+        changes: list[str] = []
+        created = current is None
+        with self.store.transaction():
+            if current is not None:
+                if current["type"] != f.type:
+                    raise self._invalid_field(
+                        f"field {f.name} exists with type {current['type']};"
+                        " its type cannot be changed"
+                    )
+                if f.len != "" and str(current["len"] or "") != str(f.len):
+                    changes.append("len")
+                if f.type == "decimal" and str(current["ext2"] or "") != str(f.precision):
+                    changes.append("precision")
+                if html.unescape(current["default_value"] or "") != html.unescape(f.default or ""):
+                    changes.append("default")
+                if bool(current["required"]) != f.required:
+                    changes.append("required")
+                if html.unescape(current["help"] or "") != html.unescape(help_text):
+                    changes.append("help")
+                if dropdown is not None and (current["ext1"] or "") != dropdown:
+                    changes.append("options")
+            if dropdown is not None:
+                old = self.store.rows(
+                    "SELECT options FROM sandbox_dropdowns WHERE name = ?", (dropdown,)
+                )
+                new_options = json.dumps(dict(f.options))
+                if not old or old[0]["options"] != new_options:
+                    self.store.execute(
+                        "INSERT OR REPLACE INTO sandbox_dropdowns (name, options) VALUES (?, ?)",
+                        (dropdown, new_options),
+                    )
+                    changes.append("options")
+            old_label = self.store.rows(
+                "SELECT label FROM sandbox_labels WHERE module = ? AND name = ?",
+                (module.name, vname),
+            )
+            if not old_label or old_label[0]["label"] != f.label:
+                self.store.execute(
+                    "INSERT OR REPLACE INTO sandbox_labels (module, name, label) VALUES (?, ?, ?)",
+                    (module.name, vname, f.label),
+                )
+                changes.append("label")
+            values = (
+                f.type,
+                int(f.len) if str(f.len).isdigit() else None,
+                int(f.required),
+                f.default,
+                help_text,
+                dropdown,
+                f.precision,
+                now_db(),
+            )
+            if created:
+                self.store.execute(
+                    "INSERT INTO fields_meta_data (type, len, required, default_value, help, ext1,"
+                    " ext2, date_modified, id, name, vname, custom_module, deleted)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                    (*values, f"{module.name}{f.name}", f.name, vname, module.name),
+                )
+                self.store.add_custom_column(module, f)
+            elif set(changes) - {"label", "options"} or (
+                dropdown and current and current["ext1"] != dropdown
+            ):
+                self.store.execute(
+                    "UPDATE fields_meta_data SET type = ?, len = ?, required = ?,"
+                    " default_value = ?,"
+                    " help = ?, ext1 = ?, ext2 = ?, date_modified = ? WHERE id = ?",
+                    (*values, current["id"] if current else ""),
+                )
+            added = []
+            for view in view_list:
+                if f.name not in self.store.layout_fields(module, view):
+                    self.store.execute(
+                        "INSERT INTO sandbox_layouts (module, view, field) VALUES (?, ?, ?)",
+                        (module.name, view, f.name),
+                    )
+                    added.append(view)
+        self.store.invalidate_fields()
+        unique = [] if created else list(dict.fromkeys(changes))
+        if created or unique or added:
+            ctx.links += 1
+        return {
+            "name": f.name,
+            "created": created,
+            "changed": created or bool(unique),
+            "changes": unique,
+            "views_added": added,
+        }
+
+    def _role(self, role_id: Any) -> str:
+        if (
+            not isinstance(role_id, str)
+            or not re.match(r"^[A-Za-z0-9_.\-]{1,36}$", role_id)
+            or not self.store.exists(MODULES["ACLRoles"], role_id)
+        ):
+            raise SugarFault(1002, "Bridge: no such role", "No ACL role has this id")
+        return role_id
+
+    def bridge_set_role_actions(
+        self, ctx: CallContext, session: Any, role_id: Any, rights: Any
+    ) -> Any:
+        """``bridge_set_role_actions``: ACLRole::setAction per module/action (levels checked
+        first, so an invalid one changes nothing); unknown module/action pairs are reported."""
+        self._admin(ctx, session)
+        rid = self._role(role_id)
+        if isinstance(rights, list) and not rights:
+            rights = {}  # PHP's empty array
+        if not isinstance(rights, dict):
+            raise self._invalid_rights("rights must be an object")
+        for module_key, actions in rights.items():
+            if isinstance(actions, list) and not actions:
+                continue
+            if not isinstance(actions, dict):
+                raise self._invalid_rights(f"rights of {module_key} must be an object")
+            for action, level in actions.items():
+                if isinstance(level, bool) or not isinstance(level, int) or level not in ACL_LEVELS:
+                    levels = ", ".join(str(v) for v in ACL_LEVELS)
+                    raise self._invalid_rights(
+                        f"{module_key}.{action}: level must be one of {levels}"
+                    )
+        changed = unchanged = 0
+        unknown: list[str] = []
+        with self.store.transaction():
+            for category, actions in rights.items():
+                ids = self.store.acl_action_ids(str(category))
+                for action, level in (actions or {}).items():
+                    if action not in ids:
+                        unknown.append(f"{category}.{action}")
+                        continue
+                    if self.store.set_role_level(rid, ids[action], level):
+                        changed += 1
+                    else:
+                        unchanged += 1
+        ctx.links += changed
+        return {"role_id": rid, "changed": changed, "unchanged": unchanged, "unknown": unknown}
+
+    def bridge_get_role_actions(self, ctx: CallContext, session: Any, role_id: Any) -> Any:
+        """``bridge_get_role_actions``: module → action → stored level (0 when not set)."""
+        self._admin(ctx, session)
+        return self.store.role_levels(self._role(role_id))
+
+    # --- dispatch -----------------------------------------------------------------------------
