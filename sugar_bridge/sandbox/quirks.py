@@ -139,7 +139,9 @@ def _split_literals(sql: str) -> tuple[list[tuple[str, str]], bool]:
             while j < n:
                 c = sql[j]
                 if c == "\\" and j + 1 < n:
-                    buf.append(_MYSQL_ESCAPES.get(sql[j + 1], sql[j + 1]))
+                    nxt = sql[j + 1]
+                    # MySQL keeps the backslash of \% and \_ (they are LIKE escapes).
+                    buf.append("\\" + nxt if nxt in "%_" else _MYSQL_ESCAPES.get(nxt, nxt))
                     j += 2
                     continue
                 if c == quote:
@@ -187,12 +189,20 @@ def mysql_where_to_sqlite(query: str) -> str:
     """
     parts, _ = _split_literals(query)
     out = []
-    for kind, text in parts:
+    for i, (kind, text) in enumerate(parts):
         if kind == "str":
             out.append("'" + text.replace("'", "''") + "'")
+            after = parts[i + 1][1] if i + 1 < len(parts) else ""
+            if _LIKE_BEFORE.search("".join(out[:-1])) and not _ESCAPE_AFTER.match(after):
+                # MySQL's LIKE escapes with a backslash by default; SQLite only when told.
+                out.append(" ESCAPE '\\'")
         else:
             out.append(text)
     return "".join(out)
+
+
+_LIKE_BEFORE = re.compile(r"\bLIKE\s*$", re.I)
+_ESCAPE_AFTER = re.compile(r"\s*ESCAPE\b", re.I)
 
 
 _ORDER_TOKEN = re.compile(r"^\s*([A-Za-z0-9_.]+)(?:\s+(ASC|DESC))?\s*$", re.I)

@@ -69,6 +69,12 @@ def test_crud_paging_and_quoting(sandbox: Sandbox) -> None:
         ]
         assert sorted(names) == [f"Page {i:02d}" for i in range(23)]
         assert len(names) == 23
+        accounts.save_many(
+            [{"name": "50%_off \\ deal"}, {"name": "500 offers"}, {"name": "50a_off"}]
+        )
+        assert accounts.count(q.like_prefix("accounts.name", "50%_off \\")) == 1
+        assert accounts.count(q.like_prefix("accounts.name", "50")) == 3
+        assert accounts.count(q.like_contains("accounts.name", "_off")) == 2
         accounts.update(ids[0], {"name": "Page renamed"})
         assert accounts.get_many([ids[0], "00000000-0000-0000-0000-000000000000"]).keys() == {
             ids[0]
