@@ -110,39 +110,49 @@ class BetaGeoModel:
 
     @staticmethod
     def _loglik_terms(
-        logp: FloatArray, x: FloatArray, tx: FloatArray, age: FloatArray
+        logp: FloatArray,
+        x: FloatArray,
+        tx: FloatArray,
+        age: FloatArray,
+        by_frequency: tuple[FloatArray, npt.NDArray[np.intp]] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
-        """Per-pattern log-likelihood and its gradient with respect to the log-parameters."""
+        """Per-pattern log-likelihood and its gradient with respect to the log-parameters.
+
+        The gamma/digamma terms depend on the frequency only, which takes few distinct values:
+        they are evaluated once per frequency and gathered, leaving two logs and an exp per
+        pattern.
+        """
         r, alpha, a, b = np.exp(logp)
-        repeat = x > 0
-        a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-        a2 = (
-            special.gammaln(a + b)
-            + special.gammaln(b + x)
+        levels, at = by_frequency or np.unique(x, return_inverse=True)
+        bx1_l = b + np.maximum(levels, 1.0) - 1.0
+        psi_ab = special.digamma(a + b)
+        psi_abx_l = special.digamma(a + b + levels)
+        base_l = (
+            special.gammaln(r + levels)
+            - special.gammaln(r)
+            + r * np.log(alpha)
+            + special.gammaln(a + b)
+            + special.gammaln(b + levels)
             - special.gammaln(b)
-            - special.gammaln(a + b + x)
+            - special.gammaln(a + b + levels)
         )
+        branch_l = np.where(levels > 0, np.log(a) - np.log(bx1_l), -np.inf)
+        d_r_l = special.digamma(r + levels) - special.digamma(r) + np.log(alpha)
+        d_a_l = psi_ab - psi_abx_l
+        d_b_l = psi_ab + special.digamma(b + levels) - special.digamma(b) - psi_abx_l
         log_a_age = np.log(alpha + age)
         log_atx = np.log(alpha + tx)
-        a3 = -(r + x) * log_a_age
-        bx1 = b + np.maximum(x, 1.0) - 1.0
-        a4 = np.where(repeat, np.log(a) - np.log(bx1) - (r + x) * log_atx, -np.inf)
+        rx = r + x
+        a3 = -rx * log_a_age
+        a4 = branch_l[at] - rx * log_atx
         mix = np.logaddexp(a3, a4)
-        ll = a1 + a2 + mix
-        w4 = np.exp(a4 - mix)  # share of the "died after the last purchase" branch
+        ll = base_l[at] + mix
+        w4 = np.exp(a4 - mix)  # share of the "dropped out after the last purchase" branch
         w3 = 1.0 - w4
-        d_r = (
-            special.digamma(r + x)
-            - special.digamma(r)
-            + np.log(alpha)
-            - w3 * log_a_age
-            - w4 * log_atx
-        )
-        d_alpha = r / alpha - w3 * (r + x) / (alpha + age) - w4 * (r + x) / (alpha + tx)
-        psi_ab = special.digamma(a + b)
-        psi_abx = special.digamma(a + b + x)
-        d_a = psi_ab - psi_abx + w4 / a
-        d_b = psi_ab + special.digamma(b + x) - special.digamma(b) - psi_abx - w4 / bx1
+        d_r = d_r_l[at] - w3 * log_a_age - w4 * log_atx
+        d_alpha = r / alpha - rx * (w3 / (alpha + age) + w4 / (alpha + tx))
+        d_a = d_a_l[at] + w4 / a
+        d_b = d_b_l[at] - w4 / bx1_l[at]
         grad = np.stack([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
         return ll, grad
 
@@ -159,9 +169,10 @@ class BetaGeoModel:
         patterns, weights, _ = _group(x, tx, t_obs)
         px, ptx, page = patterns[:, 0], patterns[:, 1], patterns[:, 2]
         n = float(weights.sum())
+        by_frequency = np.unique(px, return_inverse=True)
 
         def objective(logp: FloatArray) -> tuple[float, FloatArray]:
-            ll, grad = self._loglik_terms(logp, px, ptx, page)
+            ll, grad = self._loglik_terms(logp, px, ptx, page, by_frequency)
             params = np.exp(logp)
             value = -(weights @ ll) / n + self.penalizer * float(params @ params)
             gradient = -(grad @ weights) / n + 2.0 * self.penalizer * params * params
@@ -179,6 +190,15 @@ class BetaGeoModel:
         self.n_customers_ = int(n)
         self.n_patterns_ = len(weights)
         log.debug("BG/NBD fitted on %d customers (%d patterns): %s", n, len(weights), self.params_)
+        if self.params_["a"] + self.params_["b"] > 1e4:
+            # The likelihood is maximised on the boundary: every customer seems to share one
+            # dropout probability a/(a+b). Predictions stay sound; a penalizer keeps a, b finite.
+            log.warning(
+                "BG/NBD: a and b are very large (a=%.3g, b=%.3g): no heterogeneity in dropout "
+                "detected; consider analytics.clv.penalizer > 0",
+                self.params_["a"],
+                self.params_["b"],
+            )
         return self
 
     def _params(self) -> tuple[float, float, float, float]:

@@ -171,17 +171,34 @@ def test_failures_are_typed() -> None:
         BetaGeoModel().probability_alive([1], [1], [2])  # not fitted
 
 
-def test_fit_is_fast_on_many_customers() -> None:
-    # 300,000 customers with day-resolution times (a million is the benchmark's job): grouping
-    # on patterns and analytic gradients keep the fit to seconds.
-    rng = np.random.default_rng(7)
-    n = 300_000
-    age = rng.integers(1, 3 * 365, n).astype(float)
-    rate = rng.gamma(0.5, 1 / 60, n)
-    x = np.minimum(rng.poisson(rate * age), (age - 1).astype(int)).astype(float)
-    recency = np.where(x > 0, np.floor(age * rng.beta(3, 1, n)), 0.0)
+def simulate_bgnbd(
+    n: int, r: float, alpha: float, a: float, b: float, seed: int = 7
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Customers drawn from the BG/NBD itself (weeks; purchase times on whole days)."""
+    rng = np.random.default_rng(seed)
+    age_days = rng.integers(7, 3 * 365, n)
+    age = age_days / 7.0
+    rate = rng.gamma(r, 1 / alpha, n)
+    dropout = rng.beta(a, b, n)
+    purchases = rng.poisson(rate * age)  # repeat purchases if it never dropped out
+    survives = rng.geometric(dropout)  # drops out right after its k-th repeat purchase, k >= 1
+    x = np.minimum(purchases, survives)
+    # Time of the x-th of `purchases` uniform arrivals in (0, T]: T * Beta(x, purchases - x + 1).
+    share = np.where(x > 0, rng.beta(np.maximum(x, 1), purchases - x + 1), 0.0)
+    recency = np.floor(share * age_days) / 7.0
+    return x.astype(float), recency, age
+
+
+def test_fit_is_fast_and_recovers_simulated_parameters() -> None:
+    # 300,000 simulated customers with day-resolution times (a million is the benchmark's job):
+    # grouping on patterns and analytic gradients keep the fit to seconds.
+    truth = {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}
+    x, recency, age = simulate_bgnbd(300_000, **truth)
     start = time.perf_counter()
-    model = BetaGeoModel().fit(x, recency / 7, age / 7)
+    model = BetaGeoModel().fit(x, recency, age)
     elapsed = time.perf_counter() - start
-    assert model.n_customers_ == n
+    assert model.n_customers_ == 300_000
+    assert model.n_patterns_ < 200_000
+    for name, value in truth.items():
+        assert model.params_[name] == pytest.approx(value, rel=0.1), name
     assert elapsed < 20, elapsed
