@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
-from etl.db import create_engine_for
 from etl.schema import job_lock
 from sugar_bridge.exceptions import LockHeldError
 from sugar_bridge.locks import JobLock, current_holder, utcnow
@@ -21,10 +20,9 @@ from tests.conftest import REPO
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    eng = create_engine_for(f"sqlite:///{tmp_path / 'warehouse.db'}")
-    job_lock.create(eng)
-    return eng
+def engine(warehouse: Engine) -> Engine:
+    """A migrated, empty warehouse: SQLite, and MariaDB when SUGAR_BRIDGE_TEST_MYSQL_URL is set."""
+    return warehouse
 
 
 def test_second_taker_gets_a_clear_message_until_release(engine: Engine) -> None:
@@ -136,7 +134,7 @@ _RACER = textwrap.dedent(
 def test_processes_racing_for_the_lock_have_exactly_one_winner(
     engine: Engine, tmp_path: Path
 ) -> None:
-    url = str(engine.url)
+    url = engine.url.render_as_string(hide_password=False)
     go = time.time() + 1.5  # all start at the same instant
     procs = [
         subprocess.Popen([sys.executable, "-c", _RACER, url, str(go)], cwd=REPO,
