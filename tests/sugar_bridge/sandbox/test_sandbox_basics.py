@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -222,3 +223,28 @@ def test_set_relationships_sums_the_calls(api: Api, sandbox: Sandbox) -> None:
     )
     assert out == {"created": 2, "failed": 1, "deleted": 0}
     assert sandbox.store.count("prospect_lists_prospects", "deleted = 0") == 2
+
+
+def test_parallel_sessions_write_safely(sandbox: Sandbox) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def worker(n: int) -> None:
+        api = Api(sandbox)
+        for i in range(15):
+            api("set_entry", module_name="Accounts", name_value_list={"name": f"T{n}-{i}"})
+        assert api.list("Accounts", f"accounts.name LIKE 'T{n}-%'")["result_count"] == 15
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(worker, range(4)))
+    assert sandbox.store.count("accounts") == 60
+    assert sandbox.stats.calls["set_entry"] == 60
+    assert sandbox.stats.writes["set_entry"] == 60
+
+
+def test_file_backed_state_survives_a_restart(tmp_path: Path) -> None:
+    with Sandbox(tmp_path / "sandbox.db", admin_password="one") as first:
+        Api(first, password="one").create("Accounts", name="Kept")
+    with Sandbox(tmp_path / "sandbox.db", admin_password="two") as second:
+        api = Api(second, password="two")
+        assert api.list("Accounts")["total_count"] == "1"
+        assert api.login("admin", "one").body["number"] == 10
