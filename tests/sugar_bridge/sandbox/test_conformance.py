@@ -45,16 +45,10 @@ LAB_SIZED = {
 }
 # The recorder kept only part of these bodies (only module_fields): extra keys are fine.
 TRIMMED = {"05_db_path_get_module_fields_after_cache_clear"}
-# MariaDB's join order decides these orders (no usable ORDER BY): compared as sets.
+# MariaDB walked accounts_cstm first for these (no usable ORDER BY): compared as sets.
 UNORDERED = {
     "05_get_entry_list_filter_custom_field",
     "05_get_entry_list_filter_custom_unqualified",
-    "05_get_entry_list_filter_custom_field_no_custom_select",
-    "05_get_entry_list_filter_custom_numeric_order",
-    "06_prospectlist_get_accounts",
-    "03_aclrole_get_relationships_actions",
-    "03_securitygroup_get_members",
-    "09_accounts_with_linked_email_addresses",
 }
 
 ADMIN_MD5_PLACEHOLDER = "<md5 of admin password (32 lowercase hex chars)>"
