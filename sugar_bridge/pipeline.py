@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 StepName = Literal["extract", "validate", "load", "analyse", "push"]
 STEP_NAMES: tuple[StepName, ...] = ("extract", "validate", "load", "analyse", "push")
 StepStatus = Literal["ok", "partial", "skipped"]
-RunStatus = Literal["running", "ok", "partial", "failed", "cancelled"]
+RunStatus = Literal["running", "ok", "partial", "failed", "cancelled", "interrupted"]
 
 
 @dataclass
@@ -139,6 +139,13 @@ def _now() -> datetime:
 
 def _start_record(engine: Engine, as_of: date, dry_run: bool) -> int:
     with engine.begin() as conn:
+        # We hold the sync lock: a sync still "running" in the history was killed (SIGKILL, power
+        # loss) and will never finish; say so instead of leaving it running forever.
+        conn.execute(
+            update(etl_run)
+            .where(etl_run.c.job == "sync", etl_run.c.status == "running")
+            .values(status="interrupted", error="the process ended before the run finished")
+        )
         result = conn.execute(
             insert(etl_run).values(
                 job="sync",

@@ -49,7 +49,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.schema import etl_run, scheduler_instance
-from sugar_bridge.exceptions import LockHeldError, SugarBridgeError
+from sugar_bridge.exceptions import LockHeldError, RunCancelled, SugarBridgeError
 from sugar_bridge.schedule_config import ScheduleConfig, parse_cron
 
 log = logging.getLogger(__name__)
@@ -276,6 +276,8 @@ class SchedulerService:
             self._retries.pop(base_id, None)
         except LockHeldError as exc:
             log.warning("%s: skipped, %s", base_id, exc)
+        except RunCancelled as exc:
+            log.info("%s: %s (stop requested)", base_id, exc)
         except SugarBridgeError as exc:
             log.error("%s: failed: %s", base_id, exc)
             if exc.transient:

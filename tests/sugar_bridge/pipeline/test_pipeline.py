@@ -194,3 +194,17 @@ def test_a_second_sync_is_refused_while_one_runs(settings: Settings, engine: Eng
     ):
         sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=Recorder().stages())
     assert _runs(engine) == []
+
+
+def test_a_killed_sync_left_running_is_marked_interrupted_by_the_next(
+    settings: Settings, engine: Engine
+) -> None:
+    from sqlalchemy import update
+
+    first = sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=Recorder().stages())
+    with engine.begin() as conn:  # as if the process had been killed mid-run
+        conn.execute(
+            update(etl_run).where(etl_run.c.run_id == first.run_id).values(status="running")
+        )
+    sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=Recorder().stages())
+    assert [r["status"] for r in _runs(engine)] == ["interrupted", "ok"]
