@@ -8,6 +8,7 @@ models, portfolio figures), ``customer_metrics`` (one row per customer per run) 
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -179,6 +180,11 @@ def insert_run(
             elif name in integer:
                 plain = _plain(value)
                 row[name] = None if plain is None else int(plain)
+            elif name == "category_share":
+                # The frame holds JSON text; the JSON column wants the object (else it would
+                # store a JSON string containing JSON).
+                plain = _plain(value)
+                row[name] = None if plain is None else json.loads(plain)
             else:
                 row[name] = _plain(value)
         batch.append(row)

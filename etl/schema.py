@@ -232,7 +232,7 @@ customer_metrics = Table(
     Column("avg_order_amount", Money),
     Column("avg_items_per_order", Double),
     Column("top_category", String(64)),
-    Column("category_share", JSON),  # {category: share of spend}
+    Column("category_share", JSON(none_as_null=True)),  # {category: share of spend}
     Column("preferred_payment_method", String(16)),
     Column("avg_payment_delay_days", Double),
     Column("late_payment_share", Double),

@@ -213,3 +213,26 @@ def test_migration_0002_matches_the_schema(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT COUNT(*) FROM customer_habits")).scalar() == 0
     engine.dispose()
+
+
+def test_category_share_is_a_json_object_in_the_database(engine: Engine) -> None:
+    with engine.begin() as conn:
+        synth.build(conn)
+    run_analytics(engine, AnalyticsConfig(), END)
+    with engine.connect() as conn:
+        raw = conn.execute(
+            text(
+                "SELECT CAST(category_share AS CHAR(2000)) FROM customer_habits"
+                " WHERE category_share IS NOT NULL"
+            )
+        ).first()
+        typed = conn.execute(
+            select(customer_metrics.c.category_share).where(
+                customer_metrics.c.category_share.is_not(None)
+            )
+        ).first()
+    assert raw is not None
+    assert raw[0].startswith("{")  # an object, not a JSON string holding JSON
+    assert typed is not None
+    assert isinstance(typed[0], dict)
+    assert sum(typed[0].values()) == pytest.approx(1.0, abs=1e-3)
