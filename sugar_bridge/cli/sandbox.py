@@ -82,6 +82,9 @@ def serve(
     latency_ms: Annotated[float, typer.Option(help="Delay added to every call.")] = 0.0,
     create_ms: Annotated[float, typer.Option(help="Delay per record created (real: ~40).")] = 0.0,
     update_ms: Annotated[float, typer.Option(help="Delay per record updated (real: ~65).")] = 0.0,
+    workers: Annotated[
+        int | None, typer.Option(help="At most N calls spend their delay at once (server cores).")
+    ] = None,
     fault_rate: Annotated[float, typer.Option(help="Share of calls that fail (0..1).")] = 0.0,
     fault_kind: Annotated[
         list[str],
@@ -110,7 +113,7 @@ def serve(
     sandbox = Sandbox(
         db,
         faults=_faults(fault_rate, fault_kind, fault_when, fault_seed, fault_method, expire_every),
-        latency=Latency(latency_ms / 1000, create_ms / 1000, update_ms / 1000),
+        latency=Latency(latency_ms / 1000, create_ms / 1000, update_ms / 1000, workers),
         port=port,
         admin_password=admin_password or DEMO_PASSWORD,
         session_ttl=session_ttl,

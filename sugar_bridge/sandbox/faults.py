@@ -34,15 +34,23 @@ FAULT_KINDS: tuple[FaultKind, ...] = ("http500", "null", "timeout", "drop", "exp
 
 @dataclass(frozen=True)
 class Latency:
-    """Delays in seconds: per call, per created record, per updated record."""
+    """Delays in seconds: per call, per created record, per updated record.
+
+    ``workers`` caps how many calls spend their delay at the same time (a real server has a few
+    CPU cores: with 2, four parallel sessions get ~2x one session's throughput, as measured on
+    the 2-core lab); None = every call sleeps independently.
+    """
 
     call: float = 0.0
     per_create: float = 0.0
     per_update: float = 0.0
+    workers: int | None = None
 
     def __post_init__(self) -> None:
         if min(self.call, self.per_create, self.per_update) < 0:
             raise SandboxConfigError("latency values must be >= 0")
+        if self.workers is not None and self.workers < 1:
+            raise SandboxConfigError("latency workers must be >= 1")
 
     def delay(self, created: int, updated: int) -> float:
         """Total delay for a call that created/updated this many records."""

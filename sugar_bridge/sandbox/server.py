@@ -169,7 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         delay = sandbox.latency.delay(ctx.created, ctx.updated)
         if delay > 0:
-            time.sleep(delay)
+            with sandbox.workers:
+                time.sleep(delay)
         self._send(answer)
 
     def _fault(self, decision: FaultDecision, raw: list[str] | None, *, before: bool) -> bool:
@@ -208,6 +209,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(answer.body)
+
+
+def _workers(latency: Latency) -> contextlib.AbstractContextManager[Any]:
+    """What a call holds while it spends its delay: a slot of the server's 'cores', or nothing."""
+    if latency.workers is None:
+        return contextlib.nullcontext()
+    return threading.BoundedSemaphore(latency.workers)
 
 
 def _session_of(raw: str | None) -> str | None:
@@ -254,6 +262,7 @@ class Sandbox:
         self.bridge = BridgeExtension(self.api)
         self.faults = FaultPlan(faults)
         self.latency = latency or Latency()
+        self.workers = _workers(self.latency)
         self.stats = Stats()
         self.post_max_size = post_max_size
         self._server: _Server | None = None
@@ -333,6 +342,7 @@ class Sandbox:
     def set_latency(self, latency: Latency | None) -> None:
         """Replace the latency configuration."""
         self.latency = latency or Latency()
+        self.workers = _workers(self.latency)
 
     # --- one call -----------------------------------------------------------------------------
 

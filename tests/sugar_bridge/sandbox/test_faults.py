@@ -114,3 +114,17 @@ def test_bad_fault_options_are_refused() -> None:
         Faults(kinds=("boom",))  # type: ignore[arg-type]
     with pytest.raises(SandboxConfigError):
         Latency(call=-1)
+
+
+def test_workers_cap_parallel_delays() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(workers: int | None) -> float:
+        with Sandbox(latency=Latency(call=0.2, workers=workers)) as sb:
+            started = time.monotonic()
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda _: raw_call(sb.url, "get_server_info", []), range(4)))
+            return time.monotonic() - started
+
+    assert run(None) < 0.6
+    assert run(1) >= 0.8
