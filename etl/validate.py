@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -296,81 +296,189 @@ def _scale_ok(number: Decimal, places: int) -> bool:
 # --- row and order validation ------------------------------------------------------------------
 
 
-def _validate_row(
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _parse_header(
     values: dict[str, Any], options: ParseOptions, default_currency: str
-) -> tuple[dict[str, Any], Line, list[_Invalid]]:
-    """Parse one row; every problem found is returned (a person fixes them all at once)."""
+) -> tuple[dict[str, Any], list[_Invalid]]:
+    """Order-level fields of one row (parsed once per order when its lines agree)."""
     errors: list[_Invalid] = []
-
-    def attempt(func: Callable[[], Any]) -> Any:
-        try:
-            return func()
-        except _Invalid as exc:
-            errors.append(exc)
-            return None
-
     order: dict[str, Any] = {}
-    order["order_id"] = attempt(lambda: _text(values, "order_id", True))
-    order["customer_id"] = attempt(lambda: _text(values, "customer_id", True))
-    for column in ("customer_name", "customer_email", "customer_city", "customer_country"):
-        order[column] = attempt(lambda c=column: _text(values, c))  # type: ignore[misc]
-
-    def dt(column: str, required: bool) -> Any:
+    for column, required in _HEADER_TEXT:
+        try:
+            order[column] = _text(values, column, required)
+        except _Invalid as exc:
+            order[column] = None
+            errors.append(exc)
+    for column in ("ordered_at", "invoiced_at", "due_at", "paid_at"):
         raw = values.get(column)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            if required:
-                raise _Invalid("missing_value", f"{column} is required but empty")
-            return None
-        if column == "ordered_at":
-            return parse_datetime(raw, options, column)
-        return parse_date(raw, options, column)
-
-    order["ordered_at"] = attempt(lambda: dt("ordered_at", True))
-    for column in ("invoiced_at", "due_at", "paid_at"):
-        order[column] = attempt(lambda c=column: dt(c, False))  # type: ignore[misc]
-
-    def currency() -> str:
+        try:
+            if _blank(raw):
+                if column == "ordered_at":
+                    raise _Invalid("missing_value", f"{column} is required but empty")
+                order[column] = None
+            elif column == "ordered_at":
+                order[column] = parse_datetime(raw, options, column)
+            else:
+                order[column] = parse_date(raw, options, column)
+        except _Invalid as exc:
+            order[column] = None
+            errors.append(exc)
+    try:
         code = (_text(values, "currency") or default_currency).upper()
         if code not in ISO_4217:
             raise _Invalid(
                 "unknown_currency", f"currency {values.get('currency')!r} is not an ISO 4217 code"
             )
-        return code
-
-    order["currency"] = attempt(currency)
-    order["payment_method"] = attempt(
-        lambda: _enum(_text(values, "payment_method"), PAYMENT_METHODS, "payment_method")
-    )
-    order["channel"] = attempt(lambda: _enum(_text(values, "channel"), CHANNELS, "channel"))
-    order["status"] = attempt(
-        lambda: _enum(_text(values, "status"), STATUSES, "status") or "completed"
-    )
-
+        order["currency"] = code
+    except _Invalid as exc:
+        order["currency"] = None
+        errors.append(exc)
+    for column, allowed in (
+        ("payment_method", PAYMENT_METHODS),
+        ("channel", CHANNELS),
+        ("status", STATUSES),
+    ):
+        try:
+            order[column] = _enum(_text(values, column), allowed, column)
+        except _Invalid as exc:
+            order[column] = None
+            errors.append(exc)
+    if order["status"] is None:
+        order["status"] = "completed"
     invoiced, due, paid = order["invoiced_at"], order["due_at"], order["paid_at"]
     if invoiced is not None and paid is not None and paid < invoiced:
         errors.append(
-            _Invalid(
-                "dates_out_of_order",
-                f"paid_at {paid} is before invoiced_at {invoiced}",
-            )
+            _Invalid("dates_out_of_order", f"paid_at {paid} is before invoiced_at {invoiced}")
         )
     if invoiced is not None and due is not None and due < invoiced:
         errors.append(
             _Invalid("dates_out_of_order", f"due_at {due} is before invoiced_at {invoiced}")
         )
+    return order, errors
 
-    def number(column: str, required: bool) -> Decimal | None:
-        raw = values.get(column)
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            if required:
-                raise _Invalid("missing_value", f"{column} is required but empty")
+
+_HEADER_TEXT = (
+    ("order_id", True),
+    ("customer_id", True),
+    ("customer_name", False),
+    ("customer_email", False),
+    ("customer_city", False),
+    ("customer_country", False),
+)
+
+
+def _number(values: dict[str, Any], column: str, options: ParseOptions) -> Decimal | None:
+    raw = values.get(column)
+    if _blank(raw):
+        return None
+    if isinstance(raw, str) and options.decimal == "." and not options.thousands:
+        # Fast path for plain numbers; anything odd goes through parse_decimal for its message.
+        try:
+            number = Decimal(raw)
+        except InvalidOperation:
+            return parse_decimal(raw, options, column)
+        if number.is_finite():
+            return number
+    return parse_decimal(raw, options, column)
+
+
+_ZERO = Decimal(0)
+
+
+def _fast_line(values: dict[str, Any]) -> Line | None:
+    """The common case (plain text numbers, everything valid) without the error bookkeeping.
+
+    Returns None whenever anything is unusual; ``_parse_line`` then does the careful work and
+    writes the messages. It accepts nothing that ``_parse_line`` would reject.
+    """
+    get = values.get
+    sku, quantity, price, discount = get("sku"), get("quantity"), get("unit_price"), get("discount")
+    if type(sku) is not str or type(quantity) is not str or type(price) is not str:
+        return None
+    sku = sku.strip()
+    if not sku or len(sku) > 64:
+        return None
+    if discount is not None and type(discount) is not str:
+        return None
+    # Decimal places from the text (Decimal.as_tuple is slow): exponents go the careful way.
+    for text, places in ((quantity, 3), (price, 4), (discount or "", 2)):
+        if "e" in text or "E" in text:
             return None
-        return parse_decimal(raw, options, column)
+        dot = text.find(".")
+        if dot >= 0 and len(text.rstrip()) - dot - 1 > places:
+            return None
+    try:
+        q = Decimal(quantity)
+        p = Decimal(price)
+        d = Decimal(discount) if discount and discount.strip() else _ZERO
+    except (InvalidOperation, TypeError):
+        return None
+    if not (
+        q.is_finite()
+        and p.is_finite()
+        and d.is_finite()
+        and _ZERO < q < _MAX_QUANTITY
+        and _ZERO <= p < _MAX_PRICE
+        and d >= _ZERO
+    ):
+        return None
+    amount = (q * p - d).quantize(CENT, ROUND_HALF_UP)
+    if amount < _ZERO:
+        return None
+    line_no = get("line_no")
+    if line_no is None or line_no == "":
+        number = 0
+    elif type(line_no) is str and line_no.isdigit() and line_no.isascii():
+        number = int(line_no)
+        if number < 1:
+            return None
+    else:
+        return None
+    texts: list[str | None] = []
+    for column, limit in (("product_name", 255), ("category", 64), ("brand", 64)):
+        value = get(column)
+        if value is None or value == "":
+            texts.append(None)
+        elif type(value) is str and len(value) <= limit:
+            texts.append(value.strip() or None)
+        else:
+            return None
+    return Line(number, sku, texts[0], texts[1], texts[2], q, p, d, amount, "")
 
-    sku = attempt(lambda: _text(values, "sku", True))
-    quantity = attempt(lambda: number("quantity", True))
-    unit_price = attempt(lambda: number("unit_price", True))
-    discount = attempt(lambda: number("discount", False))
+
+def _parse_line(values: dict[str, Any], options: ParseOptions) -> tuple[Line, list[_Invalid]]:
+    """Line-level fields of one row."""
+    if options.decimal == "." and not options.thousands:
+        line = _fast_line(values)
+        if line is not None:
+            return line, []
+    errors: list[_Invalid] = []
+    texts: dict[str, str | None] = {}
+    for column, required in (
+        ("sku", True),
+        ("product_name", False),
+        ("category", False),
+        ("brand", False),
+    ):
+        try:
+            texts[column] = _text(values, column, required)
+        except _Invalid as exc:
+            texts[column] = None
+            errors.append(exc)
+    numbers: dict[str, Decimal | None] = {}
+    for column in ("quantity", "unit_price", "discount"):
+        try:
+            number = _number(values, column, options)
+            if number is None and column != "discount":
+                raise _Invalid("missing_value", f"{column} is required but empty")
+            numbers[column] = number
+        except _Invalid as exc:
+            numbers[column] = None
+            errors.append(exc)
+    quantity, unit_price, discount = numbers["quantity"], numbers["unit_price"], numbers["discount"]
     if quantity is not None:
         if quantity <= 0:
             errors.append(_Invalid("quantity_not_positive", f"quantity {quantity} must be > 0"))
@@ -392,14 +500,15 @@ def _validate_row(
             errors.append(_Invalid("negative_discount", f"discount {discount} must be ≥ 0"))
         elif not _scale_ok(discount, 2):
             errors.append(_Invalid("bad_discount", f"discount {discount} has more than 2 decimals"))
-    line_no: int | None = None
+    line_no = 0
     raw_line = values.get("line_no")
-    if raw_line is not None and str(raw_line).strip():
+    if not _blank(raw_line):
         try:
             line_no = int(str(raw_line).strip())
             if line_no < 1:
                 raise ValueError
         except ValueError:
+            line_no = 0
             errors.append(
                 _Invalid("bad_line_no", f"line_no {raw_line!r} is not a whole number ≥ 1")
             )
@@ -414,18 +523,18 @@ def _validate_row(
                 )
             )
     line = Line(
-        line_no=line_no or 0,
-        sku=sku or "",
-        product_name=attempt(lambda: _text(values, "product_name")),
-        category=attempt(lambda: _text(values, "category")),
-        brand=attempt(lambda: _text(values, "brand")),
+        line_no=line_no,
+        sku=texts["sku"] or "",
+        product_name=texts["product_name"],
+        category=texts["category"],
+        brand=texts["brand"],
         quantity=quantity or Decimal(0),
         unit_price=unit_price or Decimal(0),
         discount=discount or Decimal(0),
         amount=amount,
         key="",
     )
-    return order, line, errors
+    return line, errors
 
 
 def _reject_of(row: RawRow, errors: list[_Invalid]) -> Reject:
@@ -437,6 +546,11 @@ def _show(value: Any) -> str:
     return "(empty)" if value is None else repr(str(value))
 
 
+def _order_key(values: dict[str, Any]) -> str:
+    oid = values.get("order_id")
+    return oid.strip() if isinstance(oid, str) else ("" if oid is None else str(oid))
+
+
 def validate_chunk(
     chunk: Chunk, default_currency: str = "EUR", since: datetime | None = None
 ) -> Validated:
@@ -445,31 +559,46 @@ def validate_chunk(
     Rows of orders placed before ``since`` are skipped (counted, not rejected).
     """
     rejects = [Reject(p.key, p.rule, p.reason, p.raw) for p in chunk.problems]
-    groups: dict[str, list[tuple[RawRow, dict[str, Any], Line]]] = {}
-    positions: dict[str, int] = {}
+    options = chunk.options
+    groups: dict[str, list[RawRow]] = {}
     for row in chunk.rows:
-        header, line, errors = _validate_row(row.values, chunk.options, default_currency)
-        oid = header["order_id"]
-        group = oid if oid is not None else f"\x00{row.key}"
-        positions[group] = position = positions.get(group, 0) + 1
-        if errors:
-            rejects.append(_reject_of(row, errors))
-            continue
-        if line.line_no == 0:
-            line.line_no = position  # default: row order within the order
-        line.key = row.key
-        groups.setdefault(group, []).append((row, header, line))
+        key = _order_key(row.values) or f"\x00{row.key}"  # no id: alone (and rejected)
+        groups.setdefault(key, []).append(row)
 
     orders: list[Order] = []
     lines_valid = 0
     skipped = 0
-    for oid, members in groups.items():
+    for oid, rows in groups.items():
+        # Order-level fields repeat on every line: when their raw values agree (the usual case)
+        # they are parsed once for the order.
+        first_raw = tuple(map(rows[0].values.get, ORDER_FIELDS))
+        shared = None
+        if all(tuple(map(r.values.get, ORDER_FIELDS)) == first_raw for r in rows[1:]):
+            shared = _parse_header(rows[0].values, options, default_currency)
+        members: list[tuple[RawRow, dict[str, Any], Line]] = []
+        for position, row in enumerate(rows, 1):
+            header, header_errors = shared or _parse_header(row.values, options, default_currency)
+            line, line_errors = _parse_line(row.values, options)
+            errors = header_errors + line_errors
+            if errors:
+                rejects.append(_reject_of(row, errors))
+                continue
+            if line.line_no == 0:
+                line.line_no = position  # default: row order within the order
+            line.key = row.key
+            members.append((row, header, line))
+        if not members:
+            continue
         first = members[0][1]
-        disagree = [
-            column
-            for column in ORDER_FIELDS
-            if any(m[1][column] != first[column] for m in members[1:])
-        ]
+        disagree = (
+            []
+            if shared is not None
+            else [
+                column
+                for column in ORDER_FIELDS
+                if any(m[1][column] != first[column] for m in members[1:])
+            ]
+        )
         if disagree:
             column = disagree[0]
             odd = next(m for m in members if m[1][column] != first[column])
@@ -482,27 +611,38 @@ def validate_chunk(
                 Reject(m[0].key, "order_lines_disagree", reason, m[0].raw) for m in members
             )
             continue
-        by_no: dict[int, list[tuple[RawRow, dict[str, Any], Line]]] = {}
-        for member in members:
-            by_no.setdefault(member[2].line_no, []).append(member)
         kept: list[Line] = []
-        for line_no, same in by_no.items():
-            if len(same) > 1:
-                where = ", ".join(m[0].key for m in same)
-                reason = (
-                    f"order {oid} has line {line_no} more than once ({where}); none of them is "
-                    "loaded — keep one line per line_no"
-                )
-                rejects.extend(Reject(m[0].key, "duplicate_line", reason, m[0].raw) for m in same)
-            else:
-                kept.append(same[0][2])
+        if len(members) == 1:
+            kept.append(members[0][2])
+        else:
+            by_no: dict[int, list[tuple[RawRow, dict[str, Any], Line]]] = {}
+            for member in members:
+                by_no.setdefault(member[2].line_no, []).append(member)
+            for line_no, same in by_no.items():
+                if len(same) > 1:
+                    where = ", ".join(m[0].key for m in same)
+                    reason = (
+                        f"order {oid} has line {line_no} more than once ({where}); none of them "
+                        "is loaded — keep one line per line_no"
+                    )
+                    rejects.extend(
+                        Reject(m[0].key, "duplicate_line", reason, m[0].raw) for m in same
+                    )
+                else:
+                    kept.append(same[0][2])
         if not kept:
             continue
         if since is not None and first["ordered_at"] < since:
             skipped += len(kept)
             continue
         kept.sort(key=lambda ln: ln.line_no)
-        orders.append(Order(order_id=oid, lines=kept, **{c: first[c] for c in ORDER_FIELDS}))
+        orders.append(
+            Order(
+                order_id=first["order_id"],
+                lines=kept,
+                **{c: first[c] for c in ORDER_FIELDS},
+            )
+        )
         lines_valid += len(kept)
     return Validated(orders, rejects, lines_valid, skipped)
 

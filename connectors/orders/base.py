@@ -61,7 +61,18 @@ class RawRow:
 
     key: str  # where a person finds it: "orders-2024.csv:57" or "erp:order 1234 line 2"
     values: dict[str, Any]
-    raw: dict[str, Any]  # the row exactly as read, for etl_reject.raw
+    raw_values: dict[str, Any] | None = None  # the row exactly as read, for etl_reject.raw ...
+    header: list[str] | None = None  # ... or, cheaper for files, the header and the fields
+    fields: list[str] | None = None
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The row exactly as read (source column names), built only when a row is rejected."""
+        if self.raw_values is not None:
+            return self.raw_values
+        if self.header is not None and self.fields is not None:
+            return dict(zip(self.header, self.fields, strict=False))
+        return dict(self.values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import operator
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -258,6 +259,8 @@ class CsvSource:
         value_maps = cfg.values
         defaults = cfg.defaults
         width = len(header)
+        columns = [column for column, _ in mapping]
+        pick = operator.itemgetter(*[i for _, i in mapping])
         pending: dict[str, list[RawRow]] = {}
         problems: list[Problem] = []
         n_pending = 0
@@ -286,9 +289,11 @@ class CsvSource:
                 prev_line = lines.line_no
                 continue
             line = lines.line_no
-            bad = [
-                lines.bad_lines[n] for n in range(prev_line + 1, line + 1) if n in lines.bad_lines
-            ]
+            bad = (
+                [lines.bad_lines[n] for n in range(prev_line + 1, line + 1) if n in lines.bad_lines]
+                if lines.bad_lines
+                else None
+            )
             prev_line = line
             if not record:
                 continue  # a blank line carries no data
@@ -301,8 +306,8 @@ class CsvSource:
                 continue
             chunk_rows += 1
             key = f"{file_name}:{line}"
-            raw = dict(zip(header, record, strict=False))
             if bad:
+                raw = dict(zip(header, record, strict=False))
                 problems.append(
                     Problem(
                         key,
@@ -324,15 +329,17 @@ class CsvSource:
                     )
                 )
                 continue
-            values: dict[str, Any] = {}
-            for column, i in mapping:
-                value = record[i].strip()
-                if value_maps and column in value_maps:
-                    value = value_maps[column].get(value, value)
-                values[column] = value
-            for column, value in defaults.items():
-                if not values.get(column):
-                    values[column] = value
+            # Values stay as read (the validator strips them); mapped ones are matched stripped.
+            values: dict[str, Any] = dict(zip(columns, pick(record), strict=True))
+            if value_maps:
+                for column, table in value_maps.items():
+                    if column in values:
+                        value = values[column].strip()
+                        values[column] = table.get(value, value)
+            if defaults:
+                for column, value in defaults.items():
+                    if not values.get(column):
+                        values[column] = value
             if oid in done_orders:
                 problems.append(
                     Problem(
@@ -341,7 +348,7 @@ class CsvSource:
                         f"{file_name} line {line}: order {oid} continues here but its lines from "
                         f"line {first_line.get(oid, '?')} were loaded in an earlier batch; sort "
                         "the file by order_id (or raise sources.batch_lines)",
-                        raw,
+                        dict(zip(header, record, strict=False)),
                     )
                 )
                 continue
@@ -362,7 +369,7 @@ class CsvSource:
                     pending, problems, n_pending, chunk_rows = {}, [], 0, 1
                 rows = pending[group] = []
                 first_line[group] = line
-            rows.append(RawRow(key, values, raw))
+            rows.append(RawRow(key, values, None, header, record))
             n_pending += 1
         yield Chunk(
             rows=[r for rs in pending.values() for r in rs],
