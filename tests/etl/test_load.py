@@ -218,3 +218,25 @@ def test_two_sources_keep_their_orders_apart(warehouse: Engine, tmp_path: Path) 
     )
     assert info.orders_inserted == 10
     assert fingerprint(warehouse)["customers"] == 2 * len({r["customer_id"] for r in order_rows(5)})
+
+
+def test_interleaved_lines_group_within_a_batch_and_late_ones_are_rejected(
+    warehouse: Engine, tmp_path: Path
+) -> None:
+    rows = order_rows(12, seed=4)
+    first = [r for r in rows if r["order_id"] == "O0"]
+    rest = [r for r in rows if r["order_id"] != "O0"]
+    assert len(first) >= 2
+    # O0's first line, then a few other lines, then O0's other lines: within one batch they
+    # are grouped; once O0 was committed in an earlier batch, its late lines are rejected.
+    near = write_csv(tmp_path / "near.csv", [first[0], *rest[:3], *first[1:], *rest[3:]])
+    info = load_csv(warehouse, near, batch_lines=1000)
+    assert (info.rows_rejected, info.rows_loaded) == (0, len(rows))
+    far = write_csv(tmp_path / "far.csv", [first[0], *rest, *first[1:]])
+    info = load_csv(warehouse, far, batch_lines=4, source="other")
+    assert info.rows_rejected == len(first) - 1
+    assert info.rejects_by_rule == {"order_not_contiguous": len(first) - 1}
+    with warehouse.connect() as conn:
+        reason = conn.scalar(select(etl_reject.c.reason).where(etl_reject.c.run_id == info.run_id))
+    assert reason is not None
+    assert "sort the file by order_id" in reason

@@ -1,0 +1,84 @@
+"""``sugar-bridge etl run/rejects``, ``db upgrade/current`` and ``status`` end to end (SQLite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sugar_bridge.cli.app import app
+from tests.etl.data import order_rows, write_csv
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'w.db'}")
+    monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(tmp_path / "config.yaml"))
+    monkeypatch.setenv("COLUMNS", "200")
+    return tmp_path
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_db_upgrade_and_current(env: Path) -> None:
+    code, out = run("db", "current")
+    assert code == 0
+    assert "run `sugar-bridge db upgrade`" in out
+    code, out = run("db", "upgrade")
+    assert code == 0
+    assert "migrated from empty to" in out
+    code, out = run("db", "current")
+    assert "up to date" in out
+
+
+def test_etl_run_csv_rejects_and_status(env: Path) -> None:
+    rows = order_rows(8)
+    rows[1]["currency"] = "EUX"
+    path = write_csv(env / "orders.csv", rows)
+    code, out = run("etl", "run", "--csv", str(path), "--no-progress")
+    assert code == 3, out  # completed with rejected rows
+    assert "ETL run 1: partial" in out
+    assert "unknown_currency 1" in out
+    code, out = run("etl", "rejects")
+    assert code == 0
+    assert "orders.csv:3" in out
+    assert "'EUX' is not an ISO 4217 code" in out
+    code, out = run("status")
+    assert code == 0
+    assert "etl" in out
+    assert "partial" in out
+    assert "unknown_currency" in out
+    code, out = run("etl", "run", "--csv", str(path))  # with the progress bar; file known
+    assert code == 0, out
+    assert "rows read" in out
+
+
+def test_etl_run_configured_source(env: Path) -> None:
+    folder = env / "in"
+    write_csv(folder / "a.csv", order_rows(5))
+    (env / "config.yaml").write_text(
+        f"sources:\n  batch_lines: 3\n  inputs:\n    - name: shop\n      path: {folder}\n",
+        encoding="utf-8",
+    )
+    code, out = run("etl", "run", "--source", "shop", "--no-progress")
+    assert code == 0, out
+    assert "orders inserted" in out
+    code, out = run("etl", "run", "--source", "nope")
+    assert code == 1
+    assert "no source named 'nope'" in out
+
+
+def test_config_errors_exit_2(env: Path) -> None:
+    code, out = run("etl", "run")
+    assert code == 2
+    assert "config file not found" in out
+    code, out = run("etl", "run", "--csv", str(env / "missing.csv"))
+    assert code == 2
+    (env / "x.csv").write_text("order_id\n", encoding="utf-8")
+    code, out = run("etl", "run", "--csv", str(env / "x.csv"), "--since", "31/01/2024")
+    assert code == 2
+    assert "expected a date like 2024-01-31" in out
