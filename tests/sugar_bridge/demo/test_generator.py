@@ -23,7 +23,7 @@ from sugar_bridge.demo.generator import (
 )
 
 END = date(2026, 11, 23)
-OPTS = GeneratorOptions(end=END, seed=7, n_customers=800)
+OPTS = GeneratorOptions(end=END, seed=7, n_customers=500)
 
 PAYMENT_METHODS = {
     "card",
@@ -60,7 +60,7 @@ def _read(path: Path) -> list[dict[str, str]]:
 def test_same_seed_same_bytes_other_seed_other_history(tmp_path: Path) -> None:
     a = write_orders_csv(tmp_path / "a.csv", OPTS)
     b = write_orders_csv(tmp_path / "b.csv", OPTS, chunk_orders=97)  # chunking changes nothing
-    write_orders_csv(tmp_path / "c.csv", GeneratorOptions(end=END, seed=8, n_customers=800))
+    write_orders_csv(tmp_path / "c.csv", GeneratorOptions(end=END, seed=8, n_customers=500))
     assert _sha(tmp_path / "a.csv") == _sha(tmp_path / "b.csv")
     assert _sha(tmp_path / "a.csv") != _sha(tmp_path / "c.csv")
     assert (a.n_orders, a.n_lines) == (b.n_orders, b.n_lines)
@@ -139,7 +139,7 @@ def test_month_split_holds_the_same_rows(tmp_path: Path) -> None:
 def test_bad_rows_only_on_request(tmp_path: Path) -> None:
     clean = write_orders_csv(tmp_path / "clean.csv", OPTS)
     dirty = write_orders_csv(tmp_path / "dirty.csv", GeneratorOptions(end=END, seed=7,
-                                                                      n_customers=800,
+                                                                      n_customers=500,
                                                                       bad_rows=True))  # fmt: skip
     assert clean.n_bad_rows == 0
     assert not any(r["order_id"].startswith("BAD-") for r in _read(tmp_path / "clean.csv"))

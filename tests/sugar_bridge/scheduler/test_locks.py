@@ -111,13 +111,15 @@ def test_heartbeat_thread_extends_the_lease(engine: Engine) -> None:
 
 _RACER = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     from etl.db import create_engine_for
     from sugar_bridge.exceptions import LockHeldError
     from sugar_bridge.locks import JobLock
     engine = create_engine_for(sys.argv[1])
-    go = float(sys.argv[2])
-    time.sleep(max(0.0, go - time.time()))
+    go = sys.argv[2]
+    print("READY", flush=True)
+    while not os.path.exists(go):  # everyone imported: start at the same instant
+        time.sleep(0.005)
     try:
         lock = JobLock(engine, "sync", purpose="racer").acquire()
     except LockHeldError as exc:
@@ -135,13 +137,17 @@ def test_processes_racing_for_the_lock_have_exactly_one_winner(
     engine: Engine, tmp_path: Path
 ) -> None:
     url = engine.url.render_as_string(hide_password=False)
-    go = time.time() + 1.5  # all start at the same instant
+    go = tmp_path / "go"
     procs = [
         subprocess.Popen([sys.executable, "-c", _RACER, url, str(go)], cwd=REPO,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        for _ in range(4)
+        for _ in range(3)
     ]  # fmt: skip
     try:
+        for p in procs:
+            assert p.stdout is not None
+            assert p.stdout.readline().strip() == "READY"
+        go.touch()
         outputs: list[str] = []
         winners = []
         for p in procs:
