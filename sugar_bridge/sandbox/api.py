@@ -29,7 +29,7 @@ from sugar_bridge.sandbox.exceptions import (
     invalid_session,
     no_module,
 )
-from sugar_bridge.sandbox.modules import MODULES, FieldDef, LinkDef, ModuleDef
+from sugar_bridge.sandbox.modules import ACL_MODULES, MODULES, FieldDef, LinkDef, ModuleDef
 from sugar_bridge.sandbox.passwords import bcrypt_available, check_hash, md5_hex
 from sugar_bridge.sandbox.store import Row, Store, now_db
 
@@ -126,6 +126,8 @@ SIGNATURES: dict[str, Signature] = {
 
 ADMIN_ONLY_WRITE_MODULES = frozenset({"Users", "ACLRoles", "ACLActions", "SecurityGroups"})
 _SESSION_CHARS = "0123456789abcdefghijklmnopqrstuv"
+# Modules whose role rights the sandbox enforces for non-admin users.
+ACL_ENFORCED = frozenset(ACL_MODULES) - ADMIN_ONLY_WRITE_MODULES
 _WARNING = "Access to this object is denied since it has been deleted or does not exist"
 
 
@@ -137,6 +139,9 @@ class Session:
     user_id: str
     ip: str
     last_used: float
+    # Role levels per module and action, read at login: Sugar caches ACLs in the PHP session,
+    # so rights changed later reach a user at the next login (observed live).
+    acl: dict[str, dict[str, list[int]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -278,7 +283,7 @@ class SugarApi:
 
     def _acl_level(self, sess: Session, module: ModuleDef, action: str) -> int | None:
         """The effective level a non-admin user has (None = default: allowed)."""
-        levels = self.store.user_levels(sess.user_id, module.name)
+        levels = sess.acl.get(module.name, {})
         access = levels.get("access")
         if access and max(access) < 89:
             return -98
@@ -293,7 +298,7 @@ class SugarApi:
             return
         if module.name in ADMIN_ONLY_WRITE_MODULES and action in ("edit", "delete"):
             raise access_denied()
-        if module.name not in ("Accounts", "ProspectLists", "Tasks", "Calls", "Campaigns"):
+        if module.name not in ACL_ENFORCED:
             return
         level = self._acl_level(sess, module, action)
         if level is None or level >= 89:
@@ -308,13 +313,7 @@ class SugarApi:
 
     def _owner_filter(self, sess: Session, module: ModuleDef, action: str) -> str:
         """WHERE fragment limiting a list to the user's own records (owner-level rights)."""
-        if self._is_admin(sess) or module.name not in (
-            "Accounts",
-            "ProspectLists",
-            "Tasks",
-            "Calls",
-            "Campaigns",
-        ):
+        if self._is_admin(sess) or module.name not in ACL_ENFORCED:
             return ""
         level = self._acl_level(sess, module, action)
         if level in (75, 80):
@@ -529,7 +528,11 @@ class SugarApi:
                 else self._new_session_id()
             )
             self.sessions[sid] = Session(
-                id=sid, user_id=user["id"], ip=ctx.ip, last_used=time.monotonic()
+                id=sid,
+                user_id=user["id"],
+                ip=ctx.ip,
+                last_used=time.monotonic(),
+                acl={m: self.store.user_levels(user["id"], m) for m in ACL_ENFORCED},
             )
         ctx.set_cookie = sid
         admin = bool(user.get("is_admin"))

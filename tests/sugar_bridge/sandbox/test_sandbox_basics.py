@@ -248,3 +248,18 @@ def test_file_backed_state_survives_a_restart(tmp_path: Path) -> None:
         api = Api(second, password="two")
         assert api.list("Accounts")["total_count"] == "1"
         assert api.login("admin", "one").body["number"] == 10
+
+
+def test_new_rights_reach_a_member_at_the_next_login(api: Api, sandbox: Sandbox) -> None:
+    member, _ = _member(api, sandbox, {"view": 90})
+    own = member.create("Accounts", name="Mine")
+    role = sandbox.store.rows("SELECT id FROM acl_roles WHERE name = 'Readers'")[0]["id"]
+    api("bridge_set_role_actions", role_id=role, rights={"Accounts": {"delete": -99}})
+    member("set_entry", module_name="Accounts", name_value_list={"id": own, "name": "still"})
+    again = Api(sandbox, "member", "pw")
+    denied = again.raw(
+        "set_entry", module_name="Accounts", name_value_list={"id": own, "deleted": 1}
+    )
+    assert denied.body["number"] == 40
+    # The session opened before the change still has the old rights (Sugar caches ACLs in it).
+    member("set_entry", module_name="Accounts", name_value_list={"id": own, "deleted": 1})
