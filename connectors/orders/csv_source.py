@@ -264,8 +264,10 @@ class CsvSource:
         pending: dict[str, list[RawRow]] = {}
         problems: list[Problem] = []
         n_pending = 0
-        done_orders: set[str] = set()  # orders of this file already handed out in a chunk
-        first_line: dict[str, int] = {}
+        # Orders of this file already handed out in a chunk, as hash() values: memory grows with
+        # the number of orders (small ints), not with the file. A (2^-64) collision can only
+        # cause a visible order_not_contiguous reject, never a silent merge.
+        done_orders: set[int] = set()
         data_rows = 0
         chunk_rows = 0
         prev_line = lines.line_no
@@ -302,7 +304,7 @@ class CsvSource:
             if data_rows <= skip_rows:
                 # Resuming: these rows were committed by an earlier run; remember their orders.
                 if oid:
-                    done_orders.add(oid)
+                    done_orders.add(hash(oid))
                 continue
             chunk_rows += 1
             key = f"{file_name}:{line}"
@@ -340,13 +342,14 @@ class CsvSource:
                 for column, value in defaults.items():
                     if not values.get(column):
                         values[column] = value
-            if oid in done_orders:
+            if oid and hash(oid) in done_orders:
                 problems.append(
                     Problem(
                         key,
                         "order_not_contiguous",
-                        f"{file_name} line {line}: order {oid} continues here but its lines from "
-                        f"line {first_line.get(oid, '?')} were loaded in an earlier batch; sort "
+                        f"{file_name} line {line}: order {oid} continues here but its earlier "
+                        "lines were loaded in an earlier batch (the lines of an order must be "
+                        "together); sort "
                         "the file by order_id (or raise sources.batch_lines)",
                         dict(zip(header, record, strict=False)),
                     )
@@ -364,11 +367,10 @@ class CsvSource:
                         rows_read=chunk_rows - 1,
                         notes=notes,
                     )
-                    done_orders.update(pending)
+                    done_orders.update(map(hash, pending))
                     notes = []
                     pending, problems, n_pending, chunk_rows = {}, [], 0, 1
                 rows = pending[group] = []
-                first_line[group] = line
             rows.append(RawRow(key, values, None, header, record))
             n_pending += 1
         yield Chunk(
