@@ -138,16 +138,14 @@ def run_demo(
     ``on_secret`` receives the sandbox admin's and the generated users' passwords, so that the
     caller can mask them in logs; none of them is returned or printed.
     """
-    from analytics.report import write_report
-    from sugar_bridge.provision.apply import apply
-    from sugar_bridge.sandbox import Sandbox
-    from sugar_bridge.sugar import make_client
-
+    # Each part is imported inside its phase: a missing or broken part fails that phase, by name.
     notify = on_phase or (lambda name, message: None)
     result = DemoResult(data_dir=options.data_dir)
     prepare_data_dir(options.data_dir)
     db = options.data_dir / "sandbox.db"
     with _phase(result, "sandbox"):
+        from sugar_bridge.sandbox import Sandbox
+
         sandbox = Sandbox(db_path=db, port=options.port)
         result.sandbox_url = sandbox.start()
         result.sandbox_db = db
@@ -156,13 +154,17 @@ def run_demo(
     notify("sandbox", f"local Sugar sandbox at {result.sandbox_url} (state in {db})")
     try:
         settings = demo_settings(options, result.sandbox_url, sandbox.admin_password)
-        with _phase(result, "provision"), make_client(settings) as client:
-            applied = apply(
-                client,
-                config.sugar,
-                passwords_file=options.data_dir / "demo-passwords.tsv",
-                on_secret=on_secret,
-            )
+        with _phase(result, "provision"):
+            from sugar_bridge.provision.apply import apply
+            from sugar_bridge.sugar import make_client
+
+            with make_client(settings) as client:
+                applied = apply(
+                    client,
+                    config.sugar,
+                    passwords_file=options.data_dir / "demo-passwords.tsv",
+                    on_secret=on_secret,
+                )
             result.provisioned = applied.summary()
             result.passwords_file = applied.password_file if applied.passwords_written else None
         made = sum(sum(actions.values()) for actions in result.provisioned.values())
@@ -197,6 +199,8 @@ def run_demo(
         notify("sync", f"sync run {result.sync.run_id}: {result.sync.status}")
 
         with _phase(result, "report"):
+            from analytics.report import write_report
+
             report = write_report(
                 engine, config.analytics, options.as_of, options.data_dir / "report.html"
             )
