@@ -1,0 +1,283 @@
+"""End to end against a real SugarCRM CE / SuiteCRM 7 with the bridge extension installed.
+
+Runs only when SUGAR_LIVE_URL, SUGAR_LIVE_USERNAME (an admin) and SUGAR_LIVE_PASSWORD are set.
+Provisions a small spec twice (the second apply must send no write), then pushes a small
+warehouse three times: first push (create + update, all read back), a push without change (no
+write), one changed customer (one account write and its follow-ups, list membership moved).
+
+Isolation: its own Accounts custom fields (``sbe_*_c``, fixed names reused by every run), names,
+external ids and target-list names carrying a per-run suffix, so matching never meets the
+accounts of other runs. At the end it marks its accounts, lists, tasks, calls and role deleted
+and deactivates its user (users are never deleted).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.sugar import query as q
+from connectors.sugar.client import SugarClient
+from etl.db import create_engine_for, upgrade
+from sugar_bridge.provision.apply import apply
+from sugar_bridge.provision.plan import plan
+from sugar_bridge.provision.spec import SugarSpec
+from sugar_bridge.push.config import PushConfig
+from sugar_bridge.push.push import push_segments
+from tests.sugar_bridge.push.conftest import SEGMENT_OPTIONS, Warehouse
+
+pytestmark = pytest.mark.live
+
+_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
+STAGES = {"new": "New", "active": "Active", "declining": "Declining", "lost": "Lost"}
+N_CUSTOMERS = 6
+
+
+def _connect() -> SugarClient:
+    return SugarClient(
+        os.environ["SUGAR_LIVE_URL"],
+        os.environ["SUGAR_LIVE_USERNAME"],
+        os.environ["SUGAR_LIVE_PASSWORD"],
+        verify_tls=os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0",
+        max_retries=2,
+    )
+
+
+@pytest.fixture
+def live() -> Iterator[SugarClient]:
+    missing = [name for name in _ENV if not os.environ.get(name)]
+    if missing:
+        pytest.skip(f"live Sugar not configured ({', '.join(missing)} unset)")
+    with _connect() as client:
+        yield client
+
+
+def _spec(suffix: str) -> dict[str, Any]:
+    role = f"SBE Role {suffix}"
+    return {
+        "account_key_field": "sbe_ext_c",
+        "protected_users": [os.environ.get("SUGAR_LIVE_USERNAME") or "admin"],
+        "custom_fields": {
+            "Accounts": [
+                {"name": "sbe_ext_c", "type": "varchar", "len": 64, "label": "SBE External ID"},
+                {
+                    "name": "sbe_segment_c",
+                    "type": "enum",
+                    "label": "SBE Segment",
+                    "options": SEGMENT_OPTIONS,
+                },
+                {"name": "sbe_stage_c", "type": "enum", "label": "SBE Stage", "options": STAGES},
+                {"name": "sbe_clv_c", "type": "currency", "label": "SBE CLV", "precision": 2},
+                {"name": "sbe_p_alive_c", "type": "decimal", "label": "SBE P", "precision": 4},
+                {"name": "sbe_orders_c", "type": "int", "label": "SBE Orders"},
+                {"name": "sbe_last_order_c", "type": "date", "label": "SBE Last order"},
+                {
+                    "name": "sbe_updated_c",
+                    "type": "datetime",
+                    "label": "SBE Updated",
+                    "views": ["detailview"],
+                },
+            ]
+        },
+        "roles": [
+            {
+                "name": role,
+                "description": "end-to-end live test",
+                "rights": {
+                    "Accounts": {"access": "enabled", "view": "all", "list": "all", "edit": "owner"}
+                },
+            }
+        ],
+        "users": [
+            {
+                "user_name": f"sbe{suffix}",
+                "last_name": "End To End",
+                "roles": [role],
+                "password": "generate",
+            }
+        ],
+        "accounts": [
+            {
+                "external_id": f"SBE{suffix}-0",
+                "name": f"SBE Key Account {suffix}",
+                "type": "Customer",
+                "assigned_user": f"sbe{suffix}",
+            }
+        ],
+    }
+
+
+def _push_config(suffix: str) -> PushConfig:
+    return PushConfig.model_validate(
+        {
+            "match": {"external_id_field": "sbe_ext_c"},
+            "fields": {
+                "rfm_segment": {
+                    "field": "sbe_segment_c",
+                    "type": "enum",
+                    "values": {label: key for key, label in SEGMENT_OPTIONS.items()},
+                },
+                "lifecycle_stage": {"field": "sbe_stage_c", "type": "enum"},
+                "clv_12m": {"field": "sbe_clv_c", "type": "currency", "precision": 2},
+                "p_alive": {"field": "sbe_p_alive_c", "type": "decimal", "precision": 4},
+                "n_orders": {"field": "sbe_orders_c", "type": "int"},
+                "last_order_at": {"field": "sbe_last_order_c", "type": "date"},
+            },
+            "updated_field": "sbe_updated_c",
+            "batch_size": 4,
+            "sessions": 2,
+            "target_lists": {"name_pattern": f"SBE {suffix} {{segment}}", "segments": []},
+            "followups": [
+                {
+                    "name": "declining",
+                    "column": "lifecycle_stage",
+                    "enters": ["declining"],
+                    "subject": "Relancer {{ account_name }}",
+                },
+                {
+                    "name": "at-risk",
+                    "column": "rfm_segment",
+                    "enters": ["At risk"],
+                    "module": "Calls",
+                    "subject": "Call {{ account_name }} ({{ new_value }})",
+                },
+            ],
+        }
+    )
+
+
+def _factory(made: list[SugarClient]) -> Callable[[], SugarClient]:
+    def make() -> SugarClient:
+        client = _connect()
+        made.append(client)
+        return client
+
+    return make
+
+
+def _writes(made: list[SugarClient]) -> int:
+    return sum(c.stats.writes for c in made)
+
+
+def _members(client: SugarClient, suffix: str) -> dict[str, set[str]]:
+    lists = client.module("ProspectLists")
+    out: dict[str, set[str]] = {}
+    for rec in lists.list(q.like_prefix("prospect_lists.name", f"SBE {suffix} "), fields=["name"]):
+        members = lists.related(rec["id"], "accounts", fields=["id", "sbe_ext_c"])
+        out[str(rec["name"])] = {str(m.get("sbe_ext_c") or m["id"]) for m in members}
+    return out
+
+
+def test_provision_twice_then_push(live: SugarClient, tmp_path: Path) -> None:
+    suffix = secrets.token_hex(3)
+    spec = SugarSpec.model_validate(_spec(suffix))
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    upgrade(engine)
+    try:
+        # --- provisioning: fresh apply, then a second apply that writes nothing -------------
+        first = apply(live, spec, passwords_file=tmp_path / "pw.tsv")
+        assert first.summary()["user"] == {"create": 1}
+        assert first.summary()["account"] == {"create": 1}
+        writes = live.stats.writes
+        assert not plan(live, spec).has_changes
+        assert apply(live, spec, passwords_file=tmp_path / "pw2.tsv").applied == []
+        assert live.stats.writes == writes
+        user_id = live.module("Users").list(q.eq("users.user_name", f"sbe{suffix}"), fields=["id"])[
+            0
+        ]["id"]
+
+        # --- first push: the key account is updated, the others created; all read back -----
+        wh = Warehouse(engine, as_of=date(2026, 11, 24))
+        segments = ["Champions", "Loyal", "Lost"]
+        for i in range(N_CUSTOMERS):
+            wh.add_customer(
+                f"SBE{suffix}-{i}",
+                f"SBE Customer {suffix} {i}",
+                f"sbe{suffix}.{i}@example.test",
+                rfm_segment=segments[i % len(segments)],
+                n_orders=i + 1,
+                clv_12m=1000 + i / 2,  # Sugar answers currency with 6 decimals: 1000.500000
+            )
+        wh.analyse()
+        config = _push_config(suffix)
+        made: list[SugarClient] = []
+        info = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        assert info.status == "ok", info.error
+        assert (info.created, info.updated, info.failed) == (N_CUSTOMERS - 1, 1, 0)
+        assert info.verified == N_CUSTOMERS
+        assert info.tasks_created == 0  # first push: on_first_push is off
+        accounts = live.module("Accounts")
+        stored = {
+            str(r["sbe_ext_c"]): r
+            for r in accounts.list(
+                q.like_prefix("accounts_cstm.sbe_ext_c", f"SBE{suffix}-"),
+                fields=["name", "sbe_ext_c", "sbe_segment_c", "sbe_clv_c", "assigned_user_id"],
+            )
+        }
+        assert sorted(stored) == sorted(f"SBE{suffix}-{i}" for i in range(N_CUSTOMERS))
+        assert stored[f"SBE{suffix}-0"]["name"] == f"SBE Key Account {suffix}"  # not renamed
+        assert stored[f"SBE{suffix}-0"]["sbe_segment_c"] == "champions"
+        assert float(stored[f"SBE{suffix}-1"]["sbe_clv_c"]) == pytest.approx(1000.5)
+        members = _members(live, suffix)
+        assert members[f"SBE {suffix} Lost"] == {f"SBE{suffix}-2", f"SBE{suffix}-5"}
+
+        # --- no change: no write at all ------------------------------------------------------
+        made.clear()
+        again = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        assert (again.status, again.updated, again.created, again.unchanged) == (
+            "ok",
+            0,
+            0,
+            N_CUSTOMERS,
+        )
+        assert _writes(made) == 0
+
+        # --- one customer changes: one account write, its two follow-ups, lists moved -------
+        wh.set(f"SBE{suffix}-0", rfm_segment="At risk", lifecycle_stage="declining")
+        wh.analyse()
+        made.clear()
+        third = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        assert (third.status, third.updated, third.created, third.failed) == ("ok", 1, 0, 0)
+        assert third.tasks_created == 2
+        key_id = str(stored[f"SBE{suffix}-0"]["id"])
+        tasks = list(live.module("Accounts").related(key_id, "tasks", fields=["assigned_user_id"]))
+        calls = list(live.module("Accounts").related(key_id, "calls", fields=["assigned_user_id"]))
+        assert [t["assigned_user_id"] for t in tasks] == [user_id]
+        assert [c["assigned_user_id"] for c in calls] == [user_id]
+        members = _members(live, suffix)
+        assert f"SBE{suffix}-0" in members[f"SBE {suffix} At risk"]
+        assert f"SBE{suffix}-0" not in members.get(f"SBE {suffix} Champions", set())
+    finally:
+        engine.dispose()
+        _cleanup(live, suffix)
+
+
+def _cleanup(client: SugarClient, suffix: str) -> None:
+    accounts = client.module("Accounts")
+    ids = [
+        str(r["id"])
+        for r in accounts.list(q.like_prefix("accounts_cstm.sbe_ext_c", f"SBE{suffix}-"))
+    ]
+    for module in ("Tasks", "Calls"):
+        activities = client.module(module)
+        for account_id in ids:
+            for rec in accounts.related(account_id, module.lower(), fields=["id"]):
+                activities.update(str(rec["id"]), {"deleted": 1}, check_exists=False)
+    for account_id in ids:
+        accounts.update(account_id, {"deleted": 1}, check_exists=False)
+    for module, query in (
+        ("ProspectLists", q.like_prefix("prospect_lists.name", f"SBE {suffix} ")),
+        ("ACLRoles", q.eq("acl_roles.name", f"SBE Role {suffix}")),
+    ):
+        accessor = client.module(module)
+        for rec in accessor.list(query, fields=["id"]):
+            accessor.update(str(rec["id"]), {"deleted": 1}, check_exists=False)
+    users = client.module("Users")
+    for rec in users.list(q.eq("users.user_name", f"sbe{suffix}"), fields=["id"]):
+        users.update(str(rec["id"]), {"status": "Inactive"}, check_exists=False)
