@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import socket
+import sqlite3
 import threading
 import time
 from http.cookies import SimpleCookie
@@ -350,6 +351,7 @@ class Sandbox:
         self, method: str, raw_rest_data: str | None, extension: bool, ctx: CallContext
     ) -> _Answer:
         """Run one API call and turn its outcome into Sugar's HTTP answer."""
+        committed = False
         found = self.api.method(method)
         if found is None and extension:
             found = self.bridge.method(method)
@@ -373,18 +375,27 @@ class Sandbox:
             with self.store.lock:
                 body = func(ctx, *args)
             answer = _Answer.json(body)
+            committed = True
         except SugarFault as fault:
             answer = _Answer.json(fault.body())
         except NullAnswer:
             answer = _Answer.json(None)
         except PhpFatal:
             answer = _Answer.empty(500)
-        except DatabaseFailure:
+        except (DatabaseFailure, sqlite3.Error):
+            # e.g. new_with_id on the id of a deleted record: the INSERT hits the primary key.
             answer = _Answer(500, DB_FAILURE_TEXT.encode(), HTML_TYPE)
         except Redirect:
             answer = _Answer(
                 301, b"", HTML_TYPE, {"Location": "Location: index.php?action=Error&module=Users"}
             )
+        except Exception:
+            # A bug of the sandbox: answer like a PHP fatal error, and say so in the log.
+            log.exception("sandbox: %s failed", method)
+            answer = _Answer.empty(500)
+        if not committed:
+            # The call's transaction was rolled back: nothing was written after all.
+            ctx.created = ctx.updated = ctx.links = 0
         if ctx.set_cookie:
             answer.headers["Set-Cookie"] = f"PHPSESSID={ctx.set_cookie}; path=/"
         self.stats.record(method, ctx)

@@ -263,3 +263,16 @@ def test_new_rights_reach_a_member_at_the_next_login(api: Api, sandbox: Sandbox)
     assert denied.body["number"] == 40
     # The session opened before the change still has the old rights (Sugar caches ACLs in it).
     member("set_entry", module_name="Accounts", name_value_list={"id": own, "deleted": 1})
+
+
+def test_new_with_id_on_a_deleted_id_is_a_database_failure(api: Api, sandbox: Sandbox) -> None:
+    rid = api.create("Accounts", name="Gone")
+    api("set_entry", module_name="Accounts", name_value_list={"id": rid, "deleted": 1})
+    sandbox.stats.reset()
+    again = api.raw(
+        "set_entry",
+        module_name="Accounts",
+        name_value_list={"id": rid, "new_with_id": True, "name": "X"},
+    )
+    assert again.status == 500
+    assert sandbox.stats.writes["set_entry"] == 0
