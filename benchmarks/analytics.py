@@ -1,0 +1,223 @@
+"""Analytics benchmark: everything of ``analytics run`` for many customers, and the CLV fit side
+by side with ``lifetimes`` on the same summary.
+
+The warehouse is filled the fast way (the floor loader: this benchmark measures analytics, not the
+load). Then, each in its own process:
+
+- ``analytics.run_analytics`` (SQL statistics, RFM, both models fitted and applied, lifecycle,
+  portfolio figures, stored in one transaction): seconds per stage and peak memory;
+- the models' input (frequency, recency, T, monetary per buyer) is written to a CSV, and fitted by
+  our ``analytics.clv.fit_clv`` and by lifetimes' ``BetaGeoFitter`` + ``GammaGammaFitter`` (in the
+  lifetimes venv's python: lifetimes does not import with pandas 3 / numpy 2) — parameters
+  compared to 3 decimals, time ratio, peak memory of each.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from benchmarks.common import (
+    ANALYTICS_MODULES,
+    ETL_MODULES,
+    Result,
+    fresh_warehouse,
+    measure,
+    redact_url,
+    sqlite_url,
+)
+from benchmarks.data import AS_OF, Shape, write_history
+from benchmarks.floor import bulk_fill
+
+SIZES = {"small": Shape(200_000, 20_000), "large": Shape(10_000_000, 1_000_000)}
+DEFAULT_LT_PYTHON = Path("/tmp/lt-venv/bin/python")  # noqa: S108 (the documented venv)
+TOLERANCE = 5e-4  # "equal to 3 decimals"
+MEMORY_TARGET_MIB = 4096
+
+
+def analytics_run(url: str, as_of: date) -> dict[str, Any]:
+    """``run_analytics`` with the default config (what `sugar-bridge analytics run` does)."""
+    from analytics import run_analytics
+    from analytics.config import AnalyticsConfig
+    from etl.db import create_engine_for
+
+    engine = create_engine_for(url)
+    info = run_analytics(engine, AnalyticsConfig(), as_of)
+    engine.dispose()
+    return {
+        "customers": info.n_customers,
+        "buyers": info.n_buyers,
+        "orders": info.n_orders,
+        "timings": info.timings,
+        "clv_error": info.clv_error,
+    }
+
+
+def write_summary(url: str, as_of: date, path: str) -> int:
+    """The models' input, as ``analytics run`` computes it, to a CSV; returns its rows."""
+    from analytics.config import AnalyticsConfig
+    from analytics.habits import compute_habits
+    from analytics.run import model_summary
+    from etl.db import create_engine_for
+
+    engine = create_engine_for(url)
+    with engine.connect() as conn:
+        customers = compute_habits(conn, as_of, AnalyticsConfig()).customers
+    engine.dispose()
+    summary = model_summary(customers)
+    summary = summary[summary["T"] > 0]
+    summary.to_csv(path, index=False)
+    return len(summary)
+
+
+def our_fit(path: str) -> dict[str, Any]:
+    """Our BG/NBD + Gamma-Gamma on the summary CSV (fit time only, not the CSV read)."""
+    import pandas as pd
+
+    from analytics.clv import BetaGeoModel, GammaGammaModel
+
+    summary = pd.read_csv(path)
+    # The two fits fit_clv makes, timed one by one.
+    start = time.perf_counter()
+    bg = BetaGeoModel().fit(summary["frequency"], summary["recency"], summary["T"])
+    bg_s = time.perf_counter() - start
+    start = time.perf_counter()
+    gg = GammaGammaModel().fit(summary["frequency"], summary["monetary"])
+    gg_s = time.perf_counter() - start
+    return {
+        "bgnbd": dict(bg.params_),
+        "gamma_gamma": dict(gg.params_),
+        "seconds": {"bgnbd": bg_s, "gamma_gamma": gg_s},
+        "patterns": bg.n_patterns_,
+    }
+
+
+def lifetimes_fit(python: Path, path: str) -> dict[str, Any]:
+    """lifetimes' fitters, in their own venv's interpreter (its own process and memory)."""
+    script = Path(__file__).with_name("lifetimes_side.py")
+    start = time.perf_counter()
+    done = subprocess.run(  # noqa: S603 (the python the user named, our own script)
+        [str(python), str(script), path], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"lifetimes side failed: {done.stderr.strip()[-500:]}")
+    out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    out["wall"] = time.perf_counter() - start
+    return out
+
+
+def _split(seconds: dict[str, float]) -> str:
+    return f"BG/NBD {seconds['bgnbd']:.2f} s, GG {seconds['gamma_gamma']:.2f} s"
+
+
+def _lifetimes_python(given: str | None) -> Path | None:
+    if given:
+        return Path(given)
+    return DEFAULT_LT_PYTHON if DEFAULT_LT_PYTHON.exists() else None
+
+
+def _compare(result: Result, ours: dict[str, Any], theirs: dict[str, Any]) -> bool:
+    worst = 0.0
+    for model in ("bgnbd", "gamma_gamma"):
+        for name, value in ours[model].items():
+            other = theirs[model][name]
+            worst = max(worst, abs(value - other))
+            result.add(f"{model} {name}: ours / lifetimes", value, "", f"lifetimes {other:.6f}")
+    result.add("largest parameter difference", worst, "", f"3 decimals = {TOLERANCE}")
+    return worst <= TOLERANCE
+
+
+def run(
+    size: str,
+    workdir: Path | None = None,
+    mysql_url: str | None = None,
+    lifetimes_python: str | None = None,
+) -> Result:
+    """Run the analytics benchmark at ``size`` on SQLite (or on MariaDB with a URL)."""
+    shape = SIZES[size]
+    result = Result("analytics", f"{size}: {shape.customers:,} customers, {shape.lines:,} lines")
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="bench-analytics-") as tmp:
+        folder = Path(tmp)
+        url = mysql_url or sqlite_url(folder, "warehouse.db")
+        label = "MariaDB" if mysql_url else "SQLite"
+        if mysql_url:
+            result.note(f"warehouse: MariaDB at {redact_url(mysql_url)} (tables rebuilt)")
+        orders = folder / "orders.csv"
+        write_history(orders, shape)
+        fresh_warehouse(url)
+        fill = measure(bulk_fill, url, str(orders), warm=ETL_MODULES)
+        result.add("warehouse filled (floor loader)", fill.seconds, "s", f"{fill.value:,} lines")
+
+        full = measure(analytics_run, url, AS_OF, warm=ANALYTICS_MODULES)
+        info = full.value
+        if info["clv_error"]:
+            result.note(f"CLV not fitted: {info['clv_error']}")
+        result.add(f"{label}: analytics run, all stages", full.seconds, "s")
+        for stage, seconds in info["timings"].items():
+            result.add(f"  stage {stage}", seconds, "s")
+        result.add(f"{label}: analytics run peak RSS", full.peak_mib, "MiB")
+        result.add("customers / buyers", info["customers"], "", f"{info['buyers']:,} buyers")
+        result.headline(
+            f"analytics {label}: run for {info['customers']:,} customers",
+            f"{full.seconds:.1f} s, peak {full.peak_mib:,.0f} MiB",
+            f"< {MEMORY_TARGET_MIB} MiB",
+            full.peak_mib < MEMORY_TARGET_MIB,
+        )
+
+        summary = str(folder / "summary.csv")
+        n = measure(write_summary, url, AS_OF, summary, warm=ANALYTICS_MODULES).value
+        ours = measure(our_fit, summary, warm=ANALYTICS_MODULES)
+        result.add("CLV: buyers in the summary", n, "", f"{ours.value['patterns']:,} patterns")
+        our_s = ours.value["seconds"]["bgnbd"] + ours.value["seconds"]["gamma_gamma"]
+        result.add(
+            "CLV: our fit (BG/NBD + GG)",
+            our_s,
+            "s",
+            _split(ours.value["seconds"]),
+        )
+        result.add("CLV: our fit peak RSS", ours.peak_mib, "MiB")
+        python = _lifetimes_python(lifetimes_python)
+        if python is None:
+            result.note(
+                "lifetimes comparison skipped: no lifetimes venv (make one: python3.11 -m venv "
+                "/tmp/lt-venv && /tmp/lt-venv/bin/pip install 'numpy<2' 'pandas<2' "
+                "'scipy<1.13' lifetimes; or pass --lifetimes-python)"
+            )
+            result.headline("CLV vs lifetimes", "skipped (no lifetimes venv)")
+            return result
+        theirs = lifetimes_fit(python, summary)
+        lt_seconds = theirs["seconds"]["bgnbd"] + theirs["seconds"]["gamma_gamma"]
+        result.add(
+            "CLV: lifetimes fit (BG/NBD + GG)",
+            lt_seconds,
+            "s",
+            _split(theirs["seconds"]),
+        )
+        versions = ", ".join(f"{k} {v}" for k, v in theirs["versions"].items())
+        result.note(f"lifetimes side: {python} ({versions})")
+        result.add("CLV: lifetimes peak RSS", theirs["peak_mib"], "MiB")
+        speedup = lt_seconds / our_s
+        result.add("CLV: time ratio lifetimes / ours", speedup, "x")
+        equal = _compare(result, ours.value, theirs)
+        result.headline(
+            "CLV fit vs lifetimes: time",
+            f"ours {our_s:.2f} s, lifetimes {lt_seconds:.2f} s ({speedup:.1f}x)",
+            "faster than lifetimes",
+            speedup > 1,
+        )
+        result.headline(
+            "CLV fit vs lifetimes: params",
+            "equal to 3 decimals" if equal else "differ",
+            "equal to 3 decimals",
+            equal,
+        )
+        result.headline(
+            "CLV fit: peak memory ours / lifetimes",
+            f"{ours.peak_mib:,.0f} / {theirs['peak_mib']:,.0f} MiB",
+        )
+    return result
