@@ -8,15 +8,13 @@ models, portfolio figures), ``customer_metrics`` (one row per customer per run) 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Text, bindparam, delete, func, insert, select
 from sqlalchemy.engine import Connection
 
 from etl.schema import analytics_run, customer_metrics, dim_customer
@@ -138,11 +136,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _money(value: Any) -> Decimal | None:
-    value = _plain(value)
-    return None if value is None else Decimal(str(round(float(value), 2)))
-
-
 def insert_run(
     conn: Connection,
     run_id: int,
@@ -168,31 +161,47 @@ def insert_run(
             created_at=created_at,
         )
     )
-    money = {"total_amount", "avg_order_amount", "clv_12m"}
-    integer = {"n_orders", "recency_days", "repeat_purchase_days", "r_score", "f_score", "m_score"}
     columns = [c for c in METRIC_COLUMNS if c in frame.columns]
-    batch: list[dict[str, Any]] = []
-    for key, values in zip(frame.index, frame[columns].itertuples(index=False), strict=True):
-        row: dict[str, Any] = {"run_id": run_id, "customer_key": int(key), "as_of": as_of}
-        for name, value in zip(columns, values, strict=True):
-            if name in money:
-                row[name] = _money(value)
-            elif name in integer:
-                plain = _plain(value)
-                row[name] = None if plain is None else int(plain)
-            elif name == "category_share":
-                # The frame holds JSON text; the JSON column wants the object (else it would
-                # store a JSON string containing JSON).
-                plain = _plain(value)
-                row[name] = None if plain is None else json.loads(plain)
-            else:
-                row[name] = _plain(value)
-        batch.append(row)
-        if len(batch) >= INSERT_BATCH:
-            conn.execute(insert(customer_metrics), batch)
-            batch = []
-    if batch:
-        conn.execute(insert(customer_metrics), batch)
+    values = [_column(name, frame[name]) for name in columns]
+    names = ["run_id", "customer_key", "as_of", *columns]
+    keys = [int(k) for k in frame.index]
+    # category_share is already JSON text: bound as text it is stored as is, sparing a
+    # parse and re-serialisation per customer (what the JSON type would do).
+    statement = insert(customer_metrics).values(
+        category_share=bindparam("category_share", type_=Text)
+    )
+    for start in range(0, len(keys), INSERT_BATCH):
+        stop = start + INSERT_BATCH
+        batch = [
+            dict(zip(names, (run_id, key, as_of, *row), strict=True))
+            for key, row in zip(
+                keys[start:stop], zip(*(v[start:stop] for v in values), strict=True), strict=True
+            )
+        ]
+        conn.execute(statement, batch)
+
+
+MONEY_COLUMNS = frozenset({"total_amount", "avg_order_amount", "clv_12m"})
+INTEGER_COLUMNS = frozenset(
+    {"n_orders", "recency_days", "repeat_purchase_days", "r_score", "f_score", "m_score"}
+)
+
+
+def _column(name: str, series: pd.Series) -> list[Any]:
+    """One frame column as plain Python values for the driver (missing → None), vectorised."""
+    missing = series.isna().to_numpy()
+    numbers: list[Any]
+    if name in MONEY_COLUMNS:
+        numbers = series.astype(float).round(2).tolist()
+    elif name in INTEGER_COLUMNS:
+        numbers = series.astype(float).fillna(0).astype("int64").tolist()
+    elif pd.api.types.is_datetime64_any_dtype(series):
+        numbers = [None if m else v.to_pydatetime() for v, m in zip(series, missing, strict=True)]
+    elif pd.api.types.is_float_dtype(series):
+        numbers = series.astype(float).tolist()
+    else:
+        numbers = [_plain(v) for v in series.tolist()]
+    return [None if m else v for v, m in zip(numbers, missing, strict=True)]
 
 
 def set_portfolio(conn: Connection, run_id: int, portfolio: dict[str, Any]) -> None:
