@@ -100,10 +100,10 @@ def test_latency_per_created_and_updated_record() -> None:
 
 
 def test_session_ttl_expires_idle_sessions() -> None:
-    with Sandbox(session_ttl=0.2) as sb:
+    with Sandbox(session_ttl=1.0) as sb:
         api = Api(sb)
         assert raw_call(sb.url, "get_user_id", {"session": api.session}).body == "1"
-        time.sleep(0.3)
+        time.sleep(1.2)
         assert raw_call(sb.url, "get_user_id", {"session": api.session}).body["number"] == 11
 
 
@@ -120,11 +120,11 @@ def test_workers_cap_parallel_delays() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     def run(workers: int | None) -> float:
-        with Sandbox(latency=Latency(call=0.2, workers=workers)) as sb:
+        with Sandbox(latency=Latency(call=0.3, workers=workers)) as sb:
             started = time.monotonic()
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(lambda _: raw_call(sb.url, "get_server_info", []), range(4)))
             return time.monotonic() - started
 
-    assert run(None) < 0.6
-    assert run(1) >= 0.8
+    assert run(None) < 1.0  # 4 x 0.3 s side by side
+    assert run(1) >= 1.2  # one after the other
