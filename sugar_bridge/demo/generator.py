@@ -13,7 +13,8 @@ What is in it, so that the statistics have something true to find:
   one of them declining).
 - **Orders as a non-homogeneous Poisson process** per customer (sampled by thinning): the
   archetype's rate over time × month seasonality (November/December peaks, summer dip) × weekday
-  effect (Saturday busy, Sunday web only; businesses order on weekdays).
+  effect (Saturday busy, Sunday web only; businesses order on weekdays). Regulars may also leave
+  quietly after any purchase, each with their own probability (the story BG/NBD models).
 - **Baskets**: a main article chosen from the customer's category taste, with the add-ons that go
   with it (mount, cable, fitting, warranty), business quantities and negotiated discounts.
 - **Payment habits**: card, transfer, cheque, financing, rarely direct debit and PayPal; invoice,
@@ -356,6 +357,7 @@ class _Habits:
     lateness: Lateness
     terms_days: int
     basket_scale: float
+    dropout: float  # chance of quietly leaving after each purchase (the BG/NBD story)
 
 
 def _habits(c: DemoCustomer, rng: random.Random) -> _Habits:
@@ -397,6 +399,14 @@ def _habits(c: DemoCustomer, rng: random.Random) -> _Habits:
         lateness=lateness,
         terms_days=rng.choice((30, 45, 60)) if c.is_business else rng.choice((8, 14, 15)),
         basket_scale=rng.uniform(0.8, 1.3),
+        # Customers differ in how likely they are to drop out after a purchase: most regulars
+        # stay for years, some drift away early without a word. Stories with their own shape
+        # (growing, churned, declining, one-off) and the key accounts do not drop out on top.
+        dropout={
+            "loyal": lambda: rng.betavariate(0.5, 12.0),
+            "business": lambda: rng.betavariate(0.7, 6.0),
+            "new": lambda: rng.betavariate(0.7, 3.0),
+        }.get(c.archetype, lambda: 0.0)(),
     )
 
 
@@ -421,7 +431,7 @@ def _season(day: date, business: bool) -> float:
 def _order_days(c: DemoCustomer, h: _Habits, end: date, rng: random.Random) -> list[date]:
     """Order days: the first at ``joined``, then thinning of a Poisson process at the peak rate."""
     days = [c.joined]
-    if c.archetype == "one_off":
+    if c.archetype == "one_off" or rng.random() < h.dropout:
         return days
     peak = h.rate * (1.0 + h.growth * 3.5 if c.archetype == "growing" else 1.0) * _MAX_SEASON
     t = 0.0
@@ -434,6 +444,8 @@ def _order_days(c: DemoCustomer, h: _Habits, end: date, rng: random.Random) -> l
         rate = _story_rate(c, h, day) * _season(day, c.is_business)
         if rng.random() * peak < rate and day != days[-1]:
             days.append(day)
+            if rng.random() < h.dropout:
+                return days
 
 
 def _time_of_day(channel: str, rng: random.Random) -> tuple[int, int, int]:
