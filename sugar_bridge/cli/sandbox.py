@@ -143,6 +143,7 @@ def serve(
 def accounts_command(
     segment: Annotated[str | None, typer.Option(help="Only accounts of this segment.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    ids: Annotated[bool, typer.Option("--ids", help="Also show the record ids.")] = False,
     data_dir: Annotated[
         Path | None, typer.Option(help="Where sandbox.db is (default: SUGAR_BRIDGE_DATA_DIR).")
     ] = None,
@@ -157,9 +158,9 @@ def accounts_command(
     finally:
         store.close()
     table = Table(title=f"Sandbox accounts ({len(rows)})")
-    columns = list(rows[0]) if rows else ["id", "name"]
+    columns = [c for c in (rows[0] if rows else ["id", "name"]) if ids or c != "id"]
     for column in columns:
-        table.add_column(column)
+        table.add_column(column.removesuffix("_c"), overflow="fold")
     for row in rows:
         table.add_row(*("" if row[c] is None else str(row[c]) for c in columns))
     console.print(table)
