@@ -15,8 +15,10 @@ from sugar_bridge.cli.app import app
 from tests.analytics import synth
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+@pytest.fixture(scope="module")
+def warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """One migrated warehouse with 150 synthetic customers, and a config file, per module."""
+    tmp_path = tmp_path_factory.mktemp("cli")
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     engine = create_engine_for(url)
     ensure_current(engine)
@@ -26,6 +28,12 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     engine.dispose()
     config = tmp_path / "sugar-bridge.yaml"
     config.write_text("analytics:\n  clv:\n    time_unit: weeks\n", encoding="utf-8")
+    return url, config
+
+
+@pytest.fixture
+def warehouse(warehouse_file: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> str:
+    url, config = warehouse_file
     monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", url)
     monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(config))
     return url
@@ -61,7 +69,9 @@ def test_analytics_clv_json(warehouse: str) -> None:
 
 def test_report_writes_html(warehouse: str, tmp_path: Path) -> None:
     out = tmp_path / "r" / "report.html"
-    result = CliRunner().invoke(app, ["report", "--as-of", "2025-12-31", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["report", "--as-of", "2025-06-30", "--out", str(out)]
+    )  # a date without a stored run: computed first
     assert result.exit_code == 0, result.output
     assert "computed now" in result.output
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
