@@ -7,6 +7,7 @@ Exit codes: 0 done, 1 a phase failed (named), 2 config error (nothing done).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -143,6 +144,9 @@ def demo_command(
     """Run the whole job offline: sandbox Sugar, provisioning, 3 years of orders, sync, report."""
     ctx = make_context()
     settings = ctx.settings
+    if "log_level" not in settings.model_fields_set:
+        # The demo prints its own progress; library INFO lines would repeat it (warnings show).
+        logging.getLogger().setLevel(logging.WARNING)
     end = _as_of(as_of, settings).date()
     if orders_only is not None:
         info = write_orders_csv(

@@ -196,7 +196,9 @@ def run_demo(
                 settings, demo_config, as_of=options.as_of, engine=engine, purpose="demo",
                 on_step=on_step,
             )  # fmt: skip
-        notify("sync", f"sync run {result.sync.run_id}: {result.sync.status}")
+        rejected = result.sync.rows_rejected
+        why = f" ({rejected} rows rejected, the bad ones on purpose)" if rejected else ""
+        notify("sync", f"sync run {result.sync.run_id}: {result.sync.status}{why}")
 
         with _phase(result, "report"):
             from analytics.report import write_report
