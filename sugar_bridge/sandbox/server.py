@@ -238,6 +238,12 @@ class Sandbox:
 
     ``db_path=None`` keeps state in memory; ``faults``/``latency`` inject trouble; ``session_ttl``
     (seconds idle) makes sessions expire; ``admin_password`` defaults to a random one.
+
+    Use it as a context manager or ``start()`` (→ ``base_url``) / ``stop()`` / ``close()``.
+    ``url`` and ``extension_url`` are the two endpoints; ``stats`` counts calls, writes and
+    injected faults per method; ``store`` is the SQLite state (``store.rows(sql)`` in tests);
+    ``api.expire_all_sessions()`` / ``api.expire_session(id)`` kill sessions; ``set_faults()``
+    and ``set_latency()`` change the trouble mid-test.
     """
 
     def __init__(

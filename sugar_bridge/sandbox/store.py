@@ -55,12 +55,15 @@ class Store:
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
+        # MySQL functions a Sugar query may use that SQLite lacks.
         self.conn.create_function("SLEEP", 1, _sleep_sql)
         self.conn.create_function("NOW", 0, now_db)
         self.conn.create_function(
             "CONCAT", -1, lambda *a: "".join("" if x is None else str(x) for x in a)
         )
         self.conn.create_function("UTC_TIMESTAMP", 0, now_db)
+        self.conn.create_function("CURDATE", 0, lambda: now_db()[:10])
+        self.conn.create_function("UTC_DATE", 0, lambda: now_db()[:10])
         self.new_id = GuidFactory()
         self._custom_cache: dict[str, list[FieldDef]] | None = None
         with self.lock:
