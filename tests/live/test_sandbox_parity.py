@@ -1,0 +1,338 @@
+"""The sandbox against the real Sugar: the same raw calls, the same answers.
+
+Runs only when SUGAR_LIVE_URL, SUGAR_LIVE_USERNAME (an admin) and SUGAR_LIVE_PASSWORD are set,
+with the bridge extension installed. Each check sends identical raw v4_1 / bridge requests to a
+fresh in-memory sandbox and to the live Sugar (cookie-less HTTP: a shared cookie jar makes Sugar
+reuse one PHP session for every login) and compares what comes back, ids aside. A check marked
+``xfail`` is a known way the sandbox still differs from SuiteCRM 7.14.6: once the sandbox is
+fixed it shows as XPASS and the mark should go.
+
+Leaves on the live Sugar a few Accounts custom fields with fixed names (``sbpar_*_c``, reused by
+every run) and an inactive user per run; marks its accounts and roles deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from sugar_bridge.sandbox import Sandbox
+
+pytestmark = pytest.mark.live
+
+_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
+VIEWS = ["detailview", "editview", "listview"]
+FIELDS: list[dict[str, Any]] = [
+    {"name": "sbpar_ext_c", "type": "varchar", "len": 64, "label": "Parity ext"},
+    {"name": "sbpar_seg_c", "type": "enum", "label": "Parity seg", "options": {"a": "A", "b": "B"}},
+    {"name": "sbpar_n_c", "type": "int", "label": "Parity n"},
+    {"name": "sbpar_m_c", "type": "currency", "label": "Parity m", "precision": 2},
+    {"name": "sbpar_p_c", "type": "decimal", "label": "Parity p", "precision": 1},
+    {"name": "sbpar_d_c", "type": "date", "label": "Parity d"},
+    {"name": "sbpar_t_c", "type": "datetime", "label": "Parity t"},
+]
+CUSTOM = [f["name"] for f in FIELDS]
+
+
+class Target:
+    """Raw form-encoded calls to one Sugar (v4_1 or the bridge endpoint), cookie-less."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.base = base_url.rstrip("/")
+        self.username = username
+        self.password = password
+        self.http = requests.Session()
+        self.cleanup: list[tuple[str, str]] = []  # (module, id) marked deleted at the end
+        self.admin = self.login(username, password)
+
+    def call(self, method: str, rest_data: list[Any], *, bridge: bool = False) -> Any:
+        path = "/custom/service/bridge/rest.php" if bridge else "/service/v4_1/rest.php"
+        answer = self.http.post(
+            self.base + path,
+            data={
+                "method": method,
+                "input_type": "JSON",
+                "response_type": "JSON",
+                "rest_data": json.dumps(rest_data),
+            },
+            allow_redirects=False,
+            timeout=120,
+        )
+        self.http.cookies.clear()
+        try:
+            return answer.json()
+        except ValueError:
+            return {"http_status": answer.status_code}
+
+    def login(self, username: str, password: str) -> str:
+        digest = hashlib.md5(password.encode()).hexdigest()  # the API logs in with the md5
+        body = self.call("login", [{"user_name": username, "password": digest}, "parity", []])
+        return str(body["id"])
+
+    def create(self, module: str, values: dict[str, Any], session: str | None = None) -> str:
+        nvl = [{"name": k, "value": v} for k, v in values.items()]
+        record_id = str(self.call("set_entry", [session or self.admin, module, nvl])["id"])
+        self.cleanup.append((module, record_id))
+        return record_id
+
+    def save(self, module: str, record_id: str, values: dict[str, Any]) -> Any:
+        nvl = [{"name": "id", "value": record_id}] + [
+            {"name": k, "value": v} for k, v in values.items()
+        ]
+        return self.call("set_entries", [self.admin, module, [nvl]])
+
+    def read(self, module: str, record_id: str, fields: list[str]) -> dict[str, Any]:
+        body = self.call("get_entries", [self.admin, module, [record_id], fields, [], False])
+        nvl = body["entry_list"][0]["name_value_list"]
+        return {k: v["value"] for k, v in nvl.items()}
+
+    def user(self, suffix: str, rights: dict[str, dict[str, int]]) -> tuple[str, str]:
+        """A non-admin user holding a role with ``rights``: (user id, its session)."""
+        password = f"Parity-{secrets.token_hex(6)}"
+        digest = hashlib.md5(password.encode()).hexdigest()
+        user_id = str(
+            self.call(
+                "set_entry",
+                [
+                    self.admin,
+                    "Users",
+                    [
+                        {"name": "user_name", "value": f"sbpar{suffix}"},
+                        {"name": "last_name", "value": "Parity"},
+                        {"name": "status", "value": "Active"},
+                        {"name": "user_hash", "value": digest},
+                    ],
+                ],
+            )["id"]
+        )
+        role_id = self.create("ACLRoles", {"name": f"SB parity {suffix}"})
+        self.call("bridge_set_role_actions", [self.admin, role_id, rights], bridge=True)
+        self.call("set_relationship", [self.admin, "Users", user_id, "aclroles", [role_id], [], 0])
+        return user_id, self.login(f"sbpar{suffix}", password)
+
+    def close(self) -> None:
+        for module, record_id in self.cleanup:
+            self.save(module, record_id, {"deleted": 1})
+        users = self.call(
+            "get_entry_list",
+            [self.admin, "Users", "users.user_name LIKE 'sbpar%'", "", 0, ["id"], [], 100, 0],
+        )
+        for entry in users.get("entry_list", []):
+            self.save("Users", entry["id"], {"status": "Inactive"})
+        self.call("logout", [self.admin])
+
+
+def _ensure_fields(target: Target) -> None:
+    known = target.call("get_module_fields", [target.admin, "Accounts", CUSTOM])
+    for spec in FIELDS:
+        if spec["name"] not in known.get("module_fields", {}):
+            target.call(
+                "bridge_ensure_custom_field", [target.admin, "Accounts", spec, VIEWS], bridge=True
+            )
+
+
+@pytest.fixture(scope="module")
+def targets() -> Iterator[tuple[Target, Target]]:
+    missing = [name for name in _ENV if not os.environ.get(name)]
+    if missing:
+        pytest.skip(f"live Sugar not configured ({', '.join(missing)} unset)")
+    with Sandbox() as sandbox:
+        fake = Target(sandbox.base_url, "admin", sandbox.admin_password)
+        real = Target(*(os.environ[name] for name in _ENV))
+        for target in (fake, real):
+            _ensure_fields(target)
+        try:
+            yield fake, real
+        finally:
+            for target in (fake, real):
+                target.close()
+
+
+def _error(body: Any) -> Any:
+    """An error object reduced to its number; other answers as they are."""
+    if isinstance(body, dict) and "number" in body:
+        return {"error": int(body["number"])}
+    return body
+
+
+def _account(t: Target, values: dict[str, Any] | None = None) -> str:
+    return t.create("Accounts", {"name": f"SB parity {uuid.uuid4().hex[:8]}", **(values or {})})
+
+
+# --- checks: each takes a target and returns what must be the same on both ------------------
+
+
+def ext_field_name_without_c(t: Target) -> Any:
+    spec = {"name": "sbpar_no_suffix", "type": "varchar", "label": "x"}
+    return _error(
+        t.call("bridge_ensure_custom_field", [t.admin, "Accounts", spec, []], bridge=True)
+    )
+
+
+def ext_type_change_refused(t: Target) -> Any:
+    spec = {**FIELDS[2], "type": "varchar"}
+    return _error(
+        t.call("bridge_ensure_custom_field", [t.admin, "Accounts", spec, []], bridge=True)
+    )
+
+
+def ext_second_identical_call(t: Target) -> Any:
+    return t.call(
+        "bridge_ensure_custom_field", [t.admin, "Accounts", FIELDS[1], VIEWS], bridge=True
+    )
+
+
+def ext_invalid_level_changes_nothing(t: Target) -> Any:
+    role = t.create("ACLRoles", {"name": f"SB parity {uuid.uuid4().hex[:8]}"})
+    bad = {"Accounts": {"view": 90, "edit": 50}}
+    answer = t.call("bridge_set_role_actions", [t.admin, role, bad], bridge=True)
+    levels = t.call("bridge_get_role_actions", [t.admin, role], bridge=True)["Accounts"]
+    return _error(answer), levels["view"], levels["edit"]
+
+
+def ext_unknown_actions_reported(t: Target) -> Any:
+    role = t.create("ACLRoles", {"name": f"SB parity {uuid.uuid4().hex[:8]}"})
+    rights = {"Accounts": {"view": 90, "fly": 90}, "Nope": {"view": 90}}
+    answer = t.call("bridge_set_role_actions", [t.admin, role, rights], bridge=True)
+    return {k: v for k, v in answer.items() if k != "role_id"}
+
+
+def empty_string_clears_every_type(t: Target) -> Any:
+    full = {
+        "sbpar_ext_c": "x",
+        "sbpar_seg_c": "a",
+        "sbpar_n_c": 3,
+        "sbpar_m_c": 2,
+        "sbpar_p_c": 0.5,
+        "sbpar_d_c": "2026-01-02",
+        "sbpar_t_c": "2026-01-02 03:04:05",
+    }
+    record = _account(t, full)
+    t.save("Accounts", record, dict.fromkeys(full, ""))
+    return t.read("Accounts", record, CUSTOM)
+
+
+def null_is_ignored(t: Target) -> Any:
+    record = _account(t, {"sbpar_seg_c": "b", "sbpar_n_c": 4, "industry": "Energy"})
+    t.save("Accounts", record, {"sbpar_seg_c": None, "sbpar_n_c": None, "industry": None})
+    return t.read("Accounts", record, ["sbpar_seg_c", "sbpar_n_c", "industry"])
+
+
+def currency_kept_with_six_decimals(t: Target) -> Any:
+    record = _account(t, {"sbpar_m_c": 1234.567})
+    return t.read("Accounts", record, ["sbpar_m_c"])
+
+
+def decimal_rounds_half_up(t: Target) -> Any:
+    record = _account(t, {"sbpar_p_c": "3.25"})
+    return t.read("Accounts", record, ["sbpar_p_c"])
+
+
+def malformed_dates_not_stored(t: Target) -> Any:
+    record = _account(t, {"sbpar_d_c": "01/10/2026", "sbpar_t_c": "2026-11-24T03:04:05Z"})
+    return t.read("Accounts", record, ["sbpar_d_c", "sbpar_t_c"])
+
+
+def non_admin_refused_by_bridge(t: Target) -> Any:
+    _, session = t.user(uuid.uuid4().hex[:6], {"Accounts": {"access": 89, "view": 90}})
+    return _error(t.call("bridge_info", [session], bridge=True))
+
+
+def owner_rights_enforced_on_set_entry(t: Target) -> Any:
+    user_id, session = t.user(
+        uuid.uuid4().hex[:6], {"Accounts": {"access": 89, "view": 90, "list": 90, "edit": 75}}
+    )
+    mine = _account(t, {"assigned_user_id": user_id})
+    other = _account(t, {"assigned_user_id": "1"})
+    answers = []
+    for record in (mine, other):
+        nvl = [{"name": "id", "value": record}, {"name": "description", "value": "edited"}]
+        body = t.call("set_entry", [session, "Accounts", nvl])
+        answers.append(_error(body) if "number" in body else "saved")
+    return answers
+
+
+def set_entries_skips_rows_the_user_may_not_save(t: Target) -> Any:
+    user_id, session = t.user(
+        uuid.uuid4().hex[:6], {"Accounts": {"access": 89, "view": 90, "list": 90, "edit": 75}}
+    )
+    ids = [_account(t, {"assigned_user_id": user_id if i != 1 else "1"}) for i in range(3)]
+    rows = [[{"name": "id", "value": i}, {"name": "description", "value": "batch"}] for i in ids]
+    body = t.call("set_entries", [session, "Accounts", rows])
+    answer = (
+        [ids.index(i) for i in body["ids"]] if isinstance(body, dict) and "ids" in body else body
+    )
+    stored = [t.read("Accounts", i, ["description"])["description"] for i in ids]
+    return _error(answer), stored
+
+
+def count_ignores_owner_list_right(t: Target) -> Any:
+    tag = uuid.uuid4().hex[:8]
+    user_id, session = t.user(
+        uuid.uuid4().hex[:6], {"Accounts": {"access": 89, "view": 90, "list": 75}}
+    )
+    t.create("Accounts", {"name": f"SB parity {tag} mine", "assigned_user_id": user_id})
+    t.create("Accounts", {"name": f"SB parity {tag} other", "assigned_user_id": "1"})
+    query = f"accounts.name LIKE 'SB parity {tag}%'"
+    listed = t.call(
+        "get_entry_list", [session, "Accounts", query, "", 0, ["name"], [], 10, 0, False]
+    )
+    count = t.call("get_entries_count", [session, "Accounts", query, 0])
+    return len(listed["entry_list"]), count
+
+
+def _known(reason: str) -> Any:
+    return pytest.mark.xfail(reason=f"sandbox differs from SuiteCRM 7.14.6: {reason}", strict=False)
+
+
+CHECKS: list[Any] = [
+    ext_field_name_without_c,
+    ext_type_change_refused,
+    ext_second_identical_call,
+    ext_invalid_level_changes_nothing,
+    ext_unknown_actions_reported,
+    non_admin_refused_by_bridge,
+    owner_rights_enforced_on_set_entry,
+    pytest.param(
+        empty_string_clears_every_type,
+        marks=_known('"" on int/decimal/currency stores 0 instead of clearing'),
+    ),
+    pytest.param(null_is_ignored, marks=_known("a JSON null clears the field; Sugar ignores it")),
+    pytest.param(
+        currency_kept_with_six_decimals,
+        marks=_known("currency rounded to 2 decimals; Sugar keeps decimal(26,6)"),
+    ),
+    pytest.param(
+        decimal_rounds_half_up, marks=_known("3.25 at precision 1 gives 3.2; MariaDB gives 3.3")
+    ),
+    pytest.param(
+        malformed_dates_not_stored,
+        marks=_known("malformed date/datetime stored verbatim; Sugar stores nothing"),
+    ),
+    pytest.param(
+        set_entries_skips_rows_the_user_may_not_save,
+        marks=_known("whole call refused with 40; Sugar skips the row and omits its id"),
+    ),
+    pytest.param(
+        count_ignores_owner_list_right,
+        marks=_known("get_entries_count applies the owner filter; Sugar counts every row"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "check", CHECKS, ids=[getattr(c, "values", [c])[0].__name__ for c in CHECKS]
+)
+def test_sandbox_answers_like_real_sugar(
+    targets: tuple[Target, Target], check: Callable[[Target], Any]
+) -> None:
+    fake, real = targets
+    assert check(fake) == check(real)
