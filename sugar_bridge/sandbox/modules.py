@@ -137,8 +137,9 @@ def _assigned() -> list[FieldDef]:
 
 
 def _address(prefix: str) -> list[FieldDef]:
+    lens = {"street": 150, "street_2": 150, "street_3": 150, "street_4": 150, "postalcode": 20}
     parts = ["street", "street_2", "street_3", "street_4", "city", "state", "postalcode", "country"]
-    return [_f(f"{prefix}_address_{p}", "varchar", len=100) for p in parts]
+    return [_f(f"{prefix}_address_{p}", "varchar", len=lens.get(p, 100)) for p in parts]
 
 
 _ACCOUNT_TYPES = {
@@ -318,7 +319,7 @@ USERS = ModuleDef(
         _f("authenticate_id", "varchar", "Authentication Id", len="100"),
         _f("sugar_login", "bool", "Is Sugar User"),
         _f("first_name", "name", "First Name", len="255"),
-        _f("last_name", "name", "Last Name", len="255"),
+        _f("last_name", "name", "Last Name", len="255", required=True),
         _f("full_name", "name", "Full Name", source="non-db"),
         _f("name", "varchar", "Full Name", source="non-db"),
         _f("is_admin", "bool", "Is Administrator", echo_bool=True),
@@ -343,6 +344,7 @@ USERS = ModuleDef(
             "enum",
             "Status",
             len=100,
+            required=True,
             options={"Active": "Active", "Inactive": "Inactive"},
         ),
         _f("address_street", "varchar", "Address Street", len="150"),
@@ -389,7 +391,7 @@ ACL_ROLES = ModuleDef(
         _f("date_modified", "datetime", "Date Modified:", required=True),
         _f("modified_user_id", "assigned_user_name", "Modified by", len=36),
         _f("created_by", "assigned_user_name", "Created by", len=36),
-        _f("name", "varchar", "Name", len=150, required=True),
+        _f("name", "varchar", "Name", len=150),
         _f("description", "text", "Description"),
         _f("deleted", "bool", "Deleted"),
         _f("modified_by_name", "assigned_user_name", "Modified By", source="non-db"),
