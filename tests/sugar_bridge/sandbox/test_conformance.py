@@ -850,8 +850,9 @@ def special_module_fields(w: World, rec: dict[str, Any], name: str) -> list[str]
             continue
         if set(fdef) - {"default_value"} != set(r) - {"default_value"}:
             problems.append(f"{fname}: keys {sorted(fdef)} vs {sorted(r)}")
-        if fdef["type"] != r["type"]:
-            problems.append(f"{fname}: type {fdef['type']}, recorded {r['type']}")
+        for key in ("type", "required"):
+            if fdef[key] != r[key]:
+                problems.append(f"{fname}: {key} {fdef[key]!r}, recorded {r[key]!r}")
     for lname, ldef in (body["link_fields"] or {}).items():
         r = recorded["link_fields"].get(lname)
         if r is None or r["relationship"] != ldef["relationship"] or set(r) != set(ldef):
