@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,18 @@ from tests.etl.data import order_rows, write_csv
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    # make_context() points the root logger at the runner's (then closed) stream: put it back,
+    # or later tests log into a closed file.
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'w.db'}")
     monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("COLUMNS", "200")
-    return tmp_path
+    yield tmp_path
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
 
 
 def run(*args: str) -> tuple[int, str]:
