@@ -91,14 +91,15 @@ def summary_table(results: list[Result]) -> str:
     rows = [("benchmark", "figure", "value", "target", "verdict")]
     for r in results:
         for h in r.headlines:
-            rows.append((f"{r.benchmark} ({r.size})", h.name, h.value, h.target, h.verdict))
+            rows.append((r.benchmark, h.name, h.value, h.target, h.verdict))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for n, row in enumerate(rows):
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    sizes = "; ".join(f"{r.benchmark} = {r.size}" for r in results)
+    return "\n".join([*lines, "", f"sizes: {sizes}"])
 
 
 def _child(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...], warm: tuple[str, ...]) -> None:

@@ -102,20 +102,20 @@ def _one_backend(result: Result, label: str, url: str, root: Path, n: int) -> No
     growth = delta_b / delta_s
     result.add(f"{label}: delta cost, history x4", growth, "x", "grows with history if ~4")
     result.headline(
-        f"incremental {label}: 1% delta / full load",
-        f"{delta_b:.2f} s / {full_b:.1f} s = {delta_b / full_b:.3f}",
+        f"{label} 1% delta / full load",
+        f"{delta_b:.2f} / {full_b:.1f} s = {delta_b / full_b:.3f}",
         "~ delta share",
         delta_b / full_b < 3 * DELTA_SHARE + 0.02,
     )
     result.headline(
-        f"incremental {label}: same delta, history x4",
-        f"{delta_s:.2f} s -> {delta_b:.2f} s ({growth:.2f}x)",
+        f"{label} same delta, history x4",
+        f"{delta_s:.2f} -> {delta_b:.2f} s ({growth:.2f}x)",
         "flat (< 1.5x)",
         growth < 1.5,
     )
     result.headline(
-        f"incremental {label}: no-change rerun",
-        f"{none_b:.2f} s ({none_b / full_b:.4f} of full)",
+        f"{label} no-change rerun",
+        f"{none_b:.2f} s ({none_b / full_b:.3f} of full)",
         "< 1 s or 1% of full",
         none_b < max(1.0, 0.01 * full_b),
     )

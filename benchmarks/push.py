@@ -268,16 +268,16 @@ def run(size: str, workdir: Path | None = None, sessions: int = 4) -> Result:
     result.add("no-change push", nothing.seconds, "s", f"{none_calls} calls (reads)")
     result.add("no-change push: writes", none_writes, "")
     result.headline(
-        f"push {n:,} accounts: speed-up vs one-per-call loop",
-        f"{loop.seconds:.1f} s -> {pushed.seconds:.1f} s ({speedup:.1f}x)",
+        f"{n:,} accounts: push vs 1-per-call loop",
+        f"{pushed.seconds:.1f} vs {loop.seconds:.1f} s ({speedup:.1f}x)",
         "faster than the loop",
         speedup > 1,
     )
     result.headline(
-        "push: HTTP calls per account",
+        "HTTP calls per account",
         f"{push_calls / n:.3f} (loop {loop_calls / n:.2f})",
     )
-    result.headline("push: no-change run writes", f"{none_writes}", "0", none_writes == 0)
+    result.headline("no-change push: writes", f"{none_writes}", "0", none_writes == 0)
     result.note(
         f"sandbox latency {PER_CREATE * 1000:.0f} ms per created, {PER_UPDATE * 1000:.0f} ms "
         "per updated record; the sandbox sleeps in parallel for parallel sessions (ideal "
