@@ -388,6 +388,14 @@ def _number(values: dict[str, Any], column: str, options: ParseOptions) -> Decim
 _ZERO = Decimal(0)
 
 
+def _places_ok(text: str, places: int) -> bool:
+    # Decimal places read from the text (Decimal.as_tuple is slow); exponents go the careful way.
+    if "e" in text or "E" in text:
+        return False
+    dot = text.find(".")
+    return dot < 0 or len(text.rstrip()) - dot - 1 <= places
+
+
 def _fast_line(values: dict[str, Any]) -> Line | None:
     """The common case (plain text numbers, everything valid) without the error bookkeeping.
 
@@ -399,31 +407,21 @@ def _fast_line(values: dict[str, Any]) -> Line | None:
     if type(sku) is not str or type(quantity) is not str or type(price) is not str:
         return None
     sku = sku.strip()
-    if not sku or len(sku) > 64:
+    if not sku or len(sku) > 64 or not _places_ok(quantity, 3) or not _places_ok(price, 4):
         return None
-    if discount is not None and type(discount) is not str:
-        return None
-    # Decimal places from the text (Decimal.as_tuple is slow): exponents go the careful way.
-    for text, places in ((quantity, 3), (price, 4), (discount or "", 2)):
-        if "e" in text or "E" in text:
-            return None
-        dot = text.find(".")
-        if dot >= 0 and len(text.rstrip()) - dot - 1 > places:
-            return None
     try:
         q = Decimal(quantity)
         p = Decimal(price)
-        d = Decimal(discount) if discount and discount.strip() else _ZERO
-    except (InvalidOperation, TypeError):
-        return None
-    if not (
-        q.is_finite()
-        and p.is_finite()
-        and d.is_finite()
-        and _ZERO < q < _MAX_QUANTITY
-        and _ZERO <= p < _MAX_PRICE
-        and d >= _ZERO
-    ):
+        if discount is None or discount == "" or discount == "0":
+            d = _ZERO
+        elif type(discount) is str and _places_ok(discount, 2):
+            d = Decimal(discount)
+        else:
+            return None
+        # NaN makes these comparisons raise InvalidOperation; infinities fail the bounds.
+        if not (_ZERO < q < _MAX_QUANTITY and _ZERO <= p < _MAX_PRICE and _ZERO <= d < _MAX_PRICE):
+            return None
+    except InvalidOperation:
         return None
     amount = (q * p - d).quantize(CENT, ROUND_HALF_UP)
     if amount < _ZERO:
@@ -437,16 +435,26 @@ def _fast_line(values: dict[str, Any]) -> Line | None:
             return None
     else:
         return None
-    texts: list[str | None] = []
-    for column, limit in (("product_name", 255), ("category", 64), ("brand", 64)):
-        value = get(column)
-        if value is None or value == "":
-            texts.append(None)
-        elif type(value) is str and len(value) <= limit:
-            texts.append(value.strip() or None)
-        else:
+    name, category, brand = get("product_name"), get("category"), get("brand")
+    if name:
+        if type(name) is not str or len(name) > 255:
             return None
-    return Line(number, sku, texts[0], texts[1], texts[2], q, p, d, amount, "")
+        name = name.strip() or None
+    else:
+        name = None
+    if category:
+        if type(category) is not str or len(category) > 64:
+            return None
+        category = category.strip() or None
+    else:
+        category = None
+    if brand:
+        if type(brand) is not str or len(brand) > 64:
+            return None
+        brand = brand.strip() or None
+    else:
+        brand = None
+    return Line(number, sku, name, category, brand, q, p, d, amount, "")
 
 
 def _parse_line(values: dict[str, Any], options: ParseOptions) -> tuple[Line, list[_Invalid]]:
