@@ -11,9 +11,9 @@ Every request goes through :meth:`SugarClient.call`, which
   HTTP-level failures (500 empty body, ``null`` body, HTML body, 3xx) to theirs
   (:mod:`connectors.sugar.exceptions`);
 * logs in again once when the session expired (error 11) and replays the call;
-* retries transient failures (connection errors, timeouts, 5xx) with capped exponential backoff and
-  jitter -- but only calls that cannot duplicate anything: reads, updates, relationship writes
-  and creates carrying a client-generated id with ``new_with_id``.
+* retries transient failures (connection errors, timeouts, 5xx, a ``null`` answer to a read) with
+  capped exponential backoff and jitter -- but only calls that cannot duplicate anything: reads,
+  updates, relationship writes and creates carrying a client-generated id with ``new_with_id``.
 
 :meth:`SugarClient.module` gives a :class:`Module` accessor with the record-level operations.
 Secrets (password, its md5, session ids, ``user_hash`` values) never reach logs or exception
@@ -579,7 +579,7 @@ class SugarClient:
                     f"{type(error).__name__} talking to {urlsplit(url).netloc}", method=method
                 ) from error
             status = response.status_code
-            return self._decode(response, method, endpoint)
+            return self._decode(response, signature, endpoint)
         finally:
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
@@ -592,7 +592,8 @@ class SugarClient:
                     redacted_json(ordered),
                 )
 
-    def _decode(self, response: requests.Response, method: str, endpoint: str) -> Any:
+    def _decode(self, response: requests.Response, signature: Signature, endpoint: str) -> Any:
+        method = signature.method
         status = response.status_code
         text = response.text
         if 300 <= status < 400:
@@ -628,6 +629,14 @@ class SugarClient:
         if body is None:
             if method in _NULL_OK:
                 return None
+            if not signature.writes:
+                # Sugar answers null to malformed rest_data, but every call is checked against
+                # its PHP signature before it is sent: a null to a read is a server hiccup.
+                raise EmptyResponse(
+                    "Sugar answered null to a well-formed read (a server hiccup)",
+                    method=method,
+                    transient=True,
+                )
             raise EmptyResponse(
                 "Sugar answered null: the call was malformed or the write was rejected by "
                 "validation (e.g. an invalid id); nothing was stored",

@@ -13,8 +13,10 @@ SugarError                                  base of everything raised here      
 ├── TransportError          connection refused/reset, DNS, TLS, timeout               transient
 ├── ServerError(status)     HTTP 5xx (DB down: 500 with an empty body)                transient
 ├── HttpStatusError(status) any other unexpected HTTP status (404, 403, ...)           terminal*
-├── EmptyResponse           HTTP 200 with body ``null``: malformed call, or a write    terminal
-│                           rejected by validation (set_entry with a bad id)
+├── EmptyResponse           HTTP 200 with body ``null``: to a write, a rejected one    terminal
+│                           (set_entry with a bad id) or a malformed call; to a
+│                           well-formed read (the client checks every call's shape)    transient
+│                           a server hiccup
 ├── NotJsonResponse         HTTP 200 but not JSON (the HTML help page when the POST    terminal
 │                           exceeds post_max_size)
 ├── RedirectResponse        HTTP 3xx (duplicate user_name on Users save)               terminal
@@ -103,7 +105,16 @@ class HttpStatusError(SugarError):
 
 
 class EmptyResponse(SugarError):
-    """HTTP 200 with the body ``null``: the call was malformed or a write was rejected."""
+    """HTTP 200 with the body ``null``: the call was malformed or a write was rejected.
+
+    Sugar answers ``null`` deterministically to malformed ``rest_data`` and to a write that fails
+    validation, so that is terminal. The client checks the shape of every call before sending,
+    so a ``null`` to one of its reads is a server hiccup: it raises those with ``transient=True``.
+    """
+
+    def __init__(self, message: str, *, method: str | None = None, transient: bool = False) -> None:
+        self.transient = transient
+        super().__init__(message, method=method)
 
 
 class NotJsonResponse(SugarError):

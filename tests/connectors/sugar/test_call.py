@@ -337,12 +337,32 @@ def test_transient_flags() -> None:
 # ---- HTTP-level failures (silent failure modes of the recordings README) ---------------------
 
 
-def test_null_body_is_empty_response(mock: responses.RequestsMock, client: SugarClient) -> None:
+def test_null_to_a_read_is_retried_until_the_bound(
+    mock: responses.RequestsMock, client: SugarClient, sleeps: SleepRecorder
+) -> None:
+    # The client sends only well-formed rest_data, so a null to a read is a server hiccup.
     add(mock, "01_login_success")
-    add(mock, "07_malformed_rest_data_not_json")
-    with pytest.raises(EmptyResponse):
+    add(mock, "07_malformed_rest_data_not_json")  # repeats for every later request
+    with pytest.raises(EmptyResponse) as info:
         client.call("get_user_id")
-    assert len(mock.calls) == 2  # terminal: not retried
+    assert info.value.transient is True
+    assert client.stats.calls == {"login": 1, "get_user_id": 1 + client.max_retries}
+    assert client.stats.retries == client.max_retries
+    assert len(sleeps.delays) == client.max_retries
+    assert client.stats.errors == {"EmptyResponse": 1}
+
+
+def test_null_to_a_read_then_an_answer_recovers(
+    mock: responses.RequestsMock, client: SugarClient, sleeps: SleepRecorder
+) -> None:
+    add(mock, "01_login_success")
+    add(mock, "07_malformed_rest_data_truncated_json")  # get_entry_list answered null
+    add(mock, "04_get_entry_list_no_match")
+    body = client.call("get_entry_list", module_name="Accounts")
+    assert body["total_count"] == 0
+    assert client.stats.calls == {"login": 1, "get_entry_list": 2}
+    assert client.stats.retries == 1
+    assert len(sleeps.delays) == 1
 
 
 def test_null_set_entry_is_a_rejected_write(
@@ -351,11 +371,13 @@ def test_null_set_entry_is_a_rejected_write(
     # 07_set_entry_bad_id_format: a write rejected by validation answers null, HTTP 200.
     add(mock, "01_login_success")
     add(mock, "07_set_entry_bad_id_format")
-    with pytest.raises(EmptyResponse, match="rejected"):
+    with pytest.raises(EmptyResponse, match="rejected") as info:
         client.call(
             "set_entry", module_name="Accounts", name_value_list=[{"name": "id", "value": "abc"}]
         )
+    assert info.value.transient is False  # deterministic: not retried
     assert client.stats.writes == 1
+    assert client.stats.retries == 0
 
 
 def test_html_help_page_is_not_json(mock: responses.RequestsMock, client: SugarClient) -> None:

@@ -467,3 +467,21 @@ def test_sugar_without_security_groups_is_refused_clearly(
     data.pop("security_groups")
     apply(client, _spec(data), passwords_file=tmp_path / "pw.tsv")
     assert not plan(client, _spec(data)).has_changes
+
+
+def test_plan_reads_survive_null_answers(sandbox: Sandbox, tmp_path: Path) -> None:
+    # A well-formed read answered null is a server hiccup: the client retries it (bounded).
+    spec = _spec()
+    with SugarClient(
+        sandbox.base_url, "admin", sandbox.admin_password, max_retries=2, sleep=lambda _: None
+    ) as reader:
+        clean = plan(reader, spec)
+        sandbox.set_faults(Faults(at_calls={1: "null", 3: "null", 4: "null"}))
+        retries_before = reader.stats.retries
+        flaky = plan(reader, spec)
+        assert reader.stats.retries - retries_before == 3
+        assert reader.stats.errors == {}
+    assert [(i.kind, i.key, i.action) for i in flaky.changes] == [
+        (i.kind, i.key, i.action) for i in clean.changes
+    ]
+    assert clean.has_changes
