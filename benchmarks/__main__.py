@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run the benchmark(s), print figures (and the summary for ``all``)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("name", choices=(*NAMES, "all"))
-    parser.add_argument("--size", choices=("small", "large"), default="small")
+    parser.add_argument("--size", choices=("small", "medium", "large"), default="small")
     parser.add_argument("--mysql-url", default=os.environ.get("SUGAR_BRIDGE_BENCH_MYSQL_URL"))
     parser.add_argument(
         "--lifetimes-python",

@@ -34,7 +34,11 @@ from benchmarks.common import (
 from benchmarks.data import AS_OF, Shape, write_history
 from benchmarks.floor import bulk_fill
 
-SIZES = {"small": Shape(200_000, 20_000), "large": Shape(10_000_000, 1_000_000)}
+SIZES = {
+    "small": Shape(200_000, 20_000),
+    "medium": Shape(2_000_000, 200_000),
+    "large": Shape(10_000_000, 1_000_000),
+}
 DEFAULT_LT_PYTHON = Path("/tmp/lt-venv/bin/python")  # noqa: S108 (the documented venv)
 TOLERANCE = 5e-4  # "equal to 3 decimals"
 MEMORY_TARGET_MIB = 4096

@@ -79,6 +79,8 @@ def fmt(value: float) -> str:
     """A figure with sensible digits: 0.123, 12.35, 1,234."""
     if value != value:  # NaN
         return "n/a"
+    if value and abs(value) < 0.001:
+        return f"{value:.1e}"
     if abs(value) >= 100:
         return f"{value:,.0f}"
     if abs(value) >= 10:

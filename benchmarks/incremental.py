@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from benchmarks.common import ETL_MODULES, Result, fresh_warehouse, measure, redact_url, sqlite_url
 from benchmarks.data import Shape, write_delta, write_history
 
-SIZES = {"small": 150_000, "large": 1_000_000}
+SIZES = {"small": 150_000, "medium": 500_000, "large": 1_000_000}
 DELTA_SHARE = 0.01
 REPEATS = 3
 

@@ -19,7 +19,7 @@ from benchmarks.common import ETL_MODULES, Result, fresh_warehouse, measure, red
 from benchmarks.data import Shape, write_history
 from benchmarks.floor import floor_load
 
-SIZES = {"small": 100_000, "large": 1_000_000}
+SIZES = {"small": 100_000, "medium": 300_000, "large": 1_000_000}
 TARGET_RATIO = 2.5
 DEFAULT_BATCH = 50_000  # the ETL's default batch_lines
 

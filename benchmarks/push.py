@@ -26,7 +26,7 @@ from typing import Any
 
 from benchmarks.common import PUSH_MODULES, Result, fresh_warehouse, measure, sqlite_url
 
-SIZES = {"small": 500, "large": 10_000}
+SIZES = {"small": 500, "medium": 2_000, "large": 10_000}
 PER_CREATE = 0.040
 PER_UPDATE = 0.065
 SEGMENTS = ("Champions", "Loyal", "At risk", "Can't lose them", "Hibernating", "Lost")

@@ -25,7 +25,7 @@ from etl.db import create_engine_for
 from etl.schema import dim_customer, dim_product, etl_run, fact_order, fact_order_line
 from tests.etl.data import empty_warehouse, fingerprint, order_rows, write_csv
 
-BATCH = 250
+BATCH = 200
 KILLS = 10  # kill points in all
 KILLS_PER_CHECK = 2  # kills (of a load and of its resumed rerun) before a rerun is checked
 
@@ -63,11 +63,11 @@ def checksum(engine: Engine) -> str:
 
 @pytest.fixture(scope="module")
 def orders_folder(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, int]:
-    """Two order files (~5,000 lines), the checksum of their uninterrupted load, its batches."""
+    """Two order files (~3,700 lines), the checksum of their uninterrupted load, its batches."""
     folder = tmp_path_factory.mktemp("kill")
     data = folder / "orders"
-    write_csv(data / "orders-1.csv", order_rows(1200, seed=21, prefix="A"))
-    write_csv(data / "orders-2.csv", order_rows(800, seed=22, prefix="B"))
+    write_csv(data / "orders-1.csv", order_rows(1000, seed=21, prefix="A"))
+    write_csv(data / "orders-2.csv", order_rows(500, seed=22, prefix="B"))
     reference = create_engine_for(f"sqlite:///{folder / 'reference.db'}")
     info = load_csv(reference, data, batch_lines=BATCH)
     assert info.rows_rejected == 0
