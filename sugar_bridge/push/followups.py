@@ -22,11 +22,11 @@ import jinja2
 import jinja2.sandbox
 from sqlalchemy import Engine
 
+from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import SugarError
 from sugar_bridge.push import store
 from sugar_bridge.push.config import FollowupRule
 from sugar_bridge.push.diff import FieldSpec
-from sugar_bridge.push.ports import ClientLike
 from sugar_bridge.push.store import LogEntry, Pushed
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class FollowupResult:
 
 
 def _create(
-    client: ClientLike, module: str, record_id: str, values: Mapping[str, Any], check: bool
+    client: SugarClient, module: str, record_id: str, values: Mapping[str, Any], check: bool
 ) -> int:
     """Create one record with a fixed id unless it exists; returns writes sent."""
     mod = client.module(module)
@@ -141,7 +141,7 @@ def _create(
 
 def run_followups(
     engine: Engine,
-    client: ClientLike,
+    client: SugarClient,
     triggers: list[Trigger],
     *,
     as_of: date,
@@ -223,7 +223,7 @@ def run_followups(
 
 def _attempt(
     engine: Engine,
-    client: ClientLike,
+    client: SugarClient,
     module: str,
     record_id: str,
     values: Mapping[str, Any],

@@ -13,9 +13,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from connectors.sugar.client import Module, SugarClient
 from connectors.sugar.exceptions import SugarError
 from sugar_bridge.push.config import TargetListsConfig
-from sugar_bridge.push.ports import ClientLike, ModuleLike
 from sugar_bridge.push.store import LogEntry
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,12 @@ def _chunks(ids: Sequence[str], size: int) -> list[Sequence[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _members(lists: ModuleLike, list_id: str, page_size: int) -> set[str]:
+def _members(lists: Module, list_id: str, page_size: int) -> set[str]:
     return {str(r["id"]) for r in lists.related(list_id, LINK, fields=["id"], page_size=page_size)}
 
 
 def reconcile_lists(
-    client: ClientLike,
+    client: SugarClient,
     config: TargetListsConfig,
     members: Mapping[str, set[str]],
     *,
@@ -108,7 +108,7 @@ def reconcile_lists(
 
 
 def _reconcile_one(
-    lists: ModuleLike,
+    lists: Module,
     config: TargetListsConfig,
     name: str,
     list_id: str | None,

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from connectors.sugar.client import SugarClient
 from sugar_bridge.push import store
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.diff import FieldSpec, changed_fields, desired_values, resolve_fields
@@ -35,7 +36,6 @@ from sugar_bridge.push.exceptions import MissingFieldsError
 from sugar_bridge.push.followups import Trigger, detect, run_followups
 from sugar_bridge.push.lists import reconcile_lists
 from sugar_bridge.push.match import Account, MatchResult, match_customers
-from sugar_bridge.push.ports import ClientFactory, ClientLike
 from sugar_bridge.push.store import CustomerRow, LogEntry, Pushed
 from sugar_bridge.push.sugar_io import (
     ClientPool,
@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 """``progress(step, done, total)``: called as the push advances (for a progress bar)."""
+
+ClientFactory = Callable[[], SugarClient]
+"""Builds a new client (its own HTTP session, hence its own Sugar session) on each call."""
 
 
 @dataclass
@@ -328,7 +331,7 @@ def _run(
         main.close()
 
 
-def _resolve(client: ClientLike, config: PushConfig) -> list[FieldSpec]:
+def _resolve(client: SugarClient, config: PushConfig) -> list[FieldSpec]:
     """Field specs with Sugar's types; refuses to push into fields Sugar does not have."""
     wanted = [m.field for m in config.fields.values()] + [config.match.external_id_field]
     if config.updated_field:
@@ -566,7 +569,7 @@ def _write(
 
 
 def _lists(
-    client: ClientLike,
+    client: SugarClient,
     config: PushConfig,
     specs: list[FieldSpec],
     rows: list[CustomerRow],

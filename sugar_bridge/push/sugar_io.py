@@ -18,9 +18,9 @@ from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from connectors.sugar.client import Module, SugarClient
 from connectors.sugar.exceptions import SugarError
 from sugar_bridge.push.match import Account
-from sugar_bridge.push.ports import ClientFactory, ClientLike, ModuleLike
 from sugar_bridge.push.values import Kind, normalise
 
 log = logging.getLogger(__name__)
@@ -45,11 +45,11 @@ class ClientPool:
     :meth:`close`. Only Sugar errors are caught per task; anything else is a bug and propagates.
     """
 
-    def __init__(self, factory: ClientFactory, size: int) -> None:
+    def __init__(self, factory: Callable[[], SugarClient], size: int) -> None:
         self._factory = factory
         self._size = max(1, size)
         self._local = threading.local()
-        self._clients: list[ClientLike] = []
+        self._clients: list[SugarClient] = []
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(self._size, thread_name_prefix="sugar-push")
         self.stats: dict[str, Any] = {}
@@ -59,8 +59,8 @@ class ClientPool:
         """Number of concurrent sessions."""
         return self._size
 
-    def _client(self) -> ClientLike:
-        client: ClientLike | None = getattr(self._local, "client", None)
+    def _client(self) -> SugarClient:
+        client: SugarClient | None = getattr(self._local, "client", None)
         if client is None:
             client = self._factory()
             self._local.client = client
@@ -68,13 +68,13 @@ class ClientPool:
                 self._clients.append(client)
         return client
 
-    def _run_one(self, fn: Callable[[ClientLike, T], R], item: T) -> Outcome[T, R]:
+    def _run_one(self, fn: Callable[[SugarClient, T], R], item: T) -> Outcome[T, R]:
         try:
             return Outcome(item, fn(self._client(), item))
         except SugarError as exc:
             return Outcome(item, None, exc)
 
-    def map(self, fn: Callable[[ClientLike, T], R], items: Sequence[T]) -> Iterator[Outcome[T, R]]:
+    def map(self, fn: Callable[[SugarClient, T], R], items: Sequence[T]) -> Iterator[Outcome[T, R]]:
         """Run ``fn(client, item)`` for every item over the pool; yields outcomes as they end."""
         futures: list[Future[Outcome[T, R]]] = [
             self._executor.submit(self._run_one, fn, item) for item in items
@@ -123,9 +123,7 @@ def merge_stats(clients: Sequence[object], into: Mapping[str, Any] | None = None
     return total
 
 
-def read_accounts(
-    accounts: ModuleLike, external_id_field: str, page_size: int = 200
-) -> list[Account]:
+def read_accounts(accounts: Module, external_id_field: str, page_size: int = 200) -> list[Account]:
     """Every live account with what matching needs (get_entry_list, paged by id)."""
     fields = ["id", "name", "email1", "assigned_user_id", external_id_field]
     out = []
@@ -214,7 +212,7 @@ def compare(record: Mapping[str, Any], expect: Mapping[str, Expect]) -> tuple[di
 
 
 def write_batch(
-    client: ClientLike, rows: Sequence[WriteRow], *, verify: bool = True
+    client: SugarClient, rows: Sequence[WriteRow], *, verify: bool = True
 ) -> list[RowResult]:
     """Write ``rows`` with one set_entries call, then read them back with get_entries.
 
