@@ -9,6 +9,8 @@ hand back the same session id to every login.
     with SessionPool(lambda: make_client(settings), size=4) as pool:
         ids = pool.save_many("Accounts", rows, batch_size=50)
         counts = pool.map(lambda client, q: client.module("Accounts").count(q), queries)
+        for outcome in pool.outcomes(write_batch, batches):  # as each batch ends, errors as values
+            log_batch(outcome.item, outcome.value, outcome.error)
 """
 
 from __future__ import annotations
@@ -16,27 +18,54 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, as_completed, wait
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import InvalidCall, SugarError
 
-__all__ = ["SessionPool"]
+__all__ = ["Outcome", "SessionPool", "sum_stats"]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
 
+_COUNTERS = ("writes", "retries", "relogins")
+
+
+def sum_stats(snapshots: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Client counters added up: calls per method, writes, retries, re-logins.
+
+    Takes ``CallStats.snapshot()`` dicts or earlier sums (missing keys count as zero).
+    """
+    total: dict[str, Any] = {"calls": {}, **dict.fromkeys(_COUNTERS, 0)}
+    for snap in snapshots:
+        for method, count in dict(snap.get("calls", {})).items():
+            total["calls"][method] = total["calls"].get(method, 0) + int(count)
+        for key in _COUNTERS:
+            total[key] += int(snap.get(key, 0))
+    return total
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T, R]):
+    """What became of one item of :meth:`SessionPool.outcomes`: its ``value`` or Sugar ``error``."""
+
+    item: T
+    value: R | None = None
+    error: SugarError | None = None
+
 
 class SessionPool:
     """Runs work over up to ``size`` clients, each used by one thread at a time.
 
     Clients are built lazily by ``factory`` (which must return a *new* client each call) and
-    logged out by :meth:`close`. Results come back in input order; the first error stops the
-    remaining work and is raised as is (already-running tasks finish first).
+    logged out by :meth:`close`. :meth:`map` returns results in input order; its first error
+    stops the remaining work and is raised as is (already-running tasks finish first).
+    :meth:`outcomes` keeps going past failed items and yields each outcome as it completes.
     """
 
     def __init__(self, factory: Callable[[], SugarClient], size: int = 2) -> None:
@@ -48,6 +77,7 @@ class SessionPool:
         self._clients: list[SugarClient] = []
         self._lock = threading.Lock()
         self._closed = False
+        self._closed_stats: list[dict[str, Any]] = []  # counters of the clients already closed
 
     def __enter__(self) -> SessionPool:
         return self
@@ -108,6 +138,38 @@ class SessionPool:
                 raise error
             return [f.result() for f in futures]
 
+    def _outcome(self, fn: Callable[[SugarClient, T], R], item: T) -> Outcome[T, R]:
+        try:
+            return Outcome(item, self._run(fn, item))
+        except SugarError as error:
+            return Outcome(item, error=error)
+
+    def outcomes(
+        self, fn: Callable[[SugarClient, T], R], items: Iterable[T]
+    ) -> Iterator[Outcome[T, R]]:
+        """``fn(client, item)`` for every item on up to ``size`` threads, yielding each outcome
+        as it completes (not in input order).
+
+        A Sugar error is the outcome's ``error`` and the other items still run, so the caller
+        can record each batch as it ends and carry on past a failed one. Any other exception is
+        a bug and propagates. Items not started yet are cancelled if the caller stops early.
+        """
+        work = list(items)
+        if self.size == 1 or len(work) <= 1:
+            for item in work:
+                yield self._outcome(fn, item)
+            return
+        with ThreadPoolExecutor(
+            max_workers=min(self.size, len(work)), thread_name_prefix="sugar-pool"
+        ) as executor:
+            futures = [executor.submit(self._outcome, fn, item) for item in work]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
+
     def save_many(
         self,
         module: str,
@@ -129,21 +191,18 @@ class SessionPool:
         return [record_id for ids in self.map(save, batches) for record_id in ids]
 
     def stats(self) -> dict[str, Any]:
-        """The clients' counters added up (calls per method, writes, retries, re-logins)."""
-        total: dict[str, Any] = {"calls": {}, "writes": 0, "retries": 0, "relogins": 0}
-        for client in self.clients:
-            snap = client.stats.snapshot()
-            for method, count in snap["calls"].items():
-                total["calls"][method] = total["calls"].get(method, 0) + count
-            for key in ("writes", "retries", "relogins"):
-                total[key] += snap[key]
-        return total
+        """The clients' counters added up (calls per method, writes, retries, re-logins),
+        including those of clients already closed (as they were before their logout)."""
+        with self._lock:
+            closed = list(self._closed_stats)
+        return sum_stats([*closed, *(client.stats.snapshot() for client in self.clients)])
 
     def close(self) -> None:
         """Log out every client (best effort) and close their connections."""
         with self._lock:
             self._closed = True
             clients, self._clients = self._clients, []
+            self._closed_stats += [client.stats.snapshot() for client in clients]
         for client in clients:
             try:
                 client.close()

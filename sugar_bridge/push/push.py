@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from connectors.sugar.client import SugarClient
+from connectors.sugar.pool import SessionPool, sum_stats
 from sugar_bridge.push import store
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.diff import FieldSpec, changed_fields, desired_values, resolve_fields
@@ -38,11 +39,9 @@ from sugar_bridge.push.lists import reconcile_lists
 from sugar_bridge.push.match import Account, MatchResult, match_customers
 from sugar_bridge.push.store import CustomerRow, LogEntry, Pushed
 from sugar_bridge.push.sugar_io import (
-    ClientPool,
     Expect,
     RowResult,
     WriteRow,
-    merge_stats,
     read_accounts,
     write_batch,
 )
@@ -327,7 +326,7 @@ def _run(
             store.write_log(engine, info.run_id, entries, now)
             timer.lap("followups")
     finally:
-        info.sugar_calls = merge_stats([main], info.sugar_calls)
+        info.sugar_calls = sum_stats([info.sugar_calls, main.stats.snapshot()])
         main.close()
 
 
@@ -522,8 +521,8 @@ def _write(
     ]
     all_results: list[RowResult] = []
     done = 0
-    with ClientPool(client_factory, min(config.sessions, len(batches))) as pool:
-        for outcome in pool.map(lambda c, b: write_batch(c, b, verify=config.verify), batches):
+    with SessionPool(client_factory, max(1, min(config.sessions, len(batches)))) as pool:
+        for outcome in pool.outcomes(lambda c, b: write_batch(c, b, verify=config.verify), batches):
             info.sugar_writes += 1
             results = outcome.value or [
                 RowResult(r, r.account_id, error=f"batch failed: {outcome.error}")
@@ -564,7 +563,7 @@ def _write(
             done += len(outcome.item)
             if progress is not None:
                 progress("write", done, len(plan.rows))
-    info.sugar_calls = merge_stats([], pool.stats)
+    info.sugar_calls = pool.stats()
     return all_results
 
 

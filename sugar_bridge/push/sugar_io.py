@@ -1,22 +1,19 @@
-"""Talking to Sugar for the push: a pool of sessions, reading accounts, writing and verifying.
+"""Talking to Sugar for the push: reading accounts, writing and verifying.
 
 Writes go out as ``set_entries`` batches spread over a few sessions at once (the server takes
-about twice the writes per second with four sessions than with one; each client has its own HTTP
-session, since a shared cookie jar makes Sugar hand back the same session). ``set_entries``
-answers only ids, never a per-row error, so every written batch is read back with
-``get_entries`` and compared field by field: that comparison is the only proof a value stuck.
+about twice the writes per second with four sessions than with one): the push runs
+:func:`write_batch` through ``connectors.sugar.pool.SessionPool``. ``set_entries`` answers only
+ids, never a per-row error, so every written batch is read back with ``get_entries`` and compared
+field by field: that comparison is the only proof a value stuck.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from connectors.sugar.client import Module, SugarClient
 from connectors.sugar.exceptions import SugarError
@@ -24,103 +21,6 @@ from sugar_bridge.push.match import Account
 from sugar_bridge.push.values import Kind, normalise
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Outcome(Generic[T, R]):
-    """The result of one pooled task: ``value`` or the ``error`` it raised."""
-
-    item: T
-    value: R | None = None
-    error: SugarError | None = None
-
-
-class ClientPool:
-    """``size`` worker threads, each with its own client (own HTTP and Sugar session).
-
-    Clients are built lazily by ``factory`` the first time a thread needs one, and logged out by
-    :meth:`close`. Only Sugar errors are caught per task; anything else is a bug and propagates.
-    """
-
-    def __init__(self, factory: Callable[[], SugarClient], size: int) -> None:
-        self._factory = factory
-        self._size = max(1, size)
-        self._local = threading.local()
-        self._clients: list[SugarClient] = []
-        self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(self._size, thread_name_prefix="sugar-push")
-        self.stats: dict[str, Any] = {}
-
-    @property
-    def size(self) -> int:
-        """Number of concurrent sessions."""
-        return self._size
-
-    def _client(self) -> SugarClient:
-        client: SugarClient | None = getattr(self._local, "client", None)
-        if client is None:
-            client = self._factory()
-            self._local.client = client
-            with self._lock:
-                self._clients.append(client)
-        return client
-
-    def _run_one(self, fn: Callable[[SugarClient, T], R], item: T) -> Outcome[T, R]:
-        try:
-            return Outcome(item, fn(self._client(), item))
-        except SugarError as exc:
-            return Outcome(item, None, exc)
-
-    def map(self, fn: Callable[[SugarClient, T], R], items: Sequence[T]) -> Iterator[Outcome[T, R]]:
-        """Run ``fn(client, item)`` for every item over the pool; yields outcomes as they end."""
-        futures: list[Future[Outcome[T, R]]] = [
-            self._executor.submit(self._run_one, fn, item) for item in items
-        ]
-        for future in as_completed(futures):
-            yield future.result()
-
-    def close(self) -> None:
-        """Stop the threads and log every session out (best effort: Sugar expires them anyway).
-
-        The clients' counters stay available in :attr:`stats`.
-        """
-        self._executor.shutdown(wait=True)
-        self.stats = merge_stats(self._clients, self.stats)
-        for client in self._clients:
-            client.close()  # logs out, best effort (Sugar expires sessions anyway)
-        self._clients.clear()
-
-    def __enter__(self) -> ClientPool:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-def merge_stats(clients: Sequence[object], into: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The clients' call counters added up (``SugarClient.stats``: calls per method, writes,
-    retries, re-logins); clients without counters are skipped."""
-    total: dict[str, Any] = {"calls": {}, "writes": 0, "retries": 0, "relogins": 0}
-    snaps = [dict(into)] if into else []
-    for client in clients:
-        stats = getattr(client, "stats", None)
-        snapshot = getattr(stats, "snapshot", None)
-        if callable(snapshot):
-            snaps.append(snapshot())
-    for snap in snaps:
-        for method, count in dict(snap.get("calls", {})).items():
-            total["calls"][method] = total["calls"].get(method, 0) + int(count)
-        for key in ("writes", "retries", "relogins"):
-            total[key] += int(snap.get(key, 0))
-    return total
 
 
 def read_accounts(accounts: Module, external_id_field: str, page_size: int = 200) -> list[Account]:

@@ -112,3 +112,42 @@ def test_pool_needs_new_clients_and_a_positive_size() -> None:
     pool = SessionPool(lambda: shared, size=2)
     assert pool.map(lambda c, x: x, [1]) == [1]
     assert pool.map(lambda c, x: x, []) == []
+
+
+def test_outcomes_keep_going_past_errors_and_return_them_as_values(fake: FakeSugar) -> None:
+    modules = ["Accounts", "NoSuchModule", "Accounts", "NoSuchModule", "Accounts"]
+    with SessionPool(_factory, size=2) as pool:
+        outcomes = list(pool.outcomes(lambda c, m: c.module(m).count(), modules))
+    assert sorted(o.item for o in outcomes) == sorted(modules)  # every item ran
+    for outcome in outcomes:
+        if outcome.item == "Accounts":
+            assert (outcome.value, outcome.error) == (25, None)
+        else:
+            assert outcome.value is None
+            assert isinstance(outcome.error, NoSuchModule)
+    assert pool.stats()["calls"]["get_entries_count"] == 5  # counters survive close()
+
+
+def test_outcomes_come_as_each_item_completes(fake: FakeSugar) -> None:
+    release = threading.Event()
+
+    def work(client: SugarClient, item: str) -> str:
+        if item == "slow":
+            assert release.wait(10)
+        return item
+
+    with SessionPool(_factory, size=2) as pool:
+        outcomes = pool.outcomes(work, ["slow", "fast"])
+        first = next(outcomes)  # while "slow" still waits
+        release.set()
+        rest = list(outcomes)
+    assert first.item == "fast"
+    assert [o.item for o in rest] == ["slow"]
+
+
+def test_outcomes_let_other_errors_through(fake: FakeSugar) -> None:
+    def broken(client: SugarClient, item: int) -> int:
+        raise KeyError(item)
+
+    with SessionPool(_factory, size=1) as pool, pytest.raises(KeyError):
+        list(pool.outcomes(broken, [1, 2]))
