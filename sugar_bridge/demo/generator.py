@@ -34,7 +34,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -686,7 +686,41 @@ def bad_rows(end: date, currency: str = "EUR") -> list[list[str]]:
     ]
 
 
-Split = Literal["none", "year", "month"]
+Split = Literal["none", "year", "month", "cuts"]
+
+
+def as_known_on(order: DemoOrder, day: date) -> DemoOrder:
+    """The order as the shop's system showed it at the end of ``day``: later dates not yet known."""
+    if order.invoiced_at is not None and order.invoiced_at > day:
+        return replace(order, invoiced_at=None, due_at=None, paid_at=None)
+    if order.paid_at is not None and order.paid_at > day:
+        return replace(order, paid_at=None)
+    return order
+
+
+def _changed_between(order: DemoOrder, after: date, until: date) -> bool:
+    """True when something of the order happened in ``(after, until]`` (placed, invoiced, paid)."""
+    days = (order.ordered_at.date(), order.invoiced_at, order.paid_at)
+    return any(d is not None and after < d <= until for d in days)
+
+
+def _export_periods(
+    orders: list[DemoOrder], start: date, cuts: Sequence[date], end: date
+) -> list[tuple[date, list[DemoOrder]]]:
+    """One export per period ending at each cut (and at ``end``): the orders placed or changed
+    in the period, as known at its last day — what a shop's nightly "changed since" export holds."""
+    bounds = [*sorted(c for c in cuts if start <= c < end), end]
+    out: list[tuple[date, list[DemoOrder]]] = []
+    previous = start - timedelta(days=1)
+    for until in bounds:
+        chunk = [
+            as_known_on(o, until)
+            for o in orders
+            if o.ordered_at.date() <= until and _changed_between(o, previous, until)
+        ]
+        out.append((until, chunk))
+        previous = until
+    return out
 
 
 def write_orders_csv(
@@ -694,13 +728,18 @@ def write_orders_csv(
     options: GeneratorOptions,
     *,
     split: Split = "none",
+    cuts: Sequence[date] = (),
     chunk_orders: int = 2000,
 ) -> GenerationInfo:
     """Generate the history and write it as canonical CSV (UTF-8, header), chunk by chunk.
 
     ``split="none"`` writes one file at ``path``; ``"year"``/``"month"`` write ``path`` as a folder
     of ``orders-YYYY[-MM].csv`` files (the CSV source reads a folder in name order, each file once),
-    which is what a shop exporting one file per period looks like.
+    which is what a shop exporting one file per period looks like. ``"cuts"`` writes
+    ``orders-<n>-to-<date>.csv`` per period ending at each of ``cuts`` (and at the end): each holds
+    the orders placed *or changed* (invoiced, paid) in its period as known on its last day, so a
+    later file re-exports an order whose payment came in (the ETL merges it). The bad rows, when
+    asked for, go into the last file.
     """
     started = time.perf_counter()
     customers = make_customers(options)
@@ -709,6 +748,13 @@ def write_orders_csv(
     if split == "none":
         path.parent.mkdir(parents=True, exist_ok=True)
         groups: list[tuple[Path, list[DemoOrder]]] = [(path, orders)]
+    elif split == "cuts":
+        path.mkdir(parents=True, exist_ok=True)
+        periods = _export_periods(orders, options.start, cuts, options.end)
+        groups = [
+            (path / f"orders-{n}-to-{until.isoformat()}.csv", chunk)
+            for n, (until, chunk) in enumerate(periods, start=1)
+        ]
     else:
         path.mkdir(parents=True, exist_ok=True)
         by_key: dict[str, list[DemoOrder]] = {}
