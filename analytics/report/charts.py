@@ -74,6 +74,23 @@ def _figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), layout="constrained")
 
 
+def _bars(
+    ax: Any, labels: Sequence[str], values: Any, *, horizontal: bool = False, **kw: Any
+) -> None:
+    """Bars at positions 0..n-1 with ``labels`` as tick labels.
+
+    Positions rather than matplotlib's categorical axis: that one parses the labels and logs at
+    INFO when they all look like numbers or dates ("Jan", "Mon", a segment named "2024").
+    """
+    positions = np.arange(len(labels))
+    if horizontal:
+        ax.barh(positions, values, **kw)
+        ax.set_yticks(positions, list(labels))
+    else:
+        ax.bar(positions, values, **kw)
+        ax.set_xticks(positions, list(labels))
+
+
 def _empty(fig: Figure, text: str = "no data") -> None:
     ax = fig.add_subplot()
     ax.text(0.5, 0.5, text, ha="center", va="center", color=MUTED)
@@ -93,9 +110,9 @@ def segment_chart(segments: Sequence[dict[str, Any]]) -> str:
         colors = [PALETTE[i % len(PALETTE)] for i in range(len(rows))][::-1]
         customers = [s["customers"] for s in rows][::-1]
         revenue = [s["revenue"] for s in rows][::-1]
-        axes[0].barh(names, customers, color=colors)
+        _bars(axes[0], names, customers, horizontal=True, color=colors)
         axes[0].set_title("Customers per segment")
-        axes[1].barh(names, revenue, color=colors)
+        _bars(axes[1], names, revenue, horizontal=True, color=colors)
         axes[1].set_title("Revenue per segment")
         axes[1].xaxis.set_major_formatter(_thousands())
         for ax, values in ((axes[0], customers), (axes[1], revenue)):
@@ -185,9 +202,11 @@ def category_mix_chart(mix: dict[str, Any], segments: Sequence[str]) -> str:
         left = np.zeros(len(rows))
         for i, category in enumerate(categories):
             values = np.array([row[1].get(category, 0.0) * 100 for row in rows])
-            ax.barh(
+            _bars(
+                ax,
                 [row[0] for row in rows],
                 values,
+                horizontal=True,
                 left=left,
                 color=PALETTE[i % len(PALETTE)],
                 label=category,
@@ -216,9 +235,9 @@ def payment_chart(payment: Sequence[dict[str, Any]]) -> str:
         delay = [p["avg_delay_days"] or 0.0 for p in payment]
         late = [(p["late_share"] or 0.0) * 100 for p in payment]
         axes = fig.subplots(1, 2)
-        axes[0].bar(methods, delay, color=ACCENT)
+        _bars(axes[0], methods, delay, color=ACCENT)
         axes[0].set_title("Average payment delay (days from invoice)")
-        axes[1].bar(methods, late, color="#d1495b")
+        _bars(axes[1], methods, late, color="#d1495b")
         axes[1].set_title("Share of invoices paid late (%)")
         for ax, values, fmt in ((axes[0], delay, "{:.0f}"), (axes[1], late, "{:.0f} %")):
             ax.grid(axis="y", color="#e3e7eb")
@@ -239,10 +258,10 @@ def seasonality_chart(seasonality: dict[str, Sequence[dict[str, Any]]]) -> str:
         axes = fig.subplots(1, 2, width_ratios=[12, 7])
         months = seasonality.get("month") or []
         weekdays = seasonality.get("weekday") or []
-        axes[0].bar(MONTHS[: len(months)], [m["revenue"] for m in months], color=ACCENT)
+        _bars(axes[0], MONTHS[: len(months)], [m["revenue"] for m in months], color=ACCENT)
         axes[0].set_title("Revenue by month of year")
         axes[0].yaxis.set_major_formatter(_thousands())
-        axes[1].bar(WEEKDAYS[: len(weekdays)], [w["orders"] for w in weekdays], color="#3a9d5d")
+        _bars(axes[1], WEEKDAYS[: len(weekdays)], [w["orders"] for w in weekdays], color="#3a9d5d")
         axes[1].set_title("Orders by weekday")
         for ax in axes:
             ax.grid(axis="y", color="#e3e7eb")
@@ -259,7 +278,13 @@ def channel_chart(channels: Sequence[dict[str, Any]]) -> str:
             return to_svg(fig, "channels")
         ax = fig.add_subplot()
         rows = sorted(channels, key=lambda c: c["revenue"])
-        ax.barh([c["channel"] for c in rows], [c["revenue"] for c in rows], color=PALETTE[4])
+        _bars(
+            ax,
+            [c["channel"] for c in rows],
+            [c["revenue"] for c in rows],
+            horizontal=True,
+            color=PALETTE[4],
+        )
         ax.xaxis.set_major_formatter(_thousands())
         ax.set_title("Revenue by channel")
         ax.grid(axis="x", color="#e3e7eb")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -114,3 +115,37 @@ def test_data_is_escaped_and_the_page_is_self_contained(report: tuple[str, Engin
     assert page.count("<svg") == 8
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external resource
     assert "Personal follow-up call" in page  # suggested action texts from the config
+
+
+def test_charts_log_nothing_for_labels_that_look_like_dates_or_numbers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Month and weekday names parse as dates, a segment or channel may be named "2024":
+    # matplotlib's categorical axis logs an INFO line for each such chart.
+    from analytics.report import charts
+
+    numeric = ["2024", "2025"]
+    with caplog.at_level(logging.DEBUG, logger="matplotlib"):
+        svgs = [
+            charts.segment_chart(
+                [{"segment": s, "customers": 3, "revenue": 10.0} for s in numeric]
+            ),
+            charts.category_mix_chart(
+                {"categories": ["1", "2"], "overall": {"1": 0.5, "2": 0.5}, "by_segment": {}},
+                [],
+            ),
+            charts.payment_chart(
+                [{"method": m, "avg_delay_days": 3.0, "late_share": 0.1} for m in numeric]
+            ),
+            charts.seasonality_chart(
+                {
+                    "month": [{"revenue": 1.0 + i} for i in range(12)],
+                    "weekday": [{"orders": 1 + i} for i in range(7)],
+                }
+            ),
+            charts.channel_chart([{"channel": c, "revenue": 5.0} for c in numeric]),
+        ]
+    assert not [r.getMessage() for r in caplog.records if "categorical units" in r.getMessage()]
+    assert all(">2024<" in svg for svg in (svgs[0], svgs[2], svgs[4]))  # labels still shown
+    assert ">Jan<" in svgs[3]
+    assert ">Sun<" in svgs[3]
