@@ -65,20 +65,27 @@ def render_summary(result: DemoResult, config: ProjectConfig) -> None:
         table.add_row(name, f"{seconds:.1f}")
     console.print(table)
 
-    info = result.sync
-    push = info.step("push") if info else None
-    if push is not None:
-        c = push.counts
-        failed = c.get("failed", 0)
+    for night, run in enumerate(result.syncs, start=1):
+        load, push = run.step("load"), run.step("push")
+        lc = load.counts if load else {}
+        pc = push.counts if push else {}
+        loaded = (
+            f"{lc.get('orders_inserted', 0):,} orders loaded"
+            + (f", {lc.get('orders_updated', 0):,} updated (late payments)"
+               if lc.get("orders_updated") else "")
+        )  # fmt: skip
+        failed = pc.get("failed", 0)
         console.print(
-            f"[bold]Pushed into the sandbox Sugar[/]: {c.get('created', 0):,} accounts created, "
-            f"{c.get('updated', 0):,} updated ({c.get('matched', 0)} key accounts matched by "
-            f"external id), {c.get('verified', 0):,} verified by read-back, "
-            f"{c.get('list_added', 0):,} target-list members, "
-            f"{c.get('tasks_created', 0):,} follow-up tasks"
-            + (f"; {failed} not stored as sent (retried by the next run)" if failed else ""),
+            f"[bold]Night {night}[/] (as of {run.as_of}): {loaded}; pushed "
+            f"{pc.get('created', 0):,} new and {pc.get('updated', 0):,} changed accounts "
+            f"({pc.get('unchanged', 0):,} unchanged, not sent; {pc.get('verified', 0):,} verified "
+            f"by read-back), target lists +{pc.get('list_added', 0):,}/-"
+            f"{pc.get('list_removed', 0):,}, {pc.get('tasks_created', 0):,} follow-ups "
+            "(tasks and calls)"
+            + (f"; {failed} not stored as sent (retried next run)" if failed else ""),
             highlight=False,
         )
+    info = result.sync
     data = result.data_dir
     env = f"SUGAR_BRIDGE_DATA_DIR={data} " if data != Path("data") else ""
     if info is not None and info.rows_rejected:

@@ -8,8 +8,12 @@ Phases (each timed; a failing one raises :class:`PipelineStepFailed` naming it, 
    rights, security groups, users, key accounts), as ``provision apply`` does on a real Sugar;
 3. **generate** — three years of orders for the seed company (:mod:`sugar_bridge.demo.generator`),
    with a handful of deliberately bad rows to show the rejects;
-4. **sync** — the real pipeline: extract → validate → load into the SQLite warehouse
-   ``<data>/warehouse.db`` → analyse → push into the sandbox;
+4. **two nights of sync** — the real pipeline (extract → validate → load into the SQLite warehouse
+   ``<data>/warehouse.db`` → analyse → push into the sandbox), first with the shop's export up to a
+   week before the end, then with the last week's export (new orders, and older ones re-exported
+   because their payment came in): the second night loads only the delta, pushes only the accounts
+   that changed, and creates the follow-up tasks and calls of the accounts that entered a segment
+   or stage the commercial policy watches;
 5. **report** — the analyst's HTML report, ``<data>/report.html``.
 
 The demo never touches a configured real Sugar or warehouse: it builds its own settings (SQLite in
@@ -25,7 +29,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +68,15 @@ class DemoResult:
     provisioned: dict[str, dict[str, int]] = field(default_factory=dict)
     passwords_file: Path | None = None
     orders: GenerationInfo | None = None
-    sync: SyncInfo | None = None
+    syncs: list[SyncInfo] = field(default_factory=list)  # one per night, in order
     report: Path | None = None
     segments: dict[str, int] = field(default_factory=dict)
     phases: dict[str, float] = field(default_factory=dict)  # phase: seconds
+
+    @property
+    def sync(self) -> SyncInfo | None:
+        """The last night's sync."""
+        return self.syncs[-1] if self.syncs else None
 
     @property
     def seconds(self) -> float:
@@ -92,7 +101,8 @@ def prepare_data_dir(data_dir: Path) -> None:
     for name in _MADE:
         for suffix in ("", "-wal", "-shm", "-journal"):
             (data_dir / f"{name}{suffix}").unlink(missing_ok=True)
-    shutil.rmtree(data_dir / "demo-orders", ignore_errors=True)
+    for folder in ("demo-orders", "demo-exports"):
+        shutil.rmtree(data_dir / folder, ignore_errors=True)
     marker.write_text(
         "Files in this directory were written by `sugar-bridge demo`, which may replace them.\n",
         encoding="utf-8",
@@ -170,35 +180,44 @@ def run_demo(
         made = sum(sum(actions.values()) for actions in result.provisioned.values())
         notify("provision", f"{made} objects created from the example config's sugar: section")
 
-        orders_dir = options.data_dir / "demo-orders"
+        exports = options.data_dir / "demo-exports"  # what the shop's system exported
+        orders_dir = options.data_dir / "demo-orders"  # the folder the CSV source reads
+        first_night = options.as_of - timedelta(days=7)
         with _phase(result, "generate"):
             result.orders = write_orders_csv(
-                orders_dir / "orders.csv",
+                exports,
                 GeneratorOptions(
                     end=options.as_of,
                     seed=options.seed,
                     n_customers=options.customers,
                     bad_rows=options.bad_rows,
                 ),
+                split="cuts",
+                cuts=[first_night],
             )
         info = result.orders
         notify(
             "generate",
-            f"{info.n_orders:,} orders ({info.n_lines:,} lines, {info.n_bad_rows} bad on purpose) "
-            f"of {info.n_customers:,} customers, {info.first_date} to {info.last_date}",
+            f"{info.n_orders:,} orders of {info.n_customers:,} customers, {info.first_date} to "
+            f"{info.last_date}, as two nightly exports ({info.n_bad_rows} bad rows on purpose)",
         )
 
         sources = SourcesConfig(inputs=[CsvSourceConfig(name="shop", path=orders_dir)])
         demo_config = config.model_copy(update={"sources": sources})
-        with _phase(result, "sync"):
-            engine = warehouse_engine(settings)
-            result.sync = sync(
-                settings, demo_config, as_of=options.as_of, engine=engine, purpose="demo",
-                on_step=on_step,
-            )  # fmt: skip
-        rejected = result.sync.rows_rejected
-        why = f" ({rejected} rows rejected, the bad ones on purpose)" if rejected else ""
-        notify("sync", f"sync run {result.sync.run_id}: {result.sync.status}{why}")
+        engine = warehouse_engine(settings)
+        orders_dir.mkdir(parents=True, exist_ok=True)
+        nights = [first_night, options.as_of]
+        for night, (export, as_of) in enumerate(zip(info.paths, nights, strict=True), start=1):
+            name = f"night {night}"
+            with _phase(result, name):
+                shutil.copy2(export, orders_dir / export.name)  # the night's export arrives
+                run = sync(
+                    settings, demo_config, as_of=as_of, engine=engine, purpose="demo",
+                    on_step=on_step,
+                )  # fmt: skip
+                result.syncs.append(run)
+            why = f" ({run.rows_rejected} rows rejected, on purpose)" if run.rows_rejected else ""
+            notify(name, f"sync run {run.run_id} as of {as_of}: {run.status}{why}")
 
         with _phase(result, "report"):
             from analytics.report import write_report

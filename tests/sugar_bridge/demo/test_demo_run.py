@@ -30,8 +30,11 @@ def test_demo_runs_every_phase_and_leaves_its_files(
         )
     out = result.output
     assert result.exit_code == 0, out
-    for phase in ("sandbox", "provision", "generate", "sync", "report"):
+    for phase in ("sandbox", "provision", "generate", "night 1", "night 2", "report"):
         assert f"✓ {phase}" in out
+    flat = " ".join(out.split())
+    assert "Night 2 (as of 2026-11-23)" in flat
+    assert "changed accounts" in flat
     for step in ("extract", "validate", "load", "analyse", "push"):
         assert step in out
     assert "Rejected: 12 order rows" in out
