@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from connectors.sugar.client import SugarClient
 
 REPO = Path(__file__).resolve().parent.parent
 RECORDINGS = (REPO.parent / "shared" / "sugar-recordings" / "suitecrm-7.14.6").resolve()
@@ -22,6 +25,34 @@ def load_recording(name: str) -> dict[str, Any]:
         )
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
+
+
+LIVE_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
+
+
+def live_credentials() -> tuple[str, str, str]:
+    """(URL, admin user name, password) of the live Sugar; skips the test when any is unset."""
+    import os
+
+    missing = [name for name in LIVE_ENV if not os.environ.get(name)]
+    if missing:
+        pytest.skip(f"live Sugar not configured ({', '.join(missing)} unset)")
+    url, username, password = (os.environ[name] for name in LIVE_ENV)
+    return url, username, password
+
+
+@pytest.fixture(scope="module")
+def live_sugar() -> Iterator[SugarClient]:
+    """A client of the live Sugar (marker ``live`` tests), one per test module, logged out at the
+    end; TLS is verified unless SUGAR_LIVE_VERIFY_TLS=0. Skips when SUGAR_LIVE_* are unset."""
+    import os
+
+    from connectors.sugar.client import SugarClient
+
+    url, username, password = live_credentials()
+    verify = os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0"
+    with SugarClient(url, username, password, verify_tls=verify, max_retries=2) as client:
+        yield client
 
 
 @pytest.fixture(autouse=True)

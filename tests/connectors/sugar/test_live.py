@@ -6,7 +6,6 @@ the end.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -18,54 +17,36 @@ from connectors.sugar.exceptions import InvalidLogin, NoSuchModule
 
 pytestmark = pytest.mark.live
 
-_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
-
-
-@pytest.fixture(scope="module")
-def live() -> Iterator[SugarClient]:
-    missing = [name for name in _ENV if not os.environ.get(name)]
-    if missing:
-        pytest.skip(f"live Sugar not configured ({', '.join(missing)} unset)")
-    client = SugarClient(
-        os.environ["SUGAR_LIVE_URL"],
-        os.environ["SUGAR_LIVE_USERNAME"],
-        os.environ["SUGAR_LIVE_PASSWORD"],
-        verify_tls=os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0",
-        max_retries=2,
-    )
-    with client:
-        yield client
-
 
 @pytest.fixture
-def created(live: SugarClient) -> Iterator[list[str]]:
+def created(live_sugar: SugarClient) -> Iterator[list[str]]:
     ids: list[str] = []
     yield ids
-    accounts = live.module("Accounts")
+    accounts = live_sugar.module("Accounts")
     for record_id in ids:
         accounts.update(record_id, {"deleted": 1}, check_exists=False)
 
 
-def test_login_and_server_info(live: SugarClient) -> None:
-    info = live.server_info()
+def test_login_and_server_info(live_sugar: SugarClient) -> None:
+    info = live_sugar.server_info()
     assert info.get("flavor")
-    assert live.user_id
-    assert "Accounts" in live.available_modules()
+    assert live_sugar.user_id
+    assert "Accounts" in live_sugar.available_modules()
 
 
-def test_wrong_password_is_invalid_login(live: SugarClient) -> None:
-    wrong = SugarClient(live.base_url, live.username, uuid.uuid4().hex, max_retries=0)
+def test_wrong_password_is_invalid_login(live_sugar: SugarClient) -> None:
+    wrong = SugarClient(live_sugar.base_url, live_sugar.username, uuid.uuid4().hex, max_retries=0)
     with pytest.raises(InvalidLogin):
         wrong.login()
 
 
-def test_module_names_are_case_sensitive(live: SugarClient) -> None:
+def test_module_names_are_case_sensitive(live_sugar: SugarClient) -> None:
     with pytest.raises(NoSuchModule):
-        live.module("accounts").count()
+        live_sugar.module("accounts").count()
 
 
-def test_create_read_update_with_a_quote(live: SugarClient, created: list[str]) -> None:
-    accounts = live.module("Accounts")
+def test_create_read_update_with_a_quote(live_sugar: SugarClient, created: list[str]) -> None:
+    accounts = live_sugar.module("Accounts")
     tag = uuid.uuid4().hex[:8]
     name = f"sugar-bridge live test O'Brien & Sons {tag}"
     record_id = accounts.create({"name": name, "billing_address_city": "Paris"})
@@ -82,8 +63,8 @@ def test_create_read_update_with_a_quote(live: SugarClient, created: list[str]) 
     assert again["billing_address_city"] == "Lyon"
 
 
-def test_save_many_and_paging(live: SugarClient, created: list[str]) -> None:
-    accounts = live.module("Accounts")
+def test_save_many_and_paging(live_sugar: SugarClient, created: list[str]) -> None:
+    accounts = live_sugar.module("Accounts")
     tag = uuid.uuid4().hex[:8]
     rows = [{"name": f"sugar-bridge live test page {tag} {i:02d}"} for i in range(7)]
     ids = accounts.save_many(rows, batch_size=3)
@@ -96,10 +77,10 @@ def test_save_many_and_paging(live: SugarClient, created: list[str]) -> None:
     assert len({r["id"] for r in paged}) == 7
 
 
-def test_none_clears_a_field(live: SugarClient, created: list[str]) -> None:
+def test_none_clears_a_field(live_sugar: SugarClient, created: list[str]) -> None:
     # Real SuiteCRM 7.14.6 ignores a JSON null in set_entry (the old value stays, the call says
     # success) and clears a field only on "": the client must send None as "".
-    accounts = live.module("Accounts")
+    accounts = live_sugar.module("Accounts")
     tag = uuid.uuid4().hex[:8]
     record_id = accounts.create(
         {"name": f"sugar-bridge live test none {tag}", "industry": "Energy", "phone_office": "1"}

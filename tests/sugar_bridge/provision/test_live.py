@@ -7,9 +7,7 @@ config's objects; at the end it deactivates its users and deletes its roles, gro
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +21,12 @@ from sugar_bridge.provision.spec import SugarSpec
 
 pytestmark = pytest.mark.live
 
-LIVE = {
-    k: os.environ.get(k, "")
-    for k in ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
-}
 
-
-@pytest.fixture
-def client() -> Iterator[SugarClient]:
-    if not all(LIVE.values()):
-        pytest.skip("SUGAR_LIVE_URL / SUGAR_LIVE_USERNAME / SUGAR_LIVE_PASSWORD not set")
-    with SugarClient(
-        LIVE["SUGAR_LIVE_URL"], LIVE["SUGAR_LIVE_USERNAME"], LIVE["SUGAR_LIVE_PASSWORD"]
-    ) as c:
-        yield c
-
-
-def _spec(suffix: str) -> dict[str, Any]:
+def _spec(suffix: str, admin: str) -> dict[str, Any]:
     role, group = f"SBP Role {suffix}", f"SBP Group {suffix}"
     return {
         "account_key_field": "sbp_external_id_c",
-        "protected_users": [LIVE["SUGAR_LIVE_USERNAME"] or "admin"],
+        "protected_users": [admin],
         "custom_fields": {
             "Accounts": [
                 {
@@ -133,12 +116,13 @@ def _spec(suffix: str) -> dict[str, Any]:
 
 
 def test_live_fresh_apply_then_second_apply_sends_no_write(
-    client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live_sugar: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    client = live_sugar
     suffix = secrets.token_hex(3)
     password = f"Live-{secrets.token_urlsafe(12)}"
     monkeypatch.setenv("SBP_LIVE_PW", password)
-    spec = SugarSpec.model_validate(_spec(suffix))
+    spec = SugarSpec.model_validate(_spec(suffix, client.username))
     try:
         first = apply(client, spec, passwords_file=tmp_path / "pw.tsv")
         summary = first.summary()
@@ -153,10 +137,10 @@ def test_live_fresh_apply_then_second_apply_sends_no_write(
         assert second.applied == []
         assert client.stats.writes == writes
 
-        with SugarClient(LIVE["SUGAR_LIVE_URL"], f"sbp{suffix}a", password) as user_client:
+        with SugarClient(client.base_url, f"sbp{suffix}a", password) as user_client:
             assert user_client.user_id
         generated = (tmp_path / "pw.tsv").read_text().splitlines()[-1].split("\t")
-        with SugarClient(LIVE["SUGAR_LIVE_URL"], generated[0], generated[1]) as user_client:
+        with SugarClient(client.base_url, generated[0], generated[1]) as user_client:
             assert user_client.user_id
     finally:
         _cleanup(client, suffix)

@@ -7,7 +7,6 @@ repeated runs reuse them) and marks the role it creates deleted at the end.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +20,6 @@ from connectors.sugar.extension.compat import require_extension
 
 pytestmark = pytest.mark.live
 
-_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
 VIEWS = ["detailview", "editview", "listview"]
 TIER: dict[str, Any] = {
     "name": "sb_live_tier_c",
@@ -58,25 +56,9 @@ RIGHTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def live() -> Iterator[SugarClient]:
-    missing = [name for name in _ENV if not os.environ.get(name)]
-    if missing:
-        pytest.skip(f"live Sugar not configured ({', '.join(missing)} unset)")
-    client = SugarClient(
-        os.environ["SUGAR_LIVE_URL"],
-        os.environ["SUGAR_LIVE_USERNAME"],
-        os.environ["SUGAR_LIVE_PASSWORD"],
-        verify_tls=os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0",
-        max_retries=2,
-    )
-    with client:
-        yield client
-
-
 @pytest.fixture
-def role(live: SugarClient) -> Iterator[str]:
-    roles = live.module("ACLRoles")
+def role(live_sugar: SugarClient) -> Iterator[str]:
+    roles = live_sugar.module("ACLRoles")
     role_id = roles.create(
         {"name": f"sugar-bridge live test role {uuid.uuid4().hex[:8]}", "description": "live test"}
     )
@@ -84,16 +66,16 @@ def role(live: SugarClient) -> Iterator[str]:
     roles.update(role_id, {"deleted": 1}, check_exists=False)
 
 
-def _ensure(live: SugarClient, field: dict[str, Any], views: list[str]) -> dict[str, Any]:
-    answer = live.call_extension(
+def _ensure(client: SugarClient, field: dict[str, Any], views: list[str]) -> dict[str, Any]:
+    answer = client.call_extension(
         "bridge_ensure_custom_field", module_name="Accounts", field=field, views=views
     )
     assert isinstance(answer, dict), answer
     return answer
 
 
-def test_bridge_info(live: SugarClient) -> None:
-    info = require_extension(live)
+def test_bridge_info(live_sugar: SugarClient) -> None:
+    info = require_extension(live_sugar)
     assert info["extension_version"] == EXTENSION_VERSION
     assert info["api_level"] == API_LEVEL
     assert info["flavor"] == "CE"
@@ -103,10 +85,10 @@ def test_bridge_info(live: SugarClient) -> None:
 
 
 @pytest.mark.parametrize("field", [TIER, SCORE], ids=["enum", "decimal"])
-def test_ensure_custom_field_is_idempotent(live: SugarClient, field: dict[str, Any]) -> None:
-    first = _ensure(live, field, VIEWS)
+def test_ensure_custom_field_is_idempotent(live_sugar: SugarClient, field: dict[str, Any]) -> None:
+    first = _ensure(live_sugar, field, VIEWS)
     assert first["name"] == field["name"]
-    second = _ensure(live, field, VIEWS)
+    second = _ensure(live_sugar, field, VIEWS)
     assert second == {
         "name": field["name"],
         "created": False,
@@ -114,7 +96,7 @@ def test_ensure_custom_field_is_idempotent(live: SugarClient, field: dict[str, A
         "changes": [],
         "views_added": [],
     }
-    fields = live.module("Accounts").fields([field["name"]]).module_fields
+    fields = live_sugar.module("Accounts").fields([field["name"]]).module_fields
     seen = fields[field["name"]]
     assert seen["label"] == field["label"]
     if field["type"] == "enum":
@@ -125,20 +107,20 @@ def test_ensure_custom_field_is_idempotent(live: SugarClient, field: dict[str, A
         assert labels == field["options"]
 
 
-def test_ensure_custom_field_reports_what_changed(live: SugarClient) -> None:
-    _ensure(live, TIER, VIEWS)
+def test_ensure_custom_field_reports_what_changed(live_sugar: SugarClient) -> None:
+    _ensure(live_sugar, TIER, VIEWS)
     relabelled = {**TIER, "label": "Live test tier (renamed)"}
-    changed = _ensure(live, relabelled, VIEWS)
+    changed = _ensure(live_sugar, relabelled, VIEWS)
     assert (changed["created"], changed["changed"], changed["changes"]) == (False, True, ["label"])
     more = {**relabelled, "options": {**TIER["options"], "platinum": "Platinum"}}
-    assert _ensure(live, more, VIEWS)["changes"] == ["options"]
-    back = _ensure(live, TIER, VIEWS)
+    assert _ensure(live_sugar, more, VIEWS)["changes"] == ["options"]
+    back = _ensure(live_sugar, TIER, VIEWS)
     assert back["changed"] is True
     assert sorted(back["changes"]) == ["label", "options"]
-    assert _ensure(live, TIER, VIEWS)["changed"] is False
+    assert _ensure(live_sugar, TIER, VIEWS)["changed"] is False
 
 
-def test_ensure_custom_field_refuses_bad_definitions(live: SugarClient) -> None:
+def test_ensure_custom_field_refuses_bad_definitions(live_sugar: SugarClient) -> None:
     for bad in (
         {**SCORE, "type": "blob"},
         {**SCORE, "name": "name"},
@@ -146,48 +128,50 @@ def test_ensure_custom_field_refuses_bad_definitions(live: SugarClient) -> None:
         {**TIER, "options": {}},
     ):
         with pytest.raises(SugarApiError) as caught:
-            _ensure(live, bad, [])
+            _ensure(live_sugar, bad, [])
         assert caught.value.number == 1001
     with pytest.raises(SugarApiError) as caught:
-        _ensure(live, SCORE, ["popupview"])
+        _ensure(live_sugar, SCORE, ["popupview"])
     assert caught.value.number == 1001
     with pytest.raises(NoSuchModule):
-        live.call_extension(
+        live_sugar.call_extension(
             "bridge_ensure_custom_field", module_name="accounts", field=SCORE, views=[]
         )
 
 
-def test_role_actions_set_and_read_back(live: SugarClient, role: str) -> None:
+def test_role_actions_set_and_read_back(live_sugar: SugarClient, role: str) -> None:
     with_unknown = {
         **RIGHTS,
         "Accounts": {**RIGHTS["Accounts"], "fly": 90},
         "NoSuchModule": {"view": 90},
     }
-    first = live.call_extension("bridge_set_role_actions", role_id=role, rights=with_unknown)
+    first = live_sugar.call_extension("bridge_set_role_actions", role_id=role, rights=with_unknown)
     assert first["role_id"] == role
     assert sorted(first["unknown"]) == ["Accounts.fly", "NoSuchModule.view"]
     # Contacts.edit = 0 is the level a new role already has.
     assert (first["changed"], first["unchanged"]) == (9, 1)
-    again = live.call_extension("bridge_set_role_actions", role_id=role, rights=RIGHTS)
+    again = live_sugar.call_extension("bridge_set_role_actions", role_id=role, rights=RIGHTS)
     assert (again["changed"], again["unchanged"], again["unknown"]) == (0, 10, [])
-    stored = live.call_extension("bridge_get_role_actions", role_id=role)
+    stored = live_sugar.call_extension("bridge_get_role_actions", role_id=role)
     assert stored["Accounts"] == RIGHTS["Accounts"]
     assert stored["Contacts"]["view"] == 80
     assert stored["Contacts"]["edit"] == 0
     assert all(level == 0 for level in stored["Leads"].values())
-    edit = live.call_extension(
+    edit = live_sugar.call_extension(
         "bridge_set_role_actions", role_id=role, rights={"Accounts": {"edit": 90}}
     )
     assert (edit["changed"], edit["unchanged"]) == (1, 0)
-    assert live.call_extension("bridge_get_role_actions", role_id=role)["Accounts"]["edit"] == 90
+    assert (
+        live_sugar.call_extension("bridge_get_role_actions", role_id=role)["Accounts"]["edit"] == 90
+    )
 
 
-def test_role_errors(live: SugarClient, role: str) -> None:
+def test_role_errors(live_sugar: SugarClient, role: str) -> None:
     with pytest.raises(SugarApiError) as caught:
-        live.call_extension("bridge_get_role_actions", role_id=str(uuid.uuid4()))
+        live_sugar.call_extension("bridge_get_role_actions", role_id=str(uuid.uuid4()))
     assert caught.value.number == 1002
     with pytest.raises(SugarApiError) as caught:
-        live.call_extension(
+        live_sugar.call_extension(
             "bridge_set_role_actions", role_id=role, rights={"Accounts": {"edit": 91}}
         )
     assert caught.value.number == 1003
