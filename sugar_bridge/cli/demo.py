@@ -45,16 +45,6 @@ def _as_of(value: str | None, settings: Settings) -> datetime:
         raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
 
 
-def _segment_key(config: ProjectConfig, label: str) -> str:
-    """The stored value of a segment in Sugar's dropdown (``At risk`` → ``at_risk``)."""
-    for field in config.sugar.custom_fields.get("Accounts", []):
-        if field.name == "segment_c" and field.options:
-            for key, text in field.options.items():
-                if text == label:
-                    return key
-    return label
-
-
 def render_summary(result: DemoResult, config: ProjectConfig) -> None:
     """What was done, where things are, and what to try next."""
     console.print(f"\n[bold]sugar-bridge demo done in {result.seconds:.1f} s[/]", highlight=False)
@@ -97,13 +87,12 @@ def render_summary(result: DemoResult, config: ProjectConfig) -> None:
     if result.segments:
         sizes = ", ".join(f"{seg} {n:,}" for seg, n in result.segments.items())
         console.print(f"[bold]Segments[/]: {sizes}", highlight=False)
-    at_risk = _segment_key(config, "At risk")
     lines = [
         "",
         "[bold]Next[/]",
         f"  report       {result.report} (open it in a browser, no network needed)",
         f"  warehouse    {data / 'warehouse.db'} (star schema, view customer_habits)",
-        f"  in Sugar     {env}sugar-bridge sandbox accounts --segment {at_risk}",
+        f'  in Sugar     {env}sugar-bridge sandbox accounts --segment "At risk"',
         f"  run history  {env}sugar-bridge status",
         "  a real Sugar:",
         "    1. install the server extension: `sugar-bridge extension build`, then",

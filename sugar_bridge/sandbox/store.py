@@ -601,7 +601,8 @@ class Store:
     def accounts_overview(self, segment: str | None = None, limit: int = 100) -> list[Row]:
         """Live accounts with the segment/lifecycle custom fields when they exist (name order).
 
-        Raises ``SandboxError`` when a segment filter is asked for and there is no segment field.
+        ``segment`` is a dropdown key (``at_risk``) or its label (``At risk``). Raises
+        ``SandboxError`` when a segment filter is asked for and there is no segment field.
         """
         module = MODULES["Accounts"]
         custom = [
@@ -615,8 +616,14 @@ class Store:
         if segment is not None:
             if "segment_c" not in custom:
                 raise SandboxError("the sandbox has no segment_c field on Accounts yet")
+            # Users type what Sugar shows them ("At risk"); the column stores the dropdown key.
+            segment_field = next(
+                (f for f in self.custom_fields(module) if f.name == "segment_c"), None
+            )
+            labels = segment_field.options if segment_field is not None else {}
+            key = next((k for k, label in labels.items() if label == segment), segment)
             sql += " AND accounts_cstm.segment_c = ?"
-            params.append(segment)
+            params.append(key)
         sql += " ORDER BY accounts.name, accounts.id LIMIT ?"
         params.append(limit)
         return self.rows(sql, params)

@@ -101,6 +101,50 @@ def test_accounts_lists_the_database_with_segments(tmp_path: Path) -> None:
     assert "start `sugar-bridge sandbox` first" in missing.output
 
 
+def test_accounts_segment_filter_takes_the_label_sugar_shows(tmp_path: Path) -> None:
+    with Sandbox(tmp_path / "sandbox.db") as sb:
+        session = raw_call(
+            sb.url,
+            "login",
+            {"user_auth": {"user_name": "admin", "password": md5_hex(sb.admin_password)}},
+        ).body["id"]
+        raw_call(
+            sb.extension_url,
+            "bridge_ensure_custom_field",
+            {
+                "session": session,
+                "module_name": "Accounts",
+                "field": {
+                    "name": "segment_c",
+                    "type": "enum",
+                    "label": "Segment",
+                    "options": {"at_risk": "At risk", "lost": "Lost"},
+                },
+            },
+        )
+        raw_call(
+            sb.url,
+            "set_entries",
+            {
+                "session": session,
+                "module_name": "Accounts",
+                "name_value_lists": [
+                    {"name": "Acme", "segment_c": "at_risk"},
+                    {"name": "Bolt", "segment_c": "lost"},
+                ],
+            },
+        )
+    runner = CliRunner()
+    env = {"COLUMNS": "200"}
+    for segment in ("At risk", "at_risk"):
+        result = runner.invoke(
+            app, ["sandbox", "accounts", "--data-dir", str(tmp_path), "--segment", segment], env=env
+        )
+        assert result.exit_code == 0, result.output
+        assert "Acme" in result.output
+        assert "Bolt" not in result.output
+
+
 def test_bad_fault_option_is_a_config_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["sandbox", "--memory", "--fault-rate", "0.5", "--fault-kind", "boom"]
