@@ -439,6 +439,32 @@ class SugarApi:
                 out.append({"name": link.name, "records": records})
         return {"link_list": out}
 
+    def _list_rows(
+        self,
+        sess: Session,
+        module: ModuleDef,
+        where: str,
+        order: Sequence[tuple[str, str]],
+        offset: int,
+        limit: int,
+        deleted: Any,
+    ) -> tuple[list[Row], int]:
+        """A page of the rows the session may list, and their total (get_entry_list,
+        get_entries_count). SQL that the query makes invalid is Sugar's 500 'Database failure'."""
+        try:
+            return self.store.select(
+                module,
+                where,
+                order,
+                offset,
+                limit,
+                include_deleted=_truthy(deleted),
+                extra_where=self._owner_filter(sess, module, "list"),
+            )
+        except sqlite3.Error as exc:
+            log.info("sandbox: query failed (%s); answering 500 like Sugar", exc)
+            raise DatabaseFailure() from exc
+
     def _related_rows(
         self,
         module: ModuleDef,
@@ -645,19 +671,7 @@ class SugarApi:
         if start < 0:
             start = 0
         order = self._order_terms(module, order_by)
-        try:
-            rows, total = self.store.select(
-                module,
-                where,
-                order,
-                start,
-                limit,
-                include_deleted=_truthy(deleted),
-                extra_where=self._owner_filter(sess, module, "list"),
-            )
-        except sqlite3.Error as exc:
-            log.info("sandbox: query failed (%s); answering 500 like Sugar", exc)
-            raise DatabaseFailure() from exc
+        rows, total = self._list_rows(sess, module, where, order, start, limit, deleted)
         entries = [self._entry(module, r, select_fields or []) for r in rows]
         rels = (
             [self._link_output(module, r, link_name_to_fields_array) for r in rows]
@@ -681,18 +695,7 @@ class SugarApi:
         module = self._module(module_name)
         where = self._where(query)
         self._check_acl(sess, module, "list")
-        try:
-            _, total = self.store.select(
-                module,
-                where,
-                [],
-                0,
-                0,
-                include_deleted=_truthy(deleted),
-                extra_where=self._owner_filter(sess, module, "list"),
-            )
-        except sqlite3.Error as exc:
-            raise DatabaseFailure() from exc
+        _, total = self._list_rows(sess, module, where, [], 0, 0, deleted)
         return {"result_count": str(total)}
 
     def get_module_fields(

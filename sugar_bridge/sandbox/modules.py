@@ -538,6 +538,23 @@ _PARENT_TYPES = {
     "AOS_Products": "Product",
 }
 
+
+def _parent() -> list[FieldDef]:
+    """The "Related To" fields of activities (Tasks, Calls): parent_type + parent_id."""
+    return [
+        _f(
+            "parent_type",
+            "parent_type",
+            "Parent Type:",
+            len="255",
+            options=_PARENT_TYPES,
+            group="parent_name",
+        ),
+        _f("parent_id", "id", "Parent ID:", len=36, group="parent_name"),
+        _f("parent_name", "parent", "Related To:", source="non-db"),
+    ]
+
+
 TASKS = ModuleDef(
     name="Tasks",
     table="tasks",
@@ -562,16 +579,7 @@ TASKS = ModuleDef(
         _f("date_due", "datetime", "Due Date:"),
         _f("date_start_flag", "bool", "No Start Date"),
         _f("date_start", "datetime", "Start Date:"),
-        _f(
-            "parent_type",
-            "parent_type",
-            "Parent Type:",
-            len="255",
-            options=_PARENT_TYPES,
-            group="parent_name",
-        ),
-        _f("parent_id", "id", "Parent ID:", len=36, group="parent_name"),
-        _f("parent_name", "parent", "Related To:", source="non-db"),
+        *_parent(),
         _f("contact_id", "id", "Contact ID:", len=36),
         _f(
             "priority",
@@ -596,16 +604,7 @@ CALLS = ModuleDef(
         _f("duration_minutes", "int", "Duration Minutes:", len=2),
         _f("date_start", "datetime", "Start Date:"),
         _f("date_end", "datetime", "End Date:"),
-        _f(
-            "parent_type",
-            "parent_type",
-            "Parent Type:",
-            len="255",
-            options=_PARENT_TYPES,
-            group="parent_name",
-        ),
-        _f("parent_id", "id", "Parent ID:", len=36, group="parent_name"),
-        _f("parent_name", "parent", "Related To:", source="non-db"),
+        *_parent(),
         _f(
             "status",
             "enum",
