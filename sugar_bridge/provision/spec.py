@@ -378,6 +378,25 @@ def _repeated(values: list[str], base: tuple[int | str, ...], what: str) -> list
     ]
 
 
+# What a list of names refers to: (the noun of an unknown one, where it must be, of a repeat).
+_ROLE = ("role", "sugar.roles", "role")
+_GROUP = ("security group", "sugar.security_groups", "group")
+_MEMBER = ("user", "sugar.users", "member")
+
+
+def _references(
+    values: list[str], known: set[str], base: tuple[int | str, ...], kind: tuple[str, str, str]
+) -> list[Problem]:
+    """Names that must each be in ``known``, listed once: the unknown ones, then the repeats."""
+    noun, where, repeat = kind
+    unknown: list[Problem] = [
+        ((*base, j), f"unknown {noun} {value!r} (not in {where})", value)
+        for j, value in enumerate(values)
+        if value not in known
+    ]
+    return unknown + _repeated(values, base, repeat)
+
+
 def _reference_problems(spec: SugarSpec) -> list[Problem]:
     """Every cross-reference problem of the spec, with its path inside ``sugar``."""
     problems: list[Problem] = []
@@ -396,26 +415,10 @@ def _reference_problems(spec: SugarSpec) -> list[Problem]:
     assignable = user_names | set(spec.protected_users)
 
     for i, user in enumerate(spec.users):
-        for j, role_name in enumerate(user.roles):
-            if role_name not in role_names:
-                problems.append(
-                    (
-                        ("users", i, "roles", j),
-                        f"unknown role {role_name!r} (not in sugar.roles)",
-                        role_name,
-                    )
-                )
-        problems += _repeated(user.roles, ("users", i, "roles"), "role")
-        for j, group_name in enumerate(user.security_groups):
-            if group_name not in group_names:
-                problems.append(
-                    (
-                        ("users", i, "security_groups", j),
-                        f"unknown security group {group_name!r} (not in sugar.security_groups)",
-                        group_name,
-                    )
-                )
-        problems += _repeated(user.security_groups, ("users", i, "security_groups"), "group")
+        problems += _references(user.roles, role_names, ("users", i, "roles"), _ROLE)
+        problems += _references(
+            user.security_groups, group_names, ("users", i, "security_groups"), _GROUP
+        )
         if user.user_name in spec.protected_users:
             problems.append(
                 (
@@ -427,26 +430,10 @@ def _reference_problems(spec: SugarSpec) -> list[Problem]:
             )
 
     for i, group in enumerate(spec.security_groups):
-        for j, member in enumerate(group.members):
-            if member not in user_names:
-                problems.append(
-                    (
-                        ("security_groups", i, "members", j),
-                        f"unknown user {member!r} (not in sugar.users)",
-                        member,
-                    )
-                )
-        problems += _repeated(group.members, ("security_groups", i, "members"), "member")
-        for j, role_name in enumerate(group.roles):
-            if role_name not in role_names:
-                problems.append(
-                    (
-                        ("security_groups", i, "roles", j),
-                        f"unknown role {role_name!r} (not in sugar.roles)",
-                        role_name,
-                    )
-                )
-        problems += _repeated(group.roles, ("security_groups", i, "roles"), "role")
+        problems += _references(
+            group.members, user_names, ("security_groups", i, "members"), _MEMBER
+        )
+        problems += _references(group.roles, role_names, ("security_groups", i, "roles"), _ROLE)
 
     account_fields = {f.name: f for f in spec.custom_fields.get("Accounts", [])}
     for i, account in enumerate(spec.accounts):
