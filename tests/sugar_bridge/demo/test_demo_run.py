@@ -38,7 +38,7 @@ def test_demo_runs_every_phase_and_leaves_its_files(
     for step in ("extract", "validate", "load", "analyse", "push"):
         assert step in out
     assert "Rejected: 12 order rows" in out
-    assert "sugar-bridge sandbox accounts --segment at_risk" in out
+    assert 'sugar-bridge sandbox accounts --segment "At risk"' in out
     assert (data / "report.html").stat().st_size > 10_000
     assert (data / "warehouse.db").exists()
     # The sandbox's state stays for `sugar-bridge sandbox accounts`.
