@@ -21,6 +21,7 @@ analysis". The CDNOW figures the tests compare against come from those papers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -89,15 +90,15 @@ def _minimize(
     return np.asarray(result.x, dtype=np.float64)
 
 
-class BetaGeoModel:
-    """BG/NBD model of repeat purchases: ``fit(frequency, recency, T) -> self``.
+class _PatternModel:
+    """What both models share: an L2 ``penalizer``, the fitted attributes, and the fit.
 
-    Fitted attributes: ``params_`` (``{"r", "alpha", "a", "b"}``), ``log_likelihood_`` (total over
-    customers, unpenalised), ``n_customers_``, ``n_patterns_``. Times are in whatever unit the
-    caller uses consistently (the CDNOW estimates are in weeks).
+    The fit maximises the penalised mean log-likelihood over the distinct customer patterns,
+    each weighted by how many customers share it.
     """
 
-    param_names = ("r", "alpha", "a", "b")
+    name = ""
+    param_names: tuple[str, ...] = ()
 
     def __init__(self, penalizer: float = 0.0) -> None:
         if penalizer < 0:
@@ -107,6 +108,47 @@ class BetaGeoModel:
         self.log_likelihood_: float = float("nan")
         self.n_customers_: int = 0
         self.n_patterns_: int = 0
+
+    def _fit_patterns(
+        self,
+        terms: Callable[[FloatArray], tuple[FloatArray, FloatArray]],
+        weights: FloatArray,
+        start: FloatArray,
+        initial_params: Mapping[str, float] | None,
+    ) -> None:
+        """Fit the parameters from ``initial_params`` (else ``start``); ``terms(log params)``
+        gives the per-pattern log-likelihood and its gradient with respect to the log-parameters.
+        Sets ``params_``, ``log_likelihood_`` and the counts."""
+        if initial_params is not None:
+            start = np.array([initial_params[k] for k in self.param_names])
+        x0 = np.log(start)
+        n = float(weights.sum())
+
+        def objective(logp: FloatArray) -> tuple[float, FloatArray]:
+            ll, grad = terms(logp)
+            params = np.exp(logp)
+            value = -(weights @ ll) / n + self.penalizer * float(params @ params)
+            gradient = -(grad @ weights) / n + 2.0 * self.penalizer * params * params
+            return float(value), gradient
+
+        logp = _minimize(self.name, objective, x0, tolerance=1e-4)
+        ll, _ = terms(logp)
+        self.params_ = dict(zip(self.param_names, map(float, np.exp(logp)), strict=True))
+        self.log_likelihood_ = float(weights @ ll)
+        self.n_customers_ = int(n)
+        self.n_patterns_ = len(weights)
+
+
+class BetaGeoModel(_PatternModel):
+    """BG/NBD model of repeat purchases: ``fit(frequency, recency, T) -> self``.
+
+    Fitted attributes: ``params_`` (``{"r", "alpha", "a", "b"}``), ``log_likelihood_`` (total over
+    customers, unpenalised), ``n_customers_``, ``n_patterns_``. Times are in whatever unit the
+    caller uses consistently (the CDNOW estimates are in weeks).
+    """
+
+    name = "BG/NBD"
+    param_names = ("r", "alpha", "a", "b")
 
     @staticmethod
     def _loglik_terms(
@@ -168,28 +210,21 @@ class BetaGeoModel:
         _check_summary(x, tx, t_obs)
         patterns, weights, _ = _group(x, tx, t_obs)
         px, ptx, page = patterns[:, 0], patterns[:, 1], patterns[:, 2]
-        n = float(weights.sum())
         by_frequency = np.unique(px, return_inverse=True)
-
-        def objective(logp: FloatArray) -> tuple[float, FloatArray]:
-            ll, grad = self._loglik_terms(logp, px, ptx, page, by_frequency)
-            params = np.exp(logp)
-            value = -(weights @ ll) / n + self.penalizer * float(params @ params)
-            gradient = -(grad @ weights) / n + 2.0 * self.penalizer * params * params
-            return float(value), gradient
-
-        if initial_params is None:
-            # r and a around 1; alpha on the scale of the observation periods.
-            x0 = np.log(np.array([1.0, max(float(np.mean(t_obs)), 1e-3), 1.0, 1.0]))
-        else:
-            x0 = np.log(np.array([initial_params[k] for k in self.param_names]))
-        logp = _minimize("BG/NBD", objective, x0, tolerance=1e-4)
-        ll, _ = self._loglik_terms(logp, px, ptx, page)
-        self.params_ = dict(zip(self.param_names, map(float, np.exp(logp)), strict=True))
-        self.log_likelihood_ = float(weights @ ll)
-        self.n_customers_ = int(n)
-        self.n_patterns_ = len(weights)
-        log.debug("BG/NBD fitted on %d customers (%d patterns): %s", n, len(weights), self.params_)
+        # r and a around 1; alpha on the scale of the observation periods.
+        start = np.array([1.0, max(float(np.mean(t_obs)), 1e-3), 1.0, 1.0])
+        self._fit_patterns(
+            lambda logp: self._loglik_terms(logp, px, ptx, page, by_frequency),
+            weights,
+            start,
+            initial_params,
+        )
+        log.debug(
+            "BG/NBD fitted on %d customers (%d patterns): %s",
+            self.n_customers_,
+            self.n_patterns_,
+            self.params_,
+        )
         if self.params_["a"] + self.params_["b"] > 1e4:
             # The likelihood is maximised on the boundary: every customer seems to share one
             # dropout probability a/(a+b). Predictions stay sound; a penalizer keeps a, b finite.
@@ -240,23 +275,15 @@ class BetaGeoModel:
         return np.asarray(np.where(x > 0, 1.0 / (1.0 + np.exp(log_odds)), 1.0), dtype=np.float64)
 
 
-class GammaGammaModel:
+class GammaGammaModel(_PatternModel):
     """Gamma-Gamma model of the mean spend per repeat purchase: ``fit(frequency, monetary)``.
 
     Fitted on customers with at least one repeat purchase and a positive mean (the model's
     support); others are ignored by ``fit``. ``params_`` = ``{"p", "q", "gamma"}``.
     """
 
+    name = "Gamma-Gamma"
     param_names = ("p", "q", "gamma")
-
-    def __init__(self, penalizer: float = 0.0) -> None:
-        if penalizer < 0:
-            raise AnalyticsError("penalizer must be >= 0")
-        self.penalizer = penalizer
-        self.params_: dict[str, float] = {}
-        self.log_likelihood_: float = float("nan")
-        self.n_customers_: int = 0
-        self.n_patterns_: int = 0
 
     @staticmethod
     def _loglik_terms(
@@ -292,25 +319,10 @@ class GammaGammaModel:
             raise ConvergenceError("Gamma-Gamma: fewer than 2 customers with repeat purchases")
         patterns, weights, _ = _group(x[keep], m[keep])
         px, pm = patterns[:, 0], patterns[:, 1]
-        n = float(weights.sum())
-
-        def objective(logp: FloatArray) -> tuple[float, FloatArray]:
-            ll, grad = self._loglik_terms(logp, px, pm)
-            params = np.exp(logp)
-            value = -(weights @ ll) / n + self.penalizer * float(params @ params)
-            gradient = -(grad @ weights) / n + 2.0 * self.penalizer * params * params
-            return float(value), gradient
-
-        if initial_params is None:
-            x0 = np.log(np.array([1.0, 2.0, max(float(np.mean(pm)), 1e-3)]))
-        else:
-            x0 = np.log(np.array([initial_params[k] for k in self.param_names]))
-        logp = _minimize("Gamma-Gamma", objective, x0, tolerance=1e-4)
-        ll, _ = self._loglik_terms(logp, px, pm)
-        self.params_ = dict(zip(self.param_names, map(float, np.exp(logp)), strict=True))
-        self.log_likelihood_ = float(weights @ ll)
-        self.n_customers_ = int(n)
-        self.n_patterns_ = len(weights)
+        start = np.array([1.0, 2.0, max(float(np.mean(pm)), 1e-3)])
+        self._fit_patterns(
+            lambda logp: self._loglik_terms(logp, px, pm), weights, start, initial_params
+        )
         if self.params_["q"] <= 1.0:
             log.warning("Gamma-Gamma q <= 1: the population mean spend is undefined")
         return self
