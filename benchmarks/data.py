@@ -77,13 +77,15 @@ def order_lines(seed: int, number: int, n_customers: int, variant: int = 0) -> l
         sku = rng.randrange(N_SKUS)
         quantity = rng.randrange(1, 4) + (variant if line == 1 else 0)
         price = f"{level * rng.randrange(500, 150000) / 100:.2f}"
+        # A discount never exceeds the line (a negative amount is rightly rejected by the ETL).
+        discount = "5.00" if rng.random() >= 0.85 and float(price) * quantity > 50 else "0"
         rows.append(
             [
                 f"O{number:09d}", str(line), ordered_at,
                 cid, f"Customer {cust}", f"c{cust}@example.com", city, country,
                 f"SKU{sku:04d}", f"Product {sku}", CATEGORIES[sku % len(CATEGORIES)],
                 f"Brand{sku % 17}", str(quantity), price,
-                "0" if rng.random() < 0.85 else "5.00", "EUR", method, channel, status,
+                discount, "EUR", method, channel, status,
                 invoiced.isoformat(), due.isoformat(),
                 paid.isoformat() if paid <= AS_OF else "",
             ]

@@ -164,28 +164,71 @@ TABLES = {
 
 
 def insert_batch(engine: Engine, batch: dict[str, Rows]) -> None:
-    """One transaction, one ``executemany`` per table."""
+    """One transaction, one SQLAlchemy Core ``executemany`` per table."""
     with engine.begin() as conn:
         for name, table in TABLES.items():
             if batch[name]:
                 conn.execute(table.insert(), batch[name])
 
 
-def floor_load(url: str, path: str, batch_lines: int = 50_000) -> dict[str, float]:
+Prepared = list[tuple[str, list[Any]]]  # (INSERT statement, driver-ready parameter rows)
+
+
+def prepare_batch(engine: Engine, batch: dict[str, Rows]) -> Prepared:
+    """The batch as driver-level statements and parameters, values already converted by each
+    column type's bind processor (what any SQLAlchemy insert must do to them)."""
+    dialect = engine.dialect
+    out: Prepared = []
+    for name, table in TABLES.items():
+        rows = batch[name]
+        if not rows:
+            continue
+        columns = list(rows[0])
+        compiled = table.insert().compile(dialect=dialect, column_keys=columns)
+        procs = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+        values = [
+            tuple(
+                v if f is None or v is None else f(v)
+                for f, v in zip(procs, (r[c] for c in columns), strict=True)
+            )
+            for r in rows
+        ]
+        params: list[Any]
+        if dialect.positional:
+            order = [columns.index(n) for n in compiled.positiontup or ()]
+            params = [tuple(v[i] for i in order) for v in values]
+        else:
+            params = [dict(zip(columns, v, strict=True)) for v in values]
+        out.append((str(compiled), params))
+    return out
+
+
+def floor_load(
+    url: str, path: str, batch_lines: int = 50_000, level: str = "driver"
+) -> dict[str, float]:
     """Parse ``path`` into rows (untimed), then time their bare inserts; also the parse time.
 
+    ``level="driver"``: the DBAPI cursor's ``executemany`` of ready parameter rows (the true
+    floor); ``level="core"``: SQLAlchemy Core ``conn.execute(table.insert(), rows)``.
     Returns ``{"parse_s", "insert_s", "lines"}``. The parsed rows are held in memory (the floor
-    has no memory target); they are inserted batch by batch as the ETL does.
+    has no memory target); they are inserted batch by batch, one transaction each, as the ETL.
     """
     from etl.db import create_engine_for
 
     engine = create_engine_for(url)
     start = time.perf_counter()
     parsed = list(batches(Path(path), batch_lines, _Keys()))
+    prepared = [prepare_batch(engine, b) for b in parsed] if level == "driver" else []
     parse_s = time.perf_counter() - start
     start = time.perf_counter()
-    for batch in parsed:
-        insert_batch(engine, batch)
+    if level == "driver":
+        for statements in prepared:
+            with engine.begin() as conn:
+                for sql, params in statements:
+                    conn.exec_driver_sql(sql, params)
+    else:
+        for batch in parsed:
+            insert_batch(engine, batch)
     insert_s = time.perf_counter() - start
     engine.dispose()
     return {
