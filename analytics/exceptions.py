@@ -1,7 +1,9 @@
 """Exceptions of the analytics package.
 
-AnalyticsError
-└── ConvergenceError    a model fit did not converge
+Every error carries ``transient``; all of these are terminal (the same data fails the same way).
+
+AnalyticsError          base of everything raised here (bad input, bad config)    terminal
+└── ConvergenceError    a model fit did not converge                              terminal
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ SugarError                                  base of everything raised here      
 ├── WriteNotStored          Sugar answered "ok" but the write is provably not stored   terminal
 │                           (set_relationship failed>0, set_entries ids missing, ...)
 ├── ExtensionMissing        the bridge server extension is not installed               terminal
+├── ExtensionBuildError     building the extension package: the PHP sources are        terminal
+│                           missing or disagree with the Python version constants
 └── InvalidCall             refused locally before sending: unknown method or          terminal
                             parameter, bad identifier, unsafe order_by (also ValueError)
 
@@ -135,6 +137,10 @@ class WriteNotStored(SugarError):
 
 class ExtensionMissing(SugarError):
     """The sugar-bridge server extension (custom/service/bridge/rest.php) is not installed."""
+
+
+class ExtensionBuildError(SugarError):
+    """The extension's PHP sources are missing or disagree with the packaged version (build)."""
 
 
 class InvalidCall(SugarError, ValueError):

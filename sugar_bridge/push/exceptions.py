@@ -1,9 +1,11 @@
 """Exceptions of the push (a subtree of ``sugar_bridge.exceptions.SugarBridgeError``).
 
-PushError                  base of the push's own errors (terminal unless marked)
-├── NoHabitsError          the warehouse has no ``customer_habits`` to push (run analytics first)
-└── MissingFieldsError     Sugar lacks mapped Accounts fields (run ``provision apply``); Sugar
-                           would silently drop their values, so the push refuses to start
+PushError                  base of the push's own errors                              terminal
+├── NoHabitsError          the warehouse has no ``customer_habits`` to push (run      terminal
+│                          analytics first)
+└── MissingFieldsError     Sugar lacks mapped Accounts fields (run ``provision        terminal
+                           apply``); Sugar would silently drop their values, so the
+                           push refuses to start
 
 Errors from Sugar itself are the client's (``connectors.sugar.exceptions``): a transient one that
 outlives the client's retries fails only the batch it hit; the run records it and goes on.

@@ -1,7 +1,9 @@
 """Exceptions of the sandbox package.
 
-SandboxError (SugarBridgeError)  a problem of the sandbox itself (bad fault config, no DB file)
-└── SandboxConfigError        invalid options (fault rate out of range, unknown fault kind …)
+SandboxError (SugarBridgeError)  a problem of the sandbox itself (bad fault config,   terminal
+│                                no DB file)
+└── SandboxConfigError        invalid options (fault rate out of range, unknown     terminal
+                              fault kind …)
 
 ApiAnswer                     internal signals raised inside a v4_1 method to produce one of Sugar's
 ├── SugarFault                  HTTP 200 ``{name, number, description}`` error object

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 
+from connectors.sugar.exceptions import ExtensionBuildError
 from connectors.sugar.extension import (
     API_LEVEL,
     EXTENSION_VERSION,
@@ -33,10 +34,6 @@ IMPL_FILE = PHP_ROOT / "custom/service/bridge/SugarWebServiceImplBridge.php"
 SUGAR_VERSIONS = r"6\.5\..*"
 #: SuiteCRM 7.x.
 SUITECRM_VERSIONS = r"7\..*"
-
-
-class ExtensionBuildError(Exception):
-    """The PHP sources and the packaged version disagree, or a source file is missing."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.sugar.exceptions import SugarError
 from connectors.sugar.extension import (
     API_LEVEL,
     EXTENSION_VERSION,
@@ -92,6 +93,8 @@ def test_a_version_mismatch_refuses_to_build(tmp_path: Path) -> None:
     impl.write_text(
         impl.read_text("utf-8").replace(f"'{EXTENSION_VERSION}'", "'0.0.1'"), encoding="utf-8"
     )
+    assert issubclass(ExtensionBuildError, SugarError)  # in the connector's tree: terminal
+    assert ExtensionBuildError.transient is False
     with pytest.raises(ExtensionBuildError, match=r"0\.0\.1"):
         build_package(tmp_path / "out", php_root=root)
     (root / INSTALL_DIR / "registry.php").unlink()
