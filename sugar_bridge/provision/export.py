@@ -245,6 +245,8 @@ def _accounts(
     names_by_id: dict[str, str],
     skipped: list[str],
 ) -> list[dict[str, Any]]:
+    """The accounts that carry an external id, as spec entries (Sugar method
+    ``get_entry_list``)."""
     declared = {f["name"] for f in custom_fields.get("Accounts", [])}
     if key_field not in declared:
         return []

@@ -168,6 +168,7 @@ def read_state(client: SugarClient, spec: SugarSpec) -> SugarState:
 
 
 def _read_custom_fields(client: SugarClient, spec: SugarSpec, state: SugarState) -> None:
+    """The fields of every module the spec touches (Sugar method ``get_module_fields``)."""
     modules = set(spec.custom_fields)
     if spec.accounts:
         modules.add("Accounts")
@@ -187,6 +188,8 @@ def _read_custom_fields(client: SugarClient, spec: SugarSpec, state: SugarState)
 
 
 def _read_roles(client: SugarClient, spec: SugarSpec, state: SugarState) -> None:
+    """The declared roles, their users and rights (``get_entry_list``, ``get_relationships``,
+    the extension's ``bridge_get_role_actions``)."""
     declared = {role.name.lower(): role.name for role in spec.roles}
     roles = client.module("ACLRoles")
     for record in roles.iter_records(fields=["id", "name", "description"]):
@@ -215,6 +218,8 @@ def _read_roles(client: SugarClient, spec: SugarSpec, state: SugarState) -> None
 
 
 def _read_groups(client: SugarClient, spec: SugarSpec, state: SugarState) -> None:
+    """The declared security groups, their users and roles (``get_entry_list``,
+    ``get_relationships``)."""
     declared = {group.name.lower(): group.name for group in spec.security_groups}
     groups = client.module("SecurityGroups")
     for record in groups.iter_records(fields=["id", "name", "description"]):
@@ -229,6 +234,7 @@ def _read_groups(client: SugarClient, spec: SugarSpec, state: SugarState) -> Non
 
 
 def _read_accounts(client: SugarClient, spec: SugarSpec, state: SugarState) -> None:
+    """The declared accounts by external id, 50 ids a query (``get_entry_list``)."""
     key_field = spec.account_key_field
     if key_field not in state.module_field_names.get("Accounts", set()):
         # The key field does not exist yet (it is created by this plan): no account can match,

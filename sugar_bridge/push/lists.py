@@ -53,6 +53,7 @@ def _chunks(ids: Sequence[str], size: int) -> list[Sequence[str]]:
 
 
 def _members(lists: Module, list_id: str, page_size: int) -> set[str]:
+    """Ids of the accounts in a target list (Sugar method ``get_relationships``, paged)."""
     return {str(r["id"]) for r in lists.related(list_id, LINK, fields=["id"], page_size=page_size)}
 
 
@@ -116,6 +117,8 @@ def _reconcile_one(
     result: ListsResult,
     dry_run: bool,
 ) -> None:
+    """Create the list if needed (``set_entry``), add and remove members (``set_relationship``),
+    then read the members back (``get_relationships``) and log each change as ok or failed."""
     if list_id is None:
         if not wanted:
             return  # no list and nobody to put in it: nothing to create yet

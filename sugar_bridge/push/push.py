@@ -331,7 +331,8 @@ def _run(
 
 
 def _resolve(client: SugarClient, config: PushConfig) -> list[FieldSpec]:
-    """Field specs with Sugar's types; refuses to push into fields Sugar does not have."""
+    """Field specs with Sugar's types (Sugar method ``get_module_fields``); refuses to push into
+    fields Sugar does not have."""
     wanted = [m.field for m in config.fields.values()] + [config.match.external_id_field]
     if config.updated_field:
         wanted.append(config.updated_field)
