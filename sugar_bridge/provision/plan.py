@@ -35,7 +35,7 @@ from sugar_bridge.provision.spec import (
     SugarSpec,
     User,
 )
-from sugar_bridge.provision.state import SugarState, read_state
+from sugar_bridge.provision.state import NamedRecord, SugarState, read_state
 
 Kind = Literal[
     "custom_field", "role", "role_rights", "security_group", "user", "membership", "account"
@@ -387,21 +387,23 @@ def _custom_field_changes(spec_field: CustomField, current: dict[str, Any]) -> l
     return changes
 
 
+def _named_item(kind: Kind, name: str, description: str, current: NamedRecord | None) -> Item:
+    """Create, update or keep a named record (role, security group): its description, and its
+    name when it differs only by case (records are matched by name case-insensitively)."""
+    if current is None:
+        return Item(kind, name, "create", values={"name": name, "description": description})
+    desired = {"description": (description, "text")}
+    if current.name != name:
+        desired["name"] = (name, "varchar")
+    changes, write = _compare(desired, {"description": current.description, "name": current.name})
+    action: Action = "update" if changes else "unchanged"
+    return Item(kind, name, action, changes, sugar_id=current.id, values=write)
+
+
 def _role_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
     for role in spec.roles:
         current = state.roles.get(role.name)
-        values = {"name": role.name, "description": role.description}
-        if current is None:
-            yield Item("role", role.name, "create", values=values)
-        else:
-            desired = {"description": (role.description, "text")}
-            if current.name != role.name:
-                desired["name"] = (role.name, "varchar")
-            changes, write = _compare(
-                desired, {"description": current.description, "name": current.name}
-            )
-            action: Action = "update" if changes else "unchanged"
-            yield Item("role", role.name, action, changes, sugar_id=current.id, values=write)
+        yield _named_item("role", role.name, role.description, current)
         if not role.rights:
             continue
         if not state.extension.installed:
@@ -429,7 +431,7 @@ def _role_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
         if current is None:
             yield Item("role_rights", role.name, "create", changes, values=to_set)
         else:
-            action = "update" if changes else "unchanged"
+            action: Action = "update" if changes else "unchanged"
             yield Item(
                 "role_rights", role.name, action, changes, sugar_id=current.id, values=to_set
             )
@@ -443,24 +445,13 @@ def _word(level: int | None) -> str | None:
 
 def _group_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
     for group in spec.security_groups:
-        values = {"name": group.name, "description": group.description}
         if not state.has_security_groups:
             yield Item(
                 "security_group", group.name, "blocked", note="no SecurityGroups module in Sugar"
             )
             continue
         current = state.groups.get(group.name)
-        if current is None:
-            yield Item("security_group", group.name, "create", values=values)
-            continue
-        desired = {"description": (group.description, "text")}
-        if current.name != group.name:
-            desired["name"] = (group.name, "varchar")
-        changes, write = _compare(
-            desired, {"description": current.description, "name": current.name}
-        )
-        action: Action = "update" if changes else "unchanged"
-        yield Item("security_group", group.name, action, changes, sugar_id=current.id, values=write)
+        yield _named_item("security_group", group.name, group.description, current)
 
 
 def _email_note(changes: list[FieldChange], values: dict[str, Any]) -> str:

@@ -101,6 +101,15 @@ ScalarValue = bool | int | float | Decimal | dt.datetime | dt.date | str | None
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError(f"not an email address: {value!r}")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -157,7 +166,7 @@ class User(_Model):
     user_name: UserName
     first_name: OptionalText = ""
     last_name: Name
-    email: str | None = None
+    email: Email | None = None
     title: OptionalText = ""
     department: OptionalText = ""
     status: Literal["Active", "Inactive"] = "Active"
@@ -168,13 +177,6 @@ class User(_Model):
         default=None,
         description="Set when the user is created: 'generate', {env: VAR} or {file: PATH}.",
     )
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError(f"not an email address: {value!r}")
-        return value
 
     @field_validator("password", mode="before")
     @classmethod
@@ -219,20 +221,13 @@ class Account(_Model):
     type: OptionalText = ""
     industry: OptionalText = ""
     phone: OptionalText = ""
-    email: str | None = None
+    email: Email | None = None
     website: OptionalText = ""
     description: Text = ""
     billing_address: Address | None = None
     shipping_address: Address | None = None
     assigned_user: UserName | None = None
     custom: dict[CustomFieldName, ScalarValue] = Field(default_factory=dict)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL.match(value):
-            raise ValueError(f"not an email address: {value!r}")
-        return value
 
 
 # --- Custom fields ------------------------------------------------------------------------------
