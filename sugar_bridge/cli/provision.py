@@ -226,13 +226,7 @@ def export_command(
     modules = tuple(module or ["Accounts"])
     with make_client(ctx.settings) as client:
         result = export(client, modules=modules, account_key_field=key_field)
-    text = result.to_yaml()
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-        console.print(f"Spec written to {out}.", highlight=False)
+    _emit(result.to_yaml(), out, "Spec")
     for line in result.skipped:
         err_console.print(f"[yellow]skipped:[/] {line}", highlight=False)
 
@@ -245,10 +239,14 @@ def schema_command(
     ] = None,
 ) -> None:
     """Print the JSON Schema of the config file (for editors' autocompletion)."""
-    text = json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n"
+    _emit(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", out, "Schema")
+
+
+def _emit(text: str, out: Path | None, what: str) -> None:
+    """Write ``text`` to ``out`` (creating its directory) and say so, or to stdout."""
     if out is None:
         typer.echo(text, nl=False)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-        console.print(f"Schema written to {out}.", highlight=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    console.print(f"{what} written to {out}.", highlight=False)
