@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
+from sqlalchemy import Engine
 
 from analytics.run import AnalyticsRunInfo, fit_models, run_analytics
 from etl.db import create_engine_for, ensure_current
@@ -29,6 +32,17 @@ AsOfOption = Annotated[
         "Default: today in SUGAR_BRIDGE_TIMEZONE.",
     ),
 ]
+
+
+@contextmanager
+def open_warehouse(settings: Settings) -> Iterator[Engine]:
+    """The warehouse, migrated to the current schema if needed; disposed at the end."""
+    engine = create_engine_for(settings.warehouse_url_value)
+    try:
+        ensure_current(engine)
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def parse_as_of(value: str | None, settings: Settings) -> date:
@@ -92,13 +106,8 @@ def run_command(as_of: AsOfOption = None) -> None:
     """Compute and store the statistics, segments, lifecycle stages and CLV; print a summary."""
     ctx = make_context()
     when = parse_as_of(as_of, ctx.settings)
-    config = ctx.config.analytics
-    engine = create_engine_for(ctx.settings.warehouse_url_value)
-    try:
-        ensure_current(engine)
-        info = run_analytics(engine, config, when)
-    finally:
-        engine.dispose()
+    with open_warehouse(ctx.settings) as engine:
+        info = run_analytics(engine, ctx.config.analytics, when)
     print_run_summary(info)
 
 
@@ -116,13 +125,8 @@ def clv_command(
     ctx = make_context()
     when = parse_as_of(as_of, ctx.settings)
     config = ctx.config.analytics
-    engine = create_engine_for(ctx.settings.warehouse_url_value)
-    try:
-        ensure_current(engine)
-        with engine.connect() as conn:
-            customers = compute_habits(conn, when, config).customers
-    finally:
-        engine.dispose()
+    with open_warehouse(ctx.settings) as engine, engine.connect() as conn:
+        customers = compute_habits(conn, when, config).customers
     fit = fit_models(customers, config)
     result = {"as_of": when.isoformat(), **fit.as_dict()}
     if as_json:

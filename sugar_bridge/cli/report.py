@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from analytics.report import write_report
-from etl.db import create_engine_for, ensure_current
-from sugar_bridge.cli.analytics import AsOfOption, parse_as_of
+from sugar_bridge.cli.analytics import AsOfOption, open_warehouse, parse_as_of
 from sugar_bridge.cli.common import console, handle_errors, make_context
 
 
@@ -30,12 +29,8 @@ def report_command(
     """
     ctx = make_context()
     when = parse_as_of(as_of, ctx.settings)
-    engine = create_engine_for(ctx.settings.warehouse_url_value)
-    try:
-        ensure_current(engine)
+    with open_warehouse(ctx.settings) as engine:
         result = write_report(engine, ctx.config.analytics, when, out, recompute=recompute)
-    finally:
-        engine.dispose()
     state = "computed now" if result.computed else "stored"
     console.print(
         f"report as of {when} (analytics run {result.run_id}, {state}): {result.path} "

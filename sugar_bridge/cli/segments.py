@@ -13,9 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
-from sqlalchemy import Engine
 
-from etl.db import create_engine_for, ensure_current
+from sugar_bridge.cli.analytics import open_warehouse
 from sugar_bridge.cli.common import EXIT_PARTIAL, Context, console, handle_errors, make_context
 from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.push import store
@@ -28,12 +27,6 @@ app = typer.Typer(
     "match warehouse customers to accounts.",
     no_args_is_help=True,
 )
-
-
-def _engine(ctx: Context) -> Engine:
-    engine = create_engine_for(ctx.settings.warehouse_url_value)
-    ensure_current(engine)
-    return engine
 
 
 def _push_config(ctx: Context) -> PushConfig:
@@ -132,28 +125,28 @@ def push_command(
     config = _push_config(ctx)
     settings = ctx.settings
     settings.require_sugar()  # a missing URL/password is a config error before any work
-    engine = _engine(ctx)
-    when = _parse_date(as_of) or store.habits_as_of(engine) or datetime.now(UTC).date()
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-        transient=True,
-    ) as bar:  # fmt: skip
-        tasks: dict[str, Any] = {}
+    with open_warehouse(settings) as engine:
+        when = _parse_date(as_of) or store.habits_as_of(engine) or datetime.now(UTC).date()
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
+            transient=True,
+        ) as bar:  # fmt: skip
+            tasks: dict[str, Any] = {}
 
-        def progress(step: str, done: int, total: int) -> None:
-            if step not in tasks:
-                tasks[step] = bar.add_task(step, total=total)
-            bar.update(tasks[step], completed=done, total=total)
+            def progress(step: str, done: int, total: int) -> None:
+                if step not in tasks:
+                    tasks[step] = bar.add_task(step, total=total)
+                bar.update(tasks[step], completed=done, total=total)
 
-        info = push_segments(
-            engine,
-            lambda: make_client(settings),
-            config,
-            as_of=when,
-            dry_run=dry_run,
-            full=full,
-            progress=progress,
-        )
+            info = push_segments(
+                engine,
+                lambda: make_client(settings),
+                config,
+                as_of=when,
+                dry_run=dry_run,
+                full=full,
+                progress=progress,
+            )
     render_run(info)
     if info.status == "partial":
         raise typer.Exit(EXIT_PARTIAL)
@@ -167,8 +160,8 @@ def match_command() -> None:
     config = ctx.config.push
     settings = ctx.settings
     settings.require_sugar()
-    engine = _engine(ctx)
-    info = match_accounts(engine, lambda: make_client(settings), config)
+    with open_warehouse(settings) as engine:
+        info = match_accounts(engine, lambda: make_client(settings), config)
     table = Table(title="match", show_header=True)
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -193,8 +186,8 @@ def unmatched_command(
 ) -> None:
     """List the customers the last match/push could not pair with exactly one account."""
     ctx = make_context()
-    engine = _engine(ctx)
-    rows = store.read_match_issues(engine, ambiguous_only=ambiguous)
+    with open_warehouse(ctx.settings) as engine:
+        rows = store.read_match_issues(engine, ambiguous_only=ambiguous)
     if not rows:
         console.print("Every customer with statistics is matched to exactly one account.")
         return
