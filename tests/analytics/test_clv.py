@@ -41,6 +41,18 @@ def cdnow_transactions() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
+def summary(cdnow_transactions: pd.DataFrame) -> pd.DataFrame:
+    """The CDNOW sample summarised at the end of the published calibration period."""
+    return rfm_summary(
+        cdnow_transactions,
+        customer_col="customer",
+        date_col="date",
+        amount_col="amount",
+        as_of=date(1997, 9, 30),
+    )
+
+
+@pytest.fixture(scope="module")
 def bgnbd(cdnow: pd.DataFrame) -> BetaGeoModel:
     return BetaGeoModel().fit(cdnow["x"], cdnow["t_x"], cdnow["T"])
 
@@ -87,16 +99,9 @@ def test_probability_alive(bgnbd: BetaGeoModel) -> None:
     assert p[3] > 0.9
 
 
-def test_gamma_gamma_reproduces_published_estimates(cdnow_transactions: pd.DataFrame) -> None:
+def test_gamma_gamma_reproduces_published_estimates(summary: pd.DataFrame) -> None:
     # Fader & Hardie (2013), "The Gamma-Gamma model of monetary value": p = 6.25, q = 3.74,
     # gamma = 15.44 on the 946 CDNOW customers with repeat purchases in the calibration period.
-    summary = rfm_summary(
-        cdnow_transactions,
-        customer_col="customer",
-        date_col="date",
-        amount_col="amount",
-        as_of=date(1997, 9, 30),
-    )
     model = GammaGammaModel().fit(summary["frequency"], summary["monetary"])
     assert model.n_customers_ == 946
     assert model.params_["p"] == pytest.approx(6.25, abs=5e-3)
@@ -115,15 +120,8 @@ def test_gamma_gamma_conditional_spend_matches_hardie_spreadsheet(cdnow: pd.Data
 
 
 def test_rfm_summary_reproduces_the_published_calibration_summary(
-    cdnow_transactions: pd.DataFrame, cdnow: pd.DataFrame
+    summary: pd.DataFrame, cdnow: pd.DataFrame
 ) -> None:
-    summary = rfm_summary(
-        cdnow_transactions,
-        customer_col="customer",
-        date_col="date",
-        amount_col="amount",
-        as_of=date(1997, 9, 30),
-    )
     assert len(summary) == 2357
     np.testing.assert_array_equal(summary["frequency"].to_numpy(), cdnow["x"].to_numpy())
     np.testing.assert_allclose(summary["recency"], cdnow["t_x"], atol=0.006)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -57,33 +58,11 @@ def test_foreground_server_prints_url_and_stops_on_ctrl_c(tmp_path: Path) -> Non
 
 
 def test_accounts_lists_the_database_with_segments(tmp_path: Path) -> None:
-    with Sandbox(tmp_path / "sandbox.db") as sb:
-        session = raw_call(
-            sb.url,
-            "login",
-            {"user_auth": {"user_name": "admin", "password": md5_hex(sb.admin_password)}},
-        ).body["id"]
-        raw_call(
-            sb.extension_url,
-            "bridge_ensure_custom_field",
-            {
-                "session": session,
-                "module_name": "Accounts",
-                "field": {"name": "segment_c", "type": "varchar", "label": "Segment"},
-            },
-        )
-        raw_call(
-            sb.url,
-            "set_entries",
-            {
-                "session": session,
-                "module_name": "Accounts",
-                "name_value_lists": [
-                    {"name": "Acme", "segment_c": "champions"},
-                    {"name": "Bolt", "segment_c": "lost"},
-                ],
-            },
-        )
+    _two_accounts(
+        tmp_path,
+        {"name": "segment_c", "type": "varchar", "label": "Segment"},
+        {"Acme": "champions", "Bolt": "lost"},
+    )
     runner = CliRunner()
     env = {"COLUMNS": "200"}
     everything = runner.invoke(app, ["sandbox", "accounts", "--data-dir", str(tmp_path)], env=env)
@@ -102,38 +81,16 @@ def test_accounts_lists_the_database_with_segments(tmp_path: Path) -> None:
 
 
 def test_accounts_segment_filter_takes_the_label_sugar_shows(tmp_path: Path) -> None:
-    with Sandbox(tmp_path / "sandbox.db") as sb:
-        session = raw_call(
-            sb.url,
-            "login",
-            {"user_auth": {"user_name": "admin", "password": md5_hex(sb.admin_password)}},
-        ).body["id"]
-        raw_call(
-            sb.extension_url,
-            "bridge_ensure_custom_field",
-            {
-                "session": session,
-                "module_name": "Accounts",
-                "field": {
-                    "name": "segment_c",
-                    "type": "enum",
-                    "label": "Segment",
-                    "options": {"at_risk": "At risk", "lost": "Lost"},
-                },
-            },
-        )
-        raw_call(
-            sb.url,
-            "set_entries",
-            {
-                "session": session,
-                "module_name": "Accounts",
-                "name_value_lists": [
-                    {"name": "Acme", "segment_c": "at_risk"},
-                    {"name": "Bolt", "segment_c": "lost"},
-                ],
-            },
-        )
+    _two_accounts(
+        tmp_path,
+        {
+            "name": "segment_c",
+            "type": "enum",
+            "label": "Segment",
+            "options": {"at_risk": "At risk", "lost": "Lost"},
+        },
+        {"Acme": "at_risk", "Bolt": "lost"},
+    )
     runner = CliRunner()
     env = {"COLUMNS": "200"}
     for segment in ("At risk", "at_risk"):
@@ -150,3 +107,30 @@ def test_bad_fault_option_is_a_config_error(tmp_path: Path) -> None:
         app, ["sandbox", "--memory", "--fault-rate", "0.5", "--fault-kind", "boom"]
     )
     assert result.exit_code == 2, result.output
+
+
+def _two_accounts(data_dir: Path, field: dict[str, Any], segments: dict[str, str]) -> None:
+    """A file-backed sandbox in ``data_dir`` with the custom field ``field`` and one account per
+    name in ``segments`` (name -> segment), written over the API."""
+    with Sandbox(data_dir / "sandbox.db") as sb:
+        session = raw_call(
+            sb.url,
+            "login",
+            {"user_auth": {"user_name": "admin", "password": md5_hex(sb.admin_password)}},
+        ).body["id"]
+        raw_call(
+            sb.extension_url,
+            "bridge_ensure_custom_field",
+            {"session": session, "module_name": "Accounts", "field": field},
+        )
+        raw_call(
+            sb.url,
+            "set_entries",
+            {
+                "session": session,
+                "module_name": "Accounts",
+                "name_value_lists": [
+                    {"name": name, "segment_c": segment} for name, segment in segments.items()
+                ],
+            },
+        )
