@@ -109,6 +109,7 @@ def _child(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...], warm: tuple
     # that a long-lived job (the scheduler) does not.
     for module in warm:
         importlib.import_module(module)
+    before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     try:
         out = fn(*args)
@@ -116,18 +117,23 @@ def _child(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...], warm: tuple
     except BaseException as exc:  # reported to the parent, which re-raises
         out, error = None, f"{type(exc).__name__}: {exc}"
     wall = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    conn.send((out, error, wall, peak_kb))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    conn.send((out, error, wall, after.ru_maxrss))
+    conn.send(cpu)  # a second message: a parent started with an older harness reads only one
     conn.close()
 
 
 @dataclass
 class Measured:
-    """What ``measure`` returns: the part's result, wall seconds and peak RSS in MiB."""
+    """What ``measure`` returns: the part's result, wall seconds, peak RSS in MiB, and the CPU
+    seconds of the part's own process (less disturbed than wall time by other jobs on a shared
+    machine; threads of the part count, other processes such as a database server do not)."""
 
     value: Any
     seconds: float
     peak_mib: float
+    cpu_seconds: float = 0.0
 
 
 def measure(fn: Callable[..., Any], *args: Any, warm: tuple[str, ...] = ()) -> Measured:
@@ -142,6 +148,7 @@ def measure(fn: Callable[..., Any], *args: Any, warm: tuple[str, ...] = ()) -> M
     child.close()
     try:
         out, error, wall, peak_kb = parent.recv()
+        cpu = parent.recv()
     except EOFError:  # the child died without answering (killed, out of memory)
         proc.join()
         raise RuntimeError(
@@ -151,7 +158,7 @@ def measure(fn: Callable[..., Any], *args: Any, warm: tuple[str, ...] = ()) -> M
     if error:
         raise RuntimeError(f"benchmark part {getattr(fn, '__name__', fn)} failed: {error}")
     peak = peak_kb / 1024 if sys.platform != "darwin" else peak_kb / 1024 / 1024
-    return Measured(out, wall, peak)
+    return Measured(out, wall, peak, cpu)
 
 
 def fresh_warehouse(url: str) -> None:
