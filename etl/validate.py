@@ -336,11 +336,7 @@ def _parse_header(
     except _Invalid as exc:
         order["currency"] = None
         errors.append(exc)
-    for column, allowed in (
-        ("payment_method", PAYMENT_METHODS),
-        ("channel", CHANNELS),
-        ("status", STATUSES),
-    ):
+    for column, allowed in _ENUMS:
         try:
             order[column] = _enum(_text(values, column), allowed, column)
         except _Invalid as exc:
@@ -360,6 +356,11 @@ def _parse_header(
     return order, errors
 
 
+_ENUMS = (
+    ("payment_method", PAYMENT_METHODS),
+    ("channel", CHANNELS),
+    ("status", STATUSES),
+)
 _HEADER_TEXT = (
     ("order_id", True),
     ("customer_id", True),
@@ -368,6 +369,114 @@ _HEADER_TEXT = (
     ("customer_city", False),
     ("customer_country", False),
 )
+# What _fast_day returns for a value it leaves to the careful path (no valid date is this old).
+_UNUSUAL = date.min
+_OPTIONAL_HEADER_TEXT = tuple(
+    (column, MAX_LENGTH[column]) for column, required in _HEADER_TEXT if not required
+)
+
+
+def _fast_day(value: Any, days: dict[str, date]) -> date | None:
+    """An optional ISO date column in the common case: None when blank, ``_UNUSUAL`` else.
+
+    ``days`` remembers the chunk's dates already parsed (invoice, due and payment dates repeat
+    across orders).
+    """
+    if value is None:
+        return None
+    if type(value) is not str:
+        return _UNUSUAL
+    text = value.strip()
+    if not text:
+        return None
+    day = days.get(text)
+    if day is None:
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return _UNUSUAL
+        if parsed.tzinfo is not None or not 1900 <= parsed.year <= 2200:
+            return _UNUSUAL
+        day = days[text] = parsed.date()
+    return day
+
+
+def _fast_header(
+    values: dict[str, Any], default_currency: str, days: dict[str, date]
+) -> dict[str, Any] | None:
+    """The common case of ``_parse_header`` (ISO text, every field valid) without its
+    bookkeeping; for sources without date formats.
+
+    Returns None whenever anything is unusual; ``_parse_header`` then does the careful work and
+    writes the messages. It accepts nothing that ``_parse_header`` would reject, and gives what
+    it would give.
+    """
+    get = values.get
+    order_id, customer_id, ordered_at = get("order_id"), get("customer_id"), get("ordered_at")
+    if type(order_id) is not str or type(customer_id) is not str or type(ordered_at) is not str:
+        return None
+    order_id, customer_id = order_id.strip(), customer_id.strip()
+    if not order_id or not customer_id or len(order_id) > 128 or len(customer_id) > 128:
+        return None
+    order: dict[str, Any] = {"order_id": order_id, "customer_id": customer_id}
+    for column, limit in _OPTIONAL_HEADER_TEXT:
+        value = get(column)
+        if value is not None:
+            if type(value) is not str:
+                return None
+            value = value.strip()
+            if len(value) > limit:
+                return None
+        order[column] = value or None
+    try:
+        ordered = datetime.fromisoformat(ordered_at.strip())
+    except ValueError:
+        return None
+    if ordered.tzinfo is not None or not 1900 <= ordered.year <= 2200:
+        return None
+    order["ordered_at"] = ordered
+    invoiced = order["invoiced_at"] = _fast_day(get("invoiced_at"), days)
+    due = order["due_at"] = _fast_day(get("due_at"), days)
+    paid = order["paid_at"] = _fast_day(get("paid_at"), days)
+    if invoiced is _UNUSUAL or due is _UNUSUAL or paid is _UNUSUAL:
+        return None
+    if invoiced is not None and (
+        (paid is not None and paid < invoiced) or (due is not None and due < invoiced)
+    ):
+        return None
+    currency = get("currency")
+    if currency is None:
+        code = default_currency.upper()
+    elif type(currency) is str:
+        code = (currency.strip() or default_currency).upper()
+    else:
+        return None
+    if code not in ISO_4217:
+        return None
+    order["currency"] = code
+    for column, allowed in _ENUMS:
+        value = get(column)
+        if value is not None:
+            if type(value) is not str:
+                return None
+            value = value.strip().lower()
+            if value and value not in allowed:
+                return None
+        order[column] = value or None
+    if order["status"] is None:
+        order["status"] = "completed"
+    return order
+
+
+def _header(
+    values: dict[str, Any], options: ParseOptions, default_currency: str, days: dict[str, date]
+) -> tuple[dict[str, Any], list[_Invalid]]:
+    """Order-level fields of one row: the fast path when it applies, else the careful one."""
+    if options.date_format is None and options.datetime_format is None:
+        order = _fast_header(values, default_currency, days)
+        if order is not None:
+            return order, []
+    return _parse_header(values, options, default_currency)
 
 
 def _number(values: dict[str, Any], column: str, options: ParseOptions) -> Decimal | None:
@@ -407,7 +516,18 @@ def _fast_line(values: dict[str, Any]) -> Line | None:
     if type(sku) is not str or type(quantity) is not str or type(price) is not str:
         return None
     sku = sku.strip()
-    if not sku or len(sku) > 64 or not _places_ok(quantity, 3) or not _places_ok(price, 4):
+    # The decimal places read from the text (Decimal.as_tuple is slow), at most 3 for a quantity
+    # and 4 for a price; exponents, and trailing blanks that would miscount, go the careful way.
+    if (
+        not sku
+        or len(sku) > 64
+        or "e" in quantity
+        or "E" in quantity
+        or "e" in price
+        or "E" in price
+        or ((dot := quantity.find(".")) >= 0 and len(quantity) - dot > 4)
+        or ((dot := price.find(".")) >= 0 and len(price) - dot > 5)
+    ):
         return None
     try:
         q = Decimal(quantity)
@@ -463,6 +583,11 @@ def _parse_line(values: dict[str, Any], options: ParseOptions) -> tuple[Line, li
         line = _fast_line(values)
         if line is not None:
             return line, []
+    return _careful_line(values, options)
+
+
+def _careful_line(values: dict[str, Any], options: ParseOptions) -> tuple[Line, list[_Invalid]]:
+    """Line-level fields of one row, every rule checked and every problem described."""
     errors: list[_Invalid] = []
     texts: dict[str, str | None] = {}
     for column, required in (
@@ -576,21 +701,33 @@ def validate_chunk(
     orders: list[Order] = []
     lines_valid = 0
     skipped = 0
+    fast_lines = options.decimal == "." and not options.thousands
+    days: dict[str, date] = {}  # the chunk's ISO dates already parsed (_fast_header)
     for oid, rows in groups.items():
         # Order-level fields repeat on every line: when their raw values agree (the usual case)
         # they are parsed once for the order.
-        first_raw = tuple(map(rows[0].values.get, ORDER_FIELDS))
         shared = None
-        if all(tuple(map(r.values.get, ORDER_FIELDS)) == first_raw for r in rows[1:]):
-            shared = _parse_header(rows[0].values, options, default_currency)
+        if len(rows) == 1:
+            shared = _header(rows[0].values, options, default_currency, days)
+        else:
+            first_raw = tuple(map(rows[0].values.get, ORDER_FIELDS))
+            if all(tuple(map(r.values.get, ORDER_FIELDS)) == first_raw for r in rows[1:]):
+                shared = _header(rows[0].values, options, default_currency, days)
         members: list[tuple[RawRow, dict[str, Any], Line]] = []
         for position, row in enumerate(rows, 1):
-            header, header_errors = shared or _parse_header(row.values, options, default_currency)
-            line, line_errors = _parse_line(row.values, options)
-            errors = header_errors + line_errors
-            if errors:
-                rejects.append(_reject_of(row, errors))
+            values = row.values
+            header, header_errors = shared or _header(values, options, default_currency, days)
+            fast = _fast_line(values) if fast_lines else None
+            if fast is None:
+                line, line_errors = _careful_line(values, options)
+                if header_errors or line_errors:
+                    rejects.append(_reject_of(row, header_errors + line_errors))
+                    continue
+            elif header_errors:
+                rejects.append(_reject_of(row, header_errors))
                 continue
+            else:
+                line = fast
             if line.line_no == 0:
                 line.line_no = position  # default: row order within the order
             line.key = row.key
@@ -622,6 +759,8 @@ def validate_chunk(
         kept: list[Line] = []
         if len(members) == 1:
             kept.append(members[0][2])
+        elif len({m[2].line_no for m in members}) == len(members):
+            kept.extend(m[2] for m in members)  # line numbers all distinct (the usual case)
         else:
             by_no: dict[int, list[tuple[RawRow, dict[str, Any], Line]]] = {}
             for member in members:
