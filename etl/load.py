@@ -19,12 +19,13 @@ and MariaDB.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import operator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Table, and_, bindparam, delete, func, select, update
+from sqlalchemy import Date, DateTime, Table, and_, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from connectors.orders.base import Checkpoint
@@ -43,6 +44,7 @@ from etl.validate import Order, Reject, raw_json
 
 LoadMode = Literal["append", "replace", "merge"]
 
+_ORDERED_AT = operator.attrgetter("ordered_at")
 _IN_CHUNK = 500  # values per IN (...) list: well under every engine's parameter limit
 T = TypeVar("T")
 
@@ -99,19 +101,19 @@ def _ensure_dates(conn: Connection, days: Iterable[date]) -> None:
 def _customers(conn: Connection, source: str, orders: list[Order], now: datetime) -> dict[str, int]:
     """customer id -> customer_key, inserting new customers and updating changed attributes."""
     attrs: dict[str, dict[str, Any]] = {}
-    for order in sorted(orders, key=lambda o: o.ordered_at):
+    for order in sorted(orders, key=_ORDERED_AT):
         row = attrs.get(order.customer_id)
         if row is None:
             row = attrs[order.customer_id] = {"first_seen_at": order.ordered_at}
         # The newest order's non-empty values describe the customer best.
-        for column, value in (
-            ("name", order.customer_name),
-            ("email", order.customer_email),
-            ("city", order.customer_city),
-            ("country", order.customer_country),
-        ):
-            if value is not None:
-                row[column] = value
+        if order.customer_name is not None:
+            row["name"] = order.customer_name
+        if order.customer_email is not None:
+            row["email"] = order.customer_email
+        if order.customer_city is not None:
+            row["city"] = order.customer_city
+        if order.customer_country is not None:
+            row["country"] = order.customer_country
     c = dim_customer.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
@@ -173,7 +175,7 @@ def _customers(conn: Connection, source: str, orders: list[Order], now: datetime
             query = select(c.source_customer_id, c.customer_key).where(
                 c.source == source, c.source_customer_id.in_(part)
             )
-            keys.update({r.source_customer_id: r.customer_key for r in conn.execute(query)})
+            keys.update({r[0]: r[1] for r in conn.execute(query)})
     return keys
 
 
@@ -187,16 +189,17 @@ def _full_customer(existing: Any, changes: dict[str, Any]) -> dict[str, Any]:
 def _products(conn: Connection, orders: list[Order], now: datetime) -> dict[str, int]:
     """sku -> product_key, inserting new products and updating changed names/categories."""
     attrs: dict[str, dict[str, Any]] = {}
-    for order in sorted(orders, key=lambda o: o.ordered_at):
+    for order in sorted(orders, key=_ORDERED_AT):
         for line in order.lines:
-            row = attrs.setdefault(line.sku, {})
-            for column, value in (
-                ("name", line.product_name),
-                ("category", line.category),
-                ("brand", line.brand),
-            ):
-                if value is not None:
-                    row[column] = value
+            row = attrs.get(line.sku)
+            if row is None:
+                row = attrs[line.sku] = {}
+            if line.product_name is not None:
+                row["name"] = line.product_name
+            if line.category is not None:
+                row["category"] = line.category
+            if line.brand is not None:
+                row["brand"] = line.brand
     p = dim_product.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
@@ -244,36 +247,73 @@ def _products(conn: Connection, orders: list[Order], now: datetime) -> dict[str,
         )
         for part in _chunks(new_skus):
             query = select(p.sku, p.product_key).where(p.sku.in_(part))
-            keys.update({r.sku: r.product_key for r in conn.execute(query)})
+            keys.update({r[0]: r[1] for r in conn.execute(query)})
     return keys
+
+
+_ORDER_COLUMNS = (
+    "source",
+    "source_order_id",
+    "customer_key",
+    "order_date_key",
+    "ordered_at",
+    "channel",
+    "payment_method",
+    "currency",
+    "status",
+    "n_lines",
+    "n_items",
+    "total_amount",
+    "invoiced_at",
+    "due_at",
+    "paid_at",
+    "payment_delay_days",
+    "lateness_days",
+    "etl_run_id",
+    "content_hash",
+    "updated_at",
+)
+
+
+def _order_values(
+    order: Order, source: str, customer_key: int, run_id: int, digest: str, now: datetime
+) -> tuple[Any, ...]:
+    """An order's ``fact_order`` values, in the order of ``_ORDER_COLUMNS``."""
+    paid, invoiced, due = order.paid_at, order.invoiced_at, order.due_at
+    return (
+        source,
+        order.order_id,
+        customer_key,
+        date_key(order.ordered_at),
+        order.ordered_at,
+        order.channel,
+        order.payment_method,
+        order.currency,
+        order.status,
+        len(order.lines),
+        order.n_items,
+        order.total_amount,
+        invoiced,
+        due,
+        paid,
+        (paid - invoiced).days if paid and invoiced else None,
+        (paid - due).days if paid and due else None,
+        run_id,
+        digest,
+        now,
+    )
 
 
 def _order_row(
     order: Order, source: str, customer_key: int, run_id: int, digest: str, now: datetime
 ) -> dict[str, Any]:
-    paid, invoiced, due = order.paid_at, order.invoiced_at, order.due_at
-    return {
-        "source": source,
-        "source_order_id": order.order_id,
-        "customer_key": customer_key,
-        "order_date_key": date_key(order.ordered_at.date()),
-        "ordered_at": order.ordered_at,
-        "channel": order.channel,
-        "payment_method": order.payment_method,
-        "currency": order.currency,
-        "status": order.status,
-        "n_lines": len(order.lines),
-        "n_items": order.n_items,
-        "total_amount": order.total_amount,
-        "invoiced_at": invoiced,
-        "due_at": due,
-        "paid_at": paid,
-        "payment_delay_days": (paid - invoiced).days if paid and invoiced else None,
-        "lateness_days": (paid - due).days if paid and due else None,
-        "etl_run_id": run_id,
-        "content_hash": digest,
-        "updated_at": now,
-    }
+    return dict(
+        zip(
+            _ORDER_COLUMNS,
+            _order_values(order, source, customer_key, run_id, digest, now),
+            strict=True,
+        )
+    )
 
 
 _LINE_COLUMNS = (
@@ -287,6 +327,25 @@ _LINE_COLUMNS = (
 )
 
 
+class _Memo(dict[Any, Any]):
+    """A bind processor's results by value, each distinct value converted once.
+
+    For the date and datetime columns, whose processors are Python functions (on SQLite) and
+    whose values repeat across a batch (invoice, due and payment days, the batch's
+    ``updated_at``). Equal values convert alike: the warehouse's datetimes are all naive.
+    """
+
+    __slots__ = ("_process",)
+
+    def __init__(self, process: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self._process = process
+
+    def __missing__(self, value: Any) -> Any:
+        result = self[value] = self._process(value)
+        return result
+
+
 def bulk_insert(
     conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
 ) -> None:
@@ -294,20 +353,35 @@ def bulk_insert(
 
     The values go through each column type's own bind processor (so they are stored exactly as
     a Core insert stores them), but without building and checking a parameter dict per row —
-    the bulk of SQLAlchemy's per-row cost on large batches.
+    the bulk of SQLAlchemy's per-row cost on large batches. Only the columns that have a
+    processor are touched, and dates are converted once per distinct value.
     """
     dialect = conn.dialect
     compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
-    processors = [table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    if any(processors):
-        rows = [
-            tuple(v if f is None else f(v) for f, v in zip(processors, row, strict=True))
-            for row in rows
-        ]
+    convert: list[tuple[int, Callable[[Any], Any]]] = []
+    for i, name in enumerate(columns):
+        column_type = table.c[name].type
+        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
+        if processor is not None:
+            if isinstance(column_type, Date | DateTime):
+                convert.append((i, _Memo(processor).__getitem__))
+            else:
+                convert.append((i, processor))
+    if convert:
+        converted: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = list(row)
+            for i, process in convert:
+                values[i] = process(values[i])
+            converted.append(tuple(values))
+        rows = converted
     params: list[Any]
     if dialect.positional:
         positions = [list(columns).index(name) for name in compiled.positiontup or ()]
-        params = [tuple(row[i] for i in positions) for row in rows]
+        if positions == list(range(len(columns))):
+            params = list(rows)  # already in the statement's order (the usual case)
+        else:
+            params = [tuple(row[i] for i in positions) for row in rows]
     else:
         params = [dict(zip(columns, row, strict=True)) for row in rows]
     conn.exec_driver_sql(str(compiled), params)
@@ -347,9 +421,7 @@ def write_batch(
                 query = select(f.source_order_id, f.order_key, f.content_hash).where(
                     f.source == source, f.source_order_id.in_(part)
                 )
-                existing.update(
-                    {r.source_order_id: (r.order_key, r.content_hash) for r in conn.execute(query)}
-                )
+                existing.update({r[0]: (r[1], r[2]) for r in conn.execute(query)})
         new: list[Order] = []
         changed: list[tuple[int, Order]] = []
         for order in orders:
@@ -388,19 +460,18 @@ def write_batch(
             result.orders_updated = len(changed)
         if new:
             order_rows = [
-                _order_row(
+                _order_values(
                     o, source, customer_keys[o.customer_id], run_id, digests[o.order_id], now
                 )
                 for o in new
             ]
-            columns = tuple(order_rows[0])
-            bulk_insert(conn, fact_order, columns, [tuple(r.values()) for r in order_rows])
+            bulk_insert(conn, fact_order, _ORDER_COLUMNS, order_rows)
             f = fact_order.c
             for part in _chunks([o.order_id for o in new]):
                 query = select(f.source_order_id, f.order_key).where(
                     f.source == source, f.source_order_id.in_(part)
                 )
-                order_keys.update({r.source_order_id: r.order_key for r in conn.execute(query)})
+                order_keys.update({r[0]: r[1] for r in conn.execute(query)})
             result.orders_inserted = len(new)
         line_rows = [
             (
