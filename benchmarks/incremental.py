@@ -90,9 +90,9 @@ def _one_backend(result: Result, label: str, url: str, root: Path, n: int) -> No
         delta_b,
         "s",
         f"{delta_lines:,.0f} lines: {counts['inserted']:.0f} new, "
-        f"{counts['updated']:.0f} changed orders (best of 3 on SQLite)",
+        f"{counts['updated']:.0f} changed orders (best of 3 on SQLite, 1 run on a server)",
     )
-    result.add(f"{label}: no-change rerun", none_b, "s", "best of 3 on SQLite")
+    result.add(f"{label}: no-change rerun", none_b, "s", "best of 3 on SQLite, 1 run on a server")
     result.add(f"{label}: delta / full load", delta_b / full_b, "x", f"delta = {DELTA_SHARE:.0%}")
     result.add(
         f"{label}: same delta on a 4x smaller history",
