@@ -1,4 +1,4 @@
-"""``python -m benchmarks <name> [--size small|large] [--mysql-url URL]`` (run from the repo root).
+"""``python -m benchmarks <name> [--size small|medium|large] [--mysql-url URL]`` (repo root).
 
 Names: load, incremental, analytics, push, all (every benchmark at the chosen size, then a
 one-screen summary table). See benchmarks/README.md for what each figure means.
