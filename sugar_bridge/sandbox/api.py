@@ -24,6 +24,7 @@ from sugar_bridge.sandbox.exceptions import (
     NullAnswer,
     PhpFatal,
     Redirect,
+    SugarFault,
     access_denied,
     invalid_login,
     invalid_session,
@@ -448,6 +449,8 @@ class SugarApi:
         offset: int,
         limit: int,
         deleted: Any,
+        *,
+        owner_filter: bool = True,
     ) -> tuple[list[Row], int]:
         """A page of the rows the session may list, and their total (get_entry_list,
         get_entries_count). SQL that the query makes invalid is Sugar's 500 'Database failure'."""
@@ -459,7 +462,7 @@ class SugarApi:
                 offset,
                 limit,
                 include_deleted=_truthy(deleted),
-                extra_where=self._owner_filter(sess, module, "list"),
+                extra_where=self._owner_filter(sess, module, "list") if owner_filter else "",
             )
         except sqlite3.Error as exc:
             log.info("sandbox: query failed (%s); answering 500 like Sugar", exc)
@@ -695,7 +698,8 @@ class SugarApi:
         module = self._module(module_name)
         where = self._where(query)
         self._check_acl(sess, module, "list")
-        _, total = self._list_rows(sess, module, where, [], 0, 0, deleted)
+        # Seen live: the count ignores owner-only list rights (get_entry_list applies them).
+        _, total = self._list_rows(sess, module, where, [], 0, 0, deleted, owner_filter=False)
         return {"result_count": str(total)}
 
     def get_module_fields(
@@ -862,13 +866,25 @@ class SugarApi:
     def _store_value(self, f: FieldDef, value: Any) -> Any:
         if value is None:
             return None
+        if f.type in ("int", "decimal", "currency", "float") and isinstance(value, str):
+            # Seen live: "" empties a number field, and "," (the thousands separator) is
+            # dropped: "1,234" is stored as 1234.
+            value = value.replace(",", "").strip()
+            if not value:
+                return None
         if f.type == "int":
             return quirks.php_intval(value)
         if f.type == "bool":
             return 1 if _truthy(value) else 0
         if f.type in ("decimal", "currency", "float"):
-            number = quirks.php_floatval(value)
-            return f"{number:.{f.precision}f}" if f.precision is not None else number
+            if f.precision is None:
+                return quirks.php_floatval(value)
+            # MariaDB rounds an exact decimal half away from zero: 3.25 at one decimal is 3.3.
+            return quirks.decimal_text(value, f.precision)
+        if f.type == "date" and not isinstance(value, bool):
+            return quirks.sugar_date(value)
+        if f.type in ("datetime", "datetimecombo") and not isinstance(value, bool):
+            return quirks.sugar_datetime(value)
         if isinstance(value, bool):
             return "1" if value else "0"
         if isinstance(value, list | dict):
@@ -899,6 +915,10 @@ class SugarApi:
             if name == "new_with_id":
                 new_with_id = _truthy(value)
                 continue
+            if value is None and name != "id":
+                # Seen live (SuiteCRM 7.14.6): a JSON null leaves the field as it was; only ""
+                # clears it.
+                continue
             f = fields.get(name)
             if f is None and name != "id":
                 continue  # unknown fields are dropped silently (and not echoed)
@@ -926,6 +946,10 @@ class SugarApi:
             # SugarBean::save runs an UPDATE of 0 rows: success is echoed, nothing is stored.
             log.info("sandbox: set_entry with unknown id and no new_with_id: nothing saved")
             return record_id, echo
+        if existing is not None and new_with_id:
+            # Seen live: a replayed create (new_with_id on an id that exists) INSERTs the id
+            # again: HTTP 500 "Database failure", nothing changed.
+            raise DatabaseFailure()
         creating = existing is None
         rid = record_id or self.store.new_id()
         if module.name == "Users":
@@ -1023,7 +1047,14 @@ class SugarApi:
         ids = []
         with self.store.transaction():
             for nvl in name_value_lists:
-                rid, _ = self._save(ctx, sess, module, nvl)
+                try:
+                    rid, _ = self._save(ctx, sess, module, nvl)
+                except SugarFault as fault:
+                    if str(fault.number) != "40" or module.name in ADMIN_ONLY_WRITE_MODULES:
+                        raise
+                    # Seen live: a row the user may not save is skipped without a word; the
+                    # others are saved and only their ids are answered.
+                    continue
                 ids.append(rid)
         return {"ids": ids}
 

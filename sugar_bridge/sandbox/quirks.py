@@ -11,12 +11,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html.entities
 import itertools
 import os
 import re
 import threading
 import time
+from decimal import ROUND_HALF_UP, Decimal
 
 # Tags HTMLPurifier keeps (stored as is, entity-encoded on read). Anything else tag-like, such as
 # ``<Co>``, is removed on save.
@@ -82,8 +84,12 @@ def php_intval(value: object) -> int:
         return value
     if isinstance(value, float):
         return int(value)
-    match = re.match(r"\s*([+-]?\d+)", str(value))
-    return int(match.group(1)) if match else 0
+    # PHP 8 reads the leading numeric string, exponent included: (int) "1e3" is 1000 (seen live).
+    match = re.match(r"\s*([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)", str(value))
+    if not match:
+        return 0
+    text = match.group(1)
+    return int(text) if text.lstrip("+-").isdigit() else int(float(text))
 
 
 def php_floatval(value: object) -> float:
@@ -92,6 +98,49 @@ def php_floatval(value: object) -> float:
         return float(value)
     match = re.match(r"\s*([+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)", str(value))
     return float(match.group(1)) if match else 0.0
+
+
+def decimal_text(value: object, places: int) -> str:
+    """A number as MariaDB stores it in a DECIMAL(n, places) column: rounded half away from
+    zero from its exact decimal text (3.25 → 3.3), 0 when it does not start with a number."""
+    if isinstance(value, bool):
+        value = int(value)
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    match = re.match(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", text)
+    number = Decimal(match.group(0)) if match else Decimal(0)
+    rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return format(rounded + 0, "f")  # + 0: no "-0.00"
+
+
+def sugar_date(value: object) -> str | None:
+    """A date field's stored value: ``Y-m-d`` (parts may lack their leading zero, a time part
+    is dropped), else NULL -- what SuiteCRM 7.14.6 did with "2026-1-2", "2026-10-01 10:00:00",
+    "01/10/2026" or "2026-13-45"."""
+    match = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:\s.*)?", str(value).strip(), re.S)
+    if match is None:
+        return None
+    y, mo, d = (int(g) for g in match.groups())
+    try:
+        return dt.date(y, mo, d).isoformat()
+    except ValueError:
+        return None
+
+
+def sugar_datetime(value: object) -> str | None:
+    """A datetime field's stored value: ``Y-m-d H:i:s`` (a bare date is midnight), else NULL --
+    SuiteCRM 7.14.6 stored nothing for "2026-11-24 02:00" (no seconds), an ISO "T"/"Z" form,
+    fractions of a second or 25:00:00."""
+    match = re.fullmatch(
+        r"(\d{4})-(\d{1,2})-(\d{1,2})(?: (\d{1,2}):(\d{1,2}):(\d{1,2}))?", str(value).strip()
+    )
+    if match is None:
+        return None
+    y, mo, d, h, mi, sec = (int(g) if g is not None else 0 for g in match.groups())
+    try:
+        moment = dt.datetime(y, mo, d, h, mi, sec)
+    except ValueError:
+        return None
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 class GuidFactory:

@@ -5,7 +5,8 @@ with the bridge extension installed. Each check sends identical raw v4_1 / bridg
 fresh in-memory sandbox and to the live Sugar (cookie-less HTTP: a shared cookie jar makes Sugar
 reuse one PHP session for every login) and compares what comes back, ids aside. A check marked
 ``xfail`` is a known way the sandbox still differs from SuiteCRM 7.14.6: once the sandbox is
-fixed it shows as XPASS and the mark should go.
+fixed it shows as XPASS and the mark should go. The same behaviours are pinned without a live
+Sugar in tests/sugar_bridge/sandbox/test_live_observed.py.
 
 Leaves on the live Sugar a few Accounts custom fields with fixed names (``sbpar_*_c``, reused by
 every run) and an inactive user per run; marks its accounts and roles deleted.
@@ -318,33 +319,20 @@ CHECKS: list[Any] = [
     ext_unknown_actions_reported,
     non_admin_refused_by_bridge,
     owner_rights_enforced_on_set_entry,
-    pytest.param(
-        empty_string_clears_every_type,
-        marks=_known('"" on int/decimal/currency stores 0 instead of clearing'),
-    ),
-    pytest.param(null_is_ignored, marks=_known("a JSON null clears the field; Sugar ignores it")),
+    empty_string_clears_every_type,
+    null_is_ignored,
+    decimal_rounds_half_up,
+    malformed_dates_not_stored,
+    set_entries_skips_rows_the_user_may_not_save,
+    create_again_with_an_existing_id,
+    count_ignores_owner_list_right,
     pytest.param(
         currency_kept_with_six_decimals,
-        marks=_known("currency rounded to 2 decimals; Sugar keeps decimal(26,6)"),
-    ),
-    pytest.param(
-        decimal_rounds_half_up, marks=_known("3.25 at precision 1 gives 3.2; MariaDB gives 3.3")
-    ),
-    pytest.param(
-        malformed_dates_not_stored,
-        marks=_known("malformed date/datetime stored verbatim; Sugar stores nothing"),
-    ),
-    pytest.param(
-        set_entries_skips_rows_the_user_may_not_save,
-        marks=_known("whole call refused with 40; Sugar skips the row and omits its id"),
-    ),
-    pytest.param(
-        create_again_with_an_existing_id,
-        marks=_known("new_with_id on an existing id updates it; Sugar answers HTTP 500, no change"),
-    ),
-    pytest.param(
-        count_ignores_owner_list_right,
-        marks=_known("get_entries_count applies the owner filter; Sugar counts every row"),
+        marks=_known(
+            "currency is read back with its declared precision (2 decimals); the bridge "
+            "extension creates decimal(26,6) columns whatever the precision, so Sugar answers "
+            "1234.567000"
+        ),
     ),
 ]
 
