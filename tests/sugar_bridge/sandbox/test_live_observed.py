@@ -144,3 +144,34 @@ def test_count_ignores_owner_only_list_rights(api: Api) -> None:
     assert len(user.list("Accounts", query)["entry_list"]) == 1
     count = user("get_entries_count", module_name="Accounts", query=query, deleted=0)
     assert count == {"result_count": "2"}
+
+
+def test_extension_answers_as_the_php_extension_did_live(api: Api) -> None:
+    # The five points the extension engineer saw on the real SuiteCRM 7.14.6 with the bridge
+    # extension installed (and checked again side by side).
+    def ensure(field: dict[str, Any], views: list[str]) -> Any:
+        return api.raw(
+            "bridge_ensure_custom_field", module_name="Accounts", field=field, views=views
+        ).body
+
+    tier = {"name": "tier_c", "type": "enum", "label": "Tier", "options": {"g": "Gold"}}
+    assert ensure(tier, ["detailview", "listview"]) == {
+        "name": "tier_c",
+        "created": True,
+        "changed": True,
+        "changes": [],
+        "views_added": ["detailview", "listview"],
+    }
+    assert ensure(tier, ["detailview", "listview"])["changed"] is False
+    ext1 = api.sandbox.store.rows(
+        "SELECT ext1 FROM fields_meta_data WHERE name = 'tier_c' AND deleted = 0"
+    )
+    assert [r["ext1"] for r in ext1] == ["accounts_tier_list"]  # <module lowercased>_<name>_list
+    assert ensure({"name": "tier", "type": "varchar", "label": "T"}, [])["number"] == 1001
+    assert ensure({**tier, "type": "varchar"}, [])["number"] == 1001  # no type change
+    role_id = api.create("ACLRoles", name="Levels")
+    bad = {"Accounts": {"view": 90, "edit": 50}}
+    answer = api.raw("bridge_set_role_actions", role_id=role_id, rights=bad).body
+    assert answer["number"] == 1003
+    levels = api("bridge_get_role_actions", role_id=role_id)["Accounts"]
+    assert (levels["view"], levels["edit"]) == (0, 0)  # the whole call was refused
