@@ -32,7 +32,7 @@ from analytics.config import AnalyticsConfig
 from analytics.exceptions import AnalyticsError, ConvergenceError
 from analytics.habits import compute_habits, lifecycle_stages
 from analytics.portfolio import compute_portfolio
-from analytics.store import insert_run, load_metrics, prune_runs, set_portfolio
+from analytics.store import insert_run, load_portfolio_metrics, prune_runs, set_portfolio
 from etl.schema import etl_run
 
 log = logging.getLogger(__name__)
@@ -218,21 +218,27 @@ def _compute_and_store(
     )
     pruned = prune_runs(conn, config.keep_runs)
     timings["store"] = time.perf_counter() - start
-    start = time.perf_counter()
-    portfolio = compute_portfolio(conn, run_id, as_of, load_metrics(conn, run_id), config)
-    set_portfolio(conn, run_id, portfolio)
-    timings["portfolio"] = time.perf_counter() - start
     buyers = customers["n_orders"] > 0
-    concentration: dict[str, Any] = portfolio["concentration"]
     segments = {
         str(name): int(n) for name, n in customers.loc[buyers, "rfm_segment"].value_counts().items()
     }
     stages = {str(k): int(v) for k, v in customers["lifecycle_stage"].value_counts().items()}
+    n_customers, n_buyers = len(customers), int(buyers.sum())
+    # The per-customer frame is stored: let it go before the portfolio figures read the
+    # stored metrics back, so the two are never in memory together.
+    del customers, buyers
+    start = time.perf_counter()
+    metrics = load_portfolio_metrics(conn, run_id)
+    portfolio = compute_portfolio(conn, run_id, as_of, metrics, config)
+    del metrics
+    set_portfolio(conn, run_id, portfolio)
+    timings["portfolio"] = time.perf_counter() - start
+    concentration: dict[str, Any] = portfolio["concentration"]
     info = AnalyticsRunInfo(
         run_id=run_id,
         as_of=as_of,
-        n_customers=len(customers),
-        n_buyers=int(buyers.sum()),
+        n_customers=n_customers,
+        n_buyers=n_buyers,
         n_orders=n_orders,
         segments=segments,
         stages=stages,
@@ -249,7 +255,7 @@ def _compute_and_store(
             status="ok",
             finished_at=clock(),
             rows_read=n_orders,
-            rows_loaded=len(customers),
+            rows_loaded=n_customers,
             details={
                 "as_of": as_of.isoformat(),
                 "buyers": info.n_buyers,

@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import Text, bindparam, delete, func, insert, select
 from sqlalchemy.engine import Connection
 
+from analytics.frames import Kind, read_frame
 from etl.schema import analytics_run, customer_metrics, dim_customer
 
 METRIC_COLUMNS: tuple[str, ...] = tuple(
@@ -162,23 +163,24 @@ def insert_run(
         )
     )
     columns = [c for c in METRIC_COLUMNS if c in frame.columns]
-    values = [_column(name, frame[name]) for name in columns]
     names = ["run_id", "customer_key", "as_of", *columns]
-    keys = [int(k) for k in frame.index]
     # category_share is already JSON text: bound as text it is stored as is, sparing a
     # parse and re-serialisation per customer (what the JSON type would do).
     statement = insert(customer_metrics).values(
         category_share=bindparam("category_share", type_=Text)
     )
-    for start in range(0, len(keys), INSERT_BATCH):
-        stop = start + INSERT_BATCH
+    # Converted to driver values one batch at a time: the whole frame as Python objects at
+    # once (a list per column) cost more memory than the frame itself.
+    for start in range(0, len(frame), INSERT_BATCH):
+        part = frame.iloc[start : start + INSERT_BATCH]
+        values = [_column(name, part[name]) for name in columns]
+        keys = [int(k) for k in part.index]
         batch = [
             dict(zip(names, (run_id, key, as_of, *row), strict=True))
-            for key, row in zip(
-                keys[start:stop], zip(*(v[start:stop] for v in values), strict=True), strict=True
-            )
+            for key, row in zip(keys, zip(*values, strict=True), strict=True)
         ]
         conn.execute(statement, batch)
+        del batch, values
 
 
 MONEY_COLUMNS = frozenset({"total_amount", "avg_order_amount", "clv_12m"})
@@ -236,6 +238,39 @@ def load_metrics(conn: Connection, run_id: int) -> pd.DataFrame:
     result = conn.execute(query)
     frame = pd.DataFrame(result.all(), columns=list(result.keys()))
     return frame.set_index("customer_key")
+
+
+#: The customer_metrics columns the portfolio figures use, and how each is read.
+PORTFOLIO_COLUMNS: dict[str, Kind] = {
+    "customer_key": "int",
+    "n_orders": "int",
+    "total_amount": "float",
+    "avg_order_amount": "float",
+    "recency_days": "float",
+    "r_score": "float",
+    "f_score": "float",
+    "m_score": "float",
+    "rfm_segment": "label",
+    "lifecycle_stage": "label",
+    "p_alive": "float",
+    "clv_12m": "float",
+}
+
+
+def load_portfolio_metrics(conn: Connection, run_id: int) -> pd.DataFrame:
+    """The columns of one run's customer_metrics that the portfolio figures read, streamed.
+
+    Same rows in the same order as ``load_metrics`` (same join and filter), but only
+    ``PORTFOLIO_COLUMNS``, as float/int arrays and shared labels: the whole rows read back as
+    Python objects (JSON category shares parsed into dicts, a Decimal per amount) were the run's
+    largest memory peak.
+    """
+    query = (
+        select(*(customer_metrics.c[name] for name in PORTFOLIO_COLUMNS))
+        .join(dim_customer, dim_customer.c.customer_key == customer_metrics.c.customer_key)
+        .where(customer_metrics.c.run_id == run_id)
+    )
+    return read_frame(conn, query, PORTFOLIO_COLUMNS, index="customer_key")
 
 
 def load_run(conn: Connection, run_id: int) -> dict[str, Any] | None:
