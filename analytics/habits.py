@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.config import AnalyticsConfig
+from analytics.frames import read_frame
 from etl.schema import dim_customer, dim_product, fact_order, fact_order_line
 
 log = logging.getLogger(__name__)
@@ -228,20 +229,38 @@ def compute_habits(conn: Connection, as_of: date, config: AnalyticsConfig) -> Ha
     """
     lifecycle = config.lifecycle
     window_start = cutoff(as_of) - timedelta(days=lifecycle.declining_window_days)
-    population = pd.DataFrame(
-        conn.execute(population_query(as_of)).mappings().all(),
-        columns=["customer_key", "source", "customer_id", "sugar_account_id"],
-    ).set_index("customer_key")
-    result = conn.execute(order_stats_query(as_of, window_start))
-    stats = pd.DataFrame(result.all(), columns=list(result.keys())).set_index("customer_key")
+    # Every read is streamed into typed columns (analytics.frames): the rows as Python tuples
+    # of Python objects, then object columns, were most of the run's memory.
+    population = read_frame(
+        conn,
+        population_query(as_of),
+        {"customer_key": "int", "source": "label", "customer_id": "text"},
+        index="customer_key",
+        default="text",
+    )
+    stats = read_frame(
+        conn,
+        order_stats_query(as_of, window_start),
+        {"customer_key": "int", "first_order_at": "datetime", "last_order_at": "datetime"},
+        index="customer_key",
+        default="float",
+    )
     frame = population.join(stats, how="left")
+    del population, stats
     for name in ("payment_method", "channel"):
-        rows = conn.execute(preferred_value_query(as_of, name)).all()
-        prefs = pd.Series({key: value for key, value in rows}, dtype=object)
+        rows = read_frame(
+            conn, preferred_value_query(as_of, name), {"customer_key": "int", "value": "label"}
+        )
+        prefs = pd.Series(rows["value"].to_numpy(), index=rows["customer_key"], dtype=object)
         frame[f"preferred_{name}"] = prefs.reindex(frame.index)
-    category_rows = conn.execute(category_spend_query(as_of)).all()
-    categories = pd.DataFrame(category_rows, columns=["customer_key", "category", "spend"])
+        del rows, prefs
+    categories = read_frame(
+        conn,
+        category_spend_query(as_of),
+        {"customer_key": "int", "category": "label", "spend": "float"},
+    )
     frame = _derive(frame, categories, as_of, config)
+    del categories
     n_read = int(frame["n_orders"].sum())
     return HabitsFrame(customers=frame, n_orders_read=n_read)
 
@@ -263,8 +282,17 @@ def _category_columns(categories: pd.DataFrame, index: pd.Index) -> tuple[pd.Ser
     shares = shares[shares["share"] > 0].sort_values(
         ["customer_key", "share", "category"], ascending=[True, False, True]
     )
-    keys = shares["category"].astype(str).map(lambda c: json.dumps(c, ensure_ascii=False))
-    pieces = keys + ": " + shares["share"].round(4).map(lambda v: repr(float(v)))
+    # Each category's JSON key is built once, and each "key: share" piece in one step (string
+    # Series additions made a new string per row and operand).
+    quoted = {c: json.dumps(str(c), ensure_ascii=False) for c in shares["category"].unique()}
+    pieces = pd.Series(
+        [
+            quoted[c] + ": " + repr(v)
+            for c, v in zip(shares["category"], shares["share"].round(4).tolist(), strict=True)
+        ],
+        index=shares.index,
+        dtype=object,
+    )
     share_json = "{" + pieces.groupby(shares["customer_key"], sort=False).agg(", ".join) + "}"
     return top.reindex(index), share_json.astype(object).reindex(index)
 

@@ -90,7 +90,7 @@ def fit_models(customers: pd.DataFrame, config: AnalyticsConfig) -> ClvFit:
 
 def apply_models(customers: pd.DataFrame, fit: ClvFit, config: AnalyticsConfig) -> pd.DataFrame:
     """Add ``p_alive``, ``expected_orders_90d`` and ``clv_12m`` for the buyers."""
-    out = customers.copy()
+    out = customers.copy(deep=False)  # adds new columns only: sharing the others is safe
     buyers = out["n_orders"] > 0
     x = out.loc[buyers, "frequency"].to_numpy(float)
     tx = out.loc[buyers, "recency"].to_numpy(float)
