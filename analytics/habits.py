@@ -282,19 +282,28 @@ def _category_columns(categories: pd.DataFrame, index: pd.Index) -> tuple[pd.Ser
     shares = shares[shares["share"] > 0].sort_values(
         ["customer_key", "share", "category"], ascending=[True, False, True]
     )
-    # Each category's JSON key is built once, and each "key: share" piece in one step (string
-    # Series additions made a new string per row and operand).
+    # Each category's JSON key is built once. shares is sorted by customer, so a customer's
+    # pieces are one contiguous run of rows: joined slice by slice, only one customer's
+    # "key: share" strings exist at a time (string Series additions and a groupby join made
+    # several strings per row at once: the largest transient of the habits step).
     quoted = {c: json.dumps(str(c), ensure_ascii=False) for c in shares["category"].unique()}
-    pieces = pd.Series(
+    keys = shares["customer_key"].to_numpy()
+    names = [quoted[c] for c in shares["category"]]
+    values = shares["share"].round(4).tolist()
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else keys[:0]
+    ends = [*starts[1:].tolist(), len(keys)] if len(keys) else []
+    bounds = zip(starts.tolist(), ends, strict=True)
+    share_json = pd.Series(
         [
-            quoted[c] + ": " + repr(v)
-            for c, v in zip(shares["category"], shares["share"].round(4).tolist(), strict=True)
+            "{"
+            + ", ".join([n + ": " + repr(v) for n, v in zip(names[a:b], values[a:b], strict=True)])
+            + "}"
+            for a, b in bounds
         ],
-        index=shares.index,
+        index=keys[starts],
         dtype=object,
     )
-    share_json = "{" + pieces.groupby(shares["customer_key"], sort=False).agg(", ".join) + "}"
-    return top.reindex(index), share_json.astype(object).reindex(index)
+    return top.reindex(index), share_json.reindex(index)
 
 
 def _derive(
