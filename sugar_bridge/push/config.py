@@ -72,6 +72,17 @@ class FieldMap(BaseModel):
         default_factory=dict,
         description="Value map (e.g. segment name -> dropdown key); unmapped values pass as is.",
     )
+    min_change: float = Field(
+        default=0.0,
+        ge=0,
+        description="Numbers: a change smaller than this (in the field's unit) is not sent.",
+    )
+    min_change_pct: float = Field(
+        default=0.0,
+        ge=0,
+        le=100,
+        description="Numbers: a change smaller than this % of the last pushed value is not sent.",
+    )
 
 
 def segment_key(segment: str) -> str:
@@ -88,8 +99,11 @@ def _default_fields() -> dict[str, FieldMap]:
         ),
         "lifecycle_stage": FieldMap(field="lifecycle_stage_c", type="enum"),
         "rfm_score": FieldMap(field="rfm_score_c", type="int"),
-        "clv_12m": FieldMap(field="clv_12m_c", type="currency", precision=2),
-        "p_alive": FieldMap(field="p_alive_c", type="decimal", precision=4),
+        # Model outputs move a little for every customer every night (the as-of date moves);
+        # resending them all would cost a full rewrite of the accounts each night, at the
+        # ~15 updates/s a real Sugar takes. Only changes that matter to a sales rep are sent.
+        "clv_12m": FieldMap(field="clv_12m_c", type="currency", precision=2, min_change_pct=10),
+        "p_alive": FieldMap(field="p_alive_c", type="decimal", precision=4, min_change=0.05),
         "n_orders": FieldMap(field="n_orders_c", type="int"),
         "avg_order_amount": FieldMap(field="avg_order_amount_c", type="currency", precision=2),
         "last_order_at": FieldMap(field="last_order_at_c", type="date"),

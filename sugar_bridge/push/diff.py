@@ -11,6 +11,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sugar_bridge.push.config import FieldMap, PushConfig
@@ -26,6 +27,24 @@ class FieldSpec:
     kind: Kind
     precision: int = 2
     values: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    min_change: float = 0.0
+    min_change_pct: float = 0.0
+
+    def matters(self, old: str | None, new: str) -> bool:
+        """Whether moving from the last pushed ``old`` to ``new`` is worth a write: any change,
+        except a numeric one smaller than ``min_change`` / ``min_change_pct``."""
+        if old == new:
+            return False
+        if old is None or not (self.min_change or self.min_change_pct):
+            return True
+        try:  # Decimal: the values are Sugar's decimal strings, compared exactly
+            before, after = Decimal(old), Decimal(new)
+        except InvalidOperation:  # empty or not a number: a real change
+            return True
+        threshold = max(
+            Decimal(str(self.min_change)), abs(before) * Decimal(str(self.min_change_pct)) / 100
+        )
+        return abs(after - before) >= threshold
 
     def sugar_value(self, raw: Any) -> str:
         """The normalised Sugar value of a warehouse value (value map applied first)."""
@@ -71,7 +90,16 @@ def _options(meta: Mapping[str, Any]) -> dict[str, str]:
 def _spec(column: str, fmap: FieldMap, meta: Mapping[str, Any]) -> FieldSpec:
     sugar_type = meta.get("type")
     kind = kind_of(fmap.type or (str(sugar_type) if sugar_type else None))
-    return FieldSpec(column, fmap.field, kind, fmap.precision, dict(fmap.values), _options(meta))
+    return FieldSpec(
+        column,
+        fmap.field,
+        kind,
+        fmap.precision,
+        dict(fmap.values),
+        fmap.min_change,
+        fmap.min_change_pct,
+        _options(meta),
+    )
 
 
 def habit_value(row: Mapping[str, Any], column: str) -> Any:
@@ -96,18 +124,27 @@ def desired_values(row: Mapping[str, Any], specs: Sequence[FieldSpec]) -> dict[s
 
 
 def changed_fields(
-    desired: Mapping[str, str], snapshot: Mapping[str, str] | None, *, full: bool = False
+    desired: Mapping[str, str],
+    snapshot: Mapping[str, str] | None,
+    *,
+    full: bool = False,
+    specs: Mapping[str, FieldSpec] | None = None,
 ) -> dict[str, tuple[str | None, str]]:
     """``{field: (old, new)}`` of the fields to write; all of them with ``full``.
 
-    ``old`` is the last pushed value, ``None`` when that field was never pushed.
+    ``old`` is the last pushed value, ``None`` when that field was never pushed. A field with a
+    spec in ``specs`` is written only when its change matters (``FieldSpec.matters``); the
+    snapshot keeps the last value sent, so small moves add up until they are worth a write.
     """
     snapshot = snapshot or {}
-    return {
-        name: (snapshot.get(name), value)
-        for name, value in desired.items()
-        if full or snapshot.get(name) != value
-    }
+    specs = specs or {}
+    out = {}
+    for name, value in desired.items():
+        old = snapshot.get(name)
+        spec = specs.get(name)
+        if full or (spec.matters(old, value) if spec is not None else old != value):
+            out[name] = (old, value)
+    return out
 
 
 @dataclass(frozen=True)

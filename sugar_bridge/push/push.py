@@ -443,7 +443,7 @@ def _plan(
 
         if match is not None:
             previous = {f: p.value for f, p in snapshot.get(match.account_id, {}).items()}
-            changes = changed_fields(desired, previous or None, full=info.full)
+            changes = changed_fields(desired, previous or None, full=info.full, specs=kinds)
             if not changes:
                 info.unchanged += 1
                 continue

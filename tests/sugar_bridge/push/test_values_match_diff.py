@@ -191,6 +191,32 @@ def test_default_fields_and_diff() -> None:
     assert segment_key("Potential loyalists") == "potential_loyalists"
 
 
+def test_model_outputs_are_resent_only_when_the_change_matters() -> None:
+    specs = {s.field: s for s in resolve_fields(PushConfig(), {})}
+    last = {"p_alive_c": "0.7000", "clv_12m_c": "1000.00", "segment_c": "loyal"}
+
+    def sent(**new: str) -> set[str]:
+        return set(changed_fields(last | new, last, specs=specs))
+
+    # The default mapping: P(alive) moves by 0.05 or more, CLV by 10 % or more.
+    assert sent(p_alive_c="0.7400", clv_12m_c="1099.99") == set()
+    assert sent(p_alive_c="0.6500") == {"p_alive_c"}
+    assert sent(clv_12m_c="1100.00") == {"clv_12m_c"}
+    assert sent(clv_12m_c="899.00") == {"clv_12m_c"}
+    # Other fields, a first value and emptying a number are always sent.
+    assert sent(segment_c="at_risk") == {"segment_c"}
+    assert set(changed_fields({"p_alive_c": "0.7001"}, {}, specs=specs)) == {"p_alive_c"}
+    assert sent(p_alive_c="") == {"p_alive_c"}
+    # --full sends everything, whatever the thresholds.
+    assert set(changed_fields(last, last, full=True, specs=specs)) == set(last)
+    # No threshold configured: any difference is a change.
+    config = PushConfig.model_validate(
+        {"fields": {"rfm_segment": "segment_c", "p_alive": "p_alive_c"}}
+    )
+    plain = {s.field: s for s in resolve_fields(config, {})}
+    assert set(changed_fields({"p_alive_c": "0.7001"}, last, specs=plain)) == {"p_alive_c"}
+
+
 def test_config_validation() -> None:
     PushConfig.model_validate({})
     cfg = PushConfig.model_validate({"fields": {"rfm_segment": "seg_c"}, "target_lists": {}})
