@@ -36,4 +36,6 @@ def test_readme_test_command_is_what_ci_runs() -> None:
     assert marker.group(1) in readme.split("<!-- test-command")[0], (
         "quick start shows another command"
     )
-    assert "test-command" in (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "test-command" in ci
+    assert f"\n{marker.group(1)}\n" in ci, ".ci/run does not run the README's test command"
