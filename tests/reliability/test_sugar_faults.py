@@ -41,7 +41,12 @@ from sugar_bridge.provision.spec import SugarSpec
 from sugar_bridge.push.push import PushRunInfo, push_segments
 from sugar_bridge.sandbox import FAULT_KINDS, Faults, Sandbox
 from tests.conftest import REPO
-from tests.sugar_bridge.push.conftest import Warehouse, make_sandbox, push_config
+from tests.sugar_bridge.push.conftest import (
+    Warehouse,
+    make_sandbox,
+    push_config,
+    sugar_push_state,
+)
 
 RATES = (0.10, 0.30)
 MIXES = ("transient", "all")
@@ -242,34 +247,8 @@ def _push_until_ok(
 
 
 def _sugar_state(sb: Sandbox) -> dict[str, Any]:
-    """Accounts, list members and follow-ups by external id (ids differ between sandboxes)."""
     with _client(sb) as client:
-        accounts = client.module("Accounts").list(fields=None)
-        ext = {a["id"]: str(a.get("external_id_c") or "") for a in accounts}
-        values = {
-            ext[a["id"]]: {
-                k: v
-                for k, v in a.items()
-                if (k.endswith("_c") and k != "segment_updated_c") or k == "name"
-            }
-            for a in accounts
-        }
-        lists_mod = client.module("ProspectLists")
-        lists = {
-            rec["name"]: sorted(ext[m["id"]] for m in lists_mod.related(rec["id"], "accounts"))
-            for rec in lists_mod.list(fields=["id", "name"])
-        }
-        followups = Counter(
-            (module, ext.get(str(r.get("parent_id")), "?"), r.get("name"))
-            for module in ("Tasks", "Calls")
-            for r in client.module(module).list(fields=["id", "name", "parent_id"])
-        )
-    return {
-        "per_external_id": Counter(ext.values()),
-        "values": values,
-        "lists": lists,
-        "followups": followups,
-    }
+        return sugar_push_state(client)
 
 
 def _push_scenario(tmp_path: Path, rate: float, mix: str = "all") -> dict[str, Any]:

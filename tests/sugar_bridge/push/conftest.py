@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -240,3 +241,35 @@ def push_config(**overrides: Any) -> PushConfig:
     }
     data.update(overrides)
     return PushConfig.model_validate(data)
+
+
+def sugar_push_state(client: SugarClient) -> dict[str, Any]:
+    """What pushes left in Sugar, keyed by external id (record ids and run times differ between
+    sandboxes): account names and custom values, target-list members, tasks and calls."""
+    accounts = client.module("Accounts").list(fields=None)
+    ext = {a["id"]: str(a.get("external_id_c") or "") for a in accounts}
+    values = {
+        ext[a["id"]]: {
+            k: v
+            for k, v in a.items()
+            if (k.endswith("_c") and k != "segment_updated_c") or k == "name"
+        }
+        for a in accounts
+    }
+    lists_mod = client.module("ProspectLists")
+    lists = {
+        rec["name"]: sorted(ext[m["id"]] for m in lists_mod.related(rec["id"], "accounts"))
+        for rec in lists_mod.list(fields=["id", "name"])
+    }
+    followups = Counter(
+        (module, ext.get(str(r.get("parent_id")), "?"), r.get("name"))
+        for module in ("Tasks", "Calls")
+        for r in client.module(module).list(fields=["id", "name", "parent_id"])
+    )
+    return {
+        "n_accounts": len(accounts),
+        "per_external_id": Counter(ext.values()),
+        "values": values,
+        "lists": lists,
+        "followups": followups,
+    }

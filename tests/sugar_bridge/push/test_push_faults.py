@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from tests.sugar_bridge.push.conftest import (
     factory,
     make_sandbox,
     push_config,
+    sugar_push_state,
 )
 
 FAULTS = Faults(
@@ -66,35 +66,8 @@ def _push_until_ok(wh: Warehouse, sb: Sandbox, max_runs: int = 12) -> list[str]:
 
 
 def _state(sb: Sandbox) -> dict[str, Any]:
-    """Sugar's state by external id (ids differ between sandboxes; times of the run too)."""
     with client_for(sb) as client:
-        accounts = client.module("Accounts").list(fields=None)
-        ext = {a["id"]: str(a.get("external_id_c") or "") for a in accounts}
-        values = {
-            ext[a["id"]]: {
-                k: v
-                for k, v in a.items()
-                if (k.endswith("_c") and k not in ("segment_updated_c",)) or k == "name"
-            }
-            for a in accounts
-        }
-        lists_mod = client.module("ProspectLists")
-        lists = {
-            rec["name"]: sorted(ext[m["id"]] for m in lists_mod.related(rec["id"], "accounts"))
-            for rec in lists_mod.list(fields=["id", "name"])
-        }
-        followups = Counter(
-            (module, ext.get(str(r.get("parent_id")), "?"), r.get("name"))
-            for module in ("Tasks", "Calls")
-            for r in client.module(module).list(fields=["id", "name", "parent_id"])
-        )
-    return {
-        "n_accounts": len(accounts),
-        "accounts_per_external_id": Counter(ext.values()),
-        "values": values,
-        "lists": lists,
-        "followups": followups,
-    }
+        return sugar_push_state(client)
 
 
 def _scenario(tmp_path: Path, name: str, faults: Faults | None) -> tuple[dict[str, Any], list[str]]:
@@ -129,7 +102,7 @@ def test_faults_converge_to_the_fault_free_state(tmp_path: Path) -> None:
     assert clean_runs == ["ok", "ok", "faults injected: 0"]
     assert int(faulty_runs[-1].split(": ")[1]) >= 5, faulty_runs
     assert faulty["n_accounts"] == clean["n_accounts"] == 12
-    assert set(faulty["accounts_per_external_id"].values()) == {1}, "no duplicate account"
+    assert set(faulty["per_external_id"].values()) == {1}, "no duplicate account"
     assert faulty["values"] == clean["values"]
     assert faulty["lists"] == clean["lists"]
     assert faulty["followups"] == clean["followups"]
