@@ -45,7 +45,7 @@ def _as_of(value: str | None, settings: Settings) -> datetime:
         raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
 
 
-def render_summary(result: DemoResult, config: ProjectConfig) -> None:
+def render_summary(result: DemoResult) -> None:
     """What was done, where things are, and what to try next."""
     console.print(f"\n[bold]sugar-bridge demo done in {result.seconds:.1f} s[/]", highlight=False)
     table = Table(show_header=True)
@@ -176,4 +176,4 @@ def demo_command(
     result = run_demo(
         options, config, on_phase=on_phase, on_step=print_step, on_secret=ctx.masking.add
     )
-    render_summary(result, config)
+    render_summary(result)
