@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     from connectors.sugar.client import SugarClient
 
 REPO = Path(__file__).resolve().parent.parent
-RECORDINGS = (REPO.parent / "shared" / "sugar-recordings" / "suitecrm-7.14.6").resolve()
+# Real exchanges with a real SuiteCRM, kept in the repository (tests/recordings/README.md).
+RECORDINGS_ROOT = REPO / "tests" / "recordings"
+RECORDINGS = RECORDINGS_ROOT / "suitecrm-7.14.6"
 
 
 def load_recording(name: str) -> dict[str, Any]:
@@ -21,7 +23,7 @@ def load_recording(name: str) -> dict[str, Any]:
     path = RECORDINGS / (name if name.endswith(".json") else f"{name}.json")
     if not path.exists():
         pytest.fail(
-            f"recording {path} is missing: tests need ../shared/sugar-recordings beside the repo"
+            f"recording {path} is missing from the repository (tests/recordings/)"
         )
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
