@@ -22,14 +22,40 @@ def load_recording(name: str) -> dict[str, Any]:
     """One recorded exchange with the real SuiteCRM 7.14.6 (``request``/``response``)."""
     path = RECORDINGS / (name if name.endswith(".json") else f"{name}.json")
     if not path.exists():
-        pytest.fail(
-            f"recording {path} is missing from the repository (tests/recordings/)"
-        )
+        pytest.fail(f"recording {path} is missing from the repository (tests/recordings/)")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 
 LIVE_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
+
+# SUGAR_BRIDGE_TEST_REQUIRE=live,mysql (CI): a test with one of these markers that skips fails
+# instead, so a run that was meant to reach the real Sugar and MariaDB cannot pass without them.
+REQUIRED_MARKERS = pytest.StashKey[frozenset[str]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+
+    wanted = os.environ.get("SUGAR_BRIDGE_TEST_REQUIRE", "")
+    config.stash[REQUIRED_MARKERS] = frozenset(m.strip() for m in wanted.split(",") if m.strip())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Iterator[None] | Any:
+    report = yield
+    required = item.config.stash.get(REQUIRED_MARKERS, frozenset())
+    if report.skipped and not hasattr(report, "wasxfail"):
+        missing = sorted(required & {mark.name for mark in item.iter_markers()})
+        if missing:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+            report.outcome = "failed"
+            report.longrepr = (
+                f"skipped, but SUGAR_BRIDGE_TEST_REQUIRE asks for {', '.join(missing)}: {reason}"
+            )
+    return report
 
 
 def live_credentials() -> tuple[str, str, str]:
