@@ -26,9 +26,9 @@ python=${PYTHON:-python3}
 log() { printf '[suitecrm] %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-packages=(apache2 libapache2-mod-php8.2 mariadb-server mariadb-client curl php8.2-cli php8.2-mysql
-  php8.2-curl php8.2-gd php8.2-mbstring php8.2-xml php8.2-zip php8.2-intl php8.2-imap php8.2-ldap
-  php8.2-soap php8.2-bcmath)
+# The PHP runtime's packages are listed once, for this script and the image (docker/suitecrm/).
+mapfile -t packages < <(grep -v -e '^#' -e '^$' "$repo/docker/suitecrm/packages.txt")
+packages+=(mariadb-server mariadb-client)
 
 install_packages() {
   local missing=()
@@ -86,20 +86,13 @@ DirectoryIndex index.php index.html
   AllowOverride All
   Require all granted
 </Directory>
-# MANIFEST.txt's PHP settings, for this site only (no system file is changed)
-php_admin_value memory_limit 512M
-php_admin_value upload_max_filesize 64M
-php_admin_value post_max_size 64M
-php_admin_value max_execution_time 300
-php_admin_value error_reporting 22517
-php_admin_flag display_errors off
-php_admin_flag log_errors on
+# MANIFEST.txt's PHP settings (docker/suitecrm/php.ini, shared with the image), for this site only
+$(sed -n 's/^\([a-z_.]*\) *= *\(.*\)$/php_admin_value \1 \2/p' "$repo/docker/suitecrm/php.ini")
 php_admin_value error_log $base/apache/php-error.log
 php_admin_value session.save_path $base/php-sessions
 CONF
   } >"$base/apache/httpd.conf"
 }
-# error_reporting 22517 = E_ALL & ~E_DEPRECATED & ~E_STRICT & ~E_NOTICE & ~E_WARNING (MANIFEST.txt)
 
 apache() { APACHE_LOG_DIR="$base/apache" apache2 -f "$base/apache/httpd.conf" -k "$1"; }
 apache_alive() { [ -f "$base/apache/apache.pid" ] && kill -0 "$(cat "$base/apache/apache.pid")" 2>/dev/null; }
@@ -142,40 +135,12 @@ CREATE USER IF NOT EXISTS 'suitecrm'@'127.0.0.1' IDENTIFIED BY '$db_pw';
 GRANT ALL PRIVILEGES ON suitecrm.* TO 'suitecrm'@'127.0.0.1';
 FLUSH PRIVILEGES;
 SQL
-  cat >"$root/config_si.php" <<PHP
-<?php
-\$sugar_config_si = array(
-    'setup_site_url' => '$url',
-    'setup_system_name' => 'sugar-bridge CI',
-    'setup_db_host_name' => '127.0.0.1',
-    'setup_db_port_num' => '$db_port',
-    'setup_db_database_name' => 'suitecrm',
-    'setup_db_type' => 'mysql',
-    'setup_db_admin_user_name' => 'suitecrm',
-    'setup_db_admin_password' => '$db_pw',
-    'setup_db_sugarsales_user' => 'suitecrm',
-    'setup_db_sugarsales_password' => '$db_pw',
-    'setup_db_create_database' => 0,
-    'setup_db_create_sugarsales_user' => 0,
-    'setup_db_drop_tables' => 0,
-    'setup_site_admin_user_name' => 'admin',
-    'setup_site_admin_password' => '$admin_pw',
-    'demoData' => 'no',
-    'default_language' => 'en_us',
-    'default_currency_iso4217' => 'USD',
-    'default_currency_name' => 'US Dollars',
-    'default_currency_symbol' => '\$',
-    'default_currency_significant_digits' => '2',
-    'default_date_format' => 'Y-m-d',
-    'default_time_format' => 'H:i',
-    'default_decimal_seperator' => '.',
-    'default_number_grouping_seperator' => ',',
-    'default_export_charset' => 'UTF-8',
-    'default_locale_name_format' => 's f l',
-    'export_delimiter' => ',',
-    'setup_license_accept' => true,
-);
-PHP
+  # The silent installer's config_si.php: one template for this script and the image.
+  SUITECRM_SITE_URL="$url" SUITECRM_SYSTEM_NAME="sugar-bridge CI" \
+    SUITECRM_DATABASE_HOST=127.0.0.1 SUITECRM_DATABASE_PORT="$db_port" \
+    SUITECRM_DATABASE_NAME=suitecrm SUITECRM_DATABASE_USER=suitecrm SUITECRM_DATABASE_PASSWORD="$db_pw" \
+    SUITECRM_USERNAME=admin SUITECRM_PASSWORD="$admin_pw" \
+    php "$repo/docker/suitecrm/config_si.php" >"$root/config_si.php"
   chown www-data:www-data "$root/config_si.php"
   chmod 0640 "$root/config_si.php"
   log "running the silent installer"

@@ -46,19 +46,54 @@ def test_every_service_has_a_health_check_and_named_volumes(compose: dict[str, A
     }
 
 
-def test_the_extension_is_mounted_read_only_at_custom_service_bridge(
+def test_suitecrm_is_our_image_with_the_extension_of_this_repository(
     compose: dict[str, Any],
 ) -> None:
-    mounts = compose["services"]["suitecrm"]["volumes"]
-    (mount,) = [m for m in mounts if "extension" in m]
-    source, rest = mount.split(":", 1)
-    target, mode = rest.rsplit(":", 1)  # the target holds ${SUITECRM_ROOT:-...}
-    assert (DOCKER / source).resolve() == (
-        REPO / "connectors/sugar/extension/php/custom/service/bridge"
+    suitecrm = compose["services"]["suitecrm"]
+    assert suitecrm["build"]["context"] == ".."
+    assert suitecrm["build"]["dockerfile"] == "docker/suitecrm/Dockerfile"
+    assert suitecrm["volumes"] == ["suitecrm-data:/var/lib/suitecrm"]  # no bind mount of code
+    dockerfile = (DOCKER / "suitecrm" / "Dockerfile").read_text(encoding="utf-8")
+    source = "connectors/sugar/extension/php/custom/service/bridge/"
+    assert f"COPY {source} /usr/local/share/suitecrm/extension/custom/service/bridge/" in dockerfile
+    assert (REPO / source / "rest.php").exists()
+    entrypoint = (DOCKER / "suitecrm" / "entrypoint.sh").read_text(encoding="utf-8")
+    assert 'cp "$seed/extension/custom/service/bridge/"*.php "$state/custom/service/bridge/"' in (
+        entrypoint
     )
-    assert (DOCKER / source / "rest.php").exists()
-    assert target.endswith("/custom/service/bridge")
-    assert mode == "ro"
+    subprocess.run(["sh", "-n", str(DOCKER / "suitecrm" / "entrypoint.sh")], check=True)
+
+
+def test_suitecrm_health_means_v4_1_login_and_bridge_info(compose: dict[str, Any]) -> None:
+    assert compose["services"]["suitecrm"]["healthcheck"]["test"] == [
+        "CMD",
+        "suitecrm-healthcheck",
+    ]
+    check = (DOCKER / "suitecrm" / "healthcheck.php").read_text(encoding="utf-8")
+    assert "/service/v4_1/rest.php" in check
+    assert "'login'" in check
+    assert "/custom/service/bridge/rest.php\", 'bridge_info'" in check
+
+
+def test_the_silent_install_template_and_php_settings_are_shared_with_ci() -> None:
+    suitecrm_sh = (REPO / ".ci" / "suitecrm.sh").read_text(encoding="utf-8")
+    assert "docker/suitecrm/config_si.php" in suitecrm_sh
+    assert "docker/suitecrm/php.ini" in suitecrm_sh
+    assert "docker/suitecrm/packages.txt" in suitecrm_sh
+    assert "sugar_config_si" not in suitecrm_sh  # no second template
+
+
+def test_nothing_refers_to_the_removed_bitnami_image() -> None:
+    for path in [REPO / "README.md", *DOCKER.rglob("*")]:
+        if path.is_file() and "archive" not in path.parts:
+            assert "bitnami" not in path.read_text(encoding="utf-8").lower(), path
+
+
+@pytest.mark.skipif(shutil.which("php") is None, reason="php not installed")
+def test_the_image_php_files_parse() -> None:
+    for name in ("config_si.php", "healthcheck.php"):
+        subprocess.run(["php", "-l", str(DOCKER / "suitecrm" / name)], check=True,
+                       capture_output=True)  # fmt: skip
 
 
 def test_the_bridge_gets_only_the_secrets_it_needs(compose: dict[str, Any]) -> None:
