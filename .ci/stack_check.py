@@ -159,7 +159,8 @@ def check_segment_on_detail_page(base: str, admin: str, admin_password: str) -> 
     if field is None or label not in text[field.start() : field.start() + 500]:
         raise CheckFailed(f"{url}: no segment {label!r} in the {SEGMENT_FIELD} field of the page")
     return (
-        f"{len(accounts)} account(s) with a segment; {account['name']!r} shows segment {label!r} "
+        f"accounts with a segment in Sugar: {len(accounts)}{'+' if len(accounts) == 20 else ''}; "
+        f"{account['name']!r} shows segment {label!r} "
         f"({key}) on its detail page"
     )
 

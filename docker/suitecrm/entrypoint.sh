@@ -1,10 +1,10 @@
 #!/bin/sh
 # The SuiteCRM container's entrypoint (PID 1 is tini, which reaps and forwards signals).
 #
-# Code comes from the image (/var/www/suitecrm); what Sugar writes and must keep lives in the
-# volume /var/lib/suitecrm: config/ (config.php, config_override.php, .htaccess, symlinked into
-# the root), upload/ and custom/ (the root's upload and custom are symlinks to them), and
-# aod-index/ (AOD's Lucene index, modules/AOD_Index/Index).
+# Code comes from the image (/var/www/suitecrm); what Sugar writes and must keep lives in two
+# volumes: /var/lib/suitecrm with config/ (config.php, config_override.php, .htaccess, symlinked
+# into the root), upload/ and aod-index/ (the root's upload and modules/AOD_Index/Index are
+# symlinks to them), and /var/www/suitecrm/custom itself (Studio's and the extensions' files).
 #
 # Every start: seed the volume's upload/ and custom/ from the image when empty, put the
 # sugar-bridge extension of the image into custom/service/bridge (image and extension versions
@@ -24,14 +24,14 @@ log() { printf '[suitecrm] %s\n' "$*" >&2; }
 as_www() { setpriv --reuid=www-data --regid=www-data --init-groups -- "$@"; }
 
 prepare_volume() {
-    mkdir -p "$state/config" "$state/upload" "$state/custom" "$state/aod-index"
+    mkdir -p "$state/config" "$state/upload" "$state/aod-index"
     [ -n "$(ls -A "$state/upload")" ] || cp -a "$seed/upload/." "$state/upload/"
-    [ -n "$(ls -A "$state/custom")" ] || cp -a "$seed/custom/." "$state/custom/"
-    mkdir -p "$state/custom/service/bridge"
-    cp "$seed/extension/custom/service/bridge/"*.php "$state/custom/service/bridge/"
+    [ -n "$(ls -A "$root/custom")" ] || cp -a "$seed/custom/." "$root/custom/"
+    mkdir -p "$root/custom/service/bridge"
+    cp "$seed/extension/custom/service/bridge/"*.php "$root/custom/service/bridge/"
     # not -R over upload/: it can be large, and what Apache wrote there is www-data's already
-    chown www-data:www-data "$state" "$state/config" "$state/upload" "$state/custom" "$state/aod-index"
-    chown -R www-data:www-data "$state/custom/service"
+    chown www-data:www-data "$state" "$state/config" "$state/upload" "$state/aod-index" "$root/custom"
+    chown -R www-data:www-data "$root/custom/service"
 }
 
 link_config() {  # the volume's config files appear in Sugar's root

@@ -39,7 +39,12 @@ def test_every_service_has_a_health_check_and_named_volumes(compose: dict[str, A
     for name, service in services.items():
         assert "healthcheck" in service, name
         assert service.get("restart") == "unless-stopped", name
-    assert set(compose["volumes"]) == {"mariadb-data", "suitecrm-data", "bridge-data"}
+    assert set(compose["volumes"]) == {
+        "mariadb-data",
+        "suitecrm-data",
+        "suitecrm-custom",
+        "bridge-data",
+    }
     assert services["bridge"]["depends_on"] == {
         "mariadb": {"condition": "service_healthy"},
         "suitecrm": {"condition": "service_healthy"},
@@ -52,13 +57,16 @@ def test_suitecrm_is_our_image_with_the_extension_of_this_repository(
     suitecrm = compose["services"]["suitecrm"]
     assert suitecrm["build"]["context"] == ".."
     assert suitecrm["build"]["dockerfile"] == "docker/suitecrm/Dockerfile"
-    assert suitecrm["volumes"] == ["suitecrm-data:/var/lib/suitecrm"]  # no bind mount of code
+    assert suitecrm["volumes"] == [  # no bind mount of code
+        "suitecrm-data:/var/lib/suitecrm",
+        "suitecrm-custom:/var/www/suitecrm/custom",
+    ]
     dockerfile = (DOCKER / "suitecrm" / "Dockerfile").read_text(encoding="utf-8")
     source = "connectors/sugar/extension/php/custom/service/bridge/"
     assert f"COPY {source} /usr/local/share/suitecrm/extension/custom/service/bridge/" in dockerfile
     assert (REPO / source / "rest.php").exists()
     entrypoint = (DOCKER / "suitecrm" / "entrypoint.sh").read_text(encoding="utf-8")
-    assert 'cp "$seed/extension/custom/service/bridge/"*.php "$state/custom/service/bridge/"' in (
+    assert 'cp "$seed/extension/custom/service/bridge/"*.php "$root/custom/service/bridge/"' in (
         entrypoint
     )
     subprocess.run(["sh", "-n", str(DOCKER / "suitecrm" / "entrypoint.sh")], check=True)
