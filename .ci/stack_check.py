@@ -45,10 +45,14 @@ def rest(base: str, method: str, data: dict[str, Any]) -> Any:
             "rest_data": json.dumps(data),
         }
     ).encode()
-    with urllib.request.urlopen(
-        f"{base}/service/v4_1/rest.php", body, timeout=TIMEOUT
-    ) as answer:  # noqa: S310 - our own Sugar
+    url = f"{base}/service/v4_1/rest.php"
+    with urllib.request.urlopen(url, body, timeout=TIMEOUT) as answer:  # noqa: S310 - our Sugar
         return json.loads(answer.read().decode("utf-8"))
+
+
+def md5_hex(text: str) -> str:
+    """What v4_1's login wants instead of the password itself."""
+    return hashlib.md5(text.encode()).hexdigest()  # noqa: S324 - Sugar's protocol, not storage
 
 
 def login(base: str, user: str, password: str) -> str:
@@ -56,7 +60,7 @@ def login(base: str, user: str, password: str) -> str:
         base,
         "login",
         {
-            "user_auth": {"user_name": user, "password": hashlib.md5(password.encode()).hexdigest()},  # noqa: S324
+            "user_auth": {"user_name": user, "password": md5_hex(password)},
             "application_name": "stack-check",
             "name_value_list": [],
         },
@@ -66,7 +70,9 @@ def login(base: str, user: str, password: str) -> str:
     return str(answer["id"])
 
 
-def entries(base: str, session: str, module: str, query: str, fields: list[str]) -> list[dict[str, str]]:
+def entries(
+    base: str, session: str, module: str, query: str, fields: list[str]
+) -> list[dict[str, str]]:
     answer = rest(
         base,
         "get_entry_list",
@@ -104,17 +110,20 @@ def check_provisioned_user(base: str, admin: str, passwords: str) -> str:
     if isinstance(answer, str) and re.fullmatch(r"[0-9a-f-]{36}", answer):
         return f"provisioned user {user}: v4_1 login ok, get_user_id = {answer}"
     # SuiteCRM 7.15 refuses (error 11) every call of a user whose employee_status is not
-    # 'Active'; provisioning sets it from branch `provision` on (dfe9e07). Said plainly, not hidden.
-    (row,) = entries(base, admin, "Users", f"users.user_name = '{user}'", ["employee_status"]) or [{}]
-    status = row.get("employee_status", "?")
+    # 'Active'; provisioning sets it from branch `provision` on (dfe9e07). Said, not hidden.
+    rows = entries(base, admin, "Users", f"users.user_name = '{user}'", ["employee_status"])
+    status = rows[0].get("employee_status", "?") if rows else "?"
     if isinstance(answer, dict) and str(answer.get("number")) == "11" and status != "Active":
         return (
-            f"KNOWN FAILURE provisioned user {user}: v4_1 login ok, but get_user_id answers error 11 "
+            f"KNOWN FAILURE provisioned user {user}: v4_1 login ok, but get_user_id answers "
+            "error 11 "
             f"because its employee_status is {status!r}, not 'Active' (SuiteCRM 7.15's "
             "User::isEnabled). Provisioning sets it once branch `provision` (dfe9e07) is merged; "
             "from then on this check requires get_user_id to answer."
         )
-    raise CheckFailed(f"provisioned user {user}: get_user_id answered {answer} (employee_status {status!r})")
+    raise CheckFailed(
+        f"provisioned user {user}: get_user_id answered {answer} (employee_status {status!r})"
+    )
 
 
 def check_segment_on_detail_page(base: str, admin: str, admin_password: str) -> str:
@@ -128,10 +137,14 @@ def check_segment_on_detail_page(base: str, admin: str, admin_password: str) -> 
     if not accounts:
         raise CheckFailed("no account in Sugar has a segment: the sync pushed nothing")
     fields = rest(
-        base, "get_module_fields", {"session": admin, "module_name": "Accounts", "fields": [SEGMENT_FIELD]}
+        base,
+        "get_module_fields",
+        {"session": admin, "module_name": "Accounts", "fields": [SEGMENT_FIELD]},
     )
     options = fields["module_fields"][SEGMENT_FIELD]["options"]
-    labels = {o["name"]: o["value"] for o in (options.values() if isinstance(options, dict) else options)}
+    labels = {
+        o["name"]: o["value"] for o in (options.values() if isinstance(options, dict) else options)
+    }
     account = accounts[0]
     key = account[SEGMENT_FIELD]
     label = labels.get(key, key)
