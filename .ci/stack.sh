@@ -127,7 +127,7 @@ debian_base() {  # debian:bookworm-slim stand-in: debootstrap minbase, this mach
   mkdir -p "$rootfs/usr/local/share/ca-certificates" "$rootfs/etc/ssl/certs"
   cp /etc/ssl/certs/ca-certificates.crt "$rootfs/usr/local/share/ca-certificates/ci-machine.crt"
   cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
-  tar -C "$rootfs" -c . | podman import --change 'CMD ["bash"]' - docker.io/library/debian:bookworm-slim >/dev/null
+  tar -C "$rootfs" -c . | podman import -q --change 'CMD ["bash"]' - docker.io/library/debian:bookworm-slim >/dev/null
   rm -rf "$rootfs"
 }
 
@@ -217,7 +217,7 @@ sugar_sql() {  # sugar_sql QUERY: in Sugar's database, as MariaDB's root (inside
 }
 
 check() {
-  log "checks: provisioned user, synced segment on the Account page, Sugar's cron, the scheduler"
+  log "checks: provisioned user, synced segment on the Account page, Sugar's cron, the scheduler, a new SuiteCRM container on the same volumes"
   local admin_pw passwords
   admin_pw=$(sed -n 's/^SUITECRM_PASSWORD=//p' "$work/stack.env")
   # The provisioned users' generated passwords: the 0600 file the bridge wrote in its volume.
@@ -237,6 +237,16 @@ check() {
   grep -q 'Perform Lucene Index' <<<"$jobs" || die "Sugar's cron has not run the AOD index job"
   compose exec -T bridge sugar-bridge scheduler next --require-running >&2 ||
     die "the bridge's scheduler is not running"
+  # What Sugar keeps is on volumes: a new SuiteCRM container (same volumes) must find itself
+  # installed, answer its health check again and still show the synced account's segment.
+  log "recreating the suitecrm container on its volumes"
+  compose up -d --no-deps --force-recreate suitecrm >&2
+  sleep 5
+  wait_healthy suitecrm 300
+  compose logs suitecrm 2>&1 | grep -q 'installed before' ||
+    die "the new suitecrm container did not find its installation on the volumes"
+  SUGAR_URL="http://127.0.0.1:$http_port" SUGAR_ADMIN_PASSWORD="$admin_pw" \
+    PROVISIONED_PASSWORDS="$passwords" "$python" "$repo/.ci/stack_check.py"
   log "all checks passed"
 }
 
@@ -272,7 +282,7 @@ case "${1:-}" in
     [ -f "$bundle" ] || { log "no SuiteCRM archive at $bundle: the stack is not started (skipped)"; exit 3; }
     trap down EXIT
     timed "prepare" prepare
-    down   # leftovers of an interrupted run: never used
+    timed "cleanup of an earlier run" down   # leftovers of an interrupted run: never used
     prepare
     timed "images" images
     timed "up until healthy" up
