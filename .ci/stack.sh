@@ -5,8 +5,9 @@
 #   bash .ci/stack.sh run       all of it: prepare, images, up, check, then down (exit 0 = passed)
 #   bash .ci/stack.sh prepare   Debian's podman + runc + docker-compose + debootstrap, containers.conf,
 #                               `podman system service` on a socket of its own (DOCKER_HOST)
-#   bash .ci/stack.sh images    the Debian base (debootstrap, imported), the stand-ins for the
-#                               official mariadb and python images, then the stack's own images
+#   bash .ci/stack.sh bases     the Debian base (debootstrap, imported) and the stand-ins for the
+#                               official mariadb and python images (then docker-compose as usual)
+#   bash .ci/stack.sh images    bases, then the stack's own two images
 #   bash .ci/stack.sh up        docker-compose up -d, health checks driven, until all are healthy
 #   bash .ci/stack.sh check     provisioned user via v4_1, synced segment on Sugar's Account page,
 #                               Sugar's cron and the bridge's scheduler running
@@ -142,9 +143,7 @@ build() {  # build SERVICE: docker-compose builds it (through podman's Docker AP
     { tail -n 30 "$work/build-$1.log" >&2; die "building the $1 image failed"; }
 }
 
-images() {
-  [ -f "$bundle" ] || { log "no SuiteCRM archive at $bundle: the stack cannot be built here (skipped)"; exit 3; }
-  write_env
+bases() {
   # What exists before: `down` removes every image made after this (and nothing else).
   [ -f "$work/images-before" ] || podman images -qa --no-trunc | sort -u >"$work/images-before"
   if [ "$cache" = 1 ] && podman image exists docker.io/library/debian:bookworm-slim; then :; else
@@ -152,6 +151,12 @@ images() {
   fi
   timed "python:3.11-slim stand-in" stand_in python docker.io/library/python:3.11-slim
   timed "mariadb:10.11 stand-in" stand_in mariadb docker.io/library/mariadb:10.11
+}
+
+images() {
+  [ -f "$bundle" ] || { log "no SuiteCRM archive at $bundle: the stack cannot be built here (skipped)"; exit 3; }
+  write_env
+  bases
   # The archive goes into the build context (docker/suitecrm/archive/, git-ignored).
   cp "$bundle" "$repo/docker/suitecrm/archive/"
   timed "suitecrm image (docker/suitecrm/Dockerfile)" build suitecrm
@@ -274,6 +279,7 @@ down() {
 
 case "${1:-}" in
   prepare) prepare ;;
+  bases) prepare; bases ;;
   images) prepare; images ;;
   up) prepare; up ;;
   check) check ;;
@@ -288,5 +294,5 @@ case "${1:-}" in
     timed "up until healthy" up
     timed "checks" check
     ;;
-  *) echo "usage: $0 run|prepare|images|up|check|down" >&2; exit 2 ;;
+  *) echo "usage: $0 run|prepare|bases|images|up|check|down" >&2; exit 2 ;;
 esac
