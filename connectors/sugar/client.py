@@ -266,6 +266,9 @@ class SugarClient:
         # A site root leaves the API's place to _discover (on the first call); a URL naming the
         # API is taken as given.
         self._discovered = given
+        # Where the extension is, likewise: looked for once below /legacy when not found beside
+        # an API found at a site root's old path (see _find_extension).
+        self._extension_settled = given
         self.username = username
         # Only the md5 is kept: it is what login sends, and re-login needs it.
         self._password_md5 = hashlib.md5(password.encode("utf-8")).hexdigest()  # noqa: S324
@@ -532,6 +535,8 @@ class SugarClient:
                     self._found_at(url)
                 elif endpoint == "v4_1" and _wrong_path(error) and self._discover(url, error):
                     continue  # the API is elsewhere: nothing ran here, send it there
+                elif endpoint == "extension" and self._find_extension(url, error):
+                    continue  # likewise for the extension
                 if not application_dropped and _refused_application(method, ordered, error):
                     # SuiteCRM 8 answers an unknown named parameter with a PHP fatal error; a
                     # database outage looks the same, so this is tried once, whatever
@@ -630,6 +635,36 @@ class SugarClient:
                 + " nor ".join(f"{where} ({what})" for where, what in tried)
                 + ": give Sugar's site root or the full URL of its rest.php"
             )
+
+    def _find_extension(self, url: str, error: SugarError) -> bool:
+        """Look once for the extension below ``<site>/legacy`` after ``url`` was not it.
+
+        Some SuiteCRM 8 setups also serve the v4_1 API at the old path (SuiteCRM-Core's routing
+        lists ``service/v4_1``), so discovery keeps that path, but the Module Loader installed the
+        extension under the legacy root: ``<site>/legacy/custom/service/bridge/rest.php``, which
+        serves the stock methods too, so ``get_server_info`` probes it. Returns True when it is
+        there (the client now calls it there: replay the call), False otherwise (``error``
+        stands). Only for a client given a site root whose API is not already below /legacy;
+        a probe that fails to connect settles nothing.
+        """
+        if not (_wrong_path(error) or isinstance(error, ExtensionMissing)):
+            return False
+        with self._lock:
+            if self._extension_settled or url != self.extension_url:
+                return url != self.extension_url  # settled meanwhile (another thread)
+            candidate = self.base_url + LEGACY_PREFIX + EXTENSION_PATH
+            try:
+                found = not _is_legacy_root(self.base_url) and self._probe(candidate) is None
+            except (TransportError, ServerError) as probe_error:
+                # Nothing learnt: the call's own error stands, the next extension call looks again.
+                log.debug("probing %s failed: %s", candidate, probe_error)
+                return False
+            self._extension_settled = True
+            if not found:
+                return False
+            self.extension_url = candidate
+            log.info("Sugar extension found at %s (not at %s)", candidate, url)
+            return True
 
     def _probe(self, url: str) -> str | None:
         """None when ``url`` answers ``get_server_info`` like Sugar, else what it answered."""

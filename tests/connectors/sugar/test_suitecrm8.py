@@ -17,6 +17,7 @@ import responses
 from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import (
     ApiNotFound,
+    ExtensionMissing,
     HttpStatusError,
     NotJsonResponse,
     ServerError,
@@ -24,6 +25,7 @@ from connectors.sugar.exceptions import (
 )
 from tests.connectors.sugar.conftest import (
     BASE,
+    EXT,
     PASSWORD,
     PASSWORD_MD5,
     REST,
@@ -312,3 +314,55 @@ def test_only_login_falls_back(mock: responses.RequestsMock) -> None:
     client.login()
     # The 500 to another method changed nothing about login.
     assert "application_name" in sent(mock.calls[3])[1]
+
+
+# ---- the extension below /legacy when the old path serves the API --------------------------------
+
+
+def test_extension_is_looked_for_below_legacy_when_the_old_path_serves_the_api(
+    mock: responses.RequestsMock, client: SugarClient
+) -> None:
+    # Some SuiteCRM 8 setups route <site>/service/v4_1 to the legacy API too; the Module Loader
+    # still installed the extension under <site>/legacy/custom.
+    add(mock, "01_login_success")
+    not_found(mock, EXT)
+    add(mock, "01_get_server_info", url=LEGACY_EXT)
+    mock.add(responses.POST, LEGACY_EXT, json={"extension_version": "1.0.0", "api_level": 1})
+    assert client.call_extension("bridge_info")["api_level"] == 1
+    assert calls(mock) == [
+        (REST, "login"),
+        (EXT, "bridge_info"),
+        (LEGACY_EXT, "get_server_info"),
+        (LEGACY_EXT, "bridge_info"),
+    ]
+    assert client.extension_url == LEGACY_EXT
+    assert client.rest_url == REST
+
+
+def test_extension_missing_at_both_places_is_looked_for_once(
+    mock: responses.RequestsMock, client: SugarClient
+) -> None:
+    add(mock, "01_login_success")
+    not_found(mock, EXT)
+    not_found(mock, LEGACY_EXT)
+    for _ in range(2):
+        with pytest.raises(ExtensionMissing):
+            client.call_extension("bridge_info")
+    assert calls(mock) == [
+        (REST, "login"),
+        (EXT, "bridge_info"),
+        (LEGACY_EXT, "get_server_info"),
+        (EXT, "bridge_info"),
+    ]
+    assert client.extension_url == EXT
+
+
+def test_extension_of_a_given_api_url_is_not_looked_for_elsewhere(
+    mock: responses.RequestsMock,
+) -> None:
+    client = SugarClient(REST, "admin", PASSWORD, max_retries=0)
+    add(mock, "01_login_success")
+    not_found(mock, EXT)
+    with pytest.raises(ExtensionMissing):
+        client.call_extension("bridge_info")
+    assert calls(mock) == [(REST, "login"), (EXT, "bridge_info")]
