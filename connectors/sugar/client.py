@@ -630,11 +630,13 @@ class SugarClient:
                     )
                     return root != site
                 tried.append((probe_url, problem))
-            raise ApiNotFound(
+            not_found = ApiNotFound(
                 "no v4_1 API at "
                 + " nor ".join(f"{where} ({what})" for where, what in tried)
                 + ": give Sugar's site root or the full URL of its rest.php"
             )
+            self.stats._record_error(not_found)
+            raise not_found from error
 
     def _find_extension(self, url: str, error: SugarError) -> bool:
         """Look once for the extension below ``<site>/legacy`` after ``url`` was not it.

@@ -147,6 +147,7 @@ def test_no_api_at_either_path_names_what_was_tried(
     )
     assert info.value.transient is False
     assert calls(mock) == [(REST, "login"), (LEGACY_REST, "get_server_info")]
+    assert client.stats.errors == {"ApiNotFound": 1}
 
 
 def test_an_html_page_at_the_old_path_is_probed_then_the_legacy_path(
