@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     # --- Sugar -------------------------------------------------------------------------------
     sugar_url: str | None = Field(
         default=None,
-        description="Base URL of Sugar (https://crm.example.com) or the full URL of rest.php.",
+        description="Site root of Sugar (https://crm.example.com; on SuiteCRM 8 too, the client "
+        "finds /legacy) or the full URL of rest.php.",
     )
     sugar_username: str = Field(default="admin", description="Sugar admin user name.")
     sugar_password: SecretStr | None = Field(default=None, description="Sugar admin password.")

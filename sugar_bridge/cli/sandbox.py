@@ -16,13 +16,15 @@ from rich.table import Table
 
 from sugar_bridge.cli.common import console, handle_errors, make_context
 from sugar_bridge.sandbox import Faults, Latency, Sandbox, SandboxConfigError, SandboxError, Store
+from sugar_bridge.sandbox.editions import edition_named
 from sugar_bridge.sandbox.faults import FaultKind, FaultWhen
 
 DEMO_PASSWORD = "sandbox-admin"  # noqa: S105 - a documented demo credential of a local test server
 
 app = typer.Typer(
     help="A local SugarCRM CE / SuiteCRM 7 lookalike (REST v4_1 + the bridge extension) for tests "
-    "and the offline demo. Without a subcommand it starts the server in the foreground.",
+    "and the offline demo; --edition suitecrm8 plays SuiteCRM 8. Without a subcommand it starts "
+    "the server in the foreground.",
     no_args_is_help=False,
 )
 
@@ -105,6 +107,13 @@ def serve(
     session_ttl: Annotated[
         float | None, typer.Option(help="Seconds idle before a session expires (default: never).")
     ] = None,
+    edition: Annotated[
+        str,
+        typer.Option(
+            help="suitecrm7 | suitecrm8 (API and extension below /legacy, login refuses "
+            "application_name)."
+        ),
+    ] = "suitecrm7",
 ) -> None:
     """Start the sandbox in the foreground: print its URL and demo credentials; Ctrl-C stops it."""
     if ctx.invoked_subcommand is not None:
@@ -117,6 +126,7 @@ def serve(
         port=port,
         admin_password=admin_password or DEMO_PASSWORD,
         session_ttl=session_ttl,
+        edition=edition_named(edition),
     )
     try:
         sandbox.start()

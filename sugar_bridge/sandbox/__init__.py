@@ -12,11 +12,14 @@ injection included), and reproduces the quirks recorded against a real SuiteCRM 
         password = sb.admin_password           # user "admin"
         ...
         sb.stats.calls["set_entries"], sb.stats.writes["set_entries"]
+
+    with Sandbox(edition="suitecrm8") as sb:   # SuiteCRM 8: .../legacy/service/v4_1/rest.php
 """
 
 from __future__ import annotations
 
 from sugar_bridge.sandbox.api import Stats
+from sugar_bridge.sandbox.editions import EDITIONS, Edition
 from sugar_bridge.sandbox.exceptions import SandboxConfigError, SandboxError
 from sugar_bridge.sandbox.faults import FAULT_KINDS, Faults, Latency
 from sugar_bridge.sandbox.passwords import md5_hex
@@ -25,8 +28,10 @@ from sugar_bridge.sandbox.store import Store
 
 __all__ = [
     "BRIDGE_PATH",
+    "EDITIONS",
     "FAULT_KINDS",
     "V4_1_PATH",
+    "Edition",
     "Faults",
     "Latency",
     "Sandbox",

@@ -219,6 +219,8 @@ def _truthy(value: Any) -> bool:
 class SugarApi:
     """The methods. All state is in ``store`` (records) and ``sessions`` (PHP sessions)."""
 
+    suitecrm_version = "7.14.6"  # what get_server_info reports (the Sandbox's edition sets it)
+
     def __init__(self, store: Store, *, session_ttl: float | None = None) -> None:
         self.store = store
         self.session_ttl = session_ttl
@@ -601,7 +603,7 @@ class SugarApi:
         return {
             "flavor": "CE",
             "version": "6.5.25",
-            "suitecrm_version": "7.14.6",
+            "suitecrm_version": self.suitecrm_version,
             "gmt_time": now_db(),
         }
 

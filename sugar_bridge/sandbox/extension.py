@@ -79,7 +79,7 @@ class BridgeExtension:
             "api_level": 1,
             "flavor": "CE",
             "sugar_version": "6.5.25",
-            "suitecrm_version": "7.14.6",
+            "suitecrm_version": self.api.suitecrm_version,
             "php_version": "8.2.0-sandbox",
             "modules": sorted(MODULES),
             "security_groups": True,

@@ -3,7 +3,8 @@
 ``Sandbox`` is the entry point (context manager, ``start()``/``stop()``, ``base_url``,
 ``admin_password``, ``stats``, ``store``). Requests are form-encoded (``method``, ``input_type``,
 ``response_type``, ``rest_data``) by POST or GET at ``/service/v4_1/rest.php`` and, with the bridge
-extension's methods too, at ``/custom/service/bridge/rest.php``.
+extension's methods too, at ``/custom/service/bridge/rest.php`` -- both below ``/legacy`` when the
+sandbox plays SuiteCRM 8 (:mod:`sugar_bridge.sandbox.editions`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sugar_bridge.sandbox.api import REQUIRED, CallContext, Stats, SugarApi
+from sugar_bridge.sandbox.editions import Edition, EditionName, edition_named, refuses
 from sugar_bridge.sandbox.exceptions import (
     DatabaseFailure,
     NullAnswer,
@@ -147,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, path: str, form: dict[str, list[str]]) -> None:
         sandbox = self.server.sandbox
-        if path not in (V4_1_PATH, BRIDGE_PATH):
+        if path not in (sandbox.v4_1_path, sandbox.bridge_path):
             self._send(_Answer(404, b"Not Found", HTML_TYPE))
             return
         method = (form.get("method") or [""])[0]
@@ -165,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.api.expire_all_sessions()
         if decision is not None and not decision.after and self._fault(decision, raw, before=True):
             return
-        answer = sandbox.handle(method, raw[0] if raw else None, path == BRIDGE_PATH, ctx)
+        answer = sandbox.handle(method, raw[0] if raw else None, path == sandbox.bridge_path, ctx)
         if decision is not None and decision.after and self._fault(decision, raw, before=False):
             return
         delay = sandbox.latency.delay(ctx.created, ctx.updated)
@@ -237,7 +239,8 @@ class Sandbox:
     """A local v4_1-compatible Sugar (see the package docstring).
 
     ``db_path=None`` keeps state in memory; ``faults``/``latency`` inject trouble; ``session_ttl``
-    (seconds idle) makes sessions expire; ``admin_password`` defaults to a random one.
+    (seconds idle) makes sessions expire; ``admin_password`` defaults to a random one;
+    ``edition="suitecrm8"`` plays SuiteCRM 8 (API below ``/legacy``, see ``editions``).
 
     Use it as a context manager or ``start()`` (→ ``base_url``) / ``stop()`` / ``close()``.
     ``url`` and ``extension_url`` are the two endpoints; ``stats`` counts calls, writes and
@@ -257,6 +260,7 @@ class Sandbox:
         admin_password: str | None = None,
         session_ttl: float | None = None,
         post_max_size: int = 64 * 1024 * 1024,
+        edition: EditionName | Edition = "suitecrm7",
     ) -> None:
         if port < 0 or port > 65535:
             raise SandboxConfigError(f"port must be 0..65535, got {port}")
@@ -266,6 +270,8 @@ class Sandbox:
         self.admin_password = admin_password or secrets.token_urlsafe(12)
         seed_admin(self.store, self.admin_password)
         self.api = SugarApi(self.store, session_ttl=session_ttl)
+        self.edition = edition_named(edition)
+        self.api.suitecrm_version = self.edition.suitecrm_version
         self.bridge = BridgeExtension(self.api)
         self.faults = FaultPlan(faults)
         self.latency = latency or Latency()
@@ -333,14 +339,24 @@ class Sandbox:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def v4_1_path(self) -> str:
+        """Path of the v4_1 endpoint (below ``/legacy`` on SuiteCRM 8)."""
+        return self.edition.api_root + V4_1_PATH
+
+    @property
+    def bridge_path(self) -> str:
+        """Path of the bridge extension's endpoint (below ``/legacy`` on SuiteCRM 8)."""
+        return self.edition.api_root + BRIDGE_PATH
+
+    @property
     def url(self) -> str:
         """The v4_1 endpoint."""
-        return self.base_url + V4_1_PATH
+        return self.base_url + self.v4_1_path
 
     @property
     def extension_url(self) -> str:
         """The bridge extension's endpoint."""
-        return self.base_url + BRIDGE_PATH
+        return self.base_url + self.bridge_path
 
     def set_faults(self, faults: Faults | None) -> None:
         """Replace the fault configuration (restarts its call counter and random stream)."""
@@ -362,6 +378,8 @@ class Sandbox:
         if found is None and extension:
             found = self.bridge.method(method)
         try:
+            if refuses(self.edition, method, raw_rest_data):
+                raise PhpFatal()  # SuiteCRM 8: login's unknown named parameter
             if found is None:
                 raise invalid_call()
             func, sig = found
