@@ -24,7 +24,6 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
