@@ -672,11 +672,15 @@ def record_module(r: Recorder, spec: ModuleSpec, tag: str) -> None:
         r.created.append((m, bad["id"]))
         rec(
             f"{low}_get_entry_bad_enum",
-            f"get_entry {m}: what was stored for the bad value.",
+            f"get_entry {m}: what was stored for the bad value; relate fields of a record"
+            " never related.",
             "get_entry",
             module_name=m,
             id=bad["id"],
-            select_fields=[k for k in spec.bad if k != "no_such_field_c"],
+            select_fields=[
+                *(k for k in spec.bad if k != "no_such_field_c"),
+                *(k for k in spec.after_relate_select if k not in spec.bad),
+            ],
             link_name_to_fields_array=[],
             track_view=False,
         )
