@@ -382,7 +382,9 @@ class SugarApi:
         parts += [row.get("first_name"), row.get("last_name")]
         return " ".join(str(p) for p in parts if p)
 
-    def _computed(self, module: ModuleDef, f: FieldDef, row: Row, listing: bool = False) -> str:
+    def _computed(
+        self, module: ModuleDef, f: FieldDef, row: Row, listing: bool = False
+    ) -> str | bool:
         name = f.name
         if module.name in PERSON_MODULES and name in ("name", "full_name"):
             return self._person_name(row, salutation=name == "full_name" or not listing)
@@ -391,6 +393,15 @@ class SugarApi:
             if account is None:
                 return ""
             return str(account["id"] if name == "account_id" else account["name"] or "")
+        if f.constant is not None:
+            return f.constant
+        if name in ("currency_name", "currency_symbol") and row.get("currency_id") == "-99":
+            # The system currency (config.php's default_currency_*).
+            return "US Dollars" if name == "currency_name" else "$"
+        if name == "report_to_name":
+            return self._person_name(
+                self._row_of(module.name, row.get("reports_to_id")) or {}, salutation=False
+            )
         if name == "account_name" and module.name == "Cases":
             return self._name_of("Accounts", row.get("account_id"))
         if name == "contact_name":
@@ -422,12 +433,14 @@ class SugarApi:
             return self._user_full_name(row.get("reports_to_id"))
         return ""
 
-    def _read(self, module: ModuleDef, f: FieldDef, row: Row, listing: bool = False) -> str:
-        """The value get_entry returns for a field: a string, HTML-encoded."""
+    def _read(self, module: ModuleDef, f: FieldDef, row: Row, listing: bool = False) -> str | bool:
+        """The value get_entry returns for a field: a string, HTML-encoded (a few non-db
+        bools answer a JSON boolean)."""
         if f.sensitive:
             return ""
         if f.source == "non-db":
-            return quirks.encode_on_read(self._computed(module, f, row, listing))
+            computed = self._computed(module, f, row, listing)
+            return computed if isinstance(computed, bool) else quirks.encode_on_read(computed)
         if module.name == "Leads" and f.name == "account_name" and row.get("account_id"):
             # Lead::fill_in_additional_*_fields: the related account's name replaces the text.
             related = self._name_of("Accounts", row["account_id"])
@@ -1067,8 +1080,14 @@ class SugarApi:
                     (custom if f.source == "custom_fields" else core)[f.name] = self._store_value(
                         f, f.default
                     )
-                elif f.type == "bool" and f.source == "db" and f.name not in values:
-                    # SugarBean::fixUpFormatting: an unset bool is saved as 0 (notes.portal_flag).
+                elif (
+                    f.required
+                    and f.type in ("bool", "int")
+                    and f.source == "db"
+                    and f.name not in values
+                ):
+                    # DBManager::insertParams writes a required field even when it is unset, as
+                    # its empty value: 0 for a number or a bool (notes.portal_flag reads "0").
                     core.setdefault(f.name, 0)
             for col, val in (
                 ("date_entered", ts),

@@ -44,6 +44,8 @@ class FieldDef:
     omit_empty: bool = False
     # Further keys get_module_fields shows for this field (parentenum, type_name).
     api_extra: Mapping[str, str] = field(default_factory=dict)
+    # What a non-db field always answers (Meetings reminder_checked: a JSON false, seen live).
+    constant: bool | None = None
 
     @property
     def db_scale(self) -> int | None:
@@ -1595,9 +1597,9 @@ _MEETING_FIELDS: tuple[FieldDef, ...] = (
     _f("type", "enum", "Meeting Type", len=255, options=_MEETING_TYPES, default="Sugar"),
     _f("direction", "enum", "Direction:", len=100, options=_DIRECTIONS, source="non-db"),
     _f("parent_id", "id", "Parent ID", group="parent_name"),
-    _f("reminder_checked", "bool", "Reminders:", source="non-db"),
+    _f("reminder_checked", "bool", "Reminders:", source="non-db", constant=False),
     _f("reminder_time", "enum", "Reminder Time", options=_REMINDER_TIMES, default="-1"),
-    _f("email_reminder_checked", "bool", "Email Reminder", source="non-db"),
+    _f("email_reminder_checked", "bool", "Email Reminder", source="non-db", constant=False),
     _f("email_reminder_time", "enum", "Email Reminder Time", options=_REMINDER_TIMES, default="-1"),
     _f("email_reminder_sent", "bool", "Email reminder sent", default="0"),
     _f("outlook_id", "varchar", "Outlook ID", len="255"),
@@ -1723,7 +1725,7 @@ _NOTE_FIELDS: tuple[FieldDef, ...] = (
         id_name="parent_id",
         api_extra={"type_name": "parent_type"},
     ),
-    _f("show_preview", "bool", "show_preview", source="non-db"),
+    _f("show_preview", "bool", "show_preview", source="non-db", constant=False),
     _f(
         "contact_name",
         "relate",
