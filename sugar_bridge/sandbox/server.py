@@ -35,6 +35,7 @@ from sugar_bridge.sandbox.exceptions import (
 )
 from sugar_bridge.sandbox.extension import BridgeExtension
 from sugar_bridge.sandbox.faults import FaultDecision, FaultPlan, Faults, Latency
+from sugar_bridge.sandbox.flavor import DEFAULT_FLAVOR, Flavor
 from sugar_bridge.sandbox.passwords import seed_admin
 from sugar_bridge.sandbox.store import Store
 
@@ -237,7 +238,8 @@ class Sandbox:
     """A local v4_1-compatible Sugar (see the package docstring).
 
     ``db_path=None`` keeps state in memory; ``faults``/``latency`` inject trouble; ``session_ttl``
-    (seconds idle) makes sessions expire; ``admin_password`` defaults to a random one.
+    (seconds idle) makes sessions expire; ``admin_password`` defaults to a random one;
+    ``flavor`` is the SuiteCRM it plays (``SUITECRM_7_15`` by default, or ``SUITECRM_7_14``).
 
     Use it as a context manager or ``start()`` (→ ``base_url``) / ``stop()`` / ``close()``.
     ``url`` and ``extension_url`` are the two endpoints; ``stats`` counts calls, writes and
@@ -257,6 +259,7 @@ class Sandbox:
         admin_password: str | None = None,
         session_ttl: float | None = None,
         post_max_size: int = 64 * 1024 * 1024,
+        flavor: Flavor = DEFAULT_FLAVOR,
     ) -> None:
         if port < 0 or port > 65535:
             raise SandboxConfigError(f"port must be 0..65535, got {port}")
@@ -265,7 +268,8 @@ class Sandbox:
         self.store = Store(db_path)
         self.admin_password = admin_password or secrets.token_urlsafe(12)
         seed_admin(self.store, self.admin_password)
-        self.api = SugarApi(self.store, session_ttl=session_ttl)
+        self.flavor = flavor
+        self.api = SugarApi(self.store, session_ttl=session_ttl, flavor=flavor)
         self.bridge = BridgeExtension(self.api)
         self.faults = FaultPlan(faults)
         self.latency = latency or Latency()

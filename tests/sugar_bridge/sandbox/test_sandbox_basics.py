@@ -127,6 +127,7 @@ def test_extension_needs_admin_and_is_absent_from_v4_1(api: Api, sandbox: Sandbo
             {"name": "user_name", "value": "rep"},
             {"name": "last_name", "value": "Rep"},
             {"name": "user_hash", "value": md5_hex("pw")},
+            {"name": "employee_status", "value": "Active"},  # else 7.15 refuses its session
         ],
     )
     rep = Api(sandbox, "rep", "pw")
@@ -152,6 +153,7 @@ def _member(api: Api, sandbox: Sandbox, rights: dict[str, int]) -> tuple[Api, st
             {"name": "user_name", "value": "member"},
             {"name": "last_name", "value": "Member"},
             {"name": "user_hash", "value": md5_hex("pw")},
+            {"name": "employee_status", "value": "Active"},  # else 7.15 refuses its session
         ],
     )["id"]
     role = api.create("ACLRoles", name="Readers")
