@@ -96,7 +96,13 @@ def _fields() -> dict[str, dict[str, Any]]:
 def _in_sync() -> SugarState:
     state = SugarState(api_user_id="1", extension=ExtensionInfo(installed=True, api_level=1))
     state.users = {
-        "admin": {"id": "1", "user_name": "admin", "status": "Active", "is_admin": "1"},
+        "admin": {
+            "id": "1",
+            "user_name": "admin",
+            "status": "Active",
+            "employee_status": "Active",
+            "is_admin": "1",
+        },
         "rep1": {
             "id": "u1",
             "user_name": "rep1",
@@ -104,6 +110,7 @@ def _in_sync() -> SugarState:
             "last_name": "One",
             "email1": "rep1@example.com",
             "status": "Active",
+            "employee_status": "Active",
             "is_admin": "0",
         },
     }
@@ -239,7 +246,9 @@ def test_prune_only_unknown_active_users_and_never_protected_or_api_user() -> No
         ("gone", "would-prune")
     ]
     pruning = diff(spec, state, prune=True)
-    assert [(i.key, i.values) for i in pruning.changes] == [("gone", {"status": "Inactive"})]
+    assert [(i.key, i.values) for i in pruning.changes] == [
+        ("gone", {"status": "Inactive", "employee_status": "Terminated"})
+    ]
 
 
 def test_missing_extension_and_security_groups_block() -> None:

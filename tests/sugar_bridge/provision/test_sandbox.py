@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
-from connectors.sugar.exceptions import ExtensionMissing, InvalidLogin
+from connectors.sugar.exceptions import ExtensionMissing, InvalidLogin, SugarError
 from etl.db import create_engine_for
 from etl.history import last_runs
 from sugar_bridge.config import load_config
@@ -25,7 +25,7 @@ from sugar_bridge.provision.exceptions import ApplyFailed, PasswordError, PlanBl
 from sugar_bridge.provision.export import export
 from sugar_bridge.provision.plan import plan
 from sugar_bridge.provision.spec import SugarSpec
-from sugar_bridge.sandbox import Faults, Sandbox
+from sugar_bridge.sandbox import SUITECRM_7_15, Faults, Sandbox
 from tests.conftest import REPO
 
 SMALL: dict[str, Any] = {
@@ -485,3 +485,168 @@ def test_plan_reads_survive_null_answers(sandbox: Sandbox, tmp_path: Path) -> No
         (i.kind, i.key, i.action) for i in clean.changes
     ]
     assert clean.has_changes
+
+
+# --- SuiteCRM 7.15: sessions need employee_status 'Active' ----------------------------------------
+
+
+def _session_works(sandbox: Sandbox, user: str, password: str) -> str:
+    """Log in as ``user`` and call get_user_id with its own session (not the login answer)."""
+    with SugarClient(sandbox.base_url, user, password, max_retries=0) as c:
+        return str(c.call("get_user_id"))
+
+
+def _users(client: SugarClient) -> dict[str, dict[str, Any]]:
+    fields = ["id", "user_name", "status", "employee_status"]
+    return {u["user_name"]: u for u in client.module("Users").list(fields=fields)}
+
+
+def test_cli_provisioned_users_can_use_their_session_on_suitecrm_7_15(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sugar_bridge.cli.app import app
+
+    assert sandbox.flavor is SUITECRM_7_15  # the default: as strict as the supported SuiteCRM
+    _cli_env(monkeypatch, sandbox, tmp_path)
+    applied = CliRunner().invoke(app, ["provision", "apply", "--yes"])
+    assert applied.exit_code == 0, applied.output
+    (passwords,) = (tmp_path / "data").glob("provision-passwords-*.tsv")
+    generated = dict(
+        ln.split("\t") for ln in passwords.read_text().splitlines() if not ln.startswith("#")
+    )
+    credentials = {"rep1": REP1_PW, **generated}
+    assert set(credentials) == {"rep1", "rep2", "prof"}
+    ids = {name: record["id"] for name, record in sandbox_users(sandbox).items()}
+    for user, password in credentials.items():
+        assert _session_works(sandbox, user, password) == ids[user]
+
+
+def sandbox_users(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    rows = sandbox.store.rows("SELECT id, user_name, status, employee_status FROM users")
+    return {str(r["user_name"]): r for r in rows}
+
+
+def test_users_are_created_as_active_employees(client: SugarClient, tmp_path: Path) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    users = _users(client)
+    assert {n: users[n]["employee_status"] for n in ("rep1", "rep2", "prof")} == {
+        "rep1": "Active",
+        "rep2": "Active",
+        "prof": "Active",
+    }
+
+
+def test_plan_repairs_users_without_employee_status(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path
+) -> None:
+    # What an older bridge (or any set_entry on Users) left: users locked out on 7.15.
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    sandbox.store.execute("UPDATE users SET employee_status = NULL WHERE user_name <> 'admin'")
+    with pytest.raises(SugarError):
+        _session_works(sandbox, "rep1", REP1_PW)
+    repair = plan(client, _spec())
+    changes = {(i.key, c.name): (c.old, c.new) for i in repair.changes for c in i.changes}
+    assert changes == {
+        ("rep1", "employee_status"): ("", "Active"),
+        ("rep2", "employee_status"): ("", "Active"),
+        ("prof", "employee_status"): ("", "Active"),
+    }
+    apply(client, _spec(), passwords_file=tmp_path / "pw2.tsv", current=repair)
+    assert _session_works(sandbox, "rep1", REP1_PW) == _users(client)["rep1"]["id"]
+    assert not plan(client, _spec()).has_changes
+
+
+def test_cli_plan_shows_the_employee_status_repair(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sugar_bridge.cli.app import app
+
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    sandbox.store.execute("UPDATE users SET employee_status = NULL WHERE user_name = 'rep2'")
+    _cli_env(monkeypatch, sandbox, tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    planned = CliRunner().invoke(app, ["provision", "plan", "--detailed-exitcode"])
+    assert planned.exit_code == 2, planned.output
+    assert "employee_status: ∅ → Active" in planned.output
+
+
+def _with_status(status: str, user_name: str = "prof") -> SugarSpec:
+    data = yaml.safe_load(yaml.safe_dump(SMALL))
+    for user in data["users"]:
+        if user["user_name"] == user_name:
+            user["status"] = status
+    return _spec(data)
+
+
+def test_deactivated_user_becomes_terminated_and_leave_of_absence_is_left_alone(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path
+) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    inactive = _with_status("Inactive")
+    the_plan = plan(client, inactive)
+    (item,) = the_plan.changes
+    assert [(c.name, c.old, c.new) for c in item.changes] == [
+        ("status", "Active", "Inactive"),
+        ("employee_status", "Active", "Terminated"),
+    ]
+    apply(client, inactive, passwords_file=tmp_path / "pw2.tsv")
+    prof = _users(client)["prof"]
+    assert (prof["status"], prof["employee_status"]) == ("Inactive", "Terminated")
+    assert not plan(client, inactive).has_changes
+
+    # HR put them on leave: that is theirs to say, and no plan flaps over it.
+    client.module("Users").update(prof["id"], {"employee_status": "Leave of Absence"})
+    assert not plan(client, inactive).has_changes
+    exported = export(client)
+    respec = SugarSpec.model_validate(yaml.safe_load(exported.to_yaml())["sugar"])
+    assert {u.user_name: u.status for u in respec.users}["prof"] == "Inactive"
+    assert not plan(client, respec).has_changes
+
+    # Back to Active: both fields again.
+    reactivated = plan(client, _spec())
+    (item,) = reactivated.changes
+    assert [(c.name, c.old, c.new) for c in item.changes] == [
+        ("status", "Inactive", "Active"),
+        ("employee_status", "Leave of Absence", "Active"),
+    ]
+
+
+def test_prune_terminates_the_employee_too(client: SugarClient, tmp_path: Path) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    users = client.module("Users")
+    leaver = users.create(
+        {"user_name": "leaver", "last_name": "L", "status": "Active", "employee_status": "Active"}
+    )
+    on_leave = users.create(
+        {"user_name": "away", "last_name": "A", "employee_status": "Leave of Absence"}
+    )
+    result = apply(client, _spec(), prune=True, passwords_file=tmp_path / "pw2.tsv")
+    assert sorted((i.key, i.values["status"]) for i in result.applied) == [
+        ("away", "Inactive"),
+        ("leaver", "Inactive"),
+    ]
+    after = _users(client)
+    assert (after["leaver"]["status"], after["leaver"]["employee_status"]) == (
+        "Inactive",
+        "Terminated",
+    )
+    assert (after["away"]["status"], after["away"]["employee_status"]) == (
+        "Inactive",
+        "Leave of Absence",
+    )
+    assert users.get(leaver) is not None
+    assert users.get(on_leave) is not None
+    assert not plan(client, _spec(), prune=True).has_changes
+
+
+def test_export_round_trip_keeps_employee_status_quiet(client: SugarClient, tmp_path: Path) -> None:
+    apply(client, _with_status("Inactive"), passwords_file=tmp_path / "pw.tsv")
+    exported = export(client)
+    spec = SugarSpec.model_validate(yaml.safe_load(exported.to_yaml())["sugar"])
+    assert {u.user_name: u.status for u in spec.users} == {
+        "rep1": "Active",
+        "rep2": "Active",
+        "prof": "Inactive",
+    }
+    again = plan(client, spec)
+    assert not again.has_changes, [(i.kind, i.key, i.changes) for i in again.changes]
