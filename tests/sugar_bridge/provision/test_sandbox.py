@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
-from connectors.sugar.exceptions import ExtensionMissing, InvalidLogin, SugarError
+from connectors.sugar.exceptions import AccessDenied, ExtensionMissing, InvalidLogin, SugarError
 from etl.db import create_engine_for
 from etl.history import last_runs
 from sugar_bridge.config import load_config
@@ -650,3 +650,93 @@ def test_export_round_trip_keeps_employee_status_quiet(client: SugarClient, tmp_
     }
     again = plan(client, spec)
     assert not again.has_changes, [(i.kind, i.key, i.changes) for i in again.changes]
+
+
+# --- blockers: type changes, non-admin API user, exit codes ---------------------------------------
+
+
+def _retyped() -> SugarSpec:
+    data = yaml.safe_load(yaml.safe_dump(SMALL))
+    for spec_field in data["custom_fields"]["Accounts"]:
+        if spec_field["name"] == "n_orders_c":
+            spec_field["type"] = "decimal"
+    return _spec(data)
+
+
+def test_custom_field_type_change_is_a_blocker_and_apply_applies_nothing(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path
+) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    # Drift that apply would fix if the plan were not blocked.
+    client.module("Users").update(_users(client)["rep1"]["id"], {"title": "Intern"})
+    retyped = _retyped()
+    the_plan = plan(client, retyped)
+    (blocker,) = the_plan.blockers
+    assert "Accounts.n_orders_c is of type int in Sugar and the spec says decimal" in blocker
+    assert "new field name" in blocker
+    assert "Studio" in blocker
+    assert [i.key for i in the_plan.items if i.action == "blocked"] == ["Accounts.n_orders_c"]
+    before = sandbox.stats.total_writes
+    with pytest.raises(PlanBlocked, match="n_orders_c"):
+        apply(client, retyped, passwords_file=tmp_path / "pw2.tsv")
+    assert sandbox.stats.total_writes == before
+    assert sandbox.store.rows("SELECT type FROM fields_meta_data WHERE name = 'n_orders_c'") == [
+        {"type": "int"}
+    ]
+    # The spec as it was still applies (and fixes the drift).
+    apply(client, _spec(), passwords_file=tmp_path / "pw3.tsv")
+    assert not plan(client, _spec()).has_changes
+
+
+def test_cli_plan_exits_1_when_blocked_with_or_without_detailed_exitcode(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sugar_bridge.cli.app import app
+
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    config = _cli_env(monkeypatch, sandbox, tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    data = yaml.safe_load(yaml.safe_dump(SMALL))
+    for spec_field in data["custom_fields"]["Accounts"]:
+        if spec_field["name"] == "n_orders_c":
+            spec_field["type"] = "decimal"
+    config.write_text(yaml.safe_dump({"sugar": data}), encoding="utf-8")
+    runner = CliRunner()
+    for args in (["provision", "plan"], ["provision", "plan", "--detailed-exitcode"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "n_orders_c is of type int" in result.output
+        assert "Blocked:" in result.output
+        assert "No changes" not in result.output
+    before = sandbox.stats.total_writes
+    applied = runner.invoke(app, ["provision", "apply", "--yes"])
+    assert applied.exit_code == 1, applied.output
+    assert "nothing was applied" in applied.output
+    assert sandbox.stats.total_writes == before
+
+
+def test_non_admin_api_user_is_told_it_is_not_an_admin(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path
+) -> None:
+    client.module("Users").create(
+        {
+            "user_name": "clerk",
+            "last_name": "Clerk",
+            "employee_status": "Active",
+            "user_hash": hashlib.md5(b"clerk-pw").hexdigest(),
+        }
+    )
+    with SugarClient(sandbox.base_url, "clerk", "clerk-pw", max_retries=0) as clerk:
+        with pytest.raises(AccessDenied):
+            clerk.call_extension("bridge_info")  # what the extension answers a non-admin
+        the_plan = plan(clerk, _spec())
+        before = sandbox.stats.total_writes
+        with pytest.raises(PlanBlocked):
+            apply(clerk, _spec(), passwords_file=tmp_path / "pw.tsv", current=the_plan)
+        assert sandbox.stats.total_writes == before
+    (blocker,) = [b for b in the_plan.blockers if "administrator" in b]
+    assert blocker.startswith(
+        "the API user clerk is not a Sugar administrator: provisioning needs an admin (Users "
+        "need admin rights to create users and the extension refuses non-admins)"
+    )
+    assert not any("not installed" in b for b in the_plan.blockers)
