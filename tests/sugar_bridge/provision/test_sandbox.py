@@ -740,3 +740,52 @@ def test_non_admin_api_user_is_told_it_is_not_an_admin(
         "need admin rights to create users and the extension refuses non-admins)"
     )
     assert not any("not installed" in b for b in the_plan.blockers)
+
+
+# --- export keeps the precision of decimal and currency fields ----------------------------------
+
+
+def _exported_fields(client: SugarClient) -> dict[str, dict[str, Any]]:
+    exported = export(client)
+    return {f["name"]: f for f in exported.section["custom_fields"]["Accounts"]}
+
+
+def test_export_keeps_the_precision_of_decimal_and_currency_fields(
+    client: SugarClient, tmp_path: Path
+) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    fields = _exported_fields(client)
+    assert fields["p_alive_c"]["precision"] == 4  # as declared
+    # Currency columns always have Sugar's own 6 decimals (TemplateCurrency), whatever was asked.
+    assert fields["clv_12m_c"]["precision"] == 6
+    assert "precision" not in fields["n_orders_c"]
+    # Applying the export to an empty Sugar recreates the decimal with its precision.
+    exported = SugarSpec.model_validate(yaml.safe_load(export(client).to_yaml())["sugar"])
+    assert not plan(client, exported).has_changes
+    with (
+        Sandbox() as other,
+        SugarClient(other.base_url, "admin", other.admin_password, max_retries=0) as fresh,
+    ):
+        adopted = exported.model_copy(update={"users": [], "security_groups": [], "accounts": []})
+        apply(fresh, adopted, passwords_file=tmp_path / "pw2.tsv")
+        assert _exported_fields(fresh)["p_alive_c"]["precision"] == 4
+
+
+def test_export_without_the_reader_method_says_precision_was_skipped(
+    client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    real = client.call_extension
+
+    def extension_1_0(method: str, **params: Any) -> Any:
+        if method == "bridge_get_custom_fields":  # unknown to extension 1.0.0
+            raise ExtensionMissing("does not know this method", method=method)
+        return real(method, **params)
+
+    monkeypatch.setattr(client, "call_extension", extension_1_0)
+    exported = export(client)
+    fields = {f["name"]: f for f in exported.section["custom_fields"]["Accounts"]}
+    assert "precision" not in fields["p_alive_c"]
+    (note,) = [s for s in exported.skipped if "precision" in s]
+    assert "precision of Accounts decimal fields" in note
+    assert "older than 1.1.0" in note
