@@ -109,6 +109,9 @@ class Target:
                         {"name": "user_name", "value": f"sbpar{suffix}"},
                         {"name": "last_name", "value": "Parity"},
                         {"name": "status", "value": "Active"},
+                        # SuiteCRM 7.15 (and the sandbox, which plays it) refuses every call of
+                        # the session of a user whose employee_status is not 'Active'.
+                        {"name": "employee_status", "value": "Active"},
                         {"name": "user_hash", "value": digest},
                     ],
                 ],
