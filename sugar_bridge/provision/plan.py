@@ -277,10 +277,9 @@ def _blockers(spec: SugarSpec, state: SugarState) -> list[str]:
             "rights to create users and the extension refuses non-admins); set "
             "SUGAR_BRIDGE_SUGAR_USERNAME to an admin"
         )
-    needs = _needs_extension(spec)
-    if needs and not_admin:
-        pass  # said above: the extension cannot be asked with this session
-    elif needs and not state.extension.installed:
+    # With a non-admin session whether the extension is installed is unknown: said above.
+    needs = _needs_extension(spec) if not not_admin else []
+    if needs and not state.extension.installed:
         blockers.append(
             f"the sugar-bridge server extension is not installed on this Sugar, and the spec "
             f"declares {' and '.join(needs)}, which the stock v4_1 API cannot set: build it with "
@@ -452,7 +451,12 @@ def _role_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
         if not role.rights:
             continue
         if not state.extension.installed:
-            yield Item("role_rights", role.name, "blocked", note="needs the sugar-bridge extension")
+            note = (
+                "needs an admin session (the extension answers admins only)"
+                if state.extension.access_denied
+                else "needs the sugar-bridge extension"
+            )
+            yield Item("role_rights", role.name, "blocked", note=note)
             continue
         wanted = {module: rights.levels() for module, rights in role.rights.items()}
         existing = state.role_rights.get(role.name, {}) if current is not None else {}

@@ -740,6 +740,9 @@ def test_non_admin_api_user_is_told_it_is_not_an_admin(
         "need admin rights to create users and the extension refuses non-admins)"
     )
     assert not any("not installed" in b for b in the_plan.blockers)
+    assert {i.note for i in the_plan.by_kind("role_rights")} == {
+        "needs an admin session (the extension answers admins only)"
+    }
 
 
 # --- export keeps the precision of decimal and currency fields ----------------------------------
