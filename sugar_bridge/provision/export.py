@@ -18,7 +18,12 @@ from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import ExtensionMissing
 from sugar_bridge.exceptions import SugarBridgeError
-from sugar_bridge.provision.plan import ADDRESS_MAP, SUGAR_TYPE_ALIASES, _sugar_options
+from sugar_bridge.provision.plan import (
+    ADDRESS_MAP,
+    SUGAR_TYPE_ALIASES,
+    _sugar_options,
+    employee_status_for,
+)
 from sugar_bridge.provision.spec import ACL_ACTIONS, ACL_WORDS, SugarSpec
 from sugar_bridge.provision.state import (
     ACCOUNT_CORE_FIELDS,
@@ -194,6 +199,12 @@ def _user(record: dict[str, Any]) -> dict[str, Any]:
         if record.get(attr):
             user[attr] = record[attr]
     user["status"] = "Inactive" if record.get("status") == "Inactive" else "Active"
+    employee_status = str(record.get("employee_status") or "").strip()
+    if user["status"] == "Inactive" and employee_status_for("Inactive", employee_status):
+        # Left out, the spec would have plan set 'Terminated': keep what Sugar holds, so export
+        # then plan shows no change. (An Active user's is never written: plan repairs one that
+        # is not 'Active', which SuiteCRM 7.15 needs.)
+        user["employee_status"] = employee_status
     user["is_admin"] = str(record.get("is_admin")) in ("1", "true", "True")
     return user
 
@@ -216,8 +227,8 @@ def _stored_fields(
         answer = client.call_extension("bridge_get_custom_fields", module_name=module)
     except ExtensionMissing:
         skipped.append(
-            f"precision of {module} decimal fields (the installed extension is older than 1.1.0: "
-            "install the current package to export it)"
+            f"precision of {module} decimal fields (the installed extension has no "
+            "bridge_get_custom_fields, added in 1.1.0: install the current package to export it)"
         )
         return {}
     if not isinstance(answer, dict):  # [] from PHP when the module has no custom field

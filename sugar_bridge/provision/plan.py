@@ -550,11 +550,19 @@ def employee_status_for(status: str, current: str) -> str | None:
 
 
 def _employee_status_change(
-    status: str, record: dict[str, Any], changes: list[FieldChange], values: dict[str, Any]
+    status: str,
+    record: dict[str, Any],
+    changes: list[FieldChange],
+    values: dict[str, Any],
+    declared: str | None = None,
 ) -> None:
-    """Add the employee_status that ``status`` needs, if Sugar's differs (see above)."""
+    """Add the employee_status that ``status`` needs (or the ``declared`` one, which export
+    writes for inactive users to keep their plan quiet), if Sugar's differs (see above)."""
     current = str(record.get("employee_status") or "").strip()
-    wanted = employee_status_for(status, current)
+    if declared is not None:
+        wanted = declared.strip() if declared.strip() != current else None
+    else:
+        wanted = employee_status_for(status, current)
     if wanted is not None:
         changes.append(FieldChange("employee_status", current, wanted))
         values["employee_status"] = wanted
@@ -572,13 +580,17 @@ def _user_items(spec: SugarSpec, state: SugarState, prune: bool) -> Iterator[Ite
             values.update({name: to_sugar(v, t) for name, (v, t) in desired.items()})
             # Sent at creation: without it SuiteCRM 7.15 lets the user log in and then refuses
             # every call of its session (error 11), and the web login too.
-            values["employee_status"] = employee_status_for(user.status, "")
+            values["employee_status"] = (
+                user.employee_status
+                if user.employee_status is not None
+                else employee_status_for(user.status, "")
+            )
             note = "password set at creation" if user.password is not None else ""
             yield Item("user", user.user_name, "create", values=values, note=note)
             continue
         current = state.users[sugar_name]
         changes, values = _compare(desired, current)
-        _employee_status_change(user.status, current, changes, values)
+        _employee_status_change(user.status, current, changes, values, user.employee_status)
         note = _email_note(changes, values)
         action: Action = "update" if changes else "unchanged"
         yield Item("user", user.user_name, action, changes, note, current["id"], values)

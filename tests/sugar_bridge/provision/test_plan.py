@@ -360,3 +360,17 @@ def test_created_users_carry_employee_status() -> None:
     spec = SugarSpec.model_validate(dict(SPEC, users=[SPEC["users"][0], gone]))
     created = {i.key: i.values["employee_status"] for i in diff(spec, state).by_kind("user")}
     assert created == {"rep1": "Active", "gone": "Terminated"}
+
+
+def test_declared_employee_status_of_an_inactive_user_is_kept() -> None:
+    # What export writes for an inactive user whose employee_status is still 'Active' or empty.
+    state = _in_sync()
+    state.users["rep1"].update(status="Inactive", employee_status="Active")
+    user = dict(SPEC["users"][0], status="Inactive", employee_status="Active")
+    assert not diff(SugarSpec.model_validate(dict(SPEC, users=[user])), state).has_changes
+    state.users["rep1"]["employee_status"] = ""
+    (item,) = diff(SugarSpec.model_validate(dict(SPEC, users=[user])), state).changes
+    assert item.values == {"employee_status": "Active"}
+    hand_written = dict(SPEC["users"][0], status="Inactive")  # no employee_status: derived
+    (item,) = diff(SugarSpec.model_validate(dict(SPEC, users=[hand_written])), state).changes
+    assert item.values == {"employee_status": "Terminated"}

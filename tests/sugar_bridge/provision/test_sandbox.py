@@ -791,4 +791,25 @@ def test_export_without_the_reader_method_says_precision_was_skipped(
     assert "precision" not in fields["p_alive_c"]
     (note,) = [s for s in exported.skipped if "precision" in s]
     assert "precision of Accounts decimal fields" in note
-    assert "older than 1.1.0" in note
+    assert "no bridge_get_custom_fields, added in 1.1.0" in note
+
+
+def test_export_round_trip_of_users_deactivated_by_something_else(
+    client: SugarClient, tmp_path: Path
+) -> None:
+    # Deactivated before the bridge managed employee_status (or in Sugar's screens): Inactive,
+    # with employee_status still 'Active' or none. Export then plan must show no change.
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    users = client.module("Users")
+    users.create(
+        {"user_name": "old1", "last_name": "Old", "status": "Inactive", "employee_status": "Active"}
+    )
+    users.create({"user_name": "old2", "last_name": "Older", "status": "Inactive"})
+    exported = export(client)
+    by_name = {u["user_name"]: u for u in exported.section["users"]}
+    assert by_name["old1"]["employee_status"] == "Active"
+    assert by_name["old2"]["employee_status"] == ""
+    assert "employee_status" not in by_name["rep1"]  # Active users: never written
+    spec = SugarSpec.model_validate(yaml.safe_load(exported.to_yaml())["sugar"])
+    again = plan(client, spec)
+    assert not again.has_changes, [(i.kind, i.key, i.changes) for i in again.changes]
