@@ -211,6 +211,8 @@ SIGNATURES: dict[str, Signature] = {
             endpoint="extension",
         ),
         Signature("bridge_get_role_actions", (_p(_S), _p("role_id")), endpoint="extension"),
+        # Since extension 1.1.0: the stored custom fields, with a decimal's precision.
+        Signature("bridge_get_custom_fields", (_p(_S), _p("module_name")), endpoint="extension"),
     )
 }
 

@@ -15,15 +15,22 @@ import typer
 from rich.table import Table
 
 from sugar_bridge.cli.common import console, handle_errors, make_context
-from sugar_bridge.sandbox import Faults, Latency, Sandbox, SandboxConfigError, SandboxError, Store
-from sugar_bridge.sandbox.editions import edition_named
+from sugar_bridge.sandbox import (
+    Faults,
+    Latency,
+    Sandbox,
+    SandboxConfigError,
+    SandboxError,
+    Store,
+    flavor_named,
+)
 from sugar_bridge.sandbox.faults import FaultKind, FaultWhen
 
 DEMO_PASSWORD = "sandbox-admin"  # noqa: S105 - a documented demo credential of a local test server
 
 app = typer.Typer(
     help="A local SugarCRM CE / SuiteCRM 7 lookalike (REST v4_1 + the bridge extension) for tests "
-    "and the offline demo; --edition suitecrm8 plays SuiteCRM 8. Without a subcommand it starts "
+    "and the offline demo; --suitecrm 8 plays SuiteCRM 8. Without a subcommand it starts "
     "the server in the foreground.",
     no_args_is_help=False,
 )
@@ -107,17 +114,18 @@ def serve(
     session_ttl: Annotated[
         float | None, typer.Option(help="Seconds idle before a session expires (default: never).")
     ] = None,
-    edition: Annotated[
+    suitecrm: Annotated[
         str,
         typer.Option(
-            help="suitecrm7 | suitecrm8 (API and extension below /legacy, login refuses "
-            "application_name)."
+            help="SuiteCRM release to play: 7.15 (sessions need employee_status 'Active'), 7.14, "
+            "or 8 (API and extension below /legacy, login refuses application_name)."
         ),
-    ] = "suitecrm7",
+    ] = "7.15",
 ) -> None:
     """Start the sandbox in the foreground: print its URL and demo credentials; Ctrl-C stops it."""
     if ctx.invoked_subcommand is not None:
         return
+    flavor = flavor_named(suitecrm)
     db = None if memory else _db_path(data_dir)
     sandbox = Sandbox(
         db,
@@ -126,7 +134,7 @@ def serve(
         port=port,
         admin_password=admin_password or DEMO_PASSWORD,
         session_ttl=session_ttl,
-        edition=edition_named(edition),
+        flavor=flavor,
     )
     try:
         sandbox.start()
@@ -134,7 +142,10 @@ def serve(
         sandbox.close()
         raise SandboxError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     shown = DEMO_PASSWORD if admin_password is None else "(the one you gave)"
-    console.print(f"Sugar sandbox at [bold]{sandbox.base_url}[/]  (v4_1: {sandbox.url})")
+    console.print(
+        f"Sugar sandbox (SuiteCRM {flavor.suitecrm_version}) at [bold]{sandbox.base_url}[/]  "
+        f"(v4_1: {sandbox.url})"
+    )
     console.print(f"admin user: [bold]admin[/]  password: [bold]{shown}[/]")
     console.print(f"state: {db if db is not None else 'in memory'}  —  Ctrl-C stops it")
     # SIGTERM (a service manager, `kill`) stops it as cleanly as Ctrl-C.

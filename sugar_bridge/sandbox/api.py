@@ -30,6 +30,7 @@ from sugar_bridge.sandbox.exceptions import (
     invalid_session,
     no_module,
 )
+from sugar_bridge.sandbox.flavor import DEFAULT_FLAVOR, Flavor, user_is_enabled
 from sugar_bridge.sandbox.modules import (
     ACL_MODULES,
     AUTO_NUMBER,
@@ -229,11 +230,12 @@ def _truthy(value: Any) -> bool:
 class SugarApi:
     """The methods. All state is in ``store`` (records) and ``sessions`` (PHP sessions)."""
 
-    suitecrm_version = "7.14.6"  # what get_server_info reports (the Sandbox's edition sets it)
-
-    def __init__(self, store: Store, *, session_ttl: float | None = None) -> None:
+    def __init__(
+        self, store: Store, *, session_ttl: float | None = None, flavor: Flavor = DEFAULT_FLAVOR
+    ) -> None:
         self.store = store
         self.session_ttl = session_ttl
+        self.flavor = flavor
         self.sessions: dict[str, Session] = {}
         self._sessions_lock = threading.Lock()
         self.bcrypt_ok = bcrypt_available()
@@ -255,7 +257,8 @@ class SugarApi:
         return "".join(secrets.choice(_SESSION_CHARS) for _ in range(26))
 
     def _auth(self, ctx: CallContext, session_id: Any) -> Session:
-        """validate_authenticated: known, not idle too long, same /24 as at login."""
+        """validate_authenticated: known, not idle too long, same /24 as at login, and on
+        SuiteCRM 7.15 a user that ``User::isEnabled()`` accepts."""
         if not isinstance(session_id, str) or not session_id:
             raise invalid_session()
         with self._sessions_lock:
@@ -271,6 +274,15 @@ class SugarApi:
                 del self.sessions[session_id]
                 raise invalid_session()
             sess.last_used = now
+        if self.flavor.session_needs_enabled_user:
+            found = self.store.rows(
+                "SELECT status, employee_status FROM users WHERE id = ?", (sess.user_id,)
+            )
+            if not found or not user_is_enabled(found[0]):
+                # 7.15: the session of a user without employee_status 'Active' (what set_entry
+                # on Users leaves unless told) is refused and destroyed like any invalid one.
+                self.expire_session(sess.id)
+                raise invalid_session()
         ctx.session = sess
         return sess
 
@@ -695,8 +707,8 @@ class SugarApi:
         """``get_server_info``: needs no session."""
         return {
             "flavor": "CE",
-            "version": "6.5.25",
-            "suitecrm_version": self.suitecrm_version,
+            "version": self.flavor.sugar_version,
+            "suitecrm_version": self.flavor.suitecrm_version,
             "gmt_time": now_db(),
         }
 

@@ -30,8 +30,9 @@ EXTENSION_SIGNATURES: dict[str, Signature] = {
     ),
     "bridge_set_role_actions": (("session", REQUIRED), ("role_id", REQUIRED), ("rights", REQUIRED)),
     "bridge_get_role_actions": (("session", REQUIRED), ("role_id", REQUIRED)),
+    "bridge_get_custom_fields": (("session", REQUIRED), ("module_name", REQUIRED)),
 }
-EXTENSION_VERSION = "1.0.0"
+EXTENSION_VERSION = "1.1.0"
 # The extension's field types → Sugar's (DynamicField widget) type; default lengths (Studio's).
 CUSTOM_FIELD_TYPES: dict[str, str] = {
     "varchar": "varchar",
@@ -78,8 +79,8 @@ class BridgeExtension:
             "extension_version": EXTENSION_VERSION,
             "api_level": 1,
             "flavor": "CE",
-            "sugar_version": "6.5.25",
-            "suitecrm_version": self.api.suitecrm_version,
+            "sugar_version": self.api.flavor.sugar_version,
+            "suitecrm_version": self.api.flavor.suitecrm_version,
             "php_version": "8.2.0-sandbox",
             "modules": sorted(MODULES),
             "security_groups": True,
@@ -308,6 +309,33 @@ class BridgeExtension:
             "changes": unique,
             "views_added": added,
         }
+
+    def bridge_get_custom_fields(self, ctx: CallContext, session: Any, module_name: Any) -> Any:
+        """``bridge_get_custom_fields``: the module's custom fields as stored in
+        ``fields_meta_data``, with a decimal's precision (6 for currency, Sugar's column scale);
+        ``[]`` when there is none, as PHP encodes an empty array."""
+        self._admin(ctx, session)
+        module = self.api._module(module_name)
+        rows = self.store.rows(
+            "SELECT name, type, len, ext2, required FROM fields_meta_data"
+            " WHERE custom_module = ? AND deleted = 0 ORDER BY name",
+            (module.name,),
+        )
+        out: dict[str, Any] = {}
+        for row in rows:
+            precision: int | None = None
+            if row["type"] in ("decimal", "float") and row["ext2"] not in (None, ""):
+                precision = int(row["ext2"])  # the sandbox keeps it in ext2, Sugar in ext1
+            elif row["type"] == "currency":
+                precision = 6
+            out[row["name"]] = {
+                "name": row["name"],
+                "type": row["type"],
+                "len": None if row["len"] in (None, "") else int(row["len"]),
+                "precision": precision,
+                "required": bool(row["required"]),
+            }
+        return out or []
 
     def _role(self, role_id: Any) -> str:
         if (

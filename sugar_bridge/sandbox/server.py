@@ -4,7 +4,7 @@
 ``admin_password``, ``stats``, ``store``). Requests are form-encoded (``method``, ``input_type``,
 ``response_type``, ``rest_data``) by POST or GET at ``/service/v4_1/rest.php`` and, with the bridge
 extension's methods too, at ``/custom/service/bridge/rest.php`` -- both below ``/legacy`` when the
-sandbox plays SuiteCRM 8 (:mod:`sugar_bridge.sandbox.editions`).
+sandbox plays SuiteCRM 8 (:mod:`sugar_bridge.sandbox.flavor`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sugar_bridge.sandbox.api import REQUIRED, CallContext, Stats, SugarApi
-from sugar_bridge.sandbox.editions import Edition, EditionName, edition_named, refuses
 from sugar_bridge.sandbox.exceptions import (
     DatabaseFailure,
     NullAnswer,
@@ -37,6 +36,7 @@ from sugar_bridge.sandbox.exceptions import (
 )
 from sugar_bridge.sandbox.extension import BridgeExtension
 from sugar_bridge.sandbox.faults import FaultDecision, FaultPlan, Faults, Latency
+from sugar_bridge.sandbox.flavor import DEFAULT_FLAVOR, Flavor, flavor_named, refuses
 from sugar_bridge.sandbox.passwords import seed_admin
 from sugar_bridge.sandbox.store import Store
 
@@ -240,7 +240,8 @@ class Sandbox:
 
     ``db_path=None`` keeps state in memory; ``faults``/``latency`` inject trouble; ``session_ttl``
     (seconds idle) makes sessions expire; ``admin_password`` defaults to a random one;
-    ``edition="suitecrm8"`` plays SuiteCRM 8 (API below ``/legacy``, see ``editions``).
+    ``flavor`` is the SuiteCRM it plays (``SUITECRM_7_15`` by default, ``SUITECRM_7_14``, or
+    ``SUITECRM_8``: API below ``/legacy``, see ``flavor``).
 
     Use it as a context manager or ``start()`` (→ ``base_url``) / ``stop()`` / ``close()``.
     ``url`` and ``extension_url`` are the two endpoints; ``stats`` counts calls, writes and
@@ -260,7 +261,7 @@ class Sandbox:
         admin_password: str | None = None,
         session_ttl: float | None = None,
         post_max_size: int = 64 * 1024 * 1024,
-        edition: EditionName | Edition = "suitecrm7",
+        flavor: Flavor | str = DEFAULT_FLAVOR,
     ) -> None:
         if port < 0 or port > 65535:
             raise SandboxConfigError(f"port must be 0..65535, got {port}")
@@ -269,9 +270,8 @@ class Sandbox:
         self.store = Store(db_path)
         self.admin_password = admin_password or secrets.token_urlsafe(12)
         seed_admin(self.store, self.admin_password)
-        self.api = SugarApi(self.store, session_ttl=session_ttl)
-        self.edition = edition_named(edition)
-        self.api.suitecrm_version = self.edition.suitecrm_version
+        self.flavor = flavor_named(flavor)
+        self.api = SugarApi(self.store, session_ttl=session_ttl, flavor=self.flavor)
         self.bridge = BridgeExtension(self.api)
         self.faults = FaultPlan(faults)
         self.latency = latency or Latency()
@@ -341,12 +341,12 @@ class Sandbox:
     @property
     def v4_1_path(self) -> str:
         """Path of the v4_1 endpoint (below ``/legacy`` on SuiteCRM 8)."""
-        return self.edition.api_root + V4_1_PATH
+        return self.flavor.api_root + V4_1_PATH
 
     @property
     def bridge_path(self) -> str:
         """Path of the bridge extension's endpoint (below ``/legacy`` on SuiteCRM 8)."""
-        return self.edition.api_root + BRIDGE_PATH
+        return self.flavor.api_root + BRIDGE_PATH
 
     @property
     def url(self) -> str:
@@ -378,7 +378,7 @@ class Sandbox:
         if found is None and extension:
             found = self.bridge.method(method)
         try:
-            if refuses(self.edition, method, raw_rest_data):
+            if refuses(self.flavor, method, raw_rest_data):
                 raise PhpFatal()  # SuiteCRM 8: login's unknown named parameter
             if found is None:
                 raise invalid_call()

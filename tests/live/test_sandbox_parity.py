@@ -111,8 +111,8 @@ class Target:
                         {"name": "user_name", "value": f"sbpar{suffix}"},
                         {"name": "last_name", "value": "Parity"},
                         {"name": "status", "value": "Active"},
-                        # SuiteCRM 7.15 refuses every call of a user whose employee_status is
-                        # not Active (User::isEnabled); the UI sets it, the API does not
+                        # SuiteCRM 7.15 (and the sandbox, which plays it) refuses every call of
+                        # the session of a user whose employee_status is not 'Active'.
                         {"name": "employee_status", "value": "Active"},
                         {"name": "user_hash", "value": digest},
                     ],

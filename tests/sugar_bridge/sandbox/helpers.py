@@ -53,7 +53,7 @@ class Api:
             "application_name": "tests",
             "name_value_list": [],
         }
-        if self.sandbox.edition.refuses_application_name:
+        if self.sandbox.flavor.refuses_application_name:
             del rest_data["application_name"]  # SuiteCRM 8: HTTP 500 (SuiteCRM-Core#272)
         return raw_call(self.sandbox.url, "login", rest_data)
 

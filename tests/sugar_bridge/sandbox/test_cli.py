@@ -41,6 +41,7 @@ def test_foreground_server_prints_url_and_stops_on_ctrl_c(tmp_path: Path) -> Non
         assert match, text
         assert "admin" in text
         assert "sandbox-admin" in text
+        assert "SuiteCRM 7.15.0" in text  # the default release it plays
         login = raw_call(
             match.group(0),
             "login",
@@ -55,6 +56,12 @@ def test_foreground_server_prints_url_and_stops_on_ctrl_c(tmp_path: Path) -> Non
     assert proc.returncode == 0
     assert "sandbox stopped" in out
     assert (tmp_path / "sandbox.db").exists()
+
+
+def test_unknown_suitecrm_release_is_a_config_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["sandbox", "--memory", "--port", "0", "--suitecrm", "7.13"])
+    assert result.exit_code == 2, result.output
+    assert "--suitecrm takes 7.14, 7.15, 8" in result.output
 
 
 def test_accounts_lists_the_database_with_segments(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sugar_bridge.sandbox import Sandbox, md5_hex
+from sugar_bridge.sandbox import SUITECRM_7_14, Sandbox, md5_hex
 from tests.sugar_bridge.sandbox.helpers import Api
 
 FIELDS: list[dict[str, Any]] = [
@@ -24,7 +24,7 @@ FIELDS: list[dict[str, Any]] = [
 
 @pytest.fixture
 def api() -> Iterator[Api]:
-    with Sandbox() as sandbox:
+    with Sandbox(flavor=SUITECRM_7_14) as sandbox:  # what was observed on 7.14.6
         admin = Api(sandbox)
         for spec in FIELDS:
             admin("bridge_ensure_custom_field", module_name="Accounts", field=spec, views=[])

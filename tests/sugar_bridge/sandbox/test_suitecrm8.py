@@ -2,7 +2,7 @@
 
 SuiteCRM 8 was not run: the mode is built to the documented facts (the v4_1 API and the Module
 Loader's custom/ below ``<site>/legacy``; ``login`` naming ``application_name`` is a PHP fatal
-error, SuiteCRM-Core#272), see :mod:`sugar_bridge.sandbox.editions`.
+error, SuiteCRM-Core#272), see :mod:`sugar_bridge.sandbox.flavor`.
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import ApiNotFound
 from connectors.sugar.extension.compat import require_extension
 from sugar_bridge.cli.app import app
-from sugar_bridge.sandbox import Sandbox, SandboxConfigError, md5_hex
+from sugar_bridge.sandbox import SUITECRM_8, Sandbox, SandboxConfigError, md5_hex
 from tests.sugar_bridge.sandbox.helpers import Api, raw_call
 
 
 @pytest.fixture
 def suite8() -> Iterator[Sandbox]:
-    with Sandbox(edition="suitecrm8") as sb:
+    with Sandbox(flavor=SUITECRM_8) as sb:
         yield sb
 
 
@@ -80,19 +80,20 @@ def test_suitecrm8_extension_answers_at_the_legacy_root(suite8: Sandbox) -> None
     assert api.raw("get_user_id").body == "1"
 
 
-def test_suitecrm7_is_still_the_default_and_accepts_application_name() -> None:
+def test_suitecrm_7_15_is_the_default_and_accepts_application_name() -> None:
     with Sandbox() as sb:
         assert sb.url == sb.base_url + "/service/v4_1/rest.php"
         assert raw_call(sb.base_url + "/legacy/service/v4_1/rest.php", "x", []).status == 404
         login = raw_call(sb.url, "login", _login_data(sb, application_name="x"))
         assert login.status == 200
-        assert raw_call(sb.url, "get_server_info", []).body["suitecrm_version"] == "7.14.6"
+        assert raw_call(sb.url, "get_server_info", []).body["suitecrm_version"] == "7.15.0"
 
 
-def test_unknown_edition_is_a_config_error() -> None:
-    with pytest.raises(SandboxConfigError, match="suitecrm8"):
-        Sandbox(edition="suitecrm9")  # type: ignore[arg-type]
-    result = CliRunner().invoke(app, ["sandbox", "--memory", "--edition", "suitecrm9"])
+def test_unknown_flavor_is_a_config_error() -> None:
+    refused = re.escape("--suitecrm takes 7.14, 7.15, 8, not '9'")
+    with pytest.raises(SandboxConfigError, match=refused):
+        Sandbox(flavor="9")
+    result = CliRunner().invoke(app, ["sandbox", "--memory", "--suitecrm", "9"])
     assert result.exit_code == 2, result.output
 
 
@@ -149,7 +150,7 @@ def test_client_discovery_on_a_suitecrm7_sandbox_finds_the_old_path(
         assert client.module("Accounts").count() == 0
         assert client.rest_url == sb.base_url + "/service/v4_1/rest.php"
         assert client.extension_url == sb.base_url + "/custom/service/bridge/rest.php"
-        assert client.call_extension("bridge_info")["suitecrm_version"] == "7.14.6"
+        assert client.call_extension("bridge_info")["suitecrm_version"] == "7.15.0"
         assert "get_server_info" not in sb.stats.calls  # Sugar's answer settled it: no probe
     assert f"Sugar v4_1 API at {sb.url}" in caplog.text
 
@@ -174,7 +175,7 @@ START = "from sugar_bridge.cli.sandbox import app; app(prog_name='sugar-bridge s
 def test_cli_starts_the_suitecrm8_mode(tmp_path: Path) -> None:
     env = {**os.environ, "COLUMNS": "200", "SUGAR_BRIDGE_DATA_DIR": str(tmp_path)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", START, "--port", "0", "--memory", "--edition", "suitecrm8"],
+        [sys.executable, "-c", START, "--port", "0", "--memory", "--suitecrm", "8"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -7,6 +7,8 @@
  * - bridge_ensure_custom_field: create or update a custom field the way Studio does (dropdown list
  *   and label through the language extension mechanism, field saved through DynamicField, caches
  *   rebuilt, field placed on the detail/edit/list layouts through the Studio parsers); idempotent;
+ * - bridge_get_custom_fields: a module's custom fields as stored, with what get_module_fields
+ *   does not show (a decimal's precision);
  * - bridge_set_role_actions / bridge_get_role_actions: a role's access levels, through
  *   ACLRole::setAction (stock set_relationship stores NULL in acl_roles_actions.access_override).
  *
@@ -24,7 +26,7 @@ require_once 'service/v4_1/SugarWebServiceImplv4_1.php';
 class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
 {
     /** Version of this extension; the bridge compares it with the one it packages. */
-    const EXTENSION_VERSION = '1.0.0';
+    const EXTENSION_VERSION = '1.1.0';
 
     /** Bumped when a bridge_* method changes its parameters or answers incompatibly. */
     const API_LEVEL = 1;
@@ -607,6 +609,51 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         $parser->addField(array('name' => $name));
         $parser->handleSave(false);
         return true;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // bridge_get_custom_fields
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * The custom fields of a module as stored in fields_meta_data, with the attributes the stock
+     * get_module_fields leaves out (since 1.1.0).
+     *
+     * @param string $session -- Session ID returned by a previous call to login (admin).
+     * @param string $module_name -- Module key, e.g. Accounts (case-sensitive).
+     * @return array|null -- {field name: {name, type, len, precision, required}}; precision is
+     *                       a decimal's (TemplateFloat keeps it in ext1), 6 for currency
+     *                       (TemplateCurrency's fixed column scale), null for other types
+     */
+    public function bridge_get_custom_fields($session, $module_name)
+    {
+        if (!$this->bridgeAuthorize($session, $module_name)) {
+            return null;
+        }
+        $db = DBManagerFactory::getInstance();
+        $result = $db->query(
+            'SELECT name, type, len, ext1, required FROM fields_meta_data WHERE custom_module = '
+            . $db->quoted($module_name) . ' AND deleted = 0 ORDER BY name'
+        );
+        $out = array();
+        while ($row = $db->fetchByAssoc($result, false)) {
+            $type = (string) $row['type'];
+            $precision = null;
+            if ($type === 'decimal' || $type === 'float') {
+                $precision = ($row['ext1'] === null || $row['ext1'] === '') ? null : (int) $row['ext1'];
+            } elseif ($type === 'currency') {
+                $precision = 6;
+            }
+            $out[(string) $row['name']] = array(
+                'name' => (string) $row['name'],
+                'type' => $type,
+                'len' => ($row['len'] === null || $row['len'] === '') ? null : (int) $row['len'],
+                'precision' => $precision,
+                'required' => !empty($row['required']),
+            );
+        }
+        // PHP's json_encode gives [] for a module without custom fields.
+        return $out;
     }
 
     // ---------------------------------------------------------------------------------------
