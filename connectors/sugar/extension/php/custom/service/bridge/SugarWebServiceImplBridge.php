@@ -395,18 +395,23 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
 
     /**
      * Write the dropdown list into the application language extension (what a Module Loader
-     * package's language section does); true when the file changed.
+     * package's language section does); true when the file changed, or when it was right but
+     * the compiled language (custom/application/Ext/Language/<lang>.lang.ext.php, what Sugar
+     * reads) has lost the list: the caller's rebuild then compiles it again.
+     *
+     * Seen on SuiteCRM 7.15.0: its CalendarProviderRegistry appends its calendar_source_types
+     * to the compiled file on every construction (mode 'a'); when that file is missing at the
+     * time, it creates one holding only those lines, and every extension list (ours and
+     * Studio's) is gone from Sugar's dropdowns until the next rebuild.
      */
     private function bridgeWriteDropdown($listName, $options)
     {
         $dir = 'custom/Extension/application/Ext/Language';
         $file = $dir . '/' . self::LANGUAGE . '.bridge_' . $listName . '.php';
-        $app_list_strings = array();
-        if (file_exists($file)) {
-            include $file;
-        }
-        if (isset($app_list_strings[$listName]) && $app_list_strings[$listName] === $options) {
-            return false;
+        $written = $this->bridgeListIn($file, $listName);
+        if ($written === $options) {
+            $compiled = 'custom/application/Ext/Language/' . self::LANGUAGE . '.lang.ext.php';
+            return $this->bridgeListIn($compiled, $listName) !== $options;
         }
         if (!is_dir($dir)) {
             mkdir_recursive($dir);
@@ -416,6 +421,16 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             . var_export($options, true) . ";\n";
         sugar_file_put_contents_atomic($file, $out);
         return true;
+    }
+
+    /** The dropdown list $listName as a language file defines it (null when it does not). */
+    private function bridgeListIn($file, $listName)
+    {
+        $app_list_strings = array();
+        if (file_exists($file)) {
+            include $file;
+        }
+        return isset($app_list_strings[$listName]) ? $app_list_strings[$listName] : null;
     }
 
     /**
