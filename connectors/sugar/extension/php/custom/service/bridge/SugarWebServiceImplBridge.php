@@ -7,6 +7,9 @@
  * - bridge_ensure_custom_field: create or update a custom field the way Studio does (dropdown list
  *   and label through the language extension mechanism, field saved through DynamicField, caches
  *   rebuilt, field placed on the detail/edit/list layouts through the Studio parsers); idempotent;
+ * - bridge_remove_custom_field: what Studio's Delete of a custom field does (off the layouts, label
+ *   and dropdown list the bridge wrote removed, field deleted through DynamicField, caches
+ *   rebuilt); idempotent; refuses a field that is not a custom field;
  * - bridge_set_role_actions / bridge_get_role_actions: a role's access levels, through
  *   ACLRole::setAction (stock set_relationship stores NULL in acl_roles_actions.access_override).
  *
@@ -24,7 +27,7 @@ require_once 'service/v4_1/SugarWebServiceImplv4_1.php';
 class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
 {
     /** Version of this extension; the bridge compares it with the one it packages. */
-    const EXTENSION_VERSION = '1.0.0';
+    const EXTENSION_VERSION = '1.1.1';
 
     /** Bumped when a bridge_* method changes its parameters or answers incompatibly. */
     const API_LEVEL = 1;
@@ -74,6 +77,11 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             'number' => 1003,
             'name' => 'Bridge: invalid rights',
             'description' => 'The rights are not an object of module => {action => ACL level}',
+        ),
+        'bridge_not_custom_field' => array(
+            'number' => 1004,
+            'name' => 'Bridge: not a custom field',
+            'description' => 'Only a custom field (a name ending in _c, stored in fields_meta_data) can be removed',
         ),
     );
 
@@ -607,6 +615,194 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         $parser->addField(array('name' => $name));
         $parser->handleSave(false);
         return true;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // bridge_remove_custom_field
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * Remove a custom field the way Studio's Delete does (ModuleBuilderController::
+     * action_DeleteField): off every layout through the Studio parsers, label and dropdown list
+     * the bridge wrote removed, field deleted through TemplateField::delete / DynamicField
+     * (fields_meta_data row, <table>_cstm column, vardef cache), extensions rebuilt and caches
+     * cleared. A field that does not exist (any more) answers removed: false and changes nothing.
+     *
+     * @param string $session -- Session ID returned by a previous call to login (admin).
+     * @param string $module_name -- Module key, e.g. Accounts (case-sensitive).
+     * @param string $field_name -- the custom field's name, e.g. score_c
+     * @return array|null -- {name, removed, label_removed, list_removed}
+     */
+    public function bridge_remove_custom_field($session, $module_name, $field_name)
+    {
+        if (!$this->bridgeAuthorize($session, $module_name)) {
+            return null;
+        }
+        // Same shape as the names DynamicField creates; also keeps the name safe in the SQL that
+        // DynamicField::getFieldWidget builds without quoting.
+        if (!is_string($field_name) || !preg_match('/^[A-Za-z][A-Za-z0-9_]{0,61}_c$/', $field_name)) {
+            $this->bridgeError('bridge_not_custom_field', 'field_name must be a custom field name ending in _c');
+            return null;
+        }
+        $bean = BeanFactory::newBean($module_name);
+        if (empty($bean) || empty($bean->table_name)) {
+            $this->bridgeError('bridge_not_custom_field', "module $module_name has no custom fields");
+            return null;
+        }
+        $vardef = isset($bean->field_defs[$field_name]) ? $bean->field_defs[$field_name] : null;
+        if ($vardef !== null && (!isset($vardef['source']) || $vardef['source'] !== 'custom_fields')) {
+            // A stock field (or one a module ships): Studio offers no Delete for those either.
+            $this->bridgeError(
+                'bridge_not_custom_field',
+                "$field_name is a field of $module_name that is not a custom field"
+            );
+            return null;
+        }
+        $row = $this->bridgeFieldRow($module_name, $field_name);
+        if ($row === null) {
+            if ($vardef === null && $this->bridgeRemoveVardefOverride($module_name, $field_name)) {
+                // A fragment Studio's own Delete leaves behind (see bridgeRemoveVardefOverride).
+                $this->bridgeRebuild($module_name, false);
+            }
+            return array(
+                'name' => $field_name,
+                'removed' => false,
+                'label_removed' => false,
+                'list_removed' => false,
+            );
+        }
+
+        // Layouts, label and list before the field: if the request dies half-way, the
+        // fields_meta_data row is still there and a retry finishes the job.
+        $this->bridgeRemoveFromLayouts($module_name, $field_name);
+        $labelRemoved = !empty($row['vname'])
+            && $this->bridgeRemoveLabel($module_name, $field_name, (string) $row['vname']);
+        $listRemoved = in_array($row['type'], array('enum', 'multienum', 'radioenum'), true)
+            && !empty($row['ext1'])
+            && $this->bridgeRemoveDropdown($module_name, $field_name, (string) $row['ext1']);
+
+        global $beanList, $beanFiles;
+        require_once 'modules/DynamicFields/FieldCases.php';
+        require_once 'modules/DynamicFields/DynamicField.php';
+        $className = $beanList[$module_name];
+        require_once $beanFiles[$className];
+        $df = new DynamicField($module_name);
+        $df->setup(new $className());
+        $widget = $df->getFieldWidget($module_name, $field_name);
+        if ($widget !== null) {
+            $widget->delete($df);
+        }
+        $this->bridgeRemoveVardefOverride($module_name, $field_name);
+        $this->bridgeRebuild($module_name, $listRemoved);
+
+        return array(
+            'name' => $field_name,
+            'removed' => true,
+            'label_removed' => $labelRemoved,
+            'list_removed' => $listRemoved,
+        );
+    }
+
+    /**
+     * StudioModule::removeFieldFromLayouts: every view of the module (detail, edit, list,
+     * quick create, search, popup, dashlet) and the subpanels of the modules that show it; only
+     * the layouts that contained the field are saved.
+     */
+    private function bridgeRemoveFromLayouts($module_name, $name)
+    {
+        require_once 'modules/ModuleBuilder/Module/StudioModuleFactory.php';
+        require_once 'modules/ModuleBuilder/parsers/constants.php';
+        $module = StudioModuleFactory::getStudioModule($module_name);
+        $module->removeFieldFromLayouts($name);
+    }
+
+    /**
+     * Delete custom/Extension/modules/<module>/Ext/Vardefs/_override_sugarfield_<field>.php,
+     * the vardef fragment DynamicField::saveExtendedAttributes writes when a field is saved.
+     * DynamicField::deleteField only looks for sugarfield_<field>.php, so after Studio's Delete
+     * the fragment stays and keeps a type-less entry of the field in the module's vardefs; true
+     * when a file was deleted.
+     */
+    private function bridgeRemoveVardefOverride($module_name, $name)
+    {
+        $file = 'custom/Extension/modules/' . $module_name . '/Ext/Vardefs/_override_sugarfield_'
+            . $name . '.php';
+        return is_file($file) && unlink($file);
+    }
+
+    /**
+     * Remove the field's label from the override files bridgeWriteLabel writes to (en_us and
+     * the default language), unless another custom field of the module uses the same label
+     * key; true when a label was removed.
+     */
+    private function bridgeRemoveLabel($module_name, $name, $labelKey)
+    {
+        global $sugar_config;
+        $db = DBManagerFactory::getInstance();
+        $shared = $db->getOne(
+            'SELECT COUNT(*) FROM fields_meta_data WHERE deleted = 0 AND custom_module = '
+            . $db->quoted($module_name) . ' AND vname = ' . $db->quoted($labelKey)
+            . ' AND id <> ' . $db->quoted($module_name . $name)
+        );
+        if ((int) $shared > 0) {
+            return false;
+        }
+        $languages = array(self::LANGUAGE);
+        if (!empty($sugar_config['default_language']) && is_string($sugar_config['default_language'])
+            && preg_match('/^[A-Za-z_]{2,10}$/', $sugar_config['default_language'])) {
+            $languages[] = $sugar_config['default_language'];
+        }
+        $removed = false;
+        foreach (array_unique($languages) as $language) {
+            $file = 'custom/Extension/modules/' . $module_name . '/Ext/Language/_override_'
+                . $language . '.lang.php';
+            if (!file_exists($file)) {
+                continue;
+            }
+            $mod_strings = array();
+            include $file;
+            if (!array_key_exists($labelKey, $mod_strings)) {
+                continue;
+            }
+            unset($mod_strings[$labelKey]);
+            // The format ParserLabel::addLabels writes; an emptied file goes, as if never written.
+            if (count($mod_strings) === 0) {
+                unlink($file);
+            } else {
+                write_override_label_to_file('mod_strings', $mod_strings, $file);
+            }
+            sugar_cache_clear('module_language.' . $language . $module_name);
+            LanguageManager::clearLanguageCache($module_name, $language);
+            $removed = true;
+        }
+        return $removed;
+    }
+
+    /**
+     * Delete the dropdown list file bridgeWriteDropdown wrote (only that file: a list made in
+     * Studio lives elsewhere and stays), unless another custom field still uses the list; true
+     * when the file was deleted.
+     */
+    private function bridgeRemoveDropdown($module_name, $name, $listName)
+    {
+        if (!preg_match('/^[A-Za-z0-9_]{1,100}$/', $listName)) {
+            return false;
+        }
+        $file = 'custom/Extension/application/Ext/Language/' . self::LANGUAGE . '.bridge_'
+            . $listName . '.php';
+        if (!file_exists($file)) {
+            return false;
+        }
+        $db = DBManagerFactory::getInstance();
+        $shared = $db->getOne(
+            'SELECT COUNT(*) FROM fields_meta_data WHERE deleted = 0 AND ext1 = '
+            . $db->quoted($listName) . ' AND id <> ' . $db->quoted($module_name . $name)
+            . " AND type IN ('enum', 'multienum', 'radioenum', 'dynamicenum')"
+        );
+        if ((int) $shared > 0) {
+            return false;
+        }
+        return unlink($file);
     }
 
     // ---------------------------------------------------------------------------------------
