@@ -55,6 +55,51 @@ def live_sugar() -> Iterator[SugarClient]:
         yield client
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Live tests leave the Sugar as they found it: an inventory of the live Sugar (custom fields,
+    non-deleted users, roles, groups, target lists, accounts, tasks, calls and, when
+    SUGAR_LIVE_SUITECRM_ROOT is set, the labels, dropdown lists, vardef fragments and layout
+    fields under its custom/) before the first test and after the last one; the session fails
+    listing whatever the second holds that the first did not. Does nothing when no test marked
+    ``live`` was collected or the live Sugar is not configured."""
+    import os
+    import time
+
+    if not any(item.get_closest_marker("live") for item in request.session.items):
+        yield
+        return
+    if any(not os.environ.get(name) for name in LIVE_ENV):
+        yield
+        return
+    from connectors.sugar.client import SugarClient
+    from tests.live.support import left_behind, take_inventory
+
+    url, username, password = (os.environ[name] for name in LIVE_ENV)
+    root = os.environ.get("SUGAR_LIVE_SUITECRM_ROOT")
+    sugar_root = Path(root) if root else None
+    verify = os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0"
+    with SugarClient(url, username, password, verify_tls=verify, max_retries=2) as client:
+        before = take_inventory(client, sugar_root)
+    started = time.monotonic()
+    yield
+    with SugarClient(url, username, password, verify_tls=verify, max_retries=2) as client:
+        after = take_inventory(client, sugar_root)
+    left = left_behind(before, after)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(after.counts().items()))
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        terminal.write_line(
+            f"live Sugar inventory after {time.monotonic() - started:.0f} s: {counts}"
+        )
+    if left:
+        pytest.fail(
+            "the live tests left this behind on the Sugar (or another run against the same "
+            "Sugar created it meanwhile):\n  " + "\n  ".join(left),
+            pytrace=False,
+        )
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's environment or .env; each runs in its own directory."""

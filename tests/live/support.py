@@ -1,0 +1,171 @@
+"""What live tests need to leave a real Sugar as they found it: removal helpers and an inventory.
+
+Removal is Sugar's own: records are marked ``deleted: 1`` through ``set_entry`` (which also runs
+the bean's ``mark_deleted``), custom fields go through the extension's
+``bridge_remove_custom_field`` (Studio's Delete). The inventory lists what a live run could leave
+behind; ``tests/conftest.py`` takes one before the first live test and one after the last, and
+fails the session when the second holds anything the first did not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from connectors.sugar import query as q
+from connectors.sugar.client import SugarClient
+from connectors.sugar.exceptions import ServerError
+from connectors.sugar.extension.fields import remove_custom_field
+
+#: Record modules whose non-deleted rows are inventoried (what live tests create).
+RECORD_MODULES = (
+    "Users",
+    "ACLRoles",
+    "SecurityGroups",
+    "ProspectLists",
+    "Accounts",
+    "Tasks",
+    "Calls",
+)
+#: Modules whose custom fields (``get_module_fields`` names ending in ``_c``) are inventoried.
+FIELD_MODULES = (
+    "Accounts",
+    "Contacts",
+    "Leads",
+    "Opportunities",
+    "Cases",
+    "Users",
+    "Tasks",
+    "Calls",
+    "ProspectLists",
+)
+_LABEL = re.compile(r"\$mod_strings\['([^']+)'\]")
+# A custom field on a layout: 'name' => 'x_c' (grid views) or 'X_C' => array (list views).
+_LAYOUT_FIELD = re.compile(r"'([A-Za-z][A-Za-z0-9_]*_[cC])'")
+
+
+def delete_records(client: SugarClient, module: str, ids: Iterable[str]) -> None:
+    """Mark records deleted the way Sugar does (``set_entry`` with ``deleted: 1``)."""
+    accessor = client.module(module)
+    for record_id in dict.fromkeys(ids):
+        accessor.update(str(record_id), {"deleted": 1}, check_exists=False)
+
+
+def delete_users(client: SugarClient, ids: Iterable[str]) -> None:
+    """Deactivate, then delete users (``set_entry`` ``status: Inactive``, then ``deleted: 1``).
+
+    SuiteCRM 7.15 stores ``deleted = 1`` and then answers HTTP 500 with an empty body:
+    ``set_entry`` saves the bean, then ``User::mark_deleted`` → ``beforeDisable`` loads the user it
+    just deleted, gets ``false`` and dies (``deleteOAuthTokens() on bool``). A retry would only
+    answer 500 again ("Provide both a User Name and an Email Address."), so the delete is sent
+    once and judged by reading back: the user must be gone from the Users list. A deleted user
+    cannot log in (``Invalid Login``), whatever its status.
+    """
+    users = client.module("Users")
+    for user_id in dict.fromkeys(str(i) for i in ids):
+        if not users.list(q.eq("users.id", user_id), fields=["id"]):
+            continue  # already deleted
+        users.update(user_id, {"status": "Inactive"}, check_exists=False)
+        retries, client.max_retries = client.max_retries, 0
+        try:
+            users.update(user_id, {"deleted": 1}, check_exists=False)
+        except ServerError:
+            pass  # the 7.15 answer described above; the read-back below decides
+        finally:
+            client.max_retries = retries
+        if users.list(q.eq("users.id", user_id), fields=["id"]):
+            raise AssertionError(f"user {user_id} is still listed after deleted: 1")
+
+
+def user_ids(client: SugarClient, *, prefix: str) -> list[str]:
+    """Ids of the non-deleted users whose user name starts with ``prefix``."""
+    found = client.module("Users").list(q.like_prefix("users.user_name", prefix), fields=["id"])
+    return [str(r["id"]) for r in found]
+
+
+def remove_fields(client: SugarClient, module: str, names: Iterable[str]) -> None:
+    """Remove custom fields with ``bridge_remove_custom_field`` (missing ones are fine)."""
+    for name in names:
+        remove_custom_field(client, module, name)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a live run could leave behind on a Sugar, as sets of readable items."""
+
+    #: module → custom field names (``get_module_fields``, ``_c`` names).
+    fields: Mapping[str, frozenset[str]]
+    #: module → non-deleted records as ``"<id> <name>"``.
+    records: Mapping[str, frozenset[str]]
+    #: what the extension writes under ``custom/`` (read only when the Sugar's files are known):
+    #: kind → items (label keys, dropdown list files, vardef fragments, fields on layouts).
+    files: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Number of items per module / kind (for a short report)."""
+        out = {f"{m} fields": len(v) for m, v in self.fields.items()}
+        out.update({m: len(v) for m, v in self.records.items()})
+        out.update({k: len(v) for k, v in self.files.items()})
+        return out
+
+
+def take_inventory(client: SugarClient, sugar_root: Path | None = None) -> Inventory:
+    """Custom fields of :data:`FIELD_MODULES`, non-deleted records of :data:`RECORD_MODULES`
+    (``get_module_fields``, ``get_entry_list``) and, with ``sugar_root``, the extension's files."""
+    available = set(client.available_modules())
+    fields: dict[str, frozenset[str]] = {}
+    for module in FIELD_MODULES:
+        if module in available:
+            names = client.module(module).fields().module_fields
+            fields[module] = frozenset(n for n in names if n.endswith("_c"))
+    records: dict[str, frozenset[str]] = {}
+    for module in RECORD_MODULES:
+        if module in available:
+            label = "user_name" if module == "Users" else "name"
+            rows = client.module(module).iter_records(fields=["id", label], page_size=200)
+            records[module] = frozenset(f"{r['id']} {r.get(label, '')}" for r in rows)
+    return Inventory(fields, records, _files(sugar_root) if sugar_root else {})
+
+
+def _files(root: Path) -> dict[str, frozenset[str]]:
+    """Labels, dropdown list files, vardef fragments and layout fields under ``custom/``."""
+    ext = root / "custom" / "Extension"
+    labels = set()
+    for path in ext.glob("modules/*/Ext/Language/_override_*.lang.php"):
+        module = path.parts[-4]
+        labels |= {f"{module} {key}" for key in _LABEL.findall(path.read_text("utf-8", "replace"))}
+    lists = {p.name for p in ext.glob("application/Ext/Language/*.bridge_*.php")}
+    fragments = {
+        f"{p.parts[-4]} {p.name}" for p in ext.glob("modules/*/Ext/Vardefs/_override_sugarfield_*")
+    }
+    layouts = set()
+    for path in (root / "custom" / "modules").glob("*/metadata/*defs.php"):
+        module, view = path.parts[-3], path.name
+        text = path.read_text("utf-8", "replace")
+        layouts |= {f"{module} {view} {n.lower()}" for n in _LAYOUT_FIELD.findall(text)}
+    return {
+        "labels": frozenset(labels),
+        "dropdown files": frozenset(lists),
+        "vardef fragments": frozenset(fragments),
+        "layout fields": frozenset(layouts),
+    }
+
+
+def left_behind(before: Inventory, after: Inventory) -> list[str]:
+    """What ``after`` holds that ``before`` did not, one readable line per kind."""
+    kinds: list[tuple[str, frozenset[str], frozenset[str]]] = []
+    for m, names in after.fields.items():
+        kinds.append((f"{m} custom fields", before.fields.get(m, frozenset()), names))
+    for m, rows in after.records.items():
+        kinds.append((f"{m} records", before.records.get(m, frozenset()), rows))
+    for k, items in after.files.items():
+        kinds.append((k, before.files.get(k, frozenset()), items))
+    lines = []
+    for kind, old, new in kinds:
+        extra = sorted(new - old)
+        if extra:
+            shown = ", ".join(extra[:20]) + (f" … (+{len(extra) - 20})" if len(extra) > 20 else "")
+            lines.append(f"{kind}: {shown}")
+    return lines
