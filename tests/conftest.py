@@ -55,6 +55,16 @@ def live_sugar() -> Iterator[SugarClient]:
         yield client
 
 
+_LIVE_INVENTORY = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Show the live Sugar's inventory (see ``_live_sugar_left_as_found``) when one was taken."""
+    line = config.stash.get(_LIVE_INVENTORY, None)
+    if line is not None:
+        terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
     """Live tests leave the Sugar as they found it: an inventory of the live Sugar (custom fields,
@@ -87,11 +97,11 @@ def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
         after = take_inventory(client, sugar_root)
     left = left_behind(before, after)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(after.counts().items()))
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is not None:
-        terminal.write_line(
-            f"live Sugar inventory after {time.monotonic() - started:.0f} s: {counts}"
-        )
+    request.config.stash[_LIVE_INVENTORY] = (
+        f"live Sugar inventory, before the first live test and after the last "
+        f"({time.monotonic() - started:.0f} s apart): {counts}; left behind: "
+        + ("; ".join(left) if left else "nothing")
+    )
     if left:
         pytest.fail(
             "the live tests left this behind on the Sugar (or another run against the same "
