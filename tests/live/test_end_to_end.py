@@ -5,10 +5,10 @@ Provisions a small spec twice (the second apply must send no write), then pushes
 warehouse three times: first push (create + update, all read back), a push without change (no
 write), one changed customer (one account write and its follow-ups, list membership moved).
 
-Isolation: its own Accounts custom fields (``sbe_*_c``, fixed names reused by every run), names,
-external ids and target-list names carrying a per-run suffix, so matching never meets the
-accounts of other runs. At the end it marks its accounts, lists, tasks, calls and role deleted
-and deactivates its user (users are never deleted).
+Isolation: its own Accounts custom fields (``sbe_*_c``, fixed names), names, external ids and
+target-list names carrying a per-run suffix, so matching never meets the accounts of other runs.
+At the end it marks its accounts, lists, tasks, calls and role deleted, deletes its user
+(deactivated first) and removes its custom fields, leaving the Sugar as it was.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sugar_bridge.provision.plan import plan
 from sugar_bridge.provision.spec import SugarSpec
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.push import push_segments
+from tests.live.support import delete_records, delete_users, remove_fields, user_ids
 from tests.sugar_bridge.push.conftest import SEGMENT_OPTIONS, Warehouse
 
 pytestmark = pytest.mark.live
@@ -265,19 +266,19 @@ def _cleanup(client: SugarClient, suffix: str) -> None:
         for r in accounts.list(q.like_prefix("accounts_cstm.sbe_ext_c", f"SBE{suffix}-"))
     ]
     for module in ("Tasks", "Calls"):
-        activities = client.module(module)
-        for account_id in ids:
-            for rec in accounts.related(account_id, module.lower(), fields=["id"]):
-                activities.update(str(rec["id"]), {"deleted": 1}, check_exists=False)
-    for account_id in ids:
-        accounts.update(account_id, {"deleted": 1}, check_exists=False)
+        related = [
+            str(rec["id"])
+            for account_id in ids
+            for rec in accounts.related(account_id, module.lower(), fields=["id"])
+        ]
+        delete_records(client, module, related)
+    delete_records(client, "Accounts", ids)
     for module, query in (
         ("ProspectLists", q.like_prefix("prospect_lists.name", f"SBE {suffix} ")),
         ("ACLRoles", q.eq("acl_roles.name", f"SBE Role {suffix}")),
     ):
-        accessor = client.module(module)
-        for rec in accessor.list(query, fields=["id"]):
-            accessor.update(str(rec["id"]), {"deleted": 1}, check_exists=False)
-    users = client.module("Users")
-    for rec in users.list(q.eq("users.user_name", f"sbe{suffix}"), fields=["id"]):
-        users.update(str(rec["id"]), {"status": "Inactive"}, check_exists=False)
+        found = client.module(module).list(query, fields=["id"])
+        delete_records(client, module, [str(r["id"]) for r in found])
+    delete_users(client, user_ids(client, prefix=f"sbe{suffix}"))
+    fields = _spec(suffix)["custom_fields"]["Accounts"]
+    remove_fields(client, "Accounts", [f["name"] for f in fields])

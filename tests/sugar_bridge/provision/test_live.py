@@ -2,7 +2,8 @@
 
 Runs only when SUGAR_LIVE_URL, SUGAR_LIVE_USERNAME and SUGAR_LIVE_PASSWORD are set. Uses its own
 custom fields (``sbp_*_c``) and names with a per-run suffix, so it never touches the example
-config's objects; at the end it deactivates its users and deletes its roles, group and accounts.
+config's objects; at the end it deletes its users (deactivated first), roles, group and accounts
+and removes its custom fields (``bridge_remove_custom_field``), leaving the Sugar as it was.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from connectors.sugar.client import SugarClient
 from sugar_bridge.provision.apply import apply
 from sugar_bridge.provision.plan import plan
 from sugar_bridge.provision.spec import SugarSpec
+from tests.live.support import delete_records, delete_users, remove_fields, user_ids
 
 pytestmark = pytest.mark.live
 
@@ -147,14 +149,13 @@ def test_live_fresh_apply_then_second_apply_sends_no_write(
 
 
 def _cleanup(client: SugarClient, suffix: str) -> None:
-    users = client.module("Users")
-    for record in users.list(query=q.like_prefix("users.user_name", f"sbp{suffix}"), fields=["id"]):
-        users.update(record["id"], {"status": "Inactive"})
+    delete_users(client, user_ids(client, prefix=f"sbp{suffix}"))
     for module, column in (
         ("ACLRoles", "acl_roles.name"),
         ("SecurityGroups", "securitygroups.name"),
         ("Accounts", "accounts.name"),
     ):
-        accessor = client.module(module)
-        for record in accessor.list(query=q.like_contains(column, suffix), fields=["id"]):
-            accessor.update(record["id"], {"deleted": 1})
+        found = client.module(module).list(query=q.like_contains(column, suffix), fields=["id"])
+        delete_records(client, module, [str(r["id"]) for r in found])
+    fields = _spec(suffix, client.username)["custom_fields"]["Accounts"]
+    remove_fields(client, "Accounts", [f["name"] for f in fields])
