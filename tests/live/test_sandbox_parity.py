@@ -8,8 +8,9 @@ reuse one PHP session for every login) and compares what comes back, ids aside. 
 fixed it shows as XPASS and the mark should go. The same behaviours are pinned without a live
 Sugar in tests/sugar_bridge/sandbox/test_live_observed.py.
 
-Leaves on the live Sugar a few Accounts custom fields with fixed names (``sbpar_*_c``, reused by
-every run) and an inactive user per run; marks its accounts and roles deleted.
+Leaves nothing on the live Sugar: at the end it marks its accounts and roles deleted, deletes
+the users it made (deactivated first) and removes its Accounts custom fields (``sbpar_*_c``,
+fixed names) with ``bridge_remove_custom_field``, on both targets.
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ FIELDS: list[dict[str, Any]] = [
     {"name": "sbpar_t_c", "type": "datetime", "label": "Parity t"},
 ]
 CUSTOM = [f["name"] for f in FIELDS]
+# Made and removed again by the removal check (an enum: label and list go with it).
+REMOVED: dict[str, Any] = {
+    "name": "sbpar_gone_c",
+    "type": "enum",
+    "label": "Parity gone",
+    "options": {"x": "X"},
+}
 
 
 class Target:
@@ -52,6 +60,7 @@ class Target:
         self.password = password
         self.http = requests.Session()
         self.cleanup: list[tuple[str, str]] = []  # (module, id) marked deleted at the end
+        self.users: list[str] = []  # deactivated, then marked deleted at the end
         self.admin = self.login(username, password)
 
     def call(self, method: str, rest_data: list[Any], *, bridge: bool = False) -> Any:
@@ -117,6 +126,7 @@ class Target:
                 ],
             )["id"]
         )
+        self.users.append(user_id)
         role_id = self.create("ACLRoles", {"name": f"SB parity {suffix}"})
         self.call("bridge_set_role_actions", [self.admin, role_id, rights], bridge=True)
         self.call("set_relationship", [self.admin, "Users", user_id, "aclroles", [role_id], [], 0])
@@ -125,12 +135,21 @@ class Target:
     def close(self) -> None:
         for module, record_id in self.cleanup:
             self.save(module, record_id, {"deleted": 1})
-        users = self.call(
-            "get_entry_list",
-            [self.admin, "Users", "users.user_name LIKE 'sbpar%'", "", 0, ["id"], [], 100, 0],
-        )
-        for entry in users.get("entry_list", []):
-            self.save("Users", entry["id"], {"status": "Inactive"})
+        for user_id in self.users:
+            self.save("Users", user_id, {"status": "Inactive"})
+            # SuiteCRM 7.15 stores the delete, then answers HTTP 500 (tests/live/support.py).
+            self.call(
+                "set_entry",
+                [
+                    self.admin,
+                    "Users",
+                    [{"name": "id", "value": user_id}, {"name": "deleted", "value": 1}],
+                ],
+            )
+        for spec in (*FIELDS, REMOVED):
+            self.call(
+                "bridge_remove_custom_field", [self.admin, "Accounts", spec["name"]], bridge=True
+            )
         self.call("logout", [self.admin])
 
 
@@ -194,6 +213,29 @@ def ext_second_identical_call(t: Target) -> Any:
     )
 
 
+def ext_remove_custom_field(t: Target) -> Any:
+    answers = [
+        t.call("bridge_ensure_custom_field", [t.admin, "Accounts", REMOVED, VIEWS], bridge=True)
+    ]
+    remove = [t.admin, "Accounts", REMOVED["name"]]
+    for _ in range(2):  # the second time: nothing left to remove
+        answers.append(t.call("bridge_remove_custom_field", remove, bridge=True))
+    known = t.call("get_module_fields", [t.admin, "Accounts", [REMOVED["name"]]])
+    return answers, sorted(known.get("module_fields", {}))
+
+
+def ext_remove_refuses_stock_and_unknown(t: Target) -> Any:
+    return [
+        _error(t.call("bridge_remove_custom_field", [t.admin, module, name], bridge=True))
+        for module, name in (
+            ("Accounts", "industry"),
+            ("Accounts", "sbpar_no_suffix"),
+            ("Accounts", "sbpar_never_made_c"),
+            ("accounts", "sbpar_ext_c"),
+        )
+    ]
+
+
 def ext_invalid_level_changes_nothing(t: Target) -> Any:
     role = t.create("ACLRoles", {"name": f"SB parity {uuid.uuid4().hex[:8]}"})
     bad = {"Accounts": {"view": 90, "edit": 50}}
@@ -247,7 +289,9 @@ def malformed_dates_not_stored(t: Target) -> Any:
 
 def non_admin_refused_by_bridge(t: Target) -> Any:
     _, session = t.user(uuid.uuid4().hex[:6], {"Accounts": {"access": 89, "view": 90}})
-    return _error(t.call("bridge_info", [session], bridge=True))
+    return _error(t.call("bridge_info", [session], bridge=True)), _error(
+        t.call("bridge_remove_custom_field", [session, "Accounts", "sbpar_ext_c"], bridge=True)
+    )
 
 
 def owner_rights_enforced_on_set_entry(t: Target) -> Any:
@@ -318,6 +362,8 @@ CHECKS: list[Any] = [
     ext_field_name_without_c,
     ext_type_change_refused,
     ext_second_identical_call,
+    ext_remove_custom_field,
+    ext_remove_refuses_stock_and_unknown,
     ext_invalid_level_changes_nothing,
     ext_unknown_actions_reported,
     non_admin_refused_by_bridge,
