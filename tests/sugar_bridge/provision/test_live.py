@@ -16,6 +16,7 @@ import pytest
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
+from connectors.sugar.exceptions import InvalidLogin
 from sugar_bridge.provision.apply import apply
 from sugar_bridge.provision.plan import plan
 from sugar_bridge.provision.spec import SugarSpec
@@ -144,8 +145,15 @@ def test_live_fresh_apply_then_second_apply_sends_no_write(
         generated = (tmp_path / "pw.tsv").read_text().splitlines()[-1].split("\t")
         with SugarClient(client.base_url, generated[0], generated[1]) as user_client:
             assert user_client.user_id
-    finally:
+
+        # Cleaned up: the users are gone from the Users list and cannot log in any more.
         _cleanup(client, suffix)
+        assert user_ids(client, prefix=f"sbp{suffix}") == []
+        for user_name, user_password in ((f"sbp{suffix}a", password), tuple(generated[:2])):
+            with pytest.raises(InvalidLogin):
+                SugarClient(client.base_url, user_name, user_password, max_retries=0).login()
+    finally:
+        _cleanup(client, suffix)  # again (a no-op) when the test got that far
 
 
 def _cleanup(client: SugarClient, suffix: str) -> None:
