@@ -71,8 +71,9 @@ def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
     non-deleted users, roles, groups, target lists, accounts, tasks, calls and, when
     SUGAR_LIVE_SUITECRM_ROOT is set, the labels, dropdown lists, vardef fragments and layout
     fields under its custom/) before the first test and after the last one; the session fails
-    listing whatever the second holds that the first did not. Does nothing when no test marked
-    ``live`` was collected or the live Sugar is not configured."""
+    listing whatever the second holds that the first did not and that this run created (its
+    HTTP exchanges are logged: other runs may share the Sugar, see CreationLog). Does nothing
+    when no test marked ``live`` was collected or the live Sugar is not configured."""
     import os
     import time
 
@@ -82,8 +83,10 @@ def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
     if any(not os.environ.get(name) for name in LIVE_ENV):
         yield
         return
+    import requests
+
     from connectors.sugar.client import SugarClient
-    from tests.live.support import left_behind, take_inventory
+    from tests.live.support import CreationLog, left_behind, new_items, take_inventory
 
     url, username, password = (os.environ[name] for name in LIVE_ENV)
     root = os.environ.get("SUGAR_LIVE_SUITECRM_ROOT")
@@ -92,20 +95,35 @@ def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
     with SugarClient(url, username, password, verify_tls=verify, max_retries=2) as client:
         before = take_inventory(client, sugar_root)
     started = time.monotonic()
-    yield
+    log = CreationLog(url)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(requests.Session, "send", log.wrap(requests.Session.send))
+        yield
     with SugarClient(url, username, password, verify_tls=verify, max_retries=2) as client:
         after = take_inventory(client, sugar_root)
-    left = left_behind(before, after)
+    # Only what this run created counts: other runs may share the Sugar (see CreationLog).
+    left = left_behind(before, after, log.owns)
+    mine = new_items(before, after, log.owns)
+    others = {
+        kind: len(items) - len(mine.get(kind, []))
+        for kind, items in new_items(before, after).items()
+        if len(items) > len(mine.get(kind, []))
+    }
     counts = ", ".join(f"{k} {v}" for k, v in sorted(after.counts().items()))
     request.config.stash[_LIVE_INVENTORY] = (
         f"live Sugar inventory, before the first live test and after the last "
-        f"({time.monotonic() - started:.0f} s apart): {counts}; left behind: "
+        f"({time.monotonic() - started:.0f} s apart): {counts}\nleft behind by this run: "
         + ("; ".join(left) if left else "nothing")
+        + (
+            "\nnew meanwhile but not created by this run (other runs on the same Sugar): "
+            + ", ".join(f"{k} {n}" for k, n in sorted(others.items()))
+            if others
+            else ""
+        )
     )
     if left:
         pytest.fail(
-            "the live tests left this behind on the Sugar (or another run against the same "
-            "Sugar created it meanwhile):\n  " + "\n  ".join(left),
+            "the live tests left this behind on the Sugar:\n  " + "\n  ".join(left),
             pytrace=False,
         )
 

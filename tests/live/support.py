@@ -9,10 +9,15 @@ fails the session when the second holds anything the first did not.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
@@ -153,8 +158,11 @@ def _files(root: Path) -> dict[str, frozenset[str]]:
     }
 
 
-def left_behind(before: Inventory, after: Inventory) -> list[str]:
-    """What ``after`` holds that ``before`` did not, one readable line per kind."""
+def new_items(
+    before: Inventory, after: Inventory, owns: Callable[[str, str], bool] | None = None
+) -> dict[str, list[str]]:
+    """Kind → items ``after`` holds that ``before`` did not; with ``owns`` (kind, item) → bool,
+    only the items it claims (see :class:`CreationLog`)."""
     kinds: list[tuple[str, frozenset[str], frozenset[str]]] = []
     for m, names in after.fields.items():
         kinds.append((f"{m} custom fields", before.fields.get(m, frozenset()), names))
@@ -162,10 +170,87 @@ def left_behind(before: Inventory, after: Inventory) -> list[str]:
         kinds.append((f"{m} records", before.records.get(m, frozenset()), rows))
     for k, items in after.files.items():
         kinds.append((k, before.files.get(k, frozenset()), items))
-    lines = []
+    out: dict[str, list[str]] = {}
     for kind, old, new in kinds:
-        extra = sorted(new - old)
+        extra = sorted(i for i in new - old if owns is None or owns(kind, i))
         if extra:
-            shown = ", ".join(extra[:20]) + (f" … (+{len(extra) - 20})" if len(extra) > 20 else "")
-            lines.append(f"{kind}: {shown}")
+            out[kind] = extra
+    return out
+
+
+def left_behind(
+    before: Inventory, after: Inventory, owns: Callable[[str, str], bool] | None = None
+) -> list[str]:
+    """:func:`new_items` as readable lines, one per kind."""
+    lines = []
+    for kind, extra in new_items(before, after, owns).items():
+        shown = ", ".join(extra[:20]) + (f" … (+{len(extra) - 20})" if len(extra) > 20 else "")
+        lines.append(f"{kind}: {shown}")
     return lines
+
+
+class CreationLog:
+    """What this test process wrote to the live Sugar, read off its HTTP exchanges.
+
+    Several engineers run live tests against the same Sugar at the same time, so an inventory
+    diff alone also shows their runs' records and fields. Wrapping ``requests.Session.send``
+    (every caller — the bridge's client, the parity test's raw calls — goes through it) records
+    the record ids ``set_entry``/``set_entries`` answered and the fields
+    ``bridge_ensure_custom_field`` was asked for, so the guard can tell this run's leftovers
+    from what others created meanwhile.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.record_ids: set[str] = set()
+        self.fields: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def wrap(self, send: Callable[..., Any]) -> Callable[..., Any]:
+        """A ``requests.Session.send`` that records, then answers like ``send``."""
+
+        def recording_send(session: Any, request: Any, **kwargs: Any) -> Any:
+            response = send(session, request, **kwargs)
+            if str(request.url).startswith(self.base_url) and not kwargs.get("stream"):
+                # An exchange this log does not understand is not one of the creating calls.
+                unreadable = (ValueError, TypeError, AttributeError, IndexError, KeyError)
+                with contextlib.suppress(*unreadable):
+                    self.record(request.body, response.content)
+            return response
+
+        return recording_send
+
+    def record(self, body: Any, answer: bytes) -> None:
+        """Note what one API exchange (form-encoded request, JSON answer) created."""
+        text = body.decode() if isinstance(body, bytes) else str(body or "")
+        form = parse_qs(text)
+        method = form.get("method", [""])[0]
+        if method not in ("set_entry", "set_entries", "bridge_ensure_custom_field"):
+            return
+        rest = json.loads(form["rest_data"][0])
+        module = rest.get("module_name") if isinstance(rest, dict) else rest[1]
+        with self._lock:
+            if method == "bridge_ensure_custom_field":
+                spec = rest.get("field") if isinstance(rest, dict) else rest[2]
+                self.fields.add((str(module), str(spec["name"])))
+                return
+            reply = json.loads(answer)
+            if isinstance(reply, dict) and isinstance(reply.get("id"), str):
+                self.record_ids.add(reply["id"])
+            if isinstance(reply, dict) and isinstance(reply.get("ids"), list):
+                self.record_ids.update(str(i) for i in reply["ids"])
+
+    def owns(self, kind: str, item: str) -> bool:
+        """Whether an inventory item (see :func:`left_behind`) comes from this process."""
+        if kind.endswith(" records"):
+            return item.split(" ", 1)[0] in self.record_ids
+        names = {name.lower() for _, name in self.fields}
+        if kind.endswith(" custom fields"):
+            return (kind.split(" ", 1)[0], item) in self.fields
+        if kind == "labels":
+            return any(item.endswith(f" LBL_{n[:-2].upper()}") for n in names)
+        if kind == "dropdown files":
+            return any(item.endswith(f"_{n[:-2]}_list.php") for n in names)
+        if kind == "vardef fragments":
+            return any(item.endswith(f"_override_sugarfield_{n}.php") for n in names)
+        return item.rsplit(" ", 1)[-1] in names  # layout fields

@@ -7,13 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from connectors.sugar.client import SugarClient
 from sugar_bridge.sandbox import Sandbox, md5_hex
 from tests.live.support import (
+    CreationLog,
     delete_records,
     delete_users,
     left_behind,
+    new_items,
     remove_fields,
     take_inventory,
 )
@@ -102,3 +105,31 @@ def test_files_under_custom_are_inventoried(client: SugarClient, tmp_path: Path)
         "vardef fragments: Accounts _override_sugarfield_guard_c.php",
         "layout fields: Accounts listviewdefs.php guard_c",
     ]
+
+
+def test_only_what_this_process_created_counts(
+    client: SugarClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = take_inventory(client)
+    foreign = client.module("Accounts").create({"name": "another run's account"})
+    log = CreationLog(client.base_url)
+    monkeypatch.setattr(requests.Session, "send", log.wrap(requests.Session.send))
+    client.call_extension(
+        "bridge_ensure_custom_field",
+        module_name="Accounts",
+        field={"name": "mine_c", "type": "varchar", "label": "Mine"},
+        views=[],
+    )
+    mine = client.module("Accounts").save_many([{"name": "my account"}])[0]
+    after = take_inventory(client)
+
+    assert sorted(new_items(before, after)["Accounts records"]) == sorted(
+        [f"{foreign} another run's account", f"{mine} my account"]
+    )
+    assert left_behind(before, after, log.owns) == [
+        "Accounts custom fields: mine_c",
+        f"Accounts records: {mine} my account",
+    ]
+    assert log.owns("labels", "Accounts LBL_MINE")
+    assert log.owns("layout fields", "Accounts listviewdefs.php mine_c")
+    assert not log.owns("vardef fragments", "Accounts _override_sugarfield_other_c.php")

@@ -27,7 +27,7 @@ require_once 'service/v4_1/SugarWebServiceImplv4_1.php';
 class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
 {
     /** Version of this extension; the bridge compares it with the one it packages. */
-    const EXTENSION_VERSION = '1.1.1';
+    const EXTENSION_VERSION = '1.1.2';
 
     /** Bumped when a bridge_* method changes its parameters or answers incompatibly. */
     const API_LEVEL = 1;
@@ -660,16 +660,7 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         }
         $row = $this->bridgeFieldRow($module_name, $field_name);
         if ($row === null) {
-            if ($vardef === null && $this->bridgeRemoveVardefOverride($module_name, $field_name)) {
-                // A fragment Studio's own Delete leaves behind (see bridgeRemoveVardefOverride).
-                $this->bridgeRebuild($module_name, false);
-            }
-            return array(
-                'name' => $field_name,
-                'removed' => false,
-                'label_removed' => false,
-                'list_removed' => false,
-            );
+            return $this->bridgeRemoveLeftovers($module_name, $bean, $field_name, $vardef === null);
         }
 
         // Layouts, label and list before the field: if the request dies half-way, the
@@ -690,7 +681,9 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         $df->setup(new $className());
         $widget = $df->getFieldWidget($module_name, $field_name);
         if ($widget !== null) {
+            $this->bridgeRebuildTable($bean->table_name . '_cstm');
             $widget->delete($df);
+            $this->bridgeRebuildTable($bean->table_name . '_cstm');
         }
         $this->bridgeRemoveVardefOverride($module_name, $field_name);
         $this->bridgeRebuild($module_name, $listRemoved);
@@ -714,6 +707,71 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         require_once 'modules/ModuleBuilder/parsers/constants.php';
         $module = StudioModuleFactory::getStudioModule($module_name);
         $module->removeFieldFromLayouts($name);
+    }
+
+    /**
+     * A field without a fields_meta_data row: nothing to remove, except what a create or delete
+     * that died half-way leaves behind under the bridge's own names: the label LBL_<NAME> and the
+     * list <module>_<name>_list bridge_ensure_custom_field writes before saving the field (unless
+     * a custom field uses them), the vardef fragment, and a <table>_cstm column no field
+     * describes (a DROP COLUMN that failed). Answers removed: false.
+     */
+    private function bridgeRemoveLeftovers($module_name, $bean, $field_name, $unknown)
+    {
+        $labelRemoved = false;
+        $listRemoved = false;
+        if ($unknown) {
+            $stem = substr($field_name, 0, -2);
+            $labelKey = 'LBL_' . strtoupper($stem);
+            $labelUsed = false;
+            foreach ($bean->field_defs as $def) {
+                // e.g. LBL_NAME for "name_c": a stock field's label, maybe renamed in Studio.
+                $labelUsed = $labelUsed || (isset($def['vname']) && $def['vname'] === $labelKey);
+            }
+            $labelRemoved = !$labelUsed
+                && $this->bridgeRemoveLabel($module_name, $field_name, $labelKey);
+            $listRemoved = $this->bridgeRemoveDropdown(
+                $module_name,
+                $field_name,
+                strtolower($module_name) . '_' . $stem . '_list'
+            );
+            $fragment = $this->bridgeRemoveVardefOverride($module_name, $field_name);
+            $table = $bean->table_name . '_cstm';
+            $db = DBManagerFactory::getInstance();
+            $column = $db->tableExists($table) ? $db->get_columns($table) : array();
+            if (isset($column[$field_name]) || isset($column[strtolower($field_name)])) {
+                require_once 'modules/DynamicFields/templates/Fields/TemplateField.php';
+                $widget = new TemplateField();
+                $widget->name = $field_name;
+                $this->bridgeRebuildTable($table);
+                $db->query($widget->get_db_delete_alter_table($table));
+                $this->bridgeRebuildTable($table);
+            }
+            if ($labelRemoved || $listRemoved || $fragment) {
+                $this->bridgeRebuild($module_name, $listRemoved);
+            }
+        }
+        return array(
+            'name' => $field_name,
+            'removed' => false,
+            'label_removed' => $labelRemoved,
+            'list_removed' => $listRemoved,
+        );
+    }
+
+    /**
+     * Rebuild a custom table on MySQL/MariaDB (ALTER TABLE ... FORCE). MariaDB drops a column
+     * instantly and keeps it hidden in the table's metadata until the table is rebuilt; after a
+     * few dozen add/drop cycles every ALTER of the table, DROP COLUMN included, fails with error
+     * 1118 "Row size too large". Studio's Delete has the same problem; a rebuild before and after
+     * the drop keeps the table clean. Costs a copy of the table (<table>_cstm only).
+     */
+    private function bridgeRebuildTable($table)
+    {
+        $db = DBManagerFactory::getInstance();
+        if ($db->dbType === 'mysql' && preg_match('/^[A-Za-z0-9_]+$/', $table) && $db->tableExists($table)) {
+            $db->query('ALTER TABLE ' . $table . ' FORCE');
+        }
     }
 
     /**
