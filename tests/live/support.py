@@ -196,8 +196,9 @@ class CreationLog:
     diff alone also shows their runs' records and fields. Wrapping ``requests.Session.send``
     (every caller — the bridge's client, the parity test's raw calls — goes through it) records
     the record ids ``set_entry``/``set_entries`` answered and the fields
-    ``bridge_ensure_custom_field`` was asked for, so the guard can tell this run's leftovers
-    from what others created meanwhile.
+    ``bridge_ensure_custom_field`` was asked for and ``bridge_remove_custom_field`` did not take
+    away afterwards, so the guard can tell this run's leftovers from what others created
+    meanwhile.
     """
 
     def __init__(self, base_url: str) -> None:
@@ -225,16 +226,28 @@ class CreationLog:
         text = body.decode() if isinstance(body, bytes) else str(body or "")
         form = parse_qs(text)
         method = form.get("method", [""])[0]
-        if method not in ("set_entry", "set_entries", "bridge_ensure_custom_field"):
+        if method not in (
+            "set_entry",
+            "set_entries",
+            "bridge_ensure_custom_field",
+            "bridge_remove_custom_field",
+        ):
             return
         rest = json.loads(form["rest_data"][0])
         module = rest.get("module_name") if isinstance(rest, dict) else rest[1]
+        reply = json.loads(answer)
         with self._lock:
             if method == "bridge_ensure_custom_field":
                 spec = rest.get("field") if isinstance(rest, dict) else rest[2]
                 self.fields.add((str(module), str(spec["name"])))
                 return
-            reply = json.loads(answer)
+            if method == "bridge_remove_custom_field":
+                # Removed (or found missing) by this run: if the field is there at the end,
+                # another run made it again meanwhile.
+                name = rest.get("field_name") if isinstance(rest, dict) else rest[2]
+                if isinstance(reply, dict) and reply.get("name") == name:
+                    self.fields.discard((str(module), str(name)))
+                return
             if isinstance(reply, dict) and isinstance(reply.get("id"), str):
                 self.record_ids.add(reply["id"])
             if isinstance(reply, dict) and isinstance(reply.get("ids"), list):

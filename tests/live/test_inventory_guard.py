@@ -133,3 +133,7 @@ def test_only_what_this_process_created_counts(
     assert log.owns("labels", "Accounts LBL_MINE")
     assert log.owns("layout fields", "Accounts listviewdefs.php mine_c")
     assert not log.owns("vardef fragments", "Accounts _override_sugarfield_other_c.php")
+    # A field this run removed and someone else made again is not this run's leftover.
+    remove_fields(client, "Accounts", ["mine_c"])
+    assert not log.owns("Accounts custom fields", "mine_c")
+    assert not log.owns("labels", "Accounts LBL_MINE")

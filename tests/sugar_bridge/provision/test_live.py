@@ -1,7 +1,7 @@
 """Provisioning against a real SugarCRM CE / SuiteCRM 7 with the bridge extension installed.
 
 Runs only when SUGAR_LIVE_URL, SUGAR_LIVE_USERNAME and SUGAR_LIVE_PASSWORD are set. Uses its own
-custom fields (``sbp_*_c``) and names with a per-run suffix, so it never touches the example
+custom fields (``sbp<run>_*_c``) and names with a per-run suffix, so it never touches the example
 config's objects; at the end it deletes its users (deactivated first), roles, group and accounts
 and removes its custom fields (``bridge_remove_custom_field``), leaving the Sugar as it was.
 """
@@ -28,34 +28,49 @@ pytestmark = pytest.mark.live
 def _spec(suffix: str, admin: str) -> dict[str, Any]:
     role, group = f"SBP Role {suffix}", f"SBP Group {suffix}"
     return {
-        "account_key_field": "sbp_external_id_c",
+        "account_key_field": f"sbp{suffix}_external_id_c",
         "protected_users": [admin],
         "custom_fields": {
             "Accounts": [
                 {
-                    "name": "sbp_external_id_c",
+                    "name": f"sbp{suffix}_external_id_c",
                     "type": "varchar",
                     "len": 64,
                     "label": "SBP External ID",
                 },
                 {
-                    "name": "sbp_segment_c",
+                    "name": f"sbp{suffix}_segment_c",
                     "type": "enum",
                     "label": "SBP Segment",
                     "options": {"champions": "Champions", "at_risk": "At risk", "lost": "Lost"},
                 },
-                {"name": "sbp_score_c", "type": "int", "label": "SBP Score"},
-                {"name": "sbp_amount_c", "type": "currency", "label": "SBP Amount", "precision": 2},
-                {"name": "sbp_ratio_c", "type": "decimal", "label": "SBP Ratio", "precision": 4},
-                {"name": "sbp_day_c", "type": "date", "label": "SBP Day"},
+                {"name": f"sbp{suffix}_score_c", "type": "int", "label": "SBP Score"},
                 {
-                    "name": "sbp_updated_c",
+                    "name": f"sbp{suffix}_amount_c",
+                    "type": "currency",
+                    "label": "SBP Amount",
+                    "precision": 2,
+                },
+                {
+                    "name": f"sbp{suffix}_ratio_c",
+                    "type": "decimal",
+                    "label": "SBP Ratio",
+                    "precision": 4,
+                },
+                {"name": f"sbp{suffix}_day_c", "type": "date", "label": "SBP Day"},
+                {
+                    "name": f"sbp{suffix}_updated_c",
                     "type": "datetime",
                     "label": "SBP Updated",
                     "views": ["detailview"],
                 },
-                {"name": "sbp_flag_c", "type": "bool", "label": "SBP Flag"},
-                {"name": "sbp_note_c", "type": "text", "label": "SBP Note", "help": "live test"},
+                {"name": f"sbp{suffix}_flag_c", "type": "bool", "label": "SBP Flag"},
+                {
+                    "name": f"sbp{suffix}_note_c",
+                    "type": "text",
+                    "label": "SBP Note",
+                    "help": "live test",
+                },
             ]
         },
         "roles": [
@@ -102,16 +117,16 @@ def _spec(suffix: str, admin: str) -> dict[str, Any]:
                 "billing_address": {"city": "Lyon", "country": "France"},
                 "assigned_user": f"sbp{suffix}a",
                 "custom": {
-                    "sbp_segment_c": "at_risk",
-                    "sbp_score_c": 7,
-                    "sbp_amount_c": 1234.5,
-                    "sbp_ratio_c": 0.8125,
-                    "sbp_day_c": "2026-10-01",
-                    "sbp_updated_c": "2026-11-24 02:00:00",
-                    "sbp_flag_c": True,
+                    f"sbp{suffix}_segment_c": "at_risk",
+                    f"sbp{suffix}_score_c": 7,
+                    f"sbp{suffix}_amount_c": 1234.5,
+                    f"sbp{suffix}_ratio_c": 0.8125,
+                    f"sbp{suffix}_day_c": "2026-10-01",
+                    f"sbp{suffix}_updated_c": "2026-11-24 02:00:00",
+                    f"sbp{suffix}_flag_c": True,
                     # Stored as written (entities and newline); "<x" would be stripped by Sugar,
                     # which the spec refuses up front.
-                    "sbp_note_c": "line 1\nline 2 & co > 2",
+                    f"sbp{suffix}_note_c": "line 1\nline 2 & co > 2",
                 },
             },
         ],

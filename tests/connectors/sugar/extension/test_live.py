@@ -1,9 +1,9 @@
 """The server extension on a real Sugar: only when SUGAR_LIVE_URL, SUGAR_LIVE_USERNAME (an admin)
 and SUGAR_LIVE_PASSWORD are set, with the extension installed.
 
-Leaves nothing behind: its custom fields on Accounts (``sb_live_tier_c``, ``sb_live_score_c``,
-fixed names, and ``sb_live_rm_<run>_c``) are removed with ``bridge_remove_custom_field`` at the end
-of the module, the roles it creates are marked deleted.
+Leaves nothing behind: its custom fields on Accounts (``sb_live_tier_<run>_c``,
+``sb_live_score_<run>_c``, ``sb_live_rm_<id>_c``) are removed with ``bridge_remove_custom_field``
+at the end of the module, the roles it creates are marked deleted.
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from tests.live.support import remove_fields
 pytestmark = pytest.mark.live
 
 VIEWS = ["detailview", "editview", "listview"]
+# A per-run token in the field names: several runs, of several branches, share the live Sugar.
+RUN = uuid.uuid4().hex[:6]
 TIER: dict[str, Any] = {
-    "name": "sb_live_tier_c",
+    "name": f"sb_live_tier_{RUN}_c",
     "type": "enum",
     "label": "Live test tier",
     "len": 100,
@@ -37,7 +39,7 @@ TIER: dict[str, Any] = {
     "help": "",
 }
 SCORE: dict[str, Any] = {
-    "name": "sb_live_score_c",
+    "name": f"sb_live_score_{RUN}_c",
     "type": "decimal",
     "label": "Live test score",
     "len": 12,
@@ -132,6 +134,7 @@ def test_ensure_custom_field_reports_what_changed(live_sugar: SugarClient) -> No
 
 
 def test_ensure_custom_field_refuses_bad_definitions(live_sugar: SugarClient) -> None:
+    _ensure(live_sugar, SCORE, [])  # exists, so that a type change can be refused below
     for bad in (
         {**SCORE, "type": "blob"},
         {**SCORE, "name": "name"},
