@@ -112,7 +112,8 @@ def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
     counts = ", ".join(f"{k} {v}" for k, v in sorted(after.counts().items()))
     request.config.stash[_LIVE_INVENTORY] = (
         f"live Sugar inventory, before the first live test and after the last "
-        f"({time.monotonic() - started:.0f} s apart): {counts}\nleft behind by this run: "
+        f"({time.monotonic() - started:.0f} s apart): {counts} (fingerprint before "
+        f"{before.fingerprint()}, after {after.fingerprint()})\nleft behind by this run: "
         + ("; ".join(left) if left else "nothing")
         + (
             "\nnew meanwhile but not created by this run (other runs on the same Sugar): "

@@ -10,6 +10,7 @@ fails the session when the second holds anything the first did not.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import threading
@@ -107,6 +108,15 @@ class Inventory:
     #: what the extension writes under ``custom/`` (read only when the Sugar's files are known):
     #: kind → items (label keys, dropdown list files, vardef fragments, fields on layouts).
     files: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """A short digest of every item: two inventories with the same one hold the same."""
+        items = [
+            *(f"field {m} {n}" for m, names in self.fields.items() for n in names),
+            *(f"record {m} {r}" for m, rows in self.records.items() for r in rows),
+            *(f"file {k} {i}" for k, found in self.files.items() for i in found),
+        ]
+        return hashlib.sha256("\n".join(sorted(items)).encode()).hexdigest()[:12]
 
     def counts(self) -> dict[str, int]:
         """Number of items per module / kind (for a short report)."""

@@ -71,6 +71,7 @@ def test_leftovers_are_listed_and_cleanup_brings_the_inventory_back(client: Suga
     after = take_inventory(client)
     assert left_behind(before, after) == []
     assert after == before
+    assert after.fingerprint() == before.fingerprint()
 
 
 def test_files_under_custom_are_inventoried(client: SugarClient, tmp_path: Path) -> None:
