@@ -36,7 +36,7 @@ EXTENSION_SIGNATURES: dict[str, Signature] = {
     "bridge_set_role_actions": (("session", REQUIRED), ("role_id", REQUIRED), ("rights", REQUIRED)),
     "bridge_get_role_actions": (("session", REQUIRED), ("role_id", REQUIRED)),
 }
-EXTENSION_VERSION = "1.1.2"
+EXTENSION_VERSION = "1.1.3"
 # The extension's field types → Sugar's (DynamicField widget) type; default lengths (Studio's).
 CUSTOM_FIELD_TYPES: dict[str, str] = {
     "varchar": "varchar",

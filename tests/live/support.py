@@ -13,6 +13,8 @@ import contextlib
 import hashlib
 import json
 import re
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -161,11 +163,64 @@ def _files(root: Path) -> dict[str, frozenset[str]]:
         text = path.read_text("utf-8", "replace")
         layouts |= {f"{module} {view} {n.lower()}" for n in _LAYOUT_FIELD.findall(text)}
     return {
+        "blank layout rows": _blank_rows(root),
         "labels": frozenset(labels),
         "dropdown files": frozenset(lists),
         "vardef fragments": frozenset(fragments),
         "layout fields": frozenset(layouts),
     }
+
+
+# Counts the rows holding only (empty)/(filler) in each detail/edit/quick-create layout.
+_BLANK_ROWS_PHP = r"""
+define('sugarEntry', true);
+$out = array();
+$pattern = 'custom/modules/*/metadata/{detail,edit,quickcreate}viewdefs.php';
+foreach (glob($pattern, GLOB_BRACE) as $f) {
+    $viewdefs = array();
+    include $f;
+    $blank = 0;
+    foreach ($viewdefs as $views) {
+        foreach ($views as $view) {
+            foreach (isset($view['panels']) ? $view['panels'] : array() as $rows) {
+                foreach ((array) $rows as $row) {
+                    $names = array();
+                    foreach ((array) $row as $cell) {
+                        $name = is_array($cell) ? ($cell['name'] ?? '') : $cell;
+                        if (!in_array((string) $name, array('', '(empty)', '(filler)'), true)) {
+                            $names[] = $name;
+                        }
+                    }
+                    $blank += count($names) === 0 ? 1 : 0;
+                }
+            }
+        }
+    }
+    $out[$f] = $blank;
+}
+echo json_encode($out);
+"""
+
+
+def _blank_rows(root: Path) -> frozenset[str]:
+    """Blank rows of the layouts (what removing fields the Studio way leaves), via PHP."""
+    php = shutil.which("php")
+    if php is None:
+        return frozenset()
+    done = subprocess.run(
+        [php, "-r", _BLANK_ROWS_PHP],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    counts: dict[str, int] = json.loads(done.stdout or "{}") or {}
+    return frozenset(
+        f"{Path(path).parts[-3]} {Path(path).name} blank row {k}"
+        for path, n in counts.items()
+        for k in range(1, n + 1)
+    )
 
 
 def new_items(
@@ -265,6 +320,8 @@ class CreationLog:
 
     def owns(self, kind: str, item: str) -> bool:
         """Whether an inventory item (see :func:`left_behind`) comes from this process."""
+        if kind == "blank layout rows":
+            return True  # only removing fields makes them, and only this branch removes fields
         if kind.endswith(" records"):
             return item.split(" ", 1)[0] in self.record_ids
         names = {name.lower() for _, name in self.fields}

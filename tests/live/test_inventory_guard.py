@@ -3,6 +3,7 @@ sandbox (no live Sugar needed)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from tests.live.support import (
     remove_fields,
     take_inventory,
 )
+
+PHP = shutil.which("php")
 
 
 @pytest.fixture
@@ -84,6 +87,11 @@ def test_files_under_custom_are_inventoried(client: SugarClient, tmp_path: Path)
     layouts = tmp_path / "custom" / "modules" / "Accounts" / "metadata"
     layouts.mkdir(parents=True)
     (layouts / "listviewdefs.php").write_text("<?php\n$listViewDefs = array();\n", "utf-8")
+    detail = (
+        "<?php\n$viewdefs['Accounts']['DetailView']['panels']['default'] = array("
+        "array('name', 'phone_office'), {blank});\n"
+    )
+    (layouts / "detailviewdefs.php").write_text(detail.format(blank="array('name')"), "utf-8")
     before = take_inventory(client, tmp_path)
 
     (labels / "_override_en_us.lang.php").write_text(
@@ -100,7 +108,12 @@ def test_files_under_custom_are_inventoried(client: SugarClient, tmp_path: Path)
         "<?php\n$listViewDefs['Accounts'] = array('GUARD_C' => array('default' => true));\n",
         "utf-8",
     )
+    (layouts / "detailviewdefs.php").write_text(
+        detail.format(blank="array('(filler)', array('name' => '(empty)'))"), "utf-8"
+    )
+    expected = ["blank layout rows: Accounts detailviewdefs.php blank row 1"] if PHP else []
     assert left_behind(before, take_inventory(client, tmp_path)) == [
+        *expected,
         "labels: Accounts LBL_GUARD",
         "dropdown files: en_us.bridge_accounts_guard_list.php",
         "vardef fragments: Accounts _override_sugarfield_guard_c.php",

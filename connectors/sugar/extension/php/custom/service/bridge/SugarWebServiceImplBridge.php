@@ -27,7 +27,7 @@ require_once 'service/v4_1/SugarWebServiceImplv4_1.php';
 class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
 {
     /** Version of this extension; the bridge compares it with the one it packages. */
-    const EXTENSION_VERSION = '1.1.2';
+    const EXTENSION_VERSION = '1.1.3';
 
     /** Bumped when a bridge_* method changes its parameters or answers incompatibly. */
     const API_LEVEL = 1;
@@ -705,8 +705,70 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
     {
         require_once 'modules/ModuleBuilder/Module/StudioModuleFactory.php';
         require_once 'modules/ModuleBuilder/parsers/constants.php';
+        $this->bridgeRemoveFromGrids($module_name, $name);
         $module = StudioModuleFactory::getStudioModule($module_name);
         $module->removeFieldFromLayouts($name);
+    }
+
+    /**
+     * Detail, edit and quick-create layouts: the field's cells become (filler), as in
+     * GridLayoutMetaDataParser::removeField, and then every row of the panels it sat in that holds
+     * nothing but (empty)/(filler) goes. Studio only trims the panel's last row, so fields added
+     * with addField (two per new row) and removed in another order leave blank rows behind that
+     * pile up on the layout; a blank spacer row an admin put in those panels goes too.
+     */
+    private function bridgeRemoveFromGrids($module_name, $name)
+    {
+        require_once 'modules/ModuleBuilder/parsers/ParserFactory.php';
+        $blank = array('', MBConstants::$EMPTY['name'], MBConstants::$FILLER['name']);
+        foreach (array(MB_DETAILVIEW, MB_EDITVIEW, MB_QUICKCREATE) as $view) {
+            try {
+                $parser = ParserFactory::getParser($view, $module_name);
+            } catch (Exception $e) {
+                continue;
+            }
+            if (empty($parser->_viewdefs['panels']) || !is_array($parser->_viewdefs['panels'])) {
+                continue;
+            }
+            $panelIDs = array_keys($parser->_viewdefs['panels']);
+            $changed = false;
+            foreach ($parser->_viewdefs['panels'] as $panelID => $rows) {
+                $touched = false;
+                foreach ($rows as $rowID => $row) {
+                    foreach ((array) $row as $colID => $cell) {
+                        $cellName = is_array($cell) ? (isset($cell['name']) ? $cell['name'] : null) : $cell;
+                        if ($cellName === $name) {
+                            $rows[$rowID][$colID] = MBConstants::$FILLER['name'];
+                            $touched = true;
+                        }
+                    }
+                }
+                if (!$touched) {
+                    continue;
+                }
+                $kept = array();
+                foreach ($rows as $row) {
+                    $isBlank = true;
+                    foreach ((array) $row as $cell) {
+                        $cellName = is_array($cell) ? (isset($cell['name']) ? $cell['name'] : '') : $cell;
+                        $isBlank = $isBlank && in_array((string) $cellName, $blank, true);
+                    }
+                    if (!$isBlank) {
+                        $kept[] = $row;
+                    }
+                }
+                if (count($kept) === 0 && $panelID !== $panelIDs[0]) {
+                    unset($parser->_viewdefs['panels'][$panelID]);
+                } else {
+                    $parser->_viewdefs['panels'][$panelID] = count($kept) > 0
+                        ? $kept : array(array(MBConstants::$EMPTY['name'], MBConstants::$EMPTY['name']));
+                }
+                $changed = true;
+            }
+            if ($changed) {
+                $parser->handleSave(false);
+            }
+        }
     }
 
     /**
