@@ -218,7 +218,7 @@ def _stored_fields(
     client: SugarClient, module: str, installed: bool, skipped: list[str]
 ) -> dict[str, dict[str, Any]]:
     """The module's custom fields as the extension reads them from ``fields_meta_data``
-    (``bridge_get_custom_fields``, extension 1.1.0+), for what ``get_module_fields`` does not
+    (``bridge_get_custom_fields``, extension 1.2.0+), for what ``get_module_fields`` does not
     show: the precision of decimal and currency fields. Empty without it (noted in ``skipped``)."""
     if not installed:
         skipped.append(f"precision of {module} decimal fields (the extension is not installed)")
@@ -228,7 +228,7 @@ def _stored_fields(
     except ExtensionMissing:
         skipped.append(
             f"precision of {module} decimal fields (the installed extension has no "
-            "bridge_get_custom_fields, added in 1.1.0: install the current package to export it)"
+            "bridge_get_custom_fields, added in 1.2.0: install the current package to export it)"
         )
         return {}
     if not isinstance(answer, dict):  # [] from PHP when the module has no custom field

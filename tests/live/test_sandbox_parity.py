@@ -8,9 +8,10 @@ reuse one PHP session for every login) and compares what comes back, ids aside. 
 fixed it shows as XPASS and the mark should go. The same behaviours are pinned without a live
 Sugar in tests/sugar_bridge/sandbox/test_live_observed.py.
 
-Leaves on the live Sugar a few Accounts custom fields with fixed names (``sbpar_*_c``, reused by
-every run); deactivates and marks deleted the users it creates, and marks deleted the accounts,
-roles, contacts, leads, opportunities, cases, meetings and notes it creates.
+Leaves nothing on the live Sugar: at the end it marks deleted the accounts, roles, contacts,
+leads, opportunities, cases, meetings and notes it creates, deletes the users it made
+(deactivated first) and removes its Accounts custom fields (``sbpar_<run>_*_c``) with
+``bridge_remove_custom_field``, on both targets.
 """
 
 from __future__ import annotations
@@ -32,16 +33,33 @@ pytestmark = pytest.mark.live
 
 _ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
 VIEWS = ["detailview", "editview", "listview"]
+# Field names carry a per-run token: several runs, of several branches, share the live Sugar,
+# and each removes its fields at the end.
+RUN = uuid.uuid4().hex[:6]
+
+
+def _f(short: str) -> str:
+    """The name of this run's parity field ``short``: ``sbpar_<run>_<short>_c``."""
+    return f"sbpar_{RUN}_{short}_c"
+
+
 FIELDS: list[dict[str, Any]] = [
-    {"name": "sbpar_ext_c", "type": "varchar", "len": 64, "label": "Parity ext"},
-    {"name": "sbpar_seg_c", "type": "enum", "label": "Parity seg", "options": {"a": "A", "b": "B"}},
-    {"name": "sbpar_n_c", "type": "int", "label": "Parity n"},
-    {"name": "sbpar_m_c", "type": "currency", "label": "Parity m", "precision": 2},
-    {"name": "sbpar_p_c", "type": "decimal", "label": "Parity p", "precision": 1},
-    {"name": "sbpar_d_c", "type": "date", "label": "Parity d"},
-    {"name": "sbpar_t_c", "type": "datetime", "label": "Parity t"},
+    {"name": _f("ext"), "type": "varchar", "len": 64, "label": "Parity ext"},
+    {"name": _f("seg"), "type": "enum", "label": "Parity seg", "options": {"a": "A", "b": "B"}},
+    {"name": _f("n"), "type": "int", "label": "Parity n"},
+    {"name": _f("m"), "type": "currency", "label": "Parity m", "precision": 2},
+    {"name": _f("p"), "type": "decimal", "label": "Parity p", "precision": 1},
+    {"name": _f("d"), "type": "date", "label": "Parity d"},
+    {"name": _f("t"), "type": "datetime", "label": "Parity t"},
 ]
 CUSTOM = [f["name"] for f in FIELDS]
+# Made and removed again by the removal check (an enum: label and list go with it).
+REMOVED: dict[str, Any] = {
+    "name": _f("gone"),
+    "type": "enum",
+    "label": "Parity gone",
+    "options": {"x": "X"},
+}
 
 
 class Target:
@@ -53,7 +71,7 @@ class Target:
         self.password = password
         self.http = requests.Session()
         self.cleanup: list[tuple[str, str]] = []  # (module, id) marked deleted at the end
-        self.users: list[str] = []  # users this run made: deactivated and marked deleted
+        self.users: list[str] = []  # deactivated, then marked deleted at the end
         self.admin = self.login(username, password)
 
     def call(self, method: str, rest_data: list[Any], *, bridge: bool = False) -> Any:
@@ -129,10 +147,21 @@ class Target:
         for module, record_id in self.cleanup:
             self.save(module, record_id, {"deleted": 1})
         # Only this run's users: another run of this test may be using its own right now.
-        # SuiteCRM 7.15.0 stores deleted=1 and then answers HTTP 500 (User::beforeDisable calls
-        # deleteOAuthTokens() on false), so the answer is not checked.
         for user_id in self.users:
-            self.save("Users", user_id, {"status": "Inactive", "deleted": 1})
+            self.save("Users", user_id, {"status": "Inactive"})
+            # SuiteCRM 7.15 stores the delete, then answers HTTP 500 (tests/live/support.py).
+            self.call(
+                "set_entry",
+                [
+                    self.admin,
+                    "Users",
+                    [{"name": "id", "value": user_id}, {"name": "deleted", "value": 1}],
+                ],
+            )
+        for spec in (*FIELDS, REMOVED):
+            self.call(
+                "bridge_remove_custom_field", [self.admin, "Accounts", spec["name"]], bridge=True
+            )
         self.call("logout", [self.admin])
 
 
@@ -196,6 +225,29 @@ def ext_second_identical_call(t: Target) -> Any:
     )
 
 
+def ext_remove_custom_field(t: Target) -> Any:
+    answers = [
+        t.call("bridge_ensure_custom_field", [t.admin, "Accounts", REMOVED, VIEWS], bridge=True)
+    ]
+    remove = [t.admin, "Accounts", REMOVED["name"]]
+    for _ in range(2):  # the second time: nothing left to remove
+        answers.append(t.call("bridge_remove_custom_field", remove, bridge=True))
+    known = t.call("get_module_fields", [t.admin, "Accounts", [REMOVED["name"]]])
+    return answers, sorted(known.get("module_fields", {}))
+
+
+def ext_remove_refuses_stock_and_unknown(t: Target) -> Any:
+    return [
+        _error(t.call("bridge_remove_custom_field", [t.admin, module, name], bridge=True))
+        for module, name in (
+            ("Accounts", "industry"),
+            ("Accounts", "sbpar_no_suffix"),
+            ("Accounts", "sbpar_never_made_c"),
+            ("accounts", _f("ext")),
+        )
+    ]
+
+
 def ext_invalid_level_changes_nothing(t: Target) -> Any:
     role = t.create("ACLRoles", {"name": f"SB parity {uuid.uuid4().hex[:8]}"})
     bad = {"Accounts": {"view": 90, "edit": 50}}
@@ -213,13 +265,13 @@ def ext_unknown_actions_reported(t: Target) -> Any:
 
 def empty_string_clears_every_type(t: Target) -> Any:
     full = {
-        "sbpar_ext_c": "x",
-        "sbpar_seg_c": "a",
-        "sbpar_n_c": 3,
-        "sbpar_m_c": 2,
-        "sbpar_p_c": 0.5,
-        "sbpar_d_c": "2026-01-02",
-        "sbpar_t_c": "2026-01-02 03:04:05",
+        _f("ext"): "x",
+        _f("seg"): "a",
+        _f("n"): 3,
+        _f("m"): 2,
+        _f("p"): 0.5,
+        _f("d"): "2026-01-02",
+        _f("t"): "2026-01-02 03:04:05",
     }
     record = _account(t, full)
     t.save("Accounts", record, dict.fromkeys(full, ""))
@@ -227,32 +279,34 @@ def empty_string_clears_every_type(t: Target) -> Any:
 
 
 def null_is_ignored(t: Target) -> Any:
-    record = _account(t, {"sbpar_seg_c": "b", "sbpar_n_c": 4, "industry": "Energy"})
-    t.save("Accounts", record, {"sbpar_seg_c": None, "sbpar_n_c": None, "industry": None})
-    return t.read("Accounts", record, ["sbpar_seg_c", "sbpar_n_c", "industry"])
+    record = _account(t, {_f("seg"): "b", _f("n"): 4, "industry": "Energy"})
+    t.save("Accounts", record, {_f("seg"): None, _f("n"): None, "industry": None})
+    return t.read("Accounts", record, [_f("seg"), _f("n"), "industry"])
 
 
 def currency_kept_with_six_decimals(t: Target) -> Any:
     # A custom currency is a decimal(26,6) column whatever its precision: SuiteCRM 7.15.0
     # answers 1234.567000 and rounds the seventh decimal.
-    record = _account(t, {"sbpar_m_c": 1234.567})
-    small = _account(t, {"sbpar_m_c": "0.1234567"})
-    return t.read("Accounts", record, ["sbpar_m_c"]), t.read("Accounts", small, ["sbpar_m_c"])
+    record = _account(t, {_f("m"): 1234.567})
+    small = _account(t, {_f("m"): "0.1234567"})
+    return t.read("Accounts", record, [_f("m")]), t.read("Accounts", small, [_f("m")])
 
 
 def decimal_rounds_half_up(t: Target) -> Any:
-    record = _account(t, {"sbpar_p_c": "3.25"})
-    return t.read("Accounts", record, ["sbpar_p_c"])
+    record = _account(t, {_f("p"): "3.25"})
+    return t.read("Accounts", record, [_f("p")])
 
 
 def malformed_dates_not_stored(t: Target) -> Any:
-    record = _account(t, {"sbpar_d_c": "01/10/2026", "sbpar_t_c": "2026-11-24T03:04:05Z"})
-    return t.read("Accounts", record, ["sbpar_d_c", "sbpar_t_c"])
+    record = _account(t, {_f("d"): "01/10/2026", _f("t"): "2026-11-24T03:04:05Z"})
+    return t.read("Accounts", record, [_f("d"), _f("t")])
 
 
 def non_admin_refused_by_bridge(t: Target) -> Any:
     _, session = t.user(uuid.uuid4().hex[:6], {"Accounts": {"access": 89, "view": 90}})
-    return _error(t.call("bridge_info", [session], bridge=True))
+    return _error(t.call("bridge_info", [session], bridge=True)), _error(
+        t.call("bridge_remove_custom_field", [session, "Accounts", _f("ext")], bridge=True)
+    )
 
 
 def owner_rights_enforced_on_set_entry(t: Target) -> Any:
@@ -475,6 +529,8 @@ CHECKS: list[Any] = [
     ext_field_name_without_c,
     ext_type_change_refused,
     ext_second_identical_call,
+    ext_remove_custom_field,
+    ext_remove_refuses_stock_and_unknown,
     ext_invalid_level_changes_nothing,
     ext_unknown_actions_reported,
     non_admin_refused_by_bridge,

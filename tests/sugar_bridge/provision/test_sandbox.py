@@ -791,7 +791,7 @@ def test_export_without_the_reader_method_says_precision_was_skipped(
     assert "precision" not in fields["p_alive_c"]
     (note,) = [s for s in exported.skipped if "precision" in s]
     assert "precision of Accounts decimal fields" in note
-    assert "no bridge_get_custom_fields, added in 1.1.0" in note
+    assert "no bridge_get_custom_fields, added in 1.2.0" in note
 
 
 def test_export_round_trip_of_users_deactivated_by_something_else(
