@@ -22,9 +22,7 @@ def load_recording(name: str) -> dict[str, Any]:
     """One recorded exchange with the real SuiteCRM 7.14.6 (``request``/``response``)."""
     path = RECORDINGS / (name if name.endswith(".json") else f"{name}.json")
     if not path.exists():
-        pytest.fail(
-            f"recording {path} is missing from the repository (tests/recordings/)"
-        )
+        pytest.fail(f"recording {path} is missing from the repository (tests/recordings/)")
     data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
