@@ -7,7 +7,7 @@ injection included), and reproduces the quirks recorded against a real SuiteCRM 
 
     from sugar_bridge.sandbox import Sandbox, Faults, Latency
 
-    with Sandbox() as sb:                      # in memory, free port
+    with Sandbox() as sb:                      # in memory, free port (Sandbox(aod=True): AOD on)
         url = sb.url                           # .../service/v4_1/rest.php
         password = sb.admin_password           # user "admin"
         ...
@@ -18,15 +18,17 @@ from __future__ import annotations
 
 from sugar_bridge.sandbox.api import Stats
 from sugar_bridge.sandbox.exceptions import SandboxConfigError, SandboxError
-from sugar_bridge.sandbox.faults import FAULT_KINDS, Faults, Latency
+from sugar_bridge.sandbox.faults import AOD_INDEXED_MODULES, FAULT_KINDS, AodIndex, Faults, Latency
 from sugar_bridge.sandbox.passwords import md5_hex
 from sugar_bridge.sandbox.server import BRIDGE_PATH, V4_1_PATH, Sandbox
 from sugar_bridge.sandbox.store import Store
 
 __all__ = [
+    "AOD_INDEXED_MODULES",
     "BRIDGE_PATH",
     "FAULT_KINDS",
     "V4_1_PATH",
+    "AodIndex",
     "Faults",
     "Latency",
     "Sandbox",
