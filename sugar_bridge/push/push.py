@@ -7,8 +7,8 @@ call it). Steps, each visible in the returned :class:`PushRunInfo`:
 2. match them (external id → email → name), record matches in ``dim_customer``, list the
    ambiguous ones, create accounts for customers without one (policy ``push.match.unmatched``);
 3. diff each account's mapped values against the snapshot of the last verified push, and write
-   only the changed accounts with ``set_entries`` batches over a few sessions at once, each batch
-   read back with ``get_entries`` and compared (the snapshot takes only what was read back);
+   only the changed accounts with ``set_entries`` batches over ``push.sessions`` sessions, each
+   batch read back with ``get_entries`` and compared (the snapshot takes only what was read back);
 4. reconcile one target list per segment;
 5. create the follow-up tasks of accounts that entered a stage.
 
