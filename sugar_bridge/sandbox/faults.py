@@ -103,8 +103,9 @@ class AodIndex:
     ``per_save``: seconds each indexed save holds the lock; ``contended``: extra seconds (also
     under the lock) per other session writing or waiting when the save asked for the lock;
     ``modules``: the indexed modules. Only ``set_entry``/``set_entries`` saves count (one per
-    record). The defaults, with 15 ms per update on 2 workers, give 1 : 1.7 : 3.7 for 1, 2 and 4
-    sessions with AOD on, and 1 : 0.55 : 0.55 with it off.
+    record). The defaults, with 15 ms per update on 2 workers, give push times of 1 : 1.6 : 2.8
+    for 1, 2 and 4 sessions with AOD on, and 1 : 0.55 : 0.52 with it off (measured on 7.15:
+    1 : 1.2 : 3.1 and 1 : 0.83 : 0.64).
     """
 
     per_save: float = 0.030
