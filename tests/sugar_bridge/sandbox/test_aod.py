@@ -3,8 +3,9 @@ module writes the index under one server-wide lock, so concurrent sessions' save
 (and pay extra when they had to wait); with it off, they overlap as before.
 
 What it models was measured on a real SuiteCRM 7.15 (benchmarks/README.md, "Sessions and AOD"):
-with AOD on, 2 sessions pushed ~4x slower than 1; with it off, ~1.5x faster. Small latencies
-keep these tests fast; the bounds are ratios with room for a loaded machine."""
+with AOD on, a push took 1.2x as long with 2 sessions as with 1 (up to 2.7x) and 3x with 4;
+with it off, 0.83x and 0.64x. Small latencies keep these tests fast; the bounds are ratios with
+room for a loaded machine."""
 
 from __future__ import annotations
 
