@@ -307,6 +307,34 @@ def test_default_one_session_beats_two_on_a_sugar_with_aod(
     assert min(writes[2]) > 1.3 * min(writes[1]), writes
 
 
+@pytest.mark.parametrize(("aod", "expected"), [(None, 1), (True, 1), (False, 2)])
+def test_sessions_auto_writes_with_two_sessions_only_when_aod_is_off(
+    warehouse: Warehouse,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    aod: bool | None,
+    expected: int,
+) -> None:
+    """``push.sessions: auto`` asks the Sugar (``aod_indexing``): 2 sessions when AOD is off, 1
+    when on or unknown (the sandbox has no AOD_IndexEvent module: unknown)."""
+    import sugar_bridge.push.push as push_module
+
+    if aod is not None:
+        monkeypatch.setattr(push_module, "aod_indexing", lambda client: aod)
+    for i in range(8):
+        warehouse.add_customer(f"C{i:03d}", f"Customer {i}", None)
+    warehouse.analyse()
+    config = push_config(
+        sessions="auto", batch_size=2, followups=[], target_lists={"enabled": False}
+    )
+    info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert info.created == 8
+    # one login for the reads, one per writing session
+    assert sandbox.stats.calls["login"] == 1 + expected
+    with pytest.raises(ValueError, match="sessions"):
+        push_config(sessions="many")
+
+
 def test_unmatched_policies_and_first_push_rules(warehouse: Warehouse, sandbox: Sandbox) -> None:
     seed(warehouse, sandbox, n=4)  # C003 ("Can't lose them") has no account; DUP is ambiguous
     rules = [
