@@ -45,7 +45,10 @@ class Settings(BaseSettings):
         default=4, ge=0, le=10, description="Retries of a transient failure."
     )
     sugar_sessions: int = Field(
-        default=2, ge=1, le=16, description="Concurrent sessions for batch writes."
+        default=1,
+        ge=1,
+        le=16,
+        description="Concurrent sessions for batch writes (2 only if Sugar's AOD indexing is off).",
     )
     sugar_batch_size: int = Field(
         default=50, ge=1, le=500, description="Records per set_entries call."

@@ -1,6 +1,6 @@
 """``sugar-bridge sandbox``: run the local v4_1-compatible Sugar, look at its accounts.
 
-Thin layer over :mod:`sugar_bridge.sandbox` (``Sandbox``, ``Faults``, ``Latency``,
+Thin layer over :mod:`sugar_bridge.sandbox` (``Sandbox``, ``Faults``, ``Latency``, ``AodIndex``,
 ``Store.accounts_overview``).
 """
 
@@ -16,6 +16,7 @@ from rich.table import Table
 
 from sugar_bridge.cli.common import console, handle_errors, make_context
 from sugar_bridge.sandbox import (
+    AodIndex,
     Faults,
     Latency,
     Sandbox,
@@ -94,6 +95,20 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="At most N calls spend their delay at once (server cores).")
     ] = None,
+    aod: Annotated[
+        bool,
+        typer.Option(
+            help="SuiteCRM's AOD search indexing on: each saved Accounts/Contacts/Leads/... record "
+            "also writes the index under one server-wide lock (concurrent sessions queue there)."
+        ),
+    ] = False,
+    aod_index_ms: Annotated[
+        float, typer.Option(help="With --aod: index write per saved record, under the lock.")
+    ] = AodIndex().per_save * 1000,
+    aod_contended_ms: Annotated[
+        float,
+        typer.Option(help="With --aod: extra per save, per other session writing or waiting."),
+    ] = AodIndex().contended * 1000,
     fault_rate: Annotated[float, typer.Option(help="Share of calls that fail (0..1).")] = 0.0,
     fault_kind: Annotated[
         list[str],
@@ -131,6 +146,7 @@ def serve(
         db,
         faults=_faults(fault_rate, fault_kind, fault_when, fault_seed, fault_method, expire_every),
         latency=Latency(latency_ms / 1000, create_ms / 1000, update_ms / 1000, workers),
+        aod=AodIndex(aod_index_ms / 1000, aod_contended_ms / 1000) if aod else False,
         port=port,
         admin_password=admin_password or DEMO_PASSWORD,
         session_ttl=session_ttl,
@@ -148,6 +164,8 @@ def serve(
     )
     console.print(f"admin user: [bold]admin[/]  password: [bold]{shown}[/]")
     console.print(f"state: {db if db is not None else 'in memory'}  —  Ctrl-C stops it")
+    if sandbox.index is not None:
+        console.print("AOD search indexing: on (saves of indexed records queue on the index)")
     # SIGTERM (a service manager, `kill`) stops it as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -9,7 +9,7 @@ for SuiteCRM 8's paths below ``/legacy``; ``flavor.py``).
 
     from sugar_bridge.sandbox import Sandbox, Faults, Latency
 
-    with Sandbox() as sb:                      # in memory, free port
+    with Sandbox() as sb:                      # in memory, free port (Sandbox(aod=True): AOD on)
         url = sb.url                           # .../service/v4_1/rest.php
         password = sb.admin_password           # user "admin"
         ...
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from sugar_bridge.sandbox.api import Stats
 from sugar_bridge.sandbox.exceptions import SandboxConfigError, SandboxError
-from sugar_bridge.sandbox.faults import FAULT_KINDS, Faults, Latency
+from sugar_bridge.sandbox.faults import AOD_INDEXED_MODULES, FAULT_KINDS, AodIndex, Faults, Latency
 from sugar_bridge.sandbox.flavor import (
     FLAVORS,
     SUITECRM_7_14,
@@ -36,6 +36,7 @@ from sugar_bridge.sandbox.server import BRIDGE_PATH, V4_1_PATH, Sandbox
 from sugar_bridge.sandbox.store import Store
 
 __all__ = [
+    "AOD_INDEXED_MODULES",
     "BRIDGE_PATH",
     "FAULT_KINDS",
     "FLAVORS",
@@ -43,6 +44,7 @@ __all__ = [
     "SUITECRM_7_15",
     "SUITECRM_8",
     "V4_1_PATH",
+    "AodIndex",
     "Faults",
     "Flavor",
     "Latency",

@@ -35,7 +35,14 @@ from sugar_bridge.sandbox.exceptions import (
     invalid_call,
 )
 from sugar_bridge.sandbox.extension import BridgeExtension
-from sugar_bridge.sandbox.faults import FaultDecision, FaultPlan, Faults, Latency
+from sugar_bridge.sandbox.faults import (
+    AodIndex,
+    FaultDecision,
+    FaultPlan,
+    Faults,
+    IndexLock,
+    Latency,
+)
 from sugar_bridge.sandbox.flavor import DEFAULT_FLAVOR, Flavor, flavor_named, refuses
 from sugar_bridge.sandbox.passwords import seed_admin
 from sugar_bridge.sandbox.store import Store
@@ -170,10 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
         answer = sandbox.handle(method, raw[0] if raw else None, path == sandbox.bridge_path, ctx)
         if decision is not None and decision.after and self._fault(decision, raw, before=False):
             return
-        delay = sandbox.latency.delay(ctx.created, ctx.updated)
-        if delay > 0:
-            with sandbox.workers:
-                time.sleep(delay)
+        sandbox.spend(method, raw[0] if raw else None, ctx)
         self._send(answer)
 
     def _fault(self, decision: FaultDecision, raw: list[str] | None, *, before: bool) -> bool:
@@ -221,33 +225,45 @@ def _workers(latency: Latency) -> contextlib.AbstractContextManager[Any]:
     return threading.BoundedSemaphore(latency.workers)
 
 
-def _session_of(raw: str | None) -> str | None:
+def _argument(raw: str | None, name: str, position: int) -> str | None:
+    """One string argument of a call's ``rest_data`` (named object or positional list)."""
     try:
         data = json.loads(raw) if raw else None
     except ValueError:
         return None
     if isinstance(data, dict):
-        value = data.get("session")
-    elif isinstance(data, list) and data:
-        value = data[0]
+        value = data.get(name)
+    elif isinstance(data, list) and len(data) > position:
+        value = data[position]
     else:
         value = None
     return value if isinstance(value, str) else None
 
 
+def _session_of(raw: str | None) -> str | None:
+    return _argument(raw, "session", 0)
+
+
+#: The methods whose saves run SuiteCRM's after-save hooks (AOD's index write among them).
+SAVE_METHODS = frozenset({"set_entry", "set_entries"})
+
+
 class Sandbox:
     """A local v4_1-compatible Sugar (see the package docstring).
 
-    ``db_path=None`` keeps state in memory; ``faults``/``latency`` inject trouble; ``session_ttl``
-    (seconds idle) makes sessions expire; ``admin_password`` defaults to a random one;
-    ``flavor`` is the SuiteCRM it plays (``SUITECRM_7_15`` by default, ``SUITECRM_7_14``, or
-    ``SUITECRM_8``: API below ``/legacy``, see ``flavor``).
+    ``db_path=None`` keeps state in memory; ``faults``/``latency`` inject trouble; ``aod`` turns
+    on SuiteCRM's AOD search indexing as a cost (``AodIndex``; ``True`` = its default costs): every
+    saved record of an indexed module also spends ``per_save`` under one server-wide index lock,
+    so concurrent sessions' saves queue there; ``session_ttl`` (seconds idle) makes sessions
+    expire; ``admin_password`` defaults to a random one; ``flavor`` is the SuiteCRM it plays
+    (``SUITECRM_7_15`` by default, ``SUITECRM_7_14``, or ``SUITECRM_8``: API below ``/legacy``,
+    see ``flavor``).
 
     Use it as a context manager or ``start()`` (→ ``base_url``) / ``stop()`` / ``close()``.
     ``url`` and ``extension_url`` are the two endpoints; ``stats`` counts calls, writes and
     injected faults per method; ``store`` is the SQLite state (``store.rows(sql)`` in tests);
-    ``api.expire_all_sessions()`` / ``api.expire_session(id)`` kill sessions; ``set_faults()``
-    and ``set_latency()`` change the trouble mid-test.
+    ``api.expire_all_sessions()`` / ``api.expire_session(id)`` kill sessions; ``set_faults()``,
+    ``set_latency()`` and ``set_aod()`` change the trouble mid-test.
     """
 
     def __init__(
@@ -256,6 +272,7 @@ class Sandbox:
         faults: Faults | None = None,
         latency: Latency | None = None,
         *,
+        aod: AodIndex | bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
         admin_password: str | None = None,
@@ -276,6 +293,8 @@ class Sandbox:
         self.faults = FaultPlan(faults)
         self.latency = latency or Latency()
         self.workers = _workers(self.latency)
+        self.index: IndexLock | None = None
+        self.set_aod(aod)
         self.stats = Stats()
         self.post_max_size = post_max_size
         self._server: _Server | None = None
@@ -367,7 +386,41 @@ class Sandbox:
         self.latency = latency or Latency()
         self.workers = _workers(self.latency)
 
+    def set_aod(self, aod: AodIndex | bool) -> None:
+        """AOD search indexing on (an ``AodIndex``, or ``True`` for its default costs) or off."""
+        if aod is True:
+            aod = AodIndex()
+        self.index = IndexLock(aod) if isinstance(aod, AodIndex) else None
+
     # --- one call -----------------------------------------------------------------------------
+
+    def spend(self, method: str, raw_rest_data: str | None, ctx: CallContext) -> None:
+        """The server-side time of a call that ran: the latency model's delay (in a worker slot)
+        and, with AOD on, each indexed record's index write (under the index lock), record by
+        record as Sugar saves them."""
+        latency = self.latency
+        index = self.index
+        saves = ctx.created + ctx.updated
+        if (
+            index is None
+            or saves == 0
+            or method not in SAVE_METHODS
+            or _argument(raw_rest_data, "module_name", 1) not in index.aod.modules
+        ):
+            delay = latency.delay(ctx.created, ctx.updated)
+            if delay > 0:
+                with self.workers:
+                    time.sleep(delay)
+            return
+        if latency.call > 0:
+            with self.workers:
+                time.sleep(latency.call)
+        per_record = [latency.per_create] * ctx.created + [latency.per_update] * ctx.updated
+        for save in per_record:
+            if save > 0:
+                with self.workers:
+                    time.sleep(save)
+            index.write(1)
 
     def handle(
         self, method: str, raw_rest_data: str | None, extension: bool, ctx: CallContext

@@ -141,3 +141,43 @@ def _two_accounts(data_dir: Path, field: dict[str, Any], segments: dict[str, str
                 ],
             },
         )
+
+
+def test_aod_option_turns_the_index_model_on(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200", "SUGAR_BRIDGE_DATA_DIR": str(tmp_path)}
+    args = ["--port", "0", "--memory", "--aod", "--aod-index-ms", "300", "--aod-contended-ms", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", START, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        text = ""
+        deadline = time.monotonic() + 60
+        while "AOD search indexing: on" not in text and time.monotonic() < deadline:
+            text += proc.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/service/v4_1/rest\.php", text)
+        assert match, text
+        assert "AOD search indexing: on" in text
+        session = raw_call(
+            match.group(0),
+            "login",
+            {"user_auth": {"user_name": "admin", "password": md5_hex("sandbox-admin")}},
+        ).body["id"]
+        started = time.monotonic()
+        saved = raw_call(
+            match.group(0),
+            "set_entry",
+            {"session": session, "module_name": "Accounts", "name_value_list": {"name": "A"}},
+        )
+        assert saved.status == 200
+        assert time.monotonic() - started >= 0.3  # the index write of the saved account
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
