@@ -58,3 +58,10 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
+    # No connection is made: the engine only has to pick the driver the package ships.
+    engine = create_engine_for("postgresql://bridge:secret@127.0.0.1:5433/warehouse")
+    assert engine.dialect.driver == "psycopg"
+    assert create_engine_for("postgresql+psycopg://b@h/w").dialect.driver == "psycopg"
