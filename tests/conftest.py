@@ -28,9 +28,12 @@ def load_recording(name: str) -> dict[str, Any]:
 
 
 LIVE_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
+# The test servers' URLs (markers mysql and postgres) survive the clean environment.
+SERVER_URL_ENV = ("SUGAR_BRIDGE_TEST_MYSQL_URL", "SUGAR_BRIDGE_TEST_POSTGRES_URL")
 
-# SUGAR_BRIDGE_TEST_REQUIRE=live,mysql (CI): a test with one of these markers that skips fails
-# instead, so a run that was meant to reach the real Sugar and MariaDB cannot pass without them.
+# SUGAR_BRIDGE_TEST_REQUIRE=live,mysql,postgres (CI): a test with one of these markers that skips
+# fails instead, so a run that was meant to reach the real Sugar and the database servers cannot
+# pass without them.
 REQUIRED_MARKERS = pytest.StashKey[frozenset[str]]()
 
 
@@ -163,7 +166,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import os
 
     for key in list(os.environ):
-        if key.startswith("SUGAR_BRIDGE_") and key != "SUGAR_BRIDGE_TEST_MYSQL_URL":
+        if key.startswith("SUGAR_BRIDGE_") and key not in SERVER_URL_ENV:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
 
