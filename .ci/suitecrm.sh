@@ -205,6 +205,10 @@ case "${1:-}" in
     db stop || true
     ;;
   purge)
+    [ -d "$base" ] || exit 0
+    # only a folder this script made (it holds its secrets/ or apache/), never whatever the
+    # variable happens to name
+    [ -d "$base/secrets" ] || [ -d "$base/apache" ] || die "$base was not made by this script: not removed"
     apache_alive && apache stop || true
     db stop || true
     rm -rf "$base"

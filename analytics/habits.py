@@ -5,12 +5,16 @@ order still counts as an order placed (the customer came and bought) but its amo
 back: it adds nothing to the spend figures. Payment facts are seen as they stood on ``as_of``: a
 payment made later is unpaid then, and an unpaid invoice past its due date is late.
 
-The SQL is SQLAlchemy Core that runs unchanged on SQLite and MariaDB/MySQL: joins, GROUP BY,
-``COUNT(DISTINCT)``, ``CASE``, and the window functions ``RANK``/``ROW_NUMBER``/``COUNT(*) OVER``.
-Date arithmetic, which every engine spells differently, is done in pandas on the one row per
-customer that the SQL returns. RFM scores are tie-aware quintiles computed in SQL from ``RANK()``
-with integer comparisons only (``5 * (rank - 1) >= k * n``), so equal values always get equal
-scores and no engine-specific division or rounding is involved.
+The SQL is SQLAlchemy Core that runs unchanged on SQLite, MariaDB/MySQL and PostgreSQL: joins,
+GROUP BY, ``COUNT(DISTINCT)``, ``CASE``, and the window functions ``RANK``/``ROW_NUMBER``/
+``COUNT(*) OVER``. Date arithmetic, which every engine spells differently, is done in pandas on the
+one row per customer that the SQL returns, and so are averages (the SQL returns sums and counts:
+MariaDB's ``AVG`` of integers keeps 4 decimals, the others all of them). Sums of money are
+``ROUND(SUM(..), 2)``: SQLite adds them as binary floats, and without rounding equal spends could
+rank apart there and a half cent round the other way, while the servers add exact decimals. RFM
+scores are tie-aware quintiles computed in SQL from ``RANK()`` with integer comparisons only
+(``5 * (rank - 1) >= k * n``), so equal values always get equal scores and no engine-specific
+division or rounding is involved.
 """
 
 from __future__ import annotations
@@ -46,6 +50,11 @@ UNCATEGORISED = "Uncategorised"
 DAYS_PER_MONTH = 365.25 / 12
 
 fo = fact_order
+
+
+def money_sum(amount: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``SUM`` of a money expression, exact to the cent on every engine (see the module doc)."""
+    return func.round(func.sum(amount), 2)
 
 
 def cutoff(as_of: date) -> datetime:
@@ -103,13 +112,14 @@ def order_stats_query(as_of: date, window_start: datetime) -> Any:
             func.count().label("n_orders"),
             func.min(fo.c.ordered_at).label("first_order_at"),
             func.max(fo.c.ordered_at).label("last_order_at"),
-            func.sum(net).label("total_amount"),
-            func.sum(fo.c.n_items).label("n_items"),
+            money_sum(net).label("total_amount"),
+            func.round(func.sum(fo.c.n_items), 3).label("n_items"),  # NUMERIC(14, 3)
             func.count(fo.c.order_date_key.distinct()).label("n_days"),
             func.min(fo.c.order_date_key).label("first_day_key"),
             func.max(fo.c.order_date_key).label("last_day_key"),
             func.sum(case((fo.c.ordered_at >= window_start, 1), else_=0)).label("n_recent"),
-            func.avg(delay).label("avg_payment_delay_days"),
+            func.sum(delay).label("payment_delay_sum"),
+            func.count(delay).label("n_payment_delays"),
             func.sum(late).label("n_late"),
             func.sum(judged).label("n_judged"),
         )
@@ -123,7 +133,7 @@ def order_stats_query(as_of: date, window_start: datetime) -> Any:
     first = fo.alias("first_day")
     first_day_amount = (
         select(
-            func.sum(case((first.c.status == "returned", literal(0)), else_=first.c.total_amount))
+            money_sum(case((first.c.status == "returned", literal(0)), else_=first.c.total_amount))
         )
         .where(
             first.c.customer_key == agg.c.customer_key,
@@ -157,7 +167,7 @@ def preferred_value_query(as_of: date, column_name: str) -> Any:
             fo.c.customer_key,
             column.label("value"),
             func.count().label("n"),
-            func.sum(net_amount()).label("amount"),
+            money_sum(net_amount()).label("amount"),
         )
         .where(purchase_filter(as_of), column.is_not(None))
         .group_by(fo.c.customer_key, column)
@@ -183,7 +193,7 @@ def category_spend_query(as_of: date) -> Any:
         select(
             fo.c.customer_key,
             category.label("category"),
-            func.sum(net_line_amount()).label("spend"),
+            money_sum(net_line_amount()).label("spend"),
         )
         .select_from(
             fact_order_line.join(fo, fo.c.order_key == fact_order_line.c.order_key).join(
@@ -345,9 +355,11 @@ def _derive(
     out["top_category"] = top
     out["category_share"] = shares
     out["preferred_payment_method"] = frame["preferred_payment_method"]
-    out["avg_payment_delay_days"] = pd.to_numeric(
-        frame["avg_payment_delay_days"], errors="coerce"
-    ).astype(float)
+    n_delays = pd.to_numeric(frame["n_payment_delays"], errors="coerce").fillna(0)
+    delay_sum = pd.to_numeric(frame["payment_delay_sum"], errors="coerce").astype(float)
+    out["avg_payment_delay_days"] = np.where(
+        n_delays > 0, delay_sum / n_delays.clip(lower=1), np.nan
+    )
     n_judged = pd.to_numeric(frame["n_judged"], errors="coerce").fillna(0)
     n_late = pd.to_numeric(frame["n_late"], errors="coerce").fillna(0)
     out["late_payment_share"] = np.where(n_judged > 0, n_late / n_judged.clip(lower=1), np.nan)

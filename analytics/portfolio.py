@@ -3,9 +3,9 @@
 Revenue concentration, segment sizes and value, lifecycle stages, the RFM grid, payment
 behaviour by method, category mix by segment, seasonality (month, weekday), channel mix and
 cohort retention by first-order month. Order-level figures are portable SQL over the warehouse
-(same ``as_of`` rules as ``analytics.habits``); customer-level ones read the run's stored
-``customer_metrics``. The result is a JSON-ready dict stored with the run and rendered by the
-report.
+(same ``as_of`` rules and exact money sums as ``analytics.habits``); customer-level ones read
+the run's stored ``customer_metrics``. The result is a JSON-ready dict stored with the run and
+rendered by the report.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from analytics.config import LIFECYCLE_STAGES, AnalyticsConfig
 from analytics.habits import (
     UNCATEGORISED,
     fo,
+    money_sum,
     net_amount,
     net_line_amount,
     payment_flags,
@@ -110,8 +111,10 @@ def _payment(conn: Connection, as_of: date) -> list[dict[str, Any]]:
         select(
             method.label("method"),
             func.count().label("orders"),
-            func.sum(net_amount()).label("revenue"),
-            func.avg(delay).label("avg_delay_days"),
+            money_sum(net_amount()).label("revenue"),
+            # Averages are divided here: MariaDB's AVG of integers keeps only 4 decimals.
+            func.sum(delay).label("delay_sum"),
+            func.count(delay).label("n_delays"),
             func.sum(late).label("late"),
             func.sum(judged).label("judged"),
         )
@@ -124,7 +127,7 @@ def _payment(conn: Connection, as_of: date) -> list[dict[str, Any]]:
             "method": row.method,
             "orders": int(row.orders),
             "revenue": float(row.revenue or 0),
-            "avg_delay_days": _f(row.avg_delay_days),
+            "avg_delay_days": float(row.delay_sum) / row.n_delays if row.n_delays else None,
             "late_share": float(row.late) / float(row.judged) if row.judged else None,
         }
         for row in conn.execute(query)
@@ -137,7 +140,7 @@ def _channels(conn: Connection, as_of: date) -> list[dict[str, Any]]:
         select(
             channel.label("channel"),
             func.count().label("orders"),
-            func.sum(net_amount()).label("revenue"),
+            money_sum(net_amount()).label("revenue"),
             func.count(fo.c.customer_key.distinct()).label("customers"),
         )
         .where(purchase_filter(as_of))
@@ -163,7 +166,7 @@ def _seasonality(conn: Connection, as_of: date) -> dict[str, list[dict[str, Any]
             select(
                 column.label("key"),
                 func.count().label("orders"),
-                func.sum(net_amount()).label("revenue"),
+                money_sum(net_amount()).label("revenue"),
             )
             .select_from(fo.join(dim_date, dim_date.c.date_key == fo.c.order_date_key))
             .where(purchase_filter(as_of))
@@ -185,7 +188,7 @@ def _category_mix(conn: Connection, as_of: date, run_id: int) -> dict[str, Any]:
         select(
             customer_metrics.c.rfm_segment.label("segment"),
             category.label("category"),
-            func.sum(net_line_amount()).label("spend"),
+            money_sum(net_line_amount()).label("spend"),
         )
         .select_from(
             fact_order_line.join(fo, fo.c.order_key == fact_order_line.c.order_key)

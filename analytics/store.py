@@ -14,8 +14,9 @@ from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Text, bindparam, delete, func, insert, select
-from sqlalchemy.engine import Connection
+from sqlalchemy import JSON, bindparam, delete, func, insert, select
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.types import TypeDecorator
 
 from analytics.frames import Kind, read_frame
 from etl.schema import analytics_run, customer_metrics, dim_customer
@@ -24,6 +25,20 @@ METRIC_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in customer_metrics.columns if c.name not in ("run_id", "customer_key", "as_of")
 )
 INSERT_BATCH = 5_000
+
+
+class SerialisedJSON(TypeDecorator[str]):
+    """A JSON column's value bound as the JSON text it already is (no parse and re-dump).
+
+    The statement still types the parameter as JSON, which PostgreSQL needs (it refuses a
+    ``VARCHAR`` into a ``json`` column); SQLite and MariaDB store the text as is.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
 
 
 @dataclass(frozen=True)
@@ -164,10 +179,10 @@ def insert_run(
     )
     columns = [c for c in METRIC_COLUMNS if c in frame.columns]
     names = ["run_id", "customer_key", "as_of", *columns]
-    # category_share is already JSON text: bound as text it is stored as is, sparing a
+    # category_share is already JSON text: bound as such it is stored as is, sparing a
     # parse and re-serialisation per customer (what the JSON type would do).
     statement = insert(customer_metrics).values(
-        category_share=bindparam("category_share", type_=Text)
+        category_share=bindparam("category_share", type_=SerialisedJSON)
     )
     # Converted to driver values one batch at a time: the whole frame as Python objects at
     # once (a list per column) cost more memory than the frame itself.

@@ -50,7 +50,43 @@ def main(argv: list[str] | None = None) -> int:
         help="python of a venv with lifetimes (default: /tmp/lt-venv/bin/python if present)",
     )
     parser.add_argument("--workdir", type=Path, default=None, help="where temporary files go")
+    real = parser.add_argument_group(
+        "push against a real Sugar",
+        "the user name and password come from SUGAR_BRIDGE_BENCH_SUGAR_USERNAME (default admin) "
+        "and SUGAR_BRIDGE_BENCH_SUGAR_PASSWORD, never from the command line; the Sugar keeps the "
+        "benchmark's accounts, so give it a scratch instance",
+    )
+    real.add_argument(
+        "--sugar-url",
+        default=os.environ.get("SUGAR_BRIDGE_BENCH_SUGAR_URL"),
+        help="push into this Sugar (site URL) instead of the sandbox: sessions x AOD matrix",
+    )
+    real.add_argument(
+        "--matrix",
+        action="store_true",
+        help="push: the sessions x AOD matrix against the sandbox's AOD model",
+    )
+    real.add_argument("--accounts", type=int, default=300, help="accounts pushed (default 300)")
+    real.add_argument("--sessions", default="1,2,4", help="session counts (default 1,2,4)")
+    real.add_argument("--aod", default="off,on", help="AOD modes, in order (default off,on)")
+    real.add_argument(
+        "--aod-command",
+        default=None,
+        help="command switching the Sugar's AOD indexing, called with on|off "
+        "(e.g. 'bash .ci/suitecrm.sh aod')",
+    )
+    real.add_argument("--repeat", type=int, default=2, help="rounds of the matrix (default 2)")
+    real.add_argument(
+        "--suitecrm-root",
+        type=Path,
+        default=None,
+        help="the Sugar's files when local: report AOD's Lucene index file count per part",
+    )
     args = parser.parse_args(argv)
+    if args.sugar_url or args.matrix:
+        if args.name != "push":
+            parser.error("--sugar-url and --matrix are for the push benchmark")
+        return _push_matrix(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # SQLite stores Numeric as float; the warning says so once per process, not a problem here.
     warnings.filterwarnings("ignore", message=".*Decimal objects natively.*")
@@ -77,6 +113,43 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) > 1:
         print(f"\n== summary ({args.size}, {time.perf_counter() - started:.0f} s in all)")
         print(summary_table(results))
+    return 0
+
+
+def _push_matrix(args: argparse.Namespace) -> int:
+    """The sessions x AOD matrix, on a real Sugar (``--sugar-url``) or the sandbox's model."""
+    from benchmarks.push import run_sandbox_matrix, run_sugar
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", message=".*Decimal objects natively.*")
+    os.environ["PYTHONWARNINGS"] = "ignore::UserWarning"
+    sessions = tuple(int(s) for s in args.sessions.split(","))
+    aod_modes = tuple(m.strip() for m in args.aod.split(","))
+    started = time.perf_counter()
+    if not args.sugar_url:
+        result = run_sandbox_matrix(
+            args.accounts, sessions=sessions, aod_modes=aod_modes, repeat=args.repeat,
+            workdir=args.workdir,
+        )  # fmt: skip
+    else:
+        password = os.environ.get("SUGAR_BRIDGE_BENCH_SUGAR_PASSWORD")
+        if not password:
+            print("SUGAR_BRIDGE_BENCH_SUGAR_PASSWORD is not set", file=sys.stderr)
+            return 2
+        result = run_sugar(
+            args.sugar_url,
+            os.environ.get("SUGAR_BRIDGE_BENCH_SUGAR_USERNAME") or "admin",
+            password,
+            accounts=args.accounts,
+            sessions=sessions,
+            aod_modes=aod_modes,
+            aod_command=args.aod_command,
+            repeat=args.repeat,
+            workdir=args.workdir,
+            suitecrm_root=args.suitecrm_root,
+        )
+    result.add("benchmark wall time", time.perf_counter() - started, "s")
+    result.print()
     return 0
 
 

@@ -19,7 +19,8 @@ server (its CPU and database are shared), which bounds what more sessions bring 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,12 @@ REPO = Path(__file__).resolve().parent.parent
 class Target:
     """Where the parts find Sugar and the warehouse (picklable for the spawned processes)."""
 
-    url: str  # the sandbox's base URL
-    password: str
+    url: str  # Sugar's base URL (the sandbox's, or a real one's)
+    password: str  # never printed
     warehouse: str
     sessions: int
     batch_size: int
+    username: str = "admin"
 
 
 def push_config(target: Target) -> Any:
@@ -62,7 +64,9 @@ def push_config(target: Target) -> Any:
 def _client(target: Target) -> Any:
     from connectors.sugar.client import SugarClient
 
-    return SugarClient(target.url, "admin", target.password, max_retries=4, backoff=0.05)
+    return SugarClient(
+        target.url, target.username, target.password, max_retries=4, backoff=0.05, timeout=(10, 300)
+    )
 
 
 def push_part(target: Target) -> dict[str, Any]:
@@ -195,7 +199,7 @@ def _loop_values(url: str, n: int, generation: int) -> dict[str, dict[str, Any]]
     return out
 
 
-def _provision(url: str, password: str) -> None:
+def _provision(url: str, password: str, username: str = "admin") -> None:
     """The example config's custom fields (only those: no users, roles or accounts)."""
     from connectors.sugar.client import SugarClient
     from sugar_bridge.config import load_config
@@ -205,7 +209,10 @@ def _provision(url: str, password: str) -> None:
     fields_only = spec.model_copy(
         update={"users": [], "roles": [], "security_groups": [], "accounts": []}
     )
-    with tempfile.TemporaryDirectory() as tmp, SugarClient(url, "admin", password) as client:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        SugarClient(url, username, password, timeout=(10, 300)) as client,
+    ):
         apply(client, fields_only, passwords_file=Path(tmp) / "pw.tsv")
 
 
@@ -282,5 +289,203 @@ def run(size: str, workdir: Path | None = None, sessions: int = 4) -> Result:
         f"sandbox latency {PER_CREATE * 1000:.0f} ms per created, {PER_UPDATE * 1000:.0f} ms "
         "per updated record; the sandbox sleeps in parallel for parallel sessions (ideal "
         "scaling), a real server gave ~1.9x for 4 sessions"
+    )
+    return result
+
+
+# --- sessions x AOD matrix ----------------------------------------------------------------------
+
+#: Where SuiteCRM keeps AOD's Lucene index (``AOD_Index::getIndex``'s location).
+AOD_INDEX_DIR = Path("modules/AOD_Index/Index/Index")
+
+AodSwitch = Callable[[str], None]
+"""Turns the target Sugar's AOD search indexing ``"on"`` or ``"off"``."""
+
+
+def index_events_since(target: Target, since: str) -> int | None:
+    """AOD_IndexEvent rows modified since ``since`` (Sugar's UTC ``Y-m-d H:i:s``): one per record
+    AOD indexed (``get_entries_count``); None when the Sugar has no such module (the sandbox)."""
+    from connectors.sugar.exceptions import SugarError
+
+    with _client(target) as client:
+        try:
+            answer = client.call(
+                "get_entries_count",
+                module_name="AOD_IndexEvent",
+                query=f"aod_indexevent.date_modified >= '{since}'",
+                deleted=0,
+            )
+        except SugarError:
+            return None
+    return int(answer.get("result_count") or 0) if isinstance(answer, dict) else None
+
+
+def sugar_now(target: Target) -> str:
+    """Sugar's clock (``get_server_info``'s ``gmt_time``), to count what a part indexed."""
+    with _client(target) as client:
+        return str(client.call("get_server_info").get("gmt_time", ""))
+
+
+def command_switch(command: str) -> AodSwitch:
+    """An ``AodSwitch`` running ``<command> on|off`` (e.g. ``bash .ci/suitecrm.sh aod``); waits
+    past PHP's opcache revalidation (2 s) so the next request reads the new config."""
+    import shlex
+    import subprocess
+    import time
+
+    def switch(mode: str) -> None:
+        subprocess.run([*shlex.split(command), mode], check=True, stdout=subprocess.DEVNULL)  # noqa: S603 (the operator's own command)
+        time.sleep(3)
+
+    return switch
+
+
+def _files(folder: Path | None) -> int | None:
+    """Files in the Lucene index folder (its segments pile up while writers collide)."""
+    if folder is None or not folder.is_dir():
+        return None
+    return sum(1 for _ in folder.iterdir())
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def run_matrix(
+    target: Target,
+    n: int,
+    *,
+    sessions: tuple[int, ...],
+    aod_modes: tuple[str, ...],
+    switch: AodSwitch | None,
+    repeat: int,
+    warehouse_dir: Path,
+    label: str,
+    index_dir: Path | None = None,
+) -> Result:
+    """Full pushes of ``n`` accounts with each session count and AOD mode, interleaved, ``repeat``
+    rounds: every push updates all ``n`` accounts (each customer's figures change before it)."""
+    result = Result("push", f"{label}: {n:,} accounts, sessions {sessions}, AOD {aod_modes}")
+    url = sqlite_url(warehouse_dir, "warehouse.db")
+    fresh_warehouse(url)
+    _provision(target.url, target.password, target.username)
+    generation = 0
+    _analyse(url, n, generation)
+    setup = measure(push_part, replace(target, warehouse=url, sessions=max(sessions)),
+                    warm=PUSH_MODULES)  # fmt: skip
+    result.note(
+        f"setup push (untimed): {setup.value['created']} created, {setup.value['updated']} "
+        f"updated, {setup.value['unchanged']} unchanged, status {setup.value['status']}"
+    )
+    times: dict[tuple[str, int], list[float]] = {}
+    for round_no in range(1, repeat + 1):
+        for mode in aod_modes:
+            if switch is not None:
+                switch(mode)
+            for s in sessions:
+                generation += 1
+                _analyse(url, n, generation)
+                part = replace(target, warehouse=url, sessions=s)
+                since = sugar_now(part)
+                files_before = _files(index_dir)
+                pushed = measure(push_part, part, warm=PUSH_MODULES)
+                events = index_events_since(part, since)
+                files = _files(index_dir)
+                times.setdefault((mode, s), []).append(pushed.seconds)
+                indexed = "" if events is None else f", {events} AOD index events"
+                if files is not None:
+                    indexed += f", Lucene files {files_before} -> {files}"
+                result.add(
+                    f"round {round_no}: AOD {mode}, {s} session(s)",
+                    pushed.seconds,
+                    "s",
+                    f"{pushed.value['updated']} updated, status {pushed.value['status']}{indexed}",
+                )
+    for mode in aod_modes:
+        base = _median(times[(mode, min(sessions))])
+        for s in sessions:
+            t = times[(mode, s)]
+            result.add(
+                f"AOD {mode}, {s} session(s): median",
+                _median(t),
+                "s",
+                f"min {min(t):.1f}, max {max(t):.1f} s; x{base / _median(t):.2f} vs "
+                f"{min(sessions)} session(s)",
+            )
+    for s in sessions:
+        if "on" in aod_modes and "off" in aod_modes:
+            on, off = _median(times[("on", s)]), _median(times[("off", s)])
+            result.add(f"{s} session(s): AOD on / AOD off", on / off, "x")
+    return result
+
+
+def run_sugar(
+    url: str,
+    username: str,
+    password: str,
+    *,
+    accounts: int,
+    sessions: tuple[int, ...] = (1, 2, 4),
+    aod_modes: tuple[str, ...] = ("off", "on"),
+    aod_command: str | None = None,
+    repeat: int = 2,
+    workdir: Path | None = None,
+    suitecrm_root: Path | None = None,
+) -> Result:
+    """The matrix against a real Sugar at ``url`` (it keeps the benchmark's accounts: use a
+    scratch instance). Without ``aod_command`` the AOD mode is whatever the Sugar has, so give a
+    single mode. ``suitecrm_root`` (the Sugar's files, when local): report the Lucene index's
+    file count around each part."""
+    if aod_command is None and len(aod_modes) > 1:
+        raise ValueError("several AOD modes need --aod-command to switch the Sugar between them")
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="bench-push-") as tmp:
+        target = Target(url, password, "", 1, 50, username=username)
+        switch = command_switch(aod_command) if aod_command else None
+        return run_matrix(
+            target, accounts, sessions=sessions, aod_modes=aod_modes, switch=switch,
+            repeat=repeat, warehouse_dir=Path(tmp), label=f"real Sugar {url}",
+            index_dir=suitecrm_root / AOD_INDEX_DIR if suitecrm_root else None,
+        )  # fmt: skip
+
+
+#: The sandbox's costs in the matrix: per updated record, the server's cores, and AOD's index
+#: write (``AodIndex`` defaults), chosen so that its ratios resemble the real SuiteCRM 7.15's
+#: (benchmarks/README.md, "Sessions and AOD").
+MATRIX_PER_UPDATE = 0.015
+MATRIX_WORKERS = 2
+
+
+def run_sandbox_matrix(
+    accounts: int,
+    *,
+    sessions: tuple[int, ...] = (1, 2, 4),
+    aod_modes: tuple[str, ...] = ("off", "on"),
+    repeat: int = 2,
+    workdir: Path | None = None,
+) -> Result:
+    """The same matrix against the sandbox with its AOD model (``Sandbox.set_aod``)."""
+    from sugar_bridge.sandbox import Latency, Sandbox
+
+    with (
+        tempfile.TemporaryDirectory(dir=workdir, prefix="bench-push-") as tmp,
+        Sandbox() as sb,
+    ):
+        target = Target(sb.base_url, sb.admin_password, "", 1, 50)
+        latency = Latency(per_update=MATRIX_PER_UPDATE, workers=MATRIX_WORKERS)
+
+        def switch(mode: str) -> None:
+            sb.set_latency(latency)
+            sb.set_aod(mode == "on")
+
+        result = run_matrix(
+            target, accounts, sessions=sessions, aod_modes=aod_modes, switch=switch,
+            repeat=repeat, warehouse_dir=Path(tmp), label="sandbox AOD model",
+        )  # fmt: skip
+    result.note(
+        f"sandbox: {MATRIX_PER_UPDATE * 1000:.0f} ms per updated record on {MATRIX_WORKERS} "
+        "workers; AOD on: AodIndex() defaults (index write per record under one lock, more when "
+        "it had to wait)"
     )
     return result

@@ -1,7 +1,8 @@
 """Warehouse connections and schema migrations (Alembic, configured without an ``alembic.ini``).
 
 ``create_engine_for(url)`` builds an engine tuned per dialect (SQLite: WAL, foreign keys, busy
-timeout, real transactions; MariaDB/MySQL: ``pool_pre_ping``, utf8mb4). ``upgrade(engine)`` applies
+timeout, real transactions; MariaDB/MySQL: ``pool_pre_ping``, utf8mb4; PostgreSQL: psycopg 3,
+``pool_pre_ping``). ``upgrade(engine)`` applies
 the migrations shipped in ``etl/migrations``; ``ensure_current(engine)`` is what every command calls
 first: it upgrades automatically or refuses with a message saying what to run.
 """
@@ -70,6 +71,9 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_recycle", 3600)
         return create_engine(parsed, **kwargs)
+    if parsed.drivername == "postgresql":
+        # SQLAlchemy 2.0's default PostgreSQL driver is psycopg2; the one we ship is psycopg 3.
+        parsed = parsed.set(drivername="postgresql+psycopg")
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
 

@@ -33,7 +33,7 @@ from sqlalchemy import (
     event,
 )
 
-# Deterministic constraint names, so migrations behave the same on SQLite and MariaDB.
+# Deterministic constraint names, so migrations behave the same on SQLite, MariaDB and PostgreSQL.
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -276,7 +276,7 @@ job_lock = Table(
     metadata,
     # One row per held lock (sync, drift-check): a lease that its holder renews by heartbeat.
     # Taken with INSERT (primary key = the lock) or by a conditional UPDATE of an expired lease,
-    # so exactly one process wins on SQLite and on MariaDB alike, across hosts and containers.
+    # so exactly one process wins on every engine, across hosts and containers.
     Column("name", String(64), primary_key=True),
     Column("owner", String(64), nullable=False),  # random token of the holding process
     Column("host", String(255), nullable=False),

@@ -183,6 +183,10 @@ def _text(values: dict[str, Any], column: str, required: bool = False) -> str | 
         raise _Invalid(
             "value_too_long", f"{column} is {len(text)} characters long, the most is {limit}"
         )
+    if "\x00" in text:
+        # PostgreSQL cannot store it (it would fail the whole batch there), and it is never
+        # meant in a name or an id: rejected on every engine alike.
+        raise _Invalid("nul_character", f"{column} contains a NUL character (0x00)")
     return text
 
 
@@ -418,6 +422,8 @@ def _fast_header(
     order_id, customer_id = order_id.strip(), customer_id.strip()
     if not order_id or not customer_id or len(order_id) > 128 or len(customer_id) > 128:
         return None
+    if "\x00" in order_id or "\x00" in customer_id:
+        return None
     order: dict[str, Any] = {"order_id": order_id, "customer_id": customer_id}
     for column, limit in _OPTIONAL_HEADER_TEXT:
         value = get(column)
@@ -425,7 +431,7 @@ def _fast_header(
             if type(value) is not str:
                 return None
             value = value.strip()
-            if len(value) > limit:
+            if len(value) > limit or "\x00" in value:
                 return None
         order[column] = value or None
     try:
@@ -521,6 +527,7 @@ def _fast_line(values: dict[str, Any]) -> Line | None:
     if (
         not sku
         or len(sku) > 64
+        or "\x00" in sku
         or "e" in quantity
         or "E" in quantity
         or "e" in price
@@ -557,19 +564,19 @@ def _fast_line(values: dict[str, Any]) -> Line | None:
         return None
     name, category, brand = get("product_name"), get("category"), get("brand")
     if name:
-        if type(name) is not str or len(name) > 255:
+        if type(name) is not str or len(name) > 255 or "\x00" in name:
             return None
         name = name.strip() or None
     else:
         name = None
     if category:
-        if type(category) is not str or len(category) > 64:
+        if type(category) is not str or len(category) > 64 or "\x00" in category:
             return None
         category = category.strip() or None
     else:
         category = None
     if brand:
-        if type(brand) is not str or len(brand) > 64:
+        if type(brand) is not str or len(brand) > 64 or "\x00" in brand:
             return None
         brand = brand.strip() or None
     else:

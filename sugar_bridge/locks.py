@@ -5,8 +5,11 @@ Sugar it pushes to), and the warehouse is the one thing every runner shares. Wit
 SQLite warehouse all runners are on one host anyway; with MariaDB the scheduler usually runs in a
 container and an operator starts ``sugar-bridge sync`` from another container or host, each with its
 own data directory, where an ``fcntl`` lock in the data dir would let both run (and ``flock`` over
-NFS is unreliable). MariaDB's ``GET_LOCK`` has no SQLite counterpart and dies silently with its
-connection (a ``pool_pre_ping`` reconnect). A lease row works the same on both engines:
+NFS is unreliable). MariaDB's ``GET_LOCK`` and PostgreSQL's advisory locks have no SQLite
+counterpart and die silently with their connection (a ``pool_pre_ping`` reconnect). A lease row
+works the same on every engine (on PostgreSQL, a second ``INSERT`` of the same name waits for the
+first transaction and then fails on the key; the ``UPDATE`` re-checks its ``WHERE`` on the row
+another transaction just changed, so the compare-and-set holds under READ COMMITTED):
 
 - **take**: ``INSERT`` a row whose primary key is the lock's name (the database guarantees one
   winner), or, when a row is there, ``UPDATE ... WHERE name = ? AND expires_at < now`` — a
@@ -16,7 +19,7 @@ connection (a ``pool_pre_ping`` reconnect). A lease row works the same on both e
 - a holder that was killed leaves a lease that expires after ``ttl``; on the same host a lease
   whose process is gone is taken over at once.
 
-Clocks of the hosts sharing a MariaDB warehouse must be NTP-synchronised (the lease is in UTC and
+Clocks of the hosts sharing a server warehouse must be NTP-synchronised (the lease is in UTC and
 measured against the taker's clock); the default lease of 5 minutes leaves a wide margin.
 """
 

@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     # --- Sugar -------------------------------------------------------------------------------
     sugar_url: str | None = Field(
         default=None,
-        description="Base URL of Sugar (https://crm.example.com) or the full URL of rest.php.",
+        description="Site root of Sugar (https://crm.example.com; on SuiteCRM 8 too, the client "
+        "finds /legacy) or the full URL of rest.php.",
     )
     sugar_username: str = Field(default="admin", description="Sugar admin user name.")
     sugar_password: SecretStr | None = Field(default=None, description="Sugar admin password.")
@@ -44,7 +45,10 @@ class Settings(BaseSettings):
         default=4, ge=0, le=10, description="Retries of a transient failure."
     )
     sugar_sessions: int = Field(
-        default=2, ge=1, le=16, description="Concurrent sessions for batch writes."
+        default=1,
+        ge=1,
+        le=16,
+        description="Concurrent sessions for batch writes (2 only if Sugar's AOD indexing is off).",
     )
     sugar_batch_size: int = Field(
         default=50, ge=1, le=500, description="Records per set_entries call."

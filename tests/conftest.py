@@ -28,9 +28,12 @@ def load_recording(name: str) -> dict[str, Any]:
 
 
 LIVE_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
+# The test servers' URLs (markers mysql and postgres) survive the clean environment.
+SERVER_URL_ENV = ("SUGAR_BRIDGE_TEST_MYSQL_URL", "SUGAR_BRIDGE_TEST_POSTGRES_URL")
 
-# SUGAR_BRIDGE_TEST_REQUIRE=live,mysql (CI): a test with one of these markers that skips fails
-# instead, so a run that was meant to reach the real Sugar and MariaDB cannot pass without them.
+# SUGAR_BRIDGE_TEST_REQUIRE=live,mysql,postgres (CI): a test with one of these markers that skips
+# fails instead, so a run that was meant to reach the real Sugar and the database servers cannot
+# pass without them.
 REQUIRED_MARKERS = pytest.StashKey[frozenset[str]]()
 
 
@@ -83,13 +86,87 @@ def live_sugar() -> Iterator[SugarClient]:
         yield client
 
 
+_LIVE_INVENTORY = pytest.StashKey[str]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Show the live Sugar's inventory (see ``_live_sugar_left_as_found``) when one was taken."""
+    line = config.stash.get(_LIVE_INVENTORY, None)
+    if line is not None:
+        terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Live tests leave the Sugar as they found it: an inventory of the live Sugar (custom fields,
+    non-deleted users, roles, groups, target lists, accounts, tasks, calls and, when
+    SUGAR_LIVE_SUITECRM_ROOT is set, the labels, dropdown lists, vardef fragments and layout
+    fields under its custom/) before the first test and after the last one; the session fails
+    listing whatever the second holds that the first did not and that this run created (its
+    HTTP exchanges are logged: other runs may share the Sugar, see CreationLog). Does nothing
+    when no test marked ``live`` was collected or the live Sugar is not configured."""
+    import os
+    import time
+
+    if not any(item.get_closest_marker("live") for item in request.session.items):
+        yield
+        return
+    if any(not os.environ.get(name) for name in LIVE_ENV):
+        yield
+        return
+    import requests
+
+    from connectors.sugar.client import SugarClient
+    from tests.live.support import CreationLog, left_behind, new_items, take_inventory
+
+    url, username, password = (os.environ[name] for name in LIVE_ENV)
+    root = os.environ.get("SUGAR_LIVE_SUITECRM_ROOT")
+    sugar_root = Path(root) if root else None
+    verify = os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0"
+    with SugarClient(url, username, password, verify_tls=verify, max_retries=2) as client:
+        before = take_inventory(client, sugar_root)
+    started = time.monotonic()
+    log = CreationLog(url)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(requests.Session, "send", log.wrap(requests.Session.send))
+        yield
+    with SugarClient(url, username, password, verify_tls=verify, max_retries=2) as client:
+        after = take_inventory(client, sugar_root)
+    # Only what this run created counts: other runs may share the Sugar (see CreationLog).
+    left = left_behind(before, after, log.owns)
+    mine = new_items(before, after, log.owns)
+    others = {
+        kind: len(items) - len(mine.get(kind, []))
+        for kind, items in new_items(before, after).items()
+        if len(items) > len(mine.get(kind, []))
+    }
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(after.counts().items()))
+    request.config.stash[_LIVE_INVENTORY] = (
+        f"live Sugar inventory, before the first live test and after the last "
+        f"({time.monotonic() - started:.0f} s apart): {counts} (fingerprint before "
+        f"{before.fingerprint()}, after {after.fingerprint()})\nleft behind by this run: "
+        + ("; ".join(left) if left else "nothing")
+        + (
+            "\nnew meanwhile but not created by this run (other runs on the same Sugar): "
+            + ", ".join(f"{k} {n}" for k, n in sorted(others.items()))
+            if others
+            else ""
+        )
+    )
+    if left:
+        pytest.fail(
+            "the live tests left this behind on the Sugar:\n  " + "\n  ".join(left),
+            pytrace=False,
+        )
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's environment or .env; each runs in its own directory."""
     import os
 
     for key in list(os.environ):
-        if key.startswith("SUGAR_BRIDGE_") and key != "SUGAR_BRIDGE_TEST_MYSQL_URL":
+        if key.startswith("SUGAR_BRIDGE_") and key not in SERVER_URL_ENV:
             monkeypatch.delenv(key, raising=False)
     monkeypatch.chdir(tmp_path)
 

@@ -1,10 +1,13 @@
-"""Client of Sugar's legacy REST API v4_1 (SugarCRM CE 6.5 / SuiteCRM 7) that survives the real one.
+"""Client of Sugar's legacy REST API v4_1 (SugarCRM CE 6.5, SuiteCRM 7 and 8) that survives it.
 
 Every request goes through :meth:`SugarClient.call`, which
 
 * checks the method and its parameter names against the PHP signatures (an unknown name is a PHP
   fatal error on the server: HTTP 500 with an empty body) and sends them in signature order;
-* injects the session id, logging in lazily (``login`` with the md5 of the password);
+* finds the API below a site root once, on the first call (``/service/v4_1/rest.php``, or
+  SuiteCRM 8's ``/legacy/service/v4_1/rest.php``; see :meth:`SugarClient._discover`);
+* injects the session id, logging in lazily (``login`` with the md5 of the password; without
+  ``application_name`` on SuiteCRM 8, which answers it with HTTP 500 -- SuiteCRM-Core#272);
 * posts ``method``, ``input_type=JSON``, ``response_type=JSON``, ``rest_data`` with a timeout,
   TLS verification and without following redirects;
 * maps Sugar's ``{name, number, description}`` answers to typed exceptions by ``number`` and the
@@ -43,6 +46,7 @@ import requests
 from connectors.sugar import query as q
 from connectors.sugar.exceptions import (
     ERRORS_BY_NUMBER,
+    ApiNotFound,
     EmptyResponse,
     ExtensionMissing,
     HttpStatusError,
@@ -75,7 +79,10 @@ log = logging.getLogger(__name__)
 
 REST_PATH = "/service/v4_1/rest.php"
 EXTENSION_PATH = "/custom/service/bridge/rest.php"
-_REST_RE = re.compile(r"/service/v\d+(?:_\d+)?(?:_custom)?/rest\.php$")
+# SuiteCRM 8 serves the SuiteCRM 7 code base ("legacy") below <site>/legacy: the v4_1 API and the
+# Module Loader's custom/ folder (so our extension) are there.
+LEGACY_PREFIX = "/legacy"
+_REST_RE = re.compile(r"/service/v\d+(?:_\d+)?(?:_custom)?(?:/rest\.php)?$")
 _MODULE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 _ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 
@@ -178,8 +185,12 @@ class CallStats:
 # --------------------------------------------------------------------------------------------
 
 
-def _split_url(url: str) -> tuple[str, str]:
-    """(base URL of Sugar, URL of v4_1 rest.php) from a base URL or a full rest.php URL."""
+def _split_url(url: str) -> tuple[str, bool]:
+    """(base URL of Sugar, whether the URL named the API itself) from a site root or an API URL.
+
+    ``https://x/suite``, ``https://x/suite/service/v4_1`` and ``.../service/v4_1/rest.php`` all
+    give the base ``https://x/suite``; only the site root leaves the API's place to discovery.
+    """
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidCall(f"Sugar URL must be http(s)://host[/path], got {url!r}")
@@ -188,13 +199,35 @@ def _split_url(url: str) -> tuple[str, str]:
     path = parts.path.rstrip("/")
     match = _REST_RE.search(path)
     if match:
-        base_path = path[: match.start()]
+        base_path, given = path[: match.start()], True
     elif path.endswith(".php"):
         raise InvalidCall(f"Sugar URL must be the base URL or .../service/v4_1/rest.php: {url!r}")
     else:
-        base_path = path
-    base = f"{parts.scheme}://{parts.netloc}{base_path}"
-    return base, base + REST_PATH
+        base_path, given = path, False
+    return f"{parts.scheme}://{parts.netloc}{base_path}", given
+
+
+def _is_legacy_root(base_url: str) -> bool:
+    """Whether ``base_url`` is SuiteCRM 8's legacy root (``<site>/legacy``)."""
+    return urlsplit(base_url).path.endswith(LEGACY_PREFIX)
+
+
+def _wrong_path(error: SugarError) -> bool:
+    """Whether an answer may mean "no v4_1 API at this URL" (404, a redirect, an HTML page)."""
+    if isinstance(error, HttpStatusError):
+        return not error.transient
+    return isinstance(error, RedirectResponse | NotJsonResponse)
+
+
+def _outcome(error: SugarError) -> str:
+    """A few words on what a URL answered instead of the v4_1 API (for ApiNotFound)."""
+    if isinstance(error, HttpStatusError | RedirectResponse | ServerError):
+        return str(error.status)
+    if isinstance(error, NotJsonResponse):
+        return "not JSON"
+    if isinstance(error, SugarApiError):
+        return f"Sugar error {error.number}"
+    return type(error).__name__
 
 
 def _no_cookies_session() -> requests.Session:
@@ -228,8 +261,14 @@ class SugarClient:
         http: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.base_url, self.rest_url = _split_url(url)
-        self.extension_url = self.base_url + EXTENSION_PATH
+        base_url, given = _split_url(url)
+        self._use_root(base_url)
+        # A site root leaves the API's place to _discover (on the first call); a URL naming the
+        # API is taken as given.
+        self._discovered = given
+        # Where the extension is, likewise: looked for once below /legacy when not found beside
+        # an API found at a site root's old path (see _find_extension).
+        self._extension_settled = given
         self.username = username
         # Only the md5 is kept: it is what login sends, and re-login needs it.
         self._password_md5 = hashlib.md5(password.encode("utf-8")).hexdigest()  # noqa: S324
@@ -250,6 +289,15 @@ class SugarClient:
         self._user_id: str | None = None
         self._is_admin = False
         self._login_info: dict[str, Any] = {}
+
+    def _use_root(self, base_url: str) -> None:
+        """Point the client at the API below ``base_url`` (the legacy root on SuiteCRM 8)."""
+        self.base_url = base_url
+        self.rest_url = base_url + REST_PATH
+        self.extension_url = base_url + EXTENSION_PATH
+        # SuiteCRM 8's login has no variadic catch-all, so the documented "application_name"
+        # key is an unknown named parameter there: HTTP 500, empty body (SuiteCRM-Core#272).
+        self._login_application = not _is_legacy_root(base_url)
 
     def __repr__(self) -> str:
         state = "logged in" if self._session else "not logged in"
@@ -282,7 +330,9 @@ class SugarClient:
     def login(self) -> None:
         """Open a Sugar session (Sugar method ``login``, password sent as its md5 hex).
 
-        Raises InvalidLogin for a wrong user name or password or an inactive user.
+        ``application_name`` is sent except to SuiteCRM 8's legacy API, which refuses it (HTTP
+        500, SuiteCRM-Core#272); elsewhere a 500 with an empty body to it is retried once
+        without it. Raises InvalidLogin for a wrong user name or password or an inactive user.
         """
         with self._lock:
             body = self._call(
@@ -350,7 +400,7 @@ class SugarClient:
     # ---- the one entry point ---------------------------------------------------------------
 
     def call(self, method: str, **params: Any) -> Any:
-        """Call a v4_1 method on ``service/v4_1/rest.php`` and return Sugar's decoded answer.
+        """Call a v4_1 method on Sugar's ``rest.php`` and return its decoded answer.
 
         ``params`` are named like the PHP parameters (``module_name``, ``select_fields`` ...);
         ``session`` is injected. Unknown methods or parameter names raise InvalidCall before
@@ -454,16 +504,21 @@ class SugarClient:
         relogin: bool = True,
     ) -> Any:
         signature, ordered = self._prepare(method, params, endpoint)
-        url = self.extension_url if endpoint == "extension" else self.rest_url
         retry_safe = self._retry_safe(signature, ordered)
         relogged = False
+        application_dropped = False
         attempt = 0
         while True:
             if signature.needs_session:
                 ordered["session"] = self._ensure_session()
+            if method == "login" and not self._login_application:
+                ordered.pop("application_name", None)
+            # After the session: logging in may have moved the API (discovery).
+            url = self.extension_url if endpoint == "extension" else self.rest_url
             try:
-                return self._send(url, signature, ordered, attempt, endpoint)
+                body = self._send(url, signature, ordered, attempt, endpoint)
             except InvalidSession as error:
+                self._found_at(url)
                 if not relogin or relogged or method in ("login", "logout"):
                     self.stats._record_error(error)
                     raise
@@ -476,6 +531,24 @@ class SugarClient:
                     self._session = None
                     self.login()
             except SugarError as error:
+                if isinstance(error, SugarApiError):
+                    self._found_at(url)
+                elif endpoint == "v4_1" and _wrong_path(error) and self._discover(url, error):
+                    continue  # the API is elsewhere: nothing ran here, send it there
+                elif endpoint == "extension" and self._find_extension(url, error):
+                    continue  # likewise for the extension
+                if not application_dropped and _refused_application(method, ordered, error):
+                    # SuiteCRM 8 answers an unknown named parameter with a PHP fatal error; a
+                    # database outage looks the same, so this is tried once, whatever
+                    # max_retries says, and a second 500 takes the normal way below.
+                    application_dropped = True
+                    del ordered["application_name"]
+                    self.stats._record_retry()
+                    log.warning(
+                        "login with application_name answered HTTP 500 (empty body): trying "
+                        "once without it (SuiteCRM 8 refuses it, SuiteCRM-Core#272)"
+                    )
+                    continue
                 if not error.transient or not retry_safe or attempt >= self.max_retries:
                     if error.transient and not retry_safe:
                         log.warning(
@@ -499,6 +572,114 @@ class SugarClient:
                 )
                 self._sleep(delay)
                 self._before_retry(signature, ordered)
+            else:
+                self._found_at(url)
+                if application_dropped and self._login_application:
+                    self._login_application = False
+                    # Harmless if the 500 was an outage after all: SuiteCRM 7 ignores the key.
+                    log.info(
+                        "Sugar at %s logged in without application_name after a 500: later "
+                        "logins omit it",
+                        self.base_url,
+                    )
+                return body
+
+    # ---- where the API is ----------------------------------------------------------------------
+
+    def _found_at(self, url: str) -> None:
+        """Sugar answered at ``url``: when the API's place was still open, it is settled."""
+        if self._discovered or url != self.rest_url:
+            return
+        with self._lock:
+            if not self._discovered:
+                self._discovered = True
+                log.info("Sugar v4_1 API at %s (extension: %s)", self.rest_url, self.extension_url)
+
+    def _discover(self, url: str, error: SugarError) -> bool:
+        """Find the v4_1 API below the site root after ``url`` answered ``error``.
+
+        Runs once per client, on the first answer that may mean "wrong path" (404, a redirect, an
+        HTML page) from ``<site>/service/v4_1/rest.php``. ``get_server_info`` (no session needed)
+        probes the candidates: a real answer is JSON with ``flavor`` and ``version``. A 404 already
+        rules the first candidate out; a redirect or an HTML page might be Sugar's own answer to
+        this call (a failed Users save, the help page past post_max_size), so it is probed too.
+
+        Returns True when the API is elsewhere (the client now points there: replay the call),
+        False when it is at ``url`` after all (``error`` stands). Raises ApiNotFound naming every
+        URL tried and its answer; a transport error of a probe propagates (nothing is settled).
+        """
+        with self._lock:
+            if self._discovered or url != self.rest_url:
+                return url != self.rest_url  # settled meanwhile (another thread)
+            site = self.base_url
+            tried: list[tuple[str, str]] = []
+            candidates = [site, site + LEGACY_PREFIX]
+            if isinstance(error, HttpStatusError) and error.status == 404:
+                tried, candidates = [(url, _outcome(error))], candidates[1:]
+            for root in candidates:
+                probe_url = root + REST_PATH
+                problem = self._probe(probe_url)
+                if problem is None:
+                    self._use_root(root)
+                    self._discovered = True
+                    log.info(
+                        "Sugar v4_1 API found at %s (extension: %s; login %s application_name)",
+                        self.rest_url,
+                        self.extension_url,
+                        "with" if self._login_application else "without",
+                    )
+                    return root != site
+                tried.append((probe_url, problem))
+            not_found = ApiNotFound(
+                "no v4_1 API at "
+                + " nor ".join(f"{where} ({what})" for where, what in tried)
+                + ": give Sugar's site root or the full URL of its rest.php"
+            )
+            self.stats._record_error(not_found)
+            raise not_found from error
+
+    def _find_extension(self, url: str, error: SugarError) -> bool:
+        """Look once for the extension below ``<site>/legacy`` after ``url`` was not it.
+
+        Some SuiteCRM 8 setups also serve the v4_1 API at the old path (SuiteCRM-Core's routing
+        lists ``service/v4_1``), so discovery keeps that path, but the Module Loader installed the
+        extension under the legacy root: ``<site>/legacy/custom/service/bridge/rest.php``, which
+        serves the stock methods too, so ``get_server_info`` probes it. Returns True when it is
+        there (the client now calls it there: replay the call), False otherwise (``error``
+        stands). Only for a client given a site root whose API is not already below /legacy;
+        a probe that fails to connect settles nothing.
+        """
+        if not (_wrong_path(error) or isinstance(error, ExtensionMissing)):
+            return False
+        with self._lock:
+            if self._extension_settled or url != self.extension_url:
+                return url != self.extension_url  # settled meanwhile (another thread)
+            candidate = self.base_url + LEGACY_PREFIX + EXTENSION_PATH
+            try:
+                found = not _is_legacy_root(self.base_url) and self._probe(candidate) is None
+            except (TransportError, ServerError) as probe_error:
+                # Nothing learnt: the call's own error stands, the next extension call looks again.
+                log.debug("probing %s failed: %s", candidate, probe_error)
+                return False
+            self._extension_settled = True
+            if not found:
+                return False
+            self.extension_url = candidate
+            log.info("Sugar extension found at %s (not at %s)", candidate, url)
+            return True
+
+    def _probe(self, url: str) -> str | None:
+        """None when ``url`` answers ``get_server_info`` like Sugar, else what it answered."""
+        signature = SIGNATURES["get_server_info"]
+        try:
+            body = self._send(url, signature, {}, 0, "v4_1")
+        except (TransportError, ServerError):
+            raise  # says nothing about the path: Sugar may be down
+        except SugarError as error:
+            return _outcome(error)
+        if isinstance(body, dict) and {"flavor", "version"} <= body.keys():
+            return None
+        return "no flavor/version in its answer"
 
     def _backoff_delay(self, attempt: int) -> float:
         """Capped exponential backoff with jitter: in [d/2, d], d = min(cap, backoff*2^(n-1))."""
@@ -604,8 +785,9 @@ class SugarClient:
                 method=method,
             )
         if status >= 500:
-            detail = "empty body" if not text.strip() else f"body {text.strip()[:80]!r}"
-            raise ServerError(status, f"HTTP {status} ({detail})", method=method)
+            empty = not text.strip()
+            detail = "empty body" if empty else f"body {text.strip()[:80]!r}"
+            raise ServerError(status, f"HTTP {status} ({detail})", method=method, empty_body=empty)
         if status == 404 and endpoint == "extension":
             raise ExtensionMissing(
                 "custom/service/bridge/rest.php answered 404: the server extension is not "
@@ -649,6 +831,17 @@ class SugarClient:
         ):
             raise _api_error(body, method)
         return body
+
+
+def _refused_application(method: str, params: Mapping[str, Any], error: SugarError) -> bool:
+    """Whether ``error`` may be SuiteCRM 8 refusing login's ``application_name`` (#272)."""
+    return (
+        method == "login"
+        and "application_name" in params
+        and isinstance(error, ServerError)
+        and error.status == 500
+        and error.empty_body
+    )
 
 
 def _list_form(name_value_list: Any) -> Any:

@@ -23,6 +23,8 @@ SugarError                                  base of everything raised here      
 ├── WriteNotStored          Sugar answered "ok" but the write is provably not stored   terminal
 │                           (set_relationship failed>0, set_entries ids missing, ...)
 ├── ExtensionMissing        the bridge server extension is not installed               terminal
+├── ApiNotFound             no v4_1 API below the site root given (neither             terminal
+│                           /service/v4_1 nor SuiteCRM 8's /legacy/service/v4_1)
 ├── ExtensionBuildError     building the extension package: the PHP sources are        terminal
 │                           missing or disagree with the Python version constants
 └── InvalidCall             refused locally before sending: unknown method or          terminal
@@ -88,12 +90,19 @@ class TransportError(SugarError):
 
 
 class ServerError(SugarError):
-    """HTTP 5xx. Sugar answers 500 with an empty body when its database is down."""
+    """HTTP 5xx. Sugar answers 500 with an empty body when its database is down.
+
+    ``empty_body`` tells that answer (also a PHP fatal error: an unknown named parameter) from
+    one that says something.
+    """
 
     transient = True
 
-    def __init__(self, status: int, message: str, *, method: str | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, *, method: str | None = None, empty_body: bool = False
+    ) -> None:
         self.status = status
+        self.empty_body = empty_body
         super().__init__(message, method=method)
 
 
@@ -137,6 +146,11 @@ class WriteNotStored(SugarError):
 
 class ExtensionMissing(SugarError):
     """The sugar-bridge server extension (custom/service/bridge/rest.php) is not installed."""
+
+
+class ApiNotFound(SugarError):
+    """Neither ``<site>/service/v4_1/rest.php`` nor ``<site>/legacy/service/v4_1/rest.php``
+    answered like Sugar; the message names each URL tried and what it answered."""
 
 
 class ExtensionBuildError(SugarError):

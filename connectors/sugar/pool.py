@@ -2,7 +2,9 @@
 
 Sugar serialises the requests of one session (PHP locks the session file for the whole request),
 so parallel work needs several sessions: the lab measured ~1.9x more writes/s with 4 sessions than
-with one (recording 08_concurrency_same_session, 04_throughput_summary). Each pooled client has
+with one (recording 08_concurrency_same_session, 04_throughput_summary) — but not for saves on a
+SuiteCRM with AOD search indexing on, where writers queue on one index lock and more sessions are
+slower (benchmarks/README.md, "Sessions and AOD"; ``connectors.sugar.aod``). Each pooled client has
 its own ``requests.Session`` *and* its own Sugar session: a shared cookie jar would make Sugar
 hand back the same session id to every login.
 

@@ -204,6 +204,13 @@ SIGNATURES: dict[str, Signature] = {
             endpoint="extension",
         ),
         Signature(
+            "bridge_remove_custom_field",
+            (_p(_S), _p("module_name"), _p("field_name")),
+            writes=True,
+            idempotent_write=True,
+            endpoint="extension",
+        ),
+        Signature(
             "bridge_set_role_actions",
             (_p(_S), _p("role_id"), _p("rights")),
             writes=True,
@@ -211,6 +218,8 @@ SIGNATURES: dict[str, Signature] = {
             endpoint="extension",
         ),
         Signature("bridge_get_role_actions", (_p(_S), _p("role_id")), endpoint="extension"),
+        # Since extension 1.2.0: the stored custom fields, with a decimal's precision.
+        Signature("bridge_get_custom_fields", (_p(_S), _p("module_name")), endpoint="extension"),
     )
 }
 

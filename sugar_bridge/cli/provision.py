@@ -16,9 +16,15 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from sugar_bridge.cli.common import console, err_console, handle_errors, make_context
+from sugar_bridge.cli.common import (
+    EXIT_FAILED,
+    console,
+    err_console,
+    handle_errors,
+    make_context,
+)
 from sugar_bridge.provision.apply import ApplyResult, apply
-from sugar_bridge.provision.exceptions import ApplyFailed
+from sugar_bridge.provision.exceptions import ApplyFailed, PlanBlocked
 from sugar_bridge.provision.export import export
 from sugar_bridge.provision.history import record_apply, utcnow
 from sugar_bridge.provision.plan import Item, Plan, plan
@@ -86,7 +92,13 @@ def render_plan(the_plan: Plan, *, show_unchanged: bool = False) -> None:
     counts = the_plan.counts()
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
     console.print(f"Plan: {summary}.", highlight=False)
-    if not the_plan.has_changes:
+    if the_plan.blockers:
+        err_console.print(
+            f"[bold red]Blocked:[/] {len(the_plan.blockers)} blocker(s) above; apply would change "
+            "nothing until they are resolved.",
+            highlight=False,
+        )
+    elif not the_plan.has_changes:
         console.print("[green]No changes: Sugar matches the spec.[/]")
 
 
@@ -114,7 +126,8 @@ def plan_command(
         bool,
         typer.Option(
             "--detailed-exitcode",
-            help="Exit 0 when Sugar matches the spec, 2 when there are changes (drift check).",
+            help="Exit 0 when Sugar matches the spec, 2 when there are changes (drift check); "
+            "a blocked plan exits 1 with or without it.",
         ),
     ] = False,
     prune: Annotated[
@@ -122,12 +135,18 @@ def plan_command(
     ] = False,
     show_all: Annotated[bool, typer.Option("--all", help="Also list unchanged objects.")] = False,
 ) -> None:
-    """Read Sugar and show what apply would change (create / update old → new / prune)."""
+    """Read Sugar and show what apply would change (create / update old → new / prune).
+
+    Exit 1 when something blocks the plan (apply would refuse it), so a blocked Sugar never
+    passes for one in sync, with or without ``--detailed-exitcode``.
+    """
     ctx = make_context()
     spec = ctx.config.sugar
     with make_client(ctx.settings) as client:
         the_plan = plan(client, spec, prune=prune)
     render_plan(the_plan, show_unchanged=show_all)
+    if the_plan.blockers:
+        raise typer.Exit(EXIT_FAILED)
     if detailed_exitcode and the_plan.has_changes:
         raise typer.Exit(2)
 
@@ -158,10 +177,12 @@ def apply_command(
     with make_client(ctx.settings) as client:
         the_plan = plan(client, spec, prune=prune)
         render_plan(the_plan, show_unchanged=show_all)
-        if not the_plan.changes and not the_plan.blockers:
+        if the_plan.blockers:
+            raise PlanBlocked(the_plan.blockers)
+        if not the_plan.changes:
             return
         question = f"Apply {len(the_plan.changes)} change(s) to Sugar?"
-        if not the_plan.blockers and not yes and not typer.confirm(question):
+        if not yes and not typer.confirm(question):
             err_console.print("Nothing applied.")
             raise typer.Exit(1)
         with Progress(

@@ -1,6 +1,6 @@
 """``sugar-bridge sandbox``: run the local v4_1-compatible Sugar, look at its accounts.
 
-Thin layer over :mod:`sugar_bridge.sandbox` (``Sandbox``, ``Faults``, ``Latency``,
+Thin layer over :mod:`sugar_bridge.sandbox` (``Sandbox``, ``Faults``, ``Latency``, ``AodIndex``,
 ``Store.accounts_overview``).
 """
 
@@ -15,14 +15,24 @@ import typer
 from rich.table import Table
 
 from sugar_bridge.cli.common import console, handle_errors, make_context
-from sugar_bridge.sandbox import Faults, Latency, Sandbox, SandboxConfigError, SandboxError, Store
+from sugar_bridge.sandbox import (
+    AodIndex,
+    Faults,
+    Latency,
+    Sandbox,
+    SandboxConfigError,
+    SandboxError,
+    Store,
+    flavor_named,
+)
 from sugar_bridge.sandbox.faults import FaultKind, FaultWhen
 
 DEMO_PASSWORD = "sandbox-admin"  # noqa: S105 - a documented demo credential of a local test server
 
 app = typer.Typer(
     help="A local SugarCRM CE / SuiteCRM 7 lookalike (REST v4_1 + the bridge extension) for tests "
-    "and the offline demo. Without a subcommand it starts the server in the foreground.",
+    "and the offline demo; --suitecrm 8 plays SuiteCRM 8. Without a subcommand it starts "
+    "the server in the foreground.",
     no_args_is_help=False,
 )
 
@@ -85,6 +95,20 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(help="At most N calls spend their delay at once (server cores).")
     ] = None,
+    aod: Annotated[
+        bool,
+        typer.Option(
+            help="SuiteCRM's AOD search indexing on: each saved Accounts/Contacts/Leads/... record "
+            "also writes the index under one server-wide lock (concurrent sessions queue there)."
+        ),
+    ] = False,
+    aod_index_ms: Annotated[
+        float, typer.Option(help="With --aod: index write per saved record, under the lock.")
+    ] = AodIndex().per_save * 1000,
+    aod_contended_ms: Annotated[
+        float,
+        typer.Option(help="With --aod: extra per save, per other session writing or waiting."),
+    ] = AodIndex().contended * 1000,
     fault_rate: Annotated[float, typer.Option(help="Share of calls that fail (0..1).")] = 0.0,
     fault_kind: Annotated[
         list[str],
@@ -105,18 +129,28 @@ def serve(
     session_ttl: Annotated[
         float | None, typer.Option(help="Seconds idle before a session expires (default: never).")
     ] = None,
+    suitecrm: Annotated[
+        str,
+        typer.Option(
+            help="SuiteCRM release to play: 7.15 (sessions need employee_status 'Active'), 7.14, "
+            "or 8 (API and extension below /legacy, login refuses application_name)."
+        ),
+    ] = "7.15",
 ) -> None:
     """Start the sandbox in the foreground: print its URL and demo credentials; Ctrl-C stops it."""
     if ctx.invoked_subcommand is not None:
         return
+    flavor = flavor_named(suitecrm)
     db = None if memory else _db_path(data_dir)
     sandbox = Sandbox(
         db,
         faults=_faults(fault_rate, fault_kind, fault_when, fault_seed, fault_method, expire_every),
         latency=Latency(latency_ms / 1000, create_ms / 1000, update_ms / 1000, workers),
+        aod=AodIndex(aod_index_ms / 1000, aod_contended_ms / 1000) if aod else False,
         port=port,
         admin_password=admin_password or DEMO_PASSWORD,
         session_ttl=session_ttl,
+        flavor=flavor,
     )
     try:
         sandbox.start()
@@ -124,9 +158,14 @@ def serve(
         sandbox.close()
         raise SandboxError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     shown = DEMO_PASSWORD if admin_password is None else "(the one you gave)"
-    console.print(f"Sugar sandbox at [bold]{sandbox.base_url}[/]  (v4_1: {sandbox.url})")
+    console.print(
+        f"Sugar sandbox (SuiteCRM {flavor.suitecrm_version}) at [bold]{sandbox.base_url}[/]  "
+        f"(v4_1: {sandbox.url})"
+    )
     console.print(f"admin user: [bold]admin[/]  password: [bold]{shown}[/]")
     console.print(f"state: {db if db is not None else 'in memory'}  —  Ctrl-C stops it")
+    if sandbox.index is not None:
+        console.print("AOD search indexing: on (saves of indexed records queue on the index)")
     # SIGTERM (a service manager, `kill`) stops it as cleanly as Ctrl-C.
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -16,8 +16,14 @@ from pydantic import ValidationError
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
+from connectors.sugar.exceptions import ExtensionMissing
 from sugar_bridge.exceptions import SugarBridgeError
-from sugar_bridge.provision.plan import ADDRESS_MAP, SUGAR_TYPE_ALIASES, _sugar_options
+from sugar_bridge.provision.plan import (
+    ADDRESS_MAP,
+    SUGAR_TYPE_ALIASES,
+    _sugar_options,
+    employee_status_for,
+)
 from sugar_bridge.provision.spec import ACL_ACTIONS, ACL_WORDS, SugarSpec
 from sugar_bridge.provision.state import (
     ACCOUNT_CORE_FIELDS,
@@ -96,11 +102,18 @@ def export(
     custom_fields: dict[str, list[dict[str, Any]]] = {}
     for module in modules:
         fields = client.module(module).fields().module_fields
+        numeric = any(
+            name.endswith("_c")
+            and not name.startswith(SHIPPED_FIELD_PREFIXES)
+            and _type(definition) in ("decimal", "currency")
+            for name, definition in fields.items()
+        )
+        stored = _stored_fields(client, module, extension.installed, skipped) if numeric else {}
         exported = [
             item
             for name, definition in sorted(fields.items())
             if name.endswith("_c") and not name.startswith(SHIPPED_FIELD_PREFIXES)
-            for item in [_custom_field(definition, skipped, module)]
+            for item in [_custom_field(definition, skipped, module, stored.get(name))]
             if item is not None
         ]
         if exported:
@@ -186,16 +199,51 @@ def _user(record: dict[str, Any]) -> dict[str, Any]:
         if record.get(attr):
             user[attr] = record[attr]
     user["status"] = "Inactive" if record.get("status") == "Inactive" else "Active"
+    employee_status = str(record.get("employee_status") or "").strip()
+    if user["status"] == "Inactive" and employee_status_for("Inactive", employee_status):
+        # Left out, the spec would have plan set 'Terminated': keep what Sugar holds, so export
+        # then plan shows no change. (An Active user's is never written: plan repairs one that
+        # is not 'Active', which SuiteCRM 7.15 needs.)
+        user["employee_status"] = employee_status
     user["is_admin"] = str(record.get("is_admin")) in ("1", "true", "True")
     return user
 
 
+def _type(definition: dict[str, Any]) -> str:
+    ftype = str(definition.get("type", ""))
+    return SUGAR_TYPE_ALIASES.get(ftype, ftype)
+
+
+def _stored_fields(
+    client: SugarClient, module: str, installed: bool, skipped: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The module's custom fields as the extension reads them from ``fields_meta_data``
+    (``bridge_get_custom_fields``, extension 1.2.0+), for what ``get_module_fields`` does not
+    show: the precision of decimal and currency fields. Empty without it (noted in ``skipped``)."""
+    if not installed:
+        skipped.append(f"precision of {module} decimal fields (the extension is not installed)")
+        return {}
+    try:
+        answer = client.call_extension("bridge_get_custom_fields", module_name=module)
+    except ExtensionMissing:
+        skipped.append(
+            f"precision of {module} decimal fields (the installed extension has no "
+            "bridge_get_custom_fields, added in 1.2.0: install the current package to export it)"
+        )
+        return {}
+    if not isinstance(answer, dict):  # [] from PHP when the module has no custom field
+        return {}
+    return {str(name): value for name, value in answer.items() if isinstance(value, dict)}
+
+
 def _custom_field(
-    definition: dict[str, Any], skipped: list[str], module: str
+    definition: dict[str, Any],
+    skipped: list[str],
+    module: str,
+    stored: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     name = str(definition.get("name"))
-    ftype = str(definition.get("type", ""))
-    ftype = SUGAR_TYPE_ALIASES.get(ftype, ftype)
+    ftype = _type(definition)
     if ftype not in _FIELD_TYPES:
         skipped.append(f"{module}.{name} (type {ftype} is not provisioned by the bridge)")
         return None
@@ -206,6 +254,9 @@ def _custom_field(
     }
     if ftype == "varchar" and str(definition.get("len", "")).isdigit():
         out["len"] = int(definition["len"])
+    precision = (stored or {}).get("precision")
+    if ftype in ("decimal", "currency") and isinstance(precision, int) and 0 <= precision <= 8:
+        out["precision"] = precision
     if ftype == "enum":
         options = _sugar_options(definition.get("options"))
         options.pop("", None)

@@ -15,7 +15,11 @@ Comparison rules (why a second apply finds nothing to do):
   treating it as a change would make every plan dirty forever;
 - custom fields are compared on what ``get_module_fields`` shows (type, label, options, required,
   and default/len when the spec sets them); views and help text are not readable back, so they are
-  only sent when the field is created or changed for another reason.
+  only sent when the field is created or changed for another reason. A type change is a blocker,
+  not a change: the extension refuses it (error 1001), as Studio does, since the column holds data;
+- a user's ``employee_status`` follows its ``status`` (:func:`employee_status_for`): SuiteCRM 7.15
+  refuses every session of a user whose employee_status is not 'Active', and a user created over
+  the API has none unless it is sent.
 """
 
 from __future__ import annotations
@@ -56,6 +60,12 @@ KIND_ORDER: tuple[Kind, ...] = (
     "account",
 )
 MIN_API_LEVEL = 1
+
+#: Sugar's ``employee_status_dom`` values the bridge writes: an active user is an 'Active'
+#: employee (SuiteCRM 7.15's ``User::isEnabled()`` requires it for every API and web session);
+#: a deactivated one whose employee_status still says 'Active' (or nothing) becomes 'Terminated'.
+EMPLOYEE_ACTIVE = "Active"
+EMPLOYEE_TERMINATED = "Terminated"
 
 # Sugar's field for each user / account attribute of the spec.
 USER_MAP: dict[str, str] = {
@@ -257,12 +267,18 @@ def _needs_extension(spec: SugarSpec) -> list[str]:
 
 def _blockers(spec: SugarSpec, state: SugarState) -> list[str]:
     blockers: list[str] = []
-    if not state.is_admin:
+    not_admin = not state.is_admin or state.extension.access_denied
+    if not_admin:
+        # bridge_info answers error 40 to a non-admin session: the extension may well be there,
+        # so this is the one thing to say about it (not "the extension is not installed").
+        who = f"the API user {state.api_user_name}" if state.api_user_name else "the API user"
         blockers.append(
-            "the API user is not a Sugar administrator: users, roles and custom fields can only "
-            "be provisioned with an admin session (set SUGAR_BRIDGE_SUGAR_USERNAME to an admin)"
+            f"{who} is not a Sugar administrator: provisioning needs an admin (Users need admin "
+            "rights to create users and the extension refuses non-admins); set "
+            "SUGAR_BRIDGE_SUGAR_USERNAME to an admin"
         )
-    needs = _needs_extension(spec)
+    # With a non-admin session whether the extension is installed is unknown: said above.
+    needs = _needs_extension(spec) if not not_admin else []
     if needs and not state.extension.installed:
         blockers.append(
             f"the sugar-bridge server extension is not installed on this Sugar, and the spec "
@@ -294,6 +310,7 @@ def _blockers(spec: SugarSpec, state: SugarState) -> list[str]:
                 f"accounts are keyed by the custom field Accounts.{key}, which neither exists "
                 "in Sugar nor is declared in sugar.custom_fields.Accounts"
             )
+    blockers.extend(_type_change_blockers(spec, state))
     if state.extension.installed:
         # Modules with module-level actions: what the rights read back list, else what
         # bridge_info lists (a fresh Sugar without any declared role yet).
@@ -306,6 +323,32 @@ def _blockers(spec: SugarSpec, state: SugarState) -> list[str]:
                         f"role {role.name!r}: Sugar has no module {module!r} with access rights "
                         "(module names are case-sensitive)"
                     )
+    return blockers
+
+
+def _sugar_type(definition: dict[str, Any]) -> str:
+    """A get_module_fields type under the spec's name (``datetimecombo`` → ``datetime`` ...)."""
+    sugar_type = str(definition.get("type", ""))
+    return SUGAR_TYPE_ALIASES.get(sugar_type, sugar_type)
+
+
+def _type_change_blockers(spec: SugarSpec, state: SugarState) -> list[str]:
+    """Custom fields whose type differs from Sugar's: the extension refuses such a change
+    (error 1001, "its type cannot be changed"), as Studio does, since the column holds data."""
+    blockers = []
+    for module, fields in spec.custom_fields.items():
+        current_fields = state.custom_fields.get(module, {})
+        for spec_field in fields:
+            current = current_fields.get(spec_field.name)
+            if current is None or _sugar_type(current) == spec_field.type:
+                continue
+            blockers.append(
+                f"custom field {module}.{spec_field.name} is of type {_sugar_type(current)} in "
+                f"Sugar and the spec says {spec_field.type}: Sugar cannot change the type of an "
+                f"existing field (the extension refuses it). Declare the new type under a new "
+                f"field name (and move the data), or change the field in Studio (Admin → Studio → "
+                f"{module} → Fields) and put its type back in the spec"
+            )
     return blockers
 
 
@@ -353,6 +396,11 @@ def _custom_field_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
             if current is None:
                 yield Item("custom_field", key, "create", values=values)
                 continue
+            if _sugar_type(current) != spec_field.type:
+                change = FieldChange("type", _sugar_type(current), spec_field.type)
+                note = "a field's type cannot be changed: use a new field name, or Studio"
+                yield Item("custom_field", key, "blocked", [change], note, values=values)
+                continue
             changes = _custom_field_changes(spec_field, current)
             action: Action = "update" if changes else "unchanged"
             yield Item("custom_field", key, action, changes=changes, values=values)
@@ -360,10 +408,6 @@ def _custom_field_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
 
 def _custom_field_changes(spec_field: CustomField, current: dict[str, Any]) -> list[FieldChange]:
     changes: list[FieldChange] = []
-    sugar_type = str(current.get("type", ""))
-    sugar_type = SUGAR_TYPE_ALIASES.get(sugar_type, sugar_type)
-    if sugar_type != spec_field.type:
-        changes.append(FieldChange("type", sugar_type, spec_field.type))
     label = str(current.get("label", "")).strip().rstrip(":").strip()
     if label != spec_field.label:
         changes.append(FieldChange("label", label, spec_field.label))
@@ -407,7 +451,12 @@ def _role_items(spec: SugarSpec, state: SugarState) -> Iterator[Item]:
         if not role.rights:
             continue
         if not state.extension.installed:
-            yield Item("role_rights", role.name, "blocked", note="needs the sugar-bridge extension")
+            note = (
+                "needs an admin session (the extension answers admins only)"
+                if state.extension.access_denied
+                else "needs the sugar-bridge extension"
+            )
+            yield Item("role_rights", role.name, "blocked", note=note)
             continue
         wanted = {module: rights.levels() for module, rights in role.rights.items()}
         existing = state.role_rights.get(role.name, {}) if current is not None else {}
@@ -486,6 +535,39 @@ def _user_desired(user: User) -> dict[str, tuple[Any, str]]:
     return desired
 
 
+def employee_status_for(status: str, current: str) -> str | None:
+    """The ``employee_status`` to write for a user whose ``status`` is (or becomes) ``status``,
+    given the one Sugar holds (``""`` for none); None when it is right as it is.
+
+    Active users need 'Active' (SuiteCRM 7.15 refuses the sessions of anyone else). A deactivated
+    user whose employee_status still says 'Active', or nothing, becomes 'Terminated'; any other
+    value ('Leave of Absence', 'Terminated', an HR-specific one) is HR's and stays, so the plan
+    of an inactive user never flaps.
+    """
+    if status == "Active":
+        return None if current == EMPLOYEE_ACTIVE else EMPLOYEE_ACTIVE
+    return EMPLOYEE_TERMINATED if current in ("", EMPLOYEE_ACTIVE) else None
+
+
+def _employee_status_change(
+    status: str,
+    record: dict[str, Any],
+    changes: list[FieldChange],
+    values: dict[str, Any],
+    declared: str | None = None,
+) -> None:
+    """Add the employee_status that ``status`` needs (or the ``declared`` one, which export
+    writes for inactive users to keep their plan quiet), if Sugar's differs (see above)."""
+    current = str(record.get("employee_status") or "").strip()
+    if declared is not None:
+        wanted = declared.strip() if declared.strip() != current else None
+    else:
+        wanted = employee_status_for(status, current)
+    if wanted is not None:
+        changes.append(FieldChange("employee_status", current, wanted))
+        values["employee_status"] = wanted
+
+
 def _user_items(spec: SugarSpec, state: SugarState, prune: bool) -> Iterator[Item]:
     by_lower = {name.lower(): name for name in state.users}
     declared = set()
@@ -494,13 +576,21 @@ def _user_items(spec: SugarSpec, state: SugarState, prune: bool) -> Iterator[Ite
         declared.add(user.user_name.lower())
         desired = _user_desired(user)
         if sugar_name is None:
-            values = {"user_name": user.user_name}
+            values: dict[str, Any] = {"user_name": user.user_name}
             values.update({name: to_sugar(v, t) for name, (v, t) in desired.items()})
+            # Sent at creation: without it SuiteCRM 7.15 lets the user log in and then refuses
+            # every call of its session (error 11), and the web login too.
+            values["employee_status"] = (
+                user.employee_status
+                if user.employee_status is not None
+                else employee_status_for(user.status, "")
+            )
             note = "password set at creation" if user.password is not None else ""
             yield Item("user", user.user_name, "create", values=values, note=note)
             continue
         current = state.users[sugar_name]
         changes, values = _compare(desired, current)
+        _employee_status_change(user.status, current, changes, values, user.employee_status)
         note = _email_note(changes, values)
         action: Action = "update" if changes else "unchanged"
         yield Item("user", user.user_name, action, changes, note, current["id"], values)
@@ -513,14 +603,17 @@ def _user_items(spec: SugarSpec, state: SugarState, prune: bool) -> Iterator[Ite
         if str(record.get("status") or "") != "Active":
             continue
         action = "prune" if prune else "would-prune"
+        changes = [FieldChange("status", "Active", "Inactive")]
+        values = {"status": "Inactive"}
+        _employee_status_change("Inactive", record, changes, values)
         yield Item(
             "user",
             name,
             action,
-            [FieldChange("status", "Active", "Inactive")],
+            changes,
             note="not in the spec: deactivated by apply --prune (users are never deleted)",
             sugar_id=record["id"],
-            values={"status": "Inactive"},
+            values=values,
         )
 
 

@@ -170,6 +170,12 @@ class User(_Model):
     title: OptionalText = ""
     department: OptionalText = ""
     status: Literal["Active", "Inactive"] = "Active"
+    employee_status: OptionalText | None = Field(
+        default=None,
+        description="Sugar's employee status (employee_status_dom: Active, Terminated, Leave of "
+        "Absence). Left out: follows status (Active → Active; Inactive → Terminated unless HR set "
+        "another value). An Active user's can only be Active (SuiteCRM 7.15 refuses the others).",
+    )
     is_admin: bool = False
     roles: list[Name] = Field(default_factory=list)
     security_groups: list[Name] = Field(default_factory=list)
@@ -177,6 +183,17 @@ class User(_Model):
         default=None,
         description="Set when the user is created: 'generate', {env: VAR} or {file: PATH}.",
     )
+
+    @model_validator(mode="after")
+    def _active_users_are_active_employees(self) -> User:
+        if self.status == "Active" and self.employee_status not in (None, "Active"):
+            # SuiteCRM 7.15's User::isEnabled() refuses every session of such a user.
+            raise ValueError(
+                f"an Active user's employee_status can only be 'Active' (SuiteCRM 7.15 refuses "
+                f"the sessions of a user whose employee_status is {self.employee_status!r}): "
+                "leave employee_status out"
+            )
+        return self
 
     @field_validator("password", mode="before")
     @classmethod

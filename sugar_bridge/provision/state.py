@@ -34,6 +34,7 @@ USER_FIELDS = [
     "title",
     "department",
     "status",
+    "employee_status",
     "is_admin",
 ]
 ACCOUNT_CORE_FIELDS = [
@@ -69,6 +70,9 @@ class ExtensionInfo:
     security_groups: bool | None = None
     modules: list[str] = field(default_factory=list)
     problem: str = ""
+    #: bridge_info answered error 40: the session is not an admin's, so whether the extension is
+    #: installed is unknown (it answers admins only).
+    access_denied: bool = False
 
 
 @dataclass
@@ -87,6 +91,7 @@ class SugarState:
     """Sugar's current state, restricted to what the spec talks about (plus all users)."""
 
     api_user_id: str = ""
+    api_user_name: str = ""
     is_admin: bool = True
     extension: ExtensionInfo = field(default_factory=lambda: ExtensionInfo(installed=False))
     has_security_groups: bool = True
@@ -125,7 +130,9 @@ def read_extension_info(client: SugarClient) -> ExtensionInfo:
     except (ExtensionMissing, UnknownMethod) as exc:
         return ExtensionInfo(installed=False, problem=str(exc))
     except AccessDenied:
-        return ExtensionInfo(installed=False, problem="bridge_info needs an admin session")
+        return ExtensionInfo(
+            installed=False, problem="bridge_info needs an admin session", access_denied=True
+        )
     if not isinstance(info, dict):
         return ExtensionInfo(installed=False, problem="bridge_info gave an unexpected answer")
     return ExtensionInfo(
@@ -146,7 +153,9 @@ def read_state(client: SugarClient, spec: SugarSpec) -> SugarState:
     (Users, ACLRoles, SecurityGroups, Accounts), ``get_relationships`` (members of the declared
     roles and groups), ``get_module_fields`` (custom fields), ``bridge_get_role_actions`` (rights).
     """
-    state = SugarState(api_user_id=client.user_id, is_admin=client.is_admin)
+    state = SugarState(
+        api_user_id=client.user_id, api_user_name=client.username, is_admin=client.is_admin
+    )
     state.extension = read_extension_info(client)
     if state.extension.security_groups is not None:
         state.has_security_groups = state.extension.security_groups

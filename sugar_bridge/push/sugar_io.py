@@ -1,7 +1,8 @@
 """Talking to Sugar for the push: reading accounts, writing and verifying.
 
-Writes go out as ``set_entries`` batches spread over a few sessions at once (the server takes
-about twice the writes per second with four sessions than with one): the push runs
+Writes go out as ``set_entries`` batches spread over ``push.sessions`` sessions at once (default
+1: on a SuiteCRM with AOD search indexing on, concurrent saves queue on the index and more
+sessions are slower; with it off, 2 sessions are ~1.2-1.5x faster): the push runs
 :func:`write_batch` through ``connectors.sugar.pool.SessionPool``. ``set_entries`` answers only
 ids, never a per-row error, so every written batch is read back with ``get_entries`` and compared
 field by field: that comparison is the only proof a value stuck.

@@ -30,7 +30,18 @@ from sugar_bridge.sandbox.exceptions import (
     invalid_session,
     no_module,
 )
-from sugar_bridge.sandbox.modules import ACL_MODULES, MODULES, FieldDef, LinkDef, ModuleDef
+from sugar_bridge.sandbox.flavor import DEFAULT_FLAVOR, Flavor, user_is_enabled
+from sugar_bridge.sandbox.modules import (
+    ACL_MODULES,
+    AUTO_NUMBER,
+    END_FROM_DURATION,
+    MODULES,
+    PERSON_MODULES,
+    SALES_STAGE_PROBABILITY,
+    FieldDef,
+    LinkDef,
+    ModuleDef,
+)
 from sugar_bridge.sandbox.passwords import bcrypt_available, check_hash, md5_hex
 from sugar_bridge.sandbox.store import Row, Store, now_db
 
@@ -219,9 +230,12 @@ def _truthy(value: Any) -> bool:
 class SugarApi:
     """The methods. All state is in ``store`` (records) and ``sessions`` (PHP sessions)."""
 
-    def __init__(self, store: Store, *, session_ttl: float | None = None) -> None:
+    def __init__(
+        self, store: Store, *, session_ttl: float | None = None, flavor: Flavor = DEFAULT_FLAVOR
+    ) -> None:
         self.store = store
         self.session_ttl = session_ttl
+        self.flavor = flavor
         self.sessions: dict[str, Session] = {}
         self._sessions_lock = threading.Lock()
         self.bcrypt_ok = bcrypt_available()
@@ -243,7 +257,8 @@ class SugarApi:
         return "".join(secrets.choice(_SESSION_CHARS) for _ in range(26))
 
     def _auth(self, ctx: CallContext, session_id: Any) -> Session:
-        """validate_authenticated: known, not idle too long, same /24 as at login."""
+        """validate_authenticated: known, not idle too long, same /24 as at login, and on
+        SuiteCRM 7.15 a user that ``User::isEnabled()`` accepts."""
         if not isinstance(session_id, str) or not session_id:
             raise invalid_session()
         with self._sessions_lock:
@@ -259,6 +274,15 @@ class SugarApi:
                 del self.sessions[session_id]
                 raise invalid_session()
             sess.last_used = now
+        if self.flavor.session_needs_enabled_user:
+            found = self.store.rows(
+                "SELECT status, employee_status FROM users WHERE id = ?", (sess.user_id,)
+            )
+            if not found or not user_is_enabled(found[0]):
+                # 7.15: the session of a user without employee_status 'Active' (what set_entry
+                # on Users leaves unless told) is refused and destroyed like any invalid one.
+                self.expire_session(sess.id)
+                raise invalid_session()
         ctx.session = sess
         return sess
 
@@ -333,17 +357,71 @@ class SugarApi:
             return ""
         return " ".join(p for p in (found[0]["first_name"], found[0]["last_name"]) if p)
 
+    def _row_of(self, module_name: str, record_id: Any) -> Row | None:
+        if not record_id:
+            return None
+        found = self.store.rows(
+            f"SELECT * FROM {MODULES[module_name].table} WHERE id = ?", (record_id,)
+        )
+        return found[0] if found else None
+
     def _name_of(self, module_name: Any, record_id: Any) -> str:
         module = MODULES.get(str(module_name))
         if module is None or not record_id or "name" not in module.field_map():
             return ""
         if module.field_map()["name"].source != "db":
+            if module.name in PERSON_MODULES:
+                return self._person_name(
+                    self._row_of(module.name, record_id) or {}, salutation=False
+                )
             return self._user_full_name(record_id) if module.name == "Users" else ""
         found = self.store.rows(f"SELECT name FROM {module.table} WHERE id = ?", (record_id,))
         return str(found[0]["name"] or "") if found else ""
 
-    def _computed(self, module: ModuleDef, f: FieldDef, row: Row) -> str:
+    def _linked_account(self, module: ModuleDef, row: Row) -> Row | None:
+        """The live account a record reaches through its ``accounts`` link (first one)."""
+        link = module.link_map().get("accounts")
+        if link is None or link.kind != "m2m":
+            return None
+        found = self.store.rows(
+            f"SELECT a.id, a.name FROM {link.table} j JOIN accounts a ON a.id = j.{link.other_col}"
+            f" AND a.deleted = 0 WHERE j.{link.self_col} = ? AND j.deleted = 0"
+            " ORDER BY j.date_modified, j.id LIMIT 1",
+            (row["id"],),
+        )
+        return found[0] if found else None
+
+    def _person_name(self, row: Row, *, salutation: bool) -> str:
+        parts = [row.get("salutation") if salutation else None]
+        parts += [row.get("first_name"), row.get("last_name")]
+        return " ".join(str(p) for p in parts if p)
+
+    def _computed(
+        self, module: ModuleDef, f: FieldDef, row: Row, listing: bool = False
+    ) -> str | bool:
         name = f.name
+        if module.name in PERSON_MODULES and name in ("name", "full_name"):
+            return self._person_name(row, salutation=name == "full_name" or not listing)
+        if name in ("account_name", "account_id") and module.name in ("Contacts", "Opportunities"):
+            account = self._linked_account(module, row)
+            if account is None:
+                return ""
+            return str(account["id"] if name == "account_id" else account["name"] or "")
+        if f.constant is not None:
+            return f.constant
+        if name in ("currency_name", "currency_symbol") and row.get("currency_id") == "-99":
+            # The system currency (config.php's default_currency_*).
+            return "US Dollars" if name == "currency_name" else "$"
+        if name == "report_to_name":
+            return self._person_name(
+                self._row_of(module.name, row.get("reports_to_id")) or {}, salutation=False
+            )
+        if name == "account_name" and module.name == "Cases":
+            return self._name_of("Accounts", row.get("account_id"))
+        if name == "contact_name":
+            return self._person_name(
+                self._row_of("Contacts", row.get("contact_id")) or {}, salutation=False
+            )
         if name in ("modified_by_name",):
             return self._user_full_name(row.get("modified_user_id"))
         if name == "created_by_name":
@@ -369,17 +447,27 @@ class SugarApi:
             return self._user_full_name(row.get("reports_to_id"))
         return ""
 
-    def _read(self, module: ModuleDef, f: FieldDef, row: Row) -> str:
-        """The value get_entry returns for a field: a string, HTML-encoded."""
+    def _read(self, module: ModuleDef, f: FieldDef, row: Row, listing: bool = False) -> str | bool:
+        """The value get_entry returns for a field: a string, HTML-encoded (a few non-db
+        bools answer a JSON boolean)."""
         if f.sensitive:
             return ""
         if f.source == "non-db":
-            return quirks.encode_on_read(self._computed(module, f, row))
+            computed = self._computed(module, f, row, listing)
+            return computed if isinstance(computed, bool) else quirks.encode_on_read(computed)
+        if module.name == "Leads" and f.name == "account_name" and row.get("account_id"):
+            # Lead::fill_in_additional_*_fields: the related account's name replaces the text.
+            related = self._name_of("Accounts", row["account_id"])
+            if related:
+                return quirks.encode_on_read(related)
         value = row.get(f.name)
         if value is None:
             return ""
-        if f.type in ("decimal", "currency", "float") and f.precision is not None:
-            return f"{quirks.php_floatval(value):.{f.precision}f}"
+        if f.db_type == "double":
+            return quirks.php_float_text(quirks.php_floatval(value))
+        scale = f.db_scale
+        if f.type in ("decimal", "currency", "float") and scale is not None:
+            return f"{quirks.php_floatval(value):.{scale}f}"
         if (
             isinstance(value, float)
             and value.is_integer()
@@ -388,7 +476,9 @@ class SugarApi:
             value = int(value)
         return quirks.encode_on_read(str(value))
 
-    def _entry(self, module: ModuleDef, row: Row, select_fields: Any) -> dict[str, Any]:
+    def _entry(
+        self, module: ModuleDef, row: Row, select_fields: Any, *, listing: bool = False
+    ) -> dict[str, Any]:
         fields = self.store.fields(module)
         names = (
             [n for n in select_fields if isinstance(n, str)]
@@ -396,7 +486,12 @@ class SugarApi:
             else []
         )
         wanted = [fields[n] for n in names if n in fields] if names else list(fields.values())
-        nvl = {f.name: _nv(f.name, self._read(module, f, row)) for f in wanted}
+        nvl = {}
+        for f in wanted:
+            value = self._read(module, f, row, listing)
+            if value == "" and f.omit_empty:
+                continue
+            nvl[f.name] = _nv(f.name, value)
         return {"id": row["id"], "module_name": module.name, "name_value_list": nvl}
 
     @staticmethod
@@ -484,6 +579,18 @@ class SugarApi:
         if link.kind == "parent":
             extra = f"{rt}.parent_type = ? AND {rt}.parent_id = ?"
             params: list[Any] = [module.name, record_id]
+        elif link.kind == "parent_self":
+            extra = (
+                f"{rt}.id IN (SELECT parent_id FROM {module.table} WHERE id = ? AND"
+                " parent_type = ?)"
+            )
+            params = [record_id, related.name]
+        elif link.kind == "fk":
+            extra = f"{rt}.{link.other_col} = ?"
+            params = [record_id]
+        elif link.kind == "fk_self":
+            extra = f"{rt}.id IN (SELECT {link.self_col} FROM {module.table} WHERE id = ?)"
+            params = [record_id]
         elif link.kind == "email":
             extra = (
                 f"{rt}.id IN (SELECT email_address_id FROM email_addr_bean_rel WHERE bean_id = ?"
@@ -600,8 +707,8 @@ class SugarApi:
         """``get_server_info``: needs no session."""
         return {
             "flavor": "CE",
-            "version": "6.5.25",
-            "suitecrm_version": "7.14.6",
+            "version": self.flavor.sugar_version,
+            "suitecrm_version": self.flavor.suitecrm_version,
             "gmt_time": now_db(),
         }
 
@@ -675,7 +782,7 @@ class SugarApi:
             start = 0
         order = self._order_terms(module, order_by)
         rows, total = self._list_rows(sess, module, where, order, start, limit, deleted)
-        entries = [self._entry(module, r, select_fields or []) for r in rows]
+        entries = [self._entry(module, r, select_fields or [], listing=True) for r in rows]
         rels = (
             [self._link_output(module, r, link_name_to_fields_array) for r in rows]
             if link_name_to_fields_array
@@ -732,6 +839,7 @@ class SugarApi:
             }
             if f.default is not None:
                 entry["default_value"] = f.default
+            entry.update(f.api_extra)
             module_fields[f.name] = entry
         link_fields: dict[str, Any] = {}
         for lk in module.links:
@@ -877,10 +985,10 @@ class SugarApi:
         if f.type == "bool":
             return 1 if _truthy(value) else 0
         if f.type in ("decimal", "currency", "float"):
-            if f.precision is None:
+            if f.db_scale is None:
                 return quirks.php_floatval(value)
             # MariaDB rounds an exact decimal half away from zero: 3.25 at one decimal is 3.3.
-            return quirks.decimal_text(value, f.precision)
+            return quirks.decimal_text(value, f.db_scale)
         if f.type == "date" and not isinstance(value, bool):
             return quirks.sugar_date(value)
         if f.type in ("datetime", "datetimecombo") and not isinstance(value, bool):
@@ -897,7 +1005,11 @@ class SugarApi:
             return _truthy(value)
         if f.type == "int" and f.source == "custom_fields":
             return quirks.php_intval(value)
-        if f.type in ("decimal", "currency") and value is not None:
+        if f.type == "currency" and value is not None:
+            # Seen live: "17500" is echoed 17500, "15000.5" 15000.5.
+            number = quirks.php_floatval(value)
+            return int(number) if number.is_integer() else number
+        if f.type == "decimal" and value is not None:
             return quirks.php_floatval(value)
         if isinstance(value, str):
             return quirks.encode_echo(value)
@@ -982,6 +1094,15 @@ class SugarApi:
                     (custom if f.source == "custom_fields" else core)[f.name] = self._store_value(
                         f, f.default
                     )
+                elif (
+                    f.required
+                    and f.type in ("bool", "int")
+                    and f.source == "db"
+                    and f.name not in values
+                ):
+                    # DBManager::insertParams writes a required field even when it is unset, as
+                    # its empty value: 0 for a number or a bool (notes.portal_flag reads "0").
+                    core.setdefault(f.name, 0)
             for col, val in (
                 ("date_entered", ts),
                 ("date_modified", ts),
@@ -996,6 +1117,7 @@ class SugarApi:
                 core.setdefault("sugar_login", 1)
             if module.name == "EmailAddresses" and "email_address" in core:
                 core["email_address_caps"] = str(core["email_address"]).upper()
+            self._derived_on_save(module, rid, core, creating=True)
             self.store.insert(module, rid, core, custom)
             ctx.created += 1
         else:
@@ -1003,10 +1125,13 @@ class SugarApi:
                 core["date_modified"] = ts
             if "modified_user_id" in columns:
                 core["modified_user_id"] = sess.user_id
+            self._derived_on_save(module, rid, core, creating=False)
             self.store.update(module, rid, core, custom)
             ctx.updated += 1
         if email is not None:
             self.store.set_primary_email(module, rid, email)
+        if _truthy(values.get("deleted")):
+            self._mark_relationships_deleted(module, rid)
         return rid, echo
 
     def _check_user_name(self, rid: str, values: Mapping[str, Any], creating: bool) -> None:
@@ -1148,6 +1273,8 @@ class SugarApi:
                     f"UPDATE {related.table} SET parent_type = ?, parent_id = ? WHERE id = ?",
                     (module.name, module_id, other),
                 )
+        elif link.kind in ("fk", "fk_self", "parent_self"):
+            self._apply_column_link(module, module_id, link, related, other, removing)
         elif link.kind == "email":
             if removing:
                 self.store.execute(
@@ -1165,6 +1292,86 @@ class SugarApi:
             self.store.remove_link(link, module_id, other)
         else:
             self.store.add_link(link, module_id, other)
+
+    def _apply_column_link(
+        self,
+        module: ModuleDef,
+        module_id: str,
+        link: LinkDef,
+        related: ModuleDef,
+        other: str,
+        removing: bool,
+    ) -> None:
+        """A one-to-many relationship kept in a column: cases.account_id (``fk`` from Accounts,
+        ``fk_self`` from Cases) or parent_type/parent_id (``parent_self`` from Meetings)."""
+        if link.kind == "fk":
+            table, col, child, parent = related.table, link.other_col, other, module_id
+        else:
+            table, col, child, parent = module.table, link.self_col, module_id, other
+        if link.kind == "parent_self":
+            if removing:
+                self.store.execute(
+                    f"UPDATE {table} SET parent_type = NULL, parent_id = NULL WHERE id = ? AND"
+                    " parent_id = ?",
+                    (child, parent),
+                )
+            else:
+                self.store.execute(
+                    f"UPDATE {table} SET parent_type = ?, parent_id = ? WHERE id = ?",
+                    (related.name, parent, child),
+                )
+        elif removing:
+            self.store.execute(
+                f"UPDATE {table} SET {col} = NULL WHERE id = ? AND {col} = ?", (child, parent)
+            )
+        else:
+            self.store.execute(f"UPDATE {table} SET {col} = ? WHERE id = ?", (parent, child))
+
+    def _mark_relationships_deleted(self, module: ModuleDef, record_id: str) -> None:
+        """What SugarBean::mark_deleted does to the links that drop their rows (see
+        ``LinkDef.cleared_on_delete``)."""
+        for link in module.links:
+            if not link.cleared_on_delete:
+                continue
+            if link.kind == "m2m":
+                self.store.execute(
+                    f"UPDATE {link.table} SET deleted = 1, date_modified = ? WHERE"
+                    f" {link.self_col} = ? AND deleted = 0",
+                    (now_db(), record_id),
+                )
+            elif link.kind == "fk_self":
+                self.store.execute(
+                    f"UPDATE {module.table} SET {link.self_col} = NULL WHERE id = ?", (record_id,)
+                )
+
+    def _derived_on_save(
+        self, module: ModuleDef, rid: str, core: dict[str, Any], creating: bool
+    ) -> None:
+        """Columns a bean's save() fills from others (Opportunity, Meeting, aCase)."""
+        current = {} if creating else (self.store.get(module, rid, include_deleted=True) or {})
+        merged = {**current, **core}
+        if module.name == "Opportunities":
+            if not merged.get("currency_id"):
+                core["currency_id"] = "-99"
+            if merged.get("probability") in (None, "") and merged.get("sales_stage"):
+                stage = str(merged["sales_stage"])
+                if stage in SALES_STAGE_PROBABILITY:
+                    core["probability"] = SALES_STAGE_PROBABILITY[stage]
+            if "amount" in core:
+                # The system currency (-99) converts at 1.0.
+                core["amount_usdollar"] = core["amount"]
+        if module.name in END_FROM_DURATION and merged.get("date_start"):
+            end = quirks.add_minutes(
+                str(merged["date_start"]),
+                60 * quirks.php_intval(merged.get("duration_hours") or 0)
+                + quirks.php_intval(merged.get("duration_minutes") or 0),
+            )
+            if end is not None:
+                core["date_end"] = end
+        column = AUTO_NUMBER.get(module.name)
+        if creating and column is not None:
+            top = self.store.rows(f"SELECT MAX({column}) AS n FROM {module.table}")[0]["n"]
+            core[column] = int(top or 0) + 1
 
     # --- the bridge extension (custom/service/bridge/rest.php) --------------------------------
 

@@ -1,9 +1,9 @@
 """The bridge extension's methods (``custom/service/bridge/rest.php``) as the sandbox answers them.
 
 They mirror ``connectors/sugar/extension/php/.../SugarWebServiceImplBridge.php``: the same checks,
-defaults, error numbers (1001 invalid field, 1002 no such role, 1003 invalid rights) and
-answers, on the sandbox's Sugar-shaped tables (``fields_meta_data``, ``<table>_cstm``,
-``acl_roles_actions``).
+defaults, error numbers (1001 invalid field, 1002 no such role, 1003 invalid rights, 1004 not a
+custom field) and answers, on the sandbox's Sugar-shaped tables (``fields_meta_data``,
+``<table>_cstm``, ``acl_roles_actions``).
 """
 
 from __future__ import annotations
@@ -28,10 +28,16 @@ EXTENSION_SIGNATURES: dict[str, Signature] = {
         ("field", REQUIRED),
         ("views", []),
     ),
+    "bridge_remove_custom_field": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("field_name", REQUIRED),
+    ),
     "bridge_set_role_actions": (("session", REQUIRED), ("role_id", REQUIRED), ("rights", REQUIRED)),
     "bridge_get_role_actions": (("session", REQUIRED), ("role_id", REQUIRED)),
+    "bridge_get_custom_fields": (("session", REQUIRED), ("module_name", REQUIRED)),
 }
-EXTENSION_VERSION = "1.0.0"
+EXTENSION_VERSION = "1.2.0"
 # The extension's field types → Sugar's (DynamicField widget) type; default lengths (Studio's).
 CUSTOM_FIELD_TYPES: dict[str, str] = {
     "varchar": "varchar",
@@ -48,6 +54,9 @@ DEFAULT_LEN = {"varchar": 255, "int": 11, "decimal": 18, "currency": 26, "enum":
 ACL_LEVELS = (90, 89, 80, 75, 0, -98, -99)
 VIEWS = ("detailview", "editview", "listview")
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,55}_c$")
+# Names bridge_remove_custom_field accepts (Studio's fields too, whatever their case).
+_REMOVABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,61}_c$")
+_ENUM_TYPES = ("enum", "multienum", "radioenum")
 
 
 class BridgeExtension:
@@ -78,8 +87,8 @@ class BridgeExtension:
             "extension_version": EXTENSION_VERSION,
             "api_level": 1,
             "flavor": "CE",
-            "sugar_version": "6.5.25",
-            "suitecrm_version": "7.14.6",
+            "sugar_version": self.api.flavor.sugar_version,
+            "suitecrm_version": self.api.flavor.suitecrm_version,
             "php_version": "8.2.0-sandbox",
             "modules": sorted(MODULES),
             "security_groups": True,
@@ -307,6 +316,107 @@ class BridgeExtension:
             "changed": created or bool(unique),
             "changes": unique,
             "views_added": added,
+        }
+
+    def bridge_get_custom_fields(self, ctx: CallContext, session: Any, module_name: Any) -> Any:
+        """``bridge_get_custom_fields``: the module's custom fields as stored in
+        ``fields_meta_data``, with a decimal's precision (6 for currency, Sugar's column scale);
+        ``[]`` when there is none, as PHP encodes an empty array."""
+        self._admin(ctx, session)
+        module = self.api._module(module_name)
+        rows = self.store.rows(
+            "SELECT name, type, len, ext2, required FROM fields_meta_data"
+            " WHERE custom_module = ? AND deleted = 0 ORDER BY name",
+            (module.name,),
+        )
+        out: dict[str, Any] = {}
+        for row in rows:
+            precision: int | None = None
+            if row["type"] in ("decimal", "float") and row["ext2"] not in (None, ""):
+                precision = int(row["ext2"])  # the sandbox keeps it in ext2, Sugar in ext1
+            elif row["type"] == "currency":
+                precision = 6
+            out[row["name"]] = {
+                "name": row["name"],
+                "type": row["type"],
+                "len": None if row["len"] in (None, "") else int(row["len"]),
+                "precision": precision,
+                "required": bool(row["required"]),
+            }
+        return out or []
+
+    @staticmethod
+    def _not_custom_field(why: str) -> SugarFault:
+        return SugarFault(1004, "Bridge: not a custom field", why)
+
+    def bridge_remove_custom_field(
+        self, ctx: CallContext, session: Any, module_name: Any, field_name: Any
+    ) -> Any:
+        """``bridge_remove_custom_field``: what Studio's Delete does — off the layouts, label
+        and dropdown list dropped unless another field of the module still uses them,
+        fields_meta_data row and ``<table>_cstm`` column removed; a missing field answers
+        ``removed: false``; a stock field or a name without ``_c`` is refused (1004)."""
+        self._admin(ctx, session)
+        module = self.api._module(module_name)
+        if not isinstance(field_name, str) or not _REMOVABLE_NAME.match(field_name):
+            raise self._not_custom_field("field_name must be a custom field name ending in _c")
+        static = module.field_map().get(field_name)
+        if static is not None and static.source != "custom_fields":
+            raise self._not_custom_field(
+                f"{field_name} is a field of {module.name} that is not a custom field"
+            )
+        row = self.store.meta_row(module, field_name)
+        if row is None:
+            return {
+                "name": field_name,
+                "removed": False,
+                "label_removed": False,
+                "list_removed": False,
+            }
+        label_removed = list_removed = False
+        with self.store.transaction():
+            self.store.execute(
+                "DELETE FROM sandbox_layouts WHERE module = ? AND field = ?",
+                (module.name, field_name),
+            )
+            if row["vname"] and not self.store.rows(
+                "SELECT 1 FROM fields_meta_data WHERE deleted = 0 AND custom_module = ?"
+                " AND vname = ? AND id <> ?",
+                (module.name, row["vname"], row["id"]),
+            ):
+                label_removed = (
+                    self.store.execute(
+                        "DELETE FROM sandbox_labels WHERE module = ? AND name = ?",
+                        (module.name, row["vname"]),
+                    )
+                    > 0
+                )
+            if (
+                row["type"] in _ENUM_TYPES
+                and row["ext1"]
+                and not self.store.rows(
+                    "SELECT 1 FROM fields_meta_data WHERE deleted = 0 AND ext1 = ? AND id <> ?"
+                    " AND type IN ('enum', 'multienum', 'radioenum', 'dynamicenum')",
+                    (row["ext1"], row["id"]),
+                )
+            ):
+                list_removed = (
+                    self.store.execute(
+                        "DELETE FROM sandbox_dropdowns WHERE name = ?", (row["ext1"],)
+                    )
+                    > 0
+                )
+            # DynamicField::deleteField: the row goes (not marked deleted), then the column.
+            self.store.execute("DELETE FROM fields_meta_data WHERE id = ?", (row["id"],))
+            if field_name in self.store.cstm_columns(module):
+                self.store.execute(f"ALTER TABLE {module.table}_cstm DROP COLUMN {field_name}")
+        self.store.invalidate_fields()
+        ctx.links += 1
+        return {
+            "name": field_name,
+            "removed": True,
+            "label_removed": label_removed,
+            "list_removed": list_removed,
         }
 
     def _role(self, role_id: Any) -> str:

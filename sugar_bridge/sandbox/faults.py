@@ -1,7 +1,9 @@
 """Fault injection and latency for the sandbox: what a flaky real Sugar does, on demand.
 
 ``Latency`` adds a fixed delay per call and a delay per created / updated record (a real SuiteCRM
-with search indexing on saves ~25 records/s and updates ~15/s). ``Faults`` decides,
+with search indexing on saves ~25 records/s and updates ~15/s). ``AodIndex`` adds SuiteCRM's AOD
+search indexing: each saved record of an indexed module then also writes the Lucene index under
+one server-wide lock, so saves from concurrent sessions queue there. ``Faults`` decides,
 deterministically from a seed, which calls fail and how:
 
 - ``http500``  HTTP 500 with an empty body (PHP fatal / DB down),
@@ -21,7 +23,8 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -55,6 +58,91 @@ class Latency:
     def delay(self, created: int, updated: int) -> float:
         """Total delay for a call that created/updated this many records."""
         return self.call + created * self.per_create + updated * self.per_update
+
+
+#: Modules whose saves AOD indexes: SuiteCRM 7.15's ``AOD_Index::isModuleSearchable`` takes a
+#: module whose vardefs set ``unified_search`` (``modules/*/vardefs.php``), plus Cases and
+#: DocumentRevisions, minus AOD's and AOW's own. Users, roles, security groups and email addresses
+#: are not indexed.
+AOD_INDEXED_MODULES = frozenset(
+    {
+        "Accounts",
+        "Bugs",
+        "Calls",
+        "Campaigns",
+        "Cases",
+        "Contacts",
+        "DocumentRevisions",
+        "Documents",
+        "Leads",
+        "Meetings",
+        "Notes",
+        "Opportunities",
+        "Project",
+        "ProjectTask",
+        "ProspectLists",
+        "Prospects",
+        "Tasks",
+    }
+)
+
+
+@dataclass(frozen=True)
+class AodIndex:
+    """SuiteCRM's AOD search indexing (``$sugar_config['aod']['enable_aod']``), as a cost.
+
+    On a real SuiteCRM each save of an indexed record runs AOD's after-save hook, which opens the
+    Zend Lucene index, deletes the record's old document and adds the new one while holding the
+    index's exclusive ``write.lock.file``: saves from every session of the server take turns
+    there. It also gets slower the more sessions write at once: a writer that had to wait opens an
+    index another process has just changed, and the other writers holding the index open keep it
+    from merging and removing old segments, so every write reads more files. Measured on SuiteCRM
+    7.15 (benchmarks/README.md, "Sessions and AOD"): with it on, 2 sessions pushed 1-4x slower
+    than 1 and 4 sessions 2.5-4.5x slower; with it off, more sessions were faster.
+
+    ``per_save``: seconds each indexed save holds the lock; ``contended``: extra seconds (also
+    under the lock) per other session writing or waiting when the save asked for the lock;
+    ``modules``: the indexed modules. Only ``set_entry``/``set_entries`` saves count (one per
+    record). The defaults, with 15 ms per update on 2 workers, give push times of 1 : 1.6 : 2.8
+    for 1, 2 and 4 sessions with AOD on, and 1 : 0.55 : 0.52 with it off (measured on 7.15:
+    1 : 1.2 : 3.1 and 1 : 0.83 : 0.64).
+    """
+
+    per_save: float = 0.030
+    contended: float = 0.045
+    modules: frozenset[str] = AOD_INDEXED_MODULES
+
+    def __post_init__(self) -> None:
+        if min(self.per_save, self.contended) < 0:
+            raise SandboxConfigError("AOD index costs must be >= 0")
+
+
+class IndexLock:
+    """The server-wide AOD index lock: ``write(n)`` spends ``n`` indexed saves' cost, one save
+    at a time under the lock (as each record's after-save hook does), plus the contended extra
+    for every other save writing or waiting when it asked."""
+
+    def __init__(self, aod: AodIndex, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.aod = aod
+        self._lock = threading.Lock()
+        self._guard = threading.Lock()
+        self._sleep = sleep
+        self._in_line = 0  # saves holding or waiting for the lock
+        self.contended_saves = 0
+
+    def write(self, saves: int) -> None:
+        for _ in range(saves):
+            with self._guard:
+                others = self._in_line
+                self._in_line += 1
+                if others:
+                    self.contended_saves += 1
+            try:
+                with self._lock:
+                    self._sleep(self.aod.per_save + others * self.aod.contended)
+            finally:
+                with self._guard:
+                    self._in_line -= 1
 
 
 @dataclass(frozen=True)

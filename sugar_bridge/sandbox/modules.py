@@ -9,11 +9,11 @@ its links (name → relationship). Custom fields added at run time live in ``fie
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 FieldSource = Literal["db", "non-db", "custom_fields"]
-LinkKind = Literal["m2m", "parent", "email"]
+LinkKind = Literal["m2m", "parent", "email", "fk", "fk_self", "parent_self"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,25 @@ class FieldDef:
     group: str = ""
     id_name: str = ""
     related_module: str = ""
+    # The column's SQL type when it is not what ``type`` implies (opportunities.amount is a
+    # MySQL double: read back as PHP prints a float, "17500", "2500.75").
+    db_type: str = ""
+    # Left out of get_entry answers when it has no value (what a relate field filled from a
+    # link does when there is no related record: Contacts.account_name, seen live).
+    omit_empty: bool = False
+    # Further keys get_module_fields shows for this field (parentenum, type_name).
+    api_extra: Mapping[str, str] = field(default_factory=dict)
+    # What a non-db field always answers (Meetings reminder_checked: a JSON false, seen live).
+    constant: bool | None = None
+
+    @property
+    def db_scale(self) -> int | None:
+        """Decimals the column keeps. Custom currency fields are decimal(26,6) columns whatever
+        precision they declare (MysqlManager maps currency to decimal(26,6)); SuiteCRM 7.15
+        answers them with 6 decimals ("1234.567000")."""
+        if self.type == "currency" and self.source == "custom_fields":
+            return 6
+        return self.precision
 
     @property
     def sql_type(self) -> str:
@@ -54,7 +73,10 @@ class LinkDef:
 
     ``m2m``: a join table with ``self_col``/``other_col`` (and fixed ``extra`` columns such as
     ``related_type``); ``parent``: the other module points here through parent_type/parent_id;
-    ``email``: email_addr_bean_rel.
+    ``parent_self``: this module points at the other one through its own parent_type/parent_id;
+    ``fk``: the other module's column ``other_col`` holds this record's id (a one-to-many such as
+    account_cases, cases.account_id); ``fk_self``: this module's column ``self_col`` holds the
+    other record's id (the same relationship seen from Cases); ``email``: email_addr_bean_rel.
     """
 
     name: str
@@ -69,6 +91,10 @@ class LinkDef:
     # The relationship columns Link2::getRelatedFields would accept; none of ours declare any,
     # which is why access_override / primary_group sent through set_relationship are dropped.
     rel_fields: tuple[str, ...] = ()
+    # Whether marking a record deleted (SugarBean::mark_relationships_deleted) also drops this
+    # link: seen live for Contacts/Opportunities ``accounts`` (join rows) and Cases ``accounts``
+    # (account_id emptied), not for Leads ``accounts`` nor the parent of Meetings/Notes.
+    cleared_on_delete: bool = False
 
 
 @dataclass(frozen=True)
@@ -210,6 +236,7 @@ def _m2m(
     other_col: str,
     extra: Mapping[str, str] | None = None,
     bean_name: str = "",
+    cleared_on_delete: bool = False,
 ) -> LinkDef:
     return LinkDef(
         name=name,
@@ -221,6 +248,7 @@ def _m2m(
         other_col=other_col,
         extra=dict(extra or {}),
         bean_name=bean_name,
+        cleared_on_delete=cleared_on_delete,
     )
 
 
@@ -302,6 +330,32 @@ ACCOUNTS = ModuleDef(
         ),
         LinkDef("tasks", "account_tasks", "Tasks", kind="parent"),
         LinkDef("calls", "account_calls", "Calls", kind="parent"),
+        _m2m(
+            "contacts",
+            "accounts_contacts",
+            "Contacts",
+            "accounts_contacts",
+            "account_id",
+            "contact_id",
+            bean_name="Contact",
+        ),
+        _m2m(
+            "opportunities",
+            "accounts_opportunities",
+            "Opportunities",
+            "accounts_opportunities",
+            "account_id",
+            "opportunity_id",
+            bean_name="Opportunity",
+        ),
+        LinkDef(
+            "cases", "account_cases", "Cases", kind="fk", other_col="account_id", bean_name="aCase"
+        ),
+        LinkDef(
+            "leads", "account_leads", "Leads", kind="fk", other_col="account_id", bean_name="Lead"
+        ),
+        LinkDef("meetings", "account_meetings", "Meetings", kind="parent", bean_name="Meeting"),
+        LinkDef("notes", "account_notes", "Notes", kind="parent", bean_name="Note"),
     ),
 )
 
@@ -689,6 +743,1123 @@ CAMPAIGNS = ModuleDef(
     ),
 )
 
+
+# --- Contacts, Leads, Opportunities, Cases, Meetings, Notes ------------------------------------
+# Fields as SuiteCRM 7.15.0's get_module_fields lists them (tests/recordings/suitecrm-7.15.0,
+# the *_02_get_module_fields_* exchanges), with the source (db column, non-db, <table>_cstm) its
+# tables show. Left out: function/readonly/image fields and the helper relate fields of meeting
+# invitations, events and opportunity roles.
+
+_SALUTATIONS: dict[str, str] = {
+    "": "",
+    "Mr.": "Mr.",
+    "Ms.": "Ms.",
+    "Mrs.": "Mrs.",
+    "Miss": "Miss",
+    "Dr.": "Dr.",
+    "Prof.": "Prof.",
+}
+_LAWFUL_BASIS: dict[str, str] = {
+    "": "",
+    "consent": "Consent",
+    "contract": "Contract",
+    "legal_obligation": "Legal obligation",
+    "protection_of_interest": "Protection of interest",
+    "public_interest": "Public interest",
+    "legitimate_interest": "Legitimate interest",
+    "withdrawn": "Withdrawn",
+}
+_LAWFUL_BASIS_SOURCES: dict[str, str] = {
+    "": "",
+    "website": "Website",
+    "phone": "Phone",
+    "given_to_user": "Given to User",
+    "email": "Email",
+    "third_party": "Third Party",
+}
+_LEAD_SOURCES: dict[str, str] = {
+    "": "",
+    "Cold Call": "Cold Call",
+    "Existing Customer": "Existing Customer",
+    "Self Generated": "Self Generated",
+    "Employee": "Employee",
+    "Partner": "Partner",
+    "Public Relations": "Public Relations",
+    "Direct Mail": "Direct Mail",
+    "Conference": "Conference",
+    "Trade Show": "Trade Show",
+    "Web Site": "Web Site",
+    "Word of mouth": "Word of mouth",
+    "Email": "Email",
+    "Campaign": "Campaign",
+    "Other": "Other",
+}
+_PORTAL_USER_TYPES: dict[str, str] = {"Single": "Single user", "Account": "Account user"}
+_LEAD_STATUSES: dict[str, str] = {
+    "": "",
+    "New": "New",
+    "Assigned": "Assigned",
+    "In Process": "In Process",
+    "Converted": "Converted",
+    "Recycled": "Recycled",
+    "Dead": "Dead",
+}
+_OPPORTUNITY_TYPES: dict[str, str] = {
+    "": "",
+    "Existing Business": "Existing Business",
+    "New Business": "New Business",
+}
+_SALES_STAGES: dict[str, str] = {
+    "Prospecting": "Prospecting",
+    "Qualification": "Qualification",
+    "Needs Analysis": "Needs Analysis",
+    "Value Proposition": "Value Proposition",
+    "Id. Decision Makers": "Identifying Decision Makers",
+    "Perception Analysis": "Perception Analysis",
+    "Proposal/Price Quote": "Proposal/Price Quote",
+    "Negotiation/Review": "Negotiation/Review",
+    "Closed Won": "Closed Won",
+    "Closed Lost": "Closed Lost",
+}
+_CASE_TYPES: dict[str, str] = {
+    "Administration": "Administration",
+    "Product": "Product",
+    "User": "User",
+}
+_CASE_STATUSES: dict[str, str] = {
+    "Open_New": "New",
+    "Open_Assigned": "Assigned",
+    "Closed_Closed": "Closed",
+    "Open_Pending Input": "Pending Input",
+    "Closed_Rejected": "Rejected",
+    "Closed_Duplicate": "Duplicate",
+}
+_CASE_PRIORITIES: dict[str, str] = {"P1": "High", "P2": "Medium", "P3": "Low"}
+_CASE_STATES: dict[str, str] = {"Open": "Open", "Closed": "Closed"}
+_MEETING_STATUSES: dict[str, str] = {"Planned": "Planned", "Held": "Held", "Not Held": "Not Held"}
+_MEETING_TYPES: dict[str, str] = {
+    "Sugar": "SuiteCRM",
+    "WebEx": "WebEx",
+    "GoToMeeting": "GoToMeeting",
+    "IBMSmartCloud": "IBM SmartCloud",
+    "Google": "Google",
+    "Box": "Box.net",
+    "Facebook": "Facebook",
+    "Twitter": "Twitter",
+}
+_DIRECTIONS: dict[str, str] = {"Inbound": "Inbound", "Outbound": "Outbound"}
+_REMINDER_TIMES: dict[str, str] = {
+    "60": "1 minute prior",
+    "300": "5 minutes prior",
+    "600": "10 minutes prior",
+    "900": "15 minutes prior",
+    "1800": "30 minutes prior",
+    "3600": "1 hour prior",
+    "7200": "2 hours prior",
+    "10800": "3 hours prior",
+    "18000": "5 hours prior",
+    "86400": "1 day prior",
+}
+_REPEAT_TYPES: dict[str, str] = {
+    "": "None",
+    "Daily": "Daily",
+    "Weekly": "Weekly",
+    "Monthly": "Monthly",
+    "Yearly": "Yearly",
+}
+_DURATIONS: dict[str, str] = {
+    "": "None",
+    "900": "15 minutes",
+    "1800": "30 minutes",
+    "2700": "45 minutes",
+    "3600": "1 hour",
+    "5400": "1.5 hours",
+    "7200": "2 hours",
+    "10800": "3 hours",
+    "21600": "6 hours",
+    "86400": "1 day",
+    "172800": "2 days",
+    "259200": "3 days",
+    "604800": "1 week",
+}
+
+_CONTACT_FIELDS: tuple[FieldDef, ...] = (
+    _f("id", "id", "ID:", required=True),
+    _f("name", "name", "Name:", len="255", source="non-db", group="last_name"),
+    _f("date_entered", "datetime", "Date Created", group="created_by_name"),
+    _f("date_modified", "datetime", "Date Modified:", group="modified_by_name"),
+    _f(
+        "modified_user_id",
+        "assigned_user_name",
+        "Modified By:",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "modified_by_name",
+        "assigned_user_name",
+        "Modified By:",
+        source="non-db",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by",
+        "assigned_user_name",
+        "Created By",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by_name",
+        "assigned_user_name",
+        "Created By",
+        source="non-db",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f("description", "text", "Description:"),
+    _f("deleted", "bool", "Deleted", default="0"),
+    _f(
+        "assigned_user_id",
+        "relate",
+        "Assigned User",
+        group="assigned_user_name",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f(
+        "assigned_user_name",
+        "relate",
+        "Assigned to:",
+        source="non-db",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f("salutation", "enum", "Salutation:", len="255", options=_SALUTATIONS),
+    _f("first_name", "varchar", "First Name:", len="100"),
+    _f("last_name", "varchar", "Last Name:", len="100", required=True),
+    _f("full_name", "fullname", "Name:", len="510", source="non-db", group="last_name"),
+    _f("title", "varchar", "Job Title:", len="100"),
+    _f("department", "varchar", "Department:", len="255"),
+    _f("do_not_call", "bool", "Do Not Call:", default="0"),
+    _f("phone_home", "phone", "Home:", len=100),
+    _f("phone_mobile", "phone", "Mobile:", len=100),
+    _f("phone_work", "phone", "Office Phone:", len=100),
+    _f("phone_other", "phone", "Other Phone:", len=100),
+    _f("phone_fax", "phone", "Fax:", len=100),
+    _f("email1", "varchar", "Email Address:", source="non-db", group="email1"),
+    _f("lawful_basis", "multienum", "Lawful Basis", len=100, options=_LAWFUL_BASIS),
+    _f("date_reviewed", "date", "Lawful Basis Date Reviewed"),
+    _f(
+        "lawful_basis_source", "enum", "Lawful Basis Source", len=100, options=_LAWFUL_BASIS_SOURCES
+    ),
+    _f(
+        "primary_address_street",
+        "varchar",
+        "Primary Address Street:",
+        len="150",
+        group="primary_address",
+    ),
+    _f(
+        "primary_address_street_2",
+        "varchar",
+        "Primary Address Street 2:",
+        len="150",
+        source="non-db",
+    ),
+    _f(
+        "primary_address_street_3",
+        "varchar",
+        "Primary Address Street 3:",
+        len="150",
+        source="non-db",
+    ),
+    _f(
+        "primary_address_city",
+        "varchar",
+        "Primary Address City:",
+        len="100",
+        group="primary_address",
+    ),
+    _f(
+        "primary_address_state",
+        "varchar",
+        "Primary Address State:",
+        len="100",
+        group="primary_address",
+    ),
+    _f(
+        "primary_address_postalcode",
+        "varchar",
+        "Primary Address Postal Code:",
+        len="20",
+        group="primary_address",
+    ),
+    _f("primary_address_country", "varchar", "Primary Address Country:", group="primary_address"),
+    _f(
+        "alt_address_street", "varchar", "Alternate Address Street:", len="150", group="alt_address"
+    ),
+    _f(
+        "alt_address_street_2", "varchar", "Alternate Address Street 2:", len="150", source="non-db"
+    ),
+    _f(
+        "alt_address_street_3", "varchar", "Alternate Address Street 3:", len="150", source="non-db"
+    ),
+    _f("alt_address_city", "varchar", "Alternate Address City:", len="100", group="alt_address"),
+    _f("alt_address_state", "varchar", "Alternate Address State:", len="100", group="alt_address"),
+    _f(
+        "alt_address_postalcode",
+        "varchar",
+        "Alternate Address Postal Code:",
+        len="20",
+        group="alt_address",
+    ),
+    _f("alt_address_country", "varchar", "Alternate Address Country:", group="alt_address"),
+    _f("assistant", "varchar", "Assistant:", len="75"),
+    _f("assistant_phone", "phone", "Assistant Phone:", len=100, group="assistant"),
+    _f("lead_source", "enum", "Lead Source:", len="255", options=_LEAD_SOURCES),
+    _f(
+        "account_name",
+        "relate",
+        "Account Name:",
+        len="255",
+        source="non-db",
+        id_name="account_id",
+        related_module="Accounts",
+    ),
+    _f(
+        "account_id",
+        "relate",
+        "Account ID:",
+        source="non-db",
+        id_name="account_id",
+        related_module="Accounts",
+    ),
+    _f("reports_to_id", "id", "Reports to ID:"),
+    _f(
+        "report_to_name",
+        "relate",
+        "Reports To:",
+        len="id",
+        source="non-db",
+        id_name="reports_to_id",
+        related_module="Contacts",
+    ),
+    _f("birthdate", "date", "Birthdate:"),
+    _f("campaign_id", "id", "Campaign ID", id_name="campaign_id", related_module="Campaigns"),
+    _f(
+        "campaign_name",
+        "relate",
+        "Campaign:",
+        source="non-db",
+        id_name="campaign_id",
+        related_module="Campaigns",
+    ),
+    _f("joomla_account_id", "varchar", "Joomla Account ID", len="255"),
+    _f("portal_account_disabled", "bool", "Account Disabled"),
+    _f("joomla_account_access", "varchar", "LBL_JOOMLA_ACCOUNT_ACCESS", len="255", source="non-db"),
+    _f(
+        "portal_user_type",
+        "enum",
+        "Portal User Type",
+        len="100",
+        options=_PORTAL_USER_TYPES,
+        default="Single",
+    ),
+    _f(
+        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
+    ),
+    _f(
+        "jjwg_maps_lng_c",
+        "float",
+        "Longitude",
+        len="11",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
+    _f(
+        "jjwg_maps_lat_c",
+        "float",
+        "Latitude",
+        len="10",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+)
+
+_LEAD_FIELDS: tuple[FieldDef, ...] = (
+    _f("id", "id", "ID", required=True),
+    _f("name", "name", "Name:", len="255", source="non-db", group="last_name"),
+    _f("date_entered", "datetime", "Date Created", group="created_by_name"),
+    _f("date_modified", "datetime", "Date Modified", group="modified_by_name"),
+    _f(
+        "modified_user_id",
+        "assigned_user_name",
+        "Modified By",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "modified_by_name",
+        "assigned_user_name",
+        "Modified By",
+        source="non-db",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by",
+        "assigned_user_name",
+        "Created By",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by_name",
+        "assigned_user_name",
+        "Created By",
+        source="non-db",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f("description", "text", "Description:"),
+    _f("deleted", "bool", "Deleted", default="0"),
+    _f(
+        "assigned_user_id",
+        "relate",
+        "Assigned User:",
+        group="assigned_user_name",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f(
+        "assigned_user_name",
+        "relate",
+        "Assigned to",
+        source="non-db",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f("salutation", "enum", "Salutation", len="255", options=_SALUTATIONS),
+    _f("first_name", "varchar", "First Name:", len="100"),
+    _f("last_name", "varchar", "Last Name:", len="100", required=True),
+    _f("full_name", "fullname", "Name:", len="510", source="non-db", group="last_name"),
+    _f("title", "varchar", "Job Title:", len="100"),
+    _f("department", "varchar", "Department:", len="100"),
+    _f("do_not_call", "bool", "Do Not Call:", default="0"),
+    _f("phone_home", "phone", "Home Phone:", len=100),
+    _f("phone_mobile", "phone", "Mobile:", len=100),
+    _f("phone_work", "phone", "Office Phone:", len=100),
+    _f("phone_other", "phone", "Other Phone:", len=100),
+    _f("phone_fax", "phone", "Fax:", len=100),
+    _f("email1", "varchar", "Email Address:", source="non-db", group="email1"),
+    _f("lawful_basis", "multienum", "Lawful Basis", len=100, options=_LAWFUL_BASIS),
+    _f("date_reviewed", "date", "Lawful Basis Date Reviewed"),
+    _f(
+        "lawful_basis_source", "enum", "Lawful Basis Source", len=100, options=_LAWFUL_BASIS_SOURCES
+    ),
+    _f(
+        "primary_address_street",
+        "varchar",
+        "Primary Address Street",
+        len="150",
+        group="primary_address",
+    ),
+    _f(
+        "primary_address_street_2",
+        "varchar",
+        "Primary Address Street 2",
+        len="150",
+        source="non-db",
+    ),
+    _f(
+        "primary_address_street_3",
+        "varchar",
+        "Primary Address Street 3",
+        len="150",
+        source="non-db",
+    ),
+    _f(
+        "primary_address_city",
+        "varchar",
+        "Primary Address City",
+        len="100",
+        group="primary_address",
+    ),
+    _f(
+        "primary_address_state",
+        "varchar",
+        "Primary Address State",
+        len="100",
+        group="primary_address",
+    ),
+    _f(
+        "primary_address_postalcode",
+        "varchar",
+        "Primary Address Postalcode",
+        len="20",
+        group="primary_address",
+    ),
+    _f("primary_address_country", "varchar", "Primary Address Country", group="primary_address"),
+    _f("alt_address_street", "varchar", "Alt Address Street", len="150", group="alt_address"),
+    _f("alt_address_street_2", "varchar", "Alt Address Street 2", len="150", source="non-db"),
+    _f("alt_address_street_3", "varchar", "Alt Address Street 3", len="150", source="non-db"),
+    _f("alt_address_city", "varchar", "Alt Address City", len="100", group="alt_address"),
+    _f("alt_address_state", "varchar", "Alt Address State", len="100", group="alt_address"),
+    _f(
+        "alt_address_postalcode", "varchar", "Alt Address Postalcode", len="20", group="alt_address"
+    ),
+    _f("alt_address_country", "varchar", "Alt Address Country", group="alt_address"),
+    _f("assistant", "varchar", "Assistant", len="75"),
+    _f("assistant_phone", "phone", "Assistant Phone", len=100, group="assistant"),
+    _f("converted", "bool", "Converted", default="0"),
+    _f("refered_by", "varchar", "Referred By:", len="100"),
+    _f("lead_source", "enum", "Lead Source:", len="100", options=_LEAD_SOURCES),
+    _f("lead_source_description", "text", "Lead Source Description:", group="lead_source"),
+    _f("status", "enum", "Status:", len="100", options=_LEAD_STATUSES),
+    _f("status_description", "text", "Status Description:", group="status"),
+    _f("reports_to_id", "id", "Reports To ID"),
+    _f(
+        "report_to_name",
+        "relate",
+        "Reports To:",
+        len="id",
+        source="non-db",
+        id_name="reports_to_id",
+        related_module="Contacts",
+    ),
+    _f("account_name", "varchar", "Account Name:", len="255"),
+    _f("account_description", "text", "Account Description", group="account_name"),
+    _f("contact_id", "id", "Contact ID"),
+    _f("account_id", "id", "Account ID"),
+    _f("opportunity_id", "id", "Opportunity ID"),
+    _f("opportunity_name", "varchar", "Opportunity Name:", len="255"),
+    _f("opportunity_amount", "varchar", "Opportunity Amount:", len="50", group="opportunity_name"),
+    _f("campaign_id", "id", "Campaign ID"),
+    _f(
+        "campaign_name",
+        "relate",
+        "Campaign:",
+        source="non-db",
+        id_name="campaign_id",
+        related_module="Campaigns",
+    ),
+    _f("birthdate", "date", "Birthdate:"),
+    _f("portal_name", "varchar", "Portal Name:", len="255", group="portal"),
+    _f("portal_app", "varchar", "Portal Application", len="255", group="portal"),
+    _f("website", "url", "Website", len=255),
+    _f(
+        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
+    ),
+    _f(
+        "jjwg_maps_lng_c",
+        "float",
+        "Longitude",
+        len="11",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
+    _f(
+        "jjwg_maps_lat_c",
+        "float",
+        "Latitude",
+        len="10",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+)
+
+_OPPORTUNITY_FIELDS: tuple[FieldDef, ...] = (
+    _f("id", "id", "ID", required=True),
+    _f("name", "name", "Opportunity Name:", len="50", required=True),
+    _f("date_entered", "datetime", "Date Created", group="created_by_name"),
+    _f("date_modified", "datetime", "Date Modified", group="modified_by_name"),
+    _f(
+        "modified_user_id",
+        "assigned_user_name",
+        "Modified By",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "modified_by_name",
+        "assigned_user_name",
+        "Modified By",
+        source="non-db",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by",
+        "assigned_user_name",
+        "Created By",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by_name",
+        "assigned_user_name",
+        "Created By",
+        source="non-db",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f("description", "text", "Description:"),
+    _f("deleted", "bool", "Deleted", default="0"),
+    _f(
+        "assigned_user_id",
+        "relate",
+        "Assigned User:",
+        group="assigned_user_name",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f(
+        "assigned_user_name",
+        "relate",
+        "Assigned to:",
+        source="non-db",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f("opportunity_type", "enum", "Type:", len="255", options=_OPPORTUNITY_TYPES),
+    _f(
+        "account_name",
+        "relate",
+        "Account Name:",
+        len="255",
+        required=True,
+        source="non-db",
+        id_name="account_id",
+        related_module="Accounts",
+    ),
+    _f("account_id", "id", "Account ID", source="non-db"),
+    _f("campaign_id", "id", "campaign_id"),
+    _f(
+        "campaign_name",
+        "relate",
+        "Campaign:",
+        source="non-db",
+        id_name="campaign_id",
+        related_module="Campaigns",
+    ),
+    _f("lead_source", "enum", "Lead Source:", len="50", options=_LEAD_SOURCES),
+    _f("amount", "currency", "Opportunity Amount:", required=True, db_type="double"),
+    _f("amount_usdollar", "currency", "Amount:", group="amount", db_type="double"),
+    _f("currency_id", "id", "Currency:", group="currency_id"),
+    _f(
+        "currency_name",
+        "relate",
+        "Currency Name",
+        source="non-db",
+        id_name="currency_id",
+        related_module="Currencies",
+    ),
+    _f(
+        "currency_symbol",
+        "relate",
+        "Currency Symbol",
+        source="non-db",
+        id_name="currency_id",
+        related_module="Currencies",
+    ),
+    _f("date_closed", "date", "Expected Close Date:", required=True),
+    _f("next_step", "varchar", "Next Step:", len="100"),
+    _f("sales_stage", "enum", "Sales Stage:", len="255", required=True, options=_SALES_STAGES),
+    _f("probability", "int", "Probability (%):", db_type="double"),
+    _f(
+        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
+    ),
+    _f(
+        "jjwg_maps_lng_c",
+        "float",
+        "Longitude",
+        len="11",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
+    _f(
+        "jjwg_maps_lat_c",
+        "float",
+        "Latitude",
+        len="10",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+)
+
+_CASE_FIELDS: tuple[FieldDef, ...] = (
+    _f("id", "id", "ID", required=True),
+    _f("name", "name", "Subject:", len=255, required=True),
+    _f("date_entered", "datetime", "Date Created:", group="created_by_name"),
+    _f("date_modified", "datetime", "Date Modified:", group="modified_by_name"),
+    _f(
+        "modified_user_id",
+        "assigned_user_name",
+        "Modified By",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "modified_by_name",
+        "assigned_user_name",
+        "Modified By",
+        source="non-db",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by",
+        "assigned_user_name",
+        "Created By",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by_name",
+        "assigned_user_name",
+        "Created By",
+        source="non-db",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f("description", "text", "Description:"),
+    _f("deleted", "bool", "Deleted", default="0"),
+    _f(
+        "assigned_user_id",
+        "relate",
+        "Assigned To:",
+        group="assigned_user_name",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f(
+        "assigned_user_name",
+        "relate",
+        "Assigned to",
+        source="non-db",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f("case_number", "int", "Number:", len=11, required=True),
+    _f("type", "enum", "Type", len=255, options=_CASE_TYPES),
+    _f(
+        "status",
+        "dynamicenum",
+        "Status:",
+        len=100,
+        options=_CASE_STATUSES,
+        api_extra={"parentenum": "state"},
+    ),
+    _f("priority", "enum", "Priority:", len=100, options=_CASE_PRIORITIES),
+    _f("resolution", "text", "Resolution:"),
+    _f("work_log", "text", "Work Log"),
+    _f(
+        "account_name",
+        "relate",
+        "Account Name:",
+        len=100,
+        required=True,
+        source="non-db",
+        id_name="account_id",
+        related_module="Accounts",
+    ),
+    _f("account_name1", "text", "account_name1", len=100, source="non-db"),
+    _f("account_id", "relate", "Account ID", id_name="account_id", related_module="Accounts"),
+    _f(
+        "state",
+        "enum",
+        "State:",
+        len=100,
+        options=_CASE_STATES,
+        default="Open",
+        api_extra={"parentenum": "status"},
+    ),
+    _f(
+        "contact_created_by_name",
+        "relate",
+        "Created by contact",
+        source="non-db",
+        id_name="contact_created_by_id",
+        related_module="Contacts",
+    ),
+    _f("contact_created_by_id", "id", "LBL_CONTACT_CREATED_BY_ID"),
+    _f("update_text", "text", "Updates - Text", source="non-db", default=""),
+    _f("internal", "bool", "Internal Update", source="non-db"),
+    _f(
+        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
+    ),
+    _f(
+        "jjwg_maps_lng_c",
+        "float",
+        "Longitude",
+        len="11",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
+    _f(
+        "jjwg_maps_lat_c",
+        "float",
+        "Latitude",
+        len="10",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+)
+
+_MEETING_FIELDS: tuple[FieldDef, ...] = (
+    _f("id", "id", "ID", required=True),
+    _f("name", "name", "Subject:", len="50", required=True),
+    _f("date_entered", "datetime", "Date Created", group="created_by_name"),
+    _f("date_modified", "datetime", "Date Modified", group="modified_by_name"),
+    _f(
+        "modified_user_id",
+        "assigned_user_name",
+        "Modified By",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "modified_by_name",
+        "assigned_user_name",
+        "Modified By",
+        source="non-db",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by",
+        "assigned_user_name",
+        "Created By",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "created_by_name",
+        "assigned_user_name",
+        "Created By",
+        source="non-db",
+        group="created_by_name",
+        id_name="modified_user_id",
+    ),
+    _f("description", "text", "Description:"),
+    _f("deleted", "bool", "Deleted", default="0"),
+    _f(
+        "assigned_user_id",
+        "relate",
+        "Assigned User Id",
+        group="assigned_user_name",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f(
+        "assigned_user_name",
+        "relate",
+        "Assigned to:",
+        source="non-db",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f("accept_status", "varchar", "Accept Link", len="20", source="non-db"),
+    _f("location", "varchar", "Location:", len="50"),
+    _f("password", "varchar", "Meeting Password", len="50"),
+    _f("join_url", "varchar", "Start/Join Meeting", len="200"),
+    _f("host_url", "varchar", "Host URL", len="400"),
+    _f("displayed_url", "url", "Display URL", len="400"),
+    _f("creator", "varchar", "Meeting Creator", len="50"),
+    _f("external_id", "varchar", "External App ID", len="50"),
+    _f("duration_hours", "int", "Duration Hours:", len="3", required=True, group="duration"),
+    _f("duration_minutes", "int", "Duration Minutes:", len="2", group="duration"),
+    _f("date_start", "datetimecombo", "Start Date:", required=True),
+    _f("date_end", "datetimecombo", "End Date"),
+    _f(
+        "parent_type",
+        "parent_type",
+        "Parent Type",
+        len=100,
+        options=_PARENT_TYPES,
+        group="parent_name",
+    ),
+    _f("status", "enum", "Status:", len=100, options=_MEETING_STATUSES, default="Planned"),
+    _f("type", "enum", "Meeting Type", len=255, options=_MEETING_TYPES, default="Sugar"),
+    _f("direction", "enum", "Direction:", len=100, options=_DIRECTIONS, source="non-db"),
+    _f("parent_id", "id", "Parent ID", group="parent_name"),
+    _f("reminder_checked", "bool", "Reminders:", source="non-db", constant=False),
+    _f("reminder_time", "enum", "Reminder Time", options=_REMINDER_TIMES, default="-1"),
+    _f("email_reminder_checked", "bool", "Email Reminder", source="non-db", constant=False),
+    _f("email_reminder_time", "enum", "Email Reminder Time", options=_REMINDER_TIMES, default="-1"),
+    _f("email_reminder_sent", "bool", "Email reminder sent", default="0"),
+    _f("outlook_id", "varchar", "Outlook ID", len="255"),
+    _f("sequence", "int", "Meeting update sequence", len="11", default="0"),
+    _f(
+        "contact_name",
+        "relate",
+        "Contact:",
+        len=36,
+        source="non-db",
+        id_name="contact_id",
+        related_module="Contacts",
+    ),
+    _f(
+        "parent_name",
+        "parent",
+        "Related to",
+        source="non-db",
+        group="parent_name",
+        id_name="parent_id",
+        api_extra={"type_name": "parent_type"},
+    ),
+    _f("contact_id", "id", "contact_id", source="non-db"),
+    _f("repeat_type", "enum", "Repeat Type", len=36, options=_REPEAT_TYPES),
+    _f("repeat_interval", "int", "Repeat Interval", len=3, default="1"),
+    _f("repeat_dow", "varchar", "Repeat Dow", len=7),
+    _f("repeat_until", "date", "Repeat Until"),
+    _f("repeat_count", "int", "Repeat Count", len=7),
+    _f("repeat_parent_id", "id", "Repeat Parent ID", len=36),
+    _f("recurring_source", "varchar", "Recurring Source", len=36),
+    _f("duration", "enum", "Duration:", options=_DURATIONS, source="non-db"),
+    _f("gsync_id", "varchar", "Google Event ID", len=1024),
+    _f("gsync_lastsync", "int", "Last Google Sync Timestamp"),
+    _f(
+        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
+    ),
+    _f(
+        "jjwg_maps_lng_c",
+        "float",
+        "Longitude",
+        len="11",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
+    _f(
+        "jjwg_maps_lat_c",
+        "float",
+        "Latitude",
+        len="10",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+)
+
+_NOTE_FIELDS: tuple[FieldDef, ...] = (
+    _f(
+        "assigned_user_id",
+        "relate",
+        "Assigned User Id",
+        group="assigned_user_name",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f(
+        "assigned_user_name",
+        "relate",
+        "Assigned to",
+        source="non-db",
+        id_name="assigned_user_id",
+        related_module="Users",
+    ),
+    _f("id", "id", "ID", required=True),
+    _f("date_entered", "datetime", "Date Created"),
+    _f("date_modified", "datetime", "Date Modified"),
+    _f(
+        "modified_user_id",
+        "assigned_user_name",
+        "Modified by",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f(
+        "modified_by_name",
+        "assigned_user_name",
+        "Modified by",
+        source="non-db",
+        group="modified_by_name",
+        id_name="modified_user_id",
+    ),
+    _f("created_by", "assigned_user_name", "Created By", id_name="modified_user_id"),
+    _f(
+        "created_by_name",
+        "assigned_user_name",
+        "Created By",
+        source="non-db",
+        id_name="modified_user_id",
+    ),
+    _f("name", "name", "Subject:", len="255", required=True),
+    _f("file_mime_type", "varchar", "Mime Type", len="100"),
+    _f("filename", "file", "Attachment:", len="255"),
+    _f(
+        "parent_type",
+        "parent_type",
+        "Parent Type",
+        len="255",
+        options=_PARENT_TYPES,
+        group="parent_name",
+    ),
+    _f("parent_id", "id", "Parent ID:"),
+    _f("contact_id", "id", "Contact ID:"),
+    _f("portal_flag", "bool", "Display in Portal?", required=True, echo_bool=True),
+    _f("embed_flag", "bool", "Embed in email?", default="0"),
+    _f("description", "text", "Note"),
+    _f("deleted", "bool", "Deleted", default="0"),
+    _f(
+        "parent_name",
+        "parent",
+        "Related To:",
+        source="non-db",
+        id_name="parent_id",
+        api_extra={"type_name": "parent_type"},
+    ),
+    _f("show_preview", "bool", "show_preview", source="non-db", constant=False),
+    _f(
+        "contact_name",
+        "relate",
+        "Contact:",
+        source="non-db",
+        id_name="contact_id",
+        related_module="Contacts",
+    ),
+    _f("contact_phone", "phone", "Phone:", source="non-db"),
+    _f("contact_email", "varchar", "Email Address:", source="non-db"),
+    _f("account_id", "id", "Account ID:", source="non-db"),
+    _f("opportunity_id", "id", "Opportunity ID:", source="non-db"),
+    _f("campaign_id", "id", "campaign_id", source="non-db"),
+    _f("acase_id", "id", "Case ID:", source="non-db"),
+    _f("lead_id", "id", "Lead ID:", source="non-db"),
+)
+
+
+def _with(fields: tuple[FieldDef, ...], **changes: dict[str, object]) -> tuple[FieldDef, ...]:
+    """``fields`` with some replaced by a copy carrying ``changes[name]``."""
+    return tuple(replace(f, **changes[f.name]) if f.name in changes else f for f in fields)  # type: ignore[arg-type]
+
+
+def _email_link(relationship: str) -> LinkDef:
+    return LinkDef("email_addresses", relationship, "EmailAddresses", kind="email")
+
+
+CONTACTS = ModuleDef(
+    name="Contacts",
+    table="contacts",
+    object_name="Contact",
+    label="Contacts",
+    fields=_with(
+        _CONTACT_FIELDS,
+        # Filled from the accounts link; no related account → not in the answer at all.
+        account_name={"omit_empty": True},
+        account_id={"omit_empty": True},
+    ),
+    links=(
+        _email_link("contacts_email_addresses"),
+        _m2m(
+            "accounts",
+            "accounts_contacts",
+            "Accounts",
+            "accounts_contacts",
+            "contact_id",
+            "account_id",
+            cleared_on_delete=True,
+        ),
+    ),
+)
+
+LEADS = ModuleDef(
+    name="Leads",
+    table="leads",
+    object_name="Lead",
+    label="Leads",
+    fields=_LEAD_FIELDS,
+    links=(
+        _email_link("leads_email_addresses"),
+        LinkDef("accounts", "account_leads", "Accounts", kind="fk_self", self_col="account_id"),
+    ),
+)
+
+OPPORTUNITIES = ModuleDef(
+    name="Opportunities",
+    table="opportunities",
+    object_name="Opportunity",
+    label="Opportunities",
+    fields=_OPPORTUNITY_FIELDS,
+    links=(
+        _m2m(
+            "accounts",
+            "accounts_opportunities",
+            "Accounts",
+            "accounts_opportunities",
+            "opportunity_id",
+            "account_id",
+            bean_name="Account",
+            cleared_on_delete=True,
+        ),
+    ),
+)
+
+CASES = ModuleDef(
+    name="Cases",
+    table="cases",
+    object_name="aCase",
+    label="Cases",
+    fields=_CASE_FIELDS,
+    links=(
+        LinkDef(
+            "accounts",
+            "account_cases",
+            "Accounts",
+            kind="fk_self",
+            self_col="account_id",
+            cleared_on_delete=True,
+        ),
+    ),
+)
+
+MEETINGS = ModuleDef(
+    name="Meetings",
+    table="meetings",
+    object_name="Meeting",
+    label="Meetings",
+    fields=_MEETING_FIELDS,
+    links=(LinkDef("accounts", "account_meetings", "Accounts", kind="parent_self"),),
+)
+
+NOTES = ModuleDef(
+    name="Notes",
+    table="notes",
+    object_name="Note",
+    label="Notes",
+    fields=_NOTE_FIELDS,
+    links=(LinkDef("accounts", "account_notes", "Accounts", kind="parent_self"),),
+)
+
+# What Opportunity::save puts in an empty probability: the sales stage's (sales_probability_dom).
+SALES_STAGE_PROBABILITY: dict[str, int] = {
+    "Prospecting": 10,
+    "Qualification": 20,
+    "Needs Analysis": 25,
+    "Value Proposition": 30,
+    "Id. Decision Makers": 40,
+    "Perception Analysis": 50,
+    "Proposal/Price Quote": 65,
+    "Negotiation/Review": 80,
+    "Closed Won": 100,
+    "Closed Lost": 0,
+}
+
 EMAIL_ADDRESSES = ModuleDef(
     name="EmailAddresses",
     table="email_addresses",
@@ -719,11 +1890,37 @@ MODULES: dict[str, ModuleDef] = {
         CALLS,
         CAMPAIGNS,
         EMAIL_ADDRESSES,
+        CONTACTS,
+        LEADS,
+        OPPORTUNITIES,
+        CASES,
+        MEETINGS,
+        NOTES,
     )
 }
 
 # Modules whose rights ACL roles govern (category of the module-type acl_actions rows).
-ACL_MODULES = ("Accounts", "ProspectLists", "Tasks", "Calls", "Campaigns", "SecurityGroups")
+ACL_MODULES = (
+    "Accounts",
+    "ProspectLists",
+    "Tasks",
+    "Calls",
+    "Campaigns",
+    "SecurityGroups",
+    "Contacts",
+    "Leads",
+    "Opportunities",
+    "Cases",
+    "Meetings",
+    "Notes",
+)
+# Modules whose `name` is first + last name (Person): get_entry says "Ms. Ada Lovelace", a list
+# "Ada Lovelace"; full_name keeps the salutation in both (seen live, SuiteCRM 7.15.0).
+PERSON_MODULES = frozenset({"Contacts", "Leads"})
+# Modules whose save sets date_end = date_start + duration_hours/minutes (Meeting::save).
+END_FROM_DURATION = frozenset({"Meetings"})
+# Modules whose save numbers records (cases.case_number, an auto-increment column).
+AUTO_NUMBER: dict[str, str] = {"Cases": "case_number"}
 ACL_ACTION_DEFAULTS: dict[str, int] = {
     "access": 89,
     "view": 90,
@@ -745,4 +1942,6 @@ JOIN_TABLES: dict[str, tuple[str, ...]] = {
     "prospect_lists_prospects": ("prospect_list_id", "related_id", "related_type"),
     "prospect_list_campaigns": ("prospect_list_id", "campaign_id"),
     "email_addr_bean_rel": ("email_address_id", "bean_id", "bean_module", "primary_address"),
+    "accounts_contacts": ("contact_id", "account_id"),
+    "accounts_opportunities": ("opportunity_id", "account_id"),
 }

@@ -100,6 +100,20 @@ def php_floatval(value: object) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+def php_float_text(value: float) -> str:
+    """A float as PHP prints it (a MySQL double column read back): 17500.0 → "17500"."""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def add_minutes(db_datetime: str, minutes: int) -> str | None:
+    """A DB datetime plus some minutes (None when it is not one)."""
+    try:
+        start = dt.datetime.strptime(db_datetime[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return None
+    return (start + dt.timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def decimal_text(value: object, places: int) -> str:
     """A number as MariaDB stores it in a DECIMAL(n, places) column: rounded half away from
     zero from its exact decimal text (3.25 → 3.3), 0 when it does not start with a number."""

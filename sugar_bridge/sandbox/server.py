@@ -3,7 +3,8 @@
 ``Sandbox`` is the entry point (context manager, ``start()``/``stop()``, ``base_url``,
 ``admin_password``, ``stats``, ``store``). Requests are form-encoded (``method``, ``input_type``,
 ``response_type``, ``rest_data``) by POST or GET at ``/service/v4_1/rest.php`` and, with the bridge
-extension's methods too, at ``/custom/service/bridge/rest.php``.
+extension's methods too, at ``/custom/service/bridge/rest.php`` -- both below ``/legacy`` when the
+sandbox plays SuiteCRM 8 (:mod:`sugar_bridge.sandbox.flavor`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,15 @@ from sugar_bridge.sandbox.exceptions import (
     invalid_call,
 )
 from sugar_bridge.sandbox.extension import BridgeExtension
-from sugar_bridge.sandbox.faults import FaultDecision, FaultPlan, Faults, Latency
+from sugar_bridge.sandbox.faults import (
+    AodIndex,
+    FaultDecision,
+    FaultPlan,
+    Faults,
+    IndexLock,
+    Latency,
+)
+from sugar_bridge.sandbox.flavor import DEFAULT_FLAVOR, Flavor, flavor_named, refuses
 from sugar_bridge.sandbox.passwords import seed_admin
 from sugar_bridge.sandbox.store import Store
 
@@ -147,7 +156,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, path: str, form: dict[str, list[str]]) -> None:
         sandbox = self.server.sandbox
-        if path not in (V4_1_PATH, BRIDGE_PATH):
+        if path not in (sandbox.v4_1_path, sandbox.bridge_path):
             self._send(_Answer(404, b"Not Found", HTML_TYPE))
             return
         method = (form.get("method") or [""])[0]
@@ -165,13 +174,10 @@ class _Handler(BaseHTTPRequestHandler):
             sandbox.api.expire_all_sessions()
         if decision is not None and not decision.after and self._fault(decision, raw, before=True):
             return
-        answer = sandbox.handle(method, raw[0] if raw else None, path == BRIDGE_PATH, ctx)
+        answer = sandbox.handle(method, raw[0] if raw else None, path == sandbox.bridge_path, ctx)
         if decision is not None and decision.after and self._fault(decision, raw, before=False):
             return
-        delay = sandbox.latency.delay(ctx.created, ctx.updated)
-        if delay > 0:
-            with sandbox.workers:
-                time.sleep(delay)
+        sandbox.spend(method, raw[0] if raw else None, ctx)
         self._send(answer)
 
     def _fault(self, decision: FaultDecision, raw: list[str] | None, *, before: bool) -> bool:
@@ -219,31 +225,45 @@ def _workers(latency: Latency) -> contextlib.AbstractContextManager[Any]:
     return threading.BoundedSemaphore(latency.workers)
 
 
-def _session_of(raw: str | None) -> str | None:
+def _argument(raw: str | None, name: str, position: int) -> str | None:
+    """One string argument of a call's ``rest_data`` (named object or positional list)."""
     try:
         data = json.loads(raw) if raw else None
     except ValueError:
         return None
     if isinstance(data, dict):
-        value = data.get("session")
-    elif isinstance(data, list) and data:
-        value = data[0]
+        value = data.get(name)
+    elif isinstance(data, list) and len(data) > position:
+        value = data[position]
     else:
         value = None
     return value if isinstance(value, str) else None
 
 
+def _session_of(raw: str | None) -> str | None:
+    return _argument(raw, "session", 0)
+
+
+#: The methods whose saves run SuiteCRM's after-save hooks (AOD's index write among them).
+SAVE_METHODS = frozenset({"set_entry", "set_entries"})
+
+
 class Sandbox:
     """A local v4_1-compatible Sugar (see the package docstring).
 
-    ``db_path=None`` keeps state in memory; ``faults``/``latency`` inject trouble; ``session_ttl``
-    (seconds idle) makes sessions expire; ``admin_password`` defaults to a random one.
+    ``db_path=None`` keeps state in memory; ``faults``/``latency`` inject trouble; ``aod`` turns
+    on SuiteCRM's AOD search indexing as a cost (``AodIndex``; ``True`` = its default costs): every
+    saved record of an indexed module also spends ``per_save`` under one server-wide index lock,
+    so concurrent sessions' saves queue there; ``session_ttl`` (seconds idle) makes sessions
+    expire; ``admin_password`` defaults to a random one; ``flavor`` is the SuiteCRM it plays
+    (``SUITECRM_7_15`` by default, ``SUITECRM_7_14``, or ``SUITECRM_8``: API below ``/legacy``,
+    see ``flavor``).
 
     Use it as a context manager or ``start()`` (→ ``base_url``) / ``stop()`` / ``close()``.
     ``url`` and ``extension_url`` are the two endpoints; ``stats`` counts calls, writes and
     injected faults per method; ``store`` is the SQLite state (``store.rows(sql)`` in tests);
-    ``api.expire_all_sessions()`` / ``api.expire_session(id)`` kill sessions; ``set_faults()``
-    and ``set_latency()`` change the trouble mid-test.
+    ``api.expire_all_sessions()`` / ``api.expire_session(id)`` kill sessions; ``set_faults()``,
+    ``set_latency()`` and ``set_aod()`` change the trouble mid-test.
     """
 
     def __init__(
@@ -252,11 +272,13 @@ class Sandbox:
         faults: Faults | None = None,
         latency: Latency | None = None,
         *,
+        aod: AodIndex | bool = False,
         host: str = "127.0.0.1",
         port: int = 0,
         admin_password: str | None = None,
         session_ttl: float | None = None,
         post_max_size: int = 64 * 1024 * 1024,
+        flavor: Flavor | str = DEFAULT_FLAVOR,
     ) -> None:
         if port < 0 or port > 65535:
             raise SandboxConfigError(f"port must be 0..65535, got {port}")
@@ -265,11 +287,14 @@ class Sandbox:
         self.store = Store(db_path)
         self.admin_password = admin_password or secrets.token_urlsafe(12)
         seed_admin(self.store, self.admin_password)
-        self.api = SugarApi(self.store, session_ttl=session_ttl)
+        self.flavor = flavor_named(flavor)
+        self.api = SugarApi(self.store, session_ttl=session_ttl, flavor=self.flavor)
         self.bridge = BridgeExtension(self.api)
         self.faults = FaultPlan(faults)
         self.latency = latency or Latency()
         self.workers = _workers(self.latency)
+        self.index: IndexLock | None = None
+        self.set_aod(aod)
         self.stats = Stats()
         self.post_max_size = post_max_size
         self._server: _Server | None = None
@@ -333,14 +358,24 @@ class Sandbox:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def v4_1_path(self) -> str:
+        """Path of the v4_1 endpoint (below ``/legacy`` on SuiteCRM 8)."""
+        return self.flavor.api_root + V4_1_PATH
+
+    @property
+    def bridge_path(self) -> str:
+        """Path of the bridge extension's endpoint (below ``/legacy`` on SuiteCRM 8)."""
+        return self.flavor.api_root + BRIDGE_PATH
+
+    @property
     def url(self) -> str:
         """The v4_1 endpoint."""
-        return self.base_url + V4_1_PATH
+        return self.base_url + self.v4_1_path
 
     @property
     def extension_url(self) -> str:
         """The bridge extension's endpoint."""
-        return self.base_url + BRIDGE_PATH
+        return self.base_url + self.bridge_path
 
     def set_faults(self, faults: Faults | None) -> None:
         """Replace the fault configuration (restarts its call counter and random stream)."""
@@ -351,7 +386,41 @@ class Sandbox:
         self.latency = latency or Latency()
         self.workers = _workers(self.latency)
 
+    def set_aod(self, aod: AodIndex | bool) -> None:
+        """AOD search indexing on (an ``AodIndex``, or ``True`` for its default costs) or off."""
+        if aod is True:
+            aod = AodIndex()
+        self.index = IndexLock(aod) if isinstance(aod, AodIndex) else None
+
     # --- one call -----------------------------------------------------------------------------
+
+    def spend(self, method: str, raw_rest_data: str | None, ctx: CallContext) -> None:
+        """The server-side time of a call that ran: the latency model's delay (in a worker slot)
+        and, with AOD on, each indexed record's index write (under the index lock), record by
+        record as Sugar saves them."""
+        latency = self.latency
+        index = self.index
+        saves = ctx.created + ctx.updated
+        if (
+            index is None
+            or saves == 0
+            or method not in SAVE_METHODS
+            or _argument(raw_rest_data, "module_name", 1) not in index.aod.modules
+        ):
+            delay = latency.delay(ctx.created, ctx.updated)
+            if delay > 0:
+                with self.workers:
+                    time.sleep(delay)
+            return
+        if latency.call > 0:
+            with self.workers:
+                time.sleep(latency.call)
+        per_record = [latency.per_create] * ctx.created + [latency.per_update] * ctx.updated
+        for save in per_record:
+            if save > 0:
+                with self.workers:
+                    time.sleep(save)
+            index.write(1)
 
     def handle(
         self, method: str, raw_rest_data: str | None, extension: bool, ctx: CallContext
@@ -362,6 +431,8 @@ class Sandbox:
         if found is None and extension:
             found = self.bridge.method(method)
         try:
+            if refuses(self.flavor, method, raw_rest_data):
+                raise PhpFatal()  # SuiteCRM 8: login's unknown named parameter
             if found is None:
                 raise invalid_call()
             func, sig = found

@@ -99,11 +99,9 @@ class Store:
             return self.conn.execute(sql, params).rowcount
 
     def _create_schema(self) -> None:
-        exists = self.conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='users'"
-        ).fetchone()
-        if exists:
-            return
+        """Create what is missing, so a database file written by an older sandbox gains the
+        modules added since (every statement is IF NOT EXISTS; the ACL actions of a module are
+        seeded once)."""
         stmts: list[str] = []
         for module in MODULES.values():
             cols = []
@@ -116,10 +114,23 @@ class Store:
                     cols.append(f"{f.name} {f.sql_type}")
             # WITHOUT ROWID: a scan runs in primary-key order, like InnoDB's clustered index, so
             # "no usable ORDER BY" answers in the same order as Sugar on MariaDB.
-            stmts.append(f"CREATE TABLE {module.table} ({', '.join(cols)}) WITHOUT ROWID")
+            stmts.append(
+                f"CREATE TABLE IF NOT EXISTS {module.table} ({', '.join(cols)}) WITHOUT ROWID"
+            )
             if "name" in {f.name for f in module.db_columns}:
                 # Sugar's idx_<table>_name: a LIKE 'prefix%' filter walks it (rows by name).
-                stmts.append(f"CREATE INDEX idx_{module.table}_name ON {module.table} (name)")
+                stmts.append(
+                    f"CREATE INDEX IF NOT EXISTS idx_{module.table}_name ON {module.table} (name)"
+                )
+            shipped = [f for f in module.fields if f.source == "custom_fields"]
+            if shipped:
+                # SuiteCRM ships custom fields (jjwg_maps_*) on some modules: their <table>_cstm
+                # exists from the start and every saved record gets a row there.
+                cstm_cols = ", ".join(f"{f.name} {f.sql_type}" for f in shipped)
+                stmts.append(
+                    f"CREATE TABLE IF NOT EXISTS {module.table}_cstm (id_c TEXT COLLATE NOCASE"
+                    f" PRIMARY KEY, {cstm_cols}) WITHOUT ROWID"
+                )
         for table, extra_cols in JOIN_TABLES.items():
             cols = [
                 "id TEXT PRIMARY KEY",
@@ -128,10 +139,10 @@ class Store:
             ]
             ints = ("access_override", "primary_address", "noninheritable")
             cols += [f"{c} {'INTEGER' if c in ints else 'TEXT'}" for c in extra_cols]
-            stmts.append(f"CREATE TABLE {table} ({', '.join(cols)})")
+            stmts.append(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(cols)})")
         stmts.append(
-            "CREATE TABLE fields_meta_data (id TEXT PRIMARY KEY, name TEXT, vname TEXT, comments"
-            " TEXT,"
+            "CREATE TABLE IF NOT EXISTS fields_meta_data (id TEXT PRIMARY KEY, name TEXT, vname"
+            " TEXT, comments TEXT,"
             " help TEXT, custom_module TEXT, type TEXT, len INTEGER, required INTEGER DEFAULT 0,"
             " default_value TEXT, date_modified TEXT, deleted INTEGER DEFAULT 0, audited INTEGER"
             " DEFAULT 0, massupdate INTEGER DEFAULT 0, duplicate_merge INTEGER DEFAULT 0,"
@@ -140,28 +151,29 @@ class Store:
         )
         # What Studio writes to files in a real Sugar (labels, dropdown lists, layouts).
         stmts.append(
-            "CREATE TABLE sandbox_labels (module TEXT, name TEXT, label TEXT, PRIMARY KEY"
-            " (module, name))"
-        )
-        stmts.append("CREATE TABLE sandbox_dropdowns (name TEXT PRIMARY KEY, options TEXT)")
-        stmts.append(
-            "CREATE TABLE sandbox_layouts (module TEXT, view TEXT, field TEXT, PRIMARY KEY"
-            " (module, view, field))"
-        )
-        acc = MODULES["Accounts"]
-        cstm_cols = ", ".join(
-            f"{f.name} {f.sql_type}" for f in acc.fields if f.source == "custom_fields"
+            "CREATE TABLE IF NOT EXISTS sandbox_labels (module TEXT, name TEXT, label TEXT,"
+            " PRIMARY KEY (module, name))"
         )
         stmts.append(
-            f"CREATE TABLE accounts_cstm (id_c TEXT COLLATE NOCASE PRIMARY KEY, {cstm_cols})"
-            f" WITHOUT ROWID"
+            "CREATE TABLE IF NOT EXISTS sandbox_dropdowns (name TEXT PRIMARY KEY, options TEXT)"
         )
         stmts.append(
-            "CREATE INDEX idx_pl_prospects ON prospect_lists_prospects (prospect_list_id,"
-            " related_id)"
+            "CREATE TABLE IF NOT EXISTS sandbox_layouts (module TEXT, view TEXT, field TEXT,"
+            " PRIMARY KEY (module, view, field))"
         )
-        stmts.append("CREATE INDEX idx_eabr ON email_addr_bean_rel (bean_id)")
-        stmts.append("CREATE INDEX idx_aclaction_category_name ON acl_actions (category, name)")
+        stmts.append(
+            "CREATE INDEX IF NOT EXISTS idx_pl_prospects ON prospect_lists_prospects"
+            " (prospect_list_id, related_id)"
+        )
+        stmts.append("CREATE INDEX IF NOT EXISTS idx_eabr ON email_addr_bean_rel (bean_id)")
+        stmts.append(
+            "CREATE INDEX IF NOT EXISTS idx_aclaction_category_name ON acl_actions (category, name)"
+        )
+        for table, (left, right) in (
+            ("accounts_contacts", ("account_id", "contact_id")),
+            ("accounts_opportunities", ("account_id", "opportunity_id")),
+        ):
+            stmts.append(f"CREATE INDEX IF NOT EXISTS idx_{table} ON {table} ({left}, {right})")
         with self.transaction():
             for stmt in stmts:
                 self.conn.execute(stmt)
@@ -169,7 +181,12 @@ class Store:
 
     def _seed_acl_actions(self) -> None:
         ts = now_db()
+        seeded = {
+            r[0] for r in self.conn.execute("SELECT DISTINCT category FROM acl_actions").fetchall()
+        }
         for category in ACL_MODULES:
+            if category in seeded:
+                continue
             for action, default in ACL_ACTION_DEFAULTS.items():
                 self.conn.execute(
                     "INSERT INTO acl_actions (id, date_entered, date_modified, modified_user_id,"

@@ -1,10 +1,11 @@
 """Warehouse fixtures (imported by the conftest of tests/etl and tests/connectors/orders).
 
-The same tests run on SQLite and (marker ``mysql``) on MariaDB.
+The same tests run on SQLite, (marker ``mysql``) on MariaDB and (marker ``postgres``) on
+PostgreSQL.
 
-The MariaDB variant uses ``SUGAR_BRIDGE_TEST_MYSQL_URL`` (CI sets it with ``.ci/mariadb.sh start``)
-and is skipped when it is unset. Each test session gets a fresh database on that server; tables
-are emptied between tests.
+The server variants use ``SUGAR_BRIDGE_TEST_MYSQL_URL`` (CI sets it with ``.ci/mariadb.sh start``)
+and ``SUGAR_BRIDGE_TEST_POSTGRES_URL`` (``.ci/postgres.sh start``), and are skipped when theirs is
+unset. Each test session gets a fresh database on each server; tables are emptied between tests.
 """
 
 from __future__ import annotations
@@ -22,32 +23,71 @@ from etl.db import create_engine_for, ensure_current
 from etl.schema import metadata
 
 MYSQL_ENV = "SUGAR_BRIDGE_TEST_MYSQL_URL"
+POSTGRES_ENV = "SUGAR_BRIDGE_TEST_POSTGRES_URL"
+SERVER_ENV = {"mysql": MYSQL_ENV, "postgres": POSTGRES_ENV}
+SERVER_SCRIPT = {"mysql": ".ci/mariadb.sh", "postgres": ".ci/postgres.sh"}
+
+# Every backend a warehouse test runs on: the server ones carry their marker.
+BACKENDS = [
+    "sqlite",
+    pytest.param("mysql", marks=pytest.mark.mysql),
+    pytest.param("postgres", marks=pytest.mark.postgres),
+]
+
+
+def fresh_database(kind: str, prefix: str = "sugar_bridge_test") -> Iterator[str]:
+    """URL of a new, empty database on the ``kind`` test server (``mysql`` or ``postgres``),
+    dropped afterwards; skips when the server's variable is unset."""
+    env = SERVER_ENV[kind]
+    base = os.environ.get(env)
+    if not base:
+        pytest.skip(f"{env} is not set (CI sets it with {SERVER_SCRIPT[kind]} start)")
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    # CREATE/DROP DATABASE cannot run inside a transaction on PostgreSQL.
+    admin = create_engine_for(base, isolation_level="AUTOCOMMIT")
+    quoted = admin.dialect.identifier_preparer.quote(name)
+    create = f"CREATE DATABASE {quoted}"
+    drop = f"DROP DATABASE IF EXISTS {quoted}"
+    if kind == "mysql":
+        create += " CHARACTER SET utf8mb4"
+    else:
+        create += " ENCODING 'UTF8' TEMPLATE template0"
+        drop += " WITH (FORCE)"  # connections a failed test left open
+    with admin.connect() as conn:
+        conn.execute(text(create))
+    admin.dispose()
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        admin = create_engine_for(base, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(drop))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
 def mysql_url() -> Iterator[str]:
     """URL of a fresh database on the test MariaDB, dropped at the end of the session."""
-    base = os.environ.get(MYSQL_ENV)
-    if not base:
-        pytest.skip(f"{MYSQL_ENV} is not set (CI sets it with .ci/mariadb.sh start)")
-    url = make_url(base)
-    name = f"sugar_bridge_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine_for(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    admin.dispose()
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        admin = create_engine_for(base)
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    yield from fresh_database("mysql")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh database on the test PostgreSQL, dropped at the end of the session."""
+    yield from fresh_database("postgres")
 
 
 @pytest.fixture(scope="session")
 def _mysql_engine(mysql_url: str) -> Iterator[Engine]:
     engine = create_engine_for(mysql_url)
+    ensure_current(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(postgres_url)
     ensure_current(engine)
     yield engine
     engine.dispose()
@@ -59,9 +99,17 @@ def _empty_tables(engine: Engine) -> None:
             conn.execute(table.delete())
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+def server_warehouse(request: pytest.FixtureRequest, kind: str) -> tuple[str, Engine]:
+    """(URL, engine) of the session's migrated database on the ``kind`` server, emptied."""
+    engine: Engine = request.getfixturevalue(f"_{kind}_engine")
+    _empty_tables(engine)
+    return request.getfixturevalue(f"{kind}_url"), engine
+
+
+@pytest.fixture(params=BACKENDS)
 def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty warehouse: a SQLite file per test, or the session's MariaDB database."""
+    """A migrated, empty warehouse: a SQLite file per test, or the session's MariaDB or
+    PostgreSQL database."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'warehouse.db'}"
         engine = create_engine_for(url)
@@ -69,9 +117,8 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[st
         engine.dispose()
         yield url
         return
-    engine = request.getfixturevalue("_mysql_engine")
-    _empty_tables(engine)
-    yield request.getfixturevalue("mysql_url")
+    url, engine = server_warehouse(request, request.param)
+    yield url
     _empty_tables(engine)
 
 

@@ -11,8 +11,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from etl.db import create_engine_for, current_revision, ensure_current, head_revision, upgrade
-from etl.exceptions import WarehouseNotCurrent
+from etl.exceptions import MigrationError, WarehouseNotCurrent
 from etl.schema import metadata
+from tests.etl.fixtures import BACKENDS, fresh_database
 
 
 def test_migrations_match_schema(warehouse: Engine) -> None:
@@ -58,3 +59,30 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
+    # No connection is made: the engine only has to pick the driver the package ships.
+    engine = create_engine_for("postgresql://bridge:secret@127.0.0.1:5433/warehouse")
+    assert engine.dialect.driver == "psycopg"
+    assert create_engine_for("postgresql+psycopg://b@h/w").dialect.driver == "psycopg"
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_failed_upgrade_leaves_nothing_where_ddl_is_transactional(
+    kind: str, tmp_path: Path
+) -> None:
+    # 0004 creates job_lock, then scheduler_instance, which is in the way here.
+    urls = [f"sqlite:///{tmp_path / 'w.db'}"] if kind == "sqlite" else fresh_database(kind)
+    for url in urls:
+        engine = create_engine_for(url)
+        upgrade(engine, "0003")
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE scheduler_instance (x INTEGER)"))
+        with pytest.raises(MigrationError, match="from 0003 to head failed"):
+            upgrade(engine)
+        assert current_revision(engine) == "0003"
+        tables = set(inspect(engine).get_table_names())
+        engine.dispose()
+        # SQLite and PostgreSQL roll the whole upgrade back; MariaDB commits each DDL statement.
+        assert ("job_lock" in tables) == (kind == "mysql")

@@ -1,6 +1,7 @@
 """Loading: counts, derived columns, idempotent merge, corrections, batches, watermarks, modes.
 
-Every test runs on SQLite and (marker ``mysql``) on MariaDB through the ``warehouse`` fixture.
+Every test runs on SQLite, (marker ``mysql``) on MariaDB and (marker ``postgres``) on PostgreSQL
+through the ``warehouse`` fixture.
 """
 
 from __future__ import annotations
@@ -209,6 +210,32 @@ def test_rejects_are_stored_with_the_run(warehouse: Engine, tmp_path: Path) -> N
     assert reject.source_key == "orders.csv:2"
     assert "quantity -3 must be > 0" in reject.reason
     assert '"quantity": "-3"' in reject.raw
+
+
+def test_a_nul_character_rejects_its_row_on_every_engine(warehouse: Engine, tmp_path: Path) -> None:
+    # PostgreSQL cannot store a NUL in text: without this rule the whole batch failed there,
+    # while SQLite and MariaDB stored it.
+    rows = order_rows(20)
+    single = [r["order_id"] for r in rows if sum(x["order_id"] == r["order_id"] for x in rows) == 1]
+    assert len(single) >= 2
+    bad_name = next(i for i, r in enumerate(rows) if r["order_id"] == single[0])
+    bad_product = next(i for i, r in enumerate(rows) if r["order_id"] == single[1])
+    rows[bad_name]["customer_name"] = "Acme\x00Corp"
+    rows[bad_product]["product_name"] = "TV\x0055"
+    path = write_csv(tmp_path / "orders.csv", rows)
+    info = load_csv(warehouse, path)
+    assert (info.status, info.rows_rejected, info.rows_loaded) == ("partial", 2, len(rows) - 2)
+    assert info.rejects_by_rule == {"nul_character": 2}
+    with warehouse.connect() as conn:
+        reasons = sorted(conn.scalars(select(etl_reject.c.reason)))
+        names = list(conn.scalars(select(dim_customer.c.name)))
+        orders = set(conn.scalars(select(fact_order.c.source_order_id)))
+    assert [r.split(": ", 1)[1] for r in reasons] == [
+        "customer_name contains a NUL character (0x00)",
+        "product_name contains a NUL character (0x00)",
+    ]
+    assert not any("\x00" in (n or "") for n in names)
+    assert orders == {r["order_id"] for r in rows} - {single[0], single[1]}
 
 
 def test_two_sources_keep_their_orders_apart(warehouse: Engine, tmp_path: Path) -> None:

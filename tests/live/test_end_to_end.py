@@ -5,10 +5,11 @@ Provisions a small spec twice (the second apply must send no write), then pushes
 warehouse three times: first push (create + update, all read back), a push without change (no
 write), one changed customer (one account write and its follow-ups, list membership moved).
 
-Isolation: its own Accounts custom fields (``sbe_*_c``, fixed names reused by every run), names,
-external ids and target-list names carrying a per-run suffix, so matching never meets the
-accounts of other runs. At the end it marks its accounts, lists, tasks, calls and role deleted
-and deactivates its user (users are never deleted).
+Isolation: its own Accounts custom fields (``sbe<run>_*_c``), names, external ids and target-list
+names carrying a per-run suffix, so matching never meets the accounts or fields of other runs
+(several runs, of several branches, share one live Sugar).
+At the end it marks its accounts, lists, tasks, calls and role deleted, deletes its user
+(deactivated first) and removes its custom fields, leaving the Sugar as it was.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sugar_bridge.provision.plan import plan
 from sugar_bridge.provision.spec import SugarSpec
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.push import push_segments
+from tests.live.support import delete_records, delete_users, remove_fields, user_ids
 from tests.sugar_bridge.push.conftest import SEGMENT_OPTIONS, Warehouse
 
 pytestmark = pytest.mark.live
@@ -61,24 +63,44 @@ def live() -> Iterator[SugarClient]:
 def _spec(suffix: str) -> dict[str, Any]:
     role = f"SBE Role {suffix}"
     return {
-        "account_key_field": "sbe_ext_c",
+        "account_key_field": f"sbe{suffix}_ext_c",
         "protected_users": [os.environ.get("SUGAR_LIVE_USERNAME") or "admin"],
         "custom_fields": {
             "Accounts": [
-                {"name": "sbe_ext_c", "type": "varchar", "len": 64, "label": "SBE External ID"},
                 {
-                    "name": "sbe_segment_c",
+                    "name": f"sbe{suffix}_ext_c",
+                    "type": "varchar",
+                    "len": 64,
+                    "label": "SBE External ID",
+                },
+                {
+                    "name": f"sbe{suffix}_segment_c",
                     "type": "enum",
                     "label": "SBE Segment",
                     "options": SEGMENT_OPTIONS,
                 },
-                {"name": "sbe_stage_c", "type": "enum", "label": "SBE Stage", "options": STAGES},
-                {"name": "sbe_clv_c", "type": "currency", "label": "SBE CLV", "precision": 2},
-                {"name": "sbe_p_alive_c", "type": "decimal", "label": "SBE P", "precision": 4},
-                {"name": "sbe_orders_c", "type": "int", "label": "SBE Orders"},
-                {"name": "sbe_last_order_c", "type": "date", "label": "SBE Last order"},
                 {
-                    "name": "sbe_updated_c",
+                    "name": f"sbe{suffix}_stage_c",
+                    "type": "enum",
+                    "label": "SBE Stage",
+                    "options": STAGES,
+                },
+                {
+                    "name": f"sbe{suffix}_clv_c",
+                    "type": "currency",
+                    "label": "SBE CLV",
+                    "precision": 2,
+                },
+                {
+                    "name": f"sbe{suffix}_p_alive_c",
+                    "type": "decimal",
+                    "label": "SBE P",
+                    "precision": 4,
+                },
+                {"name": f"sbe{suffix}_orders_c", "type": "int", "label": "SBE Orders"},
+                {"name": f"sbe{suffix}_last_order_c", "type": "date", "label": "SBE Last order"},
+                {
+                    "name": f"sbe{suffix}_updated_c",
                     "type": "datetime",
                     "label": "SBE Updated",
                     "views": ["detailview"],
@@ -116,20 +138,20 @@ def _spec(suffix: str) -> dict[str, Any]:
 def _push_config(suffix: str) -> PushConfig:
     return PushConfig.model_validate(
         {
-            "match": {"external_id_field": "sbe_ext_c"},
+            "match": {"external_id_field": f"sbe{suffix}_ext_c"},
             "fields": {
                 "rfm_segment": {
-                    "field": "sbe_segment_c",
+                    "field": f"sbe{suffix}_segment_c",
                     "type": "enum",
                     "values": {label: key for key, label in SEGMENT_OPTIONS.items()},
                 },
-                "lifecycle_stage": {"field": "sbe_stage_c", "type": "enum"},
-                "clv_12m": {"field": "sbe_clv_c", "type": "currency", "precision": 2},
-                "p_alive": {"field": "sbe_p_alive_c", "type": "decimal", "precision": 4},
-                "n_orders": {"field": "sbe_orders_c", "type": "int"},
-                "last_order_at": {"field": "sbe_last_order_c", "type": "date"},
+                "lifecycle_stage": {"field": f"sbe{suffix}_stage_c", "type": "enum"},
+                "clv_12m": {"field": f"sbe{suffix}_clv_c", "type": "currency", "precision": 2},
+                "p_alive": {"field": f"sbe{suffix}_p_alive_c", "type": "decimal", "precision": 4},
+                "n_orders": {"field": f"sbe{suffix}_orders_c", "type": "int"},
+                "last_order_at": {"field": f"sbe{suffix}_last_order_c", "type": "date"},
             },
-            "updated_field": "sbe_updated_c",
+            "updated_field": f"sbe{suffix}_updated_c",
             "batch_size": 4,
             "sessions": 2,
             "target_lists": {"name_pattern": f"SBE {suffix} {{segment}}", "segments": []},
@@ -169,8 +191,8 @@ def _members(client: SugarClient, suffix: str) -> dict[str, set[str]]:
     lists = client.module("ProspectLists")
     out: dict[str, set[str]] = {}
     for rec in lists.list(q.like_prefix("prospect_lists.name", f"SBE {suffix} "), fields=["name"]):
-        members = lists.related(rec["id"], "accounts", fields=["id", "sbe_ext_c"])
-        out[str(rec["name"])] = {str(m.get("sbe_ext_c") or m["id"]) for m in members}
+        members = lists.related(rec["id"], "accounts", fields=["id", f"sbe{suffix}_ext_c"])
+        out[str(rec["name"])] = {str(m.get(f"sbe{suffix}_ext_c") or m["id"]) for m in members}
     return out
 
 
@@ -214,16 +236,22 @@ def test_provision_twice_then_push(live: SugarClient, tmp_path: Path) -> None:
         assert info.tasks_created == 0  # first push: on_first_push is off
         accounts = live.module("Accounts")
         stored = {
-            str(r["sbe_ext_c"]): r
+            str(r[f"sbe{suffix}_ext_c"]): r
             for r in accounts.list(
-                q.like_prefix("accounts_cstm.sbe_ext_c", f"SBE{suffix}-"),
-                fields=["name", "sbe_ext_c", "sbe_segment_c", "sbe_clv_c", "assigned_user_id"],
+                q.like_prefix(f"accounts_cstm.sbe{suffix}_ext_c", f"SBE{suffix}-"),
+                fields=[
+                    "name",
+                    f"sbe{suffix}_ext_c",
+                    f"sbe{suffix}_segment_c",
+                    f"sbe{suffix}_clv_c",
+                    "assigned_user_id",
+                ],
             )
         }
         assert sorted(stored) == sorted(f"SBE{suffix}-{i}" for i in range(N_CUSTOMERS))
         assert stored[f"SBE{suffix}-0"]["name"] == f"SBE Key Account {suffix}"  # not renamed
-        assert stored[f"SBE{suffix}-0"]["sbe_segment_c"] == "champions"
-        assert float(stored[f"SBE{suffix}-1"]["sbe_clv_c"]) == pytest.approx(1000.5)
+        assert stored[f"SBE{suffix}-0"][f"sbe{suffix}_segment_c"] == "champions"
+        assert float(stored[f"SBE{suffix}-1"][f"sbe{suffix}_clv_c"]) == pytest.approx(1000.5)
         members = _members(live, suffix)
         assert members[f"SBE {suffix} Lost"] == {f"SBE{suffix}-2", f"SBE{suffix}-5"}
 
@@ -262,22 +290,22 @@ def _cleanup(client: SugarClient, suffix: str) -> None:
     accounts = client.module("Accounts")
     ids = [
         str(r["id"])
-        for r in accounts.list(q.like_prefix("accounts_cstm.sbe_ext_c", f"SBE{suffix}-"))
+        for r in accounts.list(q.like_prefix(f"accounts_cstm.sbe{suffix}_ext_c", f"SBE{suffix}-"))
     ]
     for module in ("Tasks", "Calls"):
-        activities = client.module(module)
-        for account_id in ids:
-            for rec in accounts.related(account_id, module.lower(), fields=["id"]):
-                activities.update(str(rec["id"]), {"deleted": 1}, check_exists=False)
-    for account_id in ids:
-        accounts.update(account_id, {"deleted": 1}, check_exists=False)
+        related = [
+            str(rec["id"])
+            for account_id in ids
+            for rec in accounts.related(account_id, module.lower(), fields=["id"])
+        ]
+        delete_records(client, module, related)
+    delete_records(client, "Accounts", ids)
     for module, query in (
         ("ProspectLists", q.like_prefix("prospect_lists.name", f"SBE {suffix} ")),
         ("ACLRoles", q.eq("acl_roles.name", f"SBE Role {suffix}")),
     ):
-        accessor = client.module(module)
-        for rec in accessor.list(query, fields=["id"]):
-            accessor.update(str(rec["id"]), {"deleted": 1}, check_exists=False)
-    users = client.module("Users")
-    for rec in users.list(q.eq("users.user_name", f"sbe{suffix}"), fields=["id"]):
-        users.update(str(rec["id"]), {"status": "Inactive"}, check_exists=False)
+        found = client.module(module).list(query, fields=["id"])
+        delete_records(client, module, [str(r["id"]) for r in found])
+    delete_users(client, user_ids(client, prefix=f"sbe{suffix}"))
+    fields = _spec(suffix)["custom_fields"]["Accounts"]
+    remove_fields(client, "Accounts", [f["name"] for f in fields])

@@ -156,9 +156,10 @@ def test_full_demo_leaks_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         assert marker not in demo.output + status.output
 
 
+@pytest.mark.parametrize("driver", ["mysql+pymysql", "postgresql+psycopg"])
 @pytest.mark.parametrize("command", [["status"], ["etl", "run", "--csv", "orders.csv"], ["sync"]])
 def test_database_password_in_the_url_is_never_shown(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], driver: str
 ) -> None:
     secret = "Db-S3cret-Pw-71"
     write_csv(tmp_path / "orders.csv", order_rows(3))
@@ -169,9 +170,7 @@ def test_database_password_in_the_url_is_never_shown(
     monkeypatch.setenv("SUGAR_BRIDGE_SUGAR_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("SUGAR_BRIDGE_SUGAR_PASSWORD", "Sugar-Pw-Unused-1")
     # Port 9 (discard) on loopback: connection refused at once.
-    monkeypatch.setenv(
-        "SUGAR_BRIDGE_WAREHOUSE_URL", f"mysql+pymysql://bridge:{secret}@127.0.0.1:9/wh"
-    )
+    monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", f"{driver}://bridge:{secret}@127.0.0.1:9/wh")
     monkeypatch.setenv("SUGAR_BRIDGE_LOG_LEVEL", "DEBUG")
     raw = _capture_raw_logs(monkeypatch)
     result = CliRunner().invoke(app, command)

@@ -54,3 +54,14 @@ def test_unknown_section_names_line_and_path(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_one_push_session_by_default() -> None:
+    """With SuiteCRM's AOD indexing on, concurrent sessions push slower (benchmarks/README.md,
+    "Sessions and AOD"): the push config, the settings and the example config all say 1."""
+    from sugar_bridge.push.config import PushConfig
+
+    assert PushConfig().sessions == 1
+    assert load_settings().sugar_sessions == 1
+    example = Path(__file__).resolve().parents[2] / "config" / "sugar-bridge.yaml"
+    assert load_config(example).push.sessions == 1

@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 #: Version of the packaged extension (``SugarWebServiceImplBridge::EXTENSION_VERSION``).
-EXTENSION_VERSION = "1.0.0"
+EXTENSION_VERSION = "1.2.0"
 #: Contract level of the ``bridge_*`` methods (``SugarWebServiceImplBridge::API_LEVEL``).
 API_LEVEL = 1
 #: Release date written into the Module Loader manifest (keeps builds reproducible).
-RELEASE_DATE = "2026-11-24"
+RELEASE_DATE = "2026-12-05"
 
 #: Root of the PHP tree (mirrors Sugar's root directory).
 PHP_ROOT = Path(__file__).resolve().parent / "php"

@@ -89,7 +89,8 @@ def render_manifest(files: tuple[str, ...] = PHP_FILES) -> str:
         name="sugar-bridge server extension",
         description=(
             "REST methods for the sugar-bridge integration: bridge_info, "
-            "bridge_ensure_custom_field, bridge_set_role_actions, bridge_get_role_actions "
+            "bridge_ensure_custom_field, bridge_remove_custom_field, bridge_set_role_actions, "
+            "bridge_get_role_actions "
             "(endpoint custom/service/bridge/rest.php, admin sessions only)."
         ),
         author="sugar-bridge",

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectors.sugar.exceptions import ExtensionMissing
+from connectors.sugar.exceptions import AccessDenied, ExtensionMissing
 from connectors.sugar.extension import API_LEVEL, EXTENSION_VERSION
 
 if TYPE_CHECKING:
@@ -92,10 +92,19 @@ def require_extension(client: SugarClient) -> dict[str, Any]:
 
     Uses the extension method ``bridge_info`` (admin session). Raises ExtensionMissing with a
     message saying what to install when the extension is absent, too old or incompatible;
-    AccessDenied (number 40) when the configured user is not an admin.
+    AccessDenied (number 40) naming the user when the configured user is not an admin: the
+    extension answers admins only, so whether it is installed is then unknown.
     """
     try:
         info = client.call_extension("bridge_info")
+    except AccessDenied as error:
+        raise AccessDenied(
+            error.number,
+            error.name,
+            f"the API user {client.username} is not a Sugar administrator, and the extension "
+            "answers admins only: set SUGAR_BRIDGE_SUGAR_USERNAME to an admin",
+            method="bridge_info",
+        ) from error
     except ExtensionMissing as error:
         raise ExtensionMissing(
             f"the Sugar server extension is missing at {client.extension_url}: {INSTALL_HINT}",

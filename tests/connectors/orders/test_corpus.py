@@ -81,6 +81,8 @@ def cases() -> list[Case]:
         around("discount_too_large", line(n, discount="5000"), rule="discount_too_large"),
         around("bad_line_no", line(n, line_no="1.5"), rule="bad_line_no"),
         around("long_sku", line(n, sku="S" * 70), rule="value_too_long", reason="sku"),
+        around("nul_in_name", line(n, customer_name="Ac\x00me"), rule="nul_character",
+               reason="customer_name contains a NUL character"),
         around("nan_price", line(n, unit_price="NaN"), rule="not_a_number"),
         around("price_decimals", line(n, unit_price="1.23456"), rule="bad_price"),
         around("quantity_decimals", line(n, quantity="1.0005"), rule="bad_quantity"),

@@ -96,7 +96,13 @@ def _fields() -> dict[str, dict[str, Any]]:
 def _in_sync() -> SugarState:
     state = SugarState(api_user_id="1", extension=ExtensionInfo(installed=True, api_level=1))
     state.users = {
-        "admin": {"id": "1", "user_name": "admin", "status": "Active", "is_admin": "1"},
+        "admin": {
+            "id": "1",
+            "user_name": "admin",
+            "status": "Active",
+            "employee_status": "Active",
+            "is_admin": "1",
+        },
         "rep1": {
             "id": "u1",
             "user_name": "rep1",
@@ -104,6 +110,7 @@ def _in_sync() -> SugarState:
             "last_name": "One",
             "email1": "rep1@example.com",
             "status": "Active",
+            "employee_status": "Active",
             "is_admin": "0",
         },
     }
@@ -239,7 +246,9 @@ def test_prune_only_unknown_active_users_and_never_protected_or_api_user() -> No
         ("gone", "would-prune")
     ]
     pruning = diff(spec, state, prune=True)
-    assert [(i.key, i.values) for i in pruning.changes] == [("gone", {"status": "Inactive"})]
+    assert [(i.key, i.values) for i in pruning.changes] == [
+        ("gone", {"status": "Inactive", "employee_status": "Terminated"})
+    ]
 
 
 def test_missing_extension_and_security_groups_block() -> None:
@@ -268,3 +277,100 @@ def test_canonical_values() -> None:
     assert canon("2026-01-02 03:04:05", "datetime") == canon("2026-01-02T03:04:05", "datetime")
     assert canon("7", "int") == canon(7.0, "int") == "7"
     assert canon(None) == canon("") == ""
+
+
+def test_custom_field_type_change_blocks_with_what_to_do() -> None:
+    state = _in_sync()
+    state.custom_fields["Accounts"]["clv_12m_c"]["type"] = "varchar"
+    plan = diff(SugarSpec.model_validate(SPEC), state)
+    (blocker,) = plan.blockers
+    assert "custom field Accounts.clv_12m_c is of type varchar in Sugar" in blocker
+    assert "the spec says currency" in blocker
+    assert "new field name" in blocker
+    assert "Studio" in blocker
+    (item,) = [i for i in plan.by_kind("custom_field") if i.key == "Accounts.clv_12m_c"]
+    assert item.action == "blocked"
+    assert not item.is_change  # nothing of it would be sent
+    assert [(c.name, c.old, c.new) for c in item.changes] == [("type", "varchar", "currency")]
+    assert plan.has_changes  # blocked is never "in sync"
+
+
+def test_sugar_type_aliases_are_not_type_changes() -> None:
+    state = _in_sync()
+    state.custom_fields["Accounts"]["clv_12m_c"]["type"] = "currency"
+    state.custom_fields["Accounts"]["segment_updated_c"]["type"] = "datetimecombo"
+    assert diff(SugarSpec.model_validate(SPEC), state).blockers == []
+
+
+def test_non_admin_api_user_is_told_exactly_that() -> None:
+    state = _in_sync()
+    state.api_user_name = "clerk"
+    state.is_admin = False
+    state.extension = ExtensionInfo(installed=False, access_denied=True)
+    plan = diff(SugarSpec.model_validate(SPEC), state)
+    (blocker,) = plan.blockers
+    assert blocker.startswith(
+        "the API user clerk is not a Sugar administrator: provisioning needs an admin (Users "
+        "need admin rights to create users and the extension refuses non-admins)"
+    )
+    assert "not installed" not in blocker
+
+
+def test_access_denied_by_the_extension_alone_is_the_admin_blocker() -> None:
+    # The login said admin, but bridge_info still answered 40: the same single explanation.
+    state = _in_sync()
+    state.api_user_name = "svc"
+    state.extension = ExtensionInfo(installed=False, access_denied=True)
+    (blocker,) = diff(SugarSpec.model_validate(SPEC), state).blockers
+    assert "the API user svc is not a Sugar administrator" in blocker
+
+
+def test_users_follow_status_with_employee_status() -> None:
+    spec = SugarSpec.model_validate(SPEC)
+    state = _in_sync()
+    state.users["rep1"]["employee_status"] = ""
+    (item,) = diff(spec, state).changes
+    assert (item.key, item.values) == ("rep1", {"employee_status": "Active"})
+    assert [(c.name, c.old, c.new) for c in item.changes] == [("employee_status", "", "Active")]
+    state.users["rep1"]["employee_status"] = "Leave of Absence"  # active again: needs Active
+    assert diff(spec, state).changes[0].values == {"employee_status": "Active"}
+
+    inactive = SugarSpec.model_validate(
+        dict(SPEC, users=[dict(SPEC["users"][0], status="Inactive")])
+    )
+    for current, expected in (
+        ("Active", {"status": "Inactive", "employee_status": "Terminated"}),
+        ("", {"status": "Inactive", "employee_status": "Terminated"}),
+        ("Leave of Absence", {"status": "Inactive"}),
+        ("Terminated", {"status": "Inactive"}),
+    ):
+        state.users["rep1"]["employee_status"] = current
+        (item,) = diff(inactive, state).changes
+        assert item.values == expected, current
+    state.users["rep1"]["status"] = "Inactive"
+    for current in ("Leave of Absence", "Terminated"):
+        state.users["rep1"]["employee_status"] = current
+        assert not diff(inactive, state).has_changes, current
+
+
+def test_created_users_carry_employee_status() -> None:
+    state = _in_sync()
+    del state.users["rep1"]
+    gone = {"user_name": "gone", "last_name": "G", "status": "Inactive"}
+    spec = SugarSpec.model_validate(dict(SPEC, users=[SPEC["users"][0], gone]))
+    created = {i.key: i.values["employee_status"] for i in diff(spec, state).by_kind("user")}
+    assert created == {"rep1": "Active", "gone": "Terminated"}
+
+
+def test_declared_employee_status_of_an_inactive_user_is_kept() -> None:
+    # What export writes for an inactive user whose employee_status is still 'Active' or empty.
+    state = _in_sync()
+    state.users["rep1"].update(status="Inactive", employee_status="Active")
+    user = dict(SPEC["users"][0], status="Inactive", employee_status="Active")
+    assert not diff(SugarSpec.model_validate(dict(SPEC, users=[user])), state).has_changes
+    state.users["rep1"]["employee_status"] = ""
+    (item,) = diff(SugarSpec.model_validate(dict(SPEC, users=[user])), state).changes
+    assert item.values == {"employee_status": "Active"}
+    hand_written = dict(SPEC["users"][0], status="Inactive")  # no employee_status: derived
+    (item,) = diff(SugarSpec.model_validate(dict(SPEC, users=[hand_written])), state).changes
+    assert item.values == {"employee_status": "Terminated"}

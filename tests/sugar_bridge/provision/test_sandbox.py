@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
-from connectors.sugar.exceptions import ExtensionMissing, InvalidLogin
+from connectors.sugar.exceptions import AccessDenied, ExtensionMissing, InvalidLogin, SugarError
 from etl.db import create_engine_for
 from etl.history import last_runs
 from sugar_bridge.config import load_config
@@ -25,7 +25,7 @@ from sugar_bridge.provision.exceptions import ApplyFailed, PasswordError, PlanBl
 from sugar_bridge.provision.export import export
 from sugar_bridge.provision.plan import plan
 from sugar_bridge.provision.spec import SugarSpec
-from sugar_bridge.sandbox import Faults, Sandbox
+from sugar_bridge.sandbox import SUITECRM_7_15, Faults, Sandbox
 from tests.conftest import REPO
 
 SMALL: dict[str, Any] = {
@@ -485,3 +485,331 @@ def test_plan_reads_survive_null_answers(sandbox: Sandbox, tmp_path: Path) -> No
         (i.kind, i.key, i.action) for i in clean.changes
     ]
     assert clean.has_changes
+
+
+# --- SuiteCRM 7.15: sessions need employee_status 'Active' ----------------------------------------
+
+
+def _session_works(sandbox: Sandbox, user: str, password: str) -> str:
+    """Log in as ``user`` and call get_user_id with its own session (not the login answer)."""
+    with SugarClient(sandbox.base_url, user, password, max_retries=0) as c:
+        return str(c.call("get_user_id"))
+
+
+def _users(client: SugarClient) -> dict[str, dict[str, Any]]:
+    fields = ["id", "user_name", "status", "employee_status"]
+    return {u["user_name"]: u for u in client.module("Users").list(fields=fields)}
+
+
+def test_cli_provisioned_users_can_use_their_session_on_suitecrm_7_15(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sugar_bridge.cli.app import app
+
+    assert sandbox.flavor is SUITECRM_7_15  # the default: as strict as the supported SuiteCRM
+    _cli_env(monkeypatch, sandbox, tmp_path)
+    applied = CliRunner().invoke(app, ["provision", "apply", "--yes"])
+    assert applied.exit_code == 0, applied.output
+    (passwords,) = (tmp_path / "data").glob("provision-passwords-*.tsv")
+    generated = dict(
+        ln.split("\t") for ln in passwords.read_text().splitlines() if not ln.startswith("#")
+    )
+    credentials = {"rep1": REP1_PW, **generated}
+    assert set(credentials) == {"rep1", "rep2", "prof"}
+    ids = {name: record["id"] for name, record in sandbox_users(sandbox).items()}
+    for user, password in credentials.items():
+        assert _session_works(sandbox, user, password) == ids[user]
+
+
+def sandbox_users(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    rows = sandbox.store.rows("SELECT id, user_name, status, employee_status FROM users")
+    return {str(r["user_name"]): r for r in rows}
+
+
+def test_users_are_created_as_active_employees(client: SugarClient, tmp_path: Path) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    users = _users(client)
+    assert {n: users[n]["employee_status"] for n in ("rep1", "rep2", "prof")} == {
+        "rep1": "Active",
+        "rep2": "Active",
+        "prof": "Active",
+    }
+
+
+def test_plan_repairs_users_without_employee_status(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path
+) -> None:
+    # What an older bridge (or any set_entry on Users) left: users locked out on 7.15.
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    sandbox.store.execute("UPDATE users SET employee_status = NULL WHERE user_name <> 'admin'")
+    with pytest.raises(SugarError):
+        _session_works(sandbox, "rep1", REP1_PW)
+    repair = plan(client, _spec())
+    changes = {(i.key, c.name): (c.old, c.new) for i in repair.changes for c in i.changes}
+    assert changes == {
+        ("rep1", "employee_status"): ("", "Active"),
+        ("rep2", "employee_status"): ("", "Active"),
+        ("prof", "employee_status"): ("", "Active"),
+    }
+    apply(client, _spec(), passwords_file=tmp_path / "pw2.tsv", current=repair)
+    assert _session_works(sandbox, "rep1", REP1_PW) == _users(client)["rep1"]["id"]
+    assert not plan(client, _spec()).has_changes
+
+
+def test_cli_plan_shows_the_employee_status_repair(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sugar_bridge.cli.app import app
+
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    sandbox.store.execute("UPDATE users SET employee_status = NULL WHERE user_name = 'rep2'")
+    _cli_env(monkeypatch, sandbox, tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    planned = CliRunner().invoke(app, ["provision", "plan", "--detailed-exitcode"])
+    assert planned.exit_code == 2, planned.output
+    assert "employee_status: ∅ → Active" in planned.output
+
+
+def _with_status(status: str, user_name: str = "prof") -> SugarSpec:
+    data = yaml.safe_load(yaml.safe_dump(SMALL))
+    for user in data["users"]:
+        if user["user_name"] == user_name:
+            user["status"] = status
+    return _spec(data)
+
+
+def test_deactivated_user_becomes_terminated_and_leave_of_absence_is_left_alone(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path
+) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    inactive = _with_status("Inactive")
+    the_plan = plan(client, inactive)
+    (item,) = the_plan.changes
+    assert [(c.name, c.old, c.new) for c in item.changes] == [
+        ("status", "Active", "Inactive"),
+        ("employee_status", "Active", "Terminated"),
+    ]
+    apply(client, inactive, passwords_file=tmp_path / "pw2.tsv")
+    prof = _users(client)["prof"]
+    assert (prof["status"], prof["employee_status"]) == ("Inactive", "Terminated")
+    assert not plan(client, inactive).has_changes
+
+    # HR put them on leave: that is theirs to say, and no plan flaps over it.
+    client.module("Users").update(prof["id"], {"employee_status": "Leave of Absence"})
+    assert not plan(client, inactive).has_changes
+    exported = export(client)
+    respec = SugarSpec.model_validate(yaml.safe_load(exported.to_yaml())["sugar"])
+    assert {u.user_name: u.status for u in respec.users}["prof"] == "Inactive"
+    assert not plan(client, respec).has_changes
+
+    # Back to Active: both fields again.
+    reactivated = plan(client, _spec())
+    (item,) = reactivated.changes
+    assert [(c.name, c.old, c.new) for c in item.changes] == [
+        ("status", "Inactive", "Active"),
+        ("employee_status", "Leave of Absence", "Active"),
+    ]
+
+
+def test_prune_terminates_the_employee_too(client: SugarClient, tmp_path: Path) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    users = client.module("Users")
+    leaver = users.create(
+        {"user_name": "leaver", "last_name": "L", "status": "Active", "employee_status": "Active"}
+    )
+    on_leave = users.create(
+        {"user_name": "away", "last_name": "A", "employee_status": "Leave of Absence"}
+    )
+    result = apply(client, _spec(), prune=True, passwords_file=tmp_path / "pw2.tsv")
+    assert sorted((i.key, i.values["status"]) for i in result.applied) == [
+        ("away", "Inactive"),
+        ("leaver", "Inactive"),
+    ]
+    after = _users(client)
+    assert (after["leaver"]["status"], after["leaver"]["employee_status"]) == (
+        "Inactive",
+        "Terminated",
+    )
+    assert (after["away"]["status"], after["away"]["employee_status"]) == (
+        "Inactive",
+        "Leave of Absence",
+    )
+    assert users.get(leaver) is not None
+    assert users.get(on_leave) is not None
+    assert not plan(client, _spec(), prune=True).has_changes
+
+
+def test_export_round_trip_keeps_employee_status_quiet(client: SugarClient, tmp_path: Path) -> None:
+    apply(client, _with_status("Inactive"), passwords_file=tmp_path / "pw.tsv")
+    exported = export(client)
+    spec = SugarSpec.model_validate(yaml.safe_load(exported.to_yaml())["sugar"])
+    assert {u.user_name: u.status for u in spec.users} == {
+        "rep1": "Active",
+        "rep2": "Active",
+        "prof": "Inactive",
+    }
+    again = plan(client, spec)
+    assert not again.has_changes, [(i.kind, i.key, i.changes) for i in again.changes]
+
+
+# --- blockers: type changes, non-admin API user, exit codes ---------------------------------------
+
+
+def _retyped() -> SugarSpec:
+    data = yaml.safe_load(yaml.safe_dump(SMALL))
+    for spec_field in data["custom_fields"]["Accounts"]:
+        if spec_field["name"] == "n_orders_c":
+            spec_field["type"] = "decimal"
+    return _spec(data)
+
+
+def test_custom_field_type_change_is_a_blocker_and_apply_applies_nothing(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path
+) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    # Drift that apply would fix if the plan were not blocked.
+    client.module("Users").update(_users(client)["rep1"]["id"], {"title": "Intern"})
+    retyped = _retyped()
+    the_plan = plan(client, retyped)
+    (blocker,) = the_plan.blockers
+    assert "Accounts.n_orders_c is of type int in Sugar and the spec says decimal" in blocker
+    assert "new field name" in blocker
+    assert "Studio" in blocker
+    assert [i.key for i in the_plan.items if i.action == "blocked"] == ["Accounts.n_orders_c"]
+    before = sandbox.stats.total_writes
+    with pytest.raises(PlanBlocked, match="n_orders_c"):
+        apply(client, retyped, passwords_file=tmp_path / "pw2.tsv")
+    assert sandbox.stats.total_writes == before
+    assert sandbox.store.rows("SELECT type FROM fields_meta_data WHERE name = 'n_orders_c'") == [
+        {"type": "int"}
+    ]
+    # The spec as it was still applies (and fixes the drift).
+    apply(client, _spec(), passwords_file=tmp_path / "pw3.tsv")
+    assert not plan(client, _spec()).has_changes
+
+
+def test_cli_plan_exits_1_when_blocked_with_or_without_detailed_exitcode(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sugar_bridge.cli.app import app
+
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    config = _cli_env(monkeypatch, sandbox, tmp_path)
+    monkeypatch.setenv("COLUMNS", "200")
+    data = yaml.safe_load(yaml.safe_dump(SMALL))
+    for spec_field in data["custom_fields"]["Accounts"]:
+        if spec_field["name"] == "n_orders_c":
+            spec_field["type"] = "decimal"
+    config.write_text(yaml.safe_dump({"sugar": data}), encoding="utf-8")
+    runner = CliRunner()
+    for args in (["provision", "plan"], ["provision", "plan", "--detailed-exitcode"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "n_orders_c is of type int" in result.output
+        assert "Blocked:" in result.output
+        assert "No changes" not in result.output
+    before = sandbox.stats.total_writes
+    applied = runner.invoke(app, ["provision", "apply", "--yes"])
+    assert applied.exit_code == 1, applied.output
+    assert "nothing was applied" in applied.output
+    assert sandbox.stats.total_writes == before
+
+
+def test_non_admin_api_user_is_told_it_is_not_an_admin(
+    sandbox: Sandbox, client: SugarClient, tmp_path: Path
+) -> None:
+    client.module("Users").create(
+        {
+            "user_name": "clerk",
+            "last_name": "Clerk",
+            "employee_status": "Active",
+            "user_hash": hashlib.md5(b"clerk-pw").hexdigest(),
+        }
+    )
+    with SugarClient(sandbox.base_url, "clerk", "clerk-pw", max_retries=0) as clerk:
+        with pytest.raises(AccessDenied):
+            clerk.call_extension("bridge_info")  # what the extension answers a non-admin
+        the_plan = plan(clerk, _spec())
+        before = sandbox.stats.total_writes
+        with pytest.raises(PlanBlocked):
+            apply(clerk, _spec(), passwords_file=tmp_path / "pw.tsv", current=the_plan)
+        assert sandbox.stats.total_writes == before
+    (blocker,) = [b for b in the_plan.blockers if "administrator" in b]
+    assert blocker.startswith(
+        "the API user clerk is not a Sugar administrator: provisioning needs an admin (Users "
+        "need admin rights to create users and the extension refuses non-admins)"
+    )
+    assert not any("not installed" in b for b in the_plan.blockers)
+    assert {i.note for i in the_plan.by_kind("role_rights")} == {
+        "needs an admin session (the extension answers admins only)"
+    }
+
+
+# --- export keeps the precision of decimal and currency fields ----------------------------------
+
+
+def _exported_fields(client: SugarClient) -> dict[str, dict[str, Any]]:
+    exported = export(client)
+    return {f["name"]: f for f in exported.section["custom_fields"]["Accounts"]}
+
+
+def test_export_keeps_the_precision_of_decimal_and_currency_fields(
+    client: SugarClient, tmp_path: Path
+) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    fields = _exported_fields(client)
+    assert fields["p_alive_c"]["precision"] == 4  # as declared
+    # Currency columns always have Sugar's own 6 decimals (TemplateCurrency), whatever was asked.
+    assert fields["clv_12m_c"]["precision"] == 6
+    assert "precision" not in fields["n_orders_c"]
+    # Applying the export to an empty Sugar recreates the decimal with its precision.
+    exported = SugarSpec.model_validate(yaml.safe_load(export(client).to_yaml())["sugar"])
+    assert not plan(client, exported).has_changes
+    with (
+        Sandbox() as other,
+        SugarClient(other.base_url, "admin", other.admin_password, max_retries=0) as fresh,
+    ):
+        adopted = exported.model_copy(update={"users": [], "security_groups": [], "accounts": []})
+        apply(fresh, adopted, passwords_file=tmp_path / "pw2.tsv")
+        assert _exported_fields(fresh)["p_alive_c"]["precision"] == 4
+
+
+def test_export_without_the_reader_method_says_precision_was_skipped(
+    client: SugarClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    real = client.call_extension
+
+    def extension_1_0(method: str, **params: Any) -> Any:
+        if method == "bridge_get_custom_fields":  # unknown to extension 1.0.0
+            raise ExtensionMissing("does not know this method", method=method)
+        return real(method, **params)
+
+    monkeypatch.setattr(client, "call_extension", extension_1_0)
+    exported = export(client)
+    fields = {f["name"]: f for f in exported.section["custom_fields"]["Accounts"]}
+    assert "precision" not in fields["p_alive_c"]
+    (note,) = [s for s in exported.skipped if "precision" in s]
+    assert "precision of Accounts decimal fields" in note
+    assert "no bridge_get_custom_fields, added in 1.2.0" in note
+
+
+def test_export_round_trip_of_users_deactivated_by_something_else(
+    client: SugarClient, tmp_path: Path
+) -> None:
+    # Deactivated before the bridge managed employee_status (or in Sugar's screens): Inactive,
+    # with employee_status still 'Active' or none. Export then plan must show no change.
+    apply(client, _spec(), passwords_file=tmp_path / "pw.tsv")
+    users = client.module("Users")
+    users.create(
+        {"user_name": "old1", "last_name": "Old", "status": "Inactive", "employee_status": "Active"}
+    )
+    users.create({"user_name": "old2", "last_name": "Older", "status": "Inactive"})
+    exported = export(client)
+    by_name = {u["user_name"]: u for u in exported.section["users"]}
+    assert by_name["old1"]["employee_status"] == "Active"
+    assert by_name["old2"]["employee_status"] == ""
+    assert "employee_status" not in by_name["rep1"]  # Active users: never written
+    spec = SugarSpec.model_validate(yaml.safe_load(exported.to_yaml())["sugar"])
+    again = plan(client, spec)
+    assert not again.has_changes, [(i.kind, i.key, i.changes) for i in again.changes]

@@ -270,6 +270,12 @@ CASES: list[tuple[str, str | tuple[str, str], str, str]] = [
         "markup-like text",
     ),
     (
+        "active_user_not_an_active_employee",
+        ("      last_name: Bernard\n", "      last_name: Bernard\n      employee_status: Gone\n"),
+        "sugar.users[0]",
+        "employee_status can only be 'Active'",
+    ),
+    (
         "protected_and_managed",
         ("sugar:\n", "sugar:\n  protected_users: [t.bernard]\n"),
         "sugar.users[0].user_name",

@@ -18,7 +18,15 @@ from etl.db import create_engine_for
 from etl.schema import analytics_run, customer_metrics, dim_customer, etl_run, metadata
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.sandbox import Faults, Sandbox
-from tests.etl.fixtures import _empty_tables, _mysql_engine, mysql_url  # noqa: F401 (fixtures)
+from tests.etl.fixtures import (  # noqa: F401 (fixtures)
+    BACKENDS,
+    _empty_tables,
+    _mysql_engine,
+    _postgres_engine,
+    mysql_url,
+    postgres_url,
+    server_warehouse,
+)
 
 SEGMENT_OPTIONS = {
     "champions": "Champions",
@@ -172,17 +180,17 @@ class Warehouse:
         return run_id
 
 
-@pytest.fixture(params=["sqlite", pytest.param("mysql", marks=pytest.mark.mysql)])
+@pytest.fixture(params=BACKENDS)
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    """An empty warehouse: a SQLite file, or (marker mysql) the session's MariaDB database."""
+    """An empty warehouse: a SQLite file, or (markers mysql, postgres) the session's MariaDB or
+    PostgreSQL database."""
     if request.param == "sqlite":
         engine = create_engine_for(f"sqlite:///{tmp_path / 'warehouse.db'}")
         metadata.create_all(engine)
         yield Warehouse(engine)
         engine.dispose()
         return
-    engine = request.getfixturevalue("_mysql_engine")
-    _empty_tables(engine)
+    _, engine = server_warehouse(request, request.param)
     yield Warehouse(engine)
     _empty_tables(engine)
 

@@ -9,9 +9,10 @@ from sqlalchemy import select
 
 from etl.schema import dim_customer, push_log, push_match_issue, push_run
 from sugar_bridge.push import store
+from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.exceptions import MissingFieldsError
 from sugar_bridge.push.push import match_accounts, push_segments
-from sugar_bridge.sandbox import Latency, Sandbox
+from sugar_bridge.sandbox import AodIndex, Latency, Sandbox
 from tests.sugar_bridge.push.conftest import Warehouse, client_for, factory, push_config
 
 WRITE_METHODS = ("set_entry", "set_entries", "set_relationship", "set_relationships")
@@ -194,7 +195,8 @@ def test_silently_dropped_write_is_detected_and_retried(
     sandbox.stats.reset()
     retry = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
     assert (retry.status, retry.updated, retry.failed) == ("ok", 1, 0)
-    assert accounts_by_external_id(sandbox)["C004"][0]["clv_12m_c"] in (999.99, "999.99")
+    # A custom currency is answered with 6 decimals, as SuiteCRM 7.15.0 does (decimal(26,6)).
+    assert accounts_by_external_id(sandbox)["C004"][0]["clv_12m_c"] == "999.990000"
     with warehouse.engine.connect() as conn:
         sent = conn.execute(
             select(push_log.c.new_values).where(push_log.c.run_id == retry.run_id)
@@ -278,6 +280,60 @@ def test_batches_overlap_over_the_session_pool(warehouse: Warehouse, sandbox: Sa
     assert info.updated == 8
     assert sandbox.stats.calls["set_entries"] == 4  # 2 batches per push
     assert info.timings["write"] < 1.8, info.timings  # one after the other would take >= 2 s
+
+
+def test_default_one_session_beats_two_on_a_sugar_with_aod(
+    warehouse: Warehouse, sandbox: Sandbox
+) -> None:
+    """``push.sessions`` defaults to 1: with AOD search indexing on (the sandbox's model of the
+    index lock, benchmarks/README.md "Sessions and AOD"), 2 sessions write slower than 1."""
+    for i in range(8):
+        warehouse.add_customer(f"C{i:03d}", f"Customer {i}", None)
+    warehouse.analyse()
+    two = push_config(sessions=2, batch_size=4, followups=[], target_lists={"enabled": False})
+    default = PushConfig.model_validate(two.model_dump(exclude={"sessions"}))
+    assert default.sessions == 1
+    push_segments(warehouse.engine, factory(sandbox), default, as_of=warehouse.as_of)
+    sandbox.latency = Latency(per_update=0.01)
+    sandbox.set_aod(AodIndex(per_save=0.03, contended=0.06))
+    writes = {}
+    for n, config in enumerate((default, two, default, two)):
+        for i in range(8):
+            warehouse.set(f"C{i:03d}", n_orders=100 + 10 * n + i)
+        warehouse.analyse()
+        info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+        assert info.updated == 8
+        writes.setdefault(config.sessions, []).append(info.timings["write"])
+    # 1 session: 8 x (10 + 30) ms; 2: the index always contended, ~8 x (30 + 60) ms
+    assert min(writes[2]) > 1.3 * min(writes[1]), writes
+
+
+@pytest.mark.parametrize(("aod", "expected"), [(None, 1), (True, 1), (False, 2)])
+def test_sessions_auto_writes_with_two_sessions_only_when_aod_is_off(
+    warehouse: Warehouse,
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    aod: bool | None,
+    expected: int,
+) -> None:
+    """``push.sessions: auto`` asks the Sugar (``aod_indexing``): 2 sessions when AOD is off, 1
+    when on or unknown (the sandbox has no AOD_IndexEvent module: unknown)."""
+    import sugar_bridge.push.push as push_module
+
+    if aod is not None:
+        monkeypatch.setattr(push_module, "aod_indexing", lambda client: aod)
+    for i in range(8):
+        warehouse.add_customer(f"C{i:03d}", f"Customer {i}", None)
+    warehouse.analyse()
+    config = push_config(
+        sessions="auto", batch_size=2, followups=[], target_lists={"enabled": False}
+    )
+    info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert info.created == 8
+    # one login for the reads, one per writing session
+    assert sandbox.stats.calls["login"] == 1 + expected
+    with pytest.raises(ValueError, match="sessions"):
+        push_config(sessions="many")
 
 
 def test_unmatched_policies_and_first_push_rules(warehouse: Warehouse, sandbox: Sandbox) -> None:

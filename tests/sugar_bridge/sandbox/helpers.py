@@ -48,15 +48,14 @@ class Api:
         self.session = reply.body["id"]
 
     def login(self, user: str, password: str) -> Reply:
-        return raw_call(
-            self.sandbox.url,
-            "login",
-            {
-                "user_auth": {"user_name": user, "password": md5_hex(password)},
-                "application_name": "tests",
-                "name_value_list": [],
-            },
-        )
+        rest_data: dict[str, Any] = {
+            "user_auth": {"user_name": user, "password": md5_hex(password)},
+            "application_name": "tests",
+            "name_value_list": [],
+        }
+        if self.sandbox.flavor.refuses_application_name:
+            del rest_data["application_name"]  # SuiteCRM 8: HTTP 500 (SuiteCRM-Core#272)
+        return raw_call(self.sandbox.url, "login", rest_data)
 
     def __call__(self, method: str, **params: Any) -> Any:
         reply = self.raw(method, **params)

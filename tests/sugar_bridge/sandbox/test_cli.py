@@ -41,6 +41,7 @@ def test_foreground_server_prints_url_and_stops_on_ctrl_c(tmp_path: Path) -> Non
         assert match, text
         assert "admin" in text
         assert "sandbox-admin" in text
+        assert "SuiteCRM 7.15.0" in text  # the default release it plays
         login = raw_call(
             match.group(0),
             "login",
@@ -55,6 +56,12 @@ def test_foreground_server_prints_url_and_stops_on_ctrl_c(tmp_path: Path) -> Non
     assert proc.returncode == 0
     assert "sandbox stopped" in out
     assert (tmp_path / "sandbox.db").exists()
+
+
+def test_unknown_suitecrm_release_is_a_config_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["sandbox", "--memory", "--port", "0", "--suitecrm", "7.13"])
+    assert result.exit_code == 2, result.output
+    assert "--suitecrm takes 7.14, 7.15, 8" in result.output
 
 
 def test_accounts_lists_the_database_with_segments(tmp_path: Path) -> None:
@@ -134,3 +141,43 @@ def _two_accounts(data_dir: Path, field: dict[str, Any], segments: dict[str, str
                 ],
             },
         )
+
+
+def test_aod_option_turns_the_index_model_on(tmp_path: Path) -> None:
+    env = {**os.environ, "COLUMNS": "200", "SUGAR_BRIDGE_DATA_DIR": str(tmp_path)}
+    args = ["--port", "0", "--memory", "--aod", "--aod-index-ms", "300", "--aod-contended-ms", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", START, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        text = ""
+        deadline = time.monotonic() + 60
+        while "AOD search indexing: on" not in text and time.monotonic() < deadline:
+            text += proc.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/service/v4_1/rest\.php", text)
+        assert match, text
+        assert "AOD search indexing: on" in text
+        session = raw_call(
+            match.group(0),
+            "login",
+            {"user_auth": {"user_name": "admin", "password": md5_hex("sandbox-admin")}},
+        ).body["id"]
+        started = time.monotonic()
+        saved = raw_call(
+            match.group(0),
+            "set_entry",
+            {"session": session, "module_name": "Accounts", "name_value_list": {"name": "A"}},
+        )
+        assert saved.status == 200
+        assert time.monotonic() - started >= 0.3  # the index write of the saved account
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0

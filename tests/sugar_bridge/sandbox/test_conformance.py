@@ -1,4 +1,4 @@
-"""CONFORMANCE: every recorded exchange with the real SuiteCRM 7.14.6, replayed against the sandbox.
+"""CONFORMANCE: every recorded exchange with a real SuiteCRM, replayed against the sandbox.
 
 For each recording a fresh sandbox is prepared with the state the recording implies (the lab's
 accounts 'Lab Alpha GmbH' and 'Lab Page 00..24', users labuser1..5, the role 'Lab Segment Readers',
@@ -9,6 +9,10 @@ answer must have the same meaning: HTTP status, error number (and its JSON type)
 
 Not replayed: the measured summaries (throughput, concurrency) and the short list below. The
 database-down exchanges are replayed with the sandbox's ``http500`` fault switched on.
+
+The SuiteCRM 7.15.0 recordings (``suitecrm-7.15.0``, Contacts … Notes, prefixes 10–15) are
+sequences: each file is replayed after the files before it with the same prefix, into one fresh
+sandbox, recorded ids paired with the sandbox's as the answers come (``test_crm_sequence_*``).
 """
 
 from __future__ import annotations
@@ -26,12 +30,23 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from sugar_bridge.sandbox import Faults, Sandbox, md5_hex
-from tests.conftest import RECORDINGS, load_recording
+from sugar_bridge.sandbox import SUITECRM_7_14, Faults, Sandbox, md5_hex
+from tests.conftest import RECORDINGS, RECORDINGS_ROOT, load_recording
 from tests.sugar_bridge.sandbox.helpers import Reply, raw_call
 
 # Recordings the sandbox does not reproduce, with the reason. Keep this short.
 NOT_REPRODUCED: dict[str, str] = {}
+# Values a later SuiteCRM answers differently; the sandbox follows the later one. Each entry:
+# recording → (path in the response body, the later version's value, the evidence).
+SUPERSEDED: dict[str, tuple[tuple[str | int, ...], Any, str]] = {
+    "05_get_entry_custom_fields": (
+        ("entry_list", 0, "name_value_list", "clv_c", "value"),
+        "12345.670000",
+        "SuiteCRM 7.15.0 answers a custom currency (a decimal(26,6) column) with 6 decimals;"
+        " 7.14.6 answered 12345.67. Checked side by side by tests/live/test_sandbox_parity.py"
+        " (currency_kept_with_six_decimals) and pinned in test_live_observed.py.",
+    ),
+}
 # Excluded by rule: the measured summaries (not single exchanges).
 EXCLUDED = re.compile(r"(summary|throughput|concurrency)")
 # Compared by shape (counts, keys, total_count type), not row by row: in the 09 ones the totals and
@@ -54,6 +69,8 @@ UNORDERED = {
 ADMIN_MD5_PLACEHOLDER = "<md5 of admin password (32 lowercase hex chars)>"
 ADMIN_PLAIN_PLACEHOLDER = "<plain admin password (redacted)>"
 DATE_KEYS = {"date_entered", "date_modified", "gmt_time"}
+# Numbers the server hands out (cases.case_number): compared as digit strings, not by value.
+AUTO_NUMBER_KEYS = {"case_number"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # --- the lab's records, with their recorded ids ----------------------------------------------
@@ -610,6 +627,11 @@ class Comparison:
             )
         if set(rec) == {"name", "value"} and str(rec["name"]) in DATE_KEYS:
             return  # a {name, value} pair of a date field: the value is "now" on either side
+        if set(rec) == {"name", "value"} and str(rec["name"]) in AUTO_NUMBER_KEYS:
+            value = act.get("value")
+            if not (isinstance(value, str) and value.isdigit()):
+                self.problems.append(f"{path}: recorded an auto number, got {value!r}")
+            return
         for k in rec:
             if k not in act:
                 continue
@@ -1015,7 +1037,15 @@ def test_recording_is_reproduced(name: str) -> None:
     if name == "02_user4_login_bcrypt_of_md5_user_hash":
         pytest.importorskip("bcrypt")
     recording = load_recording(name)
-    with Sandbox(post_max_size=1 << 20) as sandbox:
+    if name in SUPERSEDED:
+        where, value, _evidence = SUPERSEDED[name]
+        target: Any = recording["response"]["body"]
+        for step in where[:-1]:
+            target = target[step]
+        target[where[-1]] = value
+    # The recordings were made with 7.14.6: the sandbox plays that release (its users' sessions
+    # work without employee_status; 7.15's stricter check is tested in test_suitecrm_7_15.py).
+    with Sandbox(post_max_size=1 << 20, flavor=SUITECRM_7_14) as sandbox:
         w = _world(sandbox, name)
         if name.startswith("07_db_down_"):
             # MariaDB stopped: every call dies in Sugar's bootstrap (HTTP 500, empty body).
@@ -1041,3 +1071,86 @@ def test_not_reproduced_list_is_short_and_current() -> None:
 def test_md5_helper_matches_recorded_hashes() -> None:
     assert md5_hex(PASSWORDS[1]) == "592fd584317c012843283dc97f149d91"
     assert hashlib.md5(PASSWORDS[2].encode()).hexdigest() == "a6105da125758b79487b996b28cd7a28"
+
+
+# --- SuiteCRM 7.15.0: Contacts, Leads, Opportunities, Cases, Meetings, Notes as sequences ------
+
+RECORDINGS_7150 = RECORDINGS_ROOT / "suitecrm-7.15.0"
+SESSION_PLACEHOLDER = "<session id (redacted)>"
+CRM_PREFIXES = {
+    "10": "Contacts",
+    "11": "Leads",
+    "12": "Opportunities",
+    "13": "Cases",
+    "14": "Meetings",
+    "15": "Notes",
+}
+
+
+def _crm_recordings() -> list[str]:
+    return sorted(p.stem for p in RECORDINGS_7150.glob("1[0-5]_*.json"))
+
+
+def _load_7150(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((RECORDINGS_7150 / f"{name}.json").read_text("utf-8"))
+    return data
+
+
+def _replay_step(w: World, name: str, rec: dict[str, Any], idmap: dict[str, str]) -> list[str]:
+    """Send one recorded request (session and already paired ids swapped in) and compare."""
+    if "_get_module_fields_" in name:
+        return special_module_fields(w, rec, name)
+    text = json.dumps(rec["request"]["rest_data"]).replace(SESSION_PLACEHOLDER, w.admin)
+    for recorded, ours in idmap.items():
+        text = text.replace(recorded, ours)
+    reply = raw_call(w.sandbox.url, rec["request"]["method"], text, timeout=30)
+    c = Comparison(name, idmap=idmap)
+    if rec["response"]["status"] != reply.status:
+        c.problems.append(f"HTTP {reply.status}, recorded {rec['response']['status']}")
+    c.same(rec["response"]["body"], reply.body)
+    return c.problems
+
+
+CRM_RECORDINGS = _crm_recordings()
+
+
+@pytest.mark.parametrize("name", CRM_RECORDINGS)
+def test_crm_sequence_is_reproduced(name: str) -> None:
+    """The steps before ``name`` (same prefix) build the state; ``name``'s answer must match."""
+    steps = [n for n in CRM_RECORDINGS if n[:2] == name[:2] and n <= name]
+    idmap: dict[str, str] = {}
+    with Sandbox() as sandbox:
+        w = World(sandbox)
+        w.admin = w.login("admin", sandbox.admin_password)
+        problems: list[str] = []
+        for step in steps:
+            problems = _replay_step(w, step, _load_7150(step), idmap)
+    assert problems == [], f"{name}: {problems}"
+
+
+def test_crm_recordings_cover_the_six_modules() -> None:
+    """Every module has its sequence: create, list, relate both ways, delete, fields, an error."""
+    for prefix, module in CRM_PREFIXES.items():
+        names = [n for n in CRM_RECORDINGS if n.startswith(prefix)]
+        methods = {_load_7150(n)["request"]["method"] for n in names}
+        assert {
+            "set_entry",
+            "set_entries",
+            "get_entry",
+            "get_entry_list",
+            "get_entries_count",
+            "set_relationship",
+            "get_relationships",
+            "get_module_fields",
+        } <= methods, (module, methods)
+        modules = {_load_7150(n)["request"]["rest_data"].get("module_name") for n in names}
+        assert {module, "Accounts"} <= modules
+        assert any("bad_enum" in n for n in names)
+        assert any("delete" in n for n in names)
+
+
+def test_crm_recordings_hold_no_session_or_password() -> None:
+    """The recorder redacts the session id; no recorded request carries a live one."""
+    for name in CRM_RECORDINGS:
+        session = _load_7150(name)["request"]["rest_data"]["session"]
+        assert session == SESSION_PLACEHOLDER, name

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from sugar_bridge.sandbox import Sandbox, md5_hex
+from sugar_bridge.sandbox import SUITECRM_7_14, Sandbox, md5_hex
 from tests.sugar_bridge.sandbox.helpers import Api
 
 FIELDS: list[dict[str, Any]] = [
@@ -24,7 +24,7 @@ FIELDS: list[dict[str, Any]] = [
 
 @pytest.fixture
 def api() -> Iterator[Api]:
-    with Sandbox() as sandbox:
+    with Sandbox(flavor=SUITECRM_7_14) as sandbox:  # what was observed on 7.14.6
         admin = Api(sandbox)
         for spec in FIELDS:
             admin("bridge_ensure_custom_field", module_name="Accounts", field=spec, views=[])
@@ -53,7 +53,9 @@ def test_null_leaves_a_field_and_empty_string_clears_it(api: Api) -> None:
     assert _read(api, rid, names) == {
         "seg_c": "b",
         "n_c": "4",
-        "m_c": "2.00",
+        # SuiteCRM 7.15.0: a custom currency is a decimal(26,6) column, answered with 6 decimals
+        # (7.14.6 answered 2.00; tests/live/test_sandbox_parity.py checks it side by side).
+        "m_c": "2.000000",
         "p_c": "0.5",
         "d_c": "2026-01-02",
         "industry": "Energy",
@@ -71,6 +73,10 @@ def test_null_leaves_a_field_and_empty_string_clears_it(api: Api) -> None:
     [
         ("p_c", "3.25", "3.3"),  # half away from zero, like MariaDB's DECIMAL
         ("p_c", "1,5", "15.0"),  # "," is a thousands separator: dropped
+        # A custom currency keeps 6 decimals whatever its precision (SuiteCRM 7.15.0, live).
+        ("m_c", "1234.567", "1234.567000"),
+        ("m_c", "12345.67", "12345.670000"),
+        ("m_c", "0.1234567", "0.123457"),
         ("n_c", "1,234", "1234"),
         ("n_c", "12.7", "12"),
         ("n_c", "1e3", "1000"),

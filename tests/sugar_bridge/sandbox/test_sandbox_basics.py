@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.sugar.extension import EXTENSION_VERSION
 from sugar_bridge.sandbox import Sandbox, md5_hex
 from tests.sugar_bridge.sandbox.helpers import Api, raw_call
 
@@ -117,7 +118,9 @@ def test_ensure_custom_field_makes_the_field_usable(api: Api, sandbox: Sandbox) 
 
 
 def test_extension_needs_admin_and_is_absent_from_v4_1(api: Api, sandbox: Sandbox) -> None:
-    assert api("bridge_info")["extension_version"] == "1.0.0"
+    # The sandbox answers as the packaged extension (1.2: bridge_get_custom_fields and
+    # bridge_remove_custom_field).
+    assert api("bridge_info")["extension_version"] == EXTENSION_VERSION == "1.2.0"
     stock = raw_call(sandbox.url, "bridge_info", {"session": api.session})
     assert stock.body["number"] == "-1"
     api(
@@ -127,6 +130,7 @@ def test_extension_needs_admin_and_is_absent_from_v4_1(api: Api, sandbox: Sandbo
             {"name": "user_name", "value": "rep"},
             {"name": "last_name", "value": "Rep"},
             {"name": "user_hash", "value": md5_hex("pw")},
+            {"name": "employee_status", "value": "Active"},  # else 7.15 refuses its session
         ],
     )
     rep = Api(sandbox, "rep", "pw")
@@ -152,6 +156,7 @@ def _member(api: Api, sandbox: Sandbox, rights: dict[str, int]) -> tuple[Api, st
             {"name": "user_name", "value": "member"},
             {"name": "last_name", "value": "Member"},
             {"name": "user_hash", "value": md5_hex("pw")},
+            {"name": "employee_status", "value": "Active"},  # else 7.15 refuses its session
         ],
     )["id"]
     role = api.create("ACLRoles", name="Readers")
@@ -276,3 +281,20 @@ def test_new_with_id_on_a_deleted_id_is_a_database_failure(api: Api, sandbox: Sa
     )
     assert again.status == 500
     assert sandbox.stats.writes["set_entry"] == 0
+
+
+def test_bridge_get_custom_fields_reads_precision_like_the_php(api: Api) -> None:
+    assert api("bridge_get_custom_fields", module_name="Accounts") == []  # PHP's empty array
+    for spec in (
+        {"name": "ratio_c", "type": "decimal", "label": "Ratio", "precision": 4},
+        {"name": "amount_c", "type": "currency", "label": "Amount", "precision": 2},
+        {"name": "code_c", "type": "varchar", "label": "Code", "len": 20},
+    ):
+        api("bridge_ensure_custom_field", module_name="Accounts", field=spec, views=[])
+    stored = api("bridge_get_custom_fields", module_name="Accounts")
+    assert {name: (f["type"], f["len"], f["precision"]) for name, f in stored.items()} == {
+        "amount_c": ("currency", 26, 6),
+        "code_c": ("varchar", 20, None),
+        "ratio_c": ("decimal", 18, 4),
+    }
+    assert api.raw("bridge_get_custom_fields", module_name="accounts").body["number"] == 20

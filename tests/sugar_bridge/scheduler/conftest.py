@@ -1,6 +1,20 @@
-"""Warehouse fixtures over SQLite and MariaDB (see tests/etl/fixtures.py): the job locks must hold
-on both engines."""
+"""Warehouse fixtures over SQLite, MariaDB and PostgreSQL (see tests/etl/fixtures.py): the job
+locks must hold on every engine."""
 
-from tests.etl.fixtures import _mysql_engine, mysql_url, warehouse, warehouse_url
+from tests.etl.fixtures import (
+    _mysql_engine,
+    _postgres_engine,
+    mysql_url,
+    postgres_url,
+    warehouse,
+    warehouse_url,
+)
 
-__all__ = ["_mysql_engine", "mysql_url", "warehouse", "warehouse_url"]
+__all__ = [
+    "_mysql_engine",
+    "_postgres_engine",
+    "mysql_url",
+    "postgres_url",
+    "warehouse",
+    "warehouse_url",
+]

@@ -108,11 +108,13 @@ def test_extension_methods_are_in_the_implementation() -> None:
     for method in (
         "bridge_info($session)",
         "bridge_ensure_custom_field($session, $module_name, $field, $views = array())",
+        "bridge_remove_custom_field($session, $module_name, $field_name)",
         "bridge_set_role_actions($session, $role_id, $rights)",
         "bridge_get_role_actions($session, $role_id)",
+        "bridge_get_custom_fields($session, $module_name)",
     ):
         assert f"public function {method}" in source
-    for number in ("1001", "1002"):
+    for number in ("1001", "1002", "1003", "1004"):
         assert f"'number' => {number}" in source
 
 

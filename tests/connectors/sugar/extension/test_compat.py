@@ -90,5 +90,5 @@ def test_require_extension_needs_an_admin(mock: responses.RequestsMock) -> None:
         EXT,
         json={"name": "Access Denied", "number": 40, "description": "You do not have access"},
     )
-    with pytest.raises(AccessDenied):
+    with pytest.raises(AccessDenied, match="the API user admin is not a Sugar administrator"):
         require_extension(_client())

@@ -1,14 +1,17 @@
 """The server extension on a real Sugar: only when SUGAR_LIVE_URL, SUGAR_LIVE_USERNAME (an admin)
 and SUGAR_LIVE_PASSWORD are set, with the extension installed.
 
-Leaves two custom fields on Accounts (``sb_live_tier_c``, ``sb_live_score_c``: fixed names, so
-repeated runs reuse them) and marks the role it creates deleted at the end.
+Leaves nothing behind: its custom fields on Accounts (``sb_live_tier_<run>_c``,
+``sb_live_score_<run>_c``, ``sb_live_rm_<id>_c``) are removed with ``bridge_remove_custom_field``
+at the end of the module, the roles it creates are marked deleted.
 """
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,12 +20,16 @@ from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import NoSuchModule, SugarApiError
 from connectors.sugar.extension import API_LEVEL, EXTENSION_VERSION
 from connectors.sugar.extension.compat import require_extension
+from connectors.sugar.extension.fields import NOT_A_CUSTOM_FIELD, FieldRemoval, remove_custom_field
+from tests.live.support import remove_fields
 
 pytestmark = pytest.mark.live
 
 VIEWS = ["detailview", "editview", "listview"]
+# A per-run token in the field names: several runs, of several branches, share the live Sugar.
+RUN = uuid.uuid4().hex[:6]
 TIER: dict[str, Any] = {
-    "name": "sb_live_tier_c",
+    "name": f"sb_live_tier_{RUN}_c",
     "type": "enum",
     "label": "Live test tier",
     "len": 100,
@@ -32,7 +39,7 @@ TIER: dict[str, Any] = {
     "help": "",
 }
 SCORE: dict[str, Any] = {
-    "name": "sb_live_score_c",
+    "name": f"sb_live_score_{RUN}_c",
     "type": "decimal",
     "label": "Live test score",
     "len": 12,
@@ -54,6 +61,12 @@ RIGHTS = {
     },
     "Contacts": {"view": 80, "edit": 0},
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_fields_at_the_end(live_sugar: SugarClient) -> Iterator[None]:
+    yield
+    remove_fields(live_sugar, "Accounts", [TIER["name"], SCORE["name"]])
 
 
 @pytest.fixture
@@ -121,6 +134,7 @@ def test_ensure_custom_field_reports_what_changed(live_sugar: SugarClient) -> No
 
 
 def test_ensure_custom_field_refuses_bad_definitions(live_sugar: SugarClient) -> None:
+    _ensure(live_sugar, SCORE, [])  # exists, so that a type change can be refused below
     for bad in (
         {**SCORE, "type": "blob"},
         {**SCORE, "name": "name"},
@@ -175,3 +189,95 @@ def test_role_errors(live_sugar: SugarClient, role: str) -> None:
             "bridge_set_role_actions", role_id=role, rights={"Accounts": {"edit": 91}}
         )
     assert caught.value.number == 1003
+
+
+def _options(client: SugarClient, name: str) -> dict[str, str]:
+    seen = client.module("Accounts").fields([name]).module_fields[name]["options"]
+    if not seen:  # PHP's json_encode of an empty array
+        return {}
+    return {key: item["value"] if isinstance(item, dict) else item for key, item in seen.items()}
+
+
+def test_ensure_custom_field_repairs_a_list_the_compiled_language_lost(
+    live_sugar: SugarClient,
+) -> None:
+    """SuiteCRM 7.15's CalendarProviderRegistry appends its calendar_source_types to
+    custom/application/Ext/Language/en_us.lang.ext.php on every construction; when that compiled
+    file is missing at the time, it creates one holding only those lines, and every extension
+    dropdown list is gone from Sugar (seen on the CI Sugar: an enum's options read back empty,
+    so plan found a change that apply never made). The file is put in that state here."""
+    root = os.environ.get("SUGAR_LIVE_SUITECRM_ROOT")
+    if not root:
+        pytest.skip("needs SUGAR_LIVE_SUITECRM_ROOT (the Sugar's files) to break its language")
+    compiled = Path(root) / "custom" / "application" / "Ext" / "Language" / "en_us.lang.ext.php"
+    _ensure(live_sugar, TIER, VIEWS)
+    assert _options(live_sugar, TIER["name"]) == TIER["options"]
+    before = compiled.read_text("utf-8")
+    try:
+        compiled.write_text(  # what write_override_label_to_file(..., 'a') leaves on no file
+            "<?php\n// created: 2026-12-05 20:01:30\n"
+            "$app_list_strings['calendar_source_types']['google'] = 'Google Calendar';\n",
+            "utf-8",
+        )
+        assert _options(live_sugar, TIER["name"]) == {}  # what users and plan see
+        repaired = _ensure(live_sugar, TIER, VIEWS)
+        assert (repaired["changed"], repaired["changes"]) == (True, ["options"])
+        assert _options(live_sugar, TIER["name"]) == TIER["options"]
+        assert _ensure(live_sugar, TIER, VIEWS)["changed"] is False
+    finally:
+        if TIER["name"] not in compiled.read_text("utf-8"):
+            compiled.write_text(before, "utf-8")
+
+
+def test_remove_custom_field_undoes_ensure(live_sugar: SugarClient) -> None:
+    name = f"sb_live_rm_{uuid.uuid4().hex[:6]}_c"
+    field = {
+        **TIER,
+        "name": name,
+        "label": "Live test removed",
+        "options": {"x": "X", "y": "Y"},
+    }
+    try:
+        created = _ensure(live_sugar, field, VIEWS)
+        assert (created["created"], created["views_added"]) == (True, VIEWS)
+        accounts = live_sugar.module("Accounts")
+        record_id = accounts.create({"name": f"sugar-bridge live test rm {name}", name: "x"})
+        try:
+            assert remove_custom_field(live_sugar, "Accounts", name) == FieldRemoval(
+                name, removed=True, label_removed=True, list_removed=True
+            )
+            assert name not in accounts.fields().module_fields
+            record = accounts.get(record_id, fields=["name"])
+            assert record is not None  # the record stays; only its column went
+        finally:
+            accounts.update(record_id, {"deleted": 1}, check_exists=False)
+        again = remove_custom_field(live_sugar, "Accounts", name)
+        assert again == FieldRemoval(name, removed=False, label_removed=False, list_removed=False)
+        root = os.environ.get("SUGAR_LIVE_SUITECRM_ROOT")
+        if root:  # nothing of the field stays under custom/ (what Studio's Delete misses too)
+            custom = Path(root) / "custom"
+            stem = name[:-2]
+            assert not list(custom.glob(f"Extension/application/Ext/Language/*{stem}_list.php"))
+            assert not list(custom.glob(f"Extension/modules/Accounts/Ext/Vardefs/*{name}.php"))
+            for path in [
+                *custom.glob("Extension/modules/Accounts/Ext/Language/*.php"),
+                *custom.glob("modules/Accounts/metadata/*defs.php"),
+                *custom.glob("modules/Accounts/Ext/*/*.php"),
+            ]:
+                text = path.read_text("utf-8", "replace").lower()
+                assert name not in text, path
+                assert f"lbl_{stem}'" not in text, path
+        # Created again afterwards, from scratch, as in Studio.
+        assert _ensure(live_sugar, field, [])["created"] is True
+    finally:
+        remove_custom_field(live_sugar, "Accounts", name)
+
+
+def test_remove_custom_field_refuses_other_fields(live_sugar: SugarClient) -> None:
+    for name in ("name", "industry", "sb_live_no_suffix", "x'_c"):
+        with pytest.raises(SugarApiError) as caught:
+            remove_custom_field(live_sugar, "Accounts", name)
+        assert caught.value.number == NOT_A_CUSTOM_FIELD
+    assert live_sugar.module("Accounts").fields(["industry"]).module_fields
+    with pytest.raises(NoSuchModule):
+        remove_custom_field(live_sugar, "accounts", "sb_live_tier_c")

@@ -7,6 +7,11 @@
  * - bridge_ensure_custom_field: create or update a custom field the way Studio does (dropdown list
  *   and label through the language extension mechanism, field saved through DynamicField, caches
  *   rebuilt, field placed on the detail/edit/list layouts through the Studio parsers); idempotent;
+ * - bridge_get_custom_fields: a module's custom fields as stored, with what get_module_fields
+ *   does not show (a decimal's precision);
+ * - bridge_remove_custom_field: what Studio's Delete of a custom field does (off the layouts, label
+ *   and dropdown list the bridge wrote removed, field deleted through DynamicField, caches
+ *   rebuilt); idempotent; refuses a field that is not a custom field;
  * - bridge_set_role_actions / bridge_get_role_actions: a role's access levels, through
  *   ACLRole::setAction (stock set_relationship stores NULL in acl_roles_actions.access_override).
  *
@@ -24,7 +29,7 @@ require_once 'service/v4_1/SugarWebServiceImplv4_1.php';
 class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
 {
     /** Version of this extension; the bridge compares it with the one it packages. */
-    const EXTENSION_VERSION = '1.0.0';
+    const EXTENSION_VERSION = '1.2.0';
 
     /** Bumped when a bridge_* method changes its parameters or answers incompatibly. */
     const API_LEVEL = 1;
@@ -74,6 +79,11 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             'number' => 1003,
             'name' => 'Bridge: invalid rights',
             'description' => 'The rights are not an object of module => {action => ACL level}',
+        ),
+        'bridge_not_custom_field' => array(
+            'number' => 1004,
+            'name' => 'Bridge: not a custom field',
+            'description' => 'Only a custom field (a name ending in _c, stored in fields_meta_data) can be removed',
         ),
     );
 
@@ -393,18 +403,23 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
 
     /**
      * Write the dropdown list into the application language extension (what a Module Loader
-     * package's language section does); true when the file changed.
+     * package's language section does); true when the file changed, or when it was right but
+     * the compiled language (custom/application/Ext/Language/<lang>.lang.ext.php, what Sugar
+     * reads) has lost the list: the caller's rebuild then compiles it again.
+     *
+     * Seen on SuiteCRM 7.15.0: its CalendarProviderRegistry appends its calendar_source_types
+     * to the compiled file on every construction (mode 'a'); when that file is missing at the
+     * time, it creates one holding only those lines, and every extension list (ours and
+     * Studio's) is gone from Sugar's dropdowns until the next rebuild.
      */
     private function bridgeWriteDropdown($listName, $options)
     {
         $dir = 'custom/Extension/application/Ext/Language';
         $file = $dir . '/' . self::LANGUAGE . '.bridge_' . $listName . '.php';
-        $app_list_strings = array();
-        if (file_exists($file)) {
-            include $file;
-        }
-        if (isset($app_list_strings[$listName]) && $app_list_strings[$listName] === $options) {
-            return false;
+        $written = $this->bridgeListIn($file, $listName);
+        if ($written === $options) {
+            $compiled = 'custom/application/Ext/Language/' . self::LANGUAGE . '.lang.ext.php';
+            return $this->bridgeListIn($compiled, $listName) !== $options;
         }
         if (!is_dir($dir)) {
             mkdir_recursive($dir);
@@ -414,6 +429,16 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             . var_export($options, true) . ";\n";
         sugar_file_put_contents_atomic($file, $out);
         return true;
+    }
+
+    /** The dropdown list $listName as a language file defines it (null when it does not). */
+    private function bridgeListIn($file, $listName)
+    {
+        $app_list_strings = array();
+        if (file_exists($file)) {
+            include $file;
+        }
+        return isset($app_list_strings[$listName]) ? $app_list_strings[$listName] : null;
     }
 
     /**
@@ -607,6 +632,359 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         $parser->addField(array('name' => $name));
         $parser->handleSave(false);
         return true;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // bridge_get_custom_fields
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * The custom fields of a module as stored in fields_meta_data, with the attributes the stock
+     * get_module_fields leaves out (since 1.2.0).
+     *
+     * @param string $session -- Session ID returned by a previous call to login (admin).
+     * @param string $module_name -- Module key, e.g. Accounts (case-sensitive).
+     * @return array|null -- {field name: {name, type, len, precision, required}}; precision is
+     *                       a decimal's (TemplateFloat keeps it in ext1), 6 for currency
+     *                       (TemplateCurrency's fixed column scale), null for other types
+     */
+    public function bridge_get_custom_fields($session, $module_name)
+    {
+        if (!$this->bridgeAuthorize($session, $module_name)) {
+            return null;
+        }
+        $db = DBManagerFactory::getInstance();
+        $result = $db->query(
+            'SELECT name, type, len, ext1, required FROM fields_meta_data WHERE custom_module = '
+            . $db->quoted($module_name) . ' AND deleted = 0 ORDER BY name'
+        );
+        $out = array();
+        while ($row = $db->fetchByAssoc($result, false)) {
+            $type = (string) $row['type'];
+            $precision = null;
+            if ($type === 'decimal' || $type === 'float') {
+                $precision = ($row['ext1'] === null || $row['ext1'] === '') ? null : (int) $row['ext1'];
+            } elseif ($type === 'currency') {
+                $precision = 6;
+            }
+            $out[(string) $row['name']] = array(
+                'name' => (string) $row['name'],
+                'type' => $type,
+                'len' => ($row['len'] === null || $row['len'] === '') ? null : (int) $row['len'],
+                'precision' => $precision,
+                'required' => !empty($row['required']),
+            );
+        }
+        // PHP's json_encode gives [] for a module without custom fields.
+        return $out;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // bridge_remove_custom_field
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * Remove a custom field the way Studio's Delete does (ModuleBuilderController::
+     * action_DeleteField): off every layout through the Studio parsers, label and dropdown list
+     * the bridge wrote removed, field deleted through TemplateField::delete / DynamicField
+     * (fields_meta_data row, <table>_cstm column, vardef cache), extensions rebuilt and caches
+     * cleared. A field that does not exist (any more) answers removed: false and changes nothing.
+     *
+     * @param string $session -- Session ID returned by a previous call to login (admin).
+     * @param string $module_name -- Module key, e.g. Accounts (case-sensitive).
+     * @param string $field_name -- the custom field's name, e.g. score_c
+     * @return array|null -- {name, removed, label_removed, list_removed}
+     */
+    public function bridge_remove_custom_field($session, $module_name, $field_name)
+    {
+        if (!$this->bridgeAuthorize($session, $module_name)) {
+            return null;
+        }
+        // Same shape as the names DynamicField creates; also keeps the name safe in the SQL that
+        // DynamicField::getFieldWidget builds without quoting.
+        if (!is_string($field_name) || !preg_match('/^[A-Za-z][A-Za-z0-9_]{0,61}_c$/', $field_name)) {
+            $this->bridgeError('bridge_not_custom_field', 'field_name must be a custom field name ending in _c');
+            return null;
+        }
+        $bean = BeanFactory::newBean($module_name);
+        if (empty($bean) || empty($bean->table_name)) {
+            $this->bridgeError('bridge_not_custom_field', "module $module_name has no custom fields");
+            return null;
+        }
+        $vardef = isset($bean->field_defs[$field_name]) ? $bean->field_defs[$field_name] : null;
+        if ($vardef !== null && (!isset($vardef['source']) || $vardef['source'] !== 'custom_fields')) {
+            // A stock field (or one a module ships): Studio offers no Delete for those either.
+            $this->bridgeError(
+                'bridge_not_custom_field',
+                "$field_name is a field of $module_name that is not a custom field"
+            );
+            return null;
+        }
+        $row = $this->bridgeFieldRow($module_name, $field_name);
+        if ($row === null) {
+            return $this->bridgeRemoveLeftovers($module_name, $bean, $field_name, $vardef === null);
+        }
+
+        // Layouts, label and list before the field: if the request dies half-way, the
+        // fields_meta_data row is still there and a retry finishes the job.
+        $this->bridgeRemoveFromLayouts($module_name, $field_name);
+        $labelRemoved = !empty($row['vname'])
+            && $this->bridgeRemoveLabel($module_name, $field_name, (string) $row['vname']);
+        $listRemoved = in_array($row['type'], array('enum', 'multienum', 'radioenum'), true)
+            && !empty($row['ext1'])
+            && $this->bridgeRemoveDropdown($module_name, $field_name, (string) $row['ext1']);
+
+        global $beanList, $beanFiles;
+        require_once 'modules/DynamicFields/FieldCases.php';
+        require_once 'modules/DynamicFields/DynamicField.php';
+        $className = $beanList[$module_name];
+        require_once $beanFiles[$className];
+        $df = new DynamicField($module_name);
+        $df->setup(new $className());
+        $widget = $df->getFieldWidget($module_name, $field_name);
+        if ($widget !== null) {
+            $this->bridgeRebuildTable($bean->table_name . '_cstm');
+            $widget->delete($df);
+            $this->bridgeRebuildTable($bean->table_name . '_cstm');
+        }
+        $this->bridgeRemoveVardefOverride($module_name, $field_name);
+        $this->bridgeRebuild($module_name, $listRemoved);
+
+        return array(
+            'name' => $field_name,
+            'removed' => true,
+            'label_removed' => $labelRemoved,
+            'list_removed' => $listRemoved,
+        );
+    }
+
+    /**
+     * StudioModule::removeFieldFromLayouts: every view of the module (detail, edit, list,
+     * quick create, search, popup, dashlet) and the subpanels of the modules that show it; only
+     * the layouts that contained the field are saved.
+     */
+    private function bridgeRemoveFromLayouts($module_name, $name)
+    {
+        require_once 'modules/ModuleBuilder/Module/StudioModuleFactory.php';
+        require_once 'modules/ModuleBuilder/parsers/constants.php';
+        $this->bridgeRemoveFromGrids($module_name, $name);
+        $module = StudioModuleFactory::getStudioModule($module_name);
+        $module->removeFieldFromLayouts($name);
+    }
+
+    /**
+     * Detail, edit and quick-create layouts: the field's cells become (filler), as in
+     * GridLayoutMetaDataParser::removeField, and then every row of the panels it sat in that holds
+     * nothing but (empty)/(filler) goes. Studio only trims the panel's last row, so fields added
+     * with addField (two per new row) and removed in another order leave blank rows behind that
+     * pile up on the layout; a blank spacer row an admin put in those panels goes too.
+     */
+    private function bridgeRemoveFromGrids($module_name, $name)
+    {
+        require_once 'modules/ModuleBuilder/parsers/ParserFactory.php';
+        $blank = array('', MBConstants::$EMPTY['name'], MBConstants::$FILLER['name']);
+        foreach (array(MB_DETAILVIEW, MB_EDITVIEW, MB_QUICKCREATE) as $view) {
+            try {
+                $parser = ParserFactory::getParser($view, $module_name);
+            } catch (Exception $e) {
+                continue;
+            }
+            if (empty($parser->_viewdefs['panels']) || !is_array($parser->_viewdefs['panels'])) {
+                continue;
+            }
+            $panelIDs = array_keys($parser->_viewdefs['panels']);
+            $changed = false;
+            foreach ($parser->_viewdefs['panels'] as $panelID => $rows) {
+                $touched = false;
+                foreach ($rows as $rowID => $row) {
+                    foreach ((array) $row as $colID => $cell) {
+                        $cellName = is_array($cell) ? (isset($cell['name']) ? $cell['name'] : null) : $cell;
+                        if ($cellName === $name) {
+                            $rows[$rowID][$colID] = MBConstants::$FILLER['name'];
+                            $touched = true;
+                        }
+                    }
+                }
+                if (!$touched) {
+                    continue;
+                }
+                $kept = array();
+                foreach ($rows as $row) {
+                    $isBlank = true;
+                    foreach ((array) $row as $cell) {
+                        $cellName = is_array($cell) ? (isset($cell['name']) ? $cell['name'] : '') : $cell;
+                        $isBlank = $isBlank && in_array((string) $cellName, $blank, true);
+                    }
+                    if (!$isBlank) {
+                        $kept[] = $row;
+                    }
+                }
+                if (count($kept) === 0 && $panelID !== $panelIDs[0]) {
+                    unset($parser->_viewdefs['panels'][$panelID]);
+                } else {
+                    $parser->_viewdefs['panels'][$panelID] = count($kept) > 0
+                        ? $kept : array(array(MBConstants::$EMPTY['name'], MBConstants::$EMPTY['name']));
+                }
+                $changed = true;
+            }
+            if ($changed) {
+                $parser->handleSave(false);
+            }
+        }
+    }
+
+    /**
+     * A field without a fields_meta_data row: nothing to remove, except what a create or delete
+     * that died half-way leaves behind under the bridge's own names: the label LBL_<NAME> and the
+     * list <module>_<name>_list bridge_ensure_custom_field writes before saving the field (unless
+     * a custom field uses them), the vardef fragment, and a <table>_cstm column no field
+     * describes (a DROP COLUMN that failed). Answers removed: false.
+     */
+    private function bridgeRemoveLeftovers($module_name, $bean, $field_name, $unknown)
+    {
+        $labelRemoved = false;
+        $listRemoved = false;
+        if ($unknown) {
+            $stem = substr($field_name, 0, -2);
+            $labelKey = 'LBL_' . strtoupper($stem);
+            $labelUsed = false;
+            foreach ($bean->field_defs as $def) {
+                // e.g. LBL_NAME for "name_c": a stock field's label, maybe renamed in Studio.
+                $labelUsed = $labelUsed || (isset($def['vname']) && $def['vname'] === $labelKey);
+            }
+            $labelRemoved = !$labelUsed
+                && $this->bridgeRemoveLabel($module_name, $field_name, $labelKey);
+            $listRemoved = $this->bridgeRemoveDropdown(
+                $module_name,
+                $field_name,
+                strtolower($module_name) . '_' . $stem . '_list'
+            );
+            $fragment = $this->bridgeRemoveVardefOverride($module_name, $field_name);
+            $table = $bean->table_name . '_cstm';
+            $db = DBManagerFactory::getInstance();
+            $column = $db->tableExists($table) ? $db->get_columns($table) : array();
+            if (isset($column[$field_name]) || isset($column[strtolower($field_name)])) {
+                require_once 'modules/DynamicFields/templates/Fields/TemplateField.php';
+                $widget = new TemplateField();
+                $widget->name = $field_name;
+                $this->bridgeRebuildTable($table);
+                $db->query($widget->get_db_delete_alter_table($table));
+                $this->bridgeRebuildTable($table);
+            }
+            if ($labelRemoved || $listRemoved || $fragment) {
+                $this->bridgeRebuild($module_name, $listRemoved);
+            }
+        }
+        return array(
+            'name' => $field_name,
+            'removed' => false,
+            'label_removed' => $labelRemoved,
+            'list_removed' => $listRemoved,
+        );
+    }
+
+    /**
+     * Rebuild a custom table on MySQL/MariaDB (ALTER TABLE ... FORCE). MariaDB drops a column
+     * instantly and keeps it hidden in the table's metadata until the table is rebuilt; after a
+     * few dozen add/drop cycles every ALTER of the table, DROP COLUMN included, fails with error
+     * 1118 "Row size too large". Studio's Delete has the same problem; a rebuild before and after
+     * the drop keeps the table clean. Costs a copy of the table (<table>_cstm only).
+     */
+    private function bridgeRebuildTable($table)
+    {
+        $db = DBManagerFactory::getInstance();
+        if ($db->dbType === 'mysql' && preg_match('/^[A-Za-z0-9_]+$/', $table) && $db->tableExists($table)) {
+            $db->query('ALTER TABLE ' . $table . ' FORCE');
+        }
+    }
+
+    /**
+     * Delete custom/Extension/modules/<module>/Ext/Vardefs/_override_sugarfield_<field>.php,
+     * the vardef fragment DynamicField::saveExtendedAttributes writes when a field is saved.
+     * DynamicField::deleteField only looks for sugarfield_<field>.php, so after Studio's Delete
+     * the fragment stays and keeps a type-less entry of the field in the module's vardefs; true
+     * when a file was deleted.
+     */
+    private function bridgeRemoveVardefOverride($module_name, $name)
+    {
+        $file = 'custom/Extension/modules/' . $module_name . '/Ext/Vardefs/_override_sugarfield_'
+            . $name . '.php';
+        return is_file($file) && unlink($file);
+    }
+
+    /**
+     * Remove the field's label from the override files bridgeWriteLabel writes to (en_us and
+     * the default language), unless another custom field of the module uses the same label
+     * key; true when a label was removed.
+     */
+    private function bridgeRemoveLabel($module_name, $name, $labelKey)
+    {
+        global $sugar_config;
+        $db = DBManagerFactory::getInstance();
+        $shared = $db->getOne(
+            'SELECT COUNT(*) FROM fields_meta_data WHERE deleted = 0 AND custom_module = '
+            . $db->quoted($module_name) . ' AND vname = ' . $db->quoted($labelKey)
+            . ' AND id <> ' . $db->quoted($module_name . $name)
+        );
+        if ((int) $shared > 0) {
+            return false;
+        }
+        $languages = array(self::LANGUAGE);
+        if (!empty($sugar_config['default_language']) && is_string($sugar_config['default_language'])
+            && preg_match('/^[A-Za-z_]{2,10}$/', $sugar_config['default_language'])) {
+            $languages[] = $sugar_config['default_language'];
+        }
+        $removed = false;
+        foreach (array_unique($languages) as $language) {
+            $file = 'custom/Extension/modules/' . $module_name . '/Ext/Language/_override_'
+                . $language . '.lang.php';
+            if (!file_exists($file)) {
+                continue;
+            }
+            $mod_strings = array();
+            include $file;
+            if (!array_key_exists($labelKey, $mod_strings)) {
+                continue;
+            }
+            unset($mod_strings[$labelKey]);
+            // The format ParserLabel::addLabels writes; an emptied file goes, as if never written.
+            if (count($mod_strings) === 0) {
+                unlink($file);
+            } else {
+                write_override_label_to_file('mod_strings', $mod_strings, $file);
+            }
+            sugar_cache_clear('module_language.' . $language . $module_name);
+            LanguageManager::clearLanguageCache($module_name, $language);
+            $removed = true;
+        }
+        return $removed;
+    }
+
+    /**
+     * Delete the dropdown list file bridgeWriteDropdown wrote (only that file: a list made in
+     * Studio lives elsewhere and stays), unless another custom field still uses the list; true
+     * when the file was deleted.
+     */
+    private function bridgeRemoveDropdown($module_name, $name, $listName)
+    {
+        if (!preg_match('/^[A-Za-z0-9_]{1,100}$/', $listName)) {
+            return false;
+        }
+        $file = 'custom/Extension/application/Ext/Language/' . self::LANGUAGE . '.bridge_'
+            . $listName . '.php';
+        if (!file_exists($file)) {
+            return false;
+        }
+        $db = DBManagerFactory::getInstance();
+        $shared = $db->getOne(
+            'SELECT COUNT(*) FROM fields_meta_data WHERE deleted = 0 AND ext1 = '
+            . $db->quoted($listName) . ' AND id <> ' . $db->quoted($module_name . $name)
+            . " AND type IN ('enum', 'multienum', 'radioenum', 'dynamicenum')"
+        );
+        if ((int) $shared > 0) {
+            return false;
+        }
+        return unlink($file);
     }
 
     // ---------------------------------------------------------------------------------------

@@ -35,6 +35,16 @@ class registry_bridge extends registry_v4_1
             array('return' => 'tns:name_value_list')
         );
         $this->serviceClass->registerFunction(
+            'bridge_get_custom_fields',
+            array('session' => 'xsd:string', 'module_name' => 'xsd:string'),
+            array('return' => 'tns:name_value_list')
+        );
+        $this->serviceClass->registerFunction(
+            'bridge_remove_custom_field',
+            array('session' => 'xsd:string', 'module_name' => 'xsd:string', 'field_name' => 'xsd:string'),
+            array('return' => 'tns:name_value_list')
+        );
+        $this->serviceClass->registerFunction(
             'bridge_set_role_actions',
             array('session' => 'xsd:string', 'role_id' => 'xsd:string', 'rights' => 'tns:name_value_list'),
             array('return' => 'tns:name_value_list')
