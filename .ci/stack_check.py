@@ -7,7 +7,8 @@ Standard library only (it runs on the CI machine, not in the bridge image, and u
 bridge's code, so it checks the bridge's work independently):
 
 1. the bridge provisioned Sugar: a provisioned user (name and generated password from the 0600
-   file the bridge wrote) logs in through REST v4_1 and ``get_user_id`` answers its own id;
+   file the bridge wrote) logs in through REST v4_1 and ``get_user_id`` answers its own id (on
+   SuiteCRM 7.15 only if provisioning made it an ``Active`` employee);
 2. the bridge's sync pushed segments: an account with a segment (found as admin through v4_1)
    shows that segment's label on Sugar's own Account detail page, fetched over HTTP after a web
    login, as a browser would.
@@ -110,17 +111,9 @@ def check_provisioned_user(base: str, admin: str, passwords: str) -> str:
     if isinstance(answer, str) and re.fullmatch(r"[0-9a-f-]{36}", answer):
         return f"provisioned user {user}: v4_1 login ok, get_user_id = {answer}"
     # SuiteCRM 7.15 refuses (error 11) every call of a user whose employee_status is not
-    # 'Active'; provisioning sets it from branch `provision` on (dfe9e07). Said, not hidden.
-    rows = entries(base, admin, "Users", f"users.user_name = '{user}'", ["employee_status"])
-    status = rows[0].get("employee_status", "?") if rows else "?"
-    if isinstance(answer, dict) and str(answer.get("number")) == "11" and status != "Active":
-        return (
-            f"KNOWN FAILURE provisioned user {user}: v4_1 login ok, but get_user_id answers "
-            "error 11 "
-            f"because its employee_status is {status!r}, not 'Active' (SuiteCRM 7.15's "
-            "User::isEnabled). Provisioning sets it once branch `provision` (dfe9e07) is merged; "
-            "from then on this check requires get_user_id to answer."
-        )
+    # 'Active': provisioning sets it; the status is named to tell that failure from others.
+    found = entries(base, admin, "Users", f"users.user_name = '{user}'", ["employee_status"])
+    status = found[0].get("employee_status", "?") if found else "?"
     raise CheckFailed(
         f"provisioned user {user}: get_user_id answered {answer} (employee_status {status!r})"
     )
