@@ -1056,6 +1056,26 @@ _JJWG_MAPS_FIELDS: tuple[FieldDef, ...] = (
     ),
 )
 
+# Relate fields Contacts, Leads (and Opportunities, for the campaign) declare alike in their own
+# vardefs. ``len="id"`` on report_to_name is what SuiteCRM answers.
+_CAMPAIGN_NAME = _f(
+    "campaign_name",
+    "relate",
+    "Campaign:",
+    source="non-db",
+    id_name="campaign_id",
+    related_module="Campaigns",
+)
+_REPORT_TO_NAME = _f(
+    "report_to_name",
+    "relate",
+    "Reports To:",
+    len="id",
+    source="non-db",
+    id_name="reports_to_id",
+    related_module="Contacts",
+)
+
 _CONTACT_FIELDS: tuple[FieldDef, ...] = (
     *_basic(
         _PERSON_NAME,
@@ -1090,25 +1110,10 @@ _CONTACT_FIELDS: tuple[FieldDef, ...] = (
         related_module="Accounts",
     ),
     _f("reports_to_id", "id", "Reports to ID:"),
-    _f(
-        "report_to_name",
-        "relate",
-        "Reports To:",
-        len="id",
-        source="non-db",
-        id_name="reports_to_id",
-        related_module="Contacts",
-    ),
+    _REPORT_TO_NAME,
     _f("birthdate", "date", "Birthdate:"),
     _f("campaign_id", "id", "Campaign ID", id_name="campaign_id", related_module="Campaigns"),
-    _f(
-        "campaign_name",
-        "relate",
-        "Campaign:",
-        source="non-db",
-        id_name="campaign_id",
-        related_module="Campaigns",
-    ),
+    _CAMPAIGN_NAME,
     _f("joomla_account_id", "varchar", "Joomla Account ID", len="255"),
     _f("portal_account_disabled", "bool", "Account Disabled"),
     _f("joomla_account_access", "varchar", "LBL_JOOMLA_ACCOUNT_ACCESS", len="255", source="non-db"),
@@ -1134,15 +1139,7 @@ _LEAD_FIELDS: tuple[FieldDef, ...] = (
     _f("status", "enum", "Status:", len="100", options=_LEAD_STATUSES),
     _f("status_description", "text", "Status Description:", group="status"),
     _f("reports_to_id", "id", "Reports To ID"),
-    _f(
-        "report_to_name",
-        "relate",
-        "Reports To:",
-        len="id",
-        source="non-db",
-        id_name="reports_to_id",
-        related_module="Contacts",
-    ),
+    _REPORT_TO_NAME,
     _f("account_name", "varchar", "Account Name:", len="255"),
     _f("account_description", "text", "Account Description", group="account_name"),
     _f("contact_id", "id", "Contact ID"),
@@ -1151,14 +1148,7 @@ _LEAD_FIELDS: tuple[FieldDef, ...] = (
     _f("opportunity_name", "varchar", "Opportunity Name:", len="255"),
     _f("opportunity_amount", "varchar", "Opportunity Amount:", len="50", group="opportunity_name"),
     _f("campaign_id", "id", "Campaign ID"),
-    _f(
-        "campaign_name",
-        "relate",
-        "Campaign:",
-        source="non-db",
-        id_name="campaign_id",
-        related_module="Campaigns",
-    ),
+    _CAMPAIGN_NAME,
     _f("birthdate", "date", "Birthdate:"),
     _f("portal_name", "varchar", "Portal Name:", len="255", group="portal"),
     _f("portal_app", "varchar", "Portal Application", len="255", group="portal"),
@@ -1182,14 +1172,7 @@ _OPPORTUNITY_FIELDS: tuple[FieldDef, ...] = (
     ),
     _f("account_id", "id", "Account ID", source="non-db"),
     _f("campaign_id", "id", "campaign_id"),
-    _f(
-        "campaign_name",
-        "relate",
-        "Campaign:",
-        source="non-db",
-        id_name="campaign_id",
-        related_module="Campaigns",
-    ),
+    _CAMPAIGN_NAME,
     _f("lead_source", "enum", "Lead Source:", len="50", options=_LEAD_SOURCES),
     _f("amount", "currency", "Opportunity Amount:", required=True, db_type="double"),
     _f("amount_usdollar", "currency", "Amount:", group="amount", db_type="double"),
