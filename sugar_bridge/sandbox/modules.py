@@ -883,141 +883,214 @@ _DURATIONS: dict[str, str] = {
     "604800": "1 week",
 }
 
+# --- SuiteCRM's vardef templates (include/SugarObjects/templates/*/vardefs.php) ---------------
+# The recorded modules take the fields they share from these functions, as SuiteCRM takes them
+# from its templates; what the template leaves to each module (its language strings, a length) is
+# a parameter. The older modules above keep ``_common``/``_assigned``: written by hand before the
+# recordings, they are not the same data (len 36 on the user ids, no groups, deleted without a
+# default), so moving them onto these templates would change their get_module_fields answers.
+
+
+def _name(label: str, len_: int | str) -> FieldDef:
+    """The basic template's ``name`` with the module's label and length."""
+    return _f("name", "name", label, len=len_, required=True)
+
+
+def _audit_user(id_field: str, name_field: str, label: str, grouped: bool = True) -> list[FieldDef]:
+    """A user reference of the basic template (modified_user_id/modified_by_name or
+    created_by/created_by_name). created_by's id_name is ``modified_user_id`` in the template
+    itself; the non-db half answers the same type and id_name as its id field (recorded)."""
+    group = name_field if grouped else ""
+    return [
+        _f(id_field, "assigned_user_name", label, group=group, id_name="modified_user_id"),
+        _f(
+            name_field,
+            "assigned_user_name",
+            label,
+            source="non-db",
+            group=group,
+            id_name="modified_user_id",
+        ),
+    ]
+
+
+def _basic(
+    name: FieldDef,
+    *,
+    id_label: str = "ID",
+    date_entered_label: str = "Date Created",
+    date_modified_label: str = "Date Modified",
+    modified_by_label: str = "Modified By",
+) -> list[FieldDef]:
+    """The basic template ("default" in createVardef): id, name, the created/modified fields,
+    description and deleted."""
+    return [
+        _f("id", "id", id_label, required=True),
+        name,
+        _f("date_entered", "datetime", date_entered_label, group="created_by_name"),
+        _f("date_modified", "datetime", date_modified_label, group="modified_by_name"),
+        *_audit_user("modified_user_id", "modified_by_name", modified_by_label),
+        *_audit_user("created_by", "created_by_name", "Created By"),
+        _f("description", "text", "Description:"),
+        _f("deleted", "bool", "Deleted", default="0"),
+    ]
+
+
+def _assignable(
+    id_label: str = "Assigned User Id", name_label: str = "Assigned to"
+) -> list[FieldDef]:
+    """The assignable template: assigned_user_id and its relate field assigned_user_name."""
+    return [
+        _f(
+            "assigned_user_id",
+            "relate",
+            id_label,
+            group="assigned_user_name",
+            id_name="assigned_user_id",
+            related_module="Users",
+        ),
+        _f(
+            "assigned_user_name",
+            "relate",
+            name_label,
+            source="non-db",
+            id_name="assigned_user_id",
+            related_module="Users",
+        ),
+    ]
+
+
+# The person template's ``name``: not a column, built from first_name and last_name.
+_PERSON_NAME = _f("name", "name", "Name:", len="255", source="non-db", group="last_name")
+
+
+def _person_address(
+    prefix: str, label: str, postalcode_label: str, label_suffix: str
+) -> list[FieldDef]:
+    """One address of the person template (``primary`` or ``alt``); street 2 and 3 are
+    non-db."""
+    group = f"{prefix}_address"
+
+    def part(name: str, part_label: str, len_: str = "", **kw: object) -> FieldDef:
+        return _f(
+            f"{group}_{name}", "varchar", f"{label} {part_label}{label_suffix}", len=len_, **kw
+        )
+
+    return [
+        part("street", "Street", "150", group=group),
+        part("street_2", "Street 2", "150", source="non-db"),
+        part("street_3", "Street 3", "150", source="non-db"),
+        part("city", "City", "100", group=group),
+        part("state", "State", "100", group=group),
+        part("postalcode", postalcode_label, "20", group=group),
+        part("country", "Country", group=group),
+    ]
+
+
+def _person(
+    *,
+    label_suffix: str = "",
+    department_len: str = "100",
+    phone_home_label: str = "Home Phone:",
+    alt_address_label: str = "Alt Address",
+    postalcode_label: str = "Postalcode",
+) -> list[FieldDef]:
+    """The person template from salutation to assistant_phone (its ``name`` is
+    ``_PERSON_NAME``). ``label_suffix`` is the ":" some modules' strings end with (Contacts'
+    "Salutation:", Leads' "Salutation")."""
+    s = label_suffix
+    return [
+        _f("salutation", "enum", f"Salutation{s}", len="255", options=_SALUTATIONS),
+        _f("first_name", "varchar", "First Name:", len="100"),
+        _f("last_name", "varchar", "Last Name:", len="100", required=True),
+        _f("full_name", "fullname", "Name:", len="510", source="non-db", group="last_name"),
+        _f("title", "varchar", "Job Title:", len="100"),
+        _f("department", "varchar", "Department:", len=department_len),
+        _f("do_not_call", "bool", "Do Not Call:", default="0"),
+        _f("phone_home", "phone", phone_home_label, len=100),
+        _f("phone_mobile", "phone", "Mobile:", len=100),
+        _f("phone_work", "phone", "Office Phone:", len=100),
+        _f("phone_other", "phone", "Other Phone:", len=100),
+        _f("phone_fax", "phone", "Fax:", len=100),
+        _f("email1", "varchar", "Email Address:", source="non-db", group="email1"),
+        _f("lawful_basis", "multienum", "Lawful Basis", len=100, options=_LAWFUL_BASIS),
+        _f("date_reviewed", "date", "Lawful Basis Date Reviewed"),
+        _f(
+            "lawful_basis_source",
+            "enum",
+            "Lawful Basis Source",
+            len=100,
+            options=_LAWFUL_BASIS_SOURCES,
+        ),
+        *_person_address("primary", "Primary Address", postalcode_label, s),
+        *_person_address("alt", alt_address_label, postalcode_label, s),
+        _f("assistant", "varchar", f"Assistant{s}", len="75"),
+        _f("assistant_phone", "phone", f"Assistant Phone{s}", len=100, group="assistant"),
+    ]
+
+
+# The Google Maps custom fields SuiteCRM ships (jjwg_maps, in <table>_cstm), as the recorded
+# modules list them. Accounts (above) has its own older copy: other order, lengths and defaults.
+_JJWG_MAPS_FIELDS: tuple[FieldDef, ...] = (
+    _f(
+        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
+    ),
+    _f(
+        "jjwg_maps_lng_c",
+        "float",
+        "Longitude",
+        len="11",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
+    _f(
+        "jjwg_maps_lat_c",
+        "float",
+        "Latitude",
+        len="10",
+        source="custom_fields",
+        default="0.00000000",
+        precision=8,
+    ),
+)
+
+# Relate fields Contacts, Leads (and Opportunities, for the campaign) declare alike in their own
+# vardefs. ``len="id"`` on report_to_name is what SuiteCRM answers.
+_CAMPAIGN_NAME = _f(
+    "campaign_name",
+    "relate",
+    "Campaign:",
+    source="non-db",
+    id_name="campaign_id",
+    related_module="Campaigns",
+)
+_REPORT_TO_NAME = _f(
+    "report_to_name",
+    "relate",
+    "Reports To:",
+    len="id",
+    source="non-db",
+    id_name="reports_to_id",
+    related_module="Contacts",
+)
+
 _CONTACT_FIELDS: tuple[FieldDef, ...] = (
-    _f("id", "id", "ID:", required=True),
-    _f("name", "name", "Name:", len="255", source="non-db", group="last_name"),
-    _f("date_entered", "datetime", "Date Created", group="created_by_name"),
-    _f("date_modified", "datetime", "Date Modified:", group="modified_by_name"),
-    _f(
-        "modified_user_id",
-        "assigned_user_name",
-        "Modified By:",
-        group="modified_by_name",
-        id_name="modified_user_id",
+    *_basic(
+        _PERSON_NAME,
+        id_label="ID:",
+        date_modified_label="Date Modified:",
+        modified_by_label="Modified By:",
     ),
-    _f(
-        "modified_by_name",
-        "assigned_user_name",
-        "Modified By:",
-        source="non-db",
-        group="modified_by_name",
-        id_name="modified_user_id",
+    *_assignable("Assigned User", "Assigned to:"),
+    *_person(
+        label_suffix=":",
+        department_len="255",
+        phone_home_label="Home:",
+        alt_address_label="Alternate Address",
+        postalcode_label="Postal Code",
     ),
-    _f(
-        "created_by",
-        "assigned_user_name",
-        "Created By",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "created_by_name",
-        "assigned_user_name",
-        "Created By",
-        source="non-db",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f("description", "text", "Description:"),
-    _f("deleted", "bool", "Deleted", default="0"),
-    _f(
-        "assigned_user_id",
-        "relate",
-        "Assigned User",
-        group="assigned_user_name",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
-    _f(
-        "assigned_user_name",
-        "relate",
-        "Assigned to:",
-        source="non-db",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
-    _f("salutation", "enum", "Salutation:", len="255", options=_SALUTATIONS),
-    _f("first_name", "varchar", "First Name:", len="100"),
-    _f("last_name", "varchar", "Last Name:", len="100", required=True),
-    _f("full_name", "fullname", "Name:", len="510", source="non-db", group="last_name"),
-    _f("title", "varchar", "Job Title:", len="100"),
-    _f("department", "varchar", "Department:", len="255"),
-    _f("do_not_call", "bool", "Do Not Call:", default="0"),
-    _f("phone_home", "phone", "Home:", len=100),
-    _f("phone_mobile", "phone", "Mobile:", len=100),
-    _f("phone_work", "phone", "Office Phone:", len=100),
-    _f("phone_other", "phone", "Other Phone:", len=100),
-    _f("phone_fax", "phone", "Fax:", len=100),
-    _f("email1", "varchar", "Email Address:", source="non-db", group="email1"),
-    _f("lawful_basis", "multienum", "Lawful Basis", len=100, options=_LAWFUL_BASIS),
-    _f("date_reviewed", "date", "Lawful Basis Date Reviewed"),
-    _f(
-        "lawful_basis_source", "enum", "Lawful Basis Source", len=100, options=_LAWFUL_BASIS_SOURCES
-    ),
-    _f(
-        "primary_address_street",
-        "varchar",
-        "Primary Address Street:",
-        len="150",
-        group="primary_address",
-    ),
-    _f(
-        "primary_address_street_2",
-        "varchar",
-        "Primary Address Street 2:",
-        len="150",
-        source="non-db",
-    ),
-    _f(
-        "primary_address_street_3",
-        "varchar",
-        "Primary Address Street 3:",
-        len="150",
-        source="non-db",
-    ),
-    _f(
-        "primary_address_city",
-        "varchar",
-        "Primary Address City:",
-        len="100",
-        group="primary_address",
-    ),
-    _f(
-        "primary_address_state",
-        "varchar",
-        "Primary Address State:",
-        len="100",
-        group="primary_address",
-    ),
-    _f(
-        "primary_address_postalcode",
-        "varchar",
-        "Primary Address Postal Code:",
-        len="20",
-        group="primary_address",
-    ),
-    _f("primary_address_country", "varchar", "Primary Address Country:", group="primary_address"),
-    _f(
-        "alt_address_street", "varchar", "Alternate Address Street:", len="150", group="alt_address"
-    ),
-    _f(
-        "alt_address_street_2", "varchar", "Alternate Address Street 2:", len="150", source="non-db"
-    ),
-    _f(
-        "alt_address_street_3", "varchar", "Alternate Address Street 3:", len="150", source="non-db"
-    ),
-    _f("alt_address_city", "varchar", "Alternate Address City:", len="100", group="alt_address"),
-    _f("alt_address_state", "varchar", "Alternate Address State:", len="100", group="alt_address"),
-    _f(
-        "alt_address_postalcode",
-        "varchar",
-        "Alternate Address Postal Code:",
-        len="20",
-        group="alt_address",
-    ),
-    _f("alt_address_country", "varchar", "Alternate Address Country:", group="alt_address"),
-    _f("assistant", "varchar", "Assistant:", len="75"),
-    _f("assistant_phone", "phone", "Assistant Phone:", len=100, group="assistant"),
     _f("lead_source", "enum", "Lead Source:", len="255", options=_LEAD_SOURCES),
     _f(
         "account_name",
@@ -1037,25 +1110,10 @@ _CONTACT_FIELDS: tuple[FieldDef, ...] = (
         related_module="Accounts",
     ),
     _f("reports_to_id", "id", "Reports to ID:"),
-    _f(
-        "report_to_name",
-        "relate",
-        "Reports To:",
-        len="id",
-        source="non-db",
-        id_name="reports_to_id",
-        related_module="Contacts",
-    ),
+    _REPORT_TO_NAME,
     _f("birthdate", "date", "Birthdate:"),
     _f("campaign_id", "id", "Campaign ID", id_name="campaign_id", related_module="Campaigns"),
-    _f(
-        "campaign_name",
-        "relate",
-        "Campaign:",
-        source="non-db",
-        id_name="campaign_id",
-        related_module="Campaigns",
-    ),
+    _CAMPAIGN_NAME,
     _f("joomla_account_id", "varchar", "Joomla Account ID", len="255"),
     _f("portal_account_disabled", "bool", "Account Disabled"),
     _f("joomla_account_access", "varchar", "LBL_JOOMLA_ACCOUNT_ACCESS", len="255", source="non-db"),
@@ -1067,155 +1125,13 @@ _CONTACT_FIELDS: tuple[FieldDef, ...] = (
         options=_PORTAL_USER_TYPES,
         default="Single",
     ),
-    _f(
-        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
-    ),
-    _f(
-        "jjwg_maps_lng_c",
-        "float",
-        "Longitude",
-        len="11",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
-    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
-    _f(
-        "jjwg_maps_lat_c",
-        "float",
-        "Latitude",
-        len="10",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
+    *_JJWG_MAPS_FIELDS,
 )
 
 _LEAD_FIELDS: tuple[FieldDef, ...] = (
-    _f("id", "id", "ID", required=True),
-    _f("name", "name", "Name:", len="255", source="non-db", group="last_name"),
-    _f("date_entered", "datetime", "Date Created", group="created_by_name"),
-    _f("date_modified", "datetime", "Date Modified", group="modified_by_name"),
-    _f(
-        "modified_user_id",
-        "assigned_user_name",
-        "Modified By",
-        group="modified_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "modified_by_name",
-        "assigned_user_name",
-        "Modified By",
-        source="non-db",
-        group="modified_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "created_by",
-        "assigned_user_name",
-        "Created By",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "created_by_name",
-        "assigned_user_name",
-        "Created By",
-        source="non-db",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f("description", "text", "Description:"),
-    _f("deleted", "bool", "Deleted", default="0"),
-    _f(
-        "assigned_user_id",
-        "relate",
-        "Assigned User:",
-        group="assigned_user_name",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
-    _f(
-        "assigned_user_name",
-        "relate",
-        "Assigned to",
-        source="non-db",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
-    _f("salutation", "enum", "Salutation", len="255", options=_SALUTATIONS),
-    _f("first_name", "varchar", "First Name:", len="100"),
-    _f("last_name", "varchar", "Last Name:", len="100", required=True),
-    _f("full_name", "fullname", "Name:", len="510", source="non-db", group="last_name"),
-    _f("title", "varchar", "Job Title:", len="100"),
-    _f("department", "varchar", "Department:", len="100"),
-    _f("do_not_call", "bool", "Do Not Call:", default="0"),
-    _f("phone_home", "phone", "Home Phone:", len=100),
-    _f("phone_mobile", "phone", "Mobile:", len=100),
-    _f("phone_work", "phone", "Office Phone:", len=100),
-    _f("phone_other", "phone", "Other Phone:", len=100),
-    _f("phone_fax", "phone", "Fax:", len=100),
-    _f("email1", "varchar", "Email Address:", source="non-db", group="email1"),
-    _f("lawful_basis", "multienum", "Lawful Basis", len=100, options=_LAWFUL_BASIS),
-    _f("date_reviewed", "date", "Lawful Basis Date Reviewed"),
-    _f(
-        "lawful_basis_source", "enum", "Lawful Basis Source", len=100, options=_LAWFUL_BASIS_SOURCES
-    ),
-    _f(
-        "primary_address_street",
-        "varchar",
-        "Primary Address Street",
-        len="150",
-        group="primary_address",
-    ),
-    _f(
-        "primary_address_street_2",
-        "varchar",
-        "Primary Address Street 2",
-        len="150",
-        source="non-db",
-    ),
-    _f(
-        "primary_address_street_3",
-        "varchar",
-        "Primary Address Street 3",
-        len="150",
-        source="non-db",
-    ),
-    _f(
-        "primary_address_city",
-        "varchar",
-        "Primary Address City",
-        len="100",
-        group="primary_address",
-    ),
-    _f(
-        "primary_address_state",
-        "varchar",
-        "Primary Address State",
-        len="100",
-        group="primary_address",
-    ),
-    _f(
-        "primary_address_postalcode",
-        "varchar",
-        "Primary Address Postalcode",
-        len="20",
-        group="primary_address",
-    ),
-    _f("primary_address_country", "varchar", "Primary Address Country", group="primary_address"),
-    _f("alt_address_street", "varchar", "Alt Address Street", len="150", group="alt_address"),
-    _f("alt_address_street_2", "varchar", "Alt Address Street 2", len="150", source="non-db"),
-    _f("alt_address_street_3", "varchar", "Alt Address Street 3", len="150", source="non-db"),
-    _f("alt_address_city", "varchar", "Alt Address City", len="100", group="alt_address"),
-    _f("alt_address_state", "varchar", "Alt Address State", len="100", group="alt_address"),
-    _f(
-        "alt_address_postalcode", "varchar", "Alt Address Postalcode", len="20", group="alt_address"
-    ),
-    _f("alt_address_country", "varchar", "Alt Address Country", group="alt_address"),
-    _f("assistant", "varchar", "Assistant", len="75"),
-    _f("assistant_phone", "phone", "Assistant Phone", len=100, group="assistant"),
+    *_basic(_PERSON_NAME),
+    *_assignable("Assigned User:", "Assigned to"),
+    *_person(),
     _f("converted", "bool", "Converted", default="0"),
     _f("refered_by", "varchar", "Referred By:", len="100"),
     _f("lead_source", "enum", "Lead Source:", len="100", options=_LEAD_SOURCES),
@@ -1223,15 +1139,7 @@ _LEAD_FIELDS: tuple[FieldDef, ...] = (
     _f("status", "enum", "Status:", len="100", options=_LEAD_STATUSES),
     _f("status_description", "text", "Status Description:", group="status"),
     _f("reports_to_id", "id", "Reports To ID"),
-    _f(
-        "report_to_name",
-        "relate",
-        "Reports To:",
-        len="id",
-        source="non-db",
-        id_name="reports_to_id",
-        related_module="Contacts",
-    ),
+    _REPORT_TO_NAME,
     _f("account_name", "varchar", "Account Name:", len="255"),
     _f("account_description", "text", "Account Description", group="account_name"),
     _f("contact_id", "id", "Contact ID"),
@@ -1240,95 +1148,17 @@ _LEAD_FIELDS: tuple[FieldDef, ...] = (
     _f("opportunity_name", "varchar", "Opportunity Name:", len="255"),
     _f("opportunity_amount", "varchar", "Opportunity Amount:", len="50", group="opportunity_name"),
     _f("campaign_id", "id", "Campaign ID"),
-    _f(
-        "campaign_name",
-        "relate",
-        "Campaign:",
-        source="non-db",
-        id_name="campaign_id",
-        related_module="Campaigns",
-    ),
+    _CAMPAIGN_NAME,
     _f("birthdate", "date", "Birthdate:"),
     _f("portal_name", "varchar", "Portal Name:", len="255", group="portal"),
     _f("portal_app", "varchar", "Portal Application", len="255", group="portal"),
     _f("website", "url", "Website", len=255),
-    _f(
-        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
-    ),
-    _f(
-        "jjwg_maps_lng_c",
-        "float",
-        "Longitude",
-        len="11",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
-    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
-    _f(
-        "jjwg_maps_lat_c",
-        "float",
-        "Latitude",
-        len="10",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
+    *_JJWG_MAPS_FIELDS,
 )
 
 _OPPORTUNITY_FIELDS: tuple[FieldDef, ...] = (
-    _f("id", "id", "ID", required=True),
-    _f("name", "name", "Opportunity Name:", len="50", required=True),
-    _f("date_entered", "datetime", "Date Created", group="created_by_name"),
-    _f("date_modified", "datetime", "Date Modified", group="modified_by_name"),
-    _f(
-        "modified_user_id",
-        "assigned_user_name",
-        "Modified By",
-        group="modified_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "modified_by_name",
-        "assigned_user_name",
-        "Modified By",
-        source="non-db",
-        group="modified_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "created_by",
-        "assigned_user_name",
-        "Created By",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "created_by_name",
-        "assigned_user_name",
-        "Created By",
-        source="non-db",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f("description", "text", "Description:"),
-    _f("deleted", "bool", "Deleted", default="0"),
-    _f(
-        "assigned_user_id",
-        "relate",
-        "Assigned User:",
-        group="assigned_user_name",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
-    _f(
-        "assigned_user_name",
-        "relate",
-        "Assigned to:",
-        source="non-db",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
+    *_basic(_name("Opportunity Name:", "50")),
+    *_assignable("Assigned User:", "Assigned to:"),
     _f("opportunity_type", "enum", "Type:", len="255", options=_OPPORTUNITY_TYPES),
     _f(
         "account_name",
@@ -1342,14 +1172,7 @@ _OPPORTUNITY_FIELDS: tuple[FieldDef, ...] = (
     ),
     _f("account_id", "id", "Account ID", source="non-db"),
     _f("campaign_id", "id", "campaign_id"),
-    _f(
-        "campaign_name",
-        "relate",
-        "Campaign:",
-        source="non-db",
-        id_name="campaign_id",
-        related_module="Campaigns",
-    ),
+    _CAMPAIGN_NAME,
     _f("lead_source", "enum", "Lead Source:", len="50", options=_LEAD_SOURCES),
     _f("amount", "currency", "Opportunity Amount:", required=True, db_type="double"),
     _f("amount_usdollar", "currency", "Amount:", group="amount", db_type="double"),
@@ -1374,83 +1197,16 @@ _OPPORTUNITY_FIELDS: tuple[FieldDef, ...] = (
     _f("next_step", "varchar", "Next Step:", len="100"),
     _f("sales_stage", "enum", "Sales Stage:", len="255", required=True, options=_SALES_STAGES),
     _f("probability", "int", "Probability (%):", db_type="double"),
-    _f(
-        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
-    ),
-    _f(
-        "jjwg_maps_lng_c",
-        "float",
-        "Longitude",
-        len="11",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
-    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
-    _f(
-        "jjwg_maps_lat_c",
-        "float",
-        "Latitude",
-        len="10",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
+    *_JJWG_MAPS_FIELDS,
 )
 
 _CASE_FIELDS: tuple[FieldDef, ...] = (
-    _f("id", "id", "ID", required=True),
-    _f("name", "name", "Subject:", len=255, required=True),
-    _f("date_entered", "datetime", "Date Created:", group="created_by_name"),
-    _f("date_modified", "datetime", "Date Modified:", group="modified_by_name"),
-    _f(
-        "modified_user_id",
-        "assigned_user_name",
-        "Modified By",
-        group="modified_by_name",
-        id_name="modified_user_id",
+    *_basic(
+        _name("Subject:", 255),
+        date_entered_label="Date Created:",
+        date_modified_label="Date Modified:",
     ),
-    _f(
-        "modified_by_name",
-        "assigned_user_name",
-        "Modified By",
-        source="non-db",
-        group="modified_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "created_by",
-        "assigned_user_name",
-        "Created By",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "created_by_name",
-        "assigned_user_name",
-        "Created By",
-        source="non-db",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f("description", "text", "Description:"),
-    _f("deleted", "bool", "Deleted", default="0"),
-    _f(
-        "assigned_user_id",
-        "relate",
-        "Assigned To:",
-        group="assigned_user_name",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
-    _f(
-        "assigned_user_name",
-        "relate",
-        "Assigned to",
-        source="non-db",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
+    *_assignable("Assigned To:", "Assigned to"),
     _f("case_number", "int", "Number:", len=11, required=True),
     _f("type", "enum", "Type", len=255, options=_CASE_TYPES),
     _f(
@@ -1496,83 +1252,12 @@ _CASE_FIELDS: tuple[FieldDef, ...] = (
     _f("contact_created_by_id", "id", "LBL_CONTACT_CREATED_BY_ID"),
     _f("update_text", "text", "Updates - Text", source="non-db", default=""),
     _f("internal", "bool", "Internal Update", source="non-db"),
-    _f(
-        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
-    ),
-    _f(
-        "jjwg_maps_lng_c",
-        "float",
-        "Longitude",
-        len="11",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
-    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
-    _f(
-        "jjwg_maps_lat_c",
-        "float",
-        "Latitude",
-        len="10",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
+    *_JJWG_MAPS_FIELDS,
 )
 
 _MEETING_FIELDS: tuple[FieldDef, ...] = (
-    _f("id", "id", "ID", required=True),
-    _f("name", "name", "Subject:", len="50", required=True),
-    _f("date_entered", "datetime", "Date Created", group="created_by_name"),
-    _f("date_modified", "datetime", "Date Modified", group="modified_by_name"),
-    _f(
-        "modified_user_id",
-        "assigned_user_name",
-        "Modified By",
-        group="modified_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "modified_by_name",
-        "assigned_user_name",
-        "Modified By",
-        source="non-db",
-        group="modified_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "created_by",
-        "assigned_user_name",
-        "Created By",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "created_by_name",
-        "assigned_user_name",
-        "Created By",
-        source="non-db",
-        group="created_by_name",
-        id_name="modified_user_id",
-    ),
-    _f("description", "text", "Description:"),
-    _f("deleted", "bool", "Deleted", default="0"),
-    _f(
-        "assigned_user_id",
-        "relate",
-        "Assigned User Id",
-        group="assigned_user_name",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
-    _f(
-        "assigned_user_name",
-        "relate",
-        "Assigned to:",
-        source="non-db",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
+    *_basic(_name("Subject:", "50")),
+    *_assignable(name_label="Assigned to:"),
     _f("accept_status", "varchar", "Accept Link", len="20", source="non-db"),
     _f("location", "varchar", "Location:", len="50"),
     _f("password", "varchar", "Meeting Password", len="50"),
@@ -1633,74 +1318,19 @@ _MEETING_FIELDS: tuple[FieldDef, ...] = (
     _f("duration", "enum", "Duration:", options=_DURATIONS, source="non-db"),
     _f("gsync_id", "varchar", "Google Event ID", len=1024),
     _f("gsync_lastsync", "int", "Last Google Sync Timestamp"),
-    _f(
-        "jjwg_maps_geocode_status_c", "varchar", "Geocode Status", len="255", source="custom_fields"
-    ),
-    _f(
-        "jjwg_maps_lng_c",
-        "float",
-        "Longitude",
-        len="11",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
-    _f("jjwg_maps_address_c", "varchar", "Address", len="255", source="custom_fields"),
-    _f(
-        "jjwg_maps_lat_c",
-        "float",
-        "Latitude",
-        len="10",
-        source="custom_fields",
-        default="0.00000000",
-        precision=8,
-    ),
+    *_JJWG_MAPS_FIELDS,
 )
 
+# Notes does not use the basic template (createVardef with assignable and security_groups
+# only): it declares id, name, dates and description itself, in its own order.
 _NOTE_FIELDS: tuple[FieldDef, ...] = (
-    _f(
-        "assigned_user_id",
-        "relate",
-        "Assigned User Id",
-        group="assigned_user_name",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
-    _f(
-        "assigned_user_name",
-        "relate",
-        "Assigned to",
-        source="non-db",
-        id_name="assigned_user_id",
-        related_module="Users",
-    ),
+    *_assignable(),
     _f("id", "id", "ID", required=True),
     _f("date_entered", "datetime", "Date Created"),
     _f("date_modified", "datetime", "Date Modified"),
-    _f(
-        "modified_user_id",
-        "assigned_user_name",
-        "Modified by",
-        group="modified_by_name",
-        id_name="modified_user_id",
-    ),
-    _f(
-        "modified_by_name",
-        "assigned_user_name",
-        "Modified by",
-        source="non-db",
-        group="modified_by_name",
-        id_name="modified_user_id",
-    ),
-    _f("created_by", "assigned_user_name", "Created By", id_name="modified_user_id"),
-    _f(
-        "created_by_name",
-        "assigned_user_name",
-        "Created By",
-        source="non-db",
-        id_name="modified_user_id",
-    ),
-    _f("name", "name", "Subject:", len="255", required=True),
+    *_audit_user("modified_user_id", "modified_by_name", "Modified by"),
+    *_audit_user("created_by", "created_by_name", "Created By", grouped=False),
+    _name("Subject:", "255"),
     _f("file_mime_type", "varchar", "Mime Type", len="100"),
     _f("filename", "file", "Attachment:", len="255"),
     _f(
