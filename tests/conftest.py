@@ -103,7 +103,8 @@ def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
     SUGAR_LIVE_SUITECRM_ROOT is set, the labels, dropdown lists, vardef fragments and layout
     fields under its custom/) before the first test and after the last one; the session fails
     listing whatever the second holds that the first did not and that this run created (its
-    HTTP exchanges are logged: other runs may share the Sugar, see CreationLog). Does nothing
+    HTTP exchanges are logged: other runs may share the Sugar, see CreationLog; with
+    SUGAR_LIVE_EXCLUSIVE=1, as in CI, whatever is new counts). Does nothing
     when no test marked ``live`` was collected or the live Sugar is not configured."""
     import os
     import time
@@ -132,9 +133,12 @@ def _live_sugar_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
     with SugarClient(url, username, password, verify_tls=verify, max_retries=2) as client:
         after = take_inventory(client, sugar_root)
-    # Only what this run created counts: other runs may share the Sugar (see CreationLog).
-    left = left_behind(before, after, log.owns)
-    mine = new_items(before, after, log.owns)
+    # Only what this run created counts: other runs may share the Sugar (see CreationLog),
+    # unless SUGAR_LIVE_EXCLUSIVE=1 says none can (CI's own Sugar): then anything new is ours,
+    # what Sugar made on its own as a side effect of our calls included.
+    owns = None if os.environ.get("SUGAR_LIVE_EXCLUSIVE") == "1" else log.owns
+    left = left_behind(before, after, owns)
+    mine = new_items(before, after, owns)
     others = {
         kind: len(items) - len(mine.get(kind, []))
         for kind, items in new_items(before, after).items()

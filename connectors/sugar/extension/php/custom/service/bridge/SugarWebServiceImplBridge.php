@@ -748,6 +748,11 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             $this->bridgeRebuildTable($bean->table_name . '_cstm');
         }
         $this->bridgeRemoveVardefOverride($module_name, $field_name);
+        if ($row['type'] === 'currency' && $this->bridgeFieldRow($module_name, 'currency_id') === null) {
+            // TemplateCurrency::delete deletes the module's currency_id field with it, and
+            // leaves its fragment behind as for any field.
+            $this->bridgeRemoveVardefOverride($module_name, 'currency_id');
+        }
         $this->bridgeRebuild($module_name, $listRemoved);
 
         return array(
