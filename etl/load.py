@@ -19,14 +19,16 @@ and MariaDB.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Date, DateTime, Table, and_, bindparam, delete, func, select, update
-from sqlalchemy.engine import Connection
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Date, DateTime, Numeric, Table, and_, bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection, Dialect
 
 from connectors.orders.base import Checkpoint
 from etl.schema import (
@@ -40,11 +42,10 @@ from etl.schema import (
     fact_order,
     fact_order_line,
 )
-from etl.validate import Order, Reject, raw_json
+from etl.validate import I64, MONEY_PLACES, QUANTITY_PLACES, OrderBatch, Reject, raw_json
 
 LoadMode = Literal["append", "replace", "merge"]
 
-_ORDERED_AT = operator.attrgetter("ordered_at")
 _IN_CHUNK = 500  # values per IN (...) list: well under every engine's parameter limit
 T = TypeVar("T")
 
@@ -98,22 +99,36 @@ def _ensure_dates(conn: Connection, days: Iterable[date]) -> None:
         conn.execute(dim_date.insert(), missing)
 
 
-def _customers(conn: Connection, source: str, orders: list[Order], now: datetime) -> dict[str, int]:
+def _latest(keys: list[str], when: I64, columns: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
+    """key -> {column: its newest non-empty value} (rows ordered by ``when``, later rows win)."""
+    order = np.argsort(when, kind="stable").tolist()
+    attrs: dict[str, dict[str, Any]] = {keys[i]: {} for i in order}  # in date order
+    for column, values in columns.items():
+        for i in order:
+            value = values[i]
+            if value is not None:
+                attrs[keys[i]][column] = value
+    return attrs
+
+
+def _customers(
+    conn: Connection, source: str, batch: OrderBatch, when: I64, now: datetime
+) -> dict[str, int]:
     """customer id -> customer_key, inserting new customers and updating changed attributes."""
-    attrs: dict[str, dict[str, Any]] = {}
-    for order in sorted(orders, key=_ORDERED_AT):
-        row = attrs.get(order.customer_id)
-        if row is None:
-            row = attrs[order.customer_id] = {"first_seen_at": order.ordered_at}
-        # The newest order's non-empty values describe the customer best.
-        if order.customer_name is not None:
-            row["name"] = order.customer_name
-        if order.customer_email is not None:
-            row["email"] = order.customer_email
-        if order.customer_city is not None:
-            row["city"] = order.customer_city
-        if order.customer_country is not None:
-            row["country"] = order.customer_country
+    ids = batch.customer_id
+    # The newest order's non-empty values describe the customer best.
+    attrs = _latest(
+        ids,
+        when,
+        {
+            "name": batch.customer_name,
+            "email": batch.customer_email,
+            "city": batch.customer_city,
+            "country": batch.customer_country,
+        },
+    )
+    for i in np.argsort(when, kind="stable")[::-1].tolist():
+        attrs[ids[i]]["first_seen_at"] = batch.ordered_at[i]
     c = dim_customer.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
@@ -186,20 +201,32 @@ def _full_customer(existing: Any, changes: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _products(conn: Connection, orders: list[Order], now: datetime) -> dict[str, int]:
-    """sku -> product_key, inserting new products and updating changed names/categories."""
-    attrs: dict[str, dict[str, Any]] = {}
-    for order in sorted(orders, key=_ORDERED_AT):
-        for line in order.lines:
-            row = attrs.get(line.sku)
-            if row is None:
-                row = attrs[line.sku] = {}
-            if line.product_name is not None:
-                row["name"] = line.product_name
-            if line.category is not None:
-                row["category"] = line.category
-            if line.brand is not None:
-                row["brand"] = line.brand
+def _products(
+    conn: Connection, batch: OrderBatch, when: I64, now: datetime
+) -> tuple[list[str], I64]:
+    """The batch's distinct skus and the product_key of each line, inserting new products and
+    updating changed names/categories/brands."""
+    encoded = pc.dictionary_encode(pa.array(batch.sku, pa.string()))
+    skus: list[str] = encoded.dictionary.to_pylist()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    line_when = np.repeat(when, batch.n_lines)
+    # Per attribute, the newest non-empty value of each sku: its last line in date order.
+    by_date = np.argsort(line_when, kind="stable")
+    _, first_at = np.unique(codes[by_date], return_index=True)
+    attrs: dict[str, dict[str, Any]] = {skus[c]: {} for c in np.argsort(first_at).tolist()}
+    for column, values in (
+        ("name", batch.product_name),
+        ("category", batch.category),
+        ("brand", batch.brand),
+    ):
+        array = pa.array(values, pa.string())
+        present = by_date[array.is_valid().to_numpy(zero_copy_only=False)[by_date]]
+        if not len(present):
+            continue
+        latest_first = present[::-1]
+        _, at = np.unique(codes[latest_first], return_index=True)
+        for row in latest_first[at].tolist():
+            attrs[skus[codes[row]]][column] = values[row]
     p = dim_product.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
@@ -248,7 +275,8 @@ def _products(conn: Connection, orders: list[Order], now: datetime) -> dict[str,
         for part in _chunks(new_skus):
             query = select(p.sku, p.product_key).where(p.sku.in_(part))
             keys.update({r[0]: r[1] for r in conn.execute(query)})
-    return keys
+    per_sku = np.array([keys[sku] for sku in skus], dtype=np.int64)
+    return skus, per_sku[codes]
 
 
 _ORDER_COLUMNS = (
@@ -273,49 +301,6 @@ _ORDER_COLUMNS = (
     "content_hash",
     "updated_at",
 )
-
-
-def _order_values(
-    order: Order, source: str, customer_key: int, run_id: int, digest: str, now: datetime
-) -> tuple[Any, ...]:
-    """An order's ``fact_order`` values, in the order of ``_ORDER_COLUMNS``."""
-    paid, invoiced, due = order.paid_at, order.invoiced_at, order.due_at
-    return (
-        source,
-        order.order_id,
-        customer_key,
-        date_key(order.ordered_at),
-        order.ordered_at,
-        order.channel,
-        order.payment_method,
-        order.currency,
-        order.status,
-        len(order.lines),
-        order.n_items,
-        order.total_amount,
-        invoiced,
-        due,
-        paid,
-        (paid - invoiced).days if paid and invoiced else None,
-        (paid - due).days if paid and due else None,
-        run_id,
-        digest,
-        now,
-    )
-
-
-def _order_row(
-    order: Order, source: str, customer_key: int, run_id: int, digest: str, now: datetime
-) -> dict[str, Any]:
-    return dict(
-        zip(
-            _ORDER_COLUMNS,
-            _order_values(order, source, customer_key, run_id, digest, now),
-            strict=True,
-        )
-    )
-
-
 _LINE_COLUMNS = (
     "order_key",
     "line_no",
@@ -325,6 +310,78 @@ _LINE_COLUMNS = (
     "discount",
     "amount",
 )
+
+
+def _decimals(dialect: Dialect, values: I64, places: int) -> list[Any]:
+    """Scaled integers as the driver takes an exact ``Numeric`` value.
+
+    Where the type converts in Python (SQLite stores floats) the values are given as floats, so
+    that conversion costs nothing; else as decimal text, exact, formatted in native code.
+    """
+    if Numeric().dialect_impl(dialect).bind_processor(dialect) is not None:
+        return (values / 10**places).tolist()  # type: ignore[no-any-return]
+    wide = np.empty(2 * len(values), dtype=np.int64)  # little-endian 128-bit integers
+    wide[0::2] = values
+    wide[1::2] = np.where(values < 0, -1, 0)
+    array = pa.Array.from_buffers(
+        pa.decimal128(38, places), len(values), [None, pa.py_buffer(wide)]
+    )
+    return array.cast(pa.string()).to_pylist()  # type: ignore[no-any-return]
+
+
+def _date_keys(days: Any) -> list[int]:
+    """``date_key`` (yyyymmdd) of numpy days, in native code."""
+    months = days.astype("datetime64[M]")
+    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months).astype(np.int64) + 1
+    return (year * 10_000 + month * 100 + day).tolist()  # type: ignore[no-any-return]
+
+
+def _days_between(later: list[date | None], earlier: list[date | None]) -> list[int | None]:
+    return [(b - a).days if a and b else None for b, a in zip(later, earlier, strict=True)]
+
+
+def _order_columns(
+    dialect: Dialect,
+    batch: OrderBatch,
+    where: list[int],
+    days: Any,
+    source: str,
+    customer_keys: dict[str, int],
+    run_id: int,
+    now: datetime,
+) -> dict[str, list[Any]]:
+    """``fact_order`` values of the orders at ``where``, column by column."""
+
+    def pick(values: list[Any]) -> list[Any]:
+        return [values[i] for i in where]
+
+    at = np.array(where, dtype=np.intp)
+    ordered_at = pick(batch.ordered_at)
+    invoiced, due, paid = pick(batch.invoiced_at), pick(batch.due_at), pick(batch.paid_at)
+    return {
+        "source": [source] * len(where),
+        "source_order_id": pick(batch.order_id),
+        "customer_key": [customer_keys[c] for c in pick(batch.customer_id)],
+        "order_date_key": _date_keys(days[at]),
+        "ordered_at": ordered_at,
+        "channel": pick(batch.channel),
+        "payment_method": pick(batch.payment_method),
+        "currency": pick(batch.currency),
+        "status": pick(batch.status),
+        "n_lines": batch.n_lines[at].tolist(),
+        "n_items": _decimals(dialect, batch.n_items[at], QUANTITY_PLACES),
+        "total_amount": _decimals(dialect, batch.total_amount[at], MONEY_PLACES),
+        "invoiced_at": invoiced,
+        "due_at": due,
+        "paid_at": paid,
+        "payment_delay_days": _days_between(paid, invoiced),
+        "lateness_days": _days_between(paid, due),
+        "etl_run_id": [run_id] * len(where),
+        "content_hash": pick(batch.content_hash),
+        "updated_at": [now] * len(where),
+    }
 
 
 class _Memo(dict[Any, Any]):
@@ -347,43 +404,37 @@ class _Memo(dict[Any, Any]):
 
 
 def bulk_insert(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: Connection, table: Table, columns: dict[str, list[Any]], ready: Iterable[str] = ()
 ) -> None:
-    """``executemany`` of a compiled Core insert at the driver level.
+    """``executemany`` of a compiled Core insert at the driver level, from value columns.
 
     The values go through each column type's own bind processor (so they are stored exactly as
     a Core insert stores them), but without building and checking a parameter dict per row —
     the bulk of SQLAlchemy's per-row cost on large batches. Only the columns that have a
-    processor are touched, and dates are converted once per distinct value.
+    processor are touched (``ready`` ones are already driver values), and dates are converted
+    once per distinct value. On MariaDB/MySQL, PyMySQL sends the rows as multi-row INSERTs.
     """
     dialect = conn.dialect
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
-    convert: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, name in enumerate(columns):
+    names = list(columns)
+    compiled = table.insert().compile(dialect=dialect, column_keys=names)
+    skip = set(ready)
+    values: dict[str, list[Any]] = {}
+    for name in names:
         column_type = table.c[name].type
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is not None:
-            if isinstance(column_type, Date | DateTime):
-                convert.append((i, _Memo(processor).__getitem__))
-            else:
-                convert.append((i, processor))
-    if convert:
-        converted: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = list(row)
-            for i, process in convert:
-                values[i] = process(values[i])
-            converted.append(tuple(values))
-        rows = converted
+        if processor is None or name in skip:
+            values[name] = columns[name]
+        elif isinstance(column_type, Date | DateTime):
+            memo = _Memo(processor)
+            values[name] = [None if v is None else memo[v] for v in columns[name]]
+        else:
+            values[name] = [processor(v) for v in columns[name]]
     params: list[Any]
     if dialect.positional:
-        positions = [list(columns).index(name) for name in compiled.positiontup or ()]
-        if positions == list(range(len(columns))):
-            params = list(rows)  # already in the statement's order (the usual case)
-        else:
-            params = [tuple(row[i] for i in positions) for row in rows]
+        order = list(compiled.positiontup or ())
+        params = list(zip(*(values[name] for name in order), strict=True))
     else:
-        params = [dict(zip(columns, row, strict=True)) for row in rows]
+        params = [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
     conn.exec_driver_sql(str(compiled), params)
 
 
@@ -399,7 +450,7 @@ def write_batch(
     *,
     source: str,
     run_id: int,
-    orders: list[Order],
+    orders: OrderBatch,
     rejects: list[Reject],
     checkpoint: Checkpoint | None,
     rows_read: int,
@@ -408,88 +459,92 @@ def write_batch(
 ) -> BatchResult:
     """Write one batch in the caller's transaction (see the module docstring)."""
     result = BatchResult(rejects=len(rejects))
-    if orders:
-        _ensure_dates(conn, {o.ordered_at.date() for o in orders})
-        customer_keys = _customers(conn, source, orders, now)
-        product_keys = _products(conn, orders, now)
-        digests = {o.order_id: o.content_hash() for o in orders}
+    batch = orders
+    if len(batch):
+        dialect = conn.dialect
+        # Order dates as sortable numbers (the newest values describe customers and products).
+        moments = np.array(batch.ordered_at, dtype="datetime64[us]")
+        when = moments.astype(np.int64)
+        days = moments.astype("datetime64[D]")
+        _ensure_dates(conn, np.unique(days).tolist())
+        customer_keys = _customers(conn, source, batch, when, now)
+        _, product_keys = _products(conn, batch, when, now)
         existing: dict[str, tuple[int, str]] = {}
         if mode == "merge":
-            ids = [o.order_id for o in orders]
             f = fact_order.c
-            for part in _chunks(ids):
+            for part in _chunks(batch.order_id):
                 query = select(f.source_order_id, f.order_key, f.content_hash).where(
                     f.source == source, f.source_order_id.in_(part)
                 )
                 existing.update({r[0]: (r[1], r[2]) for r in conn.execute(query)})
-        new: list[Order] = []
-        changed: list[tuple[int, Order]] = []
-        for order in orders:
-            found = existing.get(order.order_id)
+        new: list[int] = []
+        changed: list[int] = []
+        order_keys = np.zeros(len(batch), dtype=np.int64)
+        digests = zip(batch.order_id, batch.content_hash, strict=True)
+        for i, (order_id, digest) in enumerate(digests):
+            found = existing.get(order_id)
             if found is None:
-                new.append(order)
-            elif found[1] == digests[order.order_id]:
+                new.append(i)
+            elif found[1] == digest:
                 result.orders_unchanged += 1
             else:
-                changed.append((found[0], order))
-        order_keys: dict[str, int] = {}
+                changed.append(i)
+                order_keys[i] = found[0]
         if changed:
-            for key_part in _chunks([k for k, _ in changed]):
+            keys = order_keys[changed].tolist()
+            for key_part in _chunks(keys):
                 conn.execute(
                     delete(fact_order_line).where(fact_order_line.c.order_key.in_(key_part))
                 )
-            rows = []
-            for key, order in changed:
-                row = _order_row(
-                    order,
-                    source,
-                    customer_keys[order.customer_id],
-                    run_id,
-                    digests[order.order_id],
-                    now,
-                )
-                del row["source"], row["source_order_id"]
-                rows.append({"k": key, **{f"v_{c}": v for c, v in row.items()}})
-                order_keys[order.order_id] = key
+            values = _order_columns(
+                dialect, batch, changed, days, source, customer_keys, run_id, now
+            )
+            del values["source"], values["source_order_id"]
+            rows = [
+                {"k": key, **{f"v_{c}": v for c, v in zip(values, row, strict=True)}}
+                for key, row in zip(keys, zip(*values.values(), strict=True), strict=True)
+            ]
             conn.execute(
                 update(fact_order)
                 .where(fact_order.c.order_key == bindparam("k"))
-                .values({c[2:]: bindparam(c) for c in rows[0] if c != "k"}),
+                .values({c: bindparam(f"v_{c}") for c in values}),
                 rows,
             )
             result.orders_updated = len(changed)
         if new:
-            order_rows = [
-                _order_values(
-                    o, source, customer_keys[o.customer_id], run_id, digests[o.order_id], now
-                )
-                for o in new
-            ]
-            bulk_insert(conn, fact_order, _ORDER_COLUMNS, order_rows)
+            values = _order_columns(dialect, batch, new, days, source, customer_keys, run_id, now)
+            bulk_insert(conn, fact_order, values, ready=("n_items", "total_amount"))
             f = fact_order.c
-            for part in _chunks([o.order_id for o in new]):
+            inserted: dict[str, int] = {}
+            for part in _chunks(values["source_order_id"]):
                 query = select(f.source_order_id, f.order_key).where(
                     f.source == source, f.source_order_id.in_(part)
                 )
-                order_keys.update({r[0]: r[1] for r in conn.execute(query)})
+                inserted.update({r[0]: r[1] for r in conn.execute(query)})
+            order_keys[new] = [inserted[batch.order_id[i]] for i in new]
             result.orders_inserted = len(new)
-        line_rows = [
-            (
-                order_keys[order.order_id],
-                line.line_no,
-                product_keys[line.sku],
-                line.quantity,
-                line.unit_price,
-                line.discount,
-                line.amount,
+        written = np.zeros(len(batch), dtype=bool)
+        written[new] = True
+        written[changed] = True
+        line_mask = np.repeat(written, batch.n_lines)
+        if line_mask.any():
+            at = np.flatnonzero(line_mask)
+            bulk_insert(
+                conn,
+                fact_order_line,
+                {
+                    "order_key": np.repeat(order_keys, batch.n_lines)[at].tolist(),
+                    "line_no": batch.line_no[at].tolist(),
+                    "product_key": product_keys[at].tolist(),
+                    "quantity": _decimals(dialect, batch.quantity[at], QUANTITY_PLACES),
+                    "unit_price": _decimals(dialect, batch.unit_price[at], MONEY_PLACES),
+                    "discount": _decimals(dialect, batch.discount[at], MONEY_PLACES),
+                    "amount": _decimals(dialect, batch.amount[at], MONEY_PLACES),
+                },
+                ready=("quantity", "unit_price", "discount", "amount"),
             )
-            for order in (*new, *(o for _, o in changed))
-            for line in order.lines
-        ]
-        if line_rows:
-            bulk_insert(conn, fact_order_line, _LINE_COLUMNS, line_rows)
-        result.lines_written = len(line_rows)
-        result.lines_loaded = sum(len(o.lines) for o in orders)
+        result.lines_written = int(line_mask.sum())
+        result.lines_loaded = int(batch.line_start[-1])
     if rejects:
         conn.execute(
             etl_reject.insert(),
