@@ -67,6 +67,41 @@ def _chunks(values: Sequence[T], size: int = _IN_CHUNK) -> Iterator[Sequence[T]]
         yield values[start : start + size]
 
 
+def _select_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    key: str,
+    values: Sequence[Any],
+    **equal: Any,
+) -> list[tuple[Any, ...]]:
+    """``columns`` of the rows of ``table`` whose ``key`` is one of ``values`` (and whose other
+    columns equal ``equal``), for text and integer columns only: plain driver SQL, ``_IN_CHUNK``
+    values a statement, without SQLAlchemy's per-value work on expanding IN lists."""
+    dialect = conn.dialect
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+    if mark is None:  # a driver with named parameters: SQLAlchemy Core does it
+        found: list[tuple[Any, ...]] = []
+        c = table.c
+        for part in _chunks(values):
+            query = select(*(c[n] for n in columns)).where(
+                c[key].in_(part), *(c[k] == v for k, v in equal.items())
+            )
+            found.extend(tuple(r) for r in conn.execute(query))
+        return found
+    quote = dialect.identifier_preparer.quote
+    head = (
+        f"SELECT {', '.join(quote(n) for n in columns)} FROM {quote(table.name)} WHERE "
+        + "".join(f"{quote(k)} = {mark} AND " for k in equal)
+        + f"{quote(key)} IN ("
+    )
+    rows: list[tuple[Any, ...]] = []
+    for part in _chunks(values):
+        sql = head + ", ".join([mark] * len(part)) + ")"
+        rows.extend(conn.exec_driver_sql(sql, (*equal.values(), *part)).fetchall())
+    return rows
+
+
 def date_key(day: date) -> int:
     """The ``dim_date`` key of a day: yyyymmdd."""
     return day.year * 10000 + day.month * 100 + day.day
@@ -127,8 +162,9 @@ def _customers(
             "country": batch.customer_country,
         },
     )
+    ordered_at = batch.ordered_at.tolist()
     for i in np.argsort(when, kind="stable")[::-1].tolist():
-        attrs[ids[i]]["first_seen_at"] = batch.ordered_at[i]
+        attrs[ids[i]]["first_seen_at"] = ordered_at[i]
     c = dim_customer.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
@@ -170,27 +206,30 @@ def _customers(
         )
     new_ids = [cid for cid in attrs if cid not in keys]
     if new_ids:
-        conn.execute(
-            dim_customer.insert(),
-            [
-                {
-                    "source": source,
-                    "source_customer_id": cid,
-                    "name": attrs[cid].get("name"),
-                    "email": attrs[cid].get("email"),
-                    "city": attrs[cid].get("city"),
-                    "country": attrs[cid].get("country"),
-                    "first_seen_at": attrs[cid]["first_seen_at"],
-                    "updated_at": now,
-                }
-                for cid in new_ids
-            ],
+        new_attrs = [attrs[cid] for cid in new_ids]
+        bulk_insert(
+            conn,
+            dim_customer,
+            {
+                "source": [source] * len(new_ids),
+                "source_customer_id": new_ids,
+                **{
+                    col: [a.get(col) for a in new_attrs]
+                    for col in ("name", "email", "city", "country")
+                },
+                "first_seen_at": [a["first_seen_at"] for a in new_attrs],
+                "updated_at": [now] * len(new_ids),
+            },
         )
-        for part in _chunks(new_ids):
-            query = select(c.source_customer_id, c.customer_key).where(
-                c.source == source, c.source_customer_id.in_(part)
-            )
-            keys.update({r[0]: r[1] for r in conn.execute(query)})
+        found = _select_in(
+            conn,
+            dim_customer,
+            ("source_customer_id", "customer_key"),
+            "source_customer_id",
+            new_ids,
+            source=source,
+        )
+        keys.update({r[0]: r[1] for r in found})
     return keys
 
 
@@ -230,21 +269,18 @@ def _products(
     p = dim_product.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
-    for part in _chunks(sorted(attrs)):
-        query = select(p.product_key, p.sku, p.name, p.category, p.brand).where(p.sku.in_(part))
-        for existing in conn.execute(query):
-            keys[existing.sku] = existing.product_key
-            new = attrs[existing.sku]
-            if any(new[col] != getattr(existing, col) for col in new):
-                updates.append(
-                    {
-                        "k": existing.product_key,
-                        **{
-                            col: new.get(col, getattr(existing, col))
-                            for col in ("name", "category", "brand")
-                        },
-                    }
-                )
+    columns = ("product_key", "sku", "name", "category", "brand")
+    for row in _select_in(conn, dim_product, columns, "sku", sorted(attrs)):
+        existing = dict(zip(columns, row, strict=True))
+        keys[existing["sku"]] = existing["product_key"]
+        new = attrs[existing["sku"]]
+        if any(new[col] != existing[col] for col in new):
+            updates.append(
+                {
+                    "k": existing["product_key"],
+                    **{col: new.get(col, existing[col]) for col in ("name", "category", "brand")},
+                }
+            )
     if updates:
         conn.execute(
             update(dim_product)
@@ -272,9 +308,8 @@ def _products(
                 for sku in new_skus
             ],
         )
-        for part in _chunks(new_skus):
-            query = select(p.sku, p.product_key).where(p.sku.in_(part))
-            keys.update({r[0]: r[1] for r in conn.execute(query)})
+        found = _select_in(conn, dim_product, ("sku", "product_key"), "sku", new_skus)
+        keys.update({r[0]: r[1] for r in found})
     per_sku = np.array([keys[sku] for sku in skus], dtype=np.int64)
     return skus, per_sku[codes]
 
@@ -338,8 +373,11 @@ def _date_keys(days: Any) -> list[int]:
     return (year * 10_000 + month * 100 + day).tolist()  # type: ignore[no-any-return]
 
 
-def _days_between(later: list[date | None], earlier: list[date | None]) -> list[int | None]:
-    return [(b - a).days if a and b else None for b, a in zip(later, earlier, strict=True)]
+def _days_between(later: Any, earlier: Any) -> list[int | None]:
+    """Days from ``earlier`` to ``later`` (numpy days), None where either is missing."""
+    days = (later - earlier).astype(np.int64).astype(object)
+    days[np.isnat(later) | np.isnat(earlier)] = None
+    return days.tolist()  # type: ignore[no-any-return]
 
 
 def _order_columns(
@@ -351,21 +389,21 @@ def _order_columns(
     customer_keys: dict[str, int],
     run_id: int,
     now: datetime,
-) -> dict[str, list[Any]]:
-    """``fact_order`` values of the orders at ``where``, column by column."""
+) -> dict[str, Any]:
+    """``fact_order`` values of the orders at ``where``, column by column (lists, or numpy
+    arrays of dates)."""
 
     def pick(values: list[Any]) -> list[Any]:
         return [values[i] for i in where]
 
     at = np.array(where, dtype=np.intp)
-    ordered_at = pick(batch.ordered_at)
-    invoiced, due, paid = pick(batch.invoiced_at), pick(batch.due_at), pick(batch.paid_at)
+    invoiced, due, paid = batch.invoiced_at[at], batch.due_at[at], batch.paid_at[at]
     return {
         "source": [source] * len(where),
         "source_order_id": pick(batch.order_id),
         "customer_key": [customer_keys[c] for c in pick(batch.customer_id)],
         "order_date_key": _date_keys(days[at]),
-        "ordered_at": ordered_at,
+        "ordered_at": batch.ordered_at[at],
         "channel": pick(batch.channel),
         "payment_method": pick(batch.payment_method),
         "currency": pick(batch.currency),
@@ -403,8 +441,26 @@ class _Memo(dict[Any, Any]):
         return result
 
 
+def _moments(values: Any, process: Callable[[Any], Any], with_time: bool) -> list[Any]:
+    """Dates or datetimes for a bind processor that makes them text (SQLite): a numpy array is
+    formatted in native code when that gives the processor's own text (checked on a value);
+    else each distinct value is converted once."""
+    if isinstance(values, np.ndarray):
+        texts = pc.strftime(
+            pa.array(values.astype("datetime64[us]"), from_pandas=True),
+            format="%Y-%m-%d %H:%M:%S" if with_time else "%Y-%m-%d",
+        ).to_pylist()
+        present = np.flatnonzero(~np.isnat(values))
+        python = values.tolist()
+        if not len(present) or texts[present[0]] == process(python[present[0]]):
+            return texts  # type: ignore[no-any-return]
+        values = python
+    memo = _Memo(process)
+    return [None if v is None else memo[v] for v in values]
+
+
 def bulk_insert(
-    conn: Connection, table: Table, columns: dict[str, list[Any]], ready: Iterable[str] = ()
+    conn: Connection, table: Table, columns: dict[str, Any], ready: Iterable[str] = ()
 ) -> None:
     """``executemany`` of a compiled Core insert at the driver level, from value columns.
 
@@ -423,10 +479,10 @@ def bulk_insert(
         column_type = table.c[name].type
         processor = column_type.dialect_impl(dialect).bind_processor(dialect)
         if processor is None or name in skip:
-            values[name] = columns[name]
+            given = columns[name]
+            values[name] = given.tolist() if isinstance(given, np.ndarray) else given
         elif isinstance(column_type, Date | DateTime):
-            memo = _Memo(processor)
-            values[name] = [None if v is None else memo[v] for v in columns[name]]
+            values[name] = _moments(columns[name], processor, isinstance(column_type, DateTime))
         else:
             values[name] = [processor(v) for v in columns[name]]
     params: list[Any]
@@ -463,33 +519,31 @@ def write_batch(
     if len(batch):
         dialect = conn.dialect
         # Order dates as sortable numbers (the newest values describe customers and products).
-        moments = np.array(batch.ordered_at, dtype="datetime64[us]")
-        when = moments.astype(np.int64)
-        days = moments.astype("datetime64[D]")
+        when = batch.ordered_at.astype(np.int64)
+        days = batch.ordered_at.astype("datetime64[D]")
         _ensure_dates(conn, np.unique(days).tolist())
         customer_keys = _customers(conn, source, batch, when, now)
         _, product_keys = _products(conn, batch, when, now)
         existing: dict[str, tuple[int, str]] = {}
         if mode == "merge":
-            f = fact_order.c
-            for part in _chunks(batch.order_id):
-                query = select(f.source_order_id, f.order_key, f.content_hash).where(
-                    f.source == source, f.source_order_id.in_(part)
-                )
-                existing.update({r[0]: (r[1], r[2]) for r in conn.execute(query)})
+            columns = ("source_order_id", "order_key", "content_hash")
+            stored = _select_in(
+                conn, fact_order, columns, "source_order_id", batch.order_id, source=source
+            )
+            existing.update({r[0]: (r[1], r[2]) for r in stored})
         new: list[int] = []
         changed: list[int] = []
         order_keys = np.zeros(len(batch), dtype=np.int64)
         digests = zip(batch.order_id, batch.content_hash, strict=True)
         for i, (order_id, digest) in enumerate(digests):
-            found = existing.get(order_id)
-            if found is None:
+            known = existing.get(order_id)
+            if known is None:
                 new.append(i)
-            elif found[1] == digest:
+            elif known[1] == digest:
                 result.orders_unchanged += 1
             else:
                 changed.append(i)
-                order_keys[i] = found[0]
+                order_keys[i] = known[0]
         if changed:
             keys = order_keys[changed].tolist()
             for key_part in _chunks(keys):
@@ -500,6 +554,9 @@ def write_batch(
                 dialect, batch, changed, days, source, customer_keys, run_id, now
             )
             del values["source"], values["source_order_id"]
+            for name, given in values.items():
+                if isinstance(given, np.ndarray):
+                    values[name] = given.tolist()
             rows = [
                 {"k": key, **{f"v_{c}": v for c, v in zip(values, row, strict=True)}}
                 for key, row in zip(keys, zip(*values.values(), strict=True), strict=True)
@@ -514,13 +571,15 @@ def write_batch(
         if new:
             values = _order_columns(dialect, batch, new, days, source, customer_keys, run_id, now)
             bulk_insert(conn, fact_order, values, ready=("n_items", "total_amount"))
-            f = fact_order.c
-            inserted: dict[str, int] = {}
-            for part in _chunks(values["source_order_id"]):
-                query = select(f.source_order_id, f.order_key).where(
-                    f.source == source, f.source_order_id.in_(part)
-                )
-                inserted.update({r[0]: r[1] for r in conn.execute(query)})
+            found = _select_in(
+                conn,
+                fact_order,
+                ("source_order_id", "order_key"),
+                "source_order_id",
+                values["source_order_id"],
+                source=source,
+            )
+            inserted: dict[str, int] = {r[0]: r[1] for r in found}
             order_keys[new] = [inserted[batch.order_id[i]] for i in new]
             result.orders_inserted = len(new)
         written = np.zeros(len(batch), dtype=bool)

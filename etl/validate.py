@@ -86,7 +86,8 @@ class OrderBatch:
     Orders (``order_*`` and the order-level lists, one item per order) come in the chunk's order
     of first appearance; the lines of order ``k`` are ``lines[line_start[k]:line_start[k + 1]]``,
     sorted by ``line_no``. Quantities are in thousandths and money in millionths (exact
-    integers); ``content_hash`` digests everything the warehouse stores about an order.
+    integers); dates are numpy datetimes (``NaT`` when empty); ``content_hash`` digests
+    everything the warehouse stores about an order.
     """
 
     order_id: list[str]
@@ -95,14 +96,14 @@ class OrderBatch:
     customer_email: list[str | None]
     customer_city: list[str | None]
     customer_country: list[str | None]
-    ordered_at: list[datetime]
+    ordered_at: npt.NDArray[np.datetime64]  # datetime64[us]
     currency: list[str]
     payment_method: list[str | None]
     channel: list[str | None]
     status: list[str]
-    invoiced_at: list[date | None]
-    due_at: list[date | None]
-    paid_at: list[date | None]
+    invoiced_at: npt.NDArray[np.datetime64]  # datetime64[D], NaT when empty
+    due_at: npt.NDArray[np.datetime64]
+    paid_at: npt.NDArray[np.datetime64]
     content_hash: list[str]
     line_start: I64
     n_items: I64  # thousandths
@@ -488,43 +489,97 @@ _NONE = -1  # a missing date's day number, a missing line_amount
 @dataclass(slots=True)
 class _Column:
     """One column checked through its distinct values: ``idx`` maps each row to its distinct
-    value, ``ok``/``value``/``text`` are per distinct value (``text``: for the content hash),
-    ``vid`` numbers the parsed values (equal parsed values, equal ids)."""
+    value; ``ok`` and ``value`` (the parsed value) are per distinct value, and ``vid`` numbers
+    the parsed values (equal parsed values, equal ids)."""
 
     idx: npt.NDArray[np.intp]
     ok: npt.NDArray[np.bool_]
     value: npt.NDArray[Any]
-    text: list[str]
     vid: I64
 
     def rows_ok(self) -> npt.NDArray[np.bool_]:
         return self.ok[self.idx]
 
 
-def _check_column(array: pa.Array | None, n: int, parse: Callable[[Any], Any]) -> _Column:
-    """Parse and check a column once per distinct value (``parse`` raises ``_Invalid``)."""
+# Given a column's distinct values (text), which of them are certainly valid, and their parsed
+# values; the others go through the column's parser one by one.
+_Sure = Callable[[pa.Array], tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]]
+
+
+def _check_column(
+    array: pa.Array | None,
+    n: int,
+    parse: Callable[[Any], Any],
+    sure: _Sure | None = None,
+    numbered: bool = False,
+) -> _Column:
+    """Parse and check a column once per distinct value (``parse`` raises ``_Invalid``);
+    ``numbered``: number the parsed values (``vid``, for the columns compared across lines)."""
     if array is None or pa.types.is_null(array.type):
-        uniques: list[Any] = [None]
+        distinct = pa.array([None], pa.string())
         idx = np.zeros(n, dtype=np.intp)
     else:
         encoded = pc.dictionary_encode(array, null_encoding="encode")
-        uniques = encoded.dictionary.to_pylist()
+        distinct = encoded.dictionary
         idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
-    ok = np.ones(len(uniques), dtype=bool)
-    value = np.empty(len(uniques), dtype=object)
-    text: list[str] = []
-    vid = np.empty(len(uniques), dtype=np.int64)
-    ids: dict[Any, int] = {}
-    for i, raw in enumerate(uniques):
+    if sure is not None and pa.types.is_string(distinct.type):
+        ok, value = sure(distinct)
+        ok = ok.copy()
+    else:
+        ok = np.zeros(len(distinct), dtype=bool)
+        value = np.empty(len(distinct), dtype=object)
+    for i in np.flatnonzero(~ok).tolist():
         try:
-            parsed = parse(raw)
+            value[i] = parse(distinct[i].as_py())
+            ok[i] = True
         except _Invalid:
-            parsed = None
-            ok[i] = False
-        value[i] = parsed
-        text.append("" if parsed is None else str(parsed))
-        vid[i] = ids.setdefault(parsed, len(ids))
-    return _Column(idx, ok, value, text, vid)
+            value[i] = None
+    vid = np.zeros(len(value), dtype=np.int64)
+    if numbered:
+        ids: dict[Any, int] = {}
+        vid[:] = [ids.setdefault(v, len(ids)) for v in value.tolist()]
+    return _Column(idx, ok, value, vid)
+
+
+def _sure_text(required: bool, limit: int | None) -> _Sure:
+    """Text that is valid as it is, stripped (``str.strip``, as ``_text``)."""
+
+    def sure(distinct: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]:
+        raw = distinct.to_pylist()
+        value = np.empty(len(raw), dtype=object)
+        stripped = [None if v is None else v.strip() or None for v in raw]
+        value[:] = stripped
+        if limit is None:
+            ok = [s is not None or not required for s in stripped]
+        else:
+            ok = [(s is not None or not required) and (s is None or len(s) <= limit)
+                  for s in stripped]  # fmt: skip
+        return np.array(ok, dtype=bool), value
+
+    return sure
+
+
+def _sure_number(places: int, digits: int, positive: bool) -> _Sure:
+    """Plain numbers (digits, an optional '.' and at most ``places`` decimals, under 10 to the
+    ``digits``) as scaled integers, converted in native code."""
+    pattern = f"^[0-9]{{1,{digits}}}(\\.[0-9]{{1,{places}}})?$"
+    exact = pa.decimal128(digits + places, places)
+
+    def sure(distinct: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]:
+        match = pc.fill_null(pc.match_substring_regex(distinct, pattern), False)
+        ok = match.to_numpy(zero_copy_only=False).copy()
+        value = np.empty(len(distinct), dtype=object)
+        at = np.flatnonzero(ok)
+        if len(at):
+            numbers = pc.cast(distinct.filter(match), exact)
+            words = np.frombuffer(numbers.buffers()[1], dtype=np.int64)
+            scaled = words[2 * numbers.offset : 2 * (numbers.offset + len(numbers)) : 2]
+            value[at] = scaled.tolist()
+            if positive:
+                ok[at[scaled <= 0]] = False
+        return ok, value
+
+    return sure
 
 
 def _scaled(places: int) -> Callable[[Decimal], int]:
@@ -552,8 +607,11 @@ def _number_parser(
     return parse
 
 
-def _parsers(options: ParseOptions, default_currency: str) -> dict[str, Callable[[Any], Any]]:
-    """Column -> a parser of one value (the rules of ``_parse_header`` and ``_careful_line``)."""
+def _parsers(
+    options: ParseOptions, default_currency: str
+) -> dict[str, tuple[Callable[[Any], Any], _Sure | None]]:
+    """Column -> a parser of one value (the rules of ``_parse_header`` and ``_careful_line``),
+    and what is surely valid in a column of text without it."""
 
     def text(column: str, required: bool) -> Callable[[Any], str | None]:
         return lambda raw: _text({column: raw}, column, required)
@@ -589,24 +647,32 @@ def _parsers(options: ParseOptions, default_currency: str) -> dict[str, Callable
             raise _Invalid("bad_line_no", f"line_no {raw!r} is not a whole number ≥ 1")
         return number
 
-    parsers: dict[str, Callable[[Any], Any]] = {
-        column: text(column, required) for column, required in _HEADER_TEXT + _LINE_TEXT
+    plain = options.decimal == "." and not options.thousands
+    parsers: dict[str, tuple[Callable[[Any], Any], _Sure | None]] = {
+        column: (text(column, required), _sure_text(required, MAX_LENGTH.get(column)))
+        for column, required in _HEADER_TEXT + _LINE_TEXT
     }
     parsers.update(
-        ordered_at=ordered_at,
-        invoiced_at=day("invoiced_at"),
-        due_at=day("due_at"),
-        paid_at=day("paid_at"),
-        currency=currency,
-        payment_method=enum("payment_method", PAYMENT_METHODS),
-        channel=enum("channel", CHANNELS),
-        status=status,
-        line_no=line_no,
-        quantity=_number_parser("quantity", options, True, QUANTITY_PLACES),
-        unit_price=_number_parser("unit_price", options, True, MONEY_PLACES),
-        discount=_number_parser("discount", options, False, MONEY_PLACES),
-        line_amount=_number_parser("line_amount", options, False, MONEY_PLACES),
+        ordered_at=(ordered_at, None),
+        invoiced_at=(day("invoiced_at"), None),
+        due_at=(day("due_at"), None),
+        paid_at=(day("paid_at"), None),
+        currency=(currency, None),
+        payment_method=(enum("payment_method", PAYMENT_METHODS), None),
+        channel=(enum("channel", CHANNELS), None),
+        status=(status, None),
+        line_no=(line_no, None),
     )
+    for column, required, places, digits in (
+        ("quantity", True, QUANTITY_PLACES, 11),  # < 1e11
+        ("unit_price", True, MONEY_PLACES, 10),  # < 1e10
+        ("discount", False, MONEY_PLACES, 10),  # < 1e10
+        ("line_amount", False, MONEY_PLACES, 12),  # < 1e12
+    ):
+        parsers[column] = (
+            _number_parser(column, options, required, places),
+            _sure_number(places, digits, column == "quantity") if plain else None,
+        )
     return parsers
 
 
@@ -674,9 +740,10 @@ def validate_chunk(
     n = len(rows)
     rejects = [Reject(p.key, p.rule, p.reason, p.raw) for p in chunk.problems]
     parsers = _parsers(options, default_currency)
+    compared = ("order_id", *ORDER_FIELDS)
     checked = {
-        column: _check_column(rows.columns.get(column), n, parse)
-        for column, parse in parsers.items()
+        column: _check_column(rows.columns.get(column), n, parse, sure, column in compared)
+        for column, (parse, sure) in parsers.items()
     }
     valid = np.ones(n, dtype=bool)
     for result in checked.values():
@@ -805,9 +872,18 @@ def _batch(
         c = checked[column]
         return list(c.value[c.idx[where]])
 
+    def moments(column: str, unit: str) -> npt.NDArray[np.datetime64]:
+        c = checked[column]
+        return np.array(c.value.tolist(), dtype=f"datetime64[{unit}]")[c.idx[firsts]]
+
     quantity = _ints(checked["quantity"])[lines]
     amounts = amount[lines]
-    order_values = {column: at(column, firsts) for column in ("order_id", *ORDER_FIELDS)}
+    order_values: dict[str, Any] = {
+        column: at(column, firsts) for column in ("order_id", *ORDER_FIELDS)
+    }
+    order_values["ordered_at"] = moments("ordered_at", "us")
+    for column in ("invoiced_at", "due_at", "paid_at"):
+        order_values[column] = moments(column, "D")
     batch = OrderBatch(
         **order_values,
         content_hash=[],
@@ -829,7 +905,8 @@ def _batch(
 
 
 def _texts(column: _Column, where: npt.NDArray[np.intp]) -> pa.Array:
-    return pc.take(pa.array(column.text, pa.string()), pa.array(column.idx[where]))
+    text = ["" if v is None else str(v) for v in column.value.tolist()]
+    return pc.take(pa.array(text, pa.string()), pa.array(column.idx[where]))
 
 
 def _content_hashes(

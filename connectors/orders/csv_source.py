@@ -414,12 +414,11 @@ def _plain_block(
             block = block.decode(encoding).encode("utf-8")
         except UnicodeDecodeError:
             return None
-    n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
     if (
         block.startswith((b"\n", b"\r\n"))
         or b"\n\n" in block
         or b"\n\r\n" in block
-        or block.count(b"\r") != block.count(b"\r\n")
+        or (b"\r" in block and block.count(b"\r") != block.count(b"\r\n"))
     ):
         return None  # blank lines or lone carriage returns: the careful reader counts lines
     try:
@@ -433,8 +432,11 @@ def _plain_block(
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None  # a bad byte, a wrong number of fields, broken quoting
-    if table.num_rows != n_lines:
-        return None  # a record over several lines
+    quote = parse.quote_char.encode()
+    if quote in block:
+        n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        if table.num_rows != n_lines:
+            return None  # a record over several lines
     return table
 
 

@@ -100,7 +100,7 @@ def test_csv_round_trip(
             got[order_id] = (
                 batch.customer_id[k],
                 batch.customer_name[k],
-                batch.ordered_at[k],
+                batch.ordered_at[k].item(),
                 [
                     (
                         batch.sku[i],
