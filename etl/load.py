@@ -134,41 +134,57 @@ def _ensure_dates(conn: Connection, days: Iterable[date]) -> None:
         conn.execute(dim_date.insert(), missing)
 
 
-def _latest(keys: list[str], when: I64, columns: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
-    """key -> {column: its newest non-empty value} (rows ordered by ``when``, later rows win)."""
-    order = np.argsort(when, kind="stable").tolist()
-    attrs: dict[str, dict[str, Any]] = {keys[i]: {} for i in order}  # in date order
-    for column, values in columns.items():
-        for i in order:
-            value = values[i]
-            if value is not None:
-                attrs[keys[i]][column] = value
-    return attrs
+def _newest(codes: I64, by_date: I64, values: list[Any]) -> Iterator[tuple[int, Any]]:
+    """(code, newest non-empty value) for each code that has one: rows in date order
+    (``by_date``), later rows win."""
+    present = by_date[pa.array(values).is_valid().to_numpy(zero_copy_only=False)[by_date]]
+    latest_first = present[::-1]
+    found, at = np.unique(codes[latest_first], return_index=True)
+    for code, row in zip(found.tolist(), latest_first[at].tolist(), strict=True):
+        yield code, values[row]
+
+
+def _keyed(keys: list[str], when: I64) -> tuple[list[str], I64, I64, I64]:
+    """The distinct keys, each row's code, the rows in date order, and each code's first row
+    in that order."""
+    encoded = pc.dictionary_encode(pa.array(keys, pa.string()))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    by_date = np.argsort(when, kind="stable")
+    _, first_at = np.unique(codes[by_date], return_index=True)
+    return encoded.dictionary.to_pylist(), codes, by_date, by_date[first_at]
 
 
 def _customers(
     conn: Connection, source: str, batch: OrderBatch, when: I64, now: datetime
 ) -> dict[str, int]:
     """customer id -> customer_key, inserting new customers and updating changed attributes."""
-    ids = batch.customer_id
-    # The newest order's non-empty values describe the customer best.
-    attrs = _latest(
-        ids,
-        when,
-        {
-            "name": batch.customer_name,
-            "email": batch.customer_email,
-            "city": batch.customer_city,
-            "country": batch.customer_country,
-        },
-    )
+    ids, codes, by_date, first = _keyed(batch.customer_id, when)
     ordered_at = batch.ordered_at.tolist()
-    for i in np.argsort(when, kind="stable")[::-1].tolist():
-        attrs[ids[i]]["first_seen_at"] = ordered_at[i]
+    # In the order of their first purchase; the newest order's non-empty values describe the
+    # customer best.
+    attrs: dict[str, dict[str, Any]] = {
+        ids[c]: {"first_seen_at": ordered_at[first[c]]} for c in np.argsort(first).tolist()
+    }
+    for column, values in (
+        ("name", batch.customer_name),
+        ("email", batch.customer_email),
+        ("city", batch.customer_city),
+        ("country", batch.customer_country),
+    ):
+        for code, value in _newest(codes, by_date, values):
+            attrs[ids[code]][column] = value
     c = dim_customer.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
-    for part in _chunks(sorted(attrs)):
+    known = _select_in(
+        conn,
+        dim_customer,
+        ("customer_key", "source_customer_id"),
+        "source_customer_id",
+        sorted(attrs),
+        source=source,
+    )
+    for part in _chunks(sorted(r[0] for r in known)):
         query = select(
             c.customer_key,
             c.source_customer_id,
@@ -177,7 +193,7 @@ def _customers(
             c.city,
             c.country,
             c.first_seen_at,
-        ).where(c.source == source, c.source_customer_id.in_(part))
+        ).where(c.customer_key.in_(part))
         for existing in conn.execute(query):
             keys[existing.source_customer_id] = existing.customer_key
             new = attrs[existing.source_customer_id]
@@ -245,27 +261,16 @@ def _products(
 ) -> tuple[list[str], I64]:
     """The batch's distinct skus and the product_key of each line, inserting new products and
     updating changed names/categories/brands."""
-    encoded = pc.dictionary_encode(pa.array(batch.sku, pa.string()))
-    skus: list[str] = encoded.dictionary.to_pylist()
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
     line_when = np.repeat(when, batch.n_lines)
-    # Per attribute, the newest non-empty value of each sku: its last line in date order.
-    by_date = np.argsort(line_when, kind="stable")
-    _, first_at = np.unique(codes[by_date], return_index=True)
-    attrs: dict[str, dict[str, Any]] = {skus[c]: {} for c in np.argsort(first_at).tolist()}
+    skus, codes, by_date, first = _keyed(batch.sku, line_when)
+    attrs: dict[str, dict[str, Any]] = {skus[c]: {} for c in np.argsort(first).tolist()}
     for column, values in (
         ("name", batch.product_name),
         ("category", batch.category),
         ("brand", batch.brand),
     ):
-        array = pa.array(values, pa.string())
-        present = by_date[array.is_valid().to_numpy(zero_copy_only=False)[by_date]]
-        if not len(present):
-            continue
-        latest_first = present[::-1]
-        _, at = np.unique(codes[latest_first], return_index=True)
-        for row in latest_first[at].tolist():
-            attrs[skus[codes[row]]][column] = values[row]
+        for code, value in _newest(codes, by_date, values):
+            attrs[skus[code]][column] = value
     p = dim_product.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
@@ -446,11 +451,12 @@ def _moments(values: Any, process: Callable[[Any], Any], with_time: bool) -> lis
     formatted in native code when that gives the processor's own text (checked on a value);
     else each distinct value is converted once."""
     if isinstance(values, np.ndarray):
+        missing = np.isnat(values)
         texts = pc.strftime(
-            pa.array(values.astype("datetime64[us]"), from_pandas=True),
+            pa.array(values.astype("datetime64[us]"), mask=missing),
             format="%Y-%m-%d %H:%M:%S" if with_time else "%Y-%m-%d",
         ).to_pylist()
-        present = np.flatnonzero(~np.isnat(values))
+        present = np.flatnonzero(~missing)
         python = values.tolist()
         if not len(present) or texts[present[0]] == process(python[present[0]]):
             return texts  # type: ignore[no-any-return]

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 
 # Deterministic constraint names, so migrations behave the same on SQLite and MariaDB.
@@ -113,7 +114,9 @@ fact_order = Table(
     Column("status", String(16), nullable=False),  # completed | cancelled | returned
     Column("n_lines", Integer, nullable=False),
     Column("n_items", Numeric(14, 3), nullable=False),
-    Column("total_amount", PreciseMoney, nullable=False),  # sum of line amounts (after discounts)
+    # sum of line amounts (after discounts); the default is migration 0005's (SQLite adds a NOT
+    # NULL column only with one), the loader always gives the value
+    Column("total_amount", PreciseMoney, nullable=False, server_default=text("0")),
     Column("invoiced_at", Date),
     Column("due_at", Date),
     Column("paid_at", Date),

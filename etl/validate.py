@@ -536,25 +536,75 @@ def _check_column(
             value[i] = None
     vid = np.zeros(len(value), dtype=np.int64)
     if numbered:
-        ids: dict[Any, int] = {}
-        vid[:] = [ids.setdefault(v, len(ids)) for v in value.tolist()]
+        texts = _as_text(value)
+        if texts is not None:
+            vid[:] = pc.dictionary_encode(texts, null_encoding="encode").indices.to_numpy(
+                zero_copy_only=False
+            )
+        else:
+            ids: dict[Any, int] = {}
+            vid[:] = [ids.setdefault(v, len(ids)) for v in value.tolist()]
     return _Column(idx, ok, value, vid)
 
 
+def _as_text(value: npt.NDArray[Any]) -> pa.Array | None:
+    """Parsed values as a pyarrow text array when they are all text (or None)."""
+    try:
+        return pa.array(value.tolist(), pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
+# The characters str.strip() removes (every c with c.isspace()), as an RE2 class.
+_SPACE = (
+    r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}]"
+)
+_EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
+
+
 def _sure_text(required: bool, limit: int | None) -> _Sure:
-    """Text that is valid as it is, stripped (``str.strip``, as ``_text``)."""
+    """Text that is valid as it is: nothing to strip, not empty, not too long."""
 
     def sure(distinct: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]:
-        raw = distinct.to_pylist()
-        value = np.empty(len(raw), dtype=object)
-        stripped = [None if v is None else v.strip() or None for v in raw]
-        value[:] = stripped
-        if limit is None:
-            ok = [s is not None or not required for s in stripped]
-        else:
-            ok = [(s is not None or not required) and (s is None or len(s) <= limit)
-                  for s in stripped]  # fmt: skip
-        return np.array(ok, dtype=bool), value
+        length = pc.utf8_length(distinct)
+        ok = pc.and_(
+            pc.invert(pc.match_substring_regex(distinct, _EDGE_SPACE)), pc.greater(length, 0)
+        )
+        if limit is not None:
+            ok = pc.and_(ok, pc.less_equal(length, limit))
+        value = np.empty(len(distinct), dtype=object)
+        value[:] = distinct.to_pylist()
+        return pc.fill_null(ok, False).to_numpy(zero_copy_only=False).copy(), value
+
+    return sure
+
+
+_ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_ISO_MOMENT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}$"
+
+
+def _sure_iso(with_time: bool) -> _Sure:
+    """ISO dates (and, ``with_time``, date-times to the second) of the years 1900-2200, parsed
+    in native code; anything else goes through ``parse_datetime``."""
+
+    def sure(distinct: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]:
+        parsed = pc.strptime(distinct, format="%Y-%m-%d", unit="us", error_is_null=True)
+        parsed = pc.if_else(pc.match_substring_regex(distinct, _ISO_DAY), parsed, None)
+        if with_time:
+            moments = pc.strptime(
+                pc.replace_substring(distinct, "T", " ", max_replacements=1),
+                format="%Y-%m-%d %H:%M:%S",
+                unit="us",
+                error_is_null=True,
+            )
+            timed = pc.match_substring_regex(distinct, _ISO_MOMENT)
+            parsed = pc.if_else(timed, moments, parsed)
+        year = pc.year(parsed)
+        ok = pc.and_(pc.greater_equal(year, 1900), pc.less_equal(year, 2200))
+        value = np.empty(len(distinct), dtype=object)
+        value[:] = (parsed if with_time else parsed.cast(pa.date32())).to_pylist()
+        return pc.fill_null(ok, False).to_numpy(zero_copy_only=False).copy(), value
 
     return sure
 
@@ -652,11 +702,12 @@ def _parsers(
         column: (text(column, required), _sure_text(required, MAX_LENGTH.get(column)))
         for column, required in _HEADER_TEXT + _LINE_TEXT
     }
+    iso = options.date_format is None and options.datetime_format is None
     parsers.update(
-        ordered_at=(ordered_at, None),
-        invoiced_at=(day("invoiced_at"), None),
-        due_at=(day("due_at"), None),
-        paid_at=(day("paid_at"), None),
+        ordered_at=(ordered_at, _sure_iso(True) if iso else None),
+        invoiced_at=(day("invoiced_at"), _sure_iso(False) if iso else None),
+        due_at=(day("due_at"), _sure_iso(False) if iso else None),
+        paid_at=(day("paid_at"), _sure_iso(False) if iso else None),
         currency=(currency, None),
         payment_method=(enum("payment_method", PAYMENT_METHODS), None),
         channel=(enum("channel", CHANNELS), None),
@@ -905,8 +956,10 @@ def _batch(
 
 
 def _texts(column: _Column, where: npt.NDArray[np.intp]) -> pa.Array:
-    text = ["" if v is None else str(v) for v in column.value.tolist()]
-    return pc.take(pa.array(text, pa.string()), pa.array(column.idx[where]))
+    text = _as_text(column.value)
+    if text is None:
+        text = pa.array(["" if v is None else str(v) for v in column.value.tolist()])
+    return pc.take(pc.fill_null(text, ""), pa.array(column.idx[where]))
 
 
 def _content_hashes(

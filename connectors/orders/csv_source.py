@@ -543,15 +543,17 @@ class _Batcher:
         total = sum(len(p.ordinals) for p in self.pending)
         if total <= self.batch_lines:
             return None
-        oids = pa.chunked_array(self.pending_oids).combine_chunks()
-        codes = pc.dictionary_encode(oids).indices.to_numpy(zero_copy_only=False)
-        first = np.zeros(len(codes), dtype=bool)
-        first[np.unique(codes, return_index=True)[1]] = True
-        first |= pc.equal(oids, "").to_numpy(zero_copy_only=False)  # no id: a group alone
-        after = np.flatnonzero(first[self.batch_lines :])
-        if not len(after):
-            return None
-        return self.batch_lines + int(after[0])
+        oids = pa.chunked_array(self.pending_oids, pa.string()).combine_chunks()
+        start = self.batch_lines
+        # Candidates: where the order id changes (or is empty: a line without an id is alone);
+        # a candidate starts a new order unless its id came earlier (interleaved lines).
+        tail, before = oids.slice(start), oids.slice(start - 1, len(oids) - start)
+        change = pc.or_(pc.not_equal(tail, before), pc.equal(tail, ""))
+        for i in (start + np.flatnonzero(change.to_numpy(zero_copy_only=False))).tolist():
+            oid = oids[i]
+            if oid.as_py() == "" or pc.index(oids.slice(0, i), oid).as_py() < 0:
+                return int(i)
+        return None
 
     def _chunk(self, cut: int | None, status: str) -> Chunk:
         merged = _concat(self.pending, self.header)
