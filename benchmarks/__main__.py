@@ -1,4 +1,4 @@
-"""``python -m benchmarks <name> [--size small|medium|large] [--mysql-url URL]`` (repo root).
+"""``python -m benchmarks <name> [--size small|medium|large] [--mysql-url URL] [--repeat N]``.
 
 Names: load, incremental, analytics, push, all (every benchmark at the chosen size, then a
 one-screen summary table). See benchmarks/README.md for what each figure means.
@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         help="python of a venv with lifetimes (default: /tmp/lt-venv/bin/python if present)",
     )
     parser.add_argument("--workdir", type=Path, default=None, help="where temporary files go")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="load: rounds of ETL, floor and naive loader"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # SQLite stores Numeric as float; the warning says so once per process, not a problem here.
@@ -64,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             kwargs["mysql_url"] = args.mysql_url
         if name == "analytics":
             kwargs["lifetimes_python"] = args.lifetimes_python
+        if name == "load":
+            kwargs["repeat"] = args.repeat
         part_start = time.perf_counter()
         try:
             result = _runner(name)(args.size, **kwargs)

@@ -52,8 +52,8 @@ def naive_load(url: str, path: str, batch_lines: int = 50_000) -> dict[str, floa
         oid = header.index("order_id")
         order_at = [header.index(c) for c in ORDER_COLUMNS]
         line_at = [header.index(c) for c in LINE_COLUMNS]
-        orders: list[list[str]] = []
-        rows: list[list[str]] = []
+        orders: list[tuple[str | None, ...]] = []
+        rows: list[tuple[str | None, ...]] = []
         current = None
         for record in reader:
             if record[oid] != current:
