@@ -448,19 +448,16 @@ class _Memo(dict[Any, Any]):
 
 def _moments(values: Any, process: Callable[[Any], Any], with_time: bool) -> list[Any]:
     """Dates or datetimes for a bind processor that makes them text (SQLite): a numpy array is
-    formatted in native code when that gives the processor's own text (checked on a value);
-    else each distinct value is converted once."""
+    formatted in native code (pyarrow's ISO text, "2024-01-31 10:00:00.000000") when that is the
+    processor's own text (checked on a value); else each distinct value is converted once."""
     if isinstance(values, np.ndarray):
         missing = np.isnat(values)
-        texts = pc.strftime(
-            pa.array(values.astype("datetime64[us]"), mask=missing),
-            format="%Y-%m-%d %H:%M:%S" if with_time else "%Y-%m-%d",
-        ).to_pylist()
+        unit = "datetime64[us]" if with_time else "datetime64[D]"
+        texts = pa.array(values.astype(unit), mask=missing).cast(pa.string()).to_pylist()
         present = np.flatnonzero(~missing)
-        python = values.tolist()
-        if not len(present) or texts[present[0]] == process(python[present[0]]):
+        if not len(present) or texts[present[0]] == process(values[present[0]].item()):
             return texts  # type: ignore[no-any-return]
-        values = python
+        values = values.tolist()
     memo = _Memo(process)
     return [None if v is None else memo[v] for v in values]
 
