@@ -319,39 +319,6 @@ def _products(
     return skus, per_sku[codes]
 
 
-_ORDER_COLUMNS = (
-    "source",
-    "source_order_id",
-    "customer_key",
-    "order_date_key",
-    "ordered_at",
-    "channel",
-    "payment_method",
-    "currency",
-    "status",
-    "n_lines",
-    "n_items",
-    "total_amount",
-    "invoiced_at",
-    "due_at",
-    "paid_at",
-    "payment_delay_days",
-    "lateness_days",
-    "etl_run_id",
-    "content_hash",
-    "updated_at",
-)
-_LINE_COLUMNS = (
-    "order_key",
-    "line_no",
-    "product_key",
-    "quantity",
-    "unit_price",
-    "discount",
-    "amount",
-)
-
-
 def _decimals(dialect: Dialect, values: I64, places: int) -> list[Any]:
     """Scaled integers as the driver takes an exact ``Numeric`` value.
 
