@@ -25,6 +25,7 @@ from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Date, DateTime, Numeric, Table, and_, bindparam, delete, func, select, update
@@ -134,14 +135,15 @@ def _ensure_dates(conn: Connection, days: Iterable[date]) -> None:
         conn.execute(dim_date.insert(), missing)
 
 
-def _newest(codes: I64, by_date: I64, values: list[Any]) -> Iterator[tuple[int, Any]]:
-    """(code, newest non-empty value) for each code that has one: rows in date order
+def _newest(codes: I64, by_date: I64, values: list[Any], n: int) -> npt.NDArray[Any]:
+    """Per code, the newest non-empty value (None if it has none): rows in date order
     (``by_date``), later rows win."""
     present = by_date[pa.array(values).is_valid().to_numpy(zero_copy_only=False)[by_date]]
     latest_first = present[::-1]
     found, at = np.unique(codes[latest_first], return_index=True)
-    for code, row in zip(found.tolist(), latest_first[at].tolist(), strict=True):
-        yield code, values[row]
+    newest = np.full(n, None, dtype=object)
+    newest[found] = np.array(values, dtype=object)[latest_first[at]]
+    return newest
 
 
 def _keyed(keys: list[str], when: I64) -> tuple[list[str], I64, I64, I64]:
@@ -154,87 +156,71 @@ def _keyed(keys: list[str], when: I64) -> tuple[list[str], I64, I64, I64]:
     return encoded.dictionary.to_pylist(), codes, by_date, by_date[first_at]
 
 
+_CUSTOMER_ATTRS = ("name", "email", "city", "country")
+
+
 def _customers(
     conn: Connection, source: str, batch: OrderBatch, when: I64, now: datetime
 ) -> dict[str, int]:
-    """customer id -> customer_key, inserting new customers and updating changed attributes."""
+    """customer id -> customer_key, inserting new customers and updating changed attributes
+    (the newest order's non-empty values describe a customer best; first_seen_at only moves
+    earlier)."""
     ids, codes, by_date, first = _keyed(batch.customer_id, when)
-    ordered_at = batch.ordered_at.tolist()
-    # In the order of their first purchase; the newest order's non-empty values describe the
-    # customer best.
-    attrs: dict[str, dict[str, Any]] = {
-        ids[c]: {"first_seen_at": ordered_at[first[c]]} for c in np.argsort(first).tolist()
+    n = len(ids)
+    first_seen = batch.ordered_at[first]
+    newest = {
+        "name": _newest(codes, by_date, batch.customer_name, n),
+        "email": _newest(codes, by_date, batch.customer_email, n),
+        "city": _newest(codes, by_date, batch.customer_city, n),
+        "country": _newest(codes, by_date, batch.customer_country, n),
     }
-    for column, values in (
-        ("name", batch.customer_name),
-        ("email", batch.customer_email),
-        ("city", batch.customer_city),
-        ("country", batch.customer_country),
-    ):
-        for code, value in _newest(codes, by_date, values):
-            attrs[ids[code]][column] = value
-    c = dim_customer.c
+    index = dict(zip(ids, range(n), strict=True))
     keys: dict[str, int] = {}
-    updates: list[dict[str, Any]] = []
     known = _select_in(
         conn,
         dim_customer,
         ("customer_key", "source_customer_id"),
         "source_customer_id",
-        sorted(attrs),
+        ids,
         source=source,
     )
-    for part in _chunks(sorted(r[0] for r in known)):
-        query = select(
-            c.customer_key,
-            c.source_customer_id,
-            c.name,
-            c.email,
-            c.city,
-            c.country,
-            c.first_seen_at,
-        ).where(c.customer_key.in_(part))
-        for existing in conn.execute(query):
-            keys[existing.source_customer_id] = existing.customer_key
-            new = attrs[existing.source_customer_id]
-            changes: dict[str, Any] = {
-                col: new[col]
-                for col in ("name", "email", "city", "country")
-                if col in new and new[col] != getattr(existing, col)
-            }
-            if new["first_seen_at"] < existing.first_seen_at:
-                changes["first_seen_at"] = new["first_seen_at"]
-            if changes:
-                updates.append({"k": existing.customer_key, **_full_customer(existing, changes)})
-    if updates:
-        conn.execute(
-            update(dim_customer)
-            .where(c.customer_key == bindparam("k"))
-            .values(
-                name=bindparam("name"),
-                email=bindparam("email"),
-                city=bindparam("city"),
-                country=bindparam("country"),
-                first_seen_at=bindparam("first_seen_at"),
-                updated_at=now,
-            ),
-            updates,
-        )
-    new_ids = [cid for cid in attrs if cid not in keys]
-    if new_ids:
-        new_attrs = [attrs[cid] for cid in new_ids]
+    if known:
+        c = dim_customer.c
+        seen = first_seen.tolist()
+        given = list(zip(*(newest[a].tolist() for a in _CUSTOMER_ATTRS), strict=True))
+        updates: dict[str, list[Any]] = {name: [] for name in ("k", *_CUSTOMER_ATTRS)}
+        updates["first_seen_at"] = []
+        for part in _chunks(sorted(r[0] for r in known)):
+            query = select(
+                c.customer_key, c.source_customer_id, *(c[a] for a in _CUSTOMER_ATTRS),
+                c.first_seen_at,
+            ).where(c.customer_key.in_(part))  # fmt: skip
+            for key, cid, *stored, stored_seen in conn.execute(query):
+                keys[cid] = key
+                i = index[cid]
+                values = [o if v is None else v for v, o in zip(given[i], stored, strict=True)]
+                earliest = min(seen[i], stored_seen)
+                if values != stored or earliest != stored_seen:
+                    updates["k"].append(key)
+                    for name, value in zip(_CUSTOMER_ATTRS, values, strict=True):
+                        updates[name].append(value)
+                    updates["first_seen_at"].append(earliest)
+        if updates["k"]:
+            updates["updated_at"] = [now] * len(updates["k"])
+            bulk_update(conn, dim_customer, "customer_key", updates)
+    new = [c for c in np.argsort(first).tolist() if ids[c] not in keys]  # by first purchase
+    if new:
+        at = np.array(new, dtype=np.intp)
+        new_ids = [ids[c] for c in new]
         bulk_insert(
             conn,
             dim_customer,
             {
-                "source": [source] * len(new_ids),
+                "source": [source] * len(new),
                 "source_customer_id": new_ids,
-                **{
-                    col: [a.get(col) for a in new_attrs]
-                    for col in ("name", "email", "city", "country")
-                },
-                "first_seen_at": [a["first_seen_at"] for a in new_attrs],
-                "updated_at": [now] * len(new_ids),
+                **{a: newest[a][at].tolist() for a in _CUSTOMER_ATTRS},
+                "first_seen_at": first_seen[at],
+                "updated_at": [now] * len(new),
             },
         )
         found = _select_in(
@@ -247,13 +233,6 @@ def _customers(
         )
         keys.update({r[0]: r[1] for r in found})
     return keys
-
-
-def _full_customer(existing: Any, changes: dict[str, Any]) -> dict[str, Any]:
-    return {
-        col: changes.get(col, getattr(existing, col))
-        for col in ("name", "email", "city", "country", "first_seen_at")
-    }
 
 
 def _products(
@@ -269,8 +248,9 @@ def _products(
         ("category", batch.category),
         ("brand", batch.brand),
     ):
-        for code, value in _newest(codes, by_date, values):
-            attrs[skus[code]][column] = value
+        newest = _newest(codes, by_date, values, len(skus))
+        for code in np.flatnonzero(newest != None).tolist():  # noqa: E711 (element-wise)
+            attrs[skus[code]][column] = newest[code]
     p = dim_product.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
@@ -429,6 +409,41 @@ def _moments(values: Any, process: Callable[[Any], Any], with_time: bool) -> lis
     return [None if v is None else memo[v] for v in values]
 
 
+def _driver_params(
+    conn: Connection,
+    table: Table,
+    compiled: Any,
+    columns: dict[str, Any],
+    ready: Iterable[str] = (),
+    bound: dict[str, str] | None = None,
+) -> list[Any]:
+    """Parameter rows for the driver from value columns (lists or numpy arrays), each value
+    through its column type's bind processor (``ready`` columns are driver values already);
+    ``bound``: parameter name -> column name where they differ."""
+    dialect = conn.dialect
+    skip = set(ready)
+    values: dict[str, list[Any]] = {}
+    for name, given in columns.items():
+        column = (bound or {}).get(name, name)
+        column_type = table.c[column].type if column in table.c else None
+        processor = (
+            None
+            if column_type is None
+            else column_type.dialect_impl(dialect).bind_processor(dialect)
+        )
+        if processor is None or column in skip:
+            values[name] = given.tolist() if isinstance(given, np.ndarray) else given
+        elif isinstance(column_type, Date | DateTime):
+            values[name] = _moments(given, processor, isinstance(column_type, DateTime))
+        else:
+            values[name] = [processor(v) for v in given]
+    if dialect.positional:
+        order = list(compiled.positiontup or ())
+        return list(zip(*(values[name] for name in order), strict=True))
+    names = list(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
+
+
 def bulk_insert(
     conn: Connection, table: Table, columns: dict[str, Any], ready: Iterable[str] = ()
 ) -> None:
@@ -438,30 +453,25 @@ def bulk_insert(
     a Core insert stores them), but without building and checking a parameter dict per row —
     the bulk of SQLAlchemy's per-row cost on large batches. Only the columns that have a
     processor are touched (``ready`` ones are already driver values), and dates are converted
-    once per distinct value. On MariaDB/MySQL, PyMySQL sends the rows as multi-row INSERTs.
+    in native code. On MariaDB/MySQL, PyMySQL sends the rows as multi-row INSERTs.
     """
-    dialect = conn.dialect
-    names = list(columns)
-    compiled = table.insert().compile(dialect=dialect, column_keys=names)
-    skip = set(ready)
-    values: dict[str, list[Any]] = {}
-    for name in names:
-        column_type = table.c[name].type
-        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is None or name in skip:
-            given = columns[name]
-            values[name] = given.tolist() if isinstance(given, np.ndarray) else given
-        elif isinstance(column_type, Date | DateTime):
-            values[name] = _moments(columns[name], processor, isinstance(column_type, DateTime))
-        else:
-            values[name] = [processor(v) for v in columns[name]]
-    params: list[Any]
-    if dialect.positional:
-        order = list(compiled.positiontup or ())
-        params = list(zip(*(values[name] for name in order), strict=True))
-    else:
-        params = [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
-    conn.exec_driver_sql(str(compiled), params)
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
+    conn.exec_driver_sql(str(compiled), _driver_params(conn, table, compiled, columns, ready))
+
+
+def bulk_update(conn: Connection, table: Table, key: str, columns: dict[str, Any]) -> None:
+    """``executemany`` of ``UPDATE table SET ... WHERE key = ?`` at the driver level; ``columns``
+    holds the key values under ``"k"`` and the new values by column name (see ``bulk_insert``)."""
+    names = [name for name in columns if name != "k"]
+    statement = (
+        update(table)
+        .where(table.c[key] == bindparam("k"))
+        .values({name: bindparam(f"v_{name}") for name in names})
+    )
+    compiled = statement.compile(dialect=conn.dialect)
+    params = {"k": columns["k"], **{f"v_{name}": columns[name] for name in names}}
+    bound = {f"v_{name}": name for name in names}
+    conn.exec_driver_sql(str(compiled), _driver_params(conn, table, compiled, params, bound=bound))
 
 
 def delete_source(conn: Connection, source: str) -> int:
