@@ -13,8 +13,12 @@ Load semantics (``LoadMode``):
 - ``replace``: the source's orders are deleted first (by the caller, in the first batch's
   transaction), then inserted.
 
-All statements are SQLAlchemy Core with ``executemany`` parameter lists, portable across SQLite
-and MariaDB.
+The batch arrives column by column (``OrderBatch``); dimension attributes, keys and line values
+are picked with numpy, and the bulk statements (``bulk_insert``, ``bulk_update``) are compiled by
+SQLAlchemy Core and run as one driver-level ``executemany`` per table, each value through its
+column type's bind processor (on MariaDB, PyMySQL turns them into multi-row INSERTs). Key
+look-ups are plain ``SELECT ... IN (...)`` statements in chunks. Portable across SQLite and
+MariaDB.
 """
 
 from __future__ import annotations

@@ -1,13 +1,16 @@
 """CSV order source: one file or a folder of files, canonical layout or mapped by config.
 
-Files are read in name order, each as a stream (memory stays flat in file size). Every file is
+Files are read in name order, each as a stream (memory stays flat in file size): blocks of plain
+lines are parsed by pyarrow's CSV reader, and the rows handed to the ETL column by column
+(``Rows``), in chunks of whole orders (``_Batcher``). Every file is
 identified by its name and sha256: a file already loaded with the same content is skipped, a file
 whose content changed is reloaded whole (its corrected orders replace the old ones) and flagged,
 and a file whose load was interrupted resumes after the rows already committed.
 
 Nothing is fixed silently: a line whose bytes are not valid in the configured encoding, a line
 with the wrong number of fields, a file without its required columns — each becomes a ``Problem``
-naming the file, the line and what to change.
+naming the file, the line and what to change. From the first block that is not plain, the rest of
+the file is read line by line by Python's csv module, which finds and names those lines.
 """
 
 from __future__ import annotations
