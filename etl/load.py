@@ -13,20 +13,27 @@ Load semantics (``LoadMode``):
 - ``replace``: the source's orders are deleted first (by the caller, in the first batch's
   transaction), then inserted.
 
-All statements are SQLAlchemy Core with ``executemany`` parameter lists, portable across SQLite
-and MariaDB.
+The batch arrives column by column (``OrderBatch``); dimension attributes, keys and line values
+are picked with numpy, and the bulk statements (``bulk_insert``, ``bulk_update``) are compiled by
+SQLAlchemy Core and run as one driver-level ``executemany`` per table, each value through its
+column type's bind processor (on MariaDB, PyMySQL turns them into multi-row INSERTs). Key
+look-ups are plain ``SELECT ... IN (...)`` statements in chunks. Portable across SQLite and
+MariaDB.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Date, DateTime, Table, and_, bindparam, delete, func, select, update
-from sqlalchemy.engine import Connection
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Date, DateTime, Numeric, Table, and_, bindparam, delete, func, select, update
+from sqlalchemy.engine import Connection, Dialect
 
 from connectors.orders.base import Checkpoint
 from etl.schema import (
@@ -40,11 +47,10 @@ from etl.schema import (
     fact_order,
     fact_order_line,
 )
-from etl.validate import Order, Reject, raw_json
+from etl.validate import I64, MONEY_PLACES, QUANTITY_PLACES, OrderBatch, Reject, raw_json
 
 LoadMode = Literal["append", "replace", "merge"]
 
-_ORDERED_AT = operator.attrgetter("ordered_at")
 _IN_CHUNK = 500  # values per IN (...) list: well under every engine's parameter limit
 T = TypeVar("T")
 
@@ -64,6 +70,41 @@ class BatchResult:
 def _chunks(values: Sequence[T], size: int = _IN_CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def _select_in(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    key: str,
+    values: Sequence[Any],
+    **equal: Any,
+) -> list[tuple[Any, ...]]:
+    """``columns`` of the rows of ``table`` whose ``key`` is one of ``values`` (and whose other
+    columns equal ``equal``), for text and integer columns only: plain driver SQL, ``_IN_CHUNK``
+    values a statement, without SQLAlchemy's per-value work on expanding IN lists."""
+    dialect = conn.dialect
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+    if mark is None:  # a driver with named parameters: SQLAlchemy Core does it
+        found: list[tuple[Any, ...]] = []
+        c = table.c
+        for part in _chunks(values):
+            query = select(*(c[n] for n in columns)).where(
+                c[key].in_(part), *(c[k] == v for k, v in equal.items())
+            )
+            found.extend(tuple(r) for r in conn.execute(query))
+        return found
+    quote = dialect.identifier_preparer.quote
+    head = (
+        f"SELECT {', '.join(quote(n) for n in columns)} FROM {quote(table.name)} WHERE "
+        + "".join(f"{quote(k)} = {mark} AND " for k in equal)
+        + f"{quote(key)} IN ("
+    )
+    rows: list[tuple[Any, ...]] = []
+    for part in _chunks(values):
+        sql = head + ", ".join([mark] * len(part)) + ")"
+        rows.extend(conn.exec_driver_sql(sql, (*equal.values(), *part)).fetchall())
+    return rows
 
 
 def date_key(day: date) -> int:
@@ -98,126 +139,137 @@ def _ensure_dates(conn: Connection, days: Iterable[date]) -> None:
         conn.execute(dim_date.insert(), missing)
 
 
-def _customers(conn: Connection, source: str, orders: list[Order], now: datetime) -> dict[str, int]:
-    """customer id -> customer_key, inserting new customers and updating changed attributes."""
-    attrs: dict[str, dict[str, Any]] = {}
-    for order in sorted(orders, key=_ORDERED_AT):
-        row = attrs.get(order.customer_id)
-        if row is None:
-            row = attrs[order.customer_id] = {"first_seen_at": order.ordered_at}
-        # The newest order's non-empty values describe the customer best.
-        if order.customer_name is not None:
-            row["name"] = order.customer_name
-        if order.customer_email is not None:
-            row["email"] = order.customer_email
-        if order.customer_city is not None:
-            row["city"] = order.customer_city
-        if order.customer_country is not None:
-            row["country"] = order.customer_country
-    c = dim_customer.c
+def _newest(codes: I64, by_date: I64, values: list[Any], n: int) -> npt.NDArray[Any]:
+    """Per code, the newest non-empty value (None if it has none): rows in date order
+    (``by_date``), later rows win."""
+    present = by_date[pa.array(values).is_valid().to_numpy(zero_copy_only=False)[by_date]]
+    latest_first = present[::-1]
+    found, at = np.unique(codes[latest_first], return_index=True)
+    newest = np.full(n, None, dtype=object)
+    newest[found] = np.array(values, dtype=object)[latest_first[at]]
+    return newest
+
+
+def _keyed(keys: list[str], when: I64) -> tuple[list[str], I64, I64, I64]:
+    """The distinct keys, each row's code, the rows in date order, and each code's first row
+    in that order."""
+    encoded = pc.dictionary_encode(pa.array(keys, pa.string()))
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    by_date = np.argsort(when, kind="stable")
+    _, first_at = np.unique(codes[by_date], return_index=True)
+    return encoded.dictionary.to_pylist(), codes, by_date, by_date[first_at]
+
+
+_CUSTOMER_ATTRS = ("name", "email", "city", "country")
+
+
+def _customers(
+    conn: Connection, source: str, batch: OrderBatch, when: I64, now: datetime
+) -> dict[str, int]:
+    """customer id -> customer_key, inserting new customers and updating changed attributes
+    (the newest order's non-empty values describe a customer best; first_seen_at only moves
+    earlier)."""
+    ids, codes, by_date, first = _keyed(batch.customer_id, when)
+    n = len(ids)
+    first_seen = batch.ordered_at[first]
+    newest = {
+        "name": _newest(codes, by_date, batch.customer_name, n),
+        "email": _newest(codes, by_date, batch.customer_email, n),
+        "city": _newest(codes, by_date, batch.customer_city, n),
+        "country": _newest(codes, by_date, batch.customer_country, n),
+    }
+    index = dict(zip(ids, range(n), strict=True))
     keys: dict[str, int] = {}
-    updates: list[dict[str, Any]] = []
-    for part in _chunks(sorted(attrs)):
-        query = select(
-            c.customer_key,
-            c.source_customer_id,
-            c.name,
-            c.email,
-            c.city,
-            c.country,
-            c.first_seen_at,
-        ).where(c.source == source, c.source_customer_id.in_(part))
-        for existing in conn.execute(query):
-            keys[existing.source_customer_id] = existing.customer_key
-            new = attrs[existing.source_customer_id]
-            changes: dict[str, Any] = {
-                col: new[col]
-                for col in ("name", "email", "city", "country")
-                if col in new and new[col] != getattr(existing, col)
-            }
-            if new["first_seen_at"] < existing.first_seen_at:
-                changes["first_seen_at"] = new["first_seen_at"]
-            if changes:
-                updates.append({"k": existing.customer_key, **_full_customer(existing, changes)})
-    if updates:
-        conn.execute(
-            update(dim_customer)
-            .where(c.customer_key == bindparam("k"))
-            .values(
-                name=bindparam("name"),
-                email=bindparam("email"),
-                city=bindparam("city"),
-                country=bindparam("country"),
-                first_seen_at=bindparam("first_seen_at"),
-                updated_at=now,
-            ),
-            updates,
+    known = _select_in(
+        conn,
+        dim_customer,
+        ("customer_key", "source_customer_id"),
+        "source_customer_id",
+        ids,
+        source=source,
+    )
+    if known:
+        c = dim_customer.c
+        seen = first_seen.tolist()
+        given = list(zip(*(newest[a].tolist() for a in _CUSTOMER_ATTRS), strict=True))
+        updates: dict[str, list[Any]] = {name: [] for name in ("k", *_CUSTOMER_ATTRS)}
+        updates["first_seen_at"] = []
+        for part in _chunks(sorted(r[0] for r in known)):
+            query = select(
+                c.customer_key, c.source_customer_id, *(c[a] for a in _CUSTOMER_ATTRS),
+                c.first_seen_at,
+            ).where(c.customer_key.in_(part))  # fmt: skip
+            for key, cid, *stored, stored_seen in conn.execute(query):
+                keys[cid] = key
+                i = index[cid]
+                values = [o if v is None else v for v, o in zip(given[i], stored, strict=True)]
+                earliest = min(seen[i], stored_seen)
+                if values != stored or earliest != stored_seen:
+                    updates["k"].append(key)
+                    for name, value in zip(_CUSTOMER_ATTRS, values, strict=True):
+                        updates[name].append(value)
+                    updates["first_seen_at"].append(earliest)
+        if updates["k"]:
+            updates["updated_at"] = [now] * len(updates["k"])
+            bulk_update(conn, dim_customer, "customer_key", updates)
+    new = [c for c in np.argsort(first).tolist() if ids[c] not in keys]  # by first purchase
+    if new:
+        at = np.array(new, dtype=np.intp)
+        new_ids = [ids[c] for c in new]
+        bulk_insert(
+            conn,
+            dim_customer,
+            {
+                "source": [source] * len(new),
+                "source_customer_id": new_ids,
+                **{a: newest[a][at].tolist() for a in _CUSTOMER_ATTRS},
+                "first_seen_at": first_seen[at],
+                "updated_at": [now] * len(new),
+            },
         )
-    new_ids = [cid for cid in attrs if cid not in keys]
-    if new_ids:
-        conn.execute(
-            dim_customer.insert(),
-            [
-                {
-                    "source": source,
-                    "source_customer_id": cid,
-                    "name": attrs[cid].get("name"),
-                    "email": attrs[cid].get("email"),
-                    "city": attrs[cid].get("city"),
-                    "country": attrs[cid].get("country"),
-                    "first_seen_at": attrs[cid]["first_seen_at"],
-                    "updated_at": now,
-                }
-                for cid in new_ids
-            ],
+        found = _select_in(
+            conn,
+            dim_customer,
+            ("source_customer_id", "customer_key"),
+            "source_customer_id",
+            new_ids,
+            source=source,
         )
-        for part in _chunks(new_ids):
-            query = select(c.source_customer_id, c.customer_key).where(
-                c.source == source, c.source_customer_id.in_(part)
-            )
-            keys.update({r[0]: r[1] for r in conn.execute(query)})
+        keys.update({r[0]: r[1] for r in found})
     return keys
 
 
-def _full_customer(existing: Any, changes: dict[str, Any]) -> dict[str, Any]:
-    return {
-        col: changes.get(col, getattr(existing, col))
-        for col in ("name", "email", "city", "country", "first_seen_at")
-    }
-
-
-def _products(conn: Connection, orders: list[Order], now: datetime) -> dict[str, int]:
-    """sku -> product_key, inserting new products and updating changed names/categories."""
-    attrs: dict[str, dict[str, Any]] = {}
-    for order in sorted(orders, key=_ORDERED_AT):
-        for line in order.lines:
-            row = attrs.get(line.sku)
-            if row is None:
-                row = attrs[line.sku] = {}
-            if line.product_name is not None:
-                row["name"] = line.product_name
-            if line.category is not None:
-                row["category"] = line.category
-            if line.brand is not None:
-                row["brand"] = line.brand
+def _products(
+    conn: Connection, batch: OrderBatch, when: I64, now: datetime
+) -> tuple[list[str], I64]:
+    """The batch's distinct skus and the product_key of each line, inserting new products and
+    updating changed names/categories/brands."""
+    line_when = np.repeat(when, batch.n_lines)
+    skus, codes, by_date, first = _keyed(batch.sku, line_when)
+    attrs: dict[str, dict[str, Any]] = {skus[c]: {} for c in np.argsort(first).tolist()}
+    for column, values in (
+        ("name", batch.product_name),
+        ("category", batch.category),
+        ("brand", batch.brand),
+    ):
+        newest = _newest(codes, by_date, values, len(skus))
+        for code in np.flatnonzero(newest != None).tolist():  # noqa: E711 (element-wise)
+            attrs[skus[code]][column] = newest[code]
     p = dim_product.c
     keys: dict[str, int] = {}
     updates: list[dict[str, Any]] = []
-    for part in _chunks(sorted(attrs)):
-        query = select(p.product_key, p.sku, p.name, p.category, p.brand).where(p.sku.in_(part))
-        for existing in conn.execute(query):
-            keys[existing.sku] = existing.product_key
-            new = attrs[existing.sku]
-            if any(new[col] != getattr(existing, col) for col in new):
-                updates.append(
-                    {
-                        "k": existing.product_key,
-                        **{
-                            col: new.get(col, getattr(existing, col))
-                            for col in ("name", "category", "brand")
-                        },
-                    }
-                )
+    columns = ("product_key", "sku", "name", "category", "brand")
+    for row in _select_in(conn, dim_product, columns, "sku", sorted(attrs)):
+        existing = dict(zip(columns, row, strict=True))
+        keys[existing["sku"]] = existing["product_key"]
+        new = attrs[existing["sku"]]
+        if any(new[col] != existing[col] for col in new):
+            updates.append(
+                {
+                    "k": existing["product_key"],
+                    **{col: new.get(col, existing[col]) for col in ("name", "category", "brand")},
+                }
+            )
     if updates:
         conn.execute(
             update(dim_product)
@@ -245,86 +297,85 @@ def _products(conn: Connection, orders: list[Order], now: datetime) -> dict[str,
                 for sku in new_skus
             ],
         )
-        for part in _chunks(new_skus):
-            query = select(p.sku, p.product_key).where(p.sku.in_(part))
-            keys.update({r[0]: r[1] for r in conn.execute(query)})
-    return keys
+        found = _select_in(conn, dim_product, ("sku", "product_key"), "sku", new_skus)
+        keys.update({r[0]: r[1] for r in found})
+    per_sku = np.array([keys[sku] for sku in skus], dtype=np.int64)
+    return skus, per_sku[codes]
 
 
-_ORDER_COLUMNS = (
-    "source",
-    "source_order_id",
-    "customer_key",
-    "order_date_key",
-    "ordered_at",
-    "channel",
-    "payment_method",
-    "currency",
-    "status",
-    "n_lines",
-    "n_items",
-    "total_amount",
-    "invoiced_at",
-    "due_at",
-    "paid_at",
-    "payment_delay_days",
-    "lateness_days",
-    "etl_run_id",
-    "content_hash",
-    "updated_at",
-)
+def _decimals(dialect: Dialect, values: I64, places: int) -> list[Any]:
+    """Scaled integers as the driver takes an exact ``Numeric`` value.
 
-
-def _order_values(
-    order: Order, source: str, customer_key: int, run_id: int, digest: str, now: datetime
-) -> tuple[Any, ...]:
-    """An order's ``fact_order`` values, in the order of ``_ORDER_COLUMNS``."""
-    paid, invoiced, due = order.paid_at, order.invoiced_at, order.due_at
-    return (
-        source,
-        order.order_id,
-        customer_key,
-        date_key(order.ordered_at),
-        order.ordered_at,
-        order.channel,
-        order.payment_method,
-        order.currency,
-        order.status,
-        len(order.lines),
-        order.n_items,
-        order.total_amount,
-        invoiced,
-        due,
-        paid,
-        (paid - invoiced).days if paid and invoiced else None,
-        (paid - due).days if paid and due else None,
-        run_id,
-        digest,
-        now,
+    Where the type converts in Python (SQLite stores floats) the values are given as floats, so
+    that conversion costs nothing; else as decimal text, exact, formatted in native code.
+    """
+    if Numeric().dialect_impl(dialect).bind_processor(dialect) is not None:
+        return (values / 10**places).tolist()  # type: ignore[no-any-return]
+    wide = np.empty(2 * len(values), dtype=np.int64)  # little-endian 128-bit integers
+    wide[0::2] = values
+    wide[1::2] = np.where(values < 0, -1, 0)
+    array = pa.Array.from_buffers(
+        pa.decimal128(38, places), len(values), [None, pa.py_buffer(wide)]
     )
+    return array.cast(pa.string()).to_pylist()  # type: ignore[no-any-return]
 
 
-def _order_row(
-    order: Order, source: str, customer_key: int, run_id: int, digest: str, now: datetime
+def _date_keys(days: Any) -> list[int]:
+    """``date_key`` (yyyymmdd) of numpy days, in native code."""
+    months = days.astype("datetime64[M]")
+    year = months.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months).astype(np.int64) + 1
+    return (year * 10_000 + month * 100 + day).tolist()  # type: ignore[no-any-return]
+
+
+def _days_between(later: Any, earlier: Any) -> list[int | None]:
+    """Days from ``earlier`` to ``later`` (numpy days), None where either is missing."""
+    days = (later - earlier).astype(np.int64).astype(object)
+    days[np.isnat(later) | np.isnat(earlier)] = None
+    return days.tolist()  # type: ignore[no-any-return]
+
+
+def _order_columns(
+    dialect: Dialect,
+    batch: OrderBatch,
+    where: list[int],
+    days: Any,
+    source: str,
+    customer_keys: dict[str, int],
+    run_id: int,
+    now: datetime,
 ) -> dict[str, Any]:
-    return dict(
-        zip(
-            _ORDER_COLUMNS,
-            _order_values(order, source, customer_key, run_id, digest, now),
-            strict=True,
-        )
-    )
+    """``fact_order`` values of the orders at ``where``, column by column (lists, or numpy
+    arrays of dates)."""
 
+    def pick(values: list[Any]) -> list[Any]:
+        return [values[i] for i in where]
 
-_LINE_COLUMNS = (
-    "order_key",
-    "line_no",
-    "product_key",
-    "quantity",
-    "unit_price",
-    "discount",
-    "amount",
-)
+    at = np.array(where, dtype=np.intp)
+    invoiced, due, paid = batch.invoiced_at[at], batch.due_at[at], batch.paid_at[at]
+    return {
+        "source": [source] * len(where),
+        "source_order_id": pick(batch.order_id),
+        "customer_key": [customer_keys[c] for c in pick(batch.customer_id)],
+        "order_date_key": _date_keys(days[at]),
+        "ordered_at": batch.ordered_at[at],
+        "channel": pick(batch.channel),
+        "payment_method": pick(batch.payment_method),
+        "currency": pick(batch.currency),
+        "status": pick(batch.status),
+        "n_lines": batch.n_lines[at].tolist(),
+        "n_items": _decimals(dialect, batch.n_items[at], QUANTITY_PLACES),
+        "total_amount": _decimals(dialect, batch.total_amount[at], MONEY_PLACES),
+        "invoiced_at": invoiced,
+        "due_at": due,
+        "paid_at": paid,
+        "payment_delay_days": _days_between(paid, invoiced),
+        "lateness_days": _days_between(paid, due),
+        "etl_run_id": [run_id] * len(where),
+        "content_hash": pick(batch.content_hash),
+        "updated_at": [now] * len(where),
+    }
 
 
 class _Memo(dict[Any, Any]):
@@ -346,45 +397,85 @@ class _Memo(dict[Any, Any]):
         return result
 
 
+def _moments(values: Any, process: Callable[[Any], Any], with_time: bool) -> list[Any]:
+    """Dates or datetimes for a bind processor that makes them text (SQLite): a numpy array is
+    formatted in native code (pyarrow's ISO text, "2024-01-31 10:00:00.000000") when that is the
+    processor's own text (checked on a value); else each distinct value is converted once."""
+    if isinstance(values, np.ndarray):
+        missing = np.isnat(values)
+        unit = "datetime64[us]" if with_time else "datetime64[D]"
+        texts = pa.array(values.astype(unit), mask=missing).cast(pa.string()).to_pylist()
+        present = np.flatnonzero(~missing)
+        if not len(present) or texts[present[0]] == process(values[present[0]].item()):
+            return texts  # type: ignore[no-any-return]
+        values = values.tolist()
+    memo = _Memo(process)
+    return [None if v is None else memo[v] for v in values]
+
+
+def _driver_params(
+    conn: Connection,
+    table: Table,
+    compiled: Any,
+    columns: dict[str, Any],
+    ready: Iterable[str] = (),
+    bound: dict[str, str] | None = None,
+) -> list[Any]:
+    """Parameter rows for the driver from value columns (lists or numpy arrays), each value
+    through its column type's bind processor (``ready`` columns are driver values already);
+    ``bound``: parameter name -> column name where they differ."""
+    dialect = conn.dialect
+    skip = set(ready)
+    values: dict[str, list[Any]] = {}
+    for name, given in columns.items():
+        column = (bound or {}).get(name, name)
+        column_type = table.c[column].type if column in table.c else None
+        processor = (
+            None
+            if column_type is None
+            else column_type.dialect_impl(dialect).bind_processor(dialect)
+        )
+        if processor is None or column in skip:
+            values[name] = given.tolist() if isinstance(given, np.ndarray) else given
+        elif isinstance(column_type, Date | DateTime):
+            values[name] = _moments(given, processor, isinstance(column_type, DateTime))
+        else:
+            values[name] = [processor(v) for v in given]
+    if dialect.positional:
+        order = list(compiled.positiontup or ())
+        return list(zip(*(values[name] for name in order), strict=True))
+    names = list(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
+
+
 def bulk_insert(
-    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    conn: Connection, table: Table, columns: dict[str, Any], ready: Iterable[str] = ()
 ) -> None:
-    """``executemany`` of a compiled Core insert at the driver level.
+    """``executemany`` of a compiled Core insert at the driver level, from value columns.
 
     The values go through each column type's own bind processor (so they are stored exactly as
     a Core insert stores them), but without building and checking a parameter dict per row —
     the bulk of SQLAlchemy's per-row cost on large batches. Only the columns that have a
-    processor are touched, and dates are converted once per distinct value.
+    processor are touched (``ready`` ones are already driver values), and dates are converted
+    in native code. On MariaDB/MySQL, PyMySQL sends the rows as multi-row INSERTs.
     """
-    dialect = conn.dialect
-    compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
-    convert: list[tuple[int, Callable[[Any], Any]]] = []
-    for i, name in enumerate(columns):
-        column_type = table.c[name].type
-        processor = column_type.dialect_impl(dialect).bind_processor(dialect)
-        if processor is not None:
-            if isinstance(column_type, Date | DateTime):
-                convert.append((i, _Memo(processor).__getitem__))
-            else:
-                convert.append((i, processor))
-    if convert:
-        converted: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = list(row)
-            for i, process in convert:
-                values[i] = process(values[i])
-            converted.append(tuple(values))
-        rows = converted
-    params: list[Any]
-    if dialect.positional:
-        positions = [list(columns).index(name) for name in compiled.positiontup or ()]
-        if positions == list(range(len(columns))):
-            params = list(rows)  # already in the statement's order (the usual case)
-        else:
-            params = [tuple(row[i] for i in positions) for row in rows]
-    else:
-        params = [dict(zip(columns, row, strict=True)) for row in rows]
-    conn.exec_driver_sql(str(compiled), params)
+    compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
+    conn.exec_driver_sql(str(compiled), _driver_params(conn, table, compiled, columns, ready))
+
+
+def bulk_update(conn: Connection, table: Table, key: str, columns: dict[str, Any]) -> None:
+    """``executemany`` of ``UPDATE table SET ... WHERE key = ?`` at the driver level; ``columns``
+    holds the key values under ``"k"`` and the new values by column name (see ``bulk_insert``)."""
+    names = [name for name in columns if name != "k"]
+    statement = (
+        update(table)
+        .where(table.c[key] == bindparam("k"))
+        .values({name: bindparam(f"v_{name}") for name in names})
+    )
+    compiled = statement.compile(dialect=conn.dialect)
+    params = {"k": columns["k"], **{f"v_{name}": columns[name] for name in names}}
+    bound = {f"v_{name}": name for name in names}
+    conn.exec_driver_sql(str(compiled), _driver_params(conn, table, compiled, params, bound=bound))
 
 
 def delete_source(conn: Connection, source: str) -> int:
@@ -399,7 +490,7 @@ def write_batch(
     *,
     source: str,
     run_id: int,
-    orders: list[Order],
+    orders: OrderBatch,
     rejects: list[Reject],
     checkpoint: Checkpoint | None,
     rows_read: int,
@@ -408,88 +499,95 @@ def write_batch(
 ) -> BatchResult:
     """Write one batch in the caller's transaction (see the module docstring)."""
     result = BatchResult(rejects=len(rejects))
-    if orders:
-        _ensure_dates(conn, {o.ordered_at.date() for o in orders})
-        customer_keys = _customers(conn, source, orders, now)
-        product_keys = _products(conn, orders, now)
-        digests = {o.order_id: o.content_hash() for o in orders}
+    batch = orders
+    if len(batch):
+        dialect = conn.dialect
+        # Order dates as sortable numbers (the newest values describe customers and products).
+        when = batch.ordered_at.astype(np.int64)
+        days = batch.ordered_at.astype("datetime64[D]")
+        _ensure_dates(conn, np.unique(days).tolist())
+        customer_keys = _customers(conn, source, batch, when, now)
+        _, product_keys = _products(conn, batch, when, now)
         existing: dict[str, tuple[int, str]] = {}
         if mode == "merge":
-            ids = [o.order_id for o in orders]
-            f = fact_order.c
-            for part in _chunks(ids):
-                query = select(f.source_order_id, f.order_key, f.content_hash).where(
-                    f.source == source, f.source_order_id.in_(part)
-                )
-                existing.update({r[0]: (r[1], r[2]) for r in conn.execute(query)})
-        new: list[Order] = []
-        changed: list[tuple[int, Order]] = []
-        for order in orders:
-            found = existing.get(order.order_id)
-            if found is None:
-                new.append(order)
-            elif found[1] == digests[order.order_id]:
+            columns = ("source_order_id", "order_key", "content_hash")
+            stored = _select_in(
+                conn, fact_order, columns, "source_order_id", batch.order_id, source=source
+            )
+            existing.update({r[0]: (r[1], r[2]) for r in stored})
+        new: list[int] = []
+        changed: list[int] = []
+        order_keys = np.zeros(len(batch), dtype=np.int64)
+        digests = zip(batch.order_id, batch.content_hash, strict=True)
+        for i, (order_id, digest) in enumerate(digests):
+            known = existing.get(order_id)
+            if known is None:
+                new.append(i)
+            elif known[1] == digest:
                 result.orders_unchanged += 1
             else:
-                changed.append((found[0], order))
-        order_keys: dict[str, int] = {}
+                changed.append(i)
+                order_keys[i] = known[0]
         if changed:
-            for key_part in _chunks([k for k, _ in changed]):
+            keys = order_keys[changed].tolist()
+            for key_part in _chunks(keys):
                 conn.execute(
                     delete(fact_order_line).where(fact_order_line.c.order_key.in_(key_part))
                 )
-            rows = []
-            for key, order in changed:
-                row = _order_row(
-                    order,
-                    source,
-                    customer_keys[order.customer_id],
-                    run_id,
-                    digests[order.order_id],
-                    now,
-                )
-                del row["source"], row["source_order_id"]
-                rows.append({"k": key, **{f"v_{c}": v for c, v in row.items()}})
-                order_keys[order.order_id] = key
+            values = _order_columns(
+                dialect, batch, changed, days, source, customer_keys, run_id, now
+            )
+            del values["source"], values["source_order_id"]
+            for name, given in values.items():
+                if isinstance(given, np.ndarray):
+                    values[name] = given.tolist()
+            rows = [
+                {"k": key, **{f"v_{c}": v for c, v in zip(values, row, strict=True)}}
+                for key, row in zip(keys, zip(*values.values(), strict=True), strict=True)
+            ]
             conn.execute(
                 update(fact_order)
                 .where(fact_order.c.order_key == bindparam("k"))
-                .values({c[2:]: bindparam(c) for c in rows[0] if c != "k"}),
+                .values({c: bindparam(f"v_{c}") for c in values}),
                 rows,
             )
             result.orders_updated = len(changed)
         if new:
-            order_rows = [
-                _order_values(
-                    o, source, customer_keys[o.customer_id], run_id, digests[o.order_id], now
-                )
-                for o in new
-            ]
-            bulk_insert(conn, fact_order, _ORDER_COLUMNS, order_rows)
-            f = fact_order.c
-            for part in _chunks([o.order_id for o in new]):
-                query = select(f.source_order_id, f.order_key).where(
-                    f.source == source, f.source_order_id.in_(part)
-                )
-                order_keys.update({r[0]: r[1] for r in conn.execute(query)})
-            result.orders_inserted = len(new)
-        line_rows = [
-            (
-                order_keys[order.order_id],
-                line.line_no,
-                product_keys[line.sku],
-                line.quantity,
-                line.unit_price,
-                line.discount,
-                line.amount,
+            values = _order_columns(dialect, batch, new, days, source, customer_keys, run_id, now)
+            bulk_insert(conn, fact_order, values, ready=("n_items", "total_amount"))
+            found = _select_in(
+                conn,
+                fact_order,
+                ("source_order_id", "order_key"),
+                "source_order_id",
+                values["source_order_id"],
+                source=source,
             )
-            for order in (*new, *(o for _, o in changed))
-            for line in order.lines
-        ]
-        if line_rows:
-            bulk_insert(conn, fact_order_line, _LINE_COLUMNS, line_rows)
-        result.lines_written = len(line_rows)
-        result.lines_loaded = sum(len(o.lines) for o in orders)
+            inserted: dict[str, int] = {r[0]: r[1] for r in found}
+            order_keys[new] = [inserted[batch.order_id[i]] for i in new]
+            result.orders_inserted = len(new)
+        written = np.zeros(len(batch), dtype=bool)
+        written[new] = True
+        written[changed] = True
+        line_mask = np.repeat(written, batch.n_lines)
+        if line_mask.any():
+            at = np.flatnonzero(line_mask)
+            bulk_insert(
+                conn,
+                fact_order_line,
+                {
+                    "order_key": np.repeat(order_keys, batch.n_lines)[at].tolist(),
+                    "line_no": batch.line_no[at].tolist(),
+                    "product_key": product_keys[at].tolist(),
+                    "quantity": _decimals(dialect, batch.quantity[at], QUANTITY_PLACES),
+                    "unit_price": _decimals(dialect, batch.unit_price[at], MONEY_PLACES),
+                    "discount": _decimals(dialect, batch.discount[at], MONEY_PLACES),
+                    "amount": _decimals(dialect, batch.amount[at], MONEY_PLACES),
+                },
+                ready=("quantity", "unit_price", "discount", "amount"),
+            )
+        result.lines_written = int(line_mask.sum())
+        result.lines_loaded = int(batch.line_start[-1])
     if rejects:
         conn.execute(
             etl_reject.insert(),

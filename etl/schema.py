@@ -4,9 +4,10 @@ Created and changed only through the Alembic migrations in ``etl/migrations`` (`
 upgrade``); these definitions are what the migrations build and what the code queries. README.md
 documents every table (grain, keys, columns) for analysts.
 
-Money is ``Numeric(14, 2)`` (exact), dates of the order system are stored as ``Date``/``DateTime``
-(naive, in the settings' time zone). Natural keys are unique constraints, so merges can rely on
-them on every engine.
+Money is exact: ``Numeric(14, 2)`` for figures, ``Numeric(18, 6)`` for the order system's prices
+and amounts (up to 6 decimals, as order systems keep unit prices). Dates of the order system are
+stored as ``Date``/``DateTime`` (naive, in the settings' time zone). Natural keys are unique
+constraints, so merges can rely on them on every engine.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 
 # Deterministic constraint names, so migrations behave the same on SQLite, MariaDB and PostgreSQL.
@@ -45,6 +47,8 @@ metadata = MetaData(
 )
 
 Money = Numeric(14, 2)
+# Prices and order amounts as order systems keep them: up to 6 decimals, stored exactly.
+PreciseMoney = Numeric(18, 6)
 Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PKs only
 
 # --- dimensions -------------------------------------------------------------------------------
@@ -110,7 +114,9 @@ fact_order = Table(
     Column("status", String(16), nullable=False),  # completed | cancelled | returned
     Column("n_lines", Integer, nullable=False),
     Column("n_items", Numeric(14, 3), nullable=False),
-    Column("total_amount", Money, nullable=False),  # sum of line amounts (after discounts)
+    # sum of line amounts (after discounts); the default is migration 0005's (SQLite adds a NOT
+    # NULL column only with one), the loader always gives the value
+    Column("total_amount", PreciseMoney, nullable=False, server_default=text("0")),
     Column("invoiced_at", Date),
     Column("due_at", Date),
     Column("paid_at", Date),
@@ -131,9 +137,9 @@ fact_order_line = Table(
     Column("line_no", Integer, primary_key=True, autoincrement=False),
     Column("product_key", Id, ForeignKey("dim_product.product_key"), nullable=False),
     Column("quantity", Numeric(14, 3), nullable=False),
-    Column("unit_price", Numeric(14, 4), nullable=False),
-    Column("discount", Money, nullable=False),
-    Column("amount", Money, nullable=False),  # quantity * unit_price - discount
+    Column("unit_price", PreciseMoney, nullable=False),
+    Column("discount", PreciseMoney, nullable=False),
+    Column("amount", PreciseMoney, nullable=False),  # line_amount, or quantity * price - discount
     Index(None, "product_key"),
 )
 

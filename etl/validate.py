@@ -6,20 +6,33 @@ is rejected alone and the rest of its order loads; when the lines of one order d
 order-level field (customer, dates, payment, channel, status, currency) the whole order is
 rejected, since no line can be trusted over another. Nothing is dropped or "fixed" silently:
 values are only normalised (whitespace, case of enumerations and currency codes).
+
+The work is done column by column (``validate_chunk``): each column's distinct values are parsed
+and checked once (order-level values, products, prices and dates repeat across a batch), the rows
+take their results by index, and the rules that combine fields (dates in order, discount within
+the line's value, a given ``line_amount`` equal to quantity × unit_price − discount) run on whole
+numpy columns of scaled integers. Only a row that fails a check goes through the per-row parsers
+(``_parse_header``, ``_careful_line``), which write its message; so the messages are the same
+whichever way a row is read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from connectors.orders.base import Chunk, ParseOptions, RawRow
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from connectors.orders.base import Chunk, ParseOptions, Rows
 from etl.currencies import ISO_4217
 
 PAYMENT_METHODS = frozenset(
@@ -59,81 +72,58 @@ ORDER_FIELDS = (
 CENT = Decimal("0.01")
 _MAX_QUANTITY = Decimal("1e11")
 _MAX_PRICE = Decimal("1e10")
+_MAX_AMOUNT = Decimal("1e12")  # what NUMERIC(18, 6) holds
+QUANTITY_PLACES = 3
+MONEY_PLACES = 6  # prices, discounts and amounts: stored exactly with up to 6 decimals
+
+I64 = npt.NDArray[np.int64]
 
 
 @dataclass(slots=True)
-class Line:
-    """A valid order line."""
+class OrderBatch:
+    """Valid orders and their lines, column by column.
 
-    line_no: int
-    sku: str
-    product_name: str | None
-    category: str | None
-    brand: str | None
-    quantity: Decimal
-    unit_price: Decimal
-    discount: Decimal
-    amount: Decimal
-    key: str
+    Orders (``order_*`` and the order-level lists, one item per order) come in the chunk's order
+    of first appearance; the lines of order ``k`` are ``lines[line_start[k]:line_start[k + 1]]``,
+    sorted by ``line_no``. Quantities are in thousandths and money in millionths (exact
+    integers); dates are numpy datetimes (``NaT`` when empty); ``content_hash`` digests
+    everything the warehouse stores about an order.
+    """
 
+    order_id: list[str]
+    customer_id: list[str]
+    customer_name: list[str | None]
+    customer_email: list[str | None]
+    customer_city: list[str | None]
+    customer_country: list[str | None]
+    ordered_at: npt.NDArray[np.datetime64]  # datetime64[us]
+    currency: list[str]
+    payment_method: list[str | None]
+    channel: list[str | None]
+    status: list[str]
+    invoiced_at: npt.NDArray[np.datetime64]  # datetime64[D], NaT when empty
+    due_at: npt.NDArray[np.datetime64]
+    paid_at: npt.NDArray[np.datetime64]
+    content_hash: list[str]
+    line_start: I64
+    n_items: I64  # thousandths
+    total_amount: I64  # millionths
+    line_no: I64
+    sku: list[str]
+    product_name: list[str | None]
+    category: list[str | None]
+    brand: list[str | None]
+    quantity: I64  # thousandths
+    unit_price: I64  # millionths
+    discount: I64  # millionths
+    amount: I64  # millionths
 
-@dataclass(slots=True)
-class Order:
-    """A valid order with its valid lines (order-level fields agreed by all of them)."""
-
-    order_id: str
-    customer_id: str
-    customer_name: str | None
-    customer_email: str | None
-    customer_city: str | None
-    customer_country: str | None
-    ordered_at: datetime
-    currency: str
-    payment_method: str | None
-    channel: str | None
-    status: str
-    invoiced_at: date | None
-    due_at: date | None
-    paid_at: date | None
-    lines: list[Line] = field(default_factory=list)
+    def __len__(self) -> int:
+        return len(self.order_id)
 
     @property
-    def total_amount(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal(0))
-
-    @property
-    def n_items(self) -> Decimal:
-        return sum((line.quantity for line in self.lines), Decimal(0))
-
-    def content_hash(self) -> str:
-        """A digest of everything the warehouse stores about the order: equal = nothing to do."""
-        parts: list[Any] = [
-            self.customer_id,
-            self.customer_name,
-            self.customer_email,
-            self.customer_city,
-            self.customer_country,
-            self.ordered_at.isoformat(),
-            self.currency,
-            self.payment_method,
-            self.channel,
-            self.status,
-            str(self.invoiced_at),
-            str(self.due_at),
-            str(self.paid_at),
-        ]
-        for ln in sorted(self.lines, key=lambda x: x.line_no):
-            parts += [
-                ln.line_no,
-                ln.sku,
-                ln.product_name,
-                ln.category,
-                ln.brand,
-                str(ln.quantity),
-                str(ln.unit_price),
-                str(ln.discount),
-            ]
-        return hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    def n_lines(self) -> I64:
+        return np.diff(self.line_start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +140,7 @@ class Reject:
 class Validated:
     """The outcome of validating one chunk."""
 
-    orders: list[Order]
+    orders: OrderBatch
     rejects: list[Reject]
     lines_valid: int
     skipped_before_since: int = 0
@@ -373,273 +363,80 @@ _HEADER_TEXT = (
     ("customer_city", False),
     ("customer_country", False),
 )
-# What _fast_day returns for a value it leaves to the careful path (no valid date is this old).
-_UNUSUAL = date.min
-_OPTIONAL_HEADER_TEXT = tuple(
-    (column, MAX_LENGTH[column]) for column, required in _HEADER_TEXT if not required
-)
-
-
-def _fast_day(value: Any, days: dict[str, date]) -> date | None:
-    """An optional ISO date column in the common case: None when blank, ``_UNUSUAL`` else.
-
-    ``days`` remembers the chunk's dates already parsed (invoice, due and payment dates repeat
-    across orders).
-    """
-    if value is None:
-        return None
-    if type(value) is not str:
-        return _UNUSUAL
-    text = value.strip()
-    if not text:
-        return None
-    day = days.get(text)
-    if day is None:
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            return _UNUSUAL
-        if parsed.tzinfo is not None or not 1900 <= parsed.year <= 2200:
-            return _UNUSUAL
-        day = days[text] = parsed.date()
-    return day
-
-
-def _fast_header(
-    values: dict[str, Any], default_currency: str, days: dict[str, date]
-) -> dict[str, Any] | None:
-    """The common case of ``_parse_header`` (ISO text, every field valid) without its
-    bookkeeping; for sources without date formats.
-
-    Returns None whenever anything is unusual; ``_parse_header`` then does the careful work and
-    writes the messages. It accepts nothing that ``_parse_header`` would reject, and gives what
-    it would give.
-    """
-    get = values.get
-    order_id, customer_id, ordered_at = get("order_id"), get("customer_id"), get("ordered_at")
-    if type(order_id) is not str or type(customer_id) is not str or type(ordered_at) is not str:
-        return None
-    order_id, customer_id = order_id.strip(), customer_id.strip()
-    if not order_id or not customer_id or len(order_id) > 128 or len(customer_id) > 128:
-        return None
-    if "\x00" in order_id or "\x00" in customer_id:
-        return None
-    order: dict[str, Any] = {"order_id": order_id, "customer_id": customer_id}
-    for column, limit in _OPTIONAL_HEADER_TEXT:
-        value = get(column)
-        if value is not None:
-            if type(value) is not str:
-                return None
-            value = value.strip()
-            if len(value) > limit or "\x00" in value:
-                return None
-        order[column] = value or None
-    try:
-        ordered = datetime.fromisoformat(ordered_at.strip())
-    except ValueError:
-        return None
-    if ordered.tzinfo is not None or not 1900 <= ordered.year <= 2200:
-        return None
-    order["ordered_at"] = ordered
-    invoiced = order["invoiced_at"] = _fast_day(get("invoiced_at"), days)
-    due = order["due_at"] = _fast_day(get("due_at"), days)
-    paid = order["paid_at"] = _fast_day(get("paid_at"), days)
-    if invoiced is _UNUSUAL or due is _UNUSUAL or paid is _UNUSUAL:
-        return None
-    if invoiced is not None and (
-        (paid is not None and paid < invoiced) or (due is not None and due < invoiced)
-    ):
-        return None
-    currency = get("currency")
-    if currency is None:
-        code = default_currency.upper()
-    elif type(currency) is str:
-        code = (currency.strip() or default_currency).upper()
-    else:
-        return None
-    if code not in ISO_4217:
-        return None
-    order["currency"] = code
-    for column, allowed in _ENUMS:
-        value = get(column)
-        if value is not None:
-            if type(value) is not str:
-                return None
-            value = value.strip().lower()
-            if value and value not in allowed:
-                return None
-        order[column] = value or None
-    if order["status"] is None:
-        order["status"] = "completed"
-    return order
-
-
-def _header(
-    values: dict[str, Any], options: ParseOptions, default_currency: str, days: dict[str, date]
-) -> tuple[dict[str, Any], list[_Invalid]]:
-    """Order-level fields of one row: the fast path when it applies, else the careful one."""
-    if options.date_format is None and options.datetime_format is None:
-        order = _fast_header(values, default_currency, days)
-        if order is not None:
-            return order, []
-    return _parse_header(values, options, default_currency)
 
 
 def _number(values: dict[str, Any], column: str, options: ParseOptions) -> Decimal | None:
     raw = values.get(column)
     if _blank(raw):
         return None
-    if isinstance(raw, str) and options.decimal == "." and not options.thousands:
-        # Fast path for plain numbers; anything odd goes through parse_decimal for its message.
-        try:
-            number = Decimal(raw)
-        except InvalidOperation:
-            return parse_decimal(raw, options, column)
-        if number.is_finite():
-            return number
     return parse_decimal(raw, options, column)
 
 
-_ZERO = Decimal(0)
+def _quantity_error(quantity: Decimal) -> _Invalid | None:
+    if quantity <= 0:
+        return _Invalid("quantity_not_positive", f"quantity {quantity} must be > 0")
+    if quantity >= _MAX_QUANTITY or not _scale_ok(quantity, QUANTITY_PLACES):
+        return _Invalid("bad_quantity", f"quantity {quantity} has more than 3 decimals or is huge")
+    return None
 
 
-def _places_ok(text: str, places: int) -> bool:
-    # Decimal places read from the text (Decimal.as_tuple is slow); exponents go the careful way.
-    if "e" in text or "E" in text:
-        return False
-    dot = text.find(".")
-    return dot < 0 or len(text.rstrip()) - dot - 1 <= places
+def _price_error(unit_price: Decimal) -> _Invalid | None:
+    if unit_price < 0:
+        return _Invalid("negative_price", f"unit_price {unit_price} must be ≥ 0")
+    if unit_price >= _MAX_PRICE or not _scale_ok(unit_price, MONEY_PLACES):
+        return _Invalid("bad_price", f"unit_price {unit_price} has more than 6 decimals or is huge")
+    return None
 
 
-def _fast_line(values: dict[str, Any]) -> Line | None:
-    """The common case (plain text numbers, everything valid) without the error bookkeeping.
-
-    Returns None whenever anything is unusual; ``_parse_line`` then does the careful work and
-    writes the messages. It accepts nothing that ``_parse_line`` would reject.
-    """
-    get = values.get
-    sku, quantity, price, discount = get("sku"), get("quantity"), get("unit_price"), get("discount")
-    if type(sku) is not str or type(quantity) is not str or type(price) is not str:
-        return None
-    sku = sku.strip()
-    # The decimal places read from the text (Decimal.as_tuple is slow), at most 3 for a quantity
-    # and 4 for a price; exponents, and trailing blanks that would miscount, go the careful way.
-    if (
-        not sku
-        or len(sku) > 64
-        or "\x00" in sku
-        or "e" in quantity
-        or "E" in quantity
-        or "e" in price
-        or "E" in price
-        or ((dot := quantity.find(".")) >= 0 and len(quantity) - dot > 4)
-        or ((dot := price.find(".")) >= 0 and len(price) - dot > 5)
-    ):
-        return None
-    try:
-        q = Decimal(quantity)
-        p = Decimal(price)
-        if discount is None or discount == "" or discount == "0":
-            d = _ZERO
-        elif type(discount) is str and _places_ok(discount, 2):
-            d = Decimal(discount)
-        else:
-            return None
-        # NaN makes these comparisons raise InvalidOperation; infinities fail the bounds.
-        if not (_ZERO < q < _MAX_QUANTITY and _ZERO <= p < _MAX_PRICE and _ZERO <= d < _MAX_PRICE):
-            return None
-    except InvalidOperation:
-        return None
-    amount = (q * p - d).quantize(CENT, ROUND_HALF_UP)
-    if amount < _ZERO:
-        return None
-    line_no = get("line_no")
-    if line_no is None or line_no == "":
-        number = 0
-    elif type(line_no) is str and line_no.isdigit() and line_no.isascii():
-        number = int(line_no)
-        if number < 1:
-            return None
-    else:
-        return None
-    name, category, brand = get("product_name"), get("category"), get("brand")
-    if name:
-        if type(name) is not str or len(name) > 255 or "\x00" in name:
-            return None
-        name = name.strip() or None
-    else:
-        name = None
-    if category:
-        if type(category) is not str or len(category) > 64 or "\x00" in category:
-            return None
-        category = category.strip() or None
-    else:
-        category = None
-    if brand:
-        if type(brand) is not str or len(brand) > 64 or "\x00" in brand:
-            return None
-        brand = brand.strip() or None
-    else:
-        brand = None
-    return Line(number, sku, name, category, brand, q, p, d, amount, "")
+def _discount_error(discount: Decimal) -> _Invalid | None:
+    if discount < 0:
+        return _Invalid("negative_discount", f"discount {discount} must be ≥ 0")
+    if discount >= _MAX_PRICE or not _scale_ok(discount, MONEY_PLACES):
+        return _Invalid("bad_discount", f"discount {discount} has more than 6 decimals or is huge")
+    return None
 
 
-def _parse_line(values: dict[str, Any], options: ParseOptions) -> tuple[Line, list[_Invalid]]:
-    """Line-level fields of one row."""
-    if options.decimal == "." and not options.thousands:
-        line = _fast_line(values)
-        if line is not None:
-            return line, []
-    return _careful_line(values, options)
+def _line_amount_error(amount: Decimal) -> _Invalid | None:
+    if amount < 0:
+        return _Invalid("negative_amount", f"line_amount {amount} must be ≥ 0")
+    if amount >= _MAX_AMOUNT or not _scale_ok(amount, MONEY_PLACES):
+        return _Invalid("bad_amount", f"line_amount {amount} has more than 6 decimals or is huge")
+    return None
 
 
-def _careful_line(values: dict[str, Any], options: ParseOptions) -> tuple[Line, list[_Invalid]]:
-    """Line-level fields of one row, every rule checked and every problem described."""
+_NUMBER_RULES: dict[str, Callable[[Decimal], _Invalid | None]] = {
+    "quantity": _quantity_error,
+    "unit_price": _price_error,
+    "discount": _discount_error,
+    "line_amount": _line_amount_error,
+}
+
+
+def _careful_line(values: dict[str, Any], options: ParseOptions) -> tuple[Decimal, list[_Invalid]]:
+    """Line-level fields of one row, every rule checked and every problem described; the line's
+    amount when they are valid."""
     errors: list[_Invalid] = []
-    texts: dict[str, str | None] = {}
-    for column, required in (
-        ("sku", True),
-        ("product_name", False),
-        ("category", False),
-        ("brand", False),
-    ):
+    for column, required in _LINE_TEXT:
         try:
-            texts[column] = _text(values, column, required)
+            _text(values, column, required)
         except _Invalid as exc:
-            texts[column] = None
             errors.append(exc)
     numbers: dict[str, Decimal | None] = {}
-    for column in ("quantity", "unit_price", "discount"):
+    for column in ("quantity", "unit_price", "discount", "line_amount"):
         try:
             number = _number(values, column, options)
-            if number is None and column != "discount":
+            if number is None and column in ("quantity", "unit_price"):
                 raise _Invalid("missing_value", f"{column} is required but empty")
             numbers[column] = number
         except _Invalid as exc:
             numbers[column] = None
             errors.append(exc)
+    for column, rule in _NUMBER_RULES.items():
+        number = numbers[column]
+        if number is not None and (error := rule(number)) is not None:
+            errors.append(error)
     quantity, unit_price, discount = numbers["quantity"], numbers["unit_price"], numbers["discount"]
-    if quantity is not None:
-        if quantity <= 0:
-            errors.append(_Invalid("quantity_not_positive", f"quantity {quantity} must be > 0"))
-        elif quantity >= _MAX_QUANTITY or not _scale_ok(quantity, 3):
-            errors.append(
-                _Invalid("bad_quantity", f"quantity {quantity} has more than 3 decimals or is huge")
-            )
-    if unit_price is not None:
-        if unit_price < 0:
-            errors.append(_Invalid("negative_price", f"unit_price {unit_price} must be ≥ 0"))
-        elif unit_price >= _MAX_PRICE or not _scale_ok(unit_price, 4):
-            errors.append(
-                _Invalid(
-                    "bad_price", f"unit_price {unit_price} has more than 4 decimals or is huge"
-                )
-            )
-    if discount is not None:
-        if discount < 0:
-            errors.append(_Invalid("negative_discount", f"discount {discount} must be ≥ 0"))
-        elif not _scale_ok(discount, 2):
-            errors.append(_Invalid("bad_discount", f"discount {discount} has more than 2 decimals"))
+    line_amount = numbers["line_amount"]
     line_no = 0
     raw_line = values.get("line_no")
     if not _blank(raw_line):
@@ -654,7 +451,8 @@ def _careful_line(values: dict[str, Any], options: ParseOptions) -> tuple[Line, 
             )
     amount = Decimal(0)
     if quantity is not None and unit_price is not None and not errors:
-        amount = (quantity * unit_price - (discount or 0)).quantize(CENT, ROUND_HALF_UP)
+        exact = quantity * unit_price - (discount or 0)
+        amount = exact.quantize(CENT, ROUND_HALF_UP)
         if amount < 0:
             errors.append(
                 _Invalid(
@@ -662,33 +460,329 @@ def _careful_line(values: dict[str, Any], options: ParseOptions) -> tuple[Line, 
                     f"discount {discount} exceeds the line's value {quantity} × {unit_price}",
                 )
             )
-    line = Line(
-        line_no=line_no,
-        sku=texts["sku"] or "",
-        product_name=texts["product_name"],
-        category=texts["category"],
-        brand=texts["brand"],
-        quantity=quantity or Decimal(0),
-        unit_price=unit_price or Decimal(0),
-        discount=discount or Decimal(0),
-        amount=amount,
-        key="",
-    )
-    return line, errors
-
-
-def _reject_of(row: RawRow, errors: list[_Invalid]) -> Reject:
-    detail = "; ".join(e.message for e in errors)
-    return Reject(row.key, errors[0].rule, f"{row.key}: {detail}", row.raw)
+        elif line_amount is not None:
+            if abs(line_amount - exact) > CENT:
+                errors.append(
+                    _Invalid(
+                        "amount_mismatch",
+                        f"line_amount {line_amount} differs from quantity × unit_price − "
+                        f"discount = {quantity} × {unit_price} − {discount or 0} = {exact} by "
+                        "more than 0.01",
+                    )
+                )
+            amount = line_amount
+        elif amount >= _MAX_AMOUNT:
+            errors.append(
+                _Invalid(
+                    "bad_amount",
+                    f"the line's amount {quantity} × {unit_price} = {amount} is huge "
+                    f"(the most is {_MAX_AMOUNT:,.0f})",
+                )
+            )
+    return amount, errors
 
 
 def _show(value: Any) -> str:
     return "(empty)" if value is None else repr(str(value))
 
 
-def _order_key(values: dict[str, Any]) -> str:
-    oid = values.get("order_id")
-    return oid.strip() if isinstance(oid, str) else ("" if oid is None else str(oid))
+_LINE_TEXT = (("sku", True), ("product_name", False), ("category", False), ("brand", False))
+_NONE = -1  # a missing date's day number, a missing line_amount
+
+
+@dataclass(slots=True)
+class _Column:
+    """One column checked through its distinct values: ``idx`` maps each row to its distinct
+    value; ``ok`` and ``value`` (the parsed value) are per distinct value, and ``vid`` numbers
+    the parsed values (equal parsed values, equal ids)."""
+
+    idx: npt.NDArray[np.intp]
+    ok: npt.NDArray[np.bool_]
+    value: npt.NDArray[Any]
+    vid: I64
+
+    def rows_ok(self) -> npt.NDArray[np.bool_]:
+        return self.ok[self.idx]
+
+
+# Given a column's distinct values (text), which of them are certainly valid, and their parsed
+# values; the others go through the column's parser one by one.
+_Sure = Callable[[pa.Array], tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]]
+
+
+def _check_column(
+    array: pa.Array | None,
+    n: int,
+    parse: Callable[[Any], Any],
+    sure: _Sure | None = None,
+    numbered: bool = False,
+) -> _Column:
+    """Parse and check a column once per distinct value (``parse`` raises ``_Invalid``);
+    ``numbered``: number the parsed values (``vid``, for the columns compared across lines)."""
+    if array is None or pa.types.is_null(array.type):
+        distinct = pa.array([None], pa.string())
+        idx = np.zeros(n, dtype=np.intp)
+    else:
+        encoded = pc.dictionary_encode(array, null_encoding="encode")
+        distinct = encoded.dictionary
+        idx = encoded.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+    if sure is not None and pa.types.is_string(distinct.type):
+        ok, value = sure(distinct)
+        ok = ok.copy()
+    else:
+        ok = np.zeros(len(distinct), dtype=bool)
+        value = np.empty(len(distinct), dtype=object)
+    for i in np.flatnonzero(~ok).tolist():
+        try:
+            value[i] = parse(distinct[i].as_py())
+            ok[i] = True
+        except _Invalid:
+            value[i] = None
+    vid = np.zeros(len(value), dtype=np.int64)
+    if numbered:
+        texts = _as_text(value)
+        if texts is not None:
+            vid[:] = pc.dictionary_encode(texts, null_encoding="encode").indices.to_numpy(
+                zero_copy_only=False
+            )
+        else:
+            ids: dict[Any, int] = {}
+            vid[:] = [ids.setdefault(v, len(ids)) for v in value.tolist()]
+    return _Column(idx, ok, value, vid)
+
+
+def _as_text(value: npt.NDArray[Any]) -> pa.Array | None:
+    """Parsed values as a pyarrow text array when they are all text (or None)."""
+    try:
+        return pa.array(value.tolist(), pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+
+
+# The characters str.strip() removes (every c with c.isspace()), as an RE2 class.
+_SPACE = (
+    r"[\t\n\x0b\x0c\r\x1c-\x1f \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}"
+    r"\x{205f}\x{3000}]"
+)
+_EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
+
+
+def _sure_text(required: bool, limit: int | None) -> _Sure:
+    """Text that is valid as it is: nothing to strip, not empty, not too long, no NUL
+    character (``_text`` rejects those: PostgreSQL cannot store them)."""
+
+    def sure(distinct: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]:
+        length = pc.utf8_length(distinct)
+        ok = pc.and_(
+            pc.invert(pc.match_substring_regex(distinct, _EDGE_SPACE)), pc.greater(length, 0)
+        )
+        ok = pc.and_(ok, pc.invert(pc.match_substring(distinct, "\x00")))
+        if limit is not None:
+            ok = pc.and_(ok, pc.less_equal(length, limit))
+        value = np.empty(len(distinct), dtype=object)
+        value[:] = distinct.to_pylist()
+        return pc.fill_null(ok, False).to_numpy(zero_copy_only=False).copy(), value
+
+    return sure
+
+
+_ISO_DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_ISO_MOMENT = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}$"
+
+
+def _sure_iso(with_time: bool) -> _Sure:
+    """ISO dates (and, ``with_time``, date-times to the second) of the years 1900-2200, parsed
+    in native code; anything else goes through ``parse_datetime``."""
+
+    def sure(distinct: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]:
+        parsed = pc.strptime(distinct, format="%Y-%m-%d", unit="us", error_is_null=True)
+        parsed = pc.if_else(pc.match_substring_regex(distinct, _ISO_DAY), parsed, None)
+        if with_time:
+            moments = pc.strptime(
+                pc.replace_substring(distinct, "T", " ", max_replacements=1),
+                format="%Y-%m-%d %H:%M:%S",
+                unit="us",
+                error_is_null=True,
+            )
+            timed = pc.match_substring_regex(distinct, _ISO_MOMENT)
+            parsed = pc.if_else(timed, moments, parsed)
+        year = pc.year(parsed)
+        ok = pc.and_(pc.greater_equal(year, 1900), pc.less_equal(year, 2200))
+        value = np.empty(len(distinct), dtype=object)
+        value[:] = (parsed if with_time else parsed.cast(pa.date32())).to_pylist()
+        return pc.fill_null(ok, False).to_numpy(zero_copy_only=False).copy(), value
+
+    return sure
+
+
+def _sure_number(places: int, digits: int, positive: bool) -> _Sure:
+    """Plain numbers (digits, an optional '.' and at most ``places`` decimals, under 10 to the
+    ``digits``) as scaled integers, converted in native code."""
+    pattern = f"^[0-9]{{1,{digits}}}(\\.[0-9]{{1,{places}}})?$"
+    exact = pa.decimal128(digits + places, places)
+
+    def sure(distinct: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]:
+        match = pc.fill_null(pc.match_substring_regex(distinct, pattern), False)
+        ok = match.to_numpy(zero_copy_only=False).copy()
+        value = np.empty(len(distinct), dtype=object)
+        at = np.flatnonzero(ok)
+        if len(at):
+            numbers = pc.cast(distinct.filter(match), exact)
+            words = np.frombuffer(numbers.buffers()[1], dtype=np.int64)
+            scaled = words[2 * numbers.offset : 2 * (numbers.offset + len(numbers)) : 2]
+            value[at] = scaled.tolist()
+            if positive:
+                ok[at[scaled <= 0]] = False
+        return ok, value
+
+    return sure
+
+
+def _scaled(places: int) -> Callable[[Decimal], int]:
+    unit = Decimal(1).scaleb(places)
+    return lambda number: int(number * unit)
+
+
+def _number_parser(
+    column: str, options: ParseOptions, required: bool, places: int
+) -> Callable[[Any], int | None]:
+    rule = _NUMBER_RULES[column]
+    scale = _scaled(places)
+
+    def parse(raw: Any) -> int | None:
+        number = _number({column: raw}, column, options)
+        if number is None:
+            if required:
+                raise _Invalid("missing_value", f"{column} is required but empty")
+            return None
+        error = rule(number)
+        if error is not None:
+            raise error
+        return scale(number)
+
+    return parse
+
+
+def _parsers(
+    options: ParseOptions, default_currency: str
+) -> dict[str, tuple[Callable[[Any], Any], _Sure | None]]:
+    """Column -> a parser of one value (the rules of ``_parse_header`` and ``_careful_line``),
+    and what is surely valid in a column of text without it."""
+
+    def text(column: str, required: bool) -> Callable[[Any], str | None]:
+        return lambda raw: _text({column: raw}, column, required)
+
+    def ordered_at(raw: Any) -> datetime:
+        if _blank(raw):
+            raise _Invalid("missing_value", "ordered_at is required but empty")
+        return parse_datetime(raw, options, "ordered_at")
+
+    def day(column: str) -> Callable[[Any], date | None]:
+        return lambda raw: None if _blank(raw) else parse_date(raw, options, column)
+
+    def currency(raw: Any) -> str:
+        code = (_text({"currency": raw}, "currency") or default_currency).upper()
+        if code not in ISO_4217:
+            raise _Invalid("unknown_currency", f"currency {raw!r} is not an ISO 4217 code")
+        return code
+
+    def enum(column: str, allowed: frozenset[str]) -> Callable[[Any], str | None]:
+        return lambda raw: _enum(_text({column: raw}, column), allowed, column)
+
+    def status(raw: Any) -> str:
+        return _enum(_text({"status": raw}, "status"), STATUSES, "status") or "completed"
+
+    def line_no(raw: Any) -> int:
+        if _blank(raw):
+            return 0  # default: the line's position in its order
+        try:
+            number = int(str(raw).strip())
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise _Invalid("bad_line_no", f"line_no {raw!r} is not a whole number ≥ 1")
+        return number
+
+    plain = options.decimal == "." and not options.thousands
+    parsers: dict[str, tuple[Callable[[Any], Any], _Sure | None]] = {
+        column: (text(column, required), _sure_text(required, MAX_LENGTH.get(column)))
+        for column, required in _HEADER_TEXT + _LINE_TEXT
+    }
+    iso = options.date_format is None and options.datetime_format is None
+    parsers.update(
+        ordered_at=(ordered_at, _sure_iso(True) if iso else None),
+        invoiced_at=(day("invoiced_at"), _sure_iso(False) if iso else None),
+        due_at=(day("due_at"), _sure_iso(False) if iso else None),
+        paid_at=(day("paid_at"), _sure_iso(False) if iso else None),
+        currency=(currency, None),
+        payment_method=(enum("payment_method", PAYMENT_METHODS), None),
+        channel=(enum("channel", CHANNELS), None),
+        status=(status, None),
+        line_no=(line_no, None),
+    )
+    for column, required, places, digits in (
+        ("quantity", True, QUANTITY_PLACES, 11),  # < 1e11
+        ("unit_price", True, MONEY_PLACES, 10),  # < 1e10
+        ("discount", False, MONEY_PLACES, 10),  # < 1e10
+        ("line_amount", False, MONEY_PLACES, 12),  # < 1e12
+    ):
+        parsers[column] = (
+            _number_parser(column, options, required, places),
+            _sure_number(places, digits, column == "quantity") if plain else None,
+        )
+    return parsers
+
+
+def _ints(column: _Column, missing: int = 0) -> I64:
+    """A checked number column as scaled integers per row (``missing`` where None/invalid)."""
+    per_value = np.array([missing if v is None else v for v in column.value], dtype=np.int64)
+    return per_value[column.idx]
+
+
+def _day_numbers(column: _Column) -> I64:
+    per_value = np.array(
+        [_NONE if v is None else v.toordinal() for v in column.value], dtype=np.int64
+    )
+    return per_value[column.idx]
+
+
+def _runs(sorted_keys: I64) -> npt.NDArray[np.intp]:
+    """Start index of each run of equal values in a sorted array."""
+    if not len(sorted_keys):
+        return np.zeros(0, dtype=np.intp)
+    return np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+
+
+def _line_checks(
+    checked: dict[str, _Column], rows: Rows, options: ParseOptions, line_ok: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.bool_], I64]:
+    """The rules that combine a line's numbers, on whole columns: (failed, amount in millionths).
+
+    ``quantity × unit_price − discount`` is computed in exact integers (10⁻⁹ units); the rare
+    lines whose product could leave 64 bits go through ``_careful_line``.
+    """
+    quantity = _ints(checked["quantity"])
+    price = _ints(checked["unit_price"])
+    discount = _ints(checked["discount"])
+    given = _ints(checked["line_amount"], _NONE)
+    has_given = given != _NONE
+    big = line_ok & (quantity.astype(np.float64) * price.astype(np.float64) >= 4e18)
+    q, p = np.where(big, 0, quantity), np.where(big, 0, price)
+    exact = q * p - discount * 1000  # 10⁻⁹ units
+    cents = (exact + 5_000_000) // 10_000_000  # ROUND_HALF_UP to the cent (exact > -0.005 here)
+    failed = (
+        line_ok
+        & ~big
+        & ((exact <= -5_000_000) | (has_given & (np.abs(given * 1000 - exact) > 10_000_000)))
+    )
+    amount = np.where(has_given, given, cents * 10_000)
+    for i in np.flatnonzero(big).tolist():
+        value, errors = _careful_line(rows.values(i), options)
+        if errors:
+            failed[i] = True
+        else:
+            amount[i] = int(value.scaleb(MONEY_PLACES))
+    return failed, amount
 
 
 def validate_chunk(
@@ -698,107 +792,212 @@ def validate_chunk(
 
     Rows of orders placed before ``since`` are skipped (counted, not rejected).
     """
-    rejects = [Reject(p.key, p.rule, p.reason, p.raw) for p in chunk.problems]
+    rows = chunk.rows
     options = chunk.options
-    groups: dict[str, list[RawRow]] = {}
-    for row in chunk.rows:
-        key = _order_key(row.values) or f"\x00{row.key}"  # no id: alone (and rejected)
-        groups.setdefault(key, []).append(row)
+    n = len(rows)
+    rejects = [Reject(p.key, p.rule, p.reason, p.raw) for p in chunk.problems]
+    parsers = _parsers(options, default_currency)
+    compared = ("order_id", *ORDER_FIELDS)
+    checked = {
+        column: _check_column(rows.columns.get(column), n, parse, sure, column in compared)
+        for column, (parse, sure) in parsers.items()
+    }
+    valid = np.ones(n, dtype=bool)
+    for result in checked.values():
+        valid &= result.rows_ok()
+    invoiced = _day_numbers(checked["invoiced_at"])
+    due = _day_numbers(checked["due_at"])
+    paid = _day_numbers(checked["paid_at"])
+    valid &= ~((invoiced != _NONE) & (((paid != _NONE) & (paid < invoiced)) | (
+        (due != _NONE) & (due < invoiced)
+    )))  # fmt: skip
+    line_columns = ("sku", "product_name", "category", "brand", "quantity", "unit_price",
+                    "discount", "line_amount", "line_no")  # fmt: skip
+    line_ok = np.ones(n, dtype=bool)
+    for name in line_columns:
+        line_ok &= checked[name].rows_ok()
+    failed, amount = _line_checks(checked, rows, options, line_ok)
+    valid &= ~failed
 
-    orders: list[Order] = []
-    lines_valid = 0
-    skipped = 0
-    fast_lines = options.decimal == "." and not options.thousands
-    days: dict[str, date] = {}  # the chunk's ISO dates already parsed (_fast_header)
-    for oid, rows in groups.items():
-        # Order-level fields repeat on every line: when their raw values agree (the usual case)
-        # they are parsed once for the order.
-        shared = None
-        if len(rows) == 1:
-            shared = _header(rows[0].values, options, default_currency, days)
-        else:
-            first_raw = tuple(map(rows[0].values.get, ORDER_FIELDS))
-            if all(tuple(map(r.values.get, ORDER_FIELDS)) == first_raw for r in rows[1:]):
-                shared = _header(rows[0].values, options, default_currency, days)
-        members: list[tuple[RawRow, dict[str, Any], Line]] = []
-        for position, row in enumerate(rows, 1):
-            values = row.values
-            header, header_errors = shared or _header(values, options, default_currency, days)
-            fast = _fast_line(values) if fast_lines else None
-            if fast is None:
-                line, line_errors = _careful_line(values, options)
-                if header_errors or line_errors:
-                    rejects.append(_reject_of(row, header_errors + line_errors))
-                    continue
-            elif header_errors:
-                rejects.append(_reject_of(row, header_errors))
-                continue
-            else:
-                line = fast
-            if line.line_no == 0:
-                line.line_no = position  # default: row order within the order
-            line.key = row.key
-            members.append((row, header, line))
-        if not members:
-            continue
-        first = members[0][1]
-        disagree = (
-            []
-            if shared is not None
-            else [
-                column
-                for column in ORDER_FIELDS
-                if any(m[1][column] != first[column] for m in members[1:])
-            ]
+    # Orders: rows grouped by their order id (in order of first appearance); a row without a
+    # valid id is invalid, so alone.
+    order_ids = checked["order_id"]
+    group = order_ids.vid[order_ids.idx]
+    by_group = np.argsort(group, kind="stable")
+    starts = _runs(group[by_group])
+    position = np.empty(n, dtype=np.int64)
+    run_of = np.repeat(starts, np.diff(np.r_[starts, n]))
+    position[by_group] = np.arange(n) - run_of + 1
+    line_no = _ints(checked["line_no"])
+    line_no = np.where(line_no == 0, position, line_no)
+
+    # (group rank, phase, tie, row) of each rejected row: the order of the rejects list.
+    rejected: list[tuple[int, int, int, int, Reject]] = []
+    for i in np.flatnonzero(~valid).tolist():
+        values = rows.values(i)
+        _, header_errors = _parse_header(values, options, default_currency)
+        _, line_errors = _careful_line(values, options)
+        errors = header_errors + line_errors
+        assert errors, f"row {rows.keys[i]} failed a columnar check but no per-row rule"
+        key = rows.keys[i]
+        detail = "; ".join(e.message for e in errors)
+        reject = Reject(key, errors[0].rule, f"{key}: {detail}", rows.raw_row(i))
+        rejected.append((int(group[i]), 0, 0, i, reject))
+
+    # Lines of one order that disagree on an order-level field: the whole order is rejected.
+    kept = valid.copy()
+    members = by_group[valid[by_group]]
+    member_groups = group[members]
+    member_starts = _runs(member_groups)
+    first_of = np.repeat(members[member_starts], np.diff(np.r_[member_starts, len(members)]))
+    differs: dict[str, npt.NDArray[np.bool_]] = {}
+    for name in ORDER_FIELDS:
+        vid = checked[name].vid[checked[name].idx]
+        differs[name] = vid[members] != vid[first_of]
+    odd = np.zeros(len(members), dtype=bool)
+    for flags in differs.values():
+        odd |= flags
+    for g in np.unique(member_groups[odd]).tolist():
+        at = np.flatnonzero(member_groups == g)
+        in_order = members[at]
+        columns = [c for c in ORDER_FIELDS if differs[c][at].any()]
+        column = columns[0]
+        first_row = int(in_order[0])
+        odd_row = int(in_order[np.flatnonzero(differs[column][at])[0]])
+        shown = checked[column]
+        oid = order_ids.value[order_ids.idx[first_row]]
+        reason = (
+            f"order {oid}: its lines disagree on {', '.join(columns)} — {column} is "
+            f"{_show(shown.value[shown.idx[first_row]])} at {rows.keys[first_row]} but "
+            f"{_show(shown.value[shown.idx[odd_row]])} at {rows.keys[odd_row]}; the whole order "
+            "is rejected, "
+            "fix the lines to agree"
         )
-        if disagree:
-            column = disagree[0]
-            odd = next(m for m in members if m[1][column] != first[column])
+        for i in in_order.tolist():
+            kept[i] = False
+            reject = Reject(rows.keys[i], "order_lines_disagree", reason, rows.raw_row(i))
+            rejected.append((g, 1, 0, i, reject))
+
+    # A line number used twice in an order: none of those lines is loaded.
+    candidates = np.flatnonzero(kept)
+    ordered = candidates[np.lexsort((line_no[candidates], group[candidates]))]
+    pairs = np.stack([group[ordered], line_no[ordered]]) if len(ordered) else np.zeros((2, 0))
+    same = (pairs[:, 1:] == pairs[:, :-1]).all(axis=0) if len(ordered) > 1 else np.zeros(0, bool)
+    if same.any():
+        dup = np.zeros(len(ordered), dtype=bool)
+        dup[1:] |= same
+        dup[:-1] |= same
+        duplicated: dict[tuple[int, int], list[int]] = {}
+        for i in sorted(ordered[dup].tolist()):
+            duplicated.setdefault((int(group[i]), int(line_no[i])), []).append(i)
+        for (g, number), same_rows in duplicated.items():
+            oid = order_ids.value[order_ids.idx[same_rows[0]]]
+            where = ", ".join(rows.keys[i] for i in same_rows)
             reason = (
-                f"order {oid}: its lines disagree on {', '.join(disagree)} — {column} is "
-                f"{_show(first[column])} at {members[0][0].key} but {_show(odd[1][column])} at "
-                f"{odd[0].key}; the whole order is rejected, fix the lines to agree"
+                f"order {oid} has line {number} more than once ({where}); none of them "
+                "is loaded — keep one line per line_no"
             )
-            rejects.extend(
-                Reject(m[0].key, "order_lines_disagree", reason, m[0].raw) for m in members
-            )
-            continue
-        kept: list[Line] = []
-        if len(members) == 1:
-            kept.append(members[0][2])
-        elif len({m[2].line_no for m in members}) == len(members):
-            kept.extend(m[2] for m in members)  # line numbers all distinct (the usual case)
-        else:
-            by_no: dict[int, list[tuple[RawRow, dict[str, Any], Line]]] = {}
-            for member in members:
-                by_no.setdefault(member[2].line_no, []).append(member)
-            for line_no, same in by_no.items():
-                if len(same) > 1:
-                    where = ", ".join(m[0].key for m in same)
-                    reason = (
-                        f"order {oid} has line {line_no} more than once ({where}); none of them "
-                        "is loaded — keep one line per line_no"
-                    )
-                    rejects.extend(
-                        Reject(m[0].key, "duplicate_line", reason, m[0].raw) for m in same
-                    )
-                else:
-                    kept.append(same[0][2])
-        if not kept:
-            continue
-        if since is not None and first["ordered_at"] < since:
-            skipped += len(kept)
-            continue
-        kept.sort(key=lambda ln: ln.line_no)
-        orders.append(
-            Order(
-                order_id=first["order_id"],
-                lines=kept,
-                **{c: first[c] for c in ORDER_FIELDS},
-            )
-        )
-        lines_valid += len(kept)
-    return Validated(orders, rejects, lines_valid, skipped)
+            for i in same_rows:
+                kept[i] = False
+                reject = Reject(rows.keys[i], "duplicate_line", reason, rows.raw_row(i))
+                rejected.append((g, 1, same_rows[0], i, reject))
+    rejected.sort(key=lambda r: r[:4])
+    rejects.extend(r[4] for r in rejected)
+
+    skipped = 0
+    if since is not None:
+        ordered_at = checked["ordered_at"]
+        before = np.array([v is not None and v < since for v in ordered_at.value], dtype=bool)
+        early = kept & before[ordered_at.idx]
+        skipped = int(early.sum())
+        kept &= ~early
+    lines = np.flatnonzero(kept)
+    lines = lines[np.lexsort((line_no[lines], group[lines]))]
+    batch = _batch(checked, lines, group, line_no, amount)
+    return Validated(batch, rejects, len(lines), skipped)
+
+
+def _batch(
+    checked: dict[str, _Column], lines: npt.NDArray[np.intp], group: I64, line_no: I64, amount: I64
+) -> OrderBatch:
+    """The valid lines (sorted by order, then line number) as an ``OrderBatch``."""
+    line_start = _runs(group[lines])
+    firsts = lines[line_start]
+    offsets = np.r_[line_start, len(lines)].astype(np.int64)
+
+    def at(column: str, where: npt.NDArray[np.intp]) -> list[Any]:
+        c = checked[column]
+        return list(c.value[c.idx[where]])
+
+    def moments(column: str, unit: str) -> npt.NDArray[np.datetime64]:
+        c = checked[column]
+        return np.array(c.value.tolist(), dtype=f"datetime64[{unit}]")[c.idx[firsts]]
+
+    quantity = _ints(checked["quantity"])[lines]
+    amounts = amount[lines]
+    order_values: dict[str, Any] = {
+        column: at(column, firsts) for column in ("order_id", *ORDER_FIELDS)
+    }
+    order_values["ordered_at"] = moments("ordered_at", "us")
+    for column in ("invoiced_at", "due_at", "paid_at"):
+        order_values[column] = moments(column, "D")
+    batch = OrderBatch(
+        **order_values,
+        content_hash=[],
+        line_start=offsets,
+        n_items=np.add.reduceat(quantity, line_start) if len(lines) else quantity,
+        total_amount=np.add.reduceat(amounts, line_start) if len(lines) else amounts,
+        line_no=line_no[lines],
+        sku=at("sku", lines),
+        product_name=at("product_name", lines),
+        category=at("category", lines),
+        brand=at("brand", lines),
+        quantity=quantity,
+        unit_price=_ints(checked["unit_price"])[lines],
+        discount=_ints(checked["discount"])[lines],
+        amount=amounts,
+    )
+    batch.content_hash = _content_hashes(checked, batch, lines, firsts)
+    return batch
+
+
+def _texts(column: _Column, where: npt.NDArray[np.intp]) -> pa.Array:
+    text = _as_text(column.value)
+    if text is None:
+        text = pa.array(["" if v is None else str(v) for v in column.value.tolist()])
+    return pc.take(pc.fill_null(text, ""), pa.array(column.idx[where]))
+
+
+def _content_hashes(
+    checked: dict[str, _Column],
+    batch: OrderBatch,
+    lines: npt.NDArray[np.intp],
+    firsts: npt.NDArray[np.intp],
+) -> list[str]:
+    """A digest per order of everything the warehouse stores about it: equal = nothing to do.
+
+    The texts are joined column by column in native code; only the digest runs per order.
+    """
+    if not len(lines):
+        return []
+    header = pc.binary_join_element_wise(
+        *(_texts(checked[c], firsts) for c in ORDER_FIELDS), "\x1f"
+    )
+    numbers = [
+        pa.array(batch.line_no).cast(pa.string()),
+        pa.array(batch.quantity).cast(pa.string()),
+        pa.array(batch.unit_price).cast(pa.string()),
+        pa.array(batch.discount).cast(pa.string()),
+        pa.array(batch.amount).cast(pa.string()),
+    ]
+    texts = [_texts(checked[c], lines) for c in ("sku", "product_name", "category", "brand")]
+    each_line = pc.binary_join_element_wise(*numbers, *texts, "\x1f")
+    per_order = pc.binary_join(
+        pa.ListArray.from_arrays(pa.array(batch.line_start, pa.int32()), each_line), "\x1e"
+    )
+    whole = pc.binary_join_element_wise(header, per_order, "\x1d").cast(pa.binary())
+    blake2b = hashlib.blake2b
+    return [blake2b(b, digest_size=16).hexdigest() for b in whole.to_pylist()]
 
 
 def raw_json(raw: dict[str, Any] | None) -> str | None:

@@ -1,18 +1,23 @@
 """What every order source hands to the ETL: chunks of raw order lines, whole orders only.
 
 A source reads the outside world (files, a shop database) and yields ``Chunk`` objects: raw rows
-keyed by the canonical column names of ``design.md``, problems found while reading (an unreadable
-file, a truncated line), and the ``Checkpoint`` that the loader writes in the same transaction as
-the chunk's rows — so a crash leaves the chunk either loaded with its checkpoint or not at all.
+column by column (``Rows``: pyarrow arrays keyed by the canonical column names of ``design.md``,
+so the validator works on whole columns), problems found while reading (an unreadable file, a
+truncated line), and the ``Checkpoint`` that the loader writes in the same transaction as the
+chunk's rows — so a crash leaves the chunk either loaded with its checkpoint or not at all.
 Sources never touch the warehouse: the ETL gives them the ``SourceState`` it read from it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 
 # The canonical orders file (design.md), plus optional extras the dimensions can use.
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -33,6 +38,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "category",
     "brand",
     "discount",
+    "line_amount",
     "currency",
     "payment_method",
     "channel",
@@ -55,24 +61,72 @@ class ParseOptions:
     timezone: str = "UTC"  # aware datetimes are converted to this zone, then stored naive
 
 
+class LineKeys:
+    """Where each row of a file chunk is: ``file.csv:57`` (built only for rows that need it)."""
+
+    __slots__ = ("file_name", "lines")
+
+    def __init__(self, file_name: str, lines: npt.NDArray[np.int64]) -> None:
+        self.file_name = file_name
+        self.lines = lines
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def __getitem__(self, i: int) -> str:
+        return f"{self.file_name}:{self.lines[i]}"
+
+
 @dataclass(slots=True)
-class RawRow:
-    """One order line as read: canonical field -> value (text or typed), and where it came from."""
+class Rows:
+    """Order lines column by column: canonical column -> pyarrow array (text as read from files,
+    typed values from databases); a missing column is simply absent. ``keys[i]`` says where row
+    ``i`` comes from ("orders-2024.csv:57", "erp:order 1234 line 2"); ``raw`` holds the rows
+    exactly as read (source column names), for ``etl_reject.raw``."""
 
-    key: str  # where a person finds it: "orders-2024.csv:57" or "erp:order 1234 line 2"
-    values: dict[str, Any]
-    raw_values: dict[str, Any] | None = None  # the row exactly as read, for etl_reject.raw ...
-    header: list[str] | None = None  # ... or, cheaper for files, the header and the fields
-    fields: list[str] | None = None
+    columns: dict[str, pa.Array]
+    keys: LineKeys | Sequence[str]
+    raw: pa.Table | Sequence[dict[str, Any]]
 
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The row exactly as read (source column names), built only when a row is rejected."""
-        if self.raw_values is not None:
-            return self.raw_values
-        if self.header is not None and self.fields is not None:
-            return dict(zip(self.header, self.fields, strict=False))
-        return dict(self.values)
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def raw_row(self, i: int) -> dict[str, Any]:
+        """Row ``i`` exactly as read (built only for a rejected row)."""
+        if isinstance(self.raw, pa.Table):
+            return {name: column[i].as_py() for name, column in zip(
+                self.raw.column_names, self.raw.columns, strict=True
+            )}  # fmt: skip
+        return self.raw[i]
+
+    def values(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as canonical column -> value (for the messages of a rejected row)."""
+        return {name: column[i].as_py() for name, column in self.columns.items()}
+
+    @classmethod
+    def empty(cls) -> Rows:
+        return cls({}, [], [])
+
+    @classmethod
+    def from_records(
+        cls,
+        keys: Sequence[str],
+        records: Sequence[dict[str, Any]],
+        raw: Sequence[dict[str, Any]] | None = None,
+    ) -> Rows:
+        """Columns from row dicts (canonical names; a missing value is None). A column whose
+        values pyarrow cannot type as one (text beside numbers) is kept as text."""
+        names = [c for c in CANONICAL_COLUMNS if any(c in r for r in records)]
+        columns: dict[str, pa.Array] = {}
+        for name in names:
+            values = [r.get(name) for r in records]
+            try:
+                columns[name] = pa.array(values)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                columns[name] = pa.array(
+                    [None if v is None else str(v) for v in values], pa.string()
+                )
+        return cls(columns, list(keys), list(records) if raw is None else list(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +162,7 @@ class Checkpoint:
 class Chunk:
     """Rows of whole orders (never an order split across chunks), problems, and the checkpoint."""
 
-    rows: list[RawRow]
+    rows: Rows
     problems: list[Problem]
     checkpoint: Checkpoint
     options: ParseOptions = field(default_factory=ParseOptions)

@@ -24,13 +24,16 @@ from connectors.orders.base import (
     Checkpoint,
     Chunk,
     ParseOptions,
-    RawRow,
+    Rows,
     SourceState,
 )
 from connectors.orders.config import SqlSourceConfig
 from connectors.orders.exceptions import SourceConfigError, SourceUnavailable
 
 log = logging.getLogger(__name__)
+
+# One order line as read: where it is, its canonical values, the row as the database gave it.
+_Row = tuple[str, dict[str, Any], dict[str, Any]]
 
 
 def cursor_text(value: Any) -> str | None:
@@ -127,7 +130,7 @@ class SqlSource:
             bindparam("ids", expanding=True)
         )
         log.info("%s: reading orders changed since %s", self.name, start or "the beginning")
-        rows: list[RawRow] = []
+        rows: list[_Row] = []
         high = state.cursor
         with engine.connect() as ids_conn, engine.connect() as lines_conn:
             ids_result = ids_conn.execution_options(
@@ -145,7 +148,7 @@ class SqlSource:
         if rows or high != state.cursor:
             yield self._chunk(rows, high)
 
-    def _lines(self, conn: Any, query: Any, ids: list[Any]) -> list[RawRow]:
+    def _lines(self, conn: Any, query: Any, ids: list[Any]) -> list[_Row]:
         result = conn.execute(query, {"ids": ids})
         keys = list(result.keys())
         mapping = [
@@ -155,7 +158,7 @@ class SqlSource:
         ]
         value_maps = self.config.values
         defaults = self.config.defaults
-        out: list[RawRow] = []
+        out: list[_Row] = []
         seen: dict[Any, int] = {}
         for row in result.mappings():
             values: dict[str, Any] = {}
@@ -172,12 +175,13 @@ class SqlSource:
             oid = row[self._col("order_id")]
             seen[oid] = n = seen.get(oid, 0) + 1
             line = values.get("line_no") or n
-            out.append(RawRow(f"{self.name}:order {oid} line {line}", values, dict(row)))
+            out.append((f"{self.name}:order {oid} line {line}", values, dict(row)))
         return out
 
-    def _chunk(self, rows: list[RawRow], high: str | None) -> Chunk:
+    def _chunk(self, rows: list[_Row], high: str | None) -> Chunk:
+        keys, records, raw = zip(*rows, strict=True) if rows else ((), (), ())
         return Chunk(
-            rows=rows,
+            rows=Rows.from_records(keys, records, raw),
             problems=[],
             checkpoint=Checkpoint(cursor=high),
             options=self.options,

@@ -18,7 +18,7 @@ from etl.db import create_engine_for
 from etl.schema import etl_reject, fact_order
 from tests.etl.data import HEADER
 
-HEAD = ",".join(HEADER)
+HEAD = ",".join([*HEADER, "line_amount"])
 
 
 def line(order: str, **over: str) -> str:
@@ -29,10 +29,10 @@ def line(order: str, **over: str) -> str:
         "product_name": "TV 55", "category": "flat screens", "quantity": "2",
         "unit_price": "999.90", "discount": "0", "currency": "EUR", "payment_method": "card",
         "channel": "web", "status": "completed", "invoiced_at": "2024-03-05",
-        "due_at": "2024-04-04", "paid_at": "2024-04-01",
+        "due_at": "2024-04-04", "paid_at": "2024-04-01", "line_amount": "",
     }  # fmt: skip
     values.update(over)
-    return ",".join(values[h] for h in HEADER)
+    return ",".join(values[h] for h in HEAD.split(","))
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,16 @@ def cases() -> list[Case]:
         around("nul_in_name", line(n, customer_name="Ac\x00me"), rule="nul_character",
                reason="customer_name contains a NUL character"),
         around("nan_price", line(n, unit_price="NaN"), rule="not_a_number"),
-        around("price_decimals", line(n, unit_price="1.23456"), rule="bad_price"),
+        around("price_decimals", line(n, unit_price="1.2345678"), rule="bad_price",
+               reason="unit_price 1.2345678 has more than 6 decimals"),
+        around("huge_price", line(n, unit_price="1e10"), rule="bad_price"),
+        around("infinite_price", line(n, unit_price="inf"), rule="not_a_number"),
+        around("discount_decimals", line(n, discount="0.0000001"), rule="bad_discount"),
+        around("amount_mismatch", line(n, line_amount="1999.82"), rule="amount_mismatch",
+               reason="line_amount 1999.82 differs from quantity × unit_price − discount = "
+                      "2 × 999.90 − 0 = 1999.80 by more than 0.01"),
+        around("negative_amount", line(n, line_amount="-1"), rule="negative_amount"),
+        around("amount_decimals", line(n, line_amount="1999.8000001"), rule="bad_amount"),
         around("quantity_decimals", line(n, quantity="1.0005"), rule="bad_quantity"),
         around("lines_disagree", line(n), line(n, line_no="2", customer_id="C2"),
                rule="order_lines_disagree", reason="customer_id", rejected=2),
@@ -93,7 +102,7 @@ def cases() -> list[Case]:
         around("duplicate_line", line(n), line(n, sku="CAB"), rule="duplicate_line",
                reason="line 1 more than once", rejected=2),
         around("extra_field", line(n) + ",surplus", rule="wrong_field_count",
-               reason="20 fields where the header has 19"),
+               reason="21 fields where the header has 20"),
         Case("wrong_encoding",
              f"{HEAD}\n{line('wrong_encoding-g1')}\n".encode()
              + line(n, customer_name="Soci\xe9t\xe9").encode("latin-1") + b"\n"
@@ -123,6 +132,9 @@ def cases() -> list[Case]:
         Case("blank_lines", f"{HEAD}\n\n{line('blank_lines-g1')}\n\n{line('blank_lines-g2')}\n"
              .encode(), rule=None),
         Case("header_only", f"{HEAD}\n".encode(), rule=None, loaded=()),
+        around("six_decimal_price", line("six_decimal_price-g3", quantity="3",
+               unit_price="12.903333", line_amount="38.71"), rule=None,
+               loaded=("g1", "g2", "g3")),
         Case("quoted_delimiter",
              f"{HEAD}\n{line('quoted_delimiter-g1', customer_name=chr(34) + 'A, B' + chr(34))}\n"
              f"{line('quoted_delimiter-g2')}\n".encode(), rule=None),

@@ -27,7 +27,7 @@ from connectors.orders.csv_source import CsvSource
 from connectors.orders.sources import make_sources
 from connectors.orders.sql_source import SqlSource
 from etl import run_etl
-from etl.schema import etl_watermark, fact_order
+from etl.schema import etl_reject, etl_watermark, fact_order, fact_order_line
 from tests.etl.data import fingerprint
 
 
@@ -220,3 +220,31 @@ def test_make_sources_unknown_name() -> None:
         make_sources(SourcesConfig(inputs=[CsvSourceConfig(name="a", path=Path("x"))]))[0],
         CsvSource,
     )
+
+
+def test_sql_source_six_decimal_prices_and_bad_rows(warehouse: Engine, shop_db: Engine) -> None:
+    """Typed values from a database go through the same columnar checks: 6-decimal prices are
+    kept exactly, a negative one is rejected with its key and reason."""
+    with shop_db.begin() as conn:
+        conn.execute(
+            update(order_lines).where(order_lines.c.order_no == "S1").values(price="12.903333")
+        )
+        conn.execute(
+            update(order_lines)
+            .where(order_lines.c.order_no == "S2", order_lines.c.line == 1)
+            .values(price="-1")
+        )
+    info = run_etl(warehouse, [_sql_source(shop_db)])
+    assert info.rows_rejected == 1
+    with warehouse.connect() as conn:
+        reject = conn.execute(select(etl_reject.c.source_key, etl_reject.c.reason)).one()
+        prices = conn.scalars(
+            select(fact_order_line.c.unit_price)
+            .join(fact_order, fact_order.c.order_key == fact_order_line.c.order_key)
+            .where(fact_order.c.source_order_id == "S1")
+        ).all()
+    assert reject.source_key == "erp:order S2 line 1"
+    assert "unit_price -1" in reject.reason
+    assert "must be ≥ 0" in reject.reason
+    assert prices
+    assert all(p == Decimal("12.903333") for p in prices)
