@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from connectors.sugar.client import SugarClient
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The warehouse fixtures (SQLite, MariaDB, PostgreSQL) serve the etl, orders, reliability, push,
+# pipeline and scheduler tests alike: one plugin instead of a re-export in each folder.
+pytest_plugins = ["tests.etl.fixtures"]
 # Real exchanges with a real SuiteCRM, kept in the repository (tests/recordings/README.md).
 RECORDINGS_ROOT = REPO / "tests" / "recordings"
 RECORDINGS = RECORDINGS_ROOT / "suitecrm-7.14.6"

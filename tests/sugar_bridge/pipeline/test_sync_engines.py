@@ -24,13 +24,9 @@ from sugar_bridge.sandbox import Sandbox
 from sugar_bridge.settings import load_settings
 from sugar_bridge.sugar import make_client
 from tests.conftest import REPO
-from tests.etl.fixtures import (  # noqa: F401 (fixtures)
+from tests.etl.fixtures import (
     BACKENDS,
     _empty_tables,
-    _mysql_engine,
-    _postgres_engine,
-    mysql_url,
-    postgres_url,
     server_warehouse,
 )
 

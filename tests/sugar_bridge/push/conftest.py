@@ -18,13 +18,9 @@ from etl.db import create_engine_for
 from etl.schema import analytics_run, customer_metrics, dim_customer, etl_run, metadata
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.sandbox import Faults, Sandbox
-from tests.etl.fixtures import (  # noqa: F401 (fixtures)
+from tests.etl.fixtures import (
     BACKENDS,
     _empty_tables,
-    _mysql_engine,
-    _postgres_engine,
-    mysql_url,
-    postgres_url,
     server_warehouse,
 )
 
