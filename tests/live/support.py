@@ -146,14 +146,22 @@ def take_inventory(client: SugarClient, sugar_root: Path | None = None) -> Inven
     return Inventory(fields, records, _files(sugar_root) if sugar_root else {})
 
 
+# The bridge's dropdown list blocks in custom/include/language/<lang>.lang.php.
+_LIST_BLOCK = re.compile(r"^// sugar-bridge list (\S+) \(bridge_ensure_custom_field\)$", re.M)
+
+
 def _files(root: Path) -> dict[str, frozenset[str]]:
-    """Labels, dropdown list files, vardef fragments and layout fields under ``custom/``."""
+    """Labels, dropdown lists (files, and the bridge's blocks in custom/include/language), vardef
+    fragments and layout fields under ``custom/``."""
     ext = root / "custom" / "Extension"
     labels = set()
     for path in ext.glob("modules/*/Ext/Language/_override_*.lang.php"):
         module = path.parts[-4]
         labels |= {f"{module} {key}" for key in _LABEL.findall(path.read_text("utf-8", "replace"))}
     lists = {p.name for p in ext.glob("application/Ext/Language/*.bridge_*.php")}
+    for path in (root / "custom" / "include" / "language").glob("*.lang.php"):
+        text = path.read_text("utf-8", "replace")
+        lists |= {f"{path.name} {name}" for name in _LIST_BLOCK.findall(text)}
     fragments = {
         f"{p.parts[-4]} {p.name}" for p in ext.glob("modules/*/Ext/Vardefs/_override_sugarfield_*")
     }

@@ -198,35 +198,29 @@ def _options(client: SugarClient, name: str) -> dict[str, str]:
     return {key: item["value"] if isinstance(item, dict) else item for key, item in seen.items()}
 
 
-def test_ensure_custom_field_repairs_a_list_the_compiled_language_lost(
-    live_sugar: SugarClient,
-) -> None:
-    """SuiteCRM 7.15's CalendarProviderRegistry appends its calendar_source_types to
-    custom/application/Ext/Language/en_us.lang.ext.php on every construction; when that compiled
-    file is missing at the time, it creates one holding only those lines, and every extension
-    dropdown list is gone from Sugar (seen on the CI Sugar: an enum's options read back empty,
-    so plan found a change that apply never made). The file is put in that state here."""
-    root = os.environ.get("SUGAR_LIVE_SUITECRM_ROOT")
-    if not root:
-        pytest.skip("needs SUGAR_LIVE_SUITECRM_ROOT (the Sugar's files) to break its language")
-    compiled = Path(root) / "custom" / "application" / "Ext" / "Language" / "en_us.lang.ext.php"
+def test_a_dropdown_list_survives_a_meeting_save(live_sugar: SugarClient) -> None:
+    """On SuiteCRM 7.15.0 every Meeting save (its calendar-sync logic hook) constructs
+    CalendarProviderRegistry, which overwrites Sugar's compiled application language
+    (custom/application/Ext/Language/en_us.lang.ext.php) with its calendar source types alone
+    (write_override_label_to_file ignores its 'a' mode): every extension dropdown list was
+    gone, an enum's options read back empty and its values showed blank to users. The bridge's
+    lists live in custom/include/language, which Sugar reads directly."""
     _ensure(live_sugar, TIER, VIEWS)
     assert _options(live_sugar, TIER["name"]) == TIER["options"]
-    before = compiled.read_text("utf-8")
+    meetings = live_sugar.module("Meetings")
+    meeting = meetings.create(
+        {
+            "name": f"sugar-bridge live test meeting {RUN}",
+            "date_start": "2026-12-07 10:00:00",
+            "duration_hours": 1,
+            "duration_minutes": 0,
+        }
+    )
     try:
-        compiled.write_text(  # what write_override_label_to_file(..., 'a') leaves on no file
-            "<?php\n// created: 2026-12-05 20:01:30\n"
-            "$app_list_strings['calendar_source_types']['google'] = 'Google Calendar';\n",
-            "utf-8",
-        )
-        assert _options(live_sugar, TIER["name"]) == {}  # what users and plan see
-        repaired = _ensure(live_sugar, TIER, VIEWS)
-        assert (repaired["changed"], repaired["changes"]) == (True, ["options"])
         assert _options(live_sugar, TIER["name"]) == TIER["options"]
         assert _ensure(live_sugar, TIER, VIEWS)["changed"] is False
     finally:
-        if TIER["name"] not in compiled.read_text("utf-8"):
-            compiled.write_text(before, "utf-8")
+        meetings.update(meeting, {"deleted": 1}, check_exists=False)
 
 
 def test_remove_custom_field_undoes_ensure(live_sugar: SugarClient) -> None:

@@ -62,6 +62,8 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
     const ACL_LEVELS = array(90, 89, 80, 75, 0, -98, -99);
 
     const LANGUAGE = 'en_us';
+    /** Studio's Dropdown Editor file, read directly on every request (not compiled). */
+    const CUSTOM_LISTS = 'custom/include/language/en_us.lang.php';
 
     /** Errors of the bridge methods, added to Sugar's $error_defs on first use. */
     const ERRORS = array(
@@ -402,33 +404,82 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
     }
 
     /**
-     * Write the dropdown list into the application language extension (what a Module Loader
-     * package's language section does); true when the file changed, or when it was right but
-     * the compiled language (custom/application/Ext/Language/<lang>.lang.ext.php, what Sugar
-     * reads) has lost the list: the caller's rebuild then compiles it again.
+     * Write the dropdown list where Sugar reads it on every request whatever else happens, and
+     * keep the bridge's own record of it; true when either changed.
      *
-     * Seen on SuiteCRM 7.15.0: its CalendarProviderRegistry appends its calendar_source_types
-     * to the compiled file on every construction (mode 'a'); when that file is missing at the
-     * time, it creates one holding only those lines, and every extension list (ours and
-     * Studio's) is gone from Sugar's dropdowns until the next rebuild.
+     * - custom/include/language/<lang>.lang.php, the file Studio's Dropdown Editor saves to,
+     *   which return_app_list_strings_language includes directly: our list is a block of its
+     *   own between two marker lines, reset with `= array();` then one key per statement, so
+     *   that Studio's own clean-up regexes (`= array([^)]*);`) can never cut through a label
+     *   holding a parenthesis.
+     * - custom/Extension/application/Ext/Language/<lang>.bridge_<list>.php (what a Module
+     *   Loader package's language section writes, and where 1.0 kept the list): it marks the
+     *   list as the bridge's, for bridge_remove_custom_field.
+     *
+     * Why not the language extension alone: on SuiteCRM 7.15.0 every save of a Meeting (its
+     * calendar-sync logic hook) and Sugar's calendar-sync job construct CalendarProviderRegistry,
+     * which calls write_override_label_to_file(..., 'a') on the compiled
+     * custom/application/Ext/Language/<lang>.lang.ext.php; that function ignores its mode and
+     * overwrites the file with the calendar source types alone, so every extension dropdown
+     * list vanishes from Sugar's screens until the next rebuild. Lists in custom/include are not
+     * compiled and survive it.
      */
     private function bridgeWriteDropdown($listName, $options)
     {
+        $changed = false;
         $dir = 'custom/Extension/application/Ext/Language';
         $file = $dir . '/' . self::LANGUAGE . '.bridge_' . $listName . '.php';
-        $written = $this->bridgeListIn($file, $listName);
-        if ($written === $options) {
-            $compiled = 'custom/application/Ext/Language/' . self::LANGUAGE . '.lang.ext.php';
-            return $this->bridgeListIn($compiled, $listName) !== $options;
+        if ($this->bridgeListIn($file, $listName) !== $options) {
+            if (!is_dir($dir)) {
+                mkdir_recursive($dir);
+            }
+            $out = "<?php\n// Written by the sugar-bridge extension (bridge_ensure_custom_field).\n"
+                . '$app_list_strings[' . var_export($listName, true) . '] = '
+                . var_export($options, true) . ";\n";
+            sugar_file_put_contents_atomic($file, $out);
+            $changed = true;
         }
-        if (!is_dir($dir)) {
-            mkdir_recursive($dir);
+        if ($this->bridgeListIn(self::CUSTOM_LISTS, $listName) !== $options) {
+            $this->bridgeSaveCustomList($listName, $options);
+            $changed = true;
         }
-        $out = "<?php\n// Written by the sugar-bridge extension (bridge_ensure_custom_field).\n"
-            . '$app_list_strings[' . var_export($listName, true) . '] = '
-            . var_export($options, true) . ";\n";
-        sugar_file_put_contents_atomic($file, $out);
-        return true;
+        return $changed;
+    }
+
+    /**
+     * Replace (or, with null, remove) the bridge's block for $listName in custom/include/
+     * language/<lang>.lang.php, leaving every other line of the file as it was.
+     */
+    private function bridgeSaveCustomList($listName, $options)
+    {
+        $begin = '// sugar-bridge list ' . $listName . ' (bridge_ensure_custom_field)';
+        $end = '// sugar-bridge end of ' . $listName;
+        $contents = file_exists(self::CUSTOM_LISTS) ? (string) file_get_contents(self::CUSTOM_LISTS) : '';
+        $contents = rtrim(str_replace('?>', '', $contents));
+        if ($contents === '') {
+            $contents = '<?php';
+        }
+        $from = strpos($contents, "\n" . $begin . "\n");
+        if ($from !== false) {
+            $to = strpos($contents, "\n" . $end, $from);
+            $contents = substr($contents, 0, $from)
+                . ($to === false ? '' : substr($contents, $to + strlen("\n" . $end)));
+        }
+        if ($options !== null) {
+            $contents .= "\n" . $begin . "\n" . '$app_list_strings[' . var_export($listName, true)
+                . "] = array();\n";
+            foreach ($options as $key => $label) {
+                $contents .= '$app_list_strings[' . var_export($listName, true) . ']['
+                    . var_export((string) $key, true) . '] = ' . var_export((string) $label, true)
+                    . ";\n";
+            }
+            $contents .= $end;
+        }
+        if (!is_dir(dirname(self::CUSTOM_LISTS))) {
+            mkdir_recursive(dirname(self::CUSTOM_LISTS));
+        }
+        sugar_file_put_contents_atomic(self::CUSTOM_LISTS, $contents . "\n");
+        sugar_cache_reset();
     }
 
     /** The dropdown list $listName as a language file defines it (null when it does not). */
@@ -966,9 +1017,9 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
     }
 
     /**
-     * Delete the dropdown list file bridgeWriteDropdown wrote (only that file: a list made in
-     * Studio lives elsewhere and stays), unless another custom field still uses the list; true
-     * when the file was deleted.
+     * Delete the dropdown list bridgeWriteDropdown wrote (its file and its block in
+     * custom/include/language; a list made in Studio has no bridge file and stays), unless
+     * another custom field still uses the list; true when it was deleted.
      */
     private function bridgeRemoveDropdown($module_name, $name, $listName)
     {
@@ -977,7 +1028,8 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         }
         $file = 'custom/Extension/application/Ext/Language/' . self::LANGUAGE . '.bridge_'
             . $listName . '.php';
-        if (!file_exists($file)) {
+        $block = $this->bridgeHasCustomBlock($listName);
+        if (!file_exists($file) && !$block) {
             return false;
         }
         $db = DBManagerFactory::getInstance();
@@ -989,7 +1041,22 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         if ((int) $shared > 0) {
             return false;
         }
-        return unlink($file);
+        if ($block) {
+            $this->bridgeSaveCustomList($listName, null);
+        }
+        if (file_exists($file)) {
+            unlink($file);
+        }
+        return true;
+    }
+
+    /** Whether custom/include/language holds the bridge's block for $listName. */
+    private function bridgeHasCustomBlock($listName)
+    {
+        return file_exists(self::CUSTOM_LISTS) && strpos(
+            (string) file_get_contents(self::CUSTOM_LISTS),
+            '// sugar-bridge list ' . $listName . ' (bridge_ensure_custom_field)'
+        ) !== false;
     }
 
     // ---------------------------------------------------------------------------------------
