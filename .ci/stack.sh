@@ -61,7 +61,7 @@ timed() {  # timed LABEL command...: runs it, logs how long it took
 prepare() {
   local missing=()
   for p in podman runc docker-compose debootstrap netavark aardvark-dns uidmap; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
@@ -248,7 +248,11 @@ check() {
   compose up -d --no-deps --force-recreate suitecrm >&2
   sleep 5
   wait_healthy suitecrm 300
-  compose logs suitecrm 2>&1 | grep -q 'installed before' ||
+  # Read the whole log first: `compose logs | grep -q` under pipefail fails whenever grep's early
+  # exit cuts the pipe while compose is still writing (SIGPIPE), found or not.
+  local logs
+  logs=$(compose logs --no-color suitecrm 2>&1 || true)
+  grep -q 'installed before' <<<"$logs" ||
     die "the new suitecrm container did not find its installation on the volumes"
   SUGAR_URL="http://127.0.0.1:$http_port" SUGAR_ADMIN_PASSWORD="$admin_pw" \
     PROVISIONED_PASSWORDS="$passwords" "$python" "$repo/.ci/stack_check.py"
