@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -82,3 +90,44 @@ class Api:
             "deleted": kw.pop("deleted", 0),
         }
         return self("get_entry_list", **params)
+
+
+# The sandbox group's own Typer app (the root app would import every command group: seconds slower).
+START = "from sugar_bridge.cli.sandbox import app; app(prog_name='sugar-bridge sandbox')"
+
+
+@dataclass
+class Foreground:
+    """A ``sugar-bridge sandbox`` run in the foreground: what it printed up to the awaited text,
+    then (after Ctrl-C) the rest and its exit code."""
+
+    text: str = ""
+    out: str = ""
+    returncode: int | None = None
+
+
+@contextlib.contextmanager
+def foreground_sandbox(data_dir: Path, *args: str, until: str = "Ctrl-C") -> Iterator[Foreground]:
+    """``sugar-bridge sandbox ARGS`` in a subprocess, its output read until ``until`` shows (60 s
+    at most); stopped with Ctrl-C (SIGINT) when the block ends, killed if it fails."""
+    env = {**os.environ, "COLUMNS": "200", "SUGAR_BRIDGE_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", START, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    run = Foreground()
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while until not in run.text and time.monotonic() < deadline:
+            run.text += proc.stdout.readline()
+        yield run
+        proc.send_signal(signal.SIGINT)
+        run.out, _ = proc.communicate(timeout=60)
+        run.returncode = proc.returncode
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -16,45 +12,24 @@ from typer.testing import CliRunner
 
 from sugar_bridge.cli.app import app
 from sugar_bridge.sandbox import Sandbox, md5_hex
-from tests.sugar_bridge.sandbox.helpers import raw_call
-
-# The group's own Typer app (the root app would import every command group: seconds slower).
-START = "from sugar_bridge.cli.sandbox import app; app(prog_name='sugar-bridge sandbox')"
+from tests.sugar_bridge.sandbox.helpers import foreground_sandbox, raw_call
 
 
 def test_foreground_server_prints_url_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    env = {**os.environ, "COLUMNS": "200", "SUGAR_BRIDGE_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", START, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        text = ""
-        deadline = time.monotonic() + 60
-        while "Ctrl-C" not in text and time.monotonic() < deadline:
-            text += proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)/service/v4_1/rest\.php", text)
-        assert match, text
-        assert "admin" in text
-        assert "sandbox-admin" in text
-        assert "SuiteCRM 7.15.0" in text  # the default release it plays
+    with foreground_sandbox(tmp_path, "--port", "0") as run:
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/service/v4_1/rest\.php", run.text)
+        assert match, run.text
+        assert "admin" in run.text
+        assert "sandbox-admin" in run.text
+        assert "SuiteCRM 7.15.0" in run.text  # the default release it plays
         login = raw_call(
             match.group(0),
             "login",
             {"user_auth": {"user_name": "admin", "password": md5_hex("sandbox-admin")}},
         )
         assert len(login.body["id"]) == 26
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0
-    assert "sandbox stopped" in out
+    assert run.returncode == 0
+    assert "sandbox stopped" in run.out
     assert (tmp_path / "sandbox.db").exists()
 
 
@@ -144,24 +119,11 @@ def _two_accounts(data_dir: Path, field: dict[str, Any], segments: dict[str, str
 
 
 def test_aod_option_turns_the_index_model_on(tmp_path: Path) -> None:
-    env = {**os.environ, "COLUMNS": "200", "SUGAR_BRIDGE_DATA_DIR": str(tmp_path)}
     args = ["--port", "0", "--memory", "--aod", "--aod-index-ms", "300", "--aod-contended-ms", "0"]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", START, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        text = ""
-        deadline = time.monotonic() + 60
-        while "AOD search indexing: on" not in text and time.monotonic() < deadline:
-            text += proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)/service/v4_1/rest\.php", text)
-        assert match, text
-        assert "AOD search indexing: on" in text
+    with foreground_sandbox(tmp_path, *args, until="AOD search indexing: on") as run:
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/service/v4_1/rest\.php", run.text)
+        assert match, run.text
+        assert "AOD search indexing: on" in run.text
         session = raw_call(
             match.group(0),
             "login",
@@ -175,9 +137,4 @@ def test_aod_option_turns_the_index_model_on(tmp_path: Path) -> None:
         )
         assert saved.status == 200
         assert time.monotonic() - started >= 0.3  # the index write of the saved account
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0
+    assert run.returncode == 0

@@ -8,12 +8,7 @@ error, SuiteCRM-Core#272), see :mod:`sugar_bridge.sandbox.flavor`.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +21,7 @@ from connectors.sugar.exceptions import ApiNotFound
 from connectors.sugar.extension.compat import require_extension
 from sugar_bridge.cli.app import app
 from sugar_bridge.sandbox import SUITECRM_8, Sandbox, SandboxConfigError, md5_hex
-from tests.sugar_bridge.sandbox.helpers import Api, raw_call
+from tests.sugar_bridge.sandbox.helpers import Api, foreground_sandbox, raw_call
 
 
 @pytest.fixture
@@ -169,31 +164,11 @@ def test_client_given_a_wrong_site_root_names_both_paths_tried() -> None:
 
 # ---- the CLI -------------------------------------------------------------------------------------
 
-START = "from sugar_bridge.cli.sandbox import app; app(prog_name='sugar-bridge sandbox')"
-
 
 def test_cli_starts_the_suitecrm8_mode(tmp_path: Path) -> None:
-    env = {**os.environ, "COLUMNS": "200", "SUGAR_BRIDGE_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", START, "--port", "0", "--memory", "--suitecrm", "8"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        text = ""
-        deadline = time.monotonic() + 60
-        while "Ctrl-C" not in text and time.monotonic() < deadline:
-            text += proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+)/legacy/service/v4_1/rest\.php", text)
-        assert match, text
+    with foreground_sandbox(tmp_path, "--port", "0", "--memory", "--suitecrm", "8") as run:
+        match = re.search(r"(http://127\.0\.0\.1:\d+)/legacy/service/v4_1/rest\.php", run.text)
+        assert match, run.text
         with SugarClient(match.group(1), "admin", "sandbox-admin", max_retries=0) as client:
             assert client.call_extension("bridge_info")["suitecrm_version"].startswith("8.")
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0
+    assert run.returncode == 0
