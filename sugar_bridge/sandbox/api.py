@@ -1262,17 +1262,7 @@ class SugarApi:
         removing: bool,
     ) -> None:
         if link.kind == "parent":
-            if removing:
-                self.store.execute(
-                    f"UPDATE {related.table} SET parent_type = NULL, parent_id = NULL WHERE id = ?"
-                    " AND parent_id = ?",
-                    (other, module_id),
-                )
-            else:
-                self.store.execute(
-                    f"UPDATE {related.table} SET parent_type = ?, parent_id = ? WHERE id = ?",
-                    (module.name, module_id, other),
-                )
+            self._set_parent(related.table, other, module.name, module_id, removing)
         elif link.kind in ("fk", "fk_self", "parent_self"):
             self._apply_column_link(module, module_id, link, related, other, removing)
         elif link.kind == "email":
@@ -1293,6 +1283,23 @@ class SugarApi:
         else:
             self.store.add_link(link, module_id, other)
 
+    def _set_parent(
+        self, table: str, child: str, parent_type: str, parent: str, removing: bool
+    ) -> None:
+        """Point the record ``child`` of ``table`` at its parent (parent_type/parent_id), or, when
+        ``removing``, clear that pointer if it still names ``parent``."""
+        if removing:
+            self.store.execute(
+                f"UPDATE {table} SET parent_type = NULL, parent_id = NULL WHERE id = ?"
+                " AND parent_id = ?",
+                (child, parent),
+            )
+        else:
+            self.store.execute(
+                f"UPDATE {table} SET parent_type = ?, parent_id = ? WHERE id = ?",
+                (parent_type, parent, child),
+            )
+
     def _apply_column_link(
         self,
         module: ModuleDef,
@@ -1309,17 +1316,7 @@ class SugarApi:
         else:
             table, col, child, parent = module.table, link.self_col, module_id, other
         if link.kind == "parent_self":
-            if removing:
-                self.store.execute(
-                    f"UPDATE {table} SET parent_type = NULL, parent_id = NULL WHERE id = ? AND"
-                    " parent_id = ?",
-                    (child, parent),
-                )
-            else:
-                self.store.execute(
-                    f"UPDATE {table} SET parent_type = ?, parent_id = ? WHERE id = ?",
-                    (related.name, parent, child),
-                )
+            self._set_parent(table, child, related.name, parent, removing)
         elif removing:
             self.store.execute(
                 f"UPDATE {table} SET {col} = NULL WHERE id = ? AND {col} = ?", (child, parent)
