@@ -25,9 +25,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from sugar_bridge.sandbox import Sandbox
+from tests.sugar_bridge.sandbox.helpers import raw_call
 
 pytestmark = pytest.mark.live
 
@@ -69,29 +69,16 @@ class Target:
         self.base = base_url.rstrip("/")
         self.username = username
         self.password = password
-        self.http = requests.Session()
         self.cleanup: list[tuple[str, str]] = []  # (module, id) marked deleted at the end
         self.users: list[str] = []  # deactivated, then marked deleted at the end
         self.admin = self.login(username, password)
 
     def call(self, method: str, rest_data: list[Any], *, bridge: bool = False) -> Any:
         path = "/custom/service/bridge/rest.php" if bridge else "/service/v4_1/rest.php"
-        answer = self.http.post(
-            self.base + path,
-            data={
-                "method": method,
-                "input_type": "JSON",
-                "response_type": "JSON",
-                "rest_data": json.dumps(rest_data),
-            },
-            allow_redirects=False,
-            timeout=120,
-        )
-        self.http.cookies.clear()
-        try:
-            return answer.json()
-        except ValueError:
-            return {"http_status": answer.status_code}
+        reply = raw_call(self.base + path, method, rest_data, timeout=120)  # cookie-less
+        if reply.content_type.startswith("application/json"):
+            return reply.body
+        return {"http_status": reply.status}
 
     def login(self, username: str, password: str) -> str:
         digest = hashlib.md5(password.encode()).hexdigest()  # the API logs in with the md5
