@@ -275,7 +275,7 @@ _drop_view = DDL("DROP VIEW IF EXISTS customer_habits")  # type: ignore[no-untyp
 event.listen(customer_metrics, "after_create", _create_view)
 event.listen(customer_metrics, "before_drop", _drop_view)
 
-# --- scheduler (job locks and scheduler heartbeats; sugar_bridge/scheduler.py) -----------------
+# --- scheduler (job locks and scheduler heartbeats; sugar_bridge/scheduler/) -----------------
 
 job_lock = Table(
     "job_lock",

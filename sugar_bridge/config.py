@@ -18,7 +18,7 @@ from connectors.orders.config import SourcesConfig
 from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.provision.spec import SugarSpec
 from sugar_bridge.push.config import PushConfig
-from sugar_bridge.schedule_config import ScheduleConfig
+from sugar_bridge.scheduler.config import ScheduleConfig
 
 
 class ProjectConfig(BaseModel):

@@ -12,7 +12,8 @@ what differs from the last *verified* snapshot. So a push that fails keeps the l
 run, and the next run pushes what was missed.
 
 Only one sync runs at a time: the run holds the ``sync`` lock in the warehouse
-(:mod:`sugar_bridge.locks`). A stop request (SIGTERM in the scheduler) is honoured between steps.
+(:mod:`sugar_bridge.scheduler.locks`). A stop request (SIGTERM in the scheduler) is honoured
+between steps.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sugar_bridge.exceptions import (
     RunCancelled,
     SugarBridgeError,
 )
-from sugar_bridge.locks import JobLock
+from sugar_bridge.scheduler.locks import JobLock
 from sugar_bridge.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from sugar_bridge.cli.common import EXIT_FAILED, Context, console, handle_errors
 from sugar_bridge.config import load_config
 from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.pipeline import drift_check, sync, warehouse_engine
-from sugar_bridge.scheduler import (
+from sugar_bridge.scheduler.service import (
     DRIFT_JOB_ID,
     SYNC_JOB_ID,
     JobFunc,

@@ -17,8 +17,8 @@ from sqlalchemy.engine import Engine
 from etl.schema import etl_run
 from sugar_bridge.config import ProjectConfig
 from sugar_bridge.exceptions import LockHeldError, PipelineStepFailed, RunCancelled
-from sugar_bridge.locks import JobLock
 from sugar_bridge.pipeline import StageSpec, StepContext, StepInfo, sync, warehouse_engine
+from sugar_bridge.scheduler.locks import JobLock
 from sugar_bridge.settings import Settings, load_settings
 
 AS_OF = date(2026, 11, 23)

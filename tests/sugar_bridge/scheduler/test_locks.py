@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from etl.schema import job_lock
 from sugar_bridge.exceptions import LockHeldError
-from sugar_bridge.locks import JobLock, current_holder, utcnow
+from sugar_bridge.scheduler.locks import JobLock, current_holder, utcnow
 from tests.conftest import REPO
 
 
@@ -114,7 +114,7 @@ _RACER = textwrap.dedent(
     import os, sys, time
     from etl.db import create_engine_for
     from sugar_bridge.exceptions import LockHeldError
-    from sugar_bridge.locks import JobLock
+    from sugar_bridge.scheduler.locks import JobLock
     engine = create_engine_for(sys.argv[1])
     go = sys.argv[2]
     print("READY", flush=True)

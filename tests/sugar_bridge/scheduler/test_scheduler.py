@@ -24,8 +24,8 @@ from etl.db import create_engine_for
 from etl.schema import etl_run, scheduler_instance
 from sugar_bridge.config import load_config
 from sugar_bridge.exceptions import ConfigError, LockHeldError, PipelineStepFailed
-from sugar_bridge.schedule_config import ScheduleConfig
-from sugar_bridge.scheduler import (
+from sugar_bridge.scheduler.config import ScheduleConfig
+from sugar_bridge.scheduler.service import (
     DRIFT_JOB_ID,
     RETRY_SUFFIX,
     SYNC_JOB_ID,
@@ -307,8 +307,8 @@ _SERVICE = textwrap.dedent(
     from pathlib import Path
     from etl.db import create_engine_for
     from etl.schema import etl_run, scheduler_instance
-    from sugar_bridge.schedule_config import ScheduleConfig
-    from sugar_bridge.scheduler import SchedulerService
+    from sugar_bridge.scheduler.config import ScheduleConfig
+    from sugar_bridge.scheduler.service import SchedulerService
 
     logging.basicConfig(level=logging.INFO, stream=sys.stdout)
     out = Path(sys.argv[1])

@@ -10,7 +10,8 @@ hours. Two things APScheduler alone does not give, and how they are covered:
   the grace window has no run since, the job's first run is set to *now* — once, however many
   fires were missed (:func:`missed_fire_time`).
 - **Two schedulers, or a scheduler and a manual ``sync``.** Every run takes the job's lease in the
-  warehouse (:mod:`sugar_bridge.locks`); a run that finds it held logs who holds it and skips.
+  warehouse (:mod:`sugar_bridge.scheduler.locks`); a run that finds it held logs who holds it and
+  skips.
 
 Stopping: the first SIGTERM/SIGINT stops the scheduler from starting anything new and asks the
 running job to stop after its current step (the step finishes, the run is recorded as cancelled);
@@ -50,7 +51,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from etl.schema import etl_run, scheduler_instance
 from sugar_bridge.exceptions import LockHeldError, RunCancelled, SugarBridgeError
-from sugar_bridge.schedule_config import ScheduleConfig, parse_cron
+from sugar_bridge.scheduler.config import ScheduleConfig, parse_cron
 
 log = logging.getLogger(__name__)
 
