@@ -25,7 +25,8 @@ from etl.exceptions import EtlError
 from sugar_bridge.cli.common import EXIT_FAILED, Context, console, handle_errors, make_context
 from sugar_bridge.config import load_config
 from sugar_bridge.exceptions import ConfigError
-from sugar_bridge.pipeline import drift_check, sync, warehouse_engine
+from sugar_bridge.pipeline import sync, warehouse_engine
+from sugar_bridge.provision.drift import drift_check
 from sugar_bridge.scheduler.service import (
     DRIFT_JOB_ID,
     SYNC_JOB_ID,
@@ -71,7 +72,8 @@ def drift_job(settings: Settings) -> JobFunc:
     """The scheduled drift check (``provision plan`` without writing)."""
 
     def run(stop: threading.Event) -> str:
-        info = drift_check(settings, load_config(settings.config))
+        spec = load_config(settings.config).sugar
+        info = drift_check(settings, spec, engine=warehouse_engine(settings))
         return f"{info.changes} change(s)" if info.drifted else "no drift"
 
     return run
