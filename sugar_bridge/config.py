@@ -104,3 +104,14 @@ def load_config(path: Path) -> ProjectConfig:
         return ProjectConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(validation_message(str(path), exc, node)) from None
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the whole config file (``sugar-bridge provision schema``).
+
+    Editors (VS Code's YAML extension, JetBrains) use it for autocompletion and validation.
+    """
+    schema = ProjectConfig.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "sugar-bridge config (config/sugar-bridge.yaml)"
+    return schema

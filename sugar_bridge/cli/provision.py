@@ -23,12 +23,12 @@ from sugar_bridge.cli.common import (
     handle_errors,
     make_context,
 )
+from sugar_bridge.config import json_schema
 from sugar_bridge.provision.apply import ApplyResult, apply
 from sugar_bridge.provision.exceptions import ApplyFailed, PlanBlocked
 from sugar_bridge.provision.export import export
 from sugar_bridge.provision.history import record_apply, utcnow
 from sugar_bridge.provision.plan import Item, Plan, plan
-from sugar_bridge.provision.spec import json_schema
 from sugar_bridge.sugar import make_client
 
 app = typer.Typer(

@@ -508,17 +508,3 @@ def _reference_problems(spec: SugarSpec) -> list[Problem]:
                 )
             )
     return problems
-
-
-def json_schema() -> dict[str, Any]:
-    """JSON Schema of the whole config file, whose ``sugar:`` section is this spec.
-
-    Editors (VS Code's YAML extension, JetBrains) use it for autocompletion and validation.
-    """
-    # Imported here: sugar_bridge.config imports this module.
-    from sugar_bridge.config import ProjectConfig
-
-    schema = ProjectConfig.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "sugar-bridge config (config/sugar-bridge.yaml)"
-    return schema

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sugar_bridge.cli.app import app
-from sugar_bridge.config import load_config
+from sugar_bridge.config import json_schema, load_config
 from sugar_bridge.exceptions import ConfigError
-from sugar_bridge.provision.spec import ACL_LEVELS, SugarSpec, json_schema
+from sugar_bridge.provision.spec import ACL_LEVELS, SugarSpec
 from sugar_bridge.sandbox import Sandbox
 from tests.conftest import REPO
 
