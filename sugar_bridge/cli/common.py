@@ -84,5 +84,17 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             logging.getLogger("sugar_bridge").debug("command failed", exc_info=True)
             err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
             raise typer.Exit(EXIT_FAILED) from None
+        except Exception as exc:
+            # The sandbox's errors are a tree of their own (it stands apart from the bridge). Its
+            # package is imported only now, on an error: commands that never start a sandbox do
+            # not pay for loading it.
+            from sugar_bridge.sandbox.exceptions import SandboxConfigError, SandboxError
+
+            if not isinstance(exc, SandboxError):
+                raise
+            config = isinstance(exc, SandboxConfigError)
+            label = "config error" if config else "error"
+            err_console.print(f"[bold red]{label}:[/] {exc}", markup=True, highlight=False)
+            raise typer.Exit(EXIT_CONFIG if config else EXIT_FAILED) from None
 
     return wrapper

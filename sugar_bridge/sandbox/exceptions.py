@@ -1,9 +1,13 @@
 """Exceptions of the sandbox package.
 
-SandboxError (SugarBridgeError)  a problem of the sandbox itself (bad fault config,   terminal
-│                                no DB file)
-└── SandboxConfigError        invalid options (fault rate out of range, unknown     terminal
+SandboxError                  a problem of the sandbox itself (bad fault config,      terminal
+│                             no DB file)
+└── SandboxConfigError        invalid options (fault rate out of range, unknown       terminal
                               fault kind …)
+
+The sandbox is a fake Sugar for tests and the demo and stands on its own: its errors are their own
+tree, not the bridge's (``sugar_bridge.cli.common.handle_errors`` maps them to exit codes: 2 for
+``SandboxConfigError``, 1 for the rest).
 
 ApiAnswer                     internal signals raised inside a v4_1 method to produce one of Sugar's
 ├── SugarFault                  HTTP 200 ``{name, number, description}`` error object
@@ -16,16 +20,14 @@ They never leave the server: ``server.py`` turns each into the recorded HTTP ans
 
 from __future__ import annotations
 
-from sugar_bridge.exceptions import ConfigError, SugarBridgeError
 
-
-class SandboxError(SugarBridgeError):
-    """Base of the sandbox's own errors (in the ``sugar_bridge`` tree: the CLI maps them)."""
+class SandboxError(Exception):
+    """Base of the sandbox's own errors."""
 
     transient = False
 
 
-class SandboxConfigError(SandboxError, ConfigError):
+class SandboxConfigError(SandboxError):
     """Invalid sandbox options (fault injection, latency, paths): a config error (exit code 2)."""
 
 
