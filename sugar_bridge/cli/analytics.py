@@ -6,18 +6,20 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
-from sqlalchemy import Engine
 
-from analytics.run import AnalyticsRunInfo, fit_models, run_analytics
-from etl.db import create_engine_for, ensure_current
 from sugar_bridge.cli.common import console, handle_errors, make_context
 from sugar_bridge.exceptions import ConfigError
-from sugar_bridge.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from analytics.run import AnalyticsRunInfo
+    from sugar_bridge.settings import Settings
 
 app = typer.Typer(
     help="Client-habit statistics, RFM segments, lifecycle stages and CLV models.",
@@ -37,6 +39,8 @@ AsOfOption = Annotated[
 @contextmanager
 def open_warehouse(settings: Settings) -> Iterator[Engine]:
     """The warehouse, migrated to the current schema if needed; disposed at the end."""
+    from etl.db import create_engine_for, ensure_current
+
     engine = create_engine_for(settings.warehouse_url_value)
     try:
         ensure_current(engine)
@@ -104,6 +108,8 @@ def print_run_summary(info: AnalyticsRunInfo) -> None:
 @handle_errors
 def run_command(as_of: AsOfOption = None) -> None:
     """Compute and store the statistics, segments, lifecycle stages and CLV; print a summary."""
+    from analytics.run import run_analytics
+
     ctx = make_context()
     when = parse_as_of(as_of, ctx.settings)
     with open_warehouse(ctx.settings) as engine:
@@ -121,6 +127,7 @@ def clv_command(
 ) -> None:
     """Fit BG/NBD and Gamma-Gamma on the warehouse as of a date and print them (nothing stored)."""
     from analytics.habits import compute_habits
+    from analytics.run import fit_models
 
     ctx = make_context()
     when = parse_as_of(as_of, ctx.settings)

@@ -12,6 +12,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    # Click hands help_option_names down to every sub-command's context: `-h` works everywhere.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -65,7 +67,6 @@ def _register() -> None:
 
     app.add_typer(analytics_cli.app, name="analytics")
     app.command("report")(report_cli.report_command)
-    pass
 
 
 _register()

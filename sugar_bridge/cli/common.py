@@ -2,6 +2,10 @@
 
 Exit codes: 0 ok, 1 failed, 2 config error (nothing done), 3 completed with rejected rows or
 failed pushes.
+
+Nothing heavy is imported at module level here or in any ``sugar_bridge.cli`` module: the whole
+command tree is built for ``--version`` and ``--help``, which must stay instant, so settings,
+the config, the warehouse and the models are imported by the commands that use them.
 """
 
 from __future__ import annotations
@@ -10,19 +14,17 @@ import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
-from analytics.exceptions import AnalyticsError
-from connectors.orders.exceptions import SourceError
-from connectors.sugar.exceptions import SugarError
-from etl.exceptions import EtlError
-from sugar_bridge.config import ProjectConfig, load_config
-from sugar_bridge.exceptions import ConfigError, SugarBridgeError
+from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.logs import SecretMaskingFilter, setup_logging
-from sugar_bridge.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sugar_bridge.config import ProjectConfig
+    from sugar_bridge.settings import Settings
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -47,12 +49,16 @@ class Context:
     @property
     def config(self) -> ProjectConfig:
         if self._config is None:
+            from sugar_bridge.config import load_config
+
             self._config = load_config(self.settings.config)
         return self._config
 
 
 def make_context() -> Context:
     """Load settings, set up logging with the known secrets masked."""
+    from sugar_bridge.settings import load_settings
+
     settings = load_settings()
     secrets: list[str] = []
     if settings.sugar_password is not None:
@@ -80,11 +86,11 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except ConfigError as exc:
             err_console.print(f"[bold red]config error:[/] {exc}", markup=True, highlight=False)
             raise typer.Exit(EXIT_CONFIG) from None
-        except (SugarBridgeError, SugarError, EtlError, SourceError, AnalyticsError) as exc:
-            logging.getLogger("sugar_bridge").debug("command failed", exc_info=True)
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-            raise typer.Exit(EXIT_FAILED) from None
         except Exception as exc:
+            if isinstance(exc, _known_errors()):
+                logging.getLogger("sugar_bridge").debug("command failed", exc_info=True)
+                err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+                raise typer.Exit(EXIT_FAILED) from None
             # The sandbox's errors are a tree of their own (it stands apart from the bridge). Its
             # package is imported only now, on an error: commands that never start a sandbox do
             # not pay for loading it.
@@ -98,3 +104,18 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_CONFIG if config else EXIT_FAILED) from None
 
     return wrapper
+
+
+def _known_errors() -> tuple[type[Exception], ...]:
+    """The exception roots a command turns into "error: ..." and exit code 1.
+
+    Imported when an exception is being handled, not with the CLI: ``etl`` and ``analytics``
+    import pandas and SQLAlchemy with their packages, and by then the command has loaded them.
+    """
+    from analytics.exceptions import AnalyticsError
+    from connectors.orders.exceptions import SourceError
+    from connectors.sugar.exceptions import SugarError
+    from etl.exceptions import EtlError
+    from sugar_bridge.exceptions import SugarBridgeError
+
+    return (SugarBridgeError, SugarError, EtlError, SourceError, AnalyticsError)

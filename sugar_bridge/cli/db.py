@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from etl.db import create_engine_for, current_revision, head_revision, upgrade
 from sugar_bridge.cli.common import console, handle_errors, make_context
 
 app = typer.Typer(help="Warehouse schema: migrate, show the revision.", no_args_is_help=True)
@@ -14,6 +13,8 @@ app = typer.Typer(help="Warehouse schema: migrate, show the revision.", no_args_
 @handle_errors
 def upgrade_command() -> None:
     """Apply the warehouse migrations up to this version's head."""
+    from etl.db import create_engine_for, current_revision, upgrade
+
     ctx = make_context()
     engine = create_engine_for(ctx.settings.warehouse_url_value)
     before = current_revision(engine)
@@ -29,6 +30,8 @@ def upgrade_command() -> None:
 @handle_errors
 def current_command() -> None:
     """Show the warehouse's schema revision and the one this version needs."""
+    from etl.db import create_engine_for, current_revision, head_revision
+
     ctx = make_context()
     engine = create_engine_for(ctx.settings.warehouse_url_value)
     current = current_revision(engine)

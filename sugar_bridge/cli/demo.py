@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -19,15 +19,19 @@ from rich.table import Table
 import sugar_bridge
 from sugar_bridge.cli.common import console, handle_errors, make_context
 from sugar_bridge.cli.sync import print_step
-from sugar_bridge.config import ProjectConfig, load_config
 from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
-from sugar_bridge.demo.run import DemoOptions, DemoResult, run_demo
 from sugar_bridge.exceptions import ConfigError
-from sugar_bridge.settings import Settings
+
+if TYPE_CHECKING:
+    from sugar_bridge.config import ProjectConfig
+    from sugar_bridge.demo.run import DemoResult
+    from sugar_bridge.settings import Settings
 
 
 def _example_config(settings: Settings) -> ProjectConfig:
     """The configured file, else the repository's example (an editable install from a clone)."""
+    from sugar_bridge.config import load_config
+
     path = settings.config
     if not path.exists():
         bundled = Path(sugar_bridge.__file__).resolve().parent.parent / "config" / path.name
@@ -155,6 +159,8 @@ def demo_command(
             highlight=False,
         )
         return
+    from sugar_bridge.demo.run import DemoOptions, run_demo
+
     config = _example_config(settings)
     options = DemoOptions(
         data_dir=data_dir or settings.data_dir,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import (
@@ -18,14 +18,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from connectors.orders.base import OrderSource
-from connectors.orders.csv_source import CsvSource
-from connectors.orders.sources import make_sources
-from etl.db import create_engine_for, ensure_current
-from etl.history import latest_run_id, rejects
-from etl.run import EtlProgress, EtlRunInfo, run_etl
 from sugar_bridge.cli.common import EXIT_PARTIAL, console, handle_errors, make_context
 from sugar_bridge.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from connectors.orders.base import OrderSource
+    from etl.run import EtlProgress, EtlRunInfo
 
 app = typer.Typer(
     help="Orders into the warehouse: run the ETL, list rejects.", no_args_is_help=True
@@ -64,6 +62,11 @@ def run_command(
     ] = True,
 ) -> None:
     """Extract, validate and load orders; exit code 3 when rows were rejected."""
+    from connectors.orders.csv_source import CsvSource
+    from connectors.orders.sources import make_sources
+    from etl.db import create_engine_for, ensure_current
+    from etl.run import run_etl
+
     ctx = make_context()
     since_date = _parse_since(since)
     batch_lines = 50_000
@@ -172,6 +175,9 @@ def rejects_command(
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 200,
 ) -> None:
     """List the rows a run rejected, with the reason of each."""
+    from etl.db import create_engine_for, ensure_current
+    from etl.history import latest_run_id, rejects
+
     ctx = make_context()
     engine = create_engine_for(ctx.settings.warehouse_url_value)
     ensure_current(engine, auto=True)

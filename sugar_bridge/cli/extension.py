@@ -15,10 +15,8 @@ from rich.table import Table
 
 from connectors.sugar.exceptions import SugarError
 from connectors.sugar.extension import API_LEVEL, ENDPOINT, EXTENSION_VERSION
-from connectors.sugar.extension.build import build_package
 from connectors.sugar.extension.compat import require_extension
 from sugar_bridge.cli.common import console, handle_errors, make_context
-from sugar_bridge.sugar import make_client
 
 app = typer.Typer(
     help="The bridge's Sugar server extension (custom/service/bridge): build its Module Loader "
@@ -35,6 +33,8 @@ def build_command(
     ] = Path("dist"),
 ) -> None:
     """Write the Module Loader zip (install it: Admin → Module Loader) and print its path."""
+    from connectors.sugar.extension.build import build_package
+
     package = build_package(out)
     console.print(str(package.path.resolve()), highlight=False, soft_wrap=True)
 
@@ -43,6 +43,8 @@ def build_command(
 @handle_errors
 def check_command() -> None:
     """Call bridge_info on the configured Sugar; exit 1 if the extension is missing or outdated."""
+    from sugar_bridge.sugar import make_client
+
     context = make_context()
     client = make_client(context.settings)
     try:

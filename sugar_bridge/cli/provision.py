@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -23,13 +23,10 @@ from sugar_bridge.cli.common import (
     handle_errors,
     make_context,
 )
-from sugar_bridge.config import json_schema
-from sugar_bridge.provision.apply import ApplyResult, apply
-from sugar_bridge.provision.exceptions import ApplyFailed, PlanBlocked
-from sugar_bridge.provision.export import export
-from sugar_bridge.provision.history import record_apply, utcnow
-from sugar_bridge.provision.plan import Item, Plan, plan
-from sugar_bridge.sugar import make_client
+
+if TYPE_CHECKING:
+    from sugar_bridge.provision.apply import ApplyResult
+    from sugar_bridge.provision.plan import Item, Plan
 
 app = typer.Typer(
     help="Provision Sugar from the config's sugar: section (users, roles, groups, accounts, "
@@ -140,6 +137,9 @@ def plan_command(
     Exit 1 when something blocks the plan (apply would refuse it), so a blocked Sugar never
     passes for one in sync, with or without ``--detailed-exitcode``.
     """
+    from sugar_bridge.provision.plan import plan
+    from sugar_bridge.sugar import make_client
+
     ctx = make_context()
     spec = ctx.config.sugar
     with make_client(ctx.settings) as client:
@@ -170,6 +170,12 @@ def apply_command(
     show_all: Annotated[bool, typer.Option("--all", help="Also list unchanged objects.")] = False,
 ) -> None:
     """Make Sugar match the spec: fields → roles → groups → users → memberships → accounts."""
+    from sugar_bridge.provision.apply import apply
+    from sugar_bridge.provision.exceptions import ApplyFailed, PlanBlocked
+    from sugar_bridge.provision.history import record_apply, utcnow
+    from sugar_bridge.provision.plan import plan
+    from sugar_bridge.sugar import make_client
+
     ctx = make_context()
     spec = ctx.config.sugar
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -243,6 +249,9 @@ def export_command(
     ] = "external_id_c",
 ) -> None:
     """Write the current Sugar state as a sugar: spec (to adopt an existing instance)."""
+    from sugar_bridge.provision.export import export
+    from sugar_bridge.sugar import make_client
+
     ctx = make_context()
     modules = tuple(module or ["Accounts"])
     with make_client(ctx.settings) as client:
@@ -260,6 +269,8 @@ def schema_command(
     ] = None,
 ) -> None:
     """Print the JSON Schema of the config file (for editors' autocompletion)."""
+    from sugar_bridge.config import json_schema
+
     _emit(json.dumps(json_schema(), indent=2, ensure_ascii=False) + "\n", out, "Schema")
 
 

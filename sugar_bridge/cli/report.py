@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from analytics.report import write_report
 from sugar_bridge.cli.analytics import AsOfOption, open_warehouse, parse_as_of
 from sugar_bridge.cli.common import console, handle_errors, make_context
 
@@ -27,6 +26,8 @@ def report_command(
 
     Uses the stored analytics run of that date, or computes one first.
     """
+    from analytics.report import write_report
+
     ctx = make_context()
     when = parse_as_of(as_of, ctx.settings)
     with open_warehouse(ctx.settings) as engine:

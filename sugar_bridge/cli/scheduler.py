@@ -13,29 +13,20 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import Engine, make_url
 
-from etl.db import create_engine_for, ensure_current
-from etl.exceptions import EtlError
 from sugar_bridge.cli.common import EXIT_FAILED, Context, console, handle_errors, make_context
-from sugar_bridge.config import load_config
 from sugar_bridge.exceptions import ConfigError
-from sugar_bridge.pipeline import sync, warehouse_engine
-from sugar_bridge.provision.drift import drift_check
-from sugar_bridge.scheduler.service import (
-    DRIFT_JOB_ID,
-    SYNC_JOB_ID,
-    JobFunc,
-    SchedulerService,
-    SchedulerStatus,
-    schedule_status,
-)
-from sugar_bridge.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from sugar_bridge.scheduler.service import JobFunc, SchedulerStatus
+    from sugar_bridge.settings import Settings
 
 log = logging.getLogger("sugar_bridge.scheduler")
 
@@ -44,7 +35,11 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-JOB_LABELS = {SYNC_JOB_ID: "sync", DRIFT_JOB_ID: "drift check"}
+
+def _job_label(job_id: str) -> str:
+    from sugar_bridge.scheduler.service import DRIFT_JOB_ID, SYNC_JOB_ID
+
+    return {SYNC_JOB_ID: "sync", DRIFT_JOB_ID: "drift check"}.get(job_id, job_id)
 
 
 def _log_to_stdout() -> None:
@@ -56,6 +51,8 @@ def _log_to_stdout() -> None:
 
 def sync_job(settings: Settings) -> JobFunc:
     """The scheduled sync: re-reads the config, runs :func:`sync` for today in the time zone."""
+    from sugar_bridge.config import load_config
+    from sugar_bridge.pipeline import sync
 
     def run(stop: threading.Event) -> str:
         config = load_config(settings.config)
@@ -70,6 +67,9 @@ def sync_job(settings: Settings) -> JobFunc:
 
 def drift_job(settings: Settings) -> JobFunc:
     """The scheduled drift check (``provision plan`` without writing)."""
+    from sugar_bridge.config import load_config
+    from sugar_bridge.pipeline import warehouse_engine
+    from sugar_bridge.provision.drift import drift_check
 
     def run(stop: threading.Event) -> str:
         spec = load_config(settings.config).sugar
@@ -83,6 +83,9 @@ def drift_job(settings: Settings) -> JobFunc:
 @handle_errors
 def start_command() -> None:
     """Run the scheduler in the foreground until SIGTERM/Ctrl-C (finishes the current step)."""
+    from sugar_bridge.pipeline import warehouse_engine
+    from sugar_bridge.scheduler.service import SchedulerService
+
     ctx = make_context()
     _log_to_stdout()
     config = ctx.config
@@ -108,6 +111,12 @@ def start_command() -> None:
 
 def scheduler_status(ctx: Context) -> SchedulerStatus:
     """Next runs (from the config) and live schedulers (from their heartbeat) for ``status``."""
+    from sqlalchemy.engine import make_url
+
+    from etl.db import create_engine_for, ensure_current
+    from etl.exceptions import EtlError
+    from sugar_bridge.scheduler.service import schedule_status
+
     engine: Engine | None = None
     url = make_url(ctx.settings.warehouse_url_value)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
@@ -128,7 +137,7 @@ def status_table(status: SchedulerStatus) -> Table:
     table.add_column("job")
     table.add_column("next run")
     for job_id, when in status.next_runs.items():
-        table.add_row(JOB_LABELS.get(job_id, job_id), f"{when.astimezone(zone):%Y-%m-%d %H:%M %Z}")
+        table.add_row(_job_label(job_id), f"{when.astimezone(zone):%Y-%m-%d %H:%M %Z}")
     if status.instances:
         for inst in status.instances:
             table.add_row(
@@ -143,6 +152,8 @@ def status_table(status: SchedulerStatus) -> Table:
 
 def status_section(ctx: Context, engine: Engine | None) -> None:
     """The schedule section of ``sugar-bridge status``: next runs and live schedulers."""
+    from sugar_bridge.scheduler.service import schedule_status
+
     try:
         schedule = ctx.config.schedule
     except ConfigError as exc:

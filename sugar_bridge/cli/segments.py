@@ -8,7 +8,7 @@ members or tasks failed (they are retried by the next run).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -17,10 +17,10 @@ from rich.table import Table
 from sugar_bridge.cli.analytics import open_warehouse
 from sugar_bridge.cli.common import EXIT_PARTIAL, Context, console, handle_errors, make_context
 from sugar_bridge.exceptions import ConfigError
-from sugar_bridge.push import store
-from sugar_bridge.push.config import PushConfig
-from sugar_bridge.push.push import PushRunInfo, match_accounts, push_segments
-from sugar_bridge.sugar import make_client
+
+if TYPE_CHECKING:
+    from sugar_bridge.push.config import PushConfig
+    from sugar_bridge.push.push import PushRunInfo
 
 app = typer.Typer(
     help="Push segments and habits into Sugar accounts, target lists and follow-up tasks; "
@@ -121,6 +121,10 @@ def push_command(
     ] = None,
 ) -> None:
     """Push the latest statistics into Sugar: only changed accounts, verified by read-back."""
+    from sugar_bridge.push import store
+    from sugar_bridge.push.push import push_segments
+    from sugar_bridge.sugar import make_client
+
     ctx = make_context()
     config = _push_config(ctx)
     settings = ctx.settings
@@ -156,6 +160,9 @@ def push_command(
 @handle_errors
 def match_command() -> None:
     """Match warehouse customers to Sugar accounts (external id, email, name); write nothing."""
+    from sugar_bridge.push.push import match_accounts
+    from sugar_bridge.sugar import make_client
+
     ctx = make_context()
     config = ctx.config.push
     settings = ctx.settings
@@ -185,6 +192,8 @@ def unmatched_command(
     ] = False,
 ) -> None:
     """List the customers the last match/push could not pair with exactly one account."""
+    from sugar_bridge.push import store
+
     ctx = make_context()
     with open_warehouse(ctx.settings) as engine:
         rows = store.read_match_issues(engine, ambiguous_only=ambiguous)

@@ -6,18 +6,21 @@ line in ``status_command``.
 
 from __future__ import annotations
 
-from rich.table import Table
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING
 
-from etl.db import create_engine_for, ensure_current
-from etl.history import last_runs, latest_run_id, reject_counts
+from rich.table import Table
+
 from sugar_bridge.cli.common import console, handle_errors, make_context
 from sugar_bridge.cli.scheduler import status_section as schedule_section
-from sugar_bridge.push.status import status_lines as push_status_lines
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 
 def runs_section(engine: Engine) -> None:
     """The last runs of every job in ``etl_run``: counts, duration, status, error."""
+    from etl.history import last_runs
+
     runs = last_runs(engine)
     if not runs:
         console.print("no runs yet")
@@ -46,6 +49,8 @@ def runs_section(engine: Engine) -> None:
 
 def rejects_section(engine: Engine) -> None:
     """Reject counts by rule, for the latest ETL run and over all runs."""
+    from etl.history import latest_run_id, reject_counts
+
     latest = latest_run_id(engine)
     if latest is None:
         return
@@ -66,6 +71,8 @@ def rejects_section(engine: Engine) -> None:
 
 def push_section(engine: Engine) -> None:
     """The last segment pushes: counts per outcome, failures retried next run."""
+    from sugar_bridge.push.status import status_lines as push_status_lines
+
     lines = push_status_lines(engine)
     if lines:
         console.print("[bold]segment pushes[/]")
@@ -76,6 +83,8 @@ def push_section(engine: Engine) -> None:
 @handle_errors
 def status_command() -> None:
     """Show the last runs of every job (counts, duration, errors) and rejects by reason."""
+    from etl.db import create_engine_for, ensure_current
+
     ctx = make_context()
     engine = create_engine_for(ctx.settings.warehouse_url_value)
     ensure_current(engine, auto=True)

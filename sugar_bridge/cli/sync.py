@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -21,8 +21,10 @@ from rich.table import Table
 
 from sugar_bridge.cli.common import EXIT_PARTIAL, console, err_console, handle_errors, make_context
 from sugar_bridge.exceptions import ConfigError
-from sugar_bridge.pipeline import StepInfo, SyncInfo, sync
-from sugar_bridge.settings import Settings
+
+if TYPE_CHECKING:
+    from sugar_bridge.pipeline import StepInfo, SyncInfo
+    from sugar_bridge.settings import Settings
 
 
 def parse_as_of(value: str | None, settings: Settings) -> date:
@@ -114,6 +116,8 @@ def sync_command(
     Exit codes: 0 ok, 1 a step failed, 2 config error, 3 completed with rejected rows or failed
     pushes.
     """
+    from sugar_bridge.pipeline import sync
+
     ctx = make_context()
     config = ctx.config
     when = parse_as_of(as_of, ctx.settings)

@@ -1,0 +1,79 @@
+"""The CLI starts without its heavy libraries, and ``-h`` works on every command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from sugar_bridge.cli.app import app
+
+# What `--version` and `--help` must not pay for: each is imported by the commands that use it.
+# (Not pydantic: Typer itself imports it while building the commands, to know its types.)
+HEAVY = (
+    "pandas",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "sqlalchemy",
+    "alembic",
+    "pyarrow",
+    "jinja2",
+    "requests",
+    "apscheduler",
+    "yaml",
+)
+
+
+def _loaded_after(code: str) -> list[str]:
+    """The HEAVY top-level packages in sys.modules after running ``code`` in a fresh Python."""
+    probe = (
+        f"import sys\n{code}\n"
+        "import json\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded: list[str] = json.loads(out.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_importing_the_cli_loads_no_heavy_library() -> None:
+    assert _loaded_after("import sugar_bridge.cli.app") == []
+
+
+def test_version_and_help_load_no_heavy_library() -> None:
+    # The whole command tree is built for --help (every group module's signatures).
+    code = (
+        "from typer.main import get_command\n"
+        "from sugar_bridge.cli.app import app\n"
+        "cmd = get_command(app)\n"
+        "for args in (['--version'], ['--help'], ['etl', '--help'], ['sync', '-h']):\n"
+        "    try:\n"
+        "        cmd.main(args, prog_name='sugar-bridge', standalone_mode=False)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+    )
+    assert _loaded_after(code) == []
+
+
+def _paths(group: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = []
+    for name, cmd in sorted(group.commands.items()):
+        out.append((*prefix, name))
+        if hasattr(cmd, "commands"):
+            out += _paths(cmd, (*prefix, name))
+    return out
+
+
+@pytest.mark.parametrize("path", _paths(typer.main.get_command(app)), ids=" ".join)
+def test_dash_h_is_help_everywhere(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, [*path, "-h"])
+    assert result.exit_code == 0, result.output
+    assert f"Usage: sugar-bridge {' '.join(path)}" in result.output
