@@ -14,17 +14,19 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from analytics.config import AnalyticsConfig
-    from analytics.run import AnalyticsRunInfo
+    from analytics.run import AnalyticsRunInfo, Progress
 
 
-def run_analytics(engine: Engine, config: AnalyticsConfig, as_of: date) -> AnalyticsRunInfo:
+def run_analytics(
+    engine: Engine, config: AnalyticsConfig, as_of: date, *, progress: Progress | None = None
+) -> AnalyticsRunInfo:
     """Compute and store the statistics, segments, CLV and portfolio figures for ``as_of``.
 
-    See ``analytics.run.run_analytics``.
+    See ``analytics.run.run_analytics`` (``progress`` is told each phase as it finishes).
     """
     from analytics.run import run_analytics as _run
 
-    return _run(engine, config, as_of)
+    return _run(engine, config, as_of, progress=progress)
 
 
 __all__ = ["run_analytics"]

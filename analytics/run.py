@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 
 JOB = "analytics"
 
+#: ``progress(step, done, total)``: the run's phases as they finish (for a progress display).
+Progress = Callable[[str, int, int], None]
+
+#: The phases counted by ``progress("analyse", done, 3)``, in order.
+PHASES = ("statistics and models", "customers stored", "portfolio figures")
+
 
 def _utcnow() -> datetime:
     # Run bookkeeping only (started/finished timestamps); the figures depend on as_of alone.
@@ -155,8 +161,11 @@ def run_analytics(
     as_of: date,
     *,
     clock: Callable[[], datetime] = _utcnow,
+    progress: Progress | None = None,
 ) -> AnalyticsRunInfo:
     """Compute and store everything for ``as_of``; returns what was computed.
+
+    ``progress`` is told each phase of :data:`PHASES` as it finishes.
 
     The ``etl_run`` row is written first (status ``running``) so a crash leaves a trace; the
     results and the final status are one transaction. Raises AnalyticsError (after marking the
@@ -174,7 +183,7 @@ def run_analytics(
     log.info("analytics run %d for as_of %s started", run_id, as_of)
     try:
         with engine.begin() as conn:
-            info = _compute_and_store(conn, run_id, as_of, config, clock)
+            info = _compute_and_store(conn, run_id, as_of, config, clock, progress)
     except Exception as exc:
         with engine.begin() as conn:
             conn.execute(
@@ -202,8 +211,14 @@ def _compute_and_store(
     as_of: date,
     config: AnalyticsConfig,
     clock: Callable[[], datetime],
+    progress: Progress | None = None,
 ) -> AnalyticsRunInfo:
+    def phase_done(n: int) -> None:
+        if progress is not None:
+            progress("analyse", n, len(PHASES))
+
     customers, fit, clv_error, n_orders, timings = score_customers(conn, as_of, config)
+    phase_done(1)
     models = fit.as_dict() if fit is not None else None
     start = time.perf_counter()
     insert_run(
@@ -218,6 +233,7 @@ def _compute_and_store(
     )
     pruned = prune_runs(conn, config.keep_runs)
     timings["store"] = time.perf_counter() - start
+    phase_done(2)
     buyers = customers["n_orders"] > 0
     segments = {
         str(name): int(n) for name, n in customers.loc[buyers, "rfm_segment"].value_counts().items()
@@ -233,6 +249,7 @@ def _compute_and_store(
     del metrics
     set_portfolio(conn, run_id, portfolio)
     timings["portfolio"] = time.perf_counter() - start
+    phase_done(3)
     concentration: dict[str, Any] = portfolio["concentration"]
     info = AnalyticsRunInfo(
         run_id=run_id,

@@ -1,4 +1,8 @@
-"""Logging setup: plain or JSON lines on stdout, with a filter that masks known secrets.
+"""Logging setup: plain or JSON lines on stderr, with a filter that masks known secrets.
+
+Logs go to stderr in both formats so that stdout carries only a command's result (a table, or
+the JSON document of ``--json``); a long-running service (``scheduler start``) moves them to
+stdout itself.
 
 Library code only uses ``logging.getLogger(__name__)``; this module is called once at the edge
 (CLI, scheduler). The masking filter is a safety net: code must not log secrets in the first place
@@ -69,7 +73,7 @@ def setup_logging(
     level: str = "INFO", fmt: str = "plain", secrets: Iterable[str] = ()
 ) -> SecretMaskingFilter:
     """Configure the root logger once; returns the masking filter so callers can add secrets."""
-    handler = logging.StreamHandler(sys.stdout if fmt == "json" else sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
     masking = SecretMaskingFilter(secrets)
     handler.addFilter(masking)
     if fmt == "json":

@@ -42,6 +42,10 @@ from sugar_bridge.settings import Settings
 
 log = logging.getLogger(__name__)
 
+#: ``progress(step, done, total)``: how far a long step is (total 0 when unknown); the CLI turns
+#: it into a progress bar or periodic log lines, the library never prints.
+Progress = Callable[[str, int, int], None]
+
 StepName = Literal["extract", "validate", "load", "analyse", "push"]
 STEP_NAMES: tuple[StepName, ...] = ("extract", "validate", "load", "analyse", "push")
 StepStatus = Literal["ok", "partial", "skipped"]
@@ -118,6 +122,7 @@ class StepContext:
     dry_run: bool
     sync_run_id: int
     cancel: threading.Event
+    progress: Progress | None = None
 
 
 #: A stage of the pipeline: runs one or more steps, returns their infos in order. It raises
@@ -242,6 +247,7 @@ def sync(
     purpose: str = "cli",
     lock_ttl: timedelta | None = None,
     on_step: Callable[[StepInfo], None] | None = None,
+    progress: Progress | None = None,
 ) -> SyncInfo:
     """Run one sync for ``as_of``: extract → validate → load → analyse → push.
 
@@ -249,9 +255,9 @@ def sync(
     change). Raises :class:`LockHeldError` when another sync runs, :class:`PipelineStepFailed`
     naming the step that failed (earlier steps' work is kept and recorded), and
     :class:`RunCancelled` when ``cancel`` was set between steps. ``on_step`` is called after
-    each step (the CLI prints it). ``stages`` defaults to the real
-    ETL, analytics and push (:func:`default_stages`); the engine defaults to the settings'
-    warehouse, migrated to the current schema.
+    each step (the CLI prints it), ``progress`` as the load, the analytics and the push advance.
+    ``stages`` defaults to the real ETL, analytics and push (:func:`default_stages`); the engine
+    defaults to the settings' warehouse, migrated to the current schema.
     """
     if stages is None:
         preflight(settings, config)
@@ -264,7 +270,7 @@ def sync(
     with JobLock(engine, "sync", purpose=purpose, ttl=ttl) as lock:
         run_id = _start_record(engine, as_of, dry_run)
         info = SyncInfo(run_id=run_id, as_of=as_of, dry_run=dry_run)
-        ctx = StepContext(settings, config, engine, as_of, dry_run, run_id, cancel)
+        ctx = StepContext(settings, config, engine, as_of, dry_run, run_id, cancel, progress)
         log.info("sync %d: as of %s%s", run_id, as_of, " (dry run)" if dry_run else "")
         try:
             run_stages(ctx, stages, info, lock, on_step)
@@ -319,9 +325,15 @@ def etl_stage(ctx: StepContext) -> list[StepInfo]:
     from connectors.orders.exceptions import SourceError
     from connectors.orders.sources import make_sources
     from etl.exceptions import EtlError
-    from etl.run import run_etl
+    from etl.run import EtlProgress, run_etl
 
     config = ctx.config.sources
+    report = ctx.progress
+
+    def loaded(event: EtlProgress) -> None:
+        if report is not None:
+            report("load: order lines read", event.rows_read, 0)
+
     try:
         sources = make_sources(config)
     except SourceError as exc:
@@ -332,6 +344,7 @@ def etl_stage(ctx: StepContext) -> list[StepInfo]:
             sources,
             default_currency=config.default_currency or ctx.settings.default_currency,
             batch_lines=config.batch_lines,
+            progress=loaded if report is not None else None,
         )
     except SourceError as exc:
         raise PipelineStepFailed("extract", exc) from exc
@@ -379,7 +392,7 @@ def analytics_stage(ctx: StepContext) -> list[StepInfo]:
     from analytics import run_analytics
 
     started = time.perf_counter()
-    info = run_analytics(ctx.engine, ctx.config.analytics, ctx.as_of)
+    info = run_analytics(ctx.engine, ctx.config.analytics, ctx.as_of, progress=ctx.progress)
     return [
         StepInfo(
             "analyse",
@@ -416,8 +429,16 @@ def push_stage(ctx: StepContext) -> list[StepInfo]:
     if overrides:
         config = config.model_copy(update=overrides)
     started = time.perf_counter()
+    report = ctx.progress
     info = push_segments(
-        ctx.engine, lambda: make_client(settings), config, as_of=ctx.as_of, dry_run=ctx.dry_run
+        ctx.engine,
+        lambda: make_client(settings),
+        config,
+        as_of=ctx.as_of,
+        dry_run=ctx.dry_run,
+        progress=(lambda step, done, total: report(f"push: {step}", done, total))
+        if report is not None
+        else None,
     )
     counts = info.counts()
     counts["transitions"] = sum(info.transitions.values())

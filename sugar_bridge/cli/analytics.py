@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.output import console
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
+from sugar_bridge.cli.output import err_console
 from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.logs import SecretMaskingFilter, setup_logging
 
@@ -30,9 +30,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 EXIT_PARTIAL = 3
-
-console = Console()
-err_console = Console(stderr=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -74,6 +71,17 @@ def make_context() -> Context:
             secrets.append(str(password))
     masking = setup_logging(settings.log_level, settings.log_format, secrets)
     return Context(settings=settings, masking=masking)
+
+
+def quiet_library_logs(settings: Settings) -> None:
+    """For a command that reports its own steps: library INFO lines would repeat them.
+
+    Only with plain logs at the default level: warnings still show, the CLI's own progress lines
+    too, and an explicit ``SUGAR_BRIDGE_LOG_LEVEL`` or JSON logs keep every record.
+    """
+    if settings.log_format == "plain" and "log_level" not in settings.model_fields_set:
+        logging.getLogger().setLevel(logging.WARNING)
+        logging.getLogger("sugar_bridge.cli").setLevel(logging.INFO)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.output import console
 
 app = typer.Typer(help="Warehouse schema: migrate, show the revision.", no_args_is_help=True)
 

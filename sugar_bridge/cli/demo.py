@@ -17,7 +17,8 @@ import typer
 from rich.table import Table
 
 import sugar_bridge
-from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.output import console
 from sugar_bridge.cli.sync import print_step
 from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
 from sugar_bridge.exceptions import ConfigError

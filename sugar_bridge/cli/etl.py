@@ -18,7 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_PARTIAL, console, handle_errors, make_context
+from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_context
+from sugar_bridge.cli.output import console
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:

@@ -16,7 +16,8 @@ from rich.table import Table
 from connectors.sugar.exceptions import SugarError
 from connectors.sugar.extension import API_LEVEL, ENDPOINT, EXTENSION_VERSION
 from connectors.sugar.extension.compat import require_extension
-from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.output import console
 
 app = typer.Typer(
     help="The bridge's Sugar server extension (custom/service/bridge): build its Module Loader "

@@ -16,13 +16,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from sugar_bridge.cli.common import (
-    EXIT_FAILED,
-    console,
-    err_console,
-    handle_errors,
-    make_context,
-)
+from sugar_bridge.cli.common import EXIT_FAILED, handle_errors, make_context
+from sugar_bridge.cli.output import console, err_console
 
 if TYPE_CHECKING:
     from sugar_bridge.provision.apply import ApplyResult

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from sugar_bridge.cli.analytics import AsOfOption, open_warehouse, parse_as_of
-from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.output import console
 
 
 @handle_errors

@@ -14,7 +14,8 @@ from typing import Annotated, get_args
 import typer
 from rich.table import Table
 
-from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.output import console
 from sugar_bridge.sandbox import (
     AodIndex,
     Faults,

@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_FAILED, Context, console, handle_errors, make_context
+from sugar_bridge.cli.common import EXIT_FAILED, Context, handle_errors, make_context
+from sugar_bridge.cli.output import console
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from sugar_bridge.cli.analytics import open_warehouse
-from sugar_bridge.cli.common import EXIT_PARTIAL, Context, console, handle_errors, make_context
+from sugar_bridge.cli.common import EXIT_PARTIAL, Context, handle_errors, make_context
+from sugar_bridge.cli.output import console
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from sugar_bridge.cli.common import console, handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.output import console
 from sugar_bridge.cli.scheduler import status_section as schedule_section
 
 if TYPE_CHECKING:

@@ -19,7 +19,15 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_PARTIAL, console, err_console, handle_errors, make_context
+from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_context, quiet_library_logs
+from sugar_bridge.cli.output import (
+    JsonOption,
+    console,
+    err_console,
+    json_logs,
+    print_json,
+    progress_reporter,
+)
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -74,6 +82,20 @@ def print_step(info: StepInfo) -> None:
     )
 
 
+def sync_document(info: SyncInfo) -> dict[str, object]:
+    """The ``--json`` document of a sync run (stable keys; ``steps`` in run order)."""
+    return {
+        "run_id": info.run_id,
+        "as_of": info.as_of,
+        "dry_run": info.dry_run,
+        "status": info.status,
+        "seconds": round(info.seconds, 3),
+        "rows_rejected": info.rows_rejected,
+        "push_failures": info.push_failures,
+        "steps": [step.as_dict() for step in info.steps],
+    }
+
+
 def render_sync(info: SyncInfo) -> None:
     """The run's summary table."""
     table = Table(title=f"sync run {info.run_id} as of {info.as_of}: {info.status}")
@@ -110,6 +132,7 @@ def sync_command(
         bool,
         typer.Option("--dry-run", help="Load and analyse, but push nothing (show what would)."),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Run one sync: orders → warehouse → statistics → segments pushed into Sugar.
 
@@ -122,9 +145,16 @@ def sync_command(
     config = ctx.config
     when = parse_as_of(as_of, ctx.settings)
     cancel = threading.Event()
-    with stop_on_signals(cancel):
+    # One line per step: printed here for a person, or only logged (JSON logs, --json), never
+    # both; the library's own INFO lines would repeat them.
+    quiet_library_logs(ctx.settings)
+    on_step = None if as_json or json_logs() else print_step
+    with stop_on_signals(cancel), progress_reporter() as progress:
         info = sync(ctx.settings, config, as_of=when, dry_run=dry_run, cancel=cancel,
-                    on_step=print_step)  # fmt: skip
-    render_sync(info)
+                    on_step=on_step, progress=progress)  # fmt: skip
+    if as_json:
+        print_json(sync_document(info))
+    else:
+        render_sync(info)
     if info.status == "partial":
         raise typer.Exit(EXIT_PARTIAL)

@@ -1,0 +1,143 @@
+"""CLI output: one line per step, pure JSON logs, ``--json`` alone on stdout, nothing cut."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from rich.table import Table
+from typer.testing import CliRunner
+
+import sugar_bridge.pipeline as pipeline
+from sugar_bridge.cli.app import app
+from sugar_bridge.cli.output import _Console, _LogProgress
+from sugar_bridge.pipeline import StageSpec, StepContext, StepInfo
+from tests.conftest import REPO
+
+STEPS = ("extract", "validate", "load", "analyse", "push")
+
+
+def _etl(ctx: StepContext) -> list[StepInfo]:
+    # What the real stages do besides returning their infos: library INFO lines and progress.
+    logging.getLogger("etl.run").info("etl run 7 ok: 1234567 read")
+    if ctx.progress is not None:
+        ctx.progress("load: order lines read", 1_234_567, 0)
+    return [
+        StepInfo("extract", counts={"sources": 1, "rows_read": 1_234_567}),
+        StepInfo("validate", counts={"valid": 1_234_567, "rejected": 0}),
+        StepInfo("load", counts={"rows_loaded": 1_234_567}, run_id=7),
+    ]
+
+
+def _analyse(ctx: StepContext) -> list[StepInfo]:
+    logging.getLogger("analytics.run").info("analytics run 8: 31145 customers")
+    return [StepInfo("analyse", counts={"customers": 31_145}, run_id=8)]
+
+
+def _push(ctx: StepContext) -> list[StepInfo]:
+    logging.getLogger("sugar_bridge.push.push").info("push run 9 ok")
+    return [StepInfo("push", counts={"created": 20_000, "updated": 0}, run_id=9)]
+
+
+@pytest.fixture
+def fake_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sugar-bridge sync` over stages that talk like the real ones, on a temporary warehouse."""
+    monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(REPO / "config" / "sugar-bridge.yaml"))
+    monkeypatch.setenv("SUGAR_BRIDGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(pipeline, "preflight", lambda settings, config: None)
+    stages = [
+        StageSpec(("extract", "validate", "load"), _etl),
+        StageSpec(("analyse",), _analyse),
+        StageSpec(("push",), _push),
+    ]
+    monkeypatch.setattr(pipeline, "default_stages", lambda settings, config: stages)
+
+
+def test_sync_prints_each_step_once(fake_sync: None) -> None:
+    result = CliRunner().invoke(app, ["sync", "--as-of", "2026-11-30"])
+    assert result.exit_code == 0, result.output
+    step_lines = [line for line in result.stdout.splitlines() if line.startswith("✓")]
+    assert [line.split()[1] for line in step_lines] == list(STEPS)
+    # The library's INFO lines would say the same a second time: only warnings pass.
+    assert "etl run 7" not in result.stderr
+    assert "sync 1: load ok" not in result.stderr
+    assert "1,234,567" in result.stdout  # whole, not "1,234,5…", though not a terminal
+
+
+def test_sync_with_json_logs_writes_only_json_on_stderr(
+    fake_sync: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUGAR_BRIDGE_LOG_FORMAT", "json")
+    result = CliRunner().invoke(app, ["sync", "--as-of", "2026-11-30"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON
+    messages = [r["message"] for r in records]
+    for step in STEPS:
+        assert sum(f"sync 1: {step} ok" in m for m in messages) == 1, messages
+    assert "etl run 7 ok: 1234567 read" in messages  # library records are kept, as JSON
+    assert not any(line.startswith("✓") for line in result.stdout.splitlines())  # no chatter
+    assert "sync run 1 as of 2026-11-30: ok" in result.stdout  # the result stays
+
+
+def test_sync_json_is_the_only_stdout(fake_sync: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUGAR_BRIDGE_LOG_FORMAT", "json")
+    result = CliRunner().invoke(app, ["sync", "--as-of", "2026-11-30", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert list(document) == [
+        "run_id",
+        "as_of",
+        "dry_run",
+        "status",
+        "seconds",
+        "rows_rejected",
+        "push_failures",
+        "steps",
+    ]
+    assert document["as_of"] == "2026-11-30"
+    assert document["status"] == "ok"
+    assert [s["name"] for s in document["steps"]] == list(STEPS)
+    assert document["steps"][2]["counts"] == {"rows_loaded": 1_234_567}
+    assert all(json.loads(line) for line in result.stderr.splitlines())
+
+
+def test_a_table_off_a_terminal_is_never_cut_or_wrapped() -> None:
+    out = io.StringIO()
+    console = _Console(file=out)
+    table = Table(title="t")
+    for column in ("run", "field", "rows"):
+        table.add_column(column)
+    long_name = "account_segment_" + "x" * 150 + "_c"
+    table.add_row("31", long_name, f"{31_145_926:,}")
+    console.print(table)
+    text = out.getvalue()
+    assert long_name in text
+    assert "31,145,926" in text
+    assert max(len(line) for line in text.splitlines()) < 250  # sized to content, not padded
+
+
+def test_log_progress_reports_a_long_step_not_a_quick_one(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr("sugar_bridge.cli.output.time.monotonic", lambda: now[0])
+    report = _LogProgress(every_s=10)
+    with caplog.at_level(logging.INFO, logger="sugar_bridge.cli"):
+        report("quick", 0, 5)
+        now[0] += 1
+        report("quick", 5, 5)  # done in 1 s: nothing to say
+        report("push: write", 0, 20_000)
+        now[0] += 10
+        report("push: write", 2_500, 20_000)
+        now[0] += 5
+        report("push: write", 5_000, 20_000)  # within 10 s of the last line: quiet
+        now[0] += 25
+        report("push: write", 20_000, 20_000)
+        report("push: write", 20_000, 20_000)  # once only
+    assert [r.getMessage() for r in caplog.records] == [
+        "push: write: 2,500 / 20,000, 250/s",
+        "push: write: 20,000 / 20,000, 500/s",
+    ]
