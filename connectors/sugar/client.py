@@ -31,6 +31,8 @@ import json
 import logging
 import random
 import re
+import socket
+import ssl
 import threading
 import time
 import uuid
@@ -47,8 +49,10 @@ from connectors.sugar import query as q
 from connectors.sugar.exceptions import (
     ERRORS_BY_NUMBER,
     ApiNotFound,
+    ConnectionRefused,
     EmptyResponse,
     ExtensionMissing,
+    HostNotFound,
     HttpStatusError,
     InvalidCall,
     InvalidSession,
@@ -57,7 +61,9 @@ from connectors.sugar.exceptions import (
     ServerError,
     SugarApiError,
     SugarError,
+    TlsError,
     TransportError,
+    TransportTimeout,
     UnknownMethod,
     WriteNotStored,
 )
@@ -228,6 +234,71 @@ def _outcome(error: SugarError) -> str:
     if isinstance(error, SugarApiError):
         return f"Sugar error {error.number}"
     return type(error).__name__
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what it wraps: requests → urllib3 (``reason``) → socket/ssl (``__cause__``)."""
+    seen: set[int] = set()
+    todo: list[BaseException] = [error]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        inner = [getattr(current, "reason", None), current.__cause__, current.__context__]
+        inner += list(current.args)
+        todo += [e for e in inner if isinstance(e, BaseException)]
+
+
+def _tls_reason(error: BaseException) -> str:
+    """What the TLS layer said, without the URL: e.g. "certificate verify failed: ..."."""
+    for cause in _causes(error):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"certificate verify failed: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError) and cause.reason:
+            return str(cause.reason).replace("_", " ").lower()
+    return type(error).__name__
+
+
+def transport_error(
+    error: requests.RequestException,
+    url: str,
+    timeout: float | tuple[float, float],
+    method: str | None = None,
+) -> TransportError:
+    """The typed error for a failed HTTP exchange with ``url``, with a message a person can act on.
+
+    DNS and TLS failures are terminal (retrying for seconds does not fix a name or a
+    certificate); refused connections and timeouts are transient. Messages name the host and
+    port only: never the path, the query or credentials that a URL may carry.
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or parts.netloc
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 443 if parts.scheme == "https" else 80
+    connect_s, read_s = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    if isinstance(error, requests.exceptions.SSLError):
+        return TlsError(f"TLS handshake with {host} failed: {_tls_reason(error)}", method=method)
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return TransportTimeout(
+            f"connecting to {host}:{port} timed out after {connect_s:g} s", method=method
+        )
+    if isinstance(error, requests.exceptions.Timeout):
+        return TransportTimeout(
+            f"Sugar at {host}:{port} did not answer within {read_s:g} s", method=method
+        )
+    causes = list(_causes(error))
+    if any(isinstance(c, socket.gaierror) or type(c).__name__ == "NameResolutionError"
+           for c in causes):  # fmt: skip
+        return HostNotFound(f"cannot resolve host {host}", method=method)
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return ConnectionRefused(
+            f"nothing listening at {host}:{port} (connection refused)", method=method
+        )
+    return TransportError(f"{type(error).__name__} talking to {host}:{port}", method=method)
 
 
 def _no_cookies_session() -> requests.Session:
@@ -756,9 +827,7 @@ class SugarClient:
                 )
             except requests.RequestException as error:
                 status = type(error).__name__
-                raise TransportError(
-                    f"{type(error).__name__} talking to {urlsplit(url).netloc}", method=method
-                ) from error
+                raise transport_error(error, url, self.timeout, method) from error
             status = response.status_code
             return self._decode(response, signature, endpoint)
         finally:

@@ -10,7 +10,11 @@ SugarError                                  base of everything raised here      
 │   ├── NoSuchModule        number 20  unknown module (names are case-sensitive)      terminal
 │   ├── AccessDenied        number 40  ACL / not admin                                terminal
 │   └── UnknownMethod       number -1  (sent by Sugar as the string "-1")            terminal
-├── TransportError          connection refused/reset, DNS, TLS, timeout               transient
+├── TransportError          the HTTP exchange failed (connection reset, ...)          transient
+│   ├── HostNotFound        DNS: the host name does not resolve                       terminal
+│   ├── ConnectionRefused   nothing listening at host:port                            transient
+│   ├── TlsError            TLS handshake failed (certificate verify failed, ...)     terminal
+│   └── TransportTimeout    connecting or waiting for the answer timed out            transient
 ├── ServerError(status)     HTTP 5xx (DB down: 500 with an empty body)                transient
 ├── HttpStatusError(status) any other unexpected HTTP status (404, 403, ...)           terminal*
 ├── EmptyResponse           HTTP 200 with body ``null``: to a write, a rejected one    terminal
@@ -87,6 +91,29 @@ class TransportError(SugarError):
     """The HTTP exchange itself failed: connection, DNS, TLS or timeout."""
 
     transient = True
+
+
+class HostNotFound(TransportError):
+    """The Sugar host name does not resolve (DNS): a typo or a missing DNS entry.
+
+    Terminal: seconds of retries do not fix a name; the next scheduled run tries again.
+    """
+
+    transient = False
+
+
+class ConnectionRefused(TransportError):
+    """Nothing listens at host:port (Sugar or its web server is down, or the port is wrong)."""
+
+
+class TlsError(TransportError):
+    """The TLS handshake failed (certificate verify failed, wrong protocol): terminal."""
+
+    transient = False
+
+
+class TransportTimeout(TransportError):
+    """Connecting, or waiting for Sugar's answer, took longer than the client's timeout."""
 
 
 class ServerError(SugarError):
