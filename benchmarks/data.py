@@ -15,12 +15,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-HEADER: tuple[str, ...] = (
-    "order_id", "line_no", "ordered_at", "customer_id", "customer_name", "customer_email",
-    "customer_city", "customer_country", "sku", "product_name", "category", "brand",
-    "quantity", "unit_price", "discount", "currency", "payment_method", "channel", "status",
-    "invoiced_at", "due_at", "paid_at",
-)  # fmt: skip
+from sugar_bridge.demo.generator import CSV_COLUMNS
+
+#: The demo generator's columns (every canonical one but line_amount, which the loader computes).
+HEADER: tuple[str, ...] = CSV_COLUMNS
 
 CATEGORIES = ("flat screens", "in-car video", "communication tools", "accessories", "services")
 METHODS = ("card", "card", "card", "transfer", "cheque", "financing")

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from etl.load import date_key
 from etl.schema import dim_customer, dim_date, dim_product, fact_order, fact_order_line
 
@@ -204,7 +205,7 @@ def prepare_batch(engine: Engine, batch: dict[str, Rows]) -> Prepared:
 
 
 def floor_load(
-    url: str, path: str, batch_lines: int = 50_000, level: str = "driver"
+    url: str, path: str, batch_lines: int = DEFAULT_BATCH_LINES, level: str = "driver"
 ) -> dict[str, float]:
     """Parse ``path`` into rows (untimed), then time their bare inserts; also the parse time.
 

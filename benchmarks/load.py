@@ -27,11 +27,12 @@ from benchmarks.common import ETL_MODULES, Result, fresh_warehouse, measure, red
 from benchmarks.data import Shape, write_history
 from benchmarks.floor import floor_load
 from benchmarks.naive import naive_load
+from connectors.orders.canonical import DEFAULT_BATCH_LINES
 
 SIZES = {"small": 100_000, "medium": 300_000, "large": 1_000_000}
 TARGET_RATIO = 2.5
 TARGET_NAIVE = 1.5  # issue 18: the ETL within 1.5 x the naive csv + executemany loader
-DEFAULT_BATCH = 50_000  # the ETL's default batch_lines
+DEFAULT_BATCH = DEFAULT_BATCH_LINES  # the ETL's default batch_lines
 
 
 def etl_load(url: str, path: str, batch_lines: int = DEFAULT_BATCH) -> dict[str, float]:

@@ -13,6 +13,8 @@ import time
 import pymysql
 from sqlalchemy.engine import make_url
 
+from connectors.orders.canonical import DEFAULT_BATCH_LINES
+
 _TABLE = (
     "CREATE TABLE t_rows (order_key BIGINT, line_no INT, product_key BIGINT, "
     "quantity DECIMAL(14,3), unit_price DECIMAL(18,6), discount DECIMAL(18,6), "
@@ -40,11 +42,12 @@ def main(url: str, n: int = 100_000) -> None:
         cur.execute(_TABLE)
         conn.commit()
         start = time.perf_counter()
-        for s in range(0, n, 50_000):
+        for s in range(0, n, DEFAULT_BATCH_LINES):  # one commit per ETL batch
+            batch = rows[s : s + DEFAULT_BATCH_LINES]
             if many:
-                cur.executemany(_INSERT, rows[s : s + 50_000])
+                cur.executemany(_INSERT, batch)
             else:
-                for row in rows[s : s + 50_000]:
+                for row in batch:
                     cur.execute(_INSERT, row)
             conn.commit()
         seconds = time.perf_counter() - start

@@ -13,6 +13,8 @@ import csv
 import time
 from typing import Any
 
+from connectors.orders.canonical import DEFAULT_BATCH_LINES
+
 ORDER_COLUMNS = ("order_id", "ordered_at", "customer_id", "currency", "payment_method",
                  "channel", "status", "invoiced_at", "due_at", "paid_at")  # fmt: skip
 LINE_COLUMNS = ("order_id", "line_no", "sku", "quantity", "unit_price", "discount")
@@ -31,7 +33,7 @@ def _ddl() -> list[str]:
     ]
 
 
-def naive_load(url: str, path: str, batch_lines: int = 50_000) -> dict[str, float]:
+def naive_load(url: str, path: str, batch_lines: int = DEFAULT_BATCH_LINES) -> dict[str, float]:
     """Load ``path`` the naive way (tables created beforehand, untimed); returns lines, seconds."""
     from etl.db import create_engine_for
 

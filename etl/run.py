@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connectors.orders.base import Chunk, FileRecord, OrderSource, SourceState
+from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from connectors.orders.csv_source import CsvSource
 from etl.db import ensure_current
 from etl.exceptions import EtlError, LoadError, WarehouseUnavailable
@@ -127,7 +128,7 @@ def run_etl(
     since: date | datetime | None = None,
     progress: Callable[[EtlProgress], None] | None = None,
     default_currency: str = "EUR",
-    batch_lines: int = 50_000,
+    batch_lines: int = DEFAULT_BATCH_LINES,
     mode: LoadMode = "merge",
     auto_upgrade: bool = True,
     hook: BatchHook | None = None,

@@ -19,35 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-# The canonical orders file (design.md), plus optional extras the dimensions can use.
-REQUIRED_COLUMNS: tuple[str, ...] = (
-    "order_id",
-    "ordered_at",
-    "customer_id",
-    "sku",
-    "quantity",
-    "unit_price",
-)
-OPTIONAL_COLUMNS: tuple[str, ...] = (
-    "line_no",
-    "customer_name",
-    "customer_email",
-    "customer_city",
-    "customer_country",
-    "product_name",
-    "category",
-    "brand",
-    "discount",
-    "line_amount",
-    "currency",
-    "payment_method",
-    "channel",
-    "status",
-    "invoiced_at",
-    "due_at",
-    "paid_at",
-)
-CANONICAL_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+from connectors.orders.canonical import CANONICAL_COLUMNS, DEFAULT_BATCH_LINES
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +172,7 @@ class OrderSource(Protocol):
         *,
         since: datetime | None = None,
         full_refresh: bool = False,
-        batch_lines: int = 50_000,
+        batch_lines: int = DEFAULT_BATCH_LINES,
     ) -> Iterator[Chunk]:
         """Chunks of at most about ``batch_lines`` lines (more only to keep an order whole)."""
         ...

@@ -39,7 +39,7 @@ from pydantic import (
     model_validator,
 )
 
-from connectors.orders.base import CANONICAL_COLUMNS
+from connectors.orders.canonical import CANONICAL_COLUMNS, DEFAULT_BATCH_LINES
 
 _NAME = r"^[A-Za-z0-9_.-]{1,64}$"
 
@@ -153,7 +153,9 @@ class SourcesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     batch_lines: int = Field(
-        default=50_000, ge=1, description="Order lines per load transaction (whole orders only)."
+        default=DEFAULT_BATCH_LINES,
+        ge=1,
+        description="Order lines per load transaction (whole orders only).",
     )
     default_currency: str | None = Field(
         default=None,

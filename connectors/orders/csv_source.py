@@ -32,8 +32,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from connectors.orders.base import (
-    CANONICAL_COLUMNS,
-    REQUIRED_COLUMNS,
     Checkpoint,
     Chunk,
     FileProgress,
@@ -43,6 +41,7 @@ from connectors.orders.base import (
     Rows,
     SourceState,
 )
+from connectors.orders.canonical import CANONICAL_COLUMNS, DEFAULT_BATCH_LINES, REQUIRED_COLUMNS
 from connectors.orders.config import CsvSourceConfig
 from connectors.orders.exceptions import SourceConfigError
 
@@ -122,7 +121,7 @@ class CsvSource:
         *,
         since: datetime | None = None,
         full_refresh: bool = False,
-        batch_lines: int = 50_000,
+        batch_lines: int = DEFAULT_BATCH_LINES,
     ) -> Iterator[Chunk]:
         """Chunks of whole orders from every file not yet (completely) loaded."""
         files = self.files()

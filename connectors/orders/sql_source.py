@@ -20,13 +20,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from connectors.orders.base import (
-    CANONICAL_COLUMNS,
     Checkpoint,
     Chunk,
     ParseOptions,
     Rows,
     SourceState,
 )
+from connectors.orders.canonical import CANONICAL_COLUMNS, DEFAULT_BATCH_LINES
 from connectors.orders.config import SqlSourceConfig
 from connectors.orders.exceptions import SourceConfigError, SourceUnavailable
 
@@ -81,7 +81,7 @@ class SqlSource:
         *,
         since: datetime | None = None,
         full_refresh: bool = False,
-        batch_lines: int = 50_000,
+        batch_lines: int = DEFAULT_BATCH_LINES,
     ) -> Iterator[Chunk]:
         """Chunks of whole orders changed since the watermark (all of them on a full refresh)."""
         engine = self._engine or create_engine(self.config.url.get_secret_value())

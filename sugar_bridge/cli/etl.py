@@ -18,6 +18,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_context
 from sugar_bridge.cli.output import console
 from sugar_bridge.exceptions import ConfigError
@@ -70,7 +71,7 @@ def run_command(
 
     ctx = make_context()
     since_date = _parse_since(since)
-    batch_lines = 50_000
+    batch_lines = DEFAULT_BATCH_LINES
     currency = ctx.settings.default_currency
     sources: list[OrderSource]
     if csv is not None:

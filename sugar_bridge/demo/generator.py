@@ -39,6 +39,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from connectors.orders.canonical import CANONICAL_COLUMNS
 from sugar_bridge.demo.catalog import (
     ACCESSORIES,
     ADD_ONS,
@@ -62,32 +63,9 @@ from sugar_bridge.demo.catalog import (
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-#: Columns of the canonical orders file (design.md), in the order they are written, with the
-#: optional extras the ETL's dimensions take (customer city/country, product brand).
-CSV_COLUMNS: tuple[str, ...] = (
-    "order_id",
-    "line_no",
-    "ordered_at",
-    "customer_id",
-    "customer_name",
-    "customer_email",
-    "customer_city",
-    "customer_country",
-    "sku",
-    "product_name",
-    "category",
-    "brand",
-    "quantity",
-    "unit_price",
-    "discount",
-    "currency",
-    "payment_method",
-    "channel",
-    "status",
-    "invoiced_at",
-    "due_at",
-    "paid_at",
-)
+#: The columns the generator writes: every canonical column but ``line_amount``, which the loader
+#: computes (quantity x unit price - discount).
+CSV_COLUMNS: tuple[str, ...] = tuple(c for c in CANONICAL_COLUMNS if c != "line_amount")
 
 Archetype = Literal[
     "loyal", "growing", "declining", "churned", "one_off", "new", "business", "key_account"

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from connectors.orders.base import CANONICAL_COLUMNS
+from connectors.orders.canonical import CANONICAL_COLUMNS
 from etl.schema import dim_customer, dim_date, dim_product, fact_order, fact_order_line
 
 HEADER = [

@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.orders.base import (
-    CANONICAL_COLUMNS,
     Checkpoint,
     Chunk,
     ParseOptions,
     Rows,
     SourceState,
 )
+from connectors.orders.canonical import CANONICAL_COLUMNS
 from connectors.orders.config import CsvSourceConfig
 from connectors.orders.csv_source import CsvSource
 from etl.validate import parse_decimal, validate_chunk
