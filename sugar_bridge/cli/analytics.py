@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from analytics.config import LIFECYCLE_STAGES
 from sugar_bridge.cli.common import handle_errors, make_context
 from sugar_bridge.cli.output import console
 from sugar_bridge.exceptions import ConfigError
@@ -99,7 +100,7 @@ def print_run_summary(info: AnalyticsRunInfo) -> None:
     stages = Table(title="lifecycle stages")
     stages.add_column("stage")
     stages.add_column("customers", justify="right")
-    for stage in ("prospect", "new", "active", "declining", "lost"):
+    for stage in LIFECYCLE_STAGES:
         stages.add_row(stage, f"{info.stages.get(stage, 0):,}")
     console.print(segments)
     console.print(stages)

@@ -32,6 +32,8 @@ import jinja2
 import jinja2.sandbox
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from analytics.config import SEGMENTS
+
 MatchMethod = Literal["external_id", "email", "name"]
 DEFAULT_ORDER: tuple[MatchMethod, ...] = ("external_id", "email", "name")
 UnmatchedPolicy = Literal["create", "skip", "report"]
@@ -41,20 +43,6 @@ FieldType = Literal[
 
 #: The pseudo-column ``rfm_score``: the three quintile scores as one number (``r f m`` → ``545``).
 DERIVED_COLUMNS = frozenset({"rfm_score"})
-
-DEFAULT_SEGMENTS = (
-    "Champions",
-    "Loyal",
-    "Potential loyalists",
-    "New customers",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Can't lose them",
-    "Hibernating",
-    "Lost",
-)
 
 
 class FieldMap(BaseModel):
@@ -95,7 +83,7 @@ def _default_fields() -> dict[str, FieldMap]:
     # provisioning): enums take dropdown keys, decimals keep the declared precision.
     return {
         "rfm_segment": FieldMap(
-            field="segment_c", type="enum", values={s: segment_key(s) for s in DEFAULT_SEGMENTS}
+            field="segment_c", type="enum", values={s: segment_key(s) for s in SEGMENTS}
         ),
         "lifecycle_stage": FieldMap(field="lifecycle_stage_c", type="enum"),
         "rfm_score": FieldMap(field="rfm_score_c", type="int"),
@@ -182,7 +170,7 @@ class TargetListsConfig(BaseModel):
     name_pattern: str = Field(default="Segment: {segment}", description="List name; {segment}.")
     list_type: str = "default"
     segments: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_SEGMENTS),
+        default_factory=lambda: list(SEGMENTS),
         description="Segments whose lists are kept even when empty (others appear when used).",
     )
     page_size: int = Field(default=200, ge=10, le=1000)
