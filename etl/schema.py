@@ -12,6 +12,8 @@ constraints, so merges can rely on them on every engine.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     DDL,
     JSON,
@@ -32,8 +34,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    func,
+    select,
     text,
 )
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.sql import ColumnElement, Select
 
 # Deterministic constraint names, so migrations behave the same on SQLite, MariaDB and PostgreSQL.
 metadata = MetaData(
@@ -256,22 +262,48 @@ customer_metrics = Table(
     Index(None, "run_id", "rfm_segment"),
 )
 
-# The documented view: one row per customer for the latest analytics run. sugar_account_id is
-# the current match (the push matches customers after the analytics step of a sync).
-CUSTOMER_HABITS_VIEW_SQL = (
-    "CREATE VIEW customer_habits AS SELECT m.run_id, m.as_of, m.customer_key, m.source,"
-    " m.customer_id, COALESCE(c.sugar_account_id, m.sugar_account_id) AS sugar_account_id,"
-    " c.name AS customer_name, m.n_orders, m.first_order_at, m.last_order_at, m.recency_days,"
-    " m.mean_days_between_orders, m.orders_per_month, m.total_amount, m.avg_order_amount,"
-    " m.avg_items_per_order, m.top_category, m.category_share, m.preferred_payment_method,"
-    " m.avg_payment_delay_days, m.late_payment_share, m.preferred_channel,"
-    " m.repeat_purchase_days, m.r_score, m.f_score, m.m_score, m.rfm_segment,"
-    " m.lifecycle_stage, m.p_alive, m.expected_orders_90d, m.clv_12m"
-    " FROM customer_metrics m JOIN dim_customer c ON c.customer_key = m.customer_key"
-    " WHERE m.run_id = (SELECT MAX(run_id) FROM customer_metrics)"
-)
-_create_view = DDL(CUSTOMER_HABITS_VIEW_SQL)  # type: ignore[no-untyped-call]
+
+def customer_habits_select() -> Select[Any]:
+    """The query of the documented ``customer_habits`` view, generated from ``customer_metrics``.
+
+    One row per customer for the latest analytics run: every column of the metrics table (the run
+    and its ``as_of`` first), with ``sugar_account_id`` as matched *now* (the push matches
+    customers after the analytics step of a sync) and the customer's name, ``customer_name``,
+    right after it. A column added to the metrics table is in the view by construction; a
+    migration that adds one must recreate the view (``tests/etl/test_views.py`` checks the
+    migrated view against this query).
+    """
+    m = customer_metrics.alias("m")
+    c = dim_customer.alias("c")
+    columns: list[ColumnElement[Any]] = [m.c.run_id, m.c.as_of]
+    for column in m.c:
+        if column.name in ("run_id", "as_of"):
+            continue
+        if column.name == "sugar_account_id":
+            columns.append(func.coalesce(c.c.sugar_account_id, column).label("sugar_account_id"))
+            columns.append(c.c.name.label("customer_name"))
+        else:
+            columns.append(column)
+    latest_run = select(func.max(customer_metrics.c.run_id)).scalar_subquery()
+    return (
+        select(*columns)
+        .select_from(m.join(c, c.c.customer_key == m.c.customer_key))
+        .where(m.c.run_id == latest_run)
+    )
+
+
+def customer_habits_view_sql(dialect: Dialect) -> str:
+    """``CREATE VIEW customer_habits AS`` the generated query, in ``dialect``'s SQL."""
+    return f"CREATE VIEW customer_habits AS {customer_habits_select().compile(dialect=dialect)}"
+
+
+def _create_view(target: Table, connection: Connection, **kw: Any) -> None:
+    connection.exec_driver_sql(customer_habits_view_sql(connection.dialect))
+
+
 _drop_view = DDL("DROP VIEW IF EXISTS customer_habits")  # type: ignore[no-untyped-call]
+# metadata.create_all (the tests' quick warehouses) makes the view with the table; the
+# migrations make it themselves.
 event.listen(customer_metrics, "after_create", _create_view)
 event.listen(customer_metrics, "before_drop", _drop_view)
 

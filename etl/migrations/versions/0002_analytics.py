@@ -4,8 +4,9 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-24
 
-Explicit tables, matching the "analytics" section of ``etl/schema.py``; the view's SQL is the one
-``etl.schema.CUSTOMER_HABITS_VIEW_SQL`` holds (also used by ``metadata.create_all``).
+Explicit tables, matching the "analytics" section of ``etl/schema.py`` at this revision; the view
+as it was created at this revision (``etl.schema.customer_habits_select()`` generates the current
+one from the metrics table; ``tests/etl/test_views.py`` checks a migrated warehouse against it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ down_revision: str | None = "0001"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-# Frozen copy: a migration must keep creating the same view even if schema.py changes later.
+# Frozen: a migration keeps creating what it created at its revision, whatever the metrics
+# table becomes; a later migration that changes the view recreates it with its own frozen SQL.
 CUSTOMER_HABITS_VIEW_SQL = (
     "CREATE VIEW customer_habits AS SELECT m.run_id, m.as_of, m.customer_key, m.source,"
     " m.customer_id, COALESCE(c.sugar_account_id, m.sugar_account_id) AS sugar_account_id,"
