@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
@@ -14,7 +13,7 @@ from rich.table import Table
 
 from analytics.config import LIFECYCLE_STAGES
 from sugar_bridge.cli.common import handle_errors, make_context
-from sugar_bridge.cli.output import console
+from sugar_bridge.cli.output import JsonOption, console, print_json
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -123,9 +122,7 @@ def run_command(as_of: AsOfOption = None) -> None:
 @handle_errors
 def clv_command(
     as_of: AsOfOption = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the fit as a JSON object.")
-    ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Fit BG/NBD and Gamma-Gamma on the warehouse as of a date and print them (nothing stored)."""
     from analytics.habits import compute_habits
@@ -139,7 +136,7 @@ def clv_command(
     fit = fit_models(customers, config)
     result = {"as_of": when.isoformat(), **fit.as_dict()}
     if as_json:
-        typer.echo(json.dumps(result, indent=2))
+        print_json(result)
         return
     table = Table(title=f"CLV models as of {when} (time unit: {fit.time_unit})")
     for column in ("model", "customers", "parameters", "log-likelihood"):

@@ -7,7 +7,6 @@ Exit codes: 0 done, 1 a phase failed (named), 2 config error (nothing done).
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,8 +16,8 @@ import typer
 from rich.table import Table
 
 import sugar_bridge
-from sugar_bridge.cli.common import handle_errors, make_context
-from sugar_bridge.cli.output import console
+from sugar_bridge.cli.common import handle_errors, make_context, quiet_library_logs
+from sugar_bridge.cli.output import console, progress_reporter
 from sugar_bridge.cli.sync import print_step
 from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
 from sugar_bridge.exceptions import ConfigError
@@ -145,9 +144,7 @@ def demo_command(
     """Run the whole job offline: sandbox Sugar, provisioning, 3 years of orders, sync, report."""
     ctx = make_context()
     settings = ctx.settings
-    if "log_level" not in settings.model_fields_set:
-        # The demo prints its own progress; library INFO lines would repeat it (warnings show).
-        logging.getLogger().setLevel(logging.WARNING)
+    quiet_library_logs(settings)  # the demo prints its own progress
     end = _as_of(as_of, settings).date()
     if orders_only is not None:
         info = write_orders_csv(
@@ -180,7 +177,13 @@ def demo_command(
     def on_phase(name: str, message: str) -> None:
         console.print(f"[green]✓[/] [bold]{name}[/]: {message}", highlight=False)
 
-    result = run_demo(
-        options, config, on_phase=on_phase, on_step=print_step, on_secret=ctx.masking.add
-    )
+    with progress_reporter() as progress:
+        result = run_demo(
+            options,
+            config,
+            on_phase=on_phase,
+            on_step=print_step,
+            on_secret=ctx.masking.add,
+            progress=progress,
+        )
     render_summary(result)

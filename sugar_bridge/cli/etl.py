@@ -20,7 +20,7 @@ from rich.table import Table
 
 from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_context
-from sugar_bridge.cli.output import console
+from sugar_bridge.cli.output import console, err_console, json_logs
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -110,7 +110,9 @@ def run_command(
 def _run_with_progress(
     run: Callable[[Callable[[EtlProgress], None] | None], EtlRunInfo], show: bool
 ) -> EtlRunInfo:
-    if not show:
+    # A bar is for a person at a terminal; piped or with JSON logs it would only add noise to
+    # stderr (the summary says the same at the end).
+    if not show or not err_console.is_terminal or json_logs():
         return run(None)
     columns = (
         SpinnerColumn(),
@@ -120,7 +122,7 @@ def _run_with_progress(
         TextColumn("{task.fields[counts]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console, transient=False) as bar:
+    with Progress(*columns, console=err_console, transient=False) as bar:
         task = bar.add_task("loading", total=None, counts="")
 
         def update(event: EtlProgress) -> None:

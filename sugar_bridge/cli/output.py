@@ -102,8 +102,11 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def print_json(document: Mapping[str, Any]) -> None:
-    """Write ``document`` as the command's only stdout output (indented, keys as given)."""
+def print_json(document: object) -> None:
+    """Write ``document`` (a mapping or a dataclass) as the command's only stdout output.
+
+    Indented, keys in the order given (a dataclass: its fields' order), dates as ISO text.
+    """
     typer.echo(json.dumps(jsonable(document), indent=2, ensure_ascii=False))
 
 

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from sugar_bridge.cli.common import EXIT_FAILED, handle_errors, make_context
-from sugar_bridge.cli.output import console, err_console
+from sugar_bridge.cli.output import JsonOption, console, err_console, print_json
 
 if TYPE_CHECKING:
     from sugar_bridge.provision.apply import ApplyResult
@@ -44,7 +44,8 @@ _STYLE = {
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict | list) else str(value)
     text = text if text not in ("", "None") else "∅"
-    return text if len(text) <= 60 else text[:57] + "..."
+    # Shortened for a person at a terminal only: piped, every value is whole.
+    return text if len(text) <= 60 or not console.is_terminal else text[:57] + "..."
 
 
 def _details(item: Item) -> str:
@@ -94,6 +95,31 @@ def render_plan(the_plan: Plan, *, show_unchanged: bool = False) -> None:
         console.print("[green]No changes: Sugar matches the spec.[/]")
 
 
+def plan_document(the_plan: Plan) -> dict[str, Any]:
+    """``provision plan --json``: every item with its changes (old → new), blockers, counts.
+
+    The values apply would write are left out: a user's carry the generated password.
+    """
+    return {
+        "has_changes": the_plan.has_changes,
+        "prune": the_plan.prune,
+        "counts": the_plan.counts(),
+        "blockers": the_plan.blockers,
+        "items": [
+            {
+                "kind": item.kind,
+                "key": item.key,
+                "title": item.title,
+                "action": item.action,
+                "sugar_id": item.sugar_id,
+                "changes": [{"name": c.name, "old": c.old, "new": c.new} for c in item.changes],
+                "note": item.note,
+            }
+            for item in the_plan.items
+        ],
+    }
+
+
 def _render_result(result: ApplyResult) -> None:
     table = Table(title="Applied")
     table.add_column("kind")
@@ -126,6 +152,7 @@ def plan_command(
         bool, typer.Option("--prune", help="Plan the deactivation of users not in the spec.")
     ] = False,
     show_all: Annotated[bool, typer.Option("--all", help="Also list unchanged objects.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Read Sugar and show what apply would change (create / update old → new / prune).
 
@@ -139,7 +166,10 @@ def plan_command(
     spec = ctx.config.sugar
     with make_client(ctx.settings) as client:
         the_plan = plan(client, spec, prune=prune)
-    render_plan(the_plan, show_unchanged=show_all)
+    if as_json:
+        print_json(plan_document(the_plan))
+    else:
+        render_plan(the_plan, show_unchanged=show_all)
     if the_plan.blockers:
         raise typer.Exit(EXIT_FAILED)
     if detailed_exitcode and the_plan.has_changes:
@@ -190,7 +220,7 @@ def apply_command(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            console=console,
+            console=err_console,  # stdout carries the result only
             transient=True,
         ) as bar:
             task = bar.add_task("applying", total=len(the_plan.changes))

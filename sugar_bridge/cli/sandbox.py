@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from sugar_bridge.cli.common import handle_errors, make_context
-from sugar_bridge.cli.output import console
+from sugar_bridge.cli.output import JsonOption, console, print_json
 from sugar_bridge.sandbox import (
     AodIndex,
     Faults,
@@ -187,6 +187,7 @@ def accounts_command(
     data_dir: Annotated[
         Path | None, typer.Option(help="Where sandbox.db is (default: SUGAR_BRIDGE_DATA_DIR).")
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List the accounts in the sandbox's database (with segment/lifecycle fields when present)."""
     path = _db_path(data_dir)
@@ -197,6 +198,9 @@ def accounts_command(
         rows = store.accounts_overview(segment, limit)
     finally:
         store.close()
+    if as_json:
+        print_json({"accounts": rows})
+        return
     table = Table(title=f"Sandbox accounts ({len(rows)})")
     columns = [c for c in (rows[0] if rows else ["id", "name"]) if ids or c != "id"]
     for column in columns:

@@ -13,14 +13,14 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
 from sugar_bridge.cli.common import EXIT_FAILED, Context, handle_errors, make_context
-from sugar_bridge.cli.output import console
+from sugar_bridge.cli.output import JsonOption, console, print_json
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -151,16 +151,36 @@ def status_table(status: SchedulerStatus) -> Table:
     return table
 
 
-def status_section(ctx: Context, engine: Engine | None) -> None:
-    """The schedule section of ``sugar-bridge status``: next runs and live schedulers."""
+def schedule_document(status: SchedulerStatus) -> dict[str, Any]:
+    """The schedule as JSON: next run of each job (ISO, in the schedule's zone), live schedulers."""
+    zone = ZoneInfo(status.timezone)
+    return {
+        "timezone": status.timezone,
+        "next_runs": {
+            _job_label(job_id): when.astimezone(zone) for job_id, when in status.next_runs.items()
+        },
+        "running": bool(status.instances),
+        "schedulers": status.instances,
+    }
+
+
+def status_schedule(ctx: Context, engine: Engine | None) -> SchedulerStatus | str:
+    """The schedule for ``sugar-bridge status``, or why it is unknown (the config does not load)."""
     from sugar_bridge.scheduler.service import schedule_status
 
     try:
         schedule = ctx.config.schedule
     except ConfigError as exc:
-        console.print(f"schedule: unknown, the config does not load ({str(exc).splitlines()[0]})")
+        return f"the config does not load ({str(exc).splitlines()[0]})"
+    return schedule_status(engine, schedule, ctx.settings.timezone, datetime.now(UTC))
+
+
+def status_section(ctx: Context, engine: Engine | None) -> None:
+    """The schedule section of ``sugar-bridge status``: next runs and live schedulers."""
+    status = status_schedule(ctx, engine)
+    if isinstance(status, str):
+        console.print(f"schedule: unknown, {status}", highlight=False)
         return
-    status = schedule_status(engine, schedule, ctx.settings.timezone, datetime.now(UTC))
     console.print(status_table(status), highlight=False)
 
 
@@ -174,10 +194,14 @@ def next_command(
             help="Exit 1 when no scheduler has sent a heartbeat lately (a container health check).",
         ),
     ] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Show when the sync (and drift check) run next, and whether a scheduler is running."""
     ctx = make_context()
     status = scheduler_status(ctx)
-    console.print(status_table(status))
+    if as_json:
+        print_json(schedule_document(status))
+    else:
+        console.print(status_table(status))
     if require_running and not status.instances:
         raise typer.Exit(EXIT_FAILED)

@@ -11,12 +11,11 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from sugar_bridge.cli.analytics import open_warehouse
 from sugar_bridge.cli.common import EXIT_PARTIAL, Context, handle_errors, make_context
-from sugar_bridge.cli.output import console
+from sugar_bridge.cli.output import JsonOption, console, print_json, progress_reporter
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -120,6 +119,7 @@ def push_command(
         str | None,
         typer.Option("--as-of", help="Date of the statistics (default: customer_habits' as_of)."),
     ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Push the latest statistics into Sugar: only changed accounts, verified by read-back."""
     from sugar_bridge.push import store
@@ -132,17 +132,7 @@ def push_command(
     settings.require_sugar()  # a missing URL/password is a config error before any work
     with open_warehouse(settings) as engine:
         when = _parse_date(as_of) or store.habits_as_of(engine) or datetime.now(UTC).date()
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-            transient=True,
-        ) as bar:  # fmt: skip
-            tasks: dict[str, Any] = {}
-
-            def progress(step: str, done: int, total: int) -> None:
-                if step not in tasks:
-                    tasks[step] = bar.add_task(step, total=total)
-                bar.update(tasks[step], completed=done, total=total)
-
+        with progress_reporter() as progress:
             info = push_segments(
                 engine,
                 lambda: make_client(settings),
@@ -152,7 +142,10 @@ def push_command(
                 full=full,
                 progress=progress,
             )
-    render_run(info)
+    if as_json:
+        print_json(info)
+    else:
+        render_run(info)
     if info.status == "partial":
         raise typer.Exit(EXIT_PARTIAL)
 

@@ -6,12 +6,13 @@ line in ``status_command``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from sugar_bridge.cli.common import handle_errors, make_context
-from sugar_bridge.cli.output import console
+from sugar_bridge.cli.common import Context, handle_errors, make_context
+from sugar_bridge.cli.output import JsonOption, console, jsonable, print_json
+from sugar_bridge.cli.scheduler import schedule_document, status_schedule
 from sugar_bridge.cli.scheduler import status_section as schedule_section
 
 if TYPE_CHECKING:
@@ -81,14 +82,42 @@ def push_section(engine: Engine) -> None:
             console.print(f"  {line}", highlight=False, markup=False)
 
 
+def status_document(ctx: Context, engine: Engine) -> dict[str, Any]:
+    """``status --json``: the same sections as the tables, as data (stable keys)."""
+    from etl.history import last_runs, latest_run_id, reject_counts
+    from sugar_bridge.push import store
+
+    latest = latest_run_id(engine)
+    last = dict(reject_counts(engine, latest)) if latest is not None else {}
+    schedule = status_schedule(ctx, engine)
+    return {
+        "warehouse": ctx.settings.warehouse_url_display,
+        "runs": [{**jsonable(run), "duration_s": run.duration_s} for run in last_runs(engine)],
+        "rejects": {
+            "latest_etl_run": latest,
+            "by_rule": [
+                {"rule": rule, "latest_run": last.get(rule, 0), "all_runs": n}
+                for rule, n in reject_counts(engine)
+            ],
+        },
+        "pushes": store.last_runs(engine, 3),
+        "schedule": {"error": schedule}
+        if isinstance(schedule, str)
+        else schedule_document(schedule),
+    }
+
+
 @handle_errors
-def status_command() -> None:
+def status_command(as_json: JsonOption = False) -> None:
     """Show the last runs of every job (counts, duration, errors) and rejects by reason."""
     from etl.db import create_engine_for, ensure_current
 
     ctx = make_context()
     engine = create_engine_for(ctx.settings.warehouse_url_value)
     ensure_current(engine, auto=True)
+    if as_json:
+        print_json(status_document(ctx, engine))
+        return
     console.print(f"warehouse: {ctx.settings.warehouse_url_display}", highlight=False)
     runs_section(engine)
     rejects_section(engine)

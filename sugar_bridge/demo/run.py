@@ -37,7 +37,7 @@ from connectors.orders.config import CsvSourceConfig, SourcesConfig
 from sugar_bridge.config import ProjectConfig
 from sugar_bridge.demo.generator import GenerationInfo, GeneratorOptions, write_orders_csv
 from sugar_bridge.exceptions import ConfigError, PipelineStepFailed
-from sugar_bridge.pipeline import StepInfo, SyncInfo, sync, warehouse_engine
+from sugar_bridge.pipeline import Progress, StepInfo, SyncInfo, sync, warehouse_engine
 from sugar_bridge.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -142,11 +142,13 @@ def run_demo(
     on_phase: Phase | None = None,
     on_step: Callable[[StepInfo], None] | None = None,
     on_secret: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> DemoResult:
     """Run every phase (module docstring) and return what the summary needs.
 
-    ``on_secret`` receives the sandbox admin's and the generated users' passwords, so that the
-    caller can mask them in logs; none of them is returned or printed.
+    ``progress`` is handed to each night's sync (load, analytics, push). ``on_secret`` receives
+    the sandbox admin's and the generated users' passwords, so that the caller can mask them in
+    logs; none of them is returned or printed.
     """
     # Each part is imported inside its phase: a missing or broken part fails that phase, by name.
     notify = on_phase or (lambda name, message: None)
@@ -213,7 +215,7 @@ def run_demo(
                 shutil.copy2(export, orders_dir / export.name)  # the night's export arrives
                 run = sync(
                     settings, demo_config, as_of=as_of, engine=engine, purpose="demo",
-                    on_step=on_step,
+                    on_step=on_step, progress=progress,
                 )  # fmt: skip
                 result.syncs.append(run)
             why = f" ({run.rows_rejected} rows rejected, on purpose)" if run.rows_rejected else ""

@@ -104,6 +104,38 @@ def test_sync_json_is_the_only_stdout(fake_sync: None, monkeypatch: pytest.Monke
     assert all(json.loads(line) for line in result.stderr.splitlines())
 
 
+def test_status_in_a_pipe_shows_every_value_whole(
+    fake_sync: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")  # a narrow terminal beside the pipe: ignored there
+    runner = CliRunner()
+    assert runner.invoke(app, ["sync", "--as-of", "2026-11-30"]).exit_code == 0
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0, result.output
+    assert "…" not in result.stdout
+    lines = result.stdout.splitlines()
+    sync_row = next(line for line in lines if "│ sync " in line)
+    assert "1,234,567" in sync_row  # rows read, whole on the run's own line
+    assert "not running (`sugar-bridge scheduler start`)" in result.stdout
+    assert any(str(Path.cwd()) in line for line in lines)  # the warehouse path, unbroken
+
+
+def test_status_json(fake_sync: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["sync", "--as-of", "2026-11-30"]).exit_code == 0
+    result = runner.invoke(app, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert list(document) == ["warehouse", "runs", "rejects", "pushes", "schedule"]
+    sync_run = next(r for r in document["runs"] if r["job"] == "sync")
+    assert sync_run["status"] == "ok"
+    assert [s["name"] for s in sync_run["details"]["steps"]] == list(STEPS)
+    assert sync_run["duration_s"] >= 0
+    assert document["rejects"] == {"latest_etl_run": None, "by_rule": []}
+    assert document["pushes"] == []
+    assert list(document["schedule"]["next_runs"]) == ["sync", "drift check"]
+
+
 def test_a_table_off_a_terminal_is_never_cut_or_wrapped() -> None:
     out = io.StringIO()
     console = _Console(file=out)

@@ -4,6 +4,7 @@ membership removal, bad specs applying nothing, passwords kept out of logs and o
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import stat
 from collections.abc import Iterator
@@ -356,6 +357,33 @@ def test_cli_plan_apply_and_no_secret_in_output_or_logs(
     assert "$2y$" not in everything
     for secret in secrets:
         assert secret not in everything
+
+
+def test_cli_plan_json_and_whole_field_names_in_a_pipe(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sugar_bridge.cli.app import app
+
+    _cli_env(monkeypatch, sandbox, tmp_path)
+    monkeypatch.setenv("SUGAR_BRIDGE_LOG_LEVEL", "INFO")
+    monkeypatch.setenv("COLUMNS", "60")  # a narrow terminal beside the pipe: ignored there
+    runner = CliRunner()
+    planned = runner.invoke(app, ["provision", "plan", "--json"])
+    assert planned.exit_code == 0, planned.output
+    document = json.loads(planned.stdout)
+    assert list(document) == ["has_changes", "prune", "counts", "blockers", "items"]
+    assert document["has_changes"] is True
+    assert document["blockers"] == []
+    fields = {i["key"]: i for i in document["items"] if i["kind"] == "custom_field"}
+    assert fields["Accounts.segment_updated_c"]["action"] == "create"
+    assert all(set(i) >= {"kind", "key", "action", "changes", "note"} for i in document["items"])
+    assert sandbox.admin_password not in planned.output
+
+    table = runner.invoke(app, ["provision", "plan"])
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    for name in ("Accounts.segment_updated_c", "Accounts.last_order_at_c", "Sales Rep"):
+        assert any(name in line for line in lines), name  # on one line, not broken mid-word
 
 
 def test_cli_bad_spec_applies_nothing(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -78,4 +79,35 @@ def test_segments_commands(
     monkeypatch.setattr(sandbox.api, "_pairs", original)
     again = runner.invoke(app, ["segments", "push"])
     assert again.exit_code == 0, again.output
+    engine.dispose()
+
+
+def test_push_dry_run_json(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    engine = create_engine_for(url)
+    upgrade(engine)
+    wh = Warehouse(engine)
+    wh.add_customer("C1", "Alpha", "a@example.com", rfm_segment="At risk")
+    wh.analyse()
+    config = tmp_path / "config.yaml"
+    config.write_text("push:\n  batch_size: 10\n", encoding="utf-8")
+    for key, value in {
+        "SUGAR_BRIDGE_SUGAR_URL": sandbox.base_url,
+        "SUGAR_BRIDGE_SUGAR_PASSWORD": sandbox.admin_password,
+        "SUGAR_BRIDGE_WAREHOUSE_URL": url,
+        "SUGAR_BRIDGE_CONFIG": str(config),
+        "SUGAR_BRIDGE_LOG_FORMAT": "json",
+    }.items():
+        monkeypatch.setenv(key, value)
+    result = CliRunner().invoke(app, ["segments", "push", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["dry_run"] is True
+    assert document["created"] == 1
+    assert document["transitions"] == {"(none) → At risk": 1}
+    assert document["sample"][0]["customer_key"] is not None
+    assert all(json.loads(line) for line in result.stderr.splitlines())  # only JSON logs
+    assert sandbox.stats.calls["set_entries"] == 0
     engine.dispose()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -89,6 +90,22 @@ def test_bad_fault_option_is_a_config_error(tmp_path: Path) -> None:
         app, ["sandbox", "--memory", "--fault-rate", "0.5", "--fault-kind", "boom"]
     )
     assert result.exit_code == 2, result.output
+
+
+def test_accounts_json_is_the_only_output(tmp_path: Path) -> None:
+    _two_accounts(
+        tmp_path,
+        {"name": "segment_c", "type": "varchar", "label": "Segment"},
+        {"Acme": "champions", "Bolt": "lost"},
+    )
+    result = CliRunner().invoke(app, ["sandbox", "accounts", "--data-dir", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert list(document) == ["accounts"]
+    by_name = {row["name"]: row for row in document["accounts"]}
+    assert by_name["Acme"]["segment_c"] == "champions"
+    assert by_name["Bolt"]["segment_c"] == "lost"
+    assert all(row["id"] for row in document["accounts"])  # ids too: a script joins on them
 
 
 def _two_accounts(data_dir: Path, field: dict[str, Any], segments: dict[str, str]) -> None:

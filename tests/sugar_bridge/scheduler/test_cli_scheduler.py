@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -42,6 +43,18 @@ def test_scheduler_next_shows_the_nightly_run(env: dict[str, str]) -> None:
     assert not Path(env["SUGAR_BRIDGE_DATA_DIR"]).exists()  # a status creates nothing
     unhealthy = CliRunner().invoke(app, ["scheduler", "next", "--require-running"])
     assert unhealthy.exit_code == 1
+
+
+def test_scheduler_next_json(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(app, ["scheduler", "next", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert list(document) == ["timezone", "next_runs", "running", "schedulers"]
+    assert document["timezone"] == "Europe/Paris"
+    assert list(document["next_runs"]) == ["sync", "drift check"]
+    assert document["next_runs"]["sync"].endswith("T02:00:00+01:00")  # in the schedule's zone
+    assert document["running"] is False
+    assert document["schedulers"] == []
 
 
 def test_sync_without_sources_or_sugar_is_a_config_error(
