@@ -43,7 +43,7 @@ SUPERSEDED: dict[str, tuple[tuple[str | int, ...], Any, str]] = {
         ("entry_list", 0, "name_value_list", "clv_c", "value"),
         "12345.670000",
         "SuiteCRM 7.15.0 answers a custom currency (a decimal(26,6) column) with 6 decimals;"
-        " 7.14.6 answered 12345.67. Checked side by side by tests/live/test_sandbox_parity.py"
+        " 7.14.6 answered 12345.67. Checked side by side by test_live_parity.py"
         " (currency_kept_with_six_decimals) and pinned in test_live_observed.py.",
     ),
 }

@@ -1,5 +1,5 @@
 """Sandbox behaviours pinned to what a real SuiteCRM 7.14.6 did (observed live, see
-tests/live/test_sandbox_parity.py, which compares both side by side when a live Sugar is set)."""
+test_live_parity.py, which compares both side by side when a live Sugar is set)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_null_leaves_a_field_and_empty_string_clears_it(api: Api) -> None:
         "seg_c": "b",
         "n_c": "4",
         # SuiteCRM 7.15.0: a custom currency is a decimal(26,6) column, answered with 6 decimals
-        # (7.14.6 answered 2.00; tests/live/test_sandbox_parity.py checks it side by side).
+        # (7.14.6 answered 2.00; test_live_parity.py checks it side by side).
         "m_c": "2.000000",
         "p_c": "0.5",
         "d_c": "2026-01-02",
