@@ -13,7 +13,13 @@ from rich.table import Table
 
 from analytics.config import LIFECYCLE_STAGES
 from sugar_bridge.cli.common import handle_errors, make_context
-from sugar_bridge.cli.output import JsonOption, console, print_json
+from sugar_bridge.cli.output import (
+    CONTEXT_SETTINGS,
+    JsonOption,
+    console,
+    print_json,
+    progress_reporter,
+)
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Client-habit statistics, RFM segments, lifecycle stages and CLV models.",
     no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
 )
 
 AsOfOption = Annotated[
@@ -113,8 +120,8 @@ def run_command(as_of: AsOfOption = None) -> None:
 
     ctx = make_context()
     when = parse_as_of(as_of, ctx.settings)
-    with open_warehouse(ctx.settings) as engine:
-        info = run_analytics(engine, ctx.config.analytics, when)
+    with open_warehouse(ctx.settings) as engine, progress_reporter() as progress:
+        info = run_analytics(engine, ctx.config.analytics, when, progress=progress)
     print_run_summary(info)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from sugar_bridge import __version__
+from sugar_bridge.cli.output import CONTEXT_SETTINGS
 
 app = typer.Typer(
     name="sugar-bridge",
@@ -12,8 +13,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
-    # Click hands help_option_names down to every sub-command's context: `-h` works everywhere.
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings=CONTEXT_SETTINGS,
 )
 
 

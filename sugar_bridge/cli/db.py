@@ -5,9 +5,13 @@ from __future__ import annotations
 import typer
 
 from sugar_bridge.cli.common import handle_errors, make_context
-from sugar_bridge.cli.output import console
+from sugar_bridge.cli.output import CONTEXT_SETTINGS, console
 
-app = typer.Typer(help="Warehouse schema: migrate, show the revision.", no_args_is_help=True)
+app = typer.Typer(
+    help="Warehouse schema: migrate, show the revision.",
+    no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
+)
 
 
 @app.command("upgrade")

@@ -15,12 +15,13 @@ from rich.progress import (
     SpinnerColumn,
     TextColumn,
     TimeElapsedColumn,
+    TransferSpeedColumn,
 )
 from rich.table import Table
 
 from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_context
-from sugar_bridge.cli.output import console, err_console, json_logs
+from sugar_bridge.cli.output import CONTEXT_SETTINGS, console, err_console, json_logs
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -28,7 +29,9 @@ if TYPE_CHECKING:
     from etl.run import EtlProgress, EtlRunInfo
 
 app = typer.Typer(
-    help="Orders into the warehouse: run the ETL, list rejects.", no_args_is_help=True
+    help="Orders into the warehouse: run the ETL, list rejects.",
+    no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
 )
 
 
@@ -119,6 +122,7 @@ def _run_with_progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         DownloadColumn(),
+        TransferSpeedColumn(),
         TextColumn("{task.fields[counts]}"),
         TimeElapsedColumn(),
     )

@@ -17,12 +17,13 @@ from connectors.sugar.exceptions import SugarError
 from connectors.sugar.extension import API_LEVEL, ENDPOINT, EXTENSION_VERSION
 from connectors.sugar.extension.compat import require_extension
 from sugar_bridge.cli.common import handle_errors, make_context
-from sugar_bridge.cli.output import console
+from sugar_bridge.cli.output import CONTEXT_SETTINGS, console
 
 app = typer.Typer(
     help="The bridge's Sugar server extension (custom/service/bridge): build its Module Loader "
     "package, check that Sugar runs a compatible one.",
     no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
 )
 
 

@@ -50,6 +50,10 @@ UNWRAPPED_WIDTH = 10_000
 #: A library's progress callback: the step's name, items done so far, items in all (0: unknown).
 ProgressCallback = Callable[[str, int, int], None]
 
+#: Every Typer app's context settings: ``-h`` is ``--help`` too (also when a group's app is run on
+#: its own, as the sandbox's tests do).
+CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
+
 JsonOption = Annotated[
     bool,
     typer.Option(

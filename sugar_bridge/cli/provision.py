@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from sugar_bridge.cli.common import EXIT_FAILED, handle_errors, make_context
-from sugar_bridge.cli.output import JsonOption, console, err_console, print_json
+from sugar_bridge.cli.output import CONTEXT_SETTINGS, JsonOption, console, err_console, print_json
 
 if TYPE_CHECKING:
     from sugar_bridge.provision.apply import ApplyResult
@@ -27,6 +27,7 @@ app = typer.Typer(
     help="Provision Sugar from the config's sugar: section (users, roles, groups, accounts, "
     "custom fields): plan, apply, export, schema.",
     no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
 )
 
 _STYLE = {

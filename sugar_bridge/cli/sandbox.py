@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from sugar_bridge.cli.common import handle_errors, make_context
-from sugar_bridge.cli.output import JsonOption, console, print_json
+from sugar_bridge.cli.output import CONTEXT_SETTINGS, JsonOption, console, print_json
 from sugar_bridge.sandbox import (
     AodIndex,
     Faults,
@@ -35,6 +35,7 @@ app = typer.Typer(
     "and the offline demo; --suitecrm 8 plays SuiteCRM 8. Without a subcommand it starts "
     "the server in the foreground.",
     no_args_is_help=False,
+    context_settings=CONTEXT_SETTINGS,
 )
 
 

@@ -20,7 +20,7 @@ import typer
 from rich.table import Table
 
 from sugar_bridge.cli.common import EXIT_FAILED, Context, handle_errors, make_context
-from sugar_bridge.cli.output import JsonOption, console, print_json
+from sugar_bridge.cli.output import CONTEXT_SETTINGS, JsonOption, console, print_json
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ log = logging.getLogger("sugar_bridge.scheduler")
 app = typer.Typer(
     help="Run the nightly sync (and the provisioning drift check) on the configured schedule.",
     no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
 )
 
 

@@ -15,7 +15,13 @@ from rich.table import Table
 
 from sugar_bridge.cli.analytics import open_warehouse
 from sugar_bridge.cli.common import EXIT_PARTIAL, Context, handle_errors, make_context
-from sugar_bridge.cli.output import JsonOption, console, print_json, progress_reporter
+from sugar_bridge.cli.output import (
+    CONTEXT_SETTINGS,
+    JsonOption,
+    console,
+    print_json,
+    progress_reporter,
+)
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -26,6 +32,7 @@ app = typer.Typer(
     help="Push segments and habits into Sugar accounts, target lists and follow-up tasks; "
     "match warehouse customers to accounts.",
     no_args_is_help=True,
+    context_settings=CONTEXT_SETTINGS,
 )
 
 

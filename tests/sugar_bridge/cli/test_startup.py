@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -77,3 +78,15 @@ def test_dash_h_is_help_everywhere(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(app, [*path, "-h"])
     assert result.exit_code == 0, result.output
     assert f"Usage: sugar-bridge {' '.join(path)}" in result.output
+
+
+@pytest.mark.parametrize(
+    "group",
+    ["analytics", "db", "etl", "extension", "provision", "sandbox", "scheduler", "segments"],
+)
+def test_dash_h_on_a_group_app_run_alone(group: str) -> None:
+    # Some callers run a group's own app (the sandbox tests start `sugar_bridge.cli.sandbox`).
+    module = importlib.import_module(f"sugar_bridge.cli.{group}")
+    result = CliRunner().invoke(module.app, ["-h"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
