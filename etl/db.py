@@ -10,6 +10,7 @@ first: it upgrades automatically or refuses with a message saying what to run.
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from etl.exceptions import MigrationError, WarehouseNotCurrent, WarehouseUnavailable
@@ -111,7 +112,8 @@ def current_revision(engine: Engine) -> str | None:
                 return None
             heads = list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     except OperationalError as exc:
-        raise WarehouseUnavailable(f"cannot open the warehouse: {_describe(exc)}") from None
+        problem = _connection_problem(exc, engine.url) or _describe(exc)
+        raise WarehouseUnavailable(f"cannot open the warehouse: {problem}") from None
     if len(heads) > 1:
         raise WarehouseNotCurrent(f"the warehouse has several schema heads: {', '.join(heads)}")
     return str(heads[0]) if heads else None
@@ -163,6 +165,19 @@ def _known(revision: str) -> bool:
         return _script().get_revision(revision) is not None
     except (CommandError, KeyError):
         return False
+
+
+def _connection_problem(exc: Exception, url: URL) -> str | None:
+    """What failed when connecting, if the driver kept the socket error: DNS or a refused port.
+
+    PyMySQL keeps it as ``original_exception``; other drivers' own messages say it already.
+    """
+    cause = getattr(getattr(exc, "orig", None), "original_exception", None)
+    if isinstance(cause, socket.gaierror):
+        return f"cannot resolve host {url.host}"
+    if isinstance(cause, ConnectionRefusedError):
+        return f"nothing listening at {url.host}:{url.port or 3306} (connection refused)"
+    return None
 
 
 def _describe(exc: Exception) -> str:

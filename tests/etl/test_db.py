@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 from etl.db import create_engine_for, current_revision, ensure_current, head_revision, upgrade
-from etl.exceptions import MigrationError, WarehouseNotCurrent
+from etl.exceptions import MigrationError, WarehouseNotCurrent, WarehouseUnavailable
 from etl.schema import metadata
 from tests.etl.fixtures import BACKENDS, fresh_database
 
@@ -86,3 +87,21 @@ def test_a_failed_upgrade_leaves_nothing_where_ddl_is_transactional(
         engine.dispose()
         # SQLite and PostgreSQL roll the whole upgrade back; MariaDB commits each DDL statement.
         assert ("job_lock" in tables) == (kind == "mysql")
+
+
+def test_an_unreachable_mariadb_says_why() -> None:
+    # Real sockets: a port nothing listens on, and a name that never resolves (RFC 6761).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    refused = create_engine_for(f"mysql+pymysql://bridge:s3cret-pw@127.0.0.1:{port}/warehouse")
+    with pytest.raises(WarehouseUnavailable) as err:
+        current_revision(refused)
+    assert str(err.value) == (
+        f"cannot open the warehouse: nothing listening at 127.0.0.1:{port} (connection refused)"
+    )
+    unknown = create_engine_for("mysql+pymysql://bridge:s3cret-pw@warehouse.invalid/warehouse")
+    with pytest.raises(WarehouseUnavailable) as err:
+        current_revision(unknown)
+    assert str(err.value) == "cannot open the warehouse: cannot resolve host warehouse.invalid"
+    assert "s3cret-pw" not in str(err.value)
