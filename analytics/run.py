@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection, Engine
 
 from analytics.clv import (
@@ -33,11 +32,11 @@ from analytics.exceptions import AnalyticsError, ConvergenceError
 from analytics.habits import compute_habits, lifecycle_stages
 from analytics.portfolio import compute_portfolio
 from analytics.store import insert_run, load_portfolio_metrics, prune_runs, set_portfolio
-from etl.schema import etl_run
+from etl.runs import JobName, Run, run_ledger
 
 log = logging.getLogger(__name__)
 
-JOB = "analytics"
+JOB: JobName = "analytics"
 
 #: ``progress(step, done, total)``: the run's phases as they finish (for a progress display).
 Progress = Callable[[str, int, int], None]
@@ -167,30 +166,20 @@ def run_analytics(
 
     ``progress`` is told each phase of :data:`PHASES` as it finishes.
 
-    The ``etl_run`` row is written first (status ``running``) so a crash leaves a trace; the
-    results and the final status are one transaction. Raises AnalyticsError (after marking the
-    run failed) on any failure.
+    The run is opened in the ledger first (:mod:`etl.runs`, status ``running``) so a crash
+    leaves a trace; the results and the final status are one transaction. Raises AnalyticsError
+    (after marking the run failed) on any failure.
     """
-    started = clock()
-    with engine.begin() as conn:
-        inserted = conn.execute(
-            insert(etl_run).values(
-                job=JOB, started_at=started, status="running", watermark_to=as_of.isoformat()
-            )
-        ).inserted_primary_key
-        assert inserted is not None
-        run_id = int(inserted[0])
-    log.info("analytics run %d for as_of %s started", run_id, as_of)
+    run_id: int | None = None
     try:
-        with engine.begin() as conn:
-            info = _compute_and_store(conn, run_id, as_of, config, clock, progress)
+        with run_ledger(engine, JOB, watermark_to=as_of.isoformat(), started_at=clock()) as run:
+            run_id = run.run_id
+            log.info("analytics run %d for as_of %s started", run_id, as_of)
+            with engine.begin() as conn:
+                info = _compute_and_store(conn, run, as_of, config, clock, progress)
     except Exception as exc:
-        with engine.begin() as conn:
-            conn.execute(
-                update(etl_run)
-                .where(etl_run.c.run_id == run_id)
-                .values(status="failed", finished_at=clock(), error=f"{type(exc).__name__}: {exc}")
-            )
+        if run_id is None:  # the ledger could not even be written
+            raise
         log.error("analytics run %d failed: %s", run_id, exc)
         if isinstance(exc, AnalyticsError):
             raise
@@ -207,7 +196,7 @@ def run_analytics(
 
 def _compute_and_store(
     conn: Connection,
-    run_id: int,
+    run: Run,
     as_of: date,
     config: AnalyticsConfig,
     clock: Callable[[], datetime],
@@ -217,6 +206,7 @@ def _compute_and_store(
         if progress is not None:
             progress("analyse", n, len(PHASES))
 
+    run_id = run.run_id
     customers, fit, clv_error, n_orders, timings = score_customers(conn, as_of, config)
     phase_done(1)
     models = fit.as_dict() if fit is not None else None
@@ -265,23 +255,16 @@ def _compute_and_store(
         top_20_pct_revenue_share=concentration.get("top_20_pct"),
         timings={k: round(v, 3) for k, v in timings.items()},
     )
-    conn.execute(
-        update(etl_run)
-        .where(etl_run.c.run_id == run_id)
-        .values(
-            status="ok",
-            finished_at=clock(),
-            rows_read=n_orders,
-            rows_loaded=n_customers,
-            details={
-                "as_of": as_of.isoformat(),
-                "buyers": info.n_buyers,
-                "segments": segments,
-                "stages": stages,
-                "timings": info.timings,
-                "pruned_rows": pruned,
-                "clv_error": clv_error,
-            },
-        )
-    )
+    run.rows_read, run.rows_loaded = n_orders, n_customers
+    run.details = {
+        "as_of": as_of.isoformat(),
+        "buyers": info.n_buyers,
+        "segments": segments,
+        "stages": stages,
+        "timings": info.timings,
+        "pruned_rows": pruned,
+        "clv_error": clv_error,
+    }
+    # In the results' transaction: a run is ok exactly when its results are visible.
+    run.finish("ok", conn=conn, finished_at=clock())
     return info

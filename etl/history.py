@@ -1,15 +1,24 @@
-"""Read-only views of the run history and the rejects (for ``status`` and ``etl rejects``)."""
+"""Read-only views of the run history and the rejects (for ``status`` and ``etl rejects``).
+
+**Open rejects.** A rejected row stays on the operator's list, whatever run found it, until it is
+dealt with: a reject is *closed* when a later run loaded its file again (a corrected export, a
+changed file, a ``--full-refresh``; the rows still bad there are that run's rejects), when a
+later run loaded its order (database sources, whose keys name the order), or when a later run
+rejected the same row again (only the newest reject of a row is listed).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import desc, func, select
 from sqlalchemy.engine import Engine
 
-from etl.schema import etl_reject, etl_run
+from etl.schema import etl_loaded_file, etl_reject, etl_run, fact_order
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +55,10 @@ class RejectRow:
     rule: str
     reason: str
     raw: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as plain JSON-able values (``--json``)."""
+        return asdict(self)
 
 
 def last_runs(engine: Engine, limit_per_job: int = 5) -> list[RunRow]:
@@ -103,15 +116,125 @@ def rejects(engine: Engine, run_id: int, limit: int = 1000) -> list[RejectRow]:
         .limit(limit)
     )
     with engine.connect() as conn:
-        return [
-            RejectRow(
-                reject_id=row.reject_id,
-                run_id=row.run_id,
-                source=row.source,
-                source_key=row.source_key,
-                rule=row.rule,
-                reason=row.reason,
-                raw=row.raw,
+        return [_reject(row) for row in conn.execute(query)]
+
+
+def get_run(engine: Engine, run_id: int) -> RunRow | None:
+    """The ledger row of run ``run_id`` (None when there is no such run)."""
+    r = etl_run.c
+    query = select(
+        r.run_id,
+        r.job,
+        r.source,
+        r.started_at,
+        r.finished_at,
+        r.status,
+        r.rows_read,
+        r.rows_loaded,
+        r.rows_rejected,
+        r.error,
+        r.details,
+    ).where(r.run_id == run_id)
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return RunRow(**row._asdict()) if row is not None else None
+
+
+# A database source's row key: "<source>:order <order id> line <n>" (connectors/orders/sql_source).
+_ORDER_KEY = re.compile(r"^.*:order (?P<order>.+) line \S+$")
+_IN_CHUNK = 500
+
+
+def _open_reject_ids(engine: Engine) -> list[tuple[int, int]]:
+    """(reject_id, run_id) of every open reject (module docstring), in the order they were found."""
+    c, f = etl_reject.c, etl_loaded_file.c
+    with engine.connect() as conn:
+        loaded = {
+            (row.source, row.file_name): int(row.run_id)
+            for row in conn.execute(
+                select(f.source, f.file_name, f.run_id).where(f.status == "loaded")
             )
-            for row in conn.execute(query)
-        ]
+        }
+        newest: dict[tuple[str, str], int] = {}
+        rows: list[tuple[int, int, str, str | None]] = []
+        query = select(c.reject_id, c.run_id, c.source, c.source_key).order_by(c.reject_id)
+        for reject_id, run_id, source, key in conn.execute(query):
+            rows.append((int(reject_id), int(run_id), source, key))
+            if key is not None:
+                newest[(source, key)] = max(newest.get((source, key), 0), int(run_id))
+        candidates: list[tuple[int, int, str, str | None]] = []
+        for reject_id, run_id, source, key in rows:
+            if key is not None:
+                if newest[(source, key)] > run_id:
+                    continue  # rejected again later: that one is listed
+                file_name = key if (source, key) in loaded else key.rpartition(":")[0]
+                if loaded.get((source, file_name), 0) > run_id:
+                    continue  # its file was loaded again since
+            candidates.append((reject_id, run_id, source, key))
+        orders: dict[str, set[str]] = {}
+        for _, _, source, key in candidates:
+            match = _ORDER_KEY.match(key or "")
+            if match:
+                orders.setdefault(source, set()).add(match["order"])
+        written = _orders_written(conn, orders)
+    out = []
+    for reject_id, run_id, source, key in candidates:
+        match = _ORDER_KEY.match(key or "")
+        if match and written.get((source, match["order"]), 0) > run_id:
+            continue  # its order was loaded since
+        out.append((reject_id, run_id))
+    return out
+
+
+def _orders_written(conn: Any, orders: dict[str, set[str]]) -> dict[tuple[str, str], int]:
+    """(source, order id) → the run that last wrote the order, for the orders asked about."""
+    o = fact_order.c
+    out: dict[tuple[str, str], int] = {}
+    for source, ids in orders.items():
+        wanted = sorted(ids)
+        for start in range(0, len(wanted), _IN_CHUNK):
+            part = wanted[start : start + _IN_CHUNK]
+            query = select(o.source_order_id, o.etl_run_id).where(
+                o.source == source, o.source_order_id.in_(part)
+            )
+            for order_id, run_id in conn.execute(query):
+                out[(source, order_id)] = int(run_id)
+    return out
+
+
+def open_reject_run_ids(engine: Engine) -> set[int]:
+    """The runs that still have open rejects (kept by the history's retention)."""
+    return {run_id for _, run_id in _open_reject_ids(engine)}
+
+
+def open_rejects(engine: Engine, limit: int | None = None) -> tuple[list[RejectRow], int]:
+    """The open rejects of every run, oldest first, at most ``limit``; and how many are open."""
+    ids = [reject_id for reject_id, _ in _open_reject_ids(engine)]
+    return _reject_rows(engine, ids[:limit] if limit is not None else ids), len(ids)
+
+
+def _reject_rows(engine: Engine, ids: Iterable[int]) -> list[RejectRow]:
+    wanted = list(ids)
+    out: list[RejectRow] = []
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), _IN_CHUNK):
+            part = wanted[start : start + _IN_CHUNK]
+            query = (
+                select(etl_reject)
+                .where(etl_reject.c.reject_id.in_(part))
+                .order_by(etl_reject.c.reject_id)
+            )
+            out += [_reject(row) for row in conn.execute(query)]
+    return out
+
+
+def _reject(row: Any) -> RejectRow:
+    return RejectRow(
+        reject_id=row.reject_id,
+        run_id=row.run_id,
+        source=row.source,
+        source_key=row.source_key,
+        rule=row.rule,
+        reason=row.reason,
+        raw=row.raw,
+    )

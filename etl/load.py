@@ -36,13 +36,13 @@ from sqlalchemy import Date, DateTime, Numeric, Table, and_, bindparam, delete, 
 from sqlalchemy.engine import Connection, Dialect
 
 from connectors.orders.base import Checkpoint
+from etl.runs import add_counts
 from etl.schema import (
     dim_customer,
     dim_date,
     dim_product,
     etl_loaded_file,
     etl_reject,
-    etl_run,
     etl_watermark,
     fact_order,
     fact_order_line,
@@ -606,14 +606,12 @@ def write_batch(
         )
     if checkpoint is not None:
         write_checkpoint(conn, source, run_id, checkpoint, now)
-    conn.execute(
-        update(etl_run)
-        .where(etl_run.c.run_id == run_id)
-        .values(
-            rows_read=etl_run.c.rows_read + rows_read,
-            rows_loaded=etl_run.c.rows_loaded + result.lines_loaded,
-            rows_rejected=etl_run.c.rows_rejected + len(rejects),
-        )
+    add_counts(
+        conn,
+        run_id,
+        rows_read=rows_read,
+        rows_loaded=result.lines_loaded,
+        rows_rejected=len(rejects),
     )
     return result
 

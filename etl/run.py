@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -29,7 +29,8 @@ from connectors.orders.csv_source import CsvSource
 from etl.db import ensure_current
 from etl.exceptions import EtlError, LoadError, WarehouseUnavailable
 from etl.load import LoadMode, delete_source, write_batch
-from etl.schema import etl_loaded_file, etl_run, etl_watermark
+from etl.runs import Run, RunStatus, start_run
+from etl.schema import etl_loaded_file, etl_watermark
 from etl.validate import validate_chunk
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class EtlRunInfo:
     """Counts and timings of one ETL run (also stored in ``etl_run``)."""
 
     run_id: int
-    status: str  # ok | partial (some rows rejected) | failed
+    status: RunStatus  # ok | partial (some rows rejected) | failed
     rows_read: int = 0
     rows_loaded: int = 0
     rows_rejected: int = 0
@@ -145,30 +146,10 @@ def run_etl(
     names = ",".join(s.name for s in sources)[:64] or None
     started = time.perf_counter()
     try:
-        with engine.begin() as conn:
-            # A run still "running" for these sources was killed: say so in the history.
-            conn.execute(
-                update(etl_run)
-                .where(etl_run.c.job == "etl", etl_run.c.status == "running")
-                .where(etl_run.c.source == names)
-                .values(status="interrupted", error="the process ended before the run finished")
-            )
-            inserted = conn.execute(
-                etl_run.insert().values(
-                    job="etl",
-                    source=names,
-                    started_at=_now(),
-                    status="running",
-                    rows_read=0,
-                    rows_loaded=0,
-                    rows_rejected=0,
-                )
-            ).inserted_primary_key
-            assert inserted is not None
-            run_id = int(inserted[0])
+        run = start_run(engine, "etl", source=names)
     except OperationalError as exc:
         raise WarehouseUnavailable(f"cannot write to the warehouse: {exc.orig}") from None
-    info = EtlRunInfo(run_id=run_id, status="running")
+    info = EtlRunInfo(run_id=run.run_id, status="running")
     try:
         for source in sources:
             _run_source(
@@ -180,16 +161,17 @@ def run_etl(
         info.status = "failed"
         info.error = str(exc) or type(exc).__name__
         info.duration_s = time.perf_counter() - started
-        _finish(engine, info)
+        _finish(run, info)
         if isinstance(exc, SQLAlchemyError):
-            raise LoadError(f"run {run_id}: writing to the warehouse failed: {exc}") from exc
+            raise LoadError(f"run {run.run_id}: writing to the warehouse failed: {exc}") from exc
         raise
     info.status = "partial" if info.rows_rejected else "ok"
     info.duration_s = time.perf_counter() - started
-    _finish(engine, info)
+    _finish(run, info)
     log.info(
         "etl run %d %s: %d read, %d loaded, %d rejected in %.1fs",
-        run_id, info.status, info.rows_read, info.rows_loaded, info.rows_rejected, info.duration_s,
+        run.run_id, info.status, info.rows_read, info.rows_loaded, info.rows_rejected,
+        info.duration_s,
     )  # fmt: skip
     return info
 
@@ -308,23 +290,15 @@ def _run_chunk(
         )
 
 
-def _finish(engine: Engine, info: EtlRunInfo) -> None:
+def _finish(run: Run, info: EtlRunInfo) -> None:
+    """Close the run's ledger row; the counters were added batch by batch, in each batch."""
     single = next(iter(info.watermarks.values())) if len(info.watermarks) == 1 else (None, None)
+    run.status = info.status
+    run.error = info.error
+    run.watermark_from, run.watermark_to = single
+    run.details = info.details()
     try:
-        with engine.begin() as conn:
-            # The counters were kept up to date batch by batch (in each batch's transaction).
-            conn.execute(
-                update(etl_run)
-                .where(etl_run.c.run_id == info.run_id)
-                .values(
-                    finished_at=_now(),
-                    status=info.status,
-                    error=info.error,
-                    watermark_from=single[0],
-                    watermark_to=single[1],
-                    details=info.details(),
-                )
-            )
+        run.finish()
     except SQLAlchemyError:
         log.exception("could not record the end of etl run %d", info.run_id)
 

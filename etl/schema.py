@@ -159,7 +159,8 @@ etl_run = Table(
     Column("source", String(64)),
     Column("started_at", DateTime, nullable=False),
     Column("finished_at", DateTime),
-    Column("status", String(16), nullable=False),  # running | ok | partial | failed
+    # running | ok | partial | failed | cancelled | interrupted (etl.runs.RunStatus)
+    Column("status", String(16), nullable=False),
     Column("watermark_from", String(64)),
     Column("watermark_to", String(64)),
     Column("rows_read", Integer, nullable=False, default=0),
@@ -167,6 +168,11 @@ etl_run = Table(
     Column("rows_rejected", Integer, nullable=False, default=0),
     Column("error", Text),
     Column("details", JSON),  # step timings and counts
+    # The run's lease (migration 0006): who runs it, and until when it is known to be alive; a
+    # running row whose lease expired or whose process is gone is swept as interrupted.
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Column("lease_until", DateTime),
     Index(None, "job", "started_at"),
 )
 

@@ -2,9 +2,9 @@
 
 :func:`sync` is what ``sugar-bridge sync``, the scheduler and the demo call. Each step returns a
 small :class:`StepInfo` (counts, seconds, the run id of the step's own record); a failing step
-stops the run with :class:`PipelineStepFailed` naming it. The run is one ``etl_run`` row with
-``job='sync'`` (per-step counts and timings in ``details``), written when it starts and when it
-ends, so ``status`` and the scheduler's catch-up see it.
+stops the run with :class:`PipelineStepFailed` naming it. The run is one row of the run ledger
+(:mod:`etl.runs`, ``job='sync'``, per-step counts and timings in ``details``), written when it
+starts and when it ends, so ``status`` and the scheduler's catch-up see it.
 
 Safe to re-run at any point, because every step is: the load is an idempotent merge whose
 watermark commits with its rows, analytics recompute everything for ``as_of``, and the push sends
@@ -23,13 +23,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import insert, update
 from sqlalchemy.engine import Engine
 
-from etl.schema import etl_run
+from etl.runs import Run, RunStatus, start_run
 from sugar_bridge.config import ProjectConfig
 from sugar_bridge.exceptions import (
     ConfigError,
@@ -49,7 +48,6 @@ Progress = Callable[[str, int, int], None]
 StepName = Literal["extract", "validate", "load", "analyse", "push"]
 STEP_NAMES: tuple[StepName, ...] = ("extract", "validate", "load", "analyse", "push")
 StepStatus = Literal["ok", "partial", "skipped"]
-RunStatus = Literal["running", "ok", "partial", "failed", "cancelled", "interrupted"]
 
 
 @dataclass
@@ -139,55 +137,14 @@ class StageSpec:
     run: Stage
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
-def _start_record(engine: Engine, as_of: date, dry_run: bool) -> int:
-    with engine.begin() as conn:
-        # We hold the sync lock: a sync still "running" in the history was killed (SIGKILL, power
-        # loss) and will never finish; say so instead of leaving it running forever.
-        conn.execute(
-            update(etl_run)
-            .where(etl_run.c.job == "sync", etl_run.c.status == "running")
-            .values(status="interrupted", error="the process ended before the run finished")
-        )
-        result = conn.execute(
-            insert(etl_run).values(
-                job="sync",
-                started_at=_now(),
-                status="running",
-                watermark_to=as_of.isoformat(),
-                rows_read=0,
-                rows_loaded=0,
-                rows_rejected=0,
-                details={"as_of": as_of.isoformat(), "dry_run": dry_run, "steps": []},
-            )
-        )
-        key = result.inserted_primary_key
-        assert key is not None
-        return int(key[0])
-
-
-def _finish_record(engine: Engine, info: SyncInfo) -> None:
-    counts = {"rows_read": 0, "rows_loaded": 0, "rows_rejected": info.rows_rejected}
+def _finish_record(run: Run, info: SyncInfo) -> None:
+    """Close the sync's ledger row with its status, per-step details and headline counts."""
     extract, load = info.step("extract"), info.step("load")
-    if extract:
-        counts["rows_read"] = extract.counts.get("rows_read", 0)
-    if load:
-        counts["rows_loaded"] = load.counts.get("rows_loaded", 0)
-    with engine.begin() as conn:
-        conn.execute(
-            update(etl_run)
-            .where(etl_run.c.run_id == info.run_id)
-            .values(
-                finished_at=_now(),
-                status=info.status,
-                error=info.error,
-                details=info.details(),
-                **counts,
-            )
-        )
+    run.status, run.error, run.details = info.status, info.error, info.details()
+    run.rows_read = extract.counts.get("rows_read", 0) if extract else 0
+    run.rows_loaded = load.counts.get("rows_loaded", 0) if load else 0
+    run.rows_rejected = info.rows_rejected
+    run.finish()
 
 
 def _describe(exc: BaseException) -> str:
@@ -268,7 +225,13 @@ def sync(
     ttl = lock_ttl or timedelta(seconds=config.schedule.lock_ttl_seconds)
     started = time.perf_counter()
     with JobLock(engine, "sync", purpose=purpose, ttl=ttl) as lock:
-        run_id = _start_record(engine, as_of, dry_run)
+        run = start_run(
+            engine,
+            "sync",
+            watermark_to=as_of.isoformat(),
+            details={"as_of": as_of.isoformat(), "dry_run": dry_run, "steps": []},
+        )
+        run_id = run.run_id
         info = SyncInfo(run_id=run_id, as_of=as_of, dry_run=dry_run)
         ctx = StepContext(settings, config, engine, as_of, dry_run, run_id, cancel, progress)
         log.info("sync %d: as of %s%s", run_id, as_of, " (dry run)" if dry_run else "")
@@ -290,7 +253,7 @@ def sync(
             info.status = "partial" if partial else "ok"
         finally:
             info.seconds = time.perf_counter() - started
-            _finish_record(engine, info)
+            _finish_record(run, info)
             log.info("sync %d: %s in %.1f s", run_id, info.status, info.seconds)
     return info
 

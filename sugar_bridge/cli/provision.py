@@ -197,8 +197,8 @@ def apply_command(
 ) -> None:
     """Make Sugar match the spec: fields → roles → groups → users → memberships → accounts."""
     from sugar_bridge.provision.apply import apply
-    from sugar_bridge.provision.exceptions import ApplyFailed, PlanBlocked
-    from sugar_bridge.provision.history import record_apply, utcnow
+    from sugar_bridge.provision.exceptions import PlanBlocked
+    from sugar_bridge.provision.history import recorded_apply
     from sugar_bridge.provision.plan import plan
     from sugar_bridge.sugar import make_client
 
@@ -229,8 +229,7 @@ def apply_command(
             def advance(item: Item) -> None:
                 bar.update(task, advance=1, description=f"{item.kind} {item.key}")
 
-            started = utcnow()
-            try:
+            with recorded_apply(ctx.settings.warehouse_url_value) as record:
                 result = apply(
                     client,
                     spec,
@@ -240,23 +239,7 @@ def apply_command(
                     on_secret=ctx.masking.add,
                     current=the_plan,
                 )
-            except ApplyFailed as failed:
-                record_apply(
-                    ctx.settings.warehouse_url_value,
-                    started_at=started,
-                    status="failed",
-                    summary={},
-                    changes=failed.applied,
-                    error=str(failed),
-                )
-                raise
-    record_apply(
-        ctx.settings.warehouse_url_value,
-        started_at=started,
-        status="ok",
-        summary=result.summary(),
-        changes=len(result.applied),
-    )
+                record.summary, record.changes = result.summary(), len(result.applied)
     _render_result(result)
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from connectors.sugar.aod import aod_indexing
 from connectors.sugar.client import SugarClient
 from connectors.sugar.pool import SessionPool, sum_stats
+from etl.runs import RunStatus, describe_error, run_ledger
 from sugar_bridge.push import store
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.diff import FieldSpec, changed_fields, desired_values, resolve_fields
@@ -69,7 +70,7 @@ class PushRunInfo:
     as_of: date
     dry_run: bool
     full: bool
-    status: str = "running"  # ok | partial | failed
+    status: RunStatus = "running"  # ok | partial | failed
     customers: int = 0
     matched: int = 0
     ambiguous: int = 0
@@ -141,16 +142,16 @@ def push_segments(
     are recorded and make the run ``partial`` instead.
     """
     started = _now()
-    run_id = store.start_run(engine, as_of, dry_run=dry_run, full=full, now=started)
+    run = store.start_run(engine, as_of, dry_run=dry_run, full=full, now=started)
+    run_id = run.run_id
     info = PushRunInfo(run_id=run_id, as_of=as_of, dry_run=dry_run, full=full)
     try:
         _run(engine, client_factory, config, info, started, progress)
     except BaseException as exc:
         info.status = "failed"
-        info.error = f"{type(exc).__name__}: {exc}"
+        info.error = describe_error(exc)
         store.finish_run(
-            engine,
-            run_id,
+            run,
             status="failed",
             counts=info.counts(),
             details=_details(info),
@@ -161,8 +162,7 @@ def push_segments(
     failures = info.failed + info.list_failed + info.tasks_failed
     info.status = "partial" if failures else "ok"
     store.finish_run(
-        engine,
-        run_id,
+        run,
         status=info.status,
         counts=info.counts(),
         details=_details(info),
@@ -209,30 +209,30 @@ def match_accounts(engine: Engine, client_factory: ClientFactory, config: PushCo
     ``segments unmatched`` shows. The push does the same as its first step.
     """
     now = _now()
-    run_id = store.start_job(engine, "match", now)
-    rows, _ = store.load_customers(engine, config.match.external_id_format)
-    client = client_factory()
-    try:
-        accounts = read_accounts(client.module("Accounts"), config.match.external_id_field)
-    finally:
-        client.close()
-    result = match_customers(
-        [r.customer for r in rows], accounts, config.match.order, config.match.name_suffixes
-    )
-    info = PushRunInfo(run_id=run_id, as_of=now.date(), dry_run=False, full=False)
-    by_key = {r.customer.customer_key: r for r in rows}
-    _record_match(engine, config, info, result, by_key, {a.id: a for a in accounts}, now)
-    out = MatchInfo(
-        run_id=run_id,
-        customers=len(rows),
-        accounts=len(accounts),
-        matched=info.matched,
-        new_matches=sum(1 for m in result.matches.values() if m.new),
-        ambiguous=info.ambiguous,
-        unmatched=info.unmatched,
-        by_method=dict(Counter(m.method for m in result.matches.values())),
-    )
-    store.finish_job(engine, run_id, status="ok", details=asdict(out), now=_now())
+    with run_ledger(engine, "push", source="match", started_at=now) as run:
+        rows, _ = store.load_customers(engine, config.match.external_id_format)
+        client = client_factory()
+        try:
+            accounts = read_accounts(client.module("Accounts"), config.match.external_id_field)
+        finally:
+            client.close()
+        result = match_customers(
+            [r.customer for r in rows], accounts, config.match.order, config.match.name_suffixes
+        )
+        info = PushRunInfo(run_id=run.run_id, as_of=now.date(), dry_run=False, full=False)
+        by_key = {r.customer.customer_key: r for r in rows}
+        _record_match(engine, config, info, result, by_key, {a.id: a for a in accounts}, now)
+        out = MatchInfo(
+            run_id=run.run_id,
+            customers=len(rows),
+            accounts=len(accounts),
+            matched=info.matched,
+            new_matches=sum(1 for m in result.matches.values() if m.new),
+            ambiguous=info.ambiguous,
+            unmatched=info.unmatched,
+            by_method=dict(Counter(m.method for m in result.matches.values())),
+        )
+        run.details = asdict(out)
     return out
 
 

@@ -28,9 +28,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from etl.runs import Run, RunStatus
+from etl.runs import start_run as start_run_record
 from etl.schema import (
     dim_customer,
-    etl_run,
     push_followup,
     push_log,
     push_match_issue,
@@ -121,26 +122,20 @@ def load_customers(
 # --- runs -----------------------------------------------------------------------------------
 
 
-def start_run(engine: Engine, as_of: date, *, dry_run: bool, full: bool, now: datetime) -> int:
-    """Open a push run: an ``etl_run`` row (job ``push``) and its ``push_run`` row."""
+def start_run(engine: Engine, as_of: date, *, dry_run: bool, full: bool, now: datetime) -> Run:
+    """Open a push run: its ledger row (job ``push``, :mod:`etl.runs`) and its ``push_run`` row."""
+    run = start_run_record(
+        engine,
+        "push",
+        source="sugar",
+        started_at=now,
+        details={"as_of": as_of.isoformat(), "dry_run": dry_run, "full": full},
+    )
+    counts = dict.fromkeys(COUNT_COLUMNS, 0)
     with engine.begin() as conn:
-        run_id = conn.execute(
-            insert(etl_run).values(
-                job="push",
-                source="sugar",
-                started_at=now,
-                status="running",
-                rows_read=0,
-                rows_loaded=0,
-                rows_rejected=0,
-                details={"as_of": as_of.isoformat(), "dry_run": dry_run, "full": full},
-            )
-        ).inserted_primary_key
-        assert run_id is not None
-        counts = dict.fromkeys(COUNT_COLUMNS, 0)
         conn.execute(
             insert(push_run).values(
-                run_id=run_id[0],
+                run_id=run.run_id,
                 as_of=as_of,
                 dry_run=dry_run,
                 full_push=full,
@@ -149,37 +144,7 @@ def start_run(engine: Engine, as_of: date, *, dry_run: bool, full: bool, now: da
                 **counts,
             )
         )
-    return int(run_id[0])
-
-
-def start_job(engine: Engine, kind: str, now: datetime) -> int:
-    """An ``etl_run`` row (job ``push``) for a push-side job without a push_run (e.g. match)."""
-    with engine.begin() as conn:
-        pk = conn.execute(
-            insert(etl_run).values(
-                job="push",
-                source=kind,
-                started_at=now,
-                status="running",
-                rows_read=0,
-                rows_loaded=0,
-                rows_rejected=0,
-            )
-        ).inserted_primary_key
-    assert pk is not None
-    return int(pk[0])
-
-
-def finish_job(
-    engine: Engine, run_id: int, *, status: str, details: Mapping[str, Any], now: datetime
-) -> None:
-    """Close a job opened by :func:`start_job`."""
-    with engine.begin() as conn:
-        conn.execute(
-            update(etl_run)
-            .where(etl_run.c.run_id == run_id)
-            .values(status=status, finished_at=now, details=dict(details))
-        )
+    return run
 
 
 def habits_as_of(engine: Engine) -> date | None:
@@ -214,20 +179,23 @@ COUNT_COLUMNS = (
 
 
 def finish_run(
-    engine: Engine,
-    run_id: int,
+    run: Run,
     *,
-    status: str,
+    status: RunStatus,
     counts: Mapping[str, int],
     details: Mapping[str, Any],
     error: str | None,
     now: datetime,
 ) -> None:
-    """Close a push run with its counts (both ``push_run`` and ``etl_run``)."""
-    with engine.begin() as conn:
+    """Close a push run with its counts (``push_run`` and the ledger row, in one transaction)."""
+    run.status, run.error, run.details = status, error, dict(details)
+    run.rows_read = int(counts.get("customers", 0))
+    run.rows_loaded = int(counts.get("created", 0)) + int(counts.get("updated", 0))
+    run.rows_rejected = int(counts.get("failed", 0))
+    with run.engine.begin() as conn:
         conn.execute(
             update(push_run)
-            .where(push_run.c.run_id == run_id)
+            .where(push_run.c.run_id == run.run_id)
             .values(
                 status=status,
                 finished_at=now,
@@ -236,19 +204,7 @@ def finish_run(
                 **{c: int(counts.get(c, 0)) for c in COUNT_COLUMNS},
             )
         )
-        conn.execute(
-            update(etl_run)
-            .where(etl_run.c.run_id == run_id)
-            .values(
-                status=status,
-                finished_at=now,
-                rows_read=int(counts.get("customers", 0)),
-                rows_loaded=int(counts.get("created", 0)) + int(counts.get("updated", 0)),
-                rows_rejected=int(counts.get("failed", 0)),
-                error=error,
-                details=dict(details),
-            )
-        )
+        run.finish(conn=conn, finished_at=now)
 
 
 # --- matches --------------------------------------------------------------------------------
