@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 
-from sugar_bridge.cli.output import err_console
+from sugar_bridge.cli.output import report_problem
 from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.logs import SecretMaskingFilter, setup_logging
 
@@ -92,12 +92,12 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
-            err_console.print(f"[bold red]config error:[/] {exc}", markup=True, highlight=False)
+            report_problem("config error", str(exc))
             raise typer.Exit(EXIT_CONFIG) from None
         except Exception as exc:
             if isinstance(exc, _known_errors()):
                 logging.getLogger("sugar_bridge").debug("command failed", exc_info=True)
-                err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+                report_problem("error", str(exc))
                 raise typer.Exit(EXIT_FAILED) from None
             # The sandbox's errors are a tree of their own (it stands apart from the bridge). Its
             # package is imported only now, on an error: commands that never start a sandbox do
@@ -108,7 +108,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
                 raise
             config = isinstance(exc, SandboxConfigError)
             label = "config error" if config else "error"
-            err_console.print(f"[bold red]{label}:[/] {exc}", markup=True, highlight=False)
+            report_problem(label, str(exc))
             raise typer.Exit(EXIT_CONFIG if config else EXIT_FAILED) from None
 
     return wrapper

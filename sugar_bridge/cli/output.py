@@ -26,6 +26,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console, ConsoleDimensions
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -117,6 +118,18 @@ def print_json(document: object) -> None:
 def json_logs() -> bool:
     """Whether the root logger writes JSON lines (then no human chatter goes to stderr)."""
     return any(isinstance(h.formatter, JsonLinesFormatter) for h in logging.getLogger().handlers)
+
+
+def report_problem(label: str, message: str, *, level: int = logging.ERROR) -> None:
+    """An error or warning for a person (``label: message`` on stderr, in colour).
+
+    With JSON logs it is a log record instead, so that stderr stays JSON lines only.
+    """
+    if json_logs():
+        log.log(level, "%s: %s", label, message)
+        return
+    style = "bold red" if level >= logging.ERROR else "yellow"
+    err_console.print(f"[{style}]{label}:[/] {escape(message)}", highlight=False)
 
 
 class _RateColumn(ProgressColumn):

@@ -8,6 +8,7 @@ with Rich.
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,7 +18,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from sugar_bridge.cli.common import EXIT_FAILED, handle_errors, make_context
-from sugar_bridge.cli.output import CONTEXT_SETTINGS, JsonOption, console, err_console, print_json
+from sugar_bridge.cli.output import (
+    CONTEXT_SETTINGS,
+    JsonOption,
+    console,
+    err_console,
+    print_json,
+    report_problem,
+)
 
 if TYPE_CHECKING:
     from sugar_bridge.provision.apply import ApplyResult
@@ -82,15 +90,15 @@ def render_plan(the_plan: Plan, *, show_unchanged: bool = False) -> None:
     if shown:
         console.print(table)
     for blocker in the_plan.blockers:
-        err_console.print(f"[bold red]blocked:[/] {blocker}", highlight=False)
+        report_problem("blocked", blocker)
     counts = the_plan.counts()
     summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items())) or "nothing"
     console.print(f"Plan: {summary}.", highlight=False)
     if the_plan.blockers:
-        err_console.print(
-            f"[bold red]Blocked:[/] {len(the_plan.blockers)} blocker(s) above; apply would change "
-            "nothing until they are resolved.",
-            highlight=False,
+        report_problem(
+            "Blocked",
+            f"{len(the_plan.blockers)} blocker(s) above; apply would change nothing until they "
+            "are resolved.",
         )
     elif not the_plan.has_changes:
         console.print("[green]No changes: Sugar matches the spec.[/]")
@@ -267,7 +275,7 @@ def export_command(
         result = export(client, modules=modules, account_key_field=key_field)
     _emit(result.to_yaml(), out, "Spec")
     for line in result.skipped:
-        err_console.print(f"[yellow]skipped:[/] {line}", highlight=False)
+        report_problem("skipped", line, level=logging.WARNING)
 
 
 @app.command("schema")

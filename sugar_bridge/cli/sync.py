@@ -7,6 +7,7 @@ rejected or some pushes failed (they are retried by the next run).
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Iterator
@@ -23,10 +24,10 @@ from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_context, q
 from sugar_bridge.cli.output import (
     JsonOption,
     console,
-    err_console,
     json_logs,
     print_json,
     progress_reporter,
+    report_problem,
 )
 from sugar_bridge.exceptions import ConfigError
 
@@ -53,9 +54,10 @@ def stop_on_signals(cancel: threading.Event) -> Iterator[None]:
         if cancel.is_set():
             raise KeyboardInterrupt
         cancel.set()
-        err_console.print(
-            f"{signal.Signals(signum).name}: stopping after the current step "
-            "(again to interrupt now)"
+        report_problem(
+            signal.Signals(signum).name,
+            "stopping after the current step (again to interrupt now)",
+            level=logging.WARNING,
         )
 
     old_int = signal.signal(signal.SIGINT, handler)

@@ -12,6 +12,7 @@ from rich.table import Table
 from typer.testing import CliRunner
 
 import sugar_bridge.pipeline as pipeline
+from connectors.sugar.exceptions import ConnectionRefused
 from sugar_bridge.cli.app import app
 from sugar_bridge.cli.output import _Console, _LogProgress
 from sugar_bridge.pipeline import StageSpec, StepContext, StepInfo
@@ -173,3 +174,34 @@ def test_log_progress_reports_a_long_step_not_a_quick_one(
         "push: write: 2,500 / 20,000, 250/s",
         "push: write: 20,000 / 20,000, 500/s",
     ]
+
+
+def test_a_failed_sync_with_json_logs_reports_its_error_as_json(
+    fake_sync: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def push_down(ctx: StepContext) -> list[StepInfo]:
+        raise ConnectionRefused("nothing listening at crm.example.com:443 [connection refused]")
+
+    stages = [StageSpec(("extract", "validate", "load"), _etl), StageSpec(("push",), push_down)]
+    monkeypatch.setattr(pipeline, "default_stages", lambda settings, config: stages)
+    monkeypatch.setenv("SUGAR_BRIDGE_LOG_FORMAT", "json")
+    result = CliRunner().invoke(app, ["sync", "--as-of", "2026-11-30"])
+    assert result.exit_code == 1, result.output
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # every line is JSON
+    errors = [r["message"] for r in records if r["level"] == "ERROR"]
+    assert errors == [
+        "error: step 'push' failed: nothing listening at crm.example.com:443 [connection refused]"
+    ]
+    assert result.stdout == ""
+
+
+def test_a_problem_for_a_person_keeps_its_brackets(fake_sync: None) -> None:
+    def push_down(ctx: StepContext) -> list[StepInfo]:
+        raise ConnectionRefused("nothing listening at crm.example.com:443 [connection refused]")
+
+    pipeline_stages = [StageSpec(("push",), push_down)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "default_stages", lambda settings, config: pipeline_stages)
+        result = CliRunner().invoke(app, ["sync", "--as-of", "2026-11-30"])
+    assert result.exit_code == 1, result.output
+    assert "[connection refused]" in result.stderr  # not eaten as Rich markup
