@@ -4,6 +4,9 @@
 #   bash .ci/suitecrm.sh start     install (first time) and start; prints the SUGAR_LIVE_* lines
 #   bash .ci/suitecrm.sh env       print the SUGAR_LIVE_* lines of a running instance
 #   bash .ci/suitecrm.sh aod on|off   SuiteCRM's AOD search indexing (7.14's default on, 7.15's off)
+#   bash .ci/suitecrm.sh extension   (re)install the current extension through the Module Loader
+#   bash .ci/suitecrm.sh cron      one run of Sugar's scheduler (cron.php as the web user), what
+#                                  the site's crontab does every minute (AOD's index job among them)
 #   bash .ci/suitecrm.sh stop      stop Apache and its MariaDB (the files stay for the next start)
 #   bash .ci/suitecrm.sh purge     stop and remove everything it made
 #
@@ -200,6 +203,11 @@ case "${1:-}" in
     ;;
   env) print_env ;;
   aod) set_aod "${2:-}" ;;
+  extension) install_extension ;;
+  cron)
+    # What Sugar's documented crontab line runs; the scheduler runs the jobs that are due.
+    (cd "$root" && runuser -u www-data -- php -f cron.php >/dev/null)
+    ;;
   stop)
     apache_alive && apache stop || true
     db stop || true
@@ -213,5 +221,5 @@ case "${1:-}" in
     db stop || true
     rm -rf "$base"
     ;;
-  *) echo "usage: $0 start|env|aod on|off|stop|purge" >&2; exit 2 ;;
+  *) echo "usage: $0 start|env|aod on|off|extension|cron|stop|purge" >&2; exit 2 ;;
 esac

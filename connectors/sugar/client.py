@@ -564,6 +564,12 @@ class SugarClient:
             return bool(nvl_get(params["name_value_list"], "id"))
         if signature.method == "set_entries":
             return all(bool(nvl_get(row, "id")) for row in params["name_value_lists"])
+        if signature.method == "bridge_save_records":
+            # With its id, a record's replay updates what the first attempt stored.
+            records = params["records"]
+            return isinstance(records, list) and all(
+                isinstance(row, Mapping) and bool(row.get("id")) for row in records
+            )
         return False
 
     def _call(

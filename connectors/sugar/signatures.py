@@ -220,6 +220,16 @@ SIGNATURES: dict[str, Signature] = {
         Signature("bridge_get_role_actions", (_p(_S), _p("role_id")), endpoint="extension"),
         # Since extension 1.2.0: the stored custom fields, with a decimal's precision.
         Signature("bridge_get_custom_fields", (_p(_S), _p("module_name")), endpoint="extension"),
+        # Since extension 1.3.0, for any user with write access: a batch saved through the bean
+        # API, AOD indexing deferred. Replay-safe only when every record carries its id (a create
+        # sends new_with_id, which updates the record a lost first answer had already made): the
+        # client checks that before retrying.
+        Signature(
+            "bridge_save_records",
+            (_p(_S), _p("module_name"), _p("records"), _p("select_fields", [])),
+            writes=True,
+            endpoint="extension",
+        ),
     )
 }
 

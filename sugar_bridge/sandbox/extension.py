@@ -17,6 +17,7 @@ from typing import Any
 from sugar_bridge.sandbox import quirks
 from sugar_bridge.sandbox.api import REQUIRED, CallContext, Session, Signature, SugarApi
 from sugar_bridge.sandbox.exceptions import SugarFault, access_denied
+from sugar_bridge.sandbox.faults import IndexLock
 from sugar_bridge.sandbox.modules import MODULES, FieldDef, ModuleDef
 from sugar_bridge.sandbox.store import now_db
 
@@ -36,8 +37,14 @@ EXTENSION_SIGNATURES: dict[str, Signature] = {
     "bridge_set_role_actions": (("session", REQUIRED), ("role_id", REQUIRED), ("rights", REQUIRED)),
     "bridge_get_role_actions": (("session", REQUIRED), ("role_id", REQUIRED)),
     "bridge_get_custom_fields": (("session", REQUIRED), ("module_name", REQUIRED)),
+    "bridge_save_records": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("records", REQUIRED),
+        ("select_fields", []),
+    ),
 }
-EXTENSION_VERSION = "1.2.0"
+EXTENSION_VERSION = "1.3.0"
 # The extension's field types → Sugar's (DynamicField widget) type; default lengths (Studio's).
 CUSTOM_FIELD_TYPES: dict[str, str] = {
     "varchar": "varchar",
@@ -57,14 +64,34 @@ _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,55}_c$")
 # Names bridge_remove_custom_field accepts (Studio's fields too, whatever their case).
 _REMOVABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,61}_c$")
 _ENUM_TYPES = ("enum", "multienum", "radioenum")
+#: bridge_save_records: records per call, and the modules it refuses (set_entries gives them
+#: semantics a plain bean save has not).
+MAX_SAVE_RECORDS = 500
+SAVE_REFUSED_MODULES = ("Users", "Employees", "Contacts")
+#: Per-record errors of bridge_save_records: (number, name, description).
+RECORD_ERRORS: dict[str, tuple[int, str, str]] = {
+    "not_found": (
+        1006,
+        "Bridge: no such record",
+        "No record has this id (or it is deleted); nothing was saved",
+    ),
+    "no_access": (40, "Access Denied", "You do not have access to save this record"),
+    "invalid_record": (
+        1005,
+        "Bridge: invalid record",
+        "A record must be an object of field => value with a valid id",
+    ),
+}
 
 
 class BridgeExtension:
     """The ``bridge_*`` methods; sessions, modules and the store come from the v4_1 ``api``."""
 
-    def __init__(self, api: SugarApi) -> None:
+    def __init__(self, api: SugarApi, index: Callable[[], IndexLock | None] = lambda: None) -> None:
         self.api = api
         self.store = api.store
+        # The server's AOD index model (None while AOD is off), read on every call.
+        self._index = index
 
     def method(self, name: str) -> tuple[Callable[..., Any], Signature] | None:
         """The implementation and PHP signature of an extension method, or None when unknown."""
@@ -92,6 +119,8 @@ class BridgeExtension:
             "php_version": "8.2.0-sandbox",
             "modules": sorted(MODULES),
             "security_groups": True,
+            "aod_enabled": self._index() is not None,
+            "save_records_max": MAX_SAVE_RECORDS,
         }
 
     @staticmethod
@@ -472,3 +501,122 @@ class BridgeExtension:
         return self.store.role_levels(self._role(role_id))
 
     # --- dispatch -----------------------------------------------------------------------------
+
+    # --- bridge_save_records ----------------------------------------------------------------------
+
+    def bridge_save_records(
+        self,
+        ctx: CallContext,
+        session: Any,
+        module_name: Any,
+        records: Any,
+        select_fields: Any = None,
+    ) -> Any:
+        """``bridge_save_records``: each record saved like set_entries saves it (the sandbox's
+        ``_save``), with the extension's id rules (an unknown id without ``new_with_id`` is error
+        1006, ``new_with_id`` on an existing id updates it), a refused row answered with error 40,
+        and the stored values read back per record. With AOD on, the records are left to the
+        index job (``IndexLock.defer``) instead of each taking the index lock."""
+        sess = self.api._auth(ctx, session)
+        module = self.api._module(module_name)
+        self.api._check_acl(sess, module, "edit")
+        if module.name in SAVE_REFUSED_MODULES:
+            raise SugarFault(
+                1005,
+                "Bridge: invalid records",
+                f"{module.name} cannot be saved here: set_entries gives it extra semantics",
+            )
+        if not isinstance(records, list) or len(records) > MAX_SAVE_RECORDS:
+            raise SugarFault(
+                1005,
+                "Bridge: invalid records",
+                f"records must be a list of at most {MAX_SAVE_RECORDS} objects",
+            )
+        fields = [f for f in select_fields if isinstance(f, str)] if select_fields else []
+        index = self._index()
+        deferred = index is not None and module.name in index.aod.modules
+        out = []
+        with self.store.transaction():
+            for record in records:
+                answer = self._save_record(ctx, sess, module, record, fields)
+                if answer["saved"] and deferred and index is not None:
+                    index.defer(module.name, str(answer["id"]))
+                out.append(answer)
+        saved = sum(1 for a in out if a["saved"])
+        return {
+            "module_name": module.name,
+            "aod_enabled": index is not None,
+            "index_deferred": index is not None,
+            "saved": saved,
+            "failed": len(out) - saved,
+            "records": out,
+        }
+
+    @staticmethod
+    def _enum_key(f: FieldDef, value: Any) -> Any:
+        """What new_handle_set_entries (and the extension) do to an enum value: a label of the
+        field's list that is not also a key becomes its key."""
+        if f.type != "enum" or not f.options or isinstance(value, dict | list) or value is None:
+            return value
+        text = str(value)
+        if text in f.options:
+            return value
+        keys = [k for k, label in f.options.items() if label == text]
+        return keys[0] if keys else value
+
+    def _save_record(
+        self, ctx: CallContext, sess: Session, module: ModuleDef, record: Any, fields: list[str]
+    ) -> dict[str, Any]:
+        """One record of bridge_save_records: {id, created, saved, error, entry}."""
+
+        def answer(
+            rid: Any, created: bool, error: str | None, *, stored: bool = False
+        ) -> dict[str, Any]:
+            entry = None
+            if stored and fields:
+                row = self.store.get(module, str(rid))
+                if row is not None:
+                    try:
+                        self.api._check_acl(sess, module, "view", row)
+                        entry = self.api._entry(module, row, fields)
+                    except SugarFault:
+                        entry = None
+            number, name, description = RECORD_ERRORS[error] if error else (0, "", "")
+            return {
+                "id": rid,
+                "created": created,
+                "saved": error is None,
+                "error": None
+                if error is None
+                else {"number": number, "name": name, "description": description},
+                "entry": entry,
+            }
+
+        if not isinstance(record, dict):
+            return answer(None, False, "invalid_record")
+        rid = record.get("id")
+        if rid is not None and (not isinstance(rid, str) or not quirks.is_valid_id(rid)):
+            return answer(None, False, "invalid_record")
+        with_id = rid is not None and bool(record.get("new_with_id"))
+        known = self.store.fields(module)
+        values = {
+            k: self._enum_key(known[k], v) if k in known else v
+            for k, v in record.items()
+            if k not in ("id", "new_with_id") and not (k in known and known[k].sensitive)
+        }
+        existing = self.store.get(module, rid) if rid is not None else None
+        if rid is not None and existing is None and not with_id:
+            return answer(rid, False, "not_found")
+        nvl: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in values.items()]
+        if rid is not None:
+            nvl.insert(0, {"name": "id", "value": rid})
+            if existing is None:
+                nvl.insert(1, {"name": "new_with_id", "value": True})
+        try:
+            saved_id, _ = self.api._save(ctx, sess, module, nvl)
+        except SugarFault as fault:
+            if str(fault.number) != "40":
+                raise
+            return answer(rid, False, "no_access")
+        deleting = str(values.get("deleted", "")) in ("1", "True", "true")
+        return answer(saved_id, existing is None, None, stored=not deleting)

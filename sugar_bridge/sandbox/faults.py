@@ -129,6 +129,27 @@ class IndexLock:
         self._sleep = sleep
         self._in_line = 0  # saves holding or waiting for the lock
         self.contended_saves = 0
+        # Records saved with indexing deferred (bridge_save_records): what Sugar's
+        # aodIndexUnindexed job finds without an aod_indexevent as new as the record.
+        self._pending: set[tuple[str, str]] = set()
+
+    def defer(self, module: str, record_id: str) -> None:
+        """A record saved with its indexing left to the index job (not searchable yet)."""
+        with self._guard:
+            self._pending.add((module, record_id))
+
+    def searchable(self, module: str, record_id: str) -> bool:
+        """Whether AOD's search would find the record (it is not waiting for the index job)."""
+        with self._guard:
+            return (module, record_id) not in self._pending
+
+    def run_index_job(self) -> int:
+        """Sugar's ``aodIndexUnindexed`` job: index every deferred record, one index write each
+        under the lock (as the job does); how many it indexed."""
+        with self._guard:
+            pending, self._pending = sorted(self._pending), set()
+        self.write(len(pending))
+        return len(pending)
 
     def write(self, saves: int) -> None:
         for _ in range(saves):

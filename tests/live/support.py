@@ -302,6 +302,7 @@ class CreationLog:
         if method not in (
             "set_entry",
             "set_entries",
+            "bridge_save_records",
             "bridge_ensure_custom_field",
             "bridge_remove_custom_field",
         ):
@@ -320,6 +321,12 @@ class CreationLog:
                 name = rest.get("field_name") if isinstance(rest, dict) else rest[2]
                 if isinstance(reply, dict) and reply.get("name") == name:
                     self.fields.discard((str(module), str(name)))
+                return
+            if method == "bridge_save_records":
+                records = reply.get("records") if isinstance(reply, dict) else None
+                for saved in records if isinstance(records, list) else []:
+                    if isinstance(saved, dict) and isinstance(saved.get("id"), str):
+                        self.record_ids.add(saved["id"])
                 return
             if isinstance(reply, dict) and isinstance(reply.get("id"), str):
                 self.record_ids.add(reply["id"])

@@ -90,6 +90,7 @@ def render_manifest(files: tuple[str, ...] = PHP_FILES) -> str:
         description=(
             "REST methods for the sugar-bridge integration: bridge_info, "
             "bridge_ensure_custom_field, bridge_remove_custom_field, bridge_set_role_actions, "
+            "bridge_save_records, "
             "bridge_get_role_actions "
             "(endpoint custom/service/bridge/rest.php, admin sessions only)."
         ),

@@ -356,6 +356,64 @@ def create_again_with_an_existing_id(t: Target) -> Any:
     return answers, t.read("Accounts", record, ["name"])["name"]
 
 
+# --- bridge_save_records (extension 1.3.0): the bulk save, side by side -----------------------
+
+
+def _bulk(t: Target, records: list[dict[str, Any]], fields: list[str], session: str = "") -> Any:
+    """One bridge_save_records call; the answer with the ids and dates taken out."""
+    body = t.call(
+        "bridge_save_records", [session or t.admin, "Accounts", records, fields], bridge=True
+    )
+    if not isinstance(body, dict) or "records" not in body:
+        return _error(body)
+    out = []
+    for saved in body["records"]:
+        if saved.get("saved") and isinstance(saved.get("id"), str):
+            t.cleanup.append(("Accounts", saved["id"]))
+        entry = saved.get("entry") or {}
+        values = {k: v["value"] for k, v in (entry.get("name_value_list") or {}).items()}
+        values.pop("id", None)
+        out.append((saved["created"], saved["saved"], saved["error"], values))
+    return {k: v for k, v in body.items() if k != "records"}, out
+
+
+def bulk_stores_every_type_as_set_entries_does(t: Target) -> Any:
+    """Custom fields of every type, an empty value, a null, HTML: what is answered and stored."""
+    full = {
+        "name": "SB parity bulk <b>O'Neil</b> & co",
+        _f("ext"): "x & <y>",
+        _f("seg"): "B",  # the label: stored as its key, like set_entries
+        _f("n"): 7,
+        _f("m"): 1234.567,
+        _f("p"): "3.25",
+        _f("d"): "2026-01-02",
+        _f("t"): "2026-01-02 03:04:05",
+    }
+    record = str(uuid.uuid4())
+    created = _bulk(t, [{"id": record, "new_with_id": True, **full}], ["name", *CUSTOM])
+    cleared = _bulk(t, [{"id": record, _f("ext"): "", _f("n"): None}], [_f("ext"), _f("n")])
+    return created, cleared, t.read("Accounts", record, ["name", *CUSTOM])
+
+
+def bulk_answers_each_record_its_own_fate(t: Target) -> Any:
+    """Owner rights per record (error 40 for the one the user may not edit, the others saved),
+    an unknown id (1006), a replayed create (updated)."""
+    user_id, session = t.user(
+        uuid.uuid4().hex[:6], {"Accounts": {"access": 89, "view": 90, "list": 90, "edit": 75}}
+    )
+    mine, other = _account(t, {"assigned_user_id": user_id}), _account(t, {"assigned_user_id": "1"})
+    ghost = str(uuid.uuid4())
+    rows = [
+        {"id": mine, "description": "bulk"},
+        {"id": other, "description": "bulk"},
+        {"id": ghost, "description": "bulk"},
+    ]
+    answer = _bulk(t, rows, ["description"], session)
+    replay = _bulk(t, [{"id": mine, "new_with_id": True, "description": "again"}], [], session)
+    stored = [t.read("Accounts", i, ["description"])["description"] for i in (mine, other)]
+    return answer, replay, stored
+
+
 # --- Contacts, Leads, Opportunities, Cases, Meetings, Notes: create, relate to an account, list
 # by a quoted query, delete; the answers with ids and the run's tag replaced by placeholders.
 
@@ -530,6 +588,8 @@ CHECKS: list[Any] = [
     create_again_with_an_existing_id,
     count_ignores_owner_list_right,
     currency_kept_with_six_decimals,
+    bulk_stores_every_type_as_set_entries_does,
+    bulk_answers_each_record_its_own_fate,
     *CRM_CHECKS,
 ]
 

@@ -13,9 +13,13 @@
  *   and dropdown list the bridge wrote removed, field deleted through DynamicField, caches
  *   rebuilt); idempotent; refuses a field that is not a custom field;
  * - bridge_set_role_actions / bridge_get_role_actions: a role's access levels, through
- *   ACLRole::setAction (stock set_relationship stores NULL in acl_roles_actions.access_override).
+ *   ACLRole::setAction (stock set_relationship stores NULL in acl_roles_actions.access_override);
+ * - bridge_save_records: a batch of creates/updates saved through the bean API like set_entries
+ *   (ACL, logic hooks, audit, date_modified, custom fields), with AOD's per-save search indexing
+ *   deferred to Sugar's own aodIndexUnindexed scheduler job, answering per record what was stored.
  *
- * Every bridge_* method needs an admin session. It changes no core file: everything it writes goes
+ * Every bridge_* method except bridge_save_records needs an admin session (bridge_save_records
+ * needs what set_entries needs: write access to the module, and each record's Save ACL). It changes no core file: everything it writes goes
  * under custom/ or into the database, exactly where Studio and the role editor write.
  * Runs on PHP 8.1-8.3 (and 7.4), SugarCRM CE 6.5 and SuiteCRM 7.
  */
@@ -29,7 +33,7 @@ require_once 'service/v4_1/SugarWebServiceImplv4_1.php';
 class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
 {
     /** Version of this extension; the bridge compares it with the one it packages. */
-    const EXTENSION_VERSION = '1.2.0';
+    const EXTENSION_VERSION = '1.3.0';
 
     /** Bumped when a bridge_* method changes its parameters or answers incompatibly. */
     const API_LEVEL = 1;
@@ -61,6 +65,16 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
     /** ACL levels a role action may take (ACL_ALLOW_* in modules/ACLActions/actiondefs.php). */
     const ACL_LEVELS = array(90, 89, 80, 75, 0, -98, -99);
 
+    /** Records bridge_save_records takes in one call (keeps a request within PHP's time limit). */
+    const MAX_SAVE_RECORDS = 500;
+
+    /**
+     * Modules bridge_save_records refuses: set_entries gives them semantics a plain bean save
+     * does not have (Users: passwords and the admin flag; Contacts: the duplicate check and the
+     * account made from account_name).
+     */
+    const SAVE_REFUSED_MODULES = array('Users', 'Employees', 'Contacts');
+
     const LANGUAGE = 'en_us';
     /** Studio's Dropdown Editor file, read directly on every request (not compiled). */
     const CUSTOM_LISTS = 'custom/include/language/en_us.lang.php';
@@ -87,6 +101,19 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             'name' => 'Bridge: not a custom field',
             'description' => 'Only a custom field (a name ending in _c, stored in fields_meta_data) can be removed',
         ),
+        'bridge_invalid_records' => array(
+            'number' => 1005,
+            'name' => 'Bridge: invalid records',
+            'description' => 'The records are not a list of at most 500 objects of field => value',
+        ),
+    );
+
+    /** Per-record errors of bridge_save_records ({number, name, description} in its answer). */
+    const RECORD_ERRORS = array(
+        'not_found' => array(1006, 'Bridge: no such record', 'No record has this id (or it is deleted); nothing was saved'),
+        'no_access' => array(40, 'Access Denied', 'You do not have access to save this record'),
+        'save_failed' => array(1007, 'Bridge: save failed', 'The save raised an error'),
+        'invalid_record' => array(1005, 'Bridge: invalid record', 'A record must be an object of field => value with a valid id'),
     );
 
     // ---------------------------------------------------------------------------------------
@@ -125,7 +152,18 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             'php_version' => PHP_VERSION,
             'modules' => $modules,
             'security_groups' => in_array('SecurityGroups', $modules, true),
+            // Whether saves are indexed by AOD's Lucene search (its after-save hook); the bridge
+            // picks its write path and session count from it.
+            'aod_enabled' => $this->bridgeAodEnabled(),
+            'save_records_max' => self::MAX_SAVE_RECORDS,
         );
+    }
+
+    /** $sugar_config['aod']['enable_aod'], what AOD_Index::isEnabled() reads. */
+    private function bridgeAodEnabled()
+    {
+        global $sugar_config;
+        return !empty($sugar_config['aod']['enable_aod']);
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1175,6 +1213,210 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         }
         $this->bridgeError('bridge_no_role', 'No ACL role has this id');
         return null;
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // bridge_save_records
+    // ---------------------------------------------------------------------------------------
+
+    /**
+     * Save a batch of records through the bean API, one answer per record.
+     *
+     * Each record is an object of field => value. With an id of an existing record it updates
+     * that record; with an id and new_with_id true it creates the record with that id, or
+     * updates it when it already exists (so a retried call after a lost answer cannot duplicate
+     * nor fail); with an id alone that matches no live record nothing is saved (error 1006:
+     * set_entries would answer success and store nothing); without an id it creates one with a
+     * new id. Values are set as set_entries sets them (an enum label becomes its key, sensitive
+     * fields are skipped), deleted = 1 marks the record deleted (Delete ACL), and the bean's
+     * save() runs everything a save does: the Save ACL check, logic hooks, audit, date_modified,
+     * custom fields, workflows. Except one: AOD's after-save hook, which would add each record to
+     * the Lucene index under one server-wide lock, finds indexing disabled for the length of this
+     * call, so the records are left for Sugar's scheduler job aodIndexUnindexed (it indexes every
+     * record without an aod_indexevent as new as the record): the job must be scheduled (cron).
+     * A record's failure does not stop the others.
+     *
+     * @param string $session -- Session ID returned by a previous call to login.
+     * @param string $module_name -- Module key, e.g. Accounts.
+     * @param array $records -- list of {field: value}, at most MAX_SAVE_RECORDS
+     * @param array $select_fields -- fields to answer per saved record, read back from the
+     *                                database after the save ([] = none)
+     * @return array|null -- {module_name, aod_enabled, index_deferred, saved, failed, records:
+     *                       [{id, created, saved, error, entry}]}; entry is what get_entries
+     *                       answers for the record ({id, module_name, name_value_list}), or
+     *                       null when nothing was saved or the user may not view it
+     */
+    public function bridge_save_records($session, $module_name, $records, $select_fields = array())
+    {
+        $error = new SoapError();
+        if (!self::$helperObject->checkSessionAndModuleAccess(
+            $session, 'invalid_session', $module_name, 'write', 'no_access', $error
+        )) {
+            return null;
+        }
+        if (in_array($module_name, self::SAVE_REFUSED_MODULES, true)) {
+            $this->bridgeError(
+                'bridge_invalid_records',
+                "$module_name cannot be saved here: set_entries gives it extra semantics"
+            );
+            return null;
+        }
+        if (!is_array($records) || array_values($records) !== $records
+            || count($records) > self::MAX_SAVE_RECORDS) {
+            $this->bridgeError(
+                'bridge_invalid_records',
+                'records must be a list of at most ' . self::MAX_SAVE_RECORDS . ' objects'
+            );
+            return null;
+        }
+        if (!is_array($select_fields)) {
+            $select_fields = array();
+        }
+        $select_fields = array_values(array_filter($select_fields, 'is_string'));
+
+        global $sugar_config;
+        $aod = $this->bridgeAodEnabled();
+        // AOD_Index::index() returns early while this is off; the index job picks the records up.
+        $previous = isset($sugar_config['aod']) && is_array($sugar_config['aod'])
+            && array_key_exists('enable_aod', $sugar_config['aod'])
+            ? array('set' => true, 'value' => $sugar_config['aod']['enable_aod'])
+            : array('set' => false, 'value' => null);
+        $sugar_config['aod']['enable_aod'] = false;
+        $out = array();
+        $saved = 0;
+        try {
+            foreach ($records as $record) {
+                $answer = $this->bridgeSaveRecord($module_name, $record, $select_fields);
+                $saved += $answer['saved'] ? 1 : 0;
+                $out[] = $answer;
+            }
+        } finally {
+            if ($previous['set']) {
+                $sugar_config['aod']['enable_aod'] = $previous['value'];
+            } else {
+                unset($sugar_config['aod']['enable_aod']);
+            }
+        }
+        return array(
+            'module_name' => $module_name,
+            'aod_enabled' => $aod,
+            'index_deferred' => $aod,
+            'saved' => $saved,
+            'failed' => count($out) - $saved,
+            'records' => $out,
+        );
+    }
+
+    /** One record of bridge_save_records: {id, created, saved, error, entry}. */
+    private function bridgeSaveRecord($module_name, $record, $select_fields)
+    {
+        global $app_list_strings;
+        $answer = function ($id, $created, $errorKey, $detail = null, $bean = null) use ($module_name, $select_fields) {
+            $error = null;
+            if ($errorKey !== null) {
+                list($number, $name, $description) = self::RECORD_ERRORS[$errorKey];
+                $error = array(
+                    'number' => $number,
+                    'name' => $name,
+                    'description' => $detail === null ? $description : $description . ': ' . $detail,
+                );
+            }
+            return array(
+                'id' => $id,
+                'created' => $created,
+                'saved' => $errorKey === null,
+                'error' => $error,
+                'entry' => $bean === null ? null : $this->bridgeStoredEntry($module_name, $bean->id, $select_fields),
+            );
+        };
+        if (!is_array($record) || ($record !== array() && array_values($record) === $record)) {
+            return $answer(null, false, 'invalid_record');
+        }
+        $id = isset($record['id']) ? $record['id'] : null;
+        if ($id !== null && (!is_string($id) || !preg_match('/^[A-Za-z0-9_.\-]{1,36}$/', $id))) {
+            return $answer(null, false, 'invalid_record', 'not an id');
+        }
+        $withId = !empty($record['new_with_id']) && $id !== null;
+        unset($record['id'], $record['new_with_id']);
+
+        $seed = BeanFactory::newBean($module_name);
+        $seed->update_vcal = false;
+        $created = true;
+        if ($id !== null) {
+            $found = $seed->retrieve($id);
+            if ($found !== null && !empty($seed->id) && empty($seed->deleted)) {
+                $created = false;
+            } elseif (!$withId) {
+                return $answer($id, false, 'not_found');
+            } else {
+                $seed = BeanFactory::newBean($module_name);
+                $seed->update_vcal = false;
+                $seed->id = $id;
+                $seed->new_with_id = true;
+            }
+        }
+        foreach ($record as $name => $value) {
+            $name = (string) $name;
+            $def = isset($seed->field_name_map[$name]) ? $seed->field_name_map[$name] : null;
+            if ($def !== null && !empty($def['sensitive'])) {
+                continue;
+            }
+            // What new_handle_set_entries does: an enum's label becomes its key.
+            if ($def !== null && isset($def['type']) && $def['type'] === 'enum' && !empty($def['options'])
+                && is_scalar($value) && isset($app_list_strings[$def['options']])
+                && is_array($app_list_strings[$def['options']])
+                && !array_key_exists((string) $value, $app_list_strings[$def['options']])) {
+                $key = array_search($value, $app_list_strings[$def['options']], true);
+                if ($key !== false) {
+                    $value = $key;
+                }
+            }
+            $seed->$name = $value;
+        }
+        $deleting = isset($seed->deleted) && (string) $seed->deleted === '1';
+        if (!$seed->ACLAccess('Save') || ($deleting && !$seed->ACLAccess('Delete'))) {
+            return $answer($id, false, 'no_access');
+        }
+        if ($module_name === 'Meetings' || $module_name === 'Calls') {
+            // set_entries' default reminder for calls and meetings.
+            global $current_user;
+            if (empty($seed->reminder_time)) {
+                $seed->reminder_time = -1;
+            }
+            if ($seed->reminder_time == -1) {
+                $default = $current_user->getPreference('reminder_time');
+                if ($default != -1) {
+                    $seed->reminder_checked = '1';
+                    $seed->reminder_time = $default;
+                }
+            }
+        }
+        try {
+            $seed->save();
+            if ($deleting) {
+                $seed->mark_deleted($seed->id);
+            }
+        } catch (Throwable $e) {
+            $GLOBALS['log']->error("sugar-bridge: saving $module_name {$seed->id} failed: " . $e->getMessage());
+            return $answer($seed->id, false, 'save_failed', $e->getMessage());
+        }
+        return $answer($seed->id, $created, null, null, $deleting ? null : $seed);
+    }
+
+    /**
+     * The record as get_entries answers it, read afresh from the database (what was stored, not
+     * what the bean in memory holds); null without fields asked, or without DetailView access.
+     */
+    private function bridgeStoredEntry($module_name, $id, $select_fields)
+    {
+        if (count($select_fields) === 0) {
+            return null;
+        }
+        $fresh = BeanFactory::newBean($module_name);
+        if ($fresh->retrieve($id) === null || !empty($fresh->deleted) || !$fresh->ACLAccess('DetailView')) {
+            return null;
+        }
+        return self::$helperObject->get_return_value_for_fields($fresh, $module_name, $select_fields);
     }
 
     // ---------------------------------------------------------------------------------------

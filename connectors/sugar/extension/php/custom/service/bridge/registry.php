@@ -50,6 +50,16 @@ class registry_bridge extends registry_v4_1
             array('return' => 'tns:name_value_list')
         );
         $this->serviceClass->registerFunction(
+            'bridge_save_records',
+            array(
+                'session' => 'xsd:string',
+                'module_name' => 'xsd:string',
+                'records' => 'tns:name_value_lists',
+                'select_fields' => 'tns:select_fields',
+            ),
+            array('return' => 'tns:name_value_list')
+        );
+        $this->serviceClass->registerFunction(
             'bridge_get_role_actions',
             array('session' => 'xsd:string', 'role_id' => 'xsd:string'),
             array('return' => 'tns:name_value_list')
