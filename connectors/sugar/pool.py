@@ -20,11 +20,21 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    FIRST_EXCEPTION,
+    Future,
+    ThreadPoolExecutor,
+    as_completed,
+    wait,
+)
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from connectors.sugar.adaptive import AdaptiveConcurrency
 from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import InvalidCall, SugarError
 
@@ -170,6 +180,41 @@ class SessionPool:
                     yield future.result()
             finally:
                 for future in futures:
+                    future.cancel()
+
+    def adaptive_outcomes(
+        self,
+        fn: Callable[[SugarClient, T], R],
+        items: Iterable[T],
+        concurrency: AdaptiveConcurrency,
+        *,
+        weight: Callable[[T], int],
+        failed: Callable[[Outcome[T, R]], bool],
+    ) -> Iterator[Outcome[T, R]]:
+        """Like :meth:`outcomes`, with as many items in flight as ``concurrency.level`` says
+        (at most ``size``), telling it how each item went: ``weight(item)`` records, its time,
+        and whether ``failed(outcome)``; items are started in input order."""
+        work = deque(items)
+        running: dict[Future[Outcome[T, R]], tuple[float, int]] = {}
+        with ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="sugar-pool") as pool:
+            try:
+                while work or running:
+                    while work and len(running) < min(concurrency.level, self.size):
+                        future = pool.submit(self._outcome, fn, work.popleft())
+                        running[future] = (time.perf_counter(), concurrency.epoch)
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        started, epoch = running.pop(future)
+                        outcome = future.result()
+                        concurrency.finished(
+                            epoch,
+                            weight(outcome.item),
+                            time.perf_counter() - started,
+                            failed(outcome),
+                        )
+                        yield outcome
+            finally:
+                for future in running:
                     future.cancel()
 
     def save_many(

@@ -12,7 +12,7 @@ push:
   fields:                                 # customer_habits column -> Accounts field
     rfm_segment: segment_c
     clv_12m: {field: clv_12m_c, type: currency, precision: 2}
-  sessions: 1                             # 2 pays only where AOD indexing is off; or auto
+  sessions: 4                             # at most; the push adapts below it
   batch_size: 50
   target_lists: {name_pattern: "Segment: {segment}"}
   followups:
@@ -239,17 +239,27 @@ class PushConfig(BaseModel):
         default="segment_updated_c",
         description="Datetime field set to the run's time whenever an account's values change.",
     )
-    # One session: on a SuiteCRM with AOD search indexing on (7.14's default, kept by upgraded
-    # sites) every account save writes the Lucene index under one file lock, and measured on
-    # 7.15, 2 sessions pushed 1.2x (up to 2.7x) and 4 sessions 3x as long as 1; with AOD off 2
-    # sessions took 0.83x. One session never loses much; raise it only for a Sugar known to have
-    # AOD off, or say "auto" (benchmarks/README.md, "Sessions and AOD").
+    # A maximum: the push starts with one session and adds more while Sugar's throughput rises
+    # (connectors.sugar.adaptive). Where every save is indexed by AOD under one lock (AOD on and
+    # no bulk method in the extension) it stays at one: measured on 7.15, 2 sessions then pushed
+    # 1.2x (up to 2.7x) and 4 sessions 3x as long as 1 (benchmarks/README.md).
     sessions: Annotated[int, Field(ge=1, le=16)] | Literal["auto"] = Field(
-        default=1,
-        description="Concurrent Sugar sessions (2 only if AOD search indexing is off); auto: "
-        "2 when the Sugar shows AOD off, else 1.",
+        default=4,
+        description="Most concurrent Sugar sessions the push may use (it adapts below this; "
+        "auto = 4).",
     )
-    batch_size: int = Field(default=50, ge=1, le=500, description="Records per set_entries.")
+    adaptive: bool = Field(
+        default=True,
+        description="Adapt the sessions to Sugar's throughput (false: always `sessions`).",
+    )
+    write_method: Literal["auto", "set_entries"] = Field(
+        default="auto",
+        description="auto: the extension's bridge_save_records where Sugar has it (1.3.0+), "
+        "else set_entries; set_entries: always the stock method.",
+    )
+    batch_size: int = Field(
+        default=50, ge=1, le=500, description="Records per set_entries / bridge_save_records."
+    )
     verify: bool = Field(default=True, description="Read written accounts back and compare.")
     dry_run_sample: int = Field(default=20, ge=0, le=1000)
     target_lists: TargetListsConfig = Field(default_factory=TargetListsConfig)

@@ -7,8 +7,10 @@ call it). Steps, each visible in the returned :class:`PushRunInfo`:
 2. match them (external id → email → name), record matches in ``dim_customer``, list the
    ambiguous ones, create accounts for customers without one (policy ``push.match.unmatched``);
 3. diff each account's mapped values against the snapshot of the last verified push, and write
-   only the changed accounts with ``set_entries`` batches over ``push.sessions`` sessions, each
-   batch read back with ``get_entries`` and compared (the snapshot takes only what was read back);
+   only the changed accounts in batches: with the extension's ``bridge_save_records`` where Sugar
+   has it (AOD indexing deferred, each record verified from the stored values it answers), else
+   ``set_entries`` read back with ``get_entries``; over up to ``push.sessions`` sessions, the
+   number adapted to Sugar's throughput (the snapshot takes only what Sugar showed stored);
 4. reconcile one target list per segment;
 5. create the follow-up tasks of accounts that entered a stage.
 
@@ -28,9 +30,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from connectors.sugar.adaptive import AdaptiveConcurrency
 from connectors.sugar.aod import aod_indexing
 from connectors.sugar.client import SugarClient
-from connectors.sugar.pool import SessionPool, sum_stats
+from connectors.sugar.extension.bulk import bulk_support
+from connectors.sugar.pool import Outcome, SessionPool, sum_stats
 from etl.runs import RunStatus, describe_error, run_ledger
 from sugar_bridge.push import store
 from sugar_bridge.push.config import PushConfig
@@ -46,14 +50,14 @@ from sugar_bridge.push.sugar_io import (
     WriteRow,
     read_accounts,
     write_batch,
+    write_batch_bulk,
 )
 from sugar_bridge.push.values import sugar_datetime
 
 log = logging.getLogger(__name__)
 
-#: ``push.sessions: auto`` on a Sugar that shows AOD indexing off (measured on SuiteCRM 7.15:
-#: 2 sessions 0.83x the time of 1, 4 sessions 0.64x on a shared 2-core server; 2 is the safe gain).
-AUTO_SESSIONS_AOD_OFF = 2
+#: ``push.sessions: auto``: the most sessions the push may adapt up to.
+AUTO_MAX_SESSIONS = 4
 
 Progress = Callable[[str, int, int], None]
 """``progress(step, done, total)``: called as the push advances (for a progress bar)."""
@@ -90,6 +94,8 @@ class PushRunInfo:
     sample: list[dict[str, Any]] = field(default_factory=list)  # a few planned changes
     timings: dict[str, float] = field(default_factory=dict)  # step: seconds
     sugar_calls: dict[str, Any] = field(default_factory=dict)  # HTTP calls, retries, re-logins
+    # How the accounts were written: method, AOD, the sessions chosen and why (WritePlan.details)
+    writes: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -242,6 +248,7 @@ def _details(info: PushRunInfo) -> dict[str, Any]:
         "sample": info.sample,
         "timings": info.timings,
         "sugar_calls": info.sugar_calls,
+        "writes": info.writes,
         "list_failed": info.list_failed,
         "tasks_failed": info.tasks_failed,
     }
@@ -297,8 +304,8 @@ def _run(
 
         results: list[RowResult] = []
         if not info.dry_run and plan.rows:
-            sessions = write_sessions(main, config)
-            results = _write(engine, client_factory, config, sessions, plan, info, now, progress)
+            how = write_plan(main, config)
+            results = _write(engine, client_factory, config, how, plan, info, now, progress)
         if plan.entries and not info.dry_run:
             store.write_log(engine, info.run_id, plan.entries, now)
         timer.lap("write")
@@ -513,40 +520,94 @@ def _dry_run_report(
         info.created = sum(1 for r in plan.rows if not r.account_id)
 
 
-def write_sessions(client: SugarClient, config: PushConfig) -> int:
-    """How many sessions write: ``push.sessions``, or for ``auto`` 2 when the Sugar shows its AOD
-    search indexing off and 1 when on or unknown (``connectors.sugar.aod.aod_indexing``: two
-    reads). With AOD on, concurrent saves queue on the index and more sessions are slower."""
-    if config.sessions != "auto":
-        return config.sessions
-    aod = aod_indexing(client)
-    sessions = AUTO_SESSIONS_AOD_OFF if aod is False else 1
+@dataclass
+class WritePlan:
+    """How a run writes its accounts: the batch function and the session controller."""
+
+    write: Callable[[SugarClient, list[WriteRow]], list[RowResult]]
+    concurrency: AdaptiveConcurrency
+    details: dict[str, Any]
+
+
+def write_plan(client: SugarClient, config: PushConfig) -> WritePlan:
+    """The write method and session controller for this Sugar (``bridge_info``, maybe two reads).
+
+    ``bridge_save_records`` where the extension has it (``write_method: auto``), else
+    ``set_entries``. Sessions adapt up to ``push.sessions`` — except where every save is
+    indexed by AOD under its lock (``set_entries`` on a Sugar whose AOD is on, or cannot be told
+    off), where more sessions are slower than one: there it is one.
+    """
+    maximum = AUTO_MAX_SESSIONS if config.sessions == "auto" else config.sessions
+    support = bulk_support(client)
+    bulk = config.write_method == "auto" and support.available
+    aod = support.aod_enabled
+    if aod is None and not bulk and maximum > 1:
+        aod = aod_indexing(client)
+    details: dict[str, Any] = {
+        "method": "bridge_save_records" if bulk else "set_entries",
+        "why": support.reason if config.write_method == "auto" else "push.write_method",
+        "aod": {True: "on", False: "off", None: "unknown"}[aod],
+        "index_deferred": bool(bulk and aod),
+    }
+    fixed: str | None = None
+    if not config.adaptive:
+        fixed = f"push.adaptive is off: push.sessions ({maximum})"
+    elif not bulk and aod is not False and maximum > 1:
+        maximum = 1
+        fixed = (
+            f"AOD indexing {details['aod']} and set_entries: each save takes the index lock, "
+            "more sessions would be slower than one"
+        )
+    concurrency = AdaptiveConcurrency(maximum, fixed=fixed)
+    details["sessions"] = concurrency.summary()
     log.info(
-        "push.sessions auto: AOD search indexing %s, %d session(s)",
-        {True: "on", False: "off", None: "unknown"}[aod],
-        sessions,
+        "push writes with %s (%s), AOD %s, sessions: %s",
+        details["method"],
+        details["why"],
+        details["aod"],
+        concurrency.reason,
     )
-    return sessions
+    verify = config.verify
+
+    def write(c: SugarClient, rows: list[WriteRow]) -> list[RowResult]:
+        if bulk:
+            return write_batch_bulk(c, rows, verify=verify)
+        return write_batch(c, rows, verify=verify)
+
+    return WritePlan(write, concurrency, details)
+
+
+def _batch_failed(outcome: Outcome[list[WriteRow], list[RowResult]]) -> bool:
+    """Whether a whole batch failed on a Sugar error (not rows Sugar refused one by one)."""
+    if outcome.error is not None:
+        return True
+    results = outcome.value or []
+    return bool(results) and all(r.batch_failed for r in results)
 
 
 def _write(
     engine: Engine,
     client_factory: ClientFactory,
     config: PushConfig,
-    sessions: int,
+    how: WritePlan,
     plan: _Plan,
     info: PushRunInfo,
     now: datetime,
     progress: Progress | None,
 ) -> list[RowResult]:
-    """Write the planned rows in batches over the session pool; log and snapshot per batch."""
+    """Write the planned rows in batches over the session pool (as many at once as ``how``'s
+    controller says); log and snapshot per batch."""
     batches = [
         plan.rows[i : i + config.batch_size] for i in range(0, len(plan.rows), config.batch_size)
     ]
     all_results: list[RowResult] = []
     done = 0
-    with SessionPool(client_factory, max(1, min(sessions, len(batches)))) as pool:
-        for outcome in pool.outcomes(lambda c, b: write_batch(c, b, verify=config.verify), batches):
+    size = max(1, min(how.concurrency.maximum, len(batches)))
+    with SessionPool(client_factory, size) as pool:
+        outcomes = pool.adaptive_outcomes(
+            how.write, batches, how.concurrency, weight=len, failed=_batch_failed
+        )
+        for outcome in outcomes:
             info.sugar_writes += 1
             results = outcome.value or [
                 RowResult(r, r.account_id, error=f"batch failed: {outcome.error}")
@@ -588,6 +649,7 @@ def _write(
             if progress is not None:
                 progress("write", done, len(plan.rows))
     info.sugar_calls = pool.stats()
+    info.writes = how.details | {"sessions": how.concurrency.summary()}
     return all_results
 
 

@@ -1,11 +1,16 @@
 """Talking to Sugar for the push: reading accounts, writing and verifying.
 
-Writes go out as ``set_entries`` batches spread over ``push.sessions`` sessions at once (default
-1: on a SuiteCRM with AOD search indexing on, concurrent saves queue on the index and more
-sessions are slower; with it off, 2 sessions are ~1.2-1.5x faster): the push runs
-:func:`write_batch` through ``connectors.sugar.pool.SessionPool``. ``set_entries`` answers only
-ids, never a per-row error, so every written batch is read back with ``get_entries`` and compared
-field by field: that comparison is the only proof a value stuck.
+Two ways to write a batch, chosen once per run by the push:
+
+- :func:`write_batch_bulk`, where the bridge extension has ``bridge_save_records`` (1.3.0+): one
+  request saves the batch with AOD's per-save indexing deferred to Sugar's index job, and answers
+  per record the values as stored (read from the database after the save); a row whose answer
+  holds every expected value is proven by it, the others are read back with ``get_entries``;
+- :func:`write_batch`, the fallback: ``set_entries``, which answers only ids (never a per-row
+  error), so every written batch is read back with ``get_entries`` and compared field by field.
+
+Either way a value counts as stuck only when Sugar showed it stored. The push runs the batches
+through ``connectors.sugar.pool.SessionPool`` with an adaptive number of sessions.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from connectors.sugar.client import Module, SugarClient
 from connectors.sugar.exceptions import SugarError
+from connectors.sugar.extension.bulk import save_records
 from sugar_bridge.push.match import Account
 from sugar_bridge.push.values import Kind, normalise
 
@@ -69,6 +75,7 @@ class RowResult:
     stuck: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     found: bool = False  # the account was read back (it exists, whatever its values)
+    batch_failed: bool = False  # the whole call failed on a Sugar error (not this row alone)
 
     @property
     def ok(self) -> bool:
@@ -129,7 +136,10 @@ def write_batch(
         # No existence pre-check (check_exists): the read-back below proves every row anyway.
         ids = accounts.save_many(payload, batch_size=max(1, len(payload)), check_exists=False)
     except SugarError as exc:
-        return [RowResult(row, row.account_id, error=f"set_entries failed: {exc}") for row in rows]
+        return [
+            RowResult(row, row.account_id, error=f"set_entries failed: {exc}", batch_failed=True)
+            for row in rows
+        ]
     if len(ids) != len(rows):
         return [
             RowResult(row, row.account_id, error="set_entries answered a wrong number of ids")
@@ -141,20 +151,73 @@ def write_batch(
             res.stuck = {name: exp.value for name, exp in res.row.expect.items()}
             res.found = True
         return results
-    names = sorted({name for row in rows for name in row.expect} | {"id"})
+    _read_back(client, results, sorted({name for row in rows for name in row.expect}))
+    return results
+
+
+def write_batch_bulk(
+    client: SugarClient, rows: Sequence[WriteRow], *, verify: bool = True
+) -> list[RowResult]:
+    """Write ``rows`` with one ``bridge_save_records`` call; verify each from its answer.
+
+    Creates carry client-generated ids (``new_with_id``; a replay updates instead of
+    duplicating). A record the extension did not save fails with its error; a saved one is
+    verified against the stored values the answer holds, and read back with get_entries only when
+    the answer lacks an expected field (e.g. no DetailView right). A Sugar error fails the whole
+    batch, like :func:`write_batch`.
+    """
+    names = sorted({name for row in rows for name in row.expect})
+    payload = [
+        ({"id": row.account_id} if row.account_id else {}) | dict(row.values) for row in rows
+    ]
     try:
-        stored = accounts.get_many([str(i) for i in ids], fields=names)
+        answer = save_records(client, "Accounts", payload, names)
+    except SugarError as exc:
+        return [
+            RowResult(
+                row, row.account_id, error=f"bridge_save_records failed: {exc}", batch_failed=True
+            )
+            for row in rows
+        ]
+    results: list[RowResult] = []
+    unproven: list[RowResult] = []
+    for row, saved in zip(rows, answer.records, strict=True):
+        res = RowResult(row, saved.id)
+        results.append(res)
+        if not saved.saved:
+            res.error = f"not saved: {saved.error}"
+            continue
+        res.found = True
+        if not verify:
+            res.stuck = {name: exp.value for name, exp in row.expect.items()}
+        elif saved.stored is not None and all(name in saved.stored for name in row.expect):
+            res.stuck, problem = compare(saved.stored, row.expect)
+            if problem:
+                res.error = f"not stored as sent: {problem}"
+        else:
+            unproven.append(res)
+    if unproven:
+        _read_back(client, unproven, names)
+    return results
+
+
+def _read_back(client: SugarClient, results: Sequence[RowResult], names: Sequence[str]) -> None:
+    """Verify ``results`` by reading their accounts (get_entries) and comparing."""
+    try:
+        stored = client.module("Accounts").get_many(
+            [str(r.account_id) for r in results], fields=sorted({*names, "id"})
+        )
     except SugarError as exc:
         for res in results:
             res.error = f"read-back failed (unknown whether the write stuck): {exc}"
-        return results
+        return
     for res in results:
         record = stored.get(res.account_id or "")
         if record is None:
+            res.found = False
             res.error = "account not found when read back (the write was not stored)"
             continue
         res.found = True
         res.stuck, problem = compare(record, res.row.expect)
         if problem:
             res.error = f"not stored as sent: {problem}"
-    return results

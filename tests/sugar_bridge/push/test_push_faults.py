@@ -111,6 +111,7 @@ def test_faults_converge_to_the_fault_free_state(tmp_path: Path) -> None:
 
 
 def test_run_reports_what_it_retried(tmp_path: Path) -> None:
+    """The set_entries path (a Sugar without the bulk method): its retries and re-logins."""
     engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
     metadata.create_all(engine)
     wh = Warehouse(engine)
@@ -118,8 +119,9 @@ def test_run_reports_what_it_retried(tmp_path: Path) -> None:
     sb = make_sandbox(
         Faults(methods=frozenset({"set_entries"}), at_calls={1: "http500", 2: "expire"})
     )
+    config = push_config(batch_size=4, write_method="set_entries")
     try:
-        info = push_segments(engine, factory(sb), push_config(batch_size=4), as_of=wh.as_of)
+        info = push_segments(engine, factory(sb), config, as_of=wh.as_of)
     finally:
         sb.close()
         engine.dispose()
@@ -127,3 +129,34 @@ def test_run_reports_what_it_retried(tmp_path: Path) -> None:
     assert info.sugar_calls["retries"] >= 1
     assert info.sugar_calls["relogins"] >= 1
     assert info.sugar_calls["calls"]["set_entries"] >= 3
+
+
+def test_bulk_run_retries_a_lost_answer_without_duplicating(tmp_path: Path) -> None:
+    """bridge_save_records failing after it committed (the answer lost) is replayed: the
+    client-generated ids turn the replayed creates into updates, so nothing is duplicated."""
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    metadata.create_all(engine)
+    wh = Warehouse(engine)
+    _seed(wh)
+    sb = make_sandbox(
+        Faults(
+            methods=frozenset({"bridge_save_records"}),
+            at_calls={1: "http500", 2: "expire", 3: "drop"},
+            when="after",
+        )
+    )
+    try:
+        info = push_segments(engine, factory(sb), push_config(batch_size=4), as_of=wh.as_of)
+        state = _state(sb)
+    finally:
+        sb.close()
+        engine.dispose()
+    assert info.status == "ok", info
+    assert info.created == 12
+    assert info.writes["method"] == "bridge_save_records"
+    assert info.sugar_calls["retries"] >= 2
+    assert info.sugar_calls["relogins"] >= 1
+    assert "set_entries" not in info.sugar_calls["calls"]
+    assert "get_entries" not in info.sugar_calls["calls"], "the answers proved every write"
+    assert state["n_accounts"] == 12
+    assert set(state["per_external_id"].values()) == {1}, "no duplicate account"

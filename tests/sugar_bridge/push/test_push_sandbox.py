@@ -15,7 +15,15 @@ from sugar_bridge.push.push import match_accounts, push_segments
 from sugar_bridge.sandbox import AodIndex, Latency, Sandbox
 from tests.sugar_bridge.push.conftest import Warehouse, client_for, factory, push_config
 
-WRITE_METHODS = ("set_entry", "set_entries", "set_relationship", "set_relationships")
+WRITE_METHODS = (
+    "set_entry",
+    "set_entries",
+    "set_relationship",
+    "set_relationships",
+    "bridge_save_records",
+)
+#: push.write_method → the Sugar method that writes the accounts.
+ACCOUNT_WRITES = {"auto": "bridge_save_records", "set_entries": "set_entries"}
 
 
 def write_calls(sb: Sandbox) -> int:
@@ -64,11 +72,14 @@ def list_members(sb: Sandbox) -> dict[str, set[str]]:
     return out
 
 
+@pytest.mark.parametrize("method", ["auto", "set_entries"])
 def test_first_push_writes_all_second_nothing_one_change_one_write(
-    warehouse: Warehouse, sandbox: Sandbox
+    warehouse: Warehouse, sandbox: Sandbox, method: str
 ) -> None:
+    """Both write paths: the extension's bulk method (the default) and plain set_entries."""
     seed(warehouse, sandbox)
-    config = push_config()
+    config = push_config(write_method=method)
+    account_writes = ACCOUNT_WRITES[method]
     info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
     assert info.status == "ok", info
     assert (info.customers, info.matched, info.ambiguous) == (21, 3, 1)
@@ -113,9 +124,9 @@ def test_first_push_writes_all_second_nothing_one_change_one_write(
     sandbox.stats.reset()
     third = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
     assert (third.updated, third.unchanged, third.sugar_writes) == (1, 19, 1)
-    assert sandbox.stats.calls["set_entries"] == 1
+    assert sandbox.stats.calls[account_writes] == 1
     assert write_calls(sandbox) == 1
-    assert sandbox.stats.writes["set_entries"] == 1
+    assert sandbox.stats.writes[account_writes] == 1
     assert accounts_by_external_id(sandbox)["C007"][0]["n_orders_c"] in (99, "99")
 
     # --full resends every account.
@@ -270,7 +281,15 @@ def test_batches_overlap_over_the_session_pool(warehouse: Warehouse, sandbox: Sa
     for i in range(8):
         warehouse.add_customer(f"C{i:03d}", f"Customer {i}", None)
     warehouse.analyse()
-    config = push_config(sessions=2, batch_size=4, followups=[], target_lists={"enabled": False})
+    # Two sessions from the start (not adapted), on the set_entries path this test counts.
+    config = push_config(
+        sessions=2,
+        adaptive=False,
+        write_method="set_entries",
+        batch_size=4,
+        followups=[],
+        target_lists={"enabled": False},
+    )
     push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
     for i in range(8):
         warehouse.set(f"C{i:03d}", n_orders=100 + i)
@@ -285,25 +304,41 @@ def test_batches_overlap_over_the_session_pool(warehouse: Warehouse, sandbox: Sa
 def test_default_one_session_beats_two_on_a_sugar_with_aod(
     warehouse: Warehouse, sandbox: Sandbox
 ) -> None:
-    """``push.sessions`` defaults to 1: with AOD search indexing on (the sandbox's model of the
-    index lock, benchmarks/README.md "Sessions and AOD"), 2 sessions write slower than 1."""
+    """Where each save takes AOD's index lock (AOD on, set_entries: the sandbox's model of the
+    lock, benchmarks/README.md "Sessions and AOD"), 2 sessions write slower than 1, so the
+    default (adaptive) config stays at one session there."""
     for i in range(8):
         warehouse.add_customer(f"C{i:03d}", f"Customer {i}", None)
     warehouse.analyse()
-    two = push_config(sessions=2, batch_size=4, followups=[], target_lists={"enabled": False})
-    default = PushConfig.model_validate(two.model_dump(exclude={"sessions"}))
-    assert default.sessions == 1
+    common: dict[str, Any] = {
+        "batch_size": 4,
+        "followups": [],
+        "target_lists": {"enabled": False},
+        "write_method": "set_entries",
+    }
+    two = push_config(sessions=2, adaptive=False, **common)
+    default = PushConfig.model_validate(
+        push_config(**common).model_dump(exclude={"sessions", "adaptive"})
+    )
+    assert default.adaptive
+    assert default.sessions == 4
     push_segments(warehouse.engine, factory(sandbox), default, as_of=warehouse.as_of)
     sandbox.latency = Latency(per_update=0.01)
     sandbox.set_aod(AodIndex(per_save=0.03, contended=0.06))
-    writes = {}
+    writes: dict[int, list[float]] = {}
     for n, config in enumerate((default, two, default, two)):
         for i in range(8):
             warehouse.set(f"C{i:03d}", n_orders=100 + 10 * n + i)
         warehouse.analyse()
         info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
         assert info.updated == 8
-        writes.setdefault(config.sessions, []).append(info.timings["write"])
+        used = info.writes["sessions"]["chosen"]
+        writes.setdefault(used, []).append(info.timings["write"])
+        if config is default:
+            assert info.writes["sessions"]["steps"] == [
+                {"level": 1, "reason": info.writes["sessions"]["reason"], "records_per_s": None}
+            ]
+            assert "AOD indexing on" in info.writes["sessions"]["reason"]
     # 1 session: 8 x (10 + 30) ms; 2: the index always contended, ~8 x (30 + 60) ms
     assert min(writes[2]) > 1.3 * min(writes[1]), writes
 
@@ -319,14 +354,22 @@ def test_sessions_auto_writes_with_two_sessions_only_when_aod_is_off(
     """``push.sessions: auto`` asks the Sugar (``aod_indexing``): 2 sessions when AOD is off, 1
     when on or unknown (the sandbox has no AOD_IndexEvent module: unknown)."""
     import sugar_bridge.push.push as push_module
+    from connectors.sugar.extension.bulk import BulkSupport
 
+    # A Sugar whose extension does not report AOD (older than 1.3.0): the push asks the records.
+    monkeypatch.setattr(
+        push_module, "bulk_support", lambda client: BulkSupport(False, "extension 1.2.0")
+    )
     if aod is not None:
         monkeypatch.setattr(push_module, "aod_indexing", lambda client: aod)
     for i in range(8):
         warehouse.add_customer(f"C{i:03d}", f"Customer {i}", None)
     warehouse.analyse()
     config = push_config(
-        sessions="auto", batch_size=2, followups=[], target_lists={"enabled": False}
+        sessions="auto",
+        batch_size=2,
+        followups=[],
+        target_lists={"enabled": False},
     )
     info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
     assert info.created == 8
