@@ -6,6 +6,12 @@ snapshot of the last value that stuck in Sugar). Each transition is registered i
 called, with a client-generated record id: a retry, a crash or the same transition seen again on a
 later night finds the registration and never creates a second task. Subject and description are
 Jinja2 templates (sandboxed) rendered with the customer's figures.
+
+Where the bridge extension has ``bridge_save_records`` (``bulk=True``), the night's new follow-ups
+are registered first, then created a batch per module and call, with their registered ids and
+``new_with_id`` (a replayed call updates what its lost first attempt made); the answer proves each
+record exists, so nothing is read back. Follow-ups left over from an earlier run are retried one
+by one, checked first, as before: one may exist already, changed by a rep since.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from sqlalchemy import Engine
 
 from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import SugarError
+from connectors.sugar.extension.bulk import MAX_RECORDS, save_records
 from sugar_bridge.push import store
 from sugar_bridge.push.config import FollowupRule
 from sugar_bridge.push.diff import FieldSpec
@@ -148,14 +155,20 @@ def run_followups(
     run_id: int,
     now: datetime,
     dry_run: bool = False,
+    bulk: bool = False,
+    batch_size: int = 200,
 ) -> tuple[FollowupResult, list[LogEntry]]:
-    """Register and create the follow-ups of ``triggers``; retry earlier unfinished ones first."""
+    """Register and create the follow-ups of ``triggers``; retry earlier unfinished ones first.
+
+    ``bulk``: create the new ones with ``bridge_save_records`` in batches of ``batch_size`` (see
+    the module docstring); else one ``set_entry`` and one read-back each."""
     result = FollowupResult()
     entries: list[LogEntry] = []
     if dry_run:
         result.planned = len(triggers)
         return result, entries
     retried: set[int] = set()
+    fresh: list[_Fresh] = []
     for row in store.pending_followups(engine):
         retried.add(int(row["followup_id"]))
         _attempt(
@@ -203,6 +216,9 @@ def run_followups(
         if claim.status == "created" or claim.followup_id in retried:
             result.already += 1  # this transition's follow-up exists (or was just retried)
             continue
+        if bulk:
+            fresh.append(_Fresh(trig, claim.followup_id, claim.record_id, values))
+            continue
         # A claim registered just now: its record id is new, nothing to check first.
         _attempt(
             engine,
@@ -218,7 +234,68 @@ def run_followups(
             entries,
             now,
         )
+    by_module: dict[str, list[_Fresh]] = {}
+    for item in fresh:
+        by_module.setdefault(item.trigger.rule.module, []).append(item)
+    size = max(1, min(batch_size, MAX_RECORDS))
+    for module, items in by_module.items():
+        for start in range(0, len(items), size):
+            _create_batch(engine, client, module, items[start : start + size], result, entries, now)
     return result, entries
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    """A follow-up registered by this run, to create in bulk."""
+
+    trigger: Trigger
+    followup_id: int
+    record_id: str
+    values: Mapping[str, Any]
+
+
+def _create_batch(
+    engine: Engine,
+    client: SugarClient,
+    module: str,
+    items: list[_Fresh],
+    result: FollowupResult,
+    entries: list[LogEntry],
+    now: datetime,
+) -> None:
+    """Create ``items`` with one ``bridge_save_records`` call; register each outcome."""
+    rows = [{**item.values, "id": item.record_id, "new_with_id": True} for item in items]
+    try:
+        answer = save_records(client, module, rows, ["id"])
+        outcomes = [
+            None if saved.saved and saved.stored else (saved.error or "not read back")
+            for saved in answer.records
+        ]
+    except SugarError as exc:
+        outcomes = [f"bridge_save_records failed: {exc}"] * len(items)
+    result.writes += 1
+    for item, error in zip(items, outcomes, strict=True):
+        trig = item.trigger
+        logged = {"module": module, "id": item.record_id, "name": item.values.get("name")}
+        if error is not None:
+            store.mark_followup(engine, item.followup_id, "failed", error, now)
+            result.failed += 1
+            entries.append(
+                LogEntry(
+                    "task",
+                    "failed",
+                    trig.account_id,
+                    trig.customer_key,
+                    new_values=logged,
+                    error=error,
+                )
+            )
+            continue
+        store.mark_followup(engine, item.followup_id, "created", None, now)
+        result.created += 1
+        entries.append(
+            LogEntry("task", "ok", trig.account_id, trig.customer_key, new_values=logged)
+        )
 
 
 def _attempt(

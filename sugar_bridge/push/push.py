@@ -324,6 +324,14 @@ def _run(
             timer.lap("lists")
         if config.followups:
             triggers = _triggers(config, specs, by_key, by_id, account_of, desired_all, snapshot)
+            # Follow-ups in bulk where the extension has it (bridge_info: one read, only when a
+            # rule fired).
+            bulk = (
+                bool(triggers)
+                and not info.dry_run
+                and config.write_method == "auto"
+                and bulk_support(main).available
+            )
             fres, entries = run_followups(
                 engine,
                 main,
@@ -332,6 +340,7 @@ def _run(
                 run_id=info.run_id,
                 now=now,
                 dry_run=info.dry_run,
+                bulk=bulk,
             )
             info.tasks_created = fres.planned if info.dry_run else fres.created
             info.tasks_failed = fres.failed

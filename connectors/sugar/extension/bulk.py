@@ -116,12 +116,13 @@ def save_records(
 ) -> BulkAnswer:
     """Create or update ``rows`` in one call (extension method ``bridge_save_records``).
 
-    A row with ``"id"`` updates that record (a missing one is answered "not saved", error 1006);
-    a row without gets a client-generated id sent with ``new_with_id``, which the extension turns
-    into an update when the record already exists — so the call is safe to retry after a lost
-    answer. ``fields``: the values to answer per saved record (read from the database after the
-    save). Raises WriteNotStored when the answer does not match the rows, ExtensionMissing when
-    the extension lacks the method.
+    A row with ``"id"`` updates that record (a missing one is answered "not saved", error 1006),
+    or with ``"id"`` and ``"new_with_id": True`` creates it with that id; a row without an id gets
+    a client-generated one sent with ``new_with_id``. The extension turns ``new_with_id`` on an
+    existing record into an update, so the call is safe to retry after a lost answer.
+    ``fields``: the values to answer per saved record (read from the database after the save).
+    Raises WriteNotStored when the answer does not match the rows, ExtensionMissing when the
+    extension lacks the method.
     """
     if len(rows) > MAX_RECORDS:
         raise WriteNotStored(
@@ -131,9 +132,9 @@ def save_records(
     records: list[dict[str, Any]] = []
     for row in rows:
         values = {q.field_name(str(k)): wire_value(v) for k, v in row.items()}
-        values.pop("new_with_id", None)
+        create_with_id = values.pop("new_with_id", None) is True
         if values.get("id"):
-            records.append(values)
+            records.append(values | ({"new_with_id": True} if create_with_id else {}))
         else:
             records.append({**values, "id": str(uuid.uuid4()), "new_with_id": True})
     select = list(dict.fromkeys(["id", *(q.field_name(f) for f in fields)])) if fields else []

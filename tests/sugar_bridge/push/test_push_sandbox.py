@@ -215,6 +215,37 @@ def test_silently_dropped_write_is_detected_and_retried(
     assert set(sent) == {"clv_12m_c", "segment_updated_c"}
 
 
+@pytest.mark.parametrize("method", ["auto", "set_entries"])
+def test_followups_of_a_night_are_created_in_one_bulk_call(
+    warehouse: Warehouse, sandbox: Sandbox, method: str
+) -> None:
+    """With the extension's bulk method, the night's follow-ups of one module go out in one
+    bridge_save_records call, proven by its answer (no set_entry, no read-back); without it, one
+    set_entry and one read-back each."""
+    seed(warehouse, sandbox, n=12)
+    config = push_config(target_lists={"enabled": False}, write_method=method)
+    push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    for i in range(12):
+        warehouse.set(f"C{i:03d}", lifecycle_stage="declining", n_orders=50 + i)
+    warehouse.analyse()
+    sandbox.stats.reset()
+    info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert (info.status, info.tasks_created, info.tasks_failed) == ("ok", 12, 0)
+    with client_for(sandbox) as client:
+        tasks = client.module("Tasks").list(fields=["id", "name", "parent_id"])
+    assert len(tasks) == 12
+    assert len({t["parent_id"] for t in tasks}) == 12
+    calls = sandbox.stats.calls
+    if method == "auto":
+        assert calls["set_entry"] == 0
+        assert calls["get_entry"] == 0
+        # accounts: 12 changed, in batches of 7 (2 calls); tasks: 1 call
+        assert calls["bridge_save_records"] == 3
+    else:
+        assert calls["set_entry"] == 12
+        assert calls["bridge_save_records"] == 0
+
+
 def test_lists_follow_segments_and_transition_creates_one_task(
     warehouse: Warehouse, sandbox: Sandbox
 ) -> None:

@@ -1228,7 +1228,8 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
      * nor fail); with an id alone that matches no live record nothing is saved (error 1006:
      * set_entries would answer success and store nothing); without an id it creates one with a
      * new id. Values are set as set_entries sets them (an enum label becomes its key, sensitive
-     * fields are skipped), deleted = 1 marks the record deleted (Delete ACL), and the bean's
+     * fields are skipped; not its Outlook-sync default reminder for calls and meetings, which
+     * set_entry does not apply either), deleted = 1 marks the record deleted (Delete ACL), and the bean's
      * save() runs everything a save does: the Save ACL check, logic hooks, audit, date_modified,
      * custom fields, workflows. Except one: AOD's after-save hook, which would add each record to
      * the Lucene index under one server-wide lock, finds indexing disabled for the length of this
@@ -1376,20 +1377,6 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         $deleting = isset($seed->deleted) && (string) $seed->deleted === '1';
         if (!$seed->ACLAccess('Save') || ($deleting && !$seed->ACLAccess('Delete'))) {
             return $answer($id, false, 'no_access');
-        }
-        if ($module_name === 'Meetings' || $module_name === 'Calls') {
-            // set_entries' default reminder for calls and meetings.
-            global $current_user;
-            if (empty($seed->reminder_time)) {
-                $seed->reminder_time = -1;
-            }
-            if ($seed->reminder_time == -1) {
-                $default = $current_user->getPreference('reminder_time');
-                if ($default != -1) {
-                    $seed->reminder_checked = '1';
-                    $seed->reminder_time = $default;
-                }
-            }
         }
         try {
             $seed->save();
