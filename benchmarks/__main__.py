@@ -69,6 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         help="push into this Sugar (site URL) instead of the sandbox: sessions x AOD matrix",
     )
     real.add_argument(
+        "--live",
+        action="store_true",
+        help="push: set_entries with one session vs the default path, side by side, against the "
+        "Sugar in SUGAR_LIVE_URL / _USERNAME / _PASSWORD (AOD switched through "
+        "SUGAR_LIVE_SUITECRM_ROOT's .ci/suitecrm.sh); its accounts are marked deleted at the end",
+    )
+    real.add_argument(
+        "--keep", action="store_true", help="--live: keep the benchmark's accounts in Sugar"
+    )
+    real.add_argument(
         "--matrix",
         action="store_true",
         help="push: the sessions x AOD matrix against the sandbox's AOD model",
@@ -89,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         help="the Sugar's files when local: report AOD's Lucene index file count per part",
     )
     args = parser.parse_args(argv)
+    if args.live:
+        if args.name != "push":
+            parser.error("--live is for the push benchmark")
+        return _push_live(args)
     if args.sugar_url or args.matrix:
         if args.name != "push":
             parser.error("--sugar-url and --matrix are for the push benchmark")
@@ -121,6 +135,37 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) > 1:
         print(f"\n== summary ({args.size}, {time.perf_counter() - started:.0f} s in all)")
         print(summary_table(results))
+    return 0
+
+
+def _push_live(args: argparse.Namespace) -> int:
+    """``push --live``: the plain and the default path side by side on SUGAR_LIVE_*."""
+    from benchmarks.push import live_switch, run_live
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", message=".*Decimal objects natively.*")
+    os.environ["PYTHONWARNINGS"] = "ignore::UserWarning"
+    missing = [n for n in ("SUGAR_LIVE_URL", "SUGAR_LIVE_PASSWORD") if not os.environ.get(n)]
+    if missing:
+        print(f"{', '.join(missing)} not set", file=sys.stderr)
+        return 2
+    root = os.environ.get("SUGAR_LIVE_SUITECRM_ROOT")
+    switch = live_switch(Path(root) if root else None)
+    aod_modes = tuple(m.strip() for m in args.aod.split(",")) if switch else ("as set",)
+    started = time.perf_counter()
+    result = run_live(
+        os.environ["SUGAR_LIVE_URL"],
+        os.environ.get("SUGAR_LIVE_USERNAME") or "admin",
+        os.environ["SUGAR_LIVE_PASSWORD"],
+        accounts=args.accounts,
+        aod_modes=aod_modes,
+        switch=switch,
+        repeat=args.repeat or 2,
+        workdir=args.workdir,
+        keep=args.keep,
+    )
+    result.add("benchmark wall time", time.perf_counter() - started, "s")
+    result.print()
     return 0
 
 

@@ -46,6 +46,8 @@ class Target:
     sessions: int
     batch_size: int
     username: str = "admin"
+    write_method: str = "auto"  # push.write_method
+    adaptive: bool = True  # push.adaptive
 
 
 def push_config(target: Target) -> Any:
@@ -56,6 +58,8 @@ def push_config(target: Target) -> Any:
         {
             "sessions": target.sessions,
             "batch_size": target.batch_size,
+            "write_method": target.write_method,
+            "adaptive": target.adaptive,
             "target_lists": {"enabled": False},
         }
     )
@@ -77,7 +81,7 @@ def push_part(target: Target) -> dict[str, Any]:
     engine = create_engine_for(target.warehouse)
     info = push_segments(engine, lambda: _client(target), push_config(target), as_of=AS_OF)
     engine.dispose()
-    return {"status": info.status, **info.counts(), "timings": info.timings}
+    return {"status": info.status, **info.counts(), "timings": info.timings, "writes": info.writes}
 
 
 def loop_part(target: Target, values: dict[str, dict[str, Any]]) -> int:
@@ -418,6 +422,118 @@ def run_matrix(
         if "on" in aod_modes and "off" in aod_modes:
             on, off = _median(times[("on", s)]), _median(times[("off", s)])
             result.add(f"{s} session(s): AOD on / AOD off", on / off, "x")
+    return result
+
+
+def live_switch(suitecrm_root: Path | None) -> AodSwitch | None:
+    """``.ci/suitecrm.sh aod`` for the Sugar whose files are at ``suitecrm_root`` (the script's
+    layout: the root is ``<SUGAR_BRIDGE_SUITECRM_DIR>/www``); None without them."""
+    if suitecrm_root is None:
+        return None
+    script = REPO / ".ci" / "suitecrm.sh"
+    return command_switch(f"env SUGAR_BRIDGE_SUITECRM_DIR={suitecrm_root.parent} bash {script} aod")
+
+
+def _delete_accounts(target: Target, warehouse: str) -> int:
+    """Mark deleted the accounts the benchmark's warehouse matched (what it created)."""
+    from sqlalchemy import select
+
+    from connectors.sugar.extension.bulk import save_records
+    from etl.db import create_engine_for
+    from etl.schema import dim_customer
+
+    engine = create_engine_for(warehouse)
+    with engine.connect() as conn:
+        ids = [str(r[0]) for r in conn.execute(select(dim_customer.c.sugar_account_id)) if r[0]]
+    engine.dispose()
+    with _client(target) as client:
+        for start in range(0, len(ids), 200):
+            save_records(
+                client, "Accounts", [{"id": i, "deleted": 1} for i in ids[start : start + 200]]
+            )
+    return len(ids)
+
+
+#: The two paths of ``push --live``: the stock one (set_entries, one session, read back) and the
+#: default (bulk where the extension has it, adaptive sessions up to ``push.sessions``' default).
+LIVE_PARTS = {
+    "set_entries, 1 session": {"write_method": "set_entries", "sessions": 1, "adaptive": False},
+    "default": {"write_method": "auto", "sessions": 4, "adaptive": True},
+}
+
+
+def run_live(
+    url: str,
+    username: str,
+    password: str,
+    *,
+    accounts: int,
+    aod_modes: tuple[str, ...] = ("off", "on"),
+    switch: AodSwitch | None = None,
+    repeat: int = 2,
+    workdir: Path | None = None,
+    keep: bool = False,
+) -> Result:
+    """``push --live``: the same ``accounts`` pushed in full (every account changed) by the
+    plain ``set_entries`` path with one session and by the default path, side by side, each AOD
+    mode, ``repeat`` rounds (the order of the two parts alternates per round). Accounts/s are
+    of the write phase (``timings.write``); every write is verified either way. The benchmark's
+    accounts are marked deleted at the end unless ``keep``."""
+    if switch is None and len(aod_modes) > 1:
+        raise ValueError("several AOD modes need the Sugar's files (SUGAR_LIVE_SUITECRM_ROOT)")
+    result = Result("push", f"live {url}: {accounts:,} accounts, AOD {aod_modes}, {repeat} rounds")
+    rates: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="bench-push-live-") as tmp:
+        warehouse = sqlite_url(Path(tmp), "warehouse.db")
+        fresh_warehouse(warehouse)
+        base = Target(url, password, warehouse, 4, 50, username=username)
+        _provision(url, password, username)
+        generation = 0
+        _analyse(warehouse, accounts, generation)
+        setup = measure(push_part, base, warm=PUSH_MODULES)
+        result.note(
+            f"setup push (untimed): {setup.value['created']} created, status "
+            f"{setup.value['status']}"
+        )
+        try:
+            for round_no in range(1, repeat + 1):
+                for mode in aod_modes:
+                    if switch is not None:
+                        switch(mode)
+                    parts = list(LIVE_PARTS.items())
+                    for label, options in parts if round_no % 2 else parts[::-1]:
+                        generation += 1
+                        _analyse(warehouse, accounts, generation)
+                        pushed = measure(push_part, replace(base, **options), warm=PUSH_MODULES)
+                        value = pushed.value
+                        write = float(value["timings"].get("write") or pushed.seconds)
+                        rate = value["verified"] / write if write else 0.0
+                        rates.setdefault((mode, label), []).append(rate)
+                        how = value["writes"]
+                        result.add(
+                            f"round {round_no}: AOD {mode}, {label}",
+                            rate,
+                            "acc/s",
+                            f"{value['verified']}/{accounts} verified, {value['status']}, write "
+                            f"{write:.1f} s, push {pushed.seconds:.1f} s; {how.get('method')}, "
+                            f"{how.get('sessions', {}).get('chosen')} session(s): "
+                            f"{how.get('sessions', {}).get('reason')}",
+                        )
+        finally:
+            if switch is not None:
+                switch(aod_modes[0])
+            if not keep:
+                result.note(f"marked deleted afterwards: {_delete_accounts(base, warehouse)}")
+    for mode in aod_modes:
+        plain = _median(rates[(mode, "set_entries, 1 session")])
+        default = _median(rates[(mode, "default")])
+        target = 5.0 if mode == "on" else 2.0
+        result.headline(
+            f"AOD {mode}: accounts/s, set_entries 1 session -> default",
+            f"{plain:.1f} -> {default:.1f} (x{default / plain:.2f})",
+            f">= x{target:.0f}" + (", >= 150 acc/s" if mode == "off" else ""),
+            default >= target * plain and (mode == "on" or default >= 150),
+        )
     return result
 
 

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=16,
-        description="Concurrent sessions for batch writes (2 only if Sugar's AOD indexing is off).",
+        description="Concurrent sessions for batch writes; when set, the push's maximum "
+        "(push.sessions: it adapts below it).",
     )
     sugar_batch_size: int = Field(
         default=50, ge=1, le=500, description="Records per set_entries call."

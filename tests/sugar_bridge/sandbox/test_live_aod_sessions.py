@@ -5,7 +5,8 @@ one server-wide lock, so 2 sessions saving at once are not faster than 1 (on Sui
 took 1.1-1.3x as long for 40 saves); with it off, 2 sessions are faster when the server has a
 core to spare, and never much slower (on a 2-core machine kept busy by other jobs, the gain does
 not show, so that is all the test asks).
-``sugar_bridge.sandbox.AodIndex`` models that, and ``push.sessions`` defaults to 1 because of it.
+``sugar_bridge.sandbox.AodIndex`` models that, and the push stays at one session where it writes
+with ``set_entries`` on a Sugar with AOD on because of it (``bridge_save_records`` defers indexing).
 
 Whether AOD is on is learned from the Sugar itself: a save of an indexed record under AOD writes
 an ``AOD_IndexEvent`` row for that record in the same request, and the API reads that module.
