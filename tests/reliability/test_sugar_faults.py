@@ -267,8 +267,10 @@ def _push_scenario(tmp_path: Path, rate: float, mix: str = "all") -> dict[str, A
         wh.analyse()
         more, retried_more = _push_until_ok(wh, sb, faults, _faulty_runs(mix))
         injected = sum(sb.stats.faults.values())
+        bulk_calls = sb.stats.calls["bridge_save_records"]
         sb.set_faults(None)
         return {
+            "bulk_calls": bulk_calls,
             "state": _sugar_state(sb),
             "outcomes": outcomes + more,
             "retried": retried + retried_more,
@@ -292,6 +294,9 @@ def test_segment_push_converges_under_faults(
     faulty = _push_scenario(tmp_path, rate, mix)
     assert clean_push["outcomes"] == ["ok", "ok"]
     assert faulty["faults"] > 0, "no fault was injected: the test proves nothing"
+    # The default path writes accounts and follow-ups with the extension's bulk method.
+    assert clean_push["bulk_calls"] > 0
+    assert faulty["bulk_calls"] > 0
     clean, state = clean_push["state"], faulty["state"]
     assert set(state["per_external_id"].values()) == {1}, "no duplicate account"
     assert state["values"] == clean["values"]
