@@ -117,6 +117,7 @@ class _PatternModel:
         self.log_likelihood_: float = float("nan")
         self.n_customers_: int = 0
         self.n_patterns_: int = 0
+        self.degenerate_: list[str] = []  # parameters at the edge of the parameter space
 
     def _fit_patterns(
         self,
@@ -234,6 +235,7 @@ class BetaGeoModel(_PatternModel):
             self.n_patterns_,
             self.params_,
         )
+        self.degenerate_ = [k for k in ("a", "b") if self.params_[k] > 1e4]
         if self.params_["a"] + self.params_["b"] > 1e4:
             # The likelihood is maximised on the boundary: every customer seems to share one
             # dropout probability a/(a+b). Predictions stay sound; a penalizer keeps a, b finite.

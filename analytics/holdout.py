@@ -1,0 +1,293 @@
+"""CLV you can check: a calibration/holdout split and the standard evaluation of a model.
+
+The orders up to ``calibration_end`` fit the model; the orders after it, up to ``holdout_end``,
+are what it should have predicted. The evaluation is the one of the BTYD literature (Fader, Hardie
+& Lee 2005; Schmittlein & Peterson 1994):
+
+* per customer: predicted vs actual repeat purchases in the holdout, as MAE and RMSE;
+* **conditional expectations by calibration frequency**: mean actual vs predicted holdout
+  purchases of the customers who made 0, 1, ... 7+ repeat purchases in the calibration period;
+* **tracking**: cumulative and incremental repeat purchases per period, actual vs the model's
+  expectation from each customer's first purchase, across calibration and holdout;
+* **frequency/recency matrices** of the expected purchases in the next period and of P(alive),
+  for a customer of the longest age.
+
+Every function is pure: it takes a transaction frame and explicit dates, nothing reads "today".
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analytics.clv import DAYS_PER_UNIT, FloatArray, TimeUnit, grouped_predict
+from analytics.exceptions import AnalyticsError
+from analytics.repeat_models import MODELS, TransactionModel, degenerate_params, make_model
+
+FREQUENCY_BUCKETS = 8  # 0, 1, ..., 6 and "7+"
+
+
+def calibration_holdout(
+    transactions: pd.DataFrame,
+    *,
+    customer_col: str,
+    date_col: str,
+    calibration_end: date,
+    holdout_end: date,
+    time_unit: TimeUnit = "weeks",
+) -> pd.DataFrame:
+    """Per customer of the calibration cohort (first purchase on or before ``calibration_end``):
+    ``frequency, recency, T`` at the end of calibration, ``holdout_purchases`` (purchase days in
+    ``(calibration_end, holdout_end]``) and ``first_day`` (days from the first order of the data).
+
+    Purchases of one day count once, as in the fit.
+    """
+    if holdout_end <= calibration_end:
+        raise AnalyticsError(
+            f"the holdout must end after the calibration ({holdout_end} <= {calibration_end})"
+        )
+    days = pd.to_datetime(transactions[date_col]).dt.normalize()
+    frame = pd.DataFrame({"customer": transactions[customer_col].to_numpy(), "day": days})
+    frame = frame[frame["day"] <= pd.Timestamp(holdout_end)].drop_duplicates()
+    cal_end = pd.Timestamp(calibration_end)
+    first = frame.groupby("customer", sort=True)["day"].min()
+    cohort = first[first <= cal_end]
+    if cohort.empty:
+        raise AnalyticsError(
+            f"no customer bought on or before the calibration end ({calibration_end})"
+        )
+    frame = frame[frame["customer"].isin(cohort.index)]
+    calibration = frame[frame["day"] <= cal_end].groupby("customer", sort=True)["day"]
+    holdout = frame[frame["day"] > cal_end].groupby("customer", sort=True)["day"].count()
+    unit = DAYS_PER_UNIT[time_unit]
+    origin = frame["day"].min()
+    out = pd.DataFrame(
+        {
+            "frequency": (calibration.count() - 1).astype(np.float64),
+            "recency": (calibration.max() - cohort).dt.days / unit,
+            "T": (cal_end - cohort).dt.days / unit,
+            "first_day": (cohort - origin).dt.days.astype(np.int64),
+        }
+    )
+    out["holdout_purchases"] = holdout.reindex(out.index, fill_value=0).astype(np.float64)
+    # Customers whose first purchase is the calibration's last day have T = 0: not fittable.
+    return out[out["T"] > 0]
+
+
+@dataclass
+class HoldoutEvaluation:
+    """How one model predicted the holdout; ``as_dict()`` is the JSON of ``analytics clv``."""
+
+    model: str
+    params: dict[str, float]
+    log_likelihood: float
+    degenerate: list[str]
+    n_customers: int
+    calibration_end: str
+    holdout_end: str
+    holdout_periods: float
+    time_unit: str
+    actual_total: float
+    predicted_total: float
+    mae: float
+    rmse: float
+    by_frequency: list[dict[str, Any]] = field(default_factory=list)
+    tracking: list[dict[str, Any]] = field(default_factory=list)
+    matrices: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _by_frequency(summary: pd.DataFrame, predicted: FloatArray) -> list[dict[str, Any]]:
+    bucket = np.minimum(summary["frequency"].to_numpy(), FREQUENCY_BUCKETS - 1).astype(int)
+    rows = []
+    for level in range(FREQUENCY_BUCKETS):
+        mask = bucket == level
+        if not mask.any():
+            continue
+        label = f"{level}+" if level == FREQUENCY_BUCKETS - 1 else str(level)
+        rows.append(
+            {
+                "frequency": label,
+                "customers": int(mask.sum()),
+                "actual": float(summary["holdout_purchases"].to_numpy()[mask].mean()),
+                "predicted": float(predicted[mask].mean()),
+            }
+        )
+    return rows
+
+
+def _tracking(
+    transactions: pd.DataFrame,
+    summary: pd.DataFrame,
+    model: TransactionModel,
+    *,
+    customer_col: str,
+    date_col: str,
+    holdout_end: date,
+    time_unit: TimeUnit,
+) -> list[dict[str, Any]]:
+    """Repeat purchases per period since the data's first day: actual vs expected."""
+    unit = DAYS_PER_UNIT[time_unit]
+    days = pd.to_datetime(transactions[date_col]).dt.normalize()
+    frame = pd.DataFrame({"customer": transactions[customer_col].to_numpy(), "day": days})
+    frame = frame[frame["customer"].isin(summary.index)]
+    frame = frame[frame["day"] <= pd.Timestamp(holdout_end)].drop_duplicates()
+    origin = frame["day"].min()
+    offset = (frame["day"] - origin).dt.days.to_numpy()
+    first = summary["first_day"].reindex(frame["customer"]).to_numpy()
+    repeat = offset[offset > first]
+    n_periods = int(np.ceil(((pd.Timestamp(holdout_end) - origin).days + 1) / unit))
+    actual = np.bincount((repeat // unit).astype(int), minlength=n_periods)[:n_periods]
+    # Expected cumulative repeat purchases at the end of each period: sum over customers of
+    # E[X(t - first)], evaluated once per distinct first day.
+    firsts, counts = np.unique(summary["first_day"].to_numpy(), return_counts=True)
+    ends = np.arange(1, n_periods + 1) * unit
+    cumulative = np.zeros(n_periods)
+    for first_day, count in zip(firsts, counts, strict=True):
+        ages = np.maximum(ends - first_day - 1, 0.0) / unit
+        cumulative += count * np.where(ages > 0, model.expected_purchases(ages), 0.0)
+    incremental = np.diff(cumulative, prepend=0.0)
+    actual_cumulative = np.cumsum(actual)
+    return [
+        {
+            "period": i + 1,
+            "actual": int(actual[i]),
+            "predicted": float(incremental[i]),
+            "actual_cumulative": int(actual_cumulative[i]),
+            "predicted_cumulative": float(cumulative[i]),
+        }
+        for i in range(n_periods)
+    ]
+
+
+def _matrices(summary: pd.DataFrame, model: TransactionModel) -> dict[str, Any]:
+    """Expected purchases in the next period and P(alive) by frequency x recency, at max T."""
+    t_max = float(summary["T"].max())
+    max_frequency = int(min(summary["frequency"].max(), 30))
+    frequencies = np.arange(0, max_frequency + 1, dtype=np.float64)
+    recencies = np.linspace(0.0, t_max, num=min(int(t_max) + 1, 40))
+    x, tx = np.meshgrid(frequencies, recencies, indexing="ij")
+    # A customer without repeat purchase has recency 0; show those cells as such.
+    tx = np.where(x == 0, 0.0, tx)
+    age = np.full_like(x, t_max)
+    expected = model.conditional_expected_purchases(1.0, x.ravel(), tx.ravel(), age.ravel())
+    alive = model.probability_alive(x.ravel(), tx.ravel(), age.ravel())
+    return {
+        "T": t_max,
+        "frequency": frequencies.astype(int).tolist(),
+        "recency": [round(float(v), 3) for v in recencies],
+        "expected_next_period": np.round(expected.reshape(x.shape), 4).tolist(),
+        "p_alive": np.round(alive.reshape(x.shape), 4).tolist(),
+    }
+
+
+def evaluate_model(
+    transactions: pd.DataFrame,
+    name: str,
+    *,
+    customer_col: str,
+    date_col: str,
+    calibration_end: date,
+    holdout_end: date,
+    time_unit: TimeUnit = "weeks",
+    penalizer: float = 0.0,
+    summary: pd.DataFrame | None = None,
+) -> HoldoutEvaluation:
+    """Fit model ``name`` on the calibration period and measure it on the holdout."""
+    if summary is None:
+        summary = calibration_holdout(
+            transactions,
+            customer_col=customer_col,
+            date_col=date_col,
+            calibration_end=calibration_end,
+            holdout_end=holdout_end,
+            time_unit=time_unit,
+        )
+    model = make_model(name, penalizer=penalizer)
+    model.fit(summary["frequency"], summary["recency"], summary["T"])
+    periods = (holdout_end - calibration_end).days / DAYS_PER_UNIT[time_unit]
+    predicted = grouped_predict(
+        lambda x, tx, age: model.conditional_expected_purchases(periods, x, tx, age),
+        summary["frequency"],
+        summary["recency"],
+        summary["T"],
+    )
+    actual = summary["holdout_purchases"].to_numpy()
+    error = predicted - actual
+    return HoldoutEvaluation(
+        model=name,
+        params=dict(model.params_),
+        log_likelihood=model.log_likelihood_,
+        degenerate=degenerate_params(model.params_),
+        n_customers=len(summary),
+        calibration_end=calibration_end.isoformat(),
+        holdout_end=holdout_end.isoformat(),
+        holdout_periods=periods,
+        time_unit=time_unit,
+        actual_total=float(actual.sum()),
+        predicted_total=float(predicted.sum()),
+        mae=float(np.mean(np.abs(error))),
+        rmse=float(np.sqrt(np.mean(error**2))),
+        by_frequency=_by_frequency(summary, predicted),
+        tracking=_tracking(
+            transactions,
+            summary,
+            model,
+            customer_col=customer_col,
+            date_col=date_col,
+            holdout_end=holdout_end,
+            time_unit=time_unit,
+        ),
+        matrices=_matrices(summary, model),
+    )
+
+
+def compare_models(
+    transactions: pd.DataFrame,
+    *,
+    customer_col: str,
+    date_col: str,
+    calibration_end: date,
+    holdout_end: date,
+    time_unit: TimeUnit = "weeks",
+    penalizer: float = 0.0,
+    models: tuple[str, ...] = tuple(MODELS),
+) -> dict[str, HoldoutEvaluation]:
+    """Every model evaluated on the same split (one summary, computed once)."""
+    summary = calibration_holdout(
+        transactions,
+        customer_col=customer_col,
+        date_col=date_col,
+        calibration_end=calibration_end,
+        holdout_end=holdout_end,
+        time_unit=time_unit,
+    )
+    return {
+        name: evaluate_model(
+            transactions,
+            name,
+            customer_col=customer_col,
+            date_col=date_col,
+            calibration_end=calibration_end,
+            holdout_end=holdout_end,
+            time_unit=time_unit,
+            penalizer=penalizer,
+            summary=summary,
+        )
+        for name in models
+    }
+
+
+def best_model(evaluations: dict[str, HoldoutEvaluation]) -> str:
+    """The model with the lowest per-customer holdout MAE among the non-degenerate fits (all of
+    them when every fit is degenerate); ties go to the first in ``MODELS`` order."""
+    if not evaluations:
+        raise AnalyticsError("no model was evaluated")
+    sound = {k: v for k, v in evaluations.items() if not v.degenerate} or evaluations
+    return min(sound, key=lambda k: (round(sound[k].mae, 9), list(MODELS).index(k)))
