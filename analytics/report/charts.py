@@ -332,6 +332,95 @@ def cohort_chart(cohorts: Sequence[dict[str, Any]]) -> str:
         return to_svg(fig, "cohorts")
 
 
+MODEL_LABELS = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD"}
+
+
+def clv_tracking_chart(evaluations: dict[str, dict[str, Any]], chosen: str) -> str:
+    """Cumulative repeat purchases per period, actual vs each model, the holdout shaded."""
+    with mpl.rc_context(_style()):
+        fig = _figure(9.5, 3.6)
+        if not evaluations:
+            _empty(fig, "no holdout evaluation")
+            return to_svg(fig, "clv-tracking")
+        first = next(iter(evaluations.values()))
+        periods = [row["period"] for row in first["tracking"]]
+        axes = fig.subplots(1, 2)
+        actual = [row["actual_cumulative"] for row in first["tracking"]]
+        axes[0].plot(periods, actual, color="#1d2733", linewidth=2, label="actual")
+        axes[1].plot(
+            periods, [row["actual"] for row in first["tracking"]], color="#1d2733", label="actual"
+        )
+        for i, (name, ev) in enumerate(evaluations.items()):
+            style = {
+                "color": PALETTE[i % len(PALETTE)],
+                "linestyle": "-" if name == chosen else "--",
+                "label": MODEL_LABELS.get(name, name) + (" (chosen)" if name == chosen else ""),
+            }
+            axes[0].plot(periods, [r["predicted_cumulative"] for r in ev["tracking"]], **style)
+            axes[1].plot(periods, [r["predicted"] for r in ev["tracking"]], **style)
+        calibration = len(periods) - ev["holdout_periods"]
+        for ax in axes:
+            ax.axvspan(calibration, periods[-1], color="#eef2f6", zorder=0)
+            ax.set_xlabel(f"{first['time_unit']} since the first order (holdout shaded)")
+            ax.grid(axis="y", color="#e3e7eb")
+        axes[0].set_title("Cumulative repeat purchases")
+        axes[1].set_title("Repeat purchases per period")
+        axes[0].yaxis.set_major_formatter(_thousands())
+        axes[0].legend(frameon=False, fontsize=8)
+        return to_svg(fig, "clv-tracking")
+
+
+def clv_frequency_chart(evaluations: dict[str, dict[str, Any]]) -> str:
+    """Mean holdout purchases by calibration frequency: actual bars, each model's expectation."""
+    with mpl.rc_context(_style()):
+        fig = _figure(6.0, 3.4)
+        if not evaluations:
+            _empty(fig, "no holdout evaluation")
+            return to_svg(fig, "clv-frequency")
+        first = next(iter(evaluations.values()))
+        labels = [row["frequency"] for row in first["by_frequency"]]
+        ax = fig.add_subplot()
+        _bars(ax, labels, [row["actual"] for row in first["by_frequency"]], color=MUTED)
+        for i, (name, ev) in enumerate(evaluations.items()):
+            ax.plot(
+                range(len(labels)),
+                [row["predicted"] for row in ev["by_frequency"]],
+                marker="o",
+                color=PALETTE[i % len(PALETTE)],
+                label=MODEL_LABELS.get(name, name),
+            )
+        ax.set_xlabel("repeat purchases in the calibration period")
+        ax.set_ylabel("mean purchases in the holdout")
+        ax.set_title("Holdout purchases by calibration frequency (bars: actual)")
+        ax.legend(frameon=False, fontsize=8)
+        ax.grid(axis="y", color="#e3e7eb")
+        ax.set_axisbelow(True)
+        return to_svg(fig, "clv-frequency")
+
+
+def p_alive_matrix_chart(matrices: dict[str, Any], model: str) -> str:
+    """P(alive) by frequency (rows) and recency (columns) of a customer of the longest age."""
+    with mpl.rc_context(_style()):
+        fig = _figure(6.0, 3.8)
+        if not matrices or not matrices.get("p_alive"):
+            _empty(fig, "no model")
+            return to_svg(fig, "p-alive")
+        matrix = np.array(matrices["p_alive"], dtype=float)
+        ax = fig.add_subplot()
+        image = ax.imshow(matrix, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto", origin="lower")
+        fig.colorbar(image, ax=ax, label="P(alive)")
+        recency = matrices["recency"]
+        step = max(1, len(recency) // 8)
+        ax.set_xticks(range(0, len(recency), step), [f"{v:.0f}" for v in recency[::step]])
+        frequency = matrices["frequency"]
+        fstep = max(1, len(frequency) // 10)
+        ax.set_yticks(range(0, len(frequency), fstep), [str(v) for v in frequency[::fstep]])
+        ax.set_xlabel(f"recency (last purchase, age {matrices['T']:.0f})")
+        ax.set_ylabel("repeat purchases")
+        ax.set_title(f"P(alive), {MODEL_LABELS.get(model, model)}")
+        return to_svg(fig, "p-alive")
+
+
 def _short(value: float) -> str:
     if abs(value) >= 1e6:
         return f"{value / 1e6:.1f}M"

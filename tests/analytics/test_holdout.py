@@ -138,3 +138,20 @@ def test_holdout_must_follow_calibration(transactions: pd.DataFrame) -> None:
             calibration_end=CAL_END,
             holdout_end=CAL_END,
         )
+
+
+def test_validation_charts_show_every_model(evaluations: dict[str, HoldoutEvaluation]) -> None:
+    from analytics.report.charts import (
+        clv_frequency_chart,
+        clv_tracking_chart,
+        p_alive_matrix_chart,
+    )
+
+    as_dicts = {k: v.as_dict() for k, v in evaluations.items()}
+    tracking = clv_tracking_chart(as_dicts, chosen="pareto_nbd")
+    assert tracking.startswith("<svg")
+    for label in ("BG/NBD", "MBG/NBD", "Pareto/NBD (chosen)", "actual"):
+        assert label in tracking
+    assert "Pareto/NBD" in clv_frequency_chart(as_dicts)
+    assert "P(alive), MBG/NBD" in p_alive_matrix_chart(as_dicts["mbgnbd"]["matrices"], "mbgnbd")
+    assert "no holdout evaluation" in clv_tracking_chart({}, chosen="bgnbd")
