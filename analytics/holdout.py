@@ -24,9 +24,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analytics.clv import DAYS_PER_UNIT, FloatArray, TimeUnit, grouped_predict
+from analytics.btyd import (
+    MODELS,
+    FloatArray,
+    TransactionModel,
+    degenerate_params,
+    make_model,
+)
+from analytics.clv import DAYS_PER_UNIT, TimeUnit, grouped_predict
 from analytics.exceptions import AnalyticsError
-from analytics.repeat_models import MODELS, TransactionModel, degenerate_params, make_model
 
 FREQUENCY_BUCKETS = 8  # 0, 1, ..., 6 and "7+"
 

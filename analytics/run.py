@@ -100,7 +100,7 @@ def apply_models(customers: pd.DataFrame, fit: ClvFit, config: AnalyticsConfig) 
     x = out.loc[buyers, "frequency"].to_numpy(float)
     tx = out.loc[buyers, "recency"].to_numpy(float)
     age = out.loc[buyers, "T"].to_numpy(float)
-    bg = fit.bgnbd
+    bg = fit.purchases
     horizon = config.clv.expected_orders_days / DAYS_PER_UNIT[fit.time_unit]
     out["p_alive"] = np.nan
     out["expected_orders_90d"] = np.nan

@@ -83,7 +83,7 @@ def our_fit(path: str) -> dict[str, Any]:
     """Our BG/NBD + Gamma-Gamma on the summary CSV (fit time only, not the CSV read)."""
     import pandas as pd
 
-    from analytics.clv import BetaGeoModel, GammaGammaModel
+    from analytics.btyd import BetaGeoModel, GammaGammaModel
 
     summary = pd.read_csv(path)
     # The two fits fit_clv makes, timed one by one.
@@ -153,7 +153,7 @@ def loglik_both(path: str, ours: dict[str, Any], theirs: dict[str, Any]) -> dict
     import numpy as np
     import pandas as pd
 
-    from analytics.clv import BetaGeoModel, GammaGammaModel
+    from analytics.btyd import BetaGeoModel, GammaGammaModel
 
     s = pd.read_csv(path)
     x, tx, t = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))

@@ -208,6 +208,12 @@ ETL_MODULES = (
     "pandas",
 )
 #: What the analytics parts import.
-ANALYTICS_MODULES = (*ETL_MODULES, "analytics.run", "analytics.habits", "analytics.clv")
+ANALYTICS_MODULES = (
+    *ETL_MODULES,
+    "analytics.run",
+    "analytics.habits",
+    "analytics.clv",
+    "analytics.btyd",
+)
 #: What the push parts import.
 PUSH_MODULES = ("etl.db", "sugar_bridge.push.push", "connectors.sugar.client")

@@ -10,13 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.clv import (
-    BetaGeoModel,
-    GammaGammaModel,
-    customer_lifetime_value,
-    fit_clv,
-    rfm_summary,
-)
+from analytics.btyd import BetaGeoModel, GammaGammaModel
+from analytics.clv import customer_lifetime_value, fit_clv, rfm_summary
 from analytics.exceptions import AnalyticsError, ConvergenceError
 
 DATA = Path(__file__).parent / "data"

@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from analytics.clv import BetaGeoModel
-from analytics.exceptions import AnalyticsError
-from analytics.repeat_models import (
+from analytics.btyd import (
     MODELS,
+    BetaGeoModel,
     ModifiedBetaGeoModel,
     ParetoNbdModel,
     degenerate_params,
     make_model,
 )
+from analytics.exceptions import AnalyticsError
 
 DATA = Path(__file__).parent / "data"
 
