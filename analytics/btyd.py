@@ -94,10 +94,21 @@ def _minimize(
     """BFGS on ``objective`` (returns value and gradient); ConvergenceError when it fails.
 
     BFGS often stops with "precision loss" at the optimum of a flat likelihood; the fit is
-    accepted when the gradient there is small, whatever the status says.
+    accepted when the gradient there is small, whatever the status says. When it is not (a
+    likelihood rising slowly towards the edge of the parameter space, where BFGS's line search
+    gives up), L-BFGS-B continues from there; a fit it drives to the edge is then reported by
+    the model as degenerate rather than failed.
     """
     with np.errstate(all="ignore"):
         result = optimize.minimize(objective, x0, jac=True, method="BFGS", options={"gtol": 1e-7})
+        if (
+            not result.success
+            and np.all(np.isfinite(result.x))
+            and float(np.max(np.abs(result.jac))) > tolerance
+        ):
+            result = optimize.minimize(
+                objective, result.x, jac=True, method="L-BFGS-B", options={"maxiter": 5000}
+            )
     grad = np.asarray(result.jac, dtype=np.float64)
     if not np.all(np.isfinite(result.x)) or not np.isfinite(result.fun):
         raise ConvergenceError(
@@ -635,6 +646,10 @@ MODELS: dict[str, type[BetaGeoModel] | type[ModifiedBetaGeoModel] | type[ParetoN
     "mbgnbd": ModifiedBetaGeoModel,
     "pareto_nbd": ParetoNbdModel,
 }
+
+
+# How the report and the CLI name each model.
+MODEL_LABELS: dict[str, str] = {key: cls.name for key, cls in MODELS.items()}
 
 
 def make_model(name: str, penalizer: float = 0.0) -> TransactionModel:

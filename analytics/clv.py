@@ -125,6 +125,8 @@ class ClvFit:
     gamma_gamma: GammaGammaModel | None
     time_unit: TimeUnit
     n_customers: int
+    penalized: float | None = None  # the penalty a degenerate fit was refitted with
+    selection: dict[str, Any] | None = None  # how the model was chosen (holdout evaluation)
 
     @property
     def degenerate(self) -> list[str]:
@@ -146,6 +148,8 @@ class ClvFit:
                 "degenerate": self.degenerate,
             },
             "gamma_gamma": None,
+            "penalized": self.penalized,
+            "selection": self.selection,
         }
         if self.gamma_gamma is not None:
             out["gamma_gamma"] = {

@@ -115,10 +115,20 @@ class LifecycleConfig(BaseModel):
 
 
 class ClvConfig(BaseModel):
-    """BG/NBD + Gamma-Gamma options."""
+    """Repeat-purchase model (BG/NBD, MBG/NBD or Pareto/NBD) + Gamma-Gamma options."""
 
     model_config = ConfigDict(extra="forbid")
 
+    model: Literal["auto", "bgnbd", "mbgnbd", "pareto_nbd"] = Field(
+        default="auto",
+        description="Repeat-purchase model; auto = lowest error on a holdout of the shop's orders.",
+    )
+    holdout_days: int | None = Field(
+        default=None,
+        ge=7,
+        description="Holdout length for the model check (default: a third of the history, "
+        "28-365 days).",
+    )
     time_unit: Literal["days", "weeks"] = "weeks"
     penalizer: float = Field(default=0.0, ge=0, description="L2 penalty on the model parameters.")
     horizon_months: int = Field(

@@ -17,12 +17,15 @@ Every function is pure: it takes a transaction frame and explicit dates, nothing
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from analytics.btyd import (
     MODELS,
@@ -32,7 +35,12 @@ from analytics.btyd import (
     make_model,
 )
 from analytics.clv import DAYS_PER_UNIT, TimeUnit, grouped_predict
-from analytics.exceptions import AnalyticsError
+from analytics.exceptions import AnalyticsError, ConvergenceError
+from analytics.frames import read_frame
+from analytics.habits import purchase_filter
+from etl.schema import fact_order
+
+log = logging.getLogger(__name__)
 
 FREQUENCY_BUCKETS = 8  # 0, 1, ..., 6 and "7+"
 
@@ -297,3 +305,123 @@ def best_model(evaluations: dict[str, HoldoutEvaluation]) -> str:
         raise AnalyticsError("no model was evaluated")
     sound = {k: v for k, v in evaluations.items() if not v.degenerate} or evaluations
     return min(sound, key=lambda k: (round(sound[k].mae, 9), list(MODELS).index(k)))
+
+
+# --- the model of a run ------------------------------------------------------------------------
+
+MIN_HOLDOUT_DAYS = 28
+MAX_HOLDOUT_DAYS = 365
+FALLBACK_MODEL = "mbgnbd"  # without a holdout: never P(alive) = 1 for a one-time buyer
+
+
+@dataclass
+class ModelChoice:
+    """Which repeat-purchase model a run uses and why (stored with the run, shown in the report)."""
+
+    model: str
+    reason: str
+    calibration_end: date | None = None
+    evaluations: dict[str, HoldoutEvaluation] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "reason": self.reason,
+            "calibration_end": self.calibration_end.isoformat() if self.calibration_end else None,
+            # The matrices of the chosen model only: the others' are not shown.
+            "evaluations": {
+                k: {**v.as_dict(), "matrices": v.matrices if k == self.model else {}}
+                for k, v in self.evaluations.items()
+            },
+        }
+
+
+def purchase_days(conn: Connection, as_of: date) -> pd.DataFrame:
+    """``customer, day`` of every purchase day up to ``as_of`` (cancelled orders are not
+    purchases), one row per customer and day, as the models count them."""
+    query = (
+        select(fact_order.c.customer_key.label("customer"), fact_order.c.order_date_key)
+        .where(purchase_filter(as_of))
+        .distinct()
+    )
+    frame = read_frame(conn, query, {"customer": "int", "order_date_key": "int"})
+    frame["day"] = pd.to_datetime(frame.pop("order_date_key").astype(str), format="%Y%m%d")
+    return frame
+
+
+def holdout_days_for(days: pd.DataFrame, as_of: date, configured: int | None) -> int | None:
+    """The holdout length: as configured, else a third of the history (28-365 days); None
+    when the history is too short for one."""
+    if days.empty:
+        return None
+    history = (pd.Timestamp(as_of) - days["day"].min()).days
+    length = configured or min(MAX_HOLDOUT_DAYS, history // 3)
+    if length < MIN_HOLDOUT_DAYS or history - length < MIN_HOLDOUT_DAYS:
+        return None
+    return int(length)
+
+
+def choose_model(
+    conn: Connection,
+    as_of: date,
+    *,
+    model: str,
+    holdout_days: int | None,
+    time_unit: TimeUnit,
+    penalizer: float,
+    min_customers: int,
+) -> ModelChoice:
+    """The run's model: ``model`` itself, or for ``auto`` the one with the lowest holdout error
+    on the shop's own orders (``FALLBACK_MODEL`` when the history is too short to hold out).
+
+    The holdout evaluation runs whenever there is history enough (also for a named model), so
+    the report can show how well the model predicts; a model that fails to fit on the
+    calibration period is left out of the comparison.
+    """
+    days = purchase_days(conn, as_of)
+    length = holdout_days_for(days, as_of, holdout_days)
+    if length is None:
+        name = FALLBACK_MODEL if model == "auto" else model
+        return ModelChoice(name, "too little history for a holdout evaluation")
+    calibration_end = as_of - timedelta(days=length)
+    try:
+        summary = calibration_holdout(
+            days,
+            customer_col="customer",
+            date_col="day",
+            calibration_end=calibration_end,
+            holdout_end=as_of,
+            time_unit=time_unit,
+        )
+    except AnalyticsError as exc:
+        name = FALLBACK_MODEL if model == "auto" else model
+        return ModelChoice(name, f"no holdout evaluation: {exc}")
+    if len(summary) < min_customers:
+        name = FALLBACK_MODEL if model == "auto" else model
+        return ModelChoice(
+            name, f"{len(summary)} customers before {calibration_end}: too few to hold out"
+        )
+    evaluations: dict[str, HoldoutEvaluation] = {}
+    for name in MODELS:
+        try:
+            evaluations[name] = evaluate_model(
+                days,
+                name,
+                customer_col="customer",
+                date_col="day",
+                calibration_end=calibration_end,
+                holdout_end=as_of,
+                time_unit=time_unit,
+                penalizer=penalizer,
+                summary=summary,
+            )
+        except ConvergenceError as exc:
+            log.warning("%s did not fit on the calibration period: %s", name, exc)
+    if model != "auto":
+        return ModelChoice(model, "configured", calibration_end, evaluations)
+    if not evaluations:
+        return ModelChoice(FALLBACK_MODEL, "no model fitted the calibration period")
+    best = best_model(evaluations)
+    ev = evaluations[best]
+    reason = f"lowest holdout error (MAE {ev.mae:.4f} over {ev.n_customers} customers)"
+    return ModelChoice(best, reason, calibration_end, evaluations)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -30,11 +30,15 @@ from analytics.clv import (
 from analytics.config import AnalyticsConfig
 from analytics.exceptions import AnalyticsError, ConvergenceError
 from analytics.habits import compute_habits, lifecycle_stages
+from analytics.holdout import FALLBACK_MODEL, ModelChoice, choose_model
 from analytics.portfolio import compute_portfolio
 from analytics.store import insert_run, load_portfolio_metrics, prune_runs, set_portfolio
 from etl.runs import JobName, Run, run_ledger
 
 log = logging.getLogger(__name__)
+
+# The L2 penalty a degenerate fit is refitted with (parameters at the edge of their space).
+DEGENERATE_PENALIZER = 1e-3
 
 JOB: JobName = "analytics"
 
@@ -78,10 +82,16 @@ def model_summary(customers: pd.DataFrame) -> pd.DataFrame:
     return buyers[["frequency", "recency", "T", "monetary"]].astype(float)
 
 
-def fit_models(customers: pd.DataFrame, config: AnalyticsConfig) -> ClvFit:
-    """Fit BG/NBD and Gamma-Gamma on the buyers (whose first purchase is before as_of).
+def fit_models(
+    customers: pd.DataFrame, config: AnalyticsConfig, choice: ModelChoice | None = None
+) -> ClvFit:
+    """Fit the chosen repeat-purchase model and Gamma-Gamma on the buyers (whose first purchase
+    is before as_of).
 
-    Raises ConvergenceError when there are too few buyers or a fit fails.
+    A fit left at the edge of the parameter space (degenerate) is not used silently: the next
+    model by holdout error is tried, and when every one is degenerate the chosen one is refitted
+    with a penalty (``penalized`` in the stored models; the report flags it). Raises
+    ConvergenceError when there are too few buyers or a fit fails.
     """
     summary = model_summary(customers)
     summary = summary[summary["T"] > 0]  # first bought on as_of: no observation time yet
@@ -90,7 +100,32 @@ def fit_models(customers: pd.DataFrame, config: AnalyticsConfig) -> ClvFit:
             f"CLV: {len(summary)} buyers with some history, the models need at least "
             f"{config.clv.min_customers} (analytics.clv.min_customers)"
         )
-    return fit_clv(summary, time_unit=config.clv.time_unit, penalizer=config.clv.penalizer)
+    clv = config.clv
+    chosen = choice.model if choice is not None else clv.model
+    if chosen == "auto":
+        chosen = FALLBACK_MODEL
+    candidates = [chosen]
+    if choice is not None and clv.model == "auto":
+        ranked = sorted(choice.evaluations.values(), key=lambda ev: ev.mae)
+        candidates += [ev.model for ev in ranked if ev.model != chosen]
+    selection = choice.as_dict() if choice is not None else None
+    skipped: list[str] = []
+    for name in candidates:
+        fit = fit_clv(summary, model=name, time_unit=clv.time_unit, penalizer=clv.penalizer)
+        if not fit.degenerate:
+            return replace(fit, selection=_with_skipped(selection, skipped))
+        log.warning("CLV: %s is degenerate on %s (%s)", name, fit.degenerate, fit.purchases.params_)
+        skipped.append(f"{name} (degenerate: {', '.join(fit.degenerate)})")
+    penalizer = max(clv.penalizer, DEGENERATE_PENALIZER)
+    fit = fit_clv(summary, model=chosen, time_unit=clv.time_unit, penalizer=penalizer)
+    return replace(fit, penalized=penalizer, selection=_with_skipped(selection, skipped))
+
+
+def _with_skipped(selection: dict[str, Any] | None, skipped: list[str]) -> dict[str, Any] | None:
+    """The model choice with the models whose fit on all the data was degenerate."""
+    if selection is None or not skipped:
+        return selection
+    return {**selection, "skipped": skipped}
 
 
 def apply_models(customers: pd.DataFrame, fit: ClvFit, config: AnalyticsConfig) -> pd.DataFrame:
@@ -142,7 +177,16 @@ def score_customers(
     fit: ClvFit | None = None
     clv_error: str | None = None
     try:
-        fit = fit_models(customers, config)
+        choice = choose_model(
+            conn,
+            as_of,
+            model=config.clv.model,
+            holdout_days=config.clv.holdout_days,
+            time_unit=config.clv.time_unit,
+            penalizer=config.clv.penalizer,
+            min_customers=config.clv.min_customers,
+        )
+        fit = fit_models(customers, config, choice)
         customers = apply_models(customers, fit, config)
     except ConvergenceError as exc:
         clv_error = str(exc)

@@ -18,6 +18,8 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from analytics.btyd import MODEL_LABELS
+
 PALETTE = [
     "#1b6ca8",
     "#3a9d5d",
@@ -330,9 +332,6 @@ def cohort_chart(cohorts: Sequence[dict[str, Any]]) -> str:
         ax.set_xlabel("months after the first order")
         ax.set_title("Cohort retention: % of each first-order cohort buying again")
         return to_svg(fig, "cohorts")
-
-
-MODEL_LABELS = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD"}
 
 
 def clv_tracking_chart(evaluations: dict[str, dict[str, Any]], chosen: str) -> str:

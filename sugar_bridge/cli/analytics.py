@@ -77,6 +77,8 @@ def _share(value: float | None) -> str:
 
 def print_run_summary(info: AnalyticsRunInfo) -> None:
     """The summary tables of one analytics run."""
+    from analytics.btyd import MODEL_LABELS
+
     table = Table(title=f"analytics run {info.run_id} as of {info.as_of}", show_header=False)
     table.add_column("figure", style="bold")
     table.add_column("value", justify="right")
@@ -86,11 +88,21 @@ def print_run_summary(info: AnalyticsRunInfo) -> None:
     table.add_row("revenue", _money(info.revenue))
     table.add_row("revenue share of the top 20 %", _share(info.top_20_pct_revenue_share))
     if info.models is not None:
-        bg = info.models["bgnbd"]["params"]
+        name = info.models["model"]
+        fitted = info.models[name]
         table.add_row(
-            f"BG/NBD ({info.models['time_unit']})",
-            ", ".join(f"{k} {v:.4g}" for k, v in bg.items()),
+            f"{MODEL_LABELS.get(name, name)} ({info.models['time_unit']})",
+            ", ".join(f"{k} {v:.4g}" for k, v in fitted["params"].items()),
         )
+        selection = info.models.get("selection")
+        if selection:
+            table.add_row("model choice", f"{selection['model']}: {selection['reason']}")
+            for skipped in selection.get("skipped", []):
+                table.add_row("not used", skipped)
+        if fitted.get("degenerate"):
+            table.add_row("warning", f"degenerate fit: {', '.join(fitted['degenerate'])}")
+        if info.models.get("penalized"):
+            table.add_row("warning", f"refitted with penalizer {info.models['penalized']:g}")
         if info.models.get("gamma_gamma"):
             gg = info.models["gamma_gamma"]["params"]
             table.add_row("Gamma-Gamma", ", ".join(f"{k} {v:.4g}" for k, v in gg.items()))
@@ -125,22 +137,63 @@ def run_command(as_of: AsOfOption = None) -> None:
     print_run_summary(info)
 
 
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="bgnbd, mbgnbd, pareto_nbd, or auto (lowest holdout error); default: the config's.",
+    ),
+]
+HoldoutOption = Annotated[
+    int | None,
+    typer.Option(
+        "--holdout",
+        min=7,
+        help="Days held out to check the models (default: a third of the history, 28-365).",
+    ),
+]
+
+
 @app.command("clv")
 @handle_errors
 def clv_command(
     as_of: AsOfOption = None,
+    model: ModelOption = None,
+    holdout: HoldoutOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Fit BG/NBD and Gamma-Gamma on the warehouse as of a date and print them (nothing stored)."""
+    """Check the repeat-purchase models on a holdout, fit the chosen one and Gamma-Gamma on the
+    warehouse as of a date, and print them (nothing stored)."""
+    from analytics.btyd import MODEL_LABELS
     from analytics.habits import compute_habits
+    from analytics.holdout import choose_model
     from analytics.run import fit_models
 
     ctx = make_context()
     when = parse_as_of(as_of, ctx.settings)
     config = ctx.config.analytics
+    updates: dict[str, object] = {}
+    if model is not None:
+        if model not in ("auto", *MODEL_LABELS):
+            raise ConfigError(f"--model {model!r}: choose auto, {', '.join(MODEL_LABELS)}")
+        updates["model"] = model
+    if holdout is not None:
+        updates["holdout_days"] = holdout
+    if updates:
+        config = config.model_copy(update={"clv": config.clv.model_copy(update=updates)})
+    clv = config.clv
     with open_warehouse(ctx.settings) as engine, engine.connect() as conn:
         customers = compute_habits(conn, when, config).customers
-    fit = fit_models(customers, config)
+        choice = choose_model(
+            conn,
+            when,
+            model=clv.model,
+            holdout_days=clv.holdout_days,
+            time_unit=clv.time_unit,
+            penalizer=clv.penalizer,
+            min_customers=clv.min_customers,
+        )
+    fit = fit_models(customers, config, choice)
     result = {"as_of": when.isoformat(), **fit.as_dict()}
     if as_json:
         print_json(result)
@@ -148,11 +201,31 @@ def clv_command(
     table = Table(title=f"CLV models as of {when} (time unit: {fit.time_unit})")
     for column in ("model", "customers", "parameters", "log-likelihood"):
         table.add_column(column)
-    for name in ("bgnbd", "gamma_gamma"):
-        model = result[name]
-        if model is None:
+    for name in (fit.model, "gamma_gamma"):
+        fitted = result[name]
+        if fitted is None:
             table.add_row(name, "—", "not fitted (fewer than 2 repeat buyers)", "—")
             continue
-        params = ", ".join(f"{k} = {v:.4f}" for k, v in model["params"].items())
-        table.add_row(name, f"{model['n_customers']:,}", params, f"{model['log_likelihood']:,.2f}")
+        params = ", ".join(f"{k} = {v:.4f}" for k, v in fitted["params"].items())
+        table.add_row(
+            name, f"{fitted['n_customers']:,}", params, f"{fitted['log_likelihood']:,.2f}"
+        )
     console.print(table)
+    console.print(f"model: {fit.model} (holdout choice {choice.model}: {choice.reason})")
+    for skipped in (fit.selection or {}).get("skipped", []):
+        console.print(f"not used: {skipped}")
+    if choice.evaluations:
+        check = Table(
+            title=f"holdout check: fitted up to {choice.calibration_end}, predicting to {when}"
+        )
+        for column in ("model", "MAE", "RMSE", "holdout purchases (predicted / actual)", "edge"):
+            check.add_column(column)
+        for name, ev in choice.evaluations.items():
+            check.add_row(
+                name,
+                f"{ev.mae:.4f}",
+                f"{ev.rmse:.4f}",
+                f"{ev.predicted_total:,.0f} / {ev.actual_total:,.0f}",
+                ", ".join(ev.degenerate) or "—",
+            )
+        console.print(check)

@@ -47,9 +47,21 @@ def report(
 
 def _build(engine: Engine, tmp_path: Path) -> str:
     hostile = Customer("H1", HOSTILE, sugar_account_id="acc-h")
+    # A big, frequent buyer who stopped three months ago: on the follow-up list under every
+    # model, so the name is on the page.
     orders = [
         Order("H1", datetime(2024, 3, 1), [Line("SKU-X", 3, 5000.0)], order_id="h1"),
         Order("H1", datetime(2024, 6, 1), [Line("SKU-0", 3, 5000.0)], order_id="h2"),
+        *(
+            Order("H1", datetime(2024, month, 15), [Line("SKU-0", 3, 5000.0)], order_id=f"h{month}")
+            for month in range(7, 13)
+        ),
+        *(
+            Order(
+                "H1", datetime(2025, month, 15), [Line("SKU-0", 3, 5000.0)], order_id=f"hh{month}"
+            )
+            for month in range(1, 10)
+        ),
     ]
     with engine.begin() as conn:
         customers, random_orders = synth.random_orders(120, date(2023, 1, 1), AS_OF)

@@ -54,7 +54,9 @@ def test_analytics_run_prints_a_summary_and_stores_the_run(warehouse: str) -> No
 
 
 def test_analytics_clv_json(warehouse: str) -> None:
-    result = CliRunner().invoke(app, ["analytics", "clv", "--as-of", "2025-12-31", "--json"])
+    result = CliRunner().invoke(
+        app, ["analytics", "clv", "--as-of", "2025-12-31", "--model", "bgnbd", "--json"]
+    )
     assert result.exit_code == 0, result.output
     fitted = json.loads(result.output)
     assert fitted["time_unit"] == "weeks"
@@ -62,7 +64,9 @@ def test_analytics_clv_json(warehouse: str) -> None:
     assert set(fitted["bgnbd"]["params"]) == {"r", "alpha", "a", "b"}
     assert set(fitted["gamma_gamma"]["params"]) == {"p", "q", "gamma"}
     assert fitted["bgnbd"]["log_likelihood"] < 0
-    table = CliRunner().invoke(app, ["analytics", "clv", "--as-of", "2025-12-31"])
+    table = CliRunner().invoke(
+        app, ["analytics", "clv", "--as-of", "2025-12-31", "--model", "bgnbd"]
+    )
     assert table.exit_code == 0, table.output
     assert "bgnbd" in table.output
 
