@@ -156,12 +156,14 @@ def _tracking(
     offset = (frame["day"] - origin).dt.days.to_numpy()
     first = summary["first_day"].reindex(frame["customer"]).to_numpy()
     repeat = offset[offset > first]
-    n_periods = int(np.ceil(((pd.Timestamp(holdout_end) - origin).days + 1) / unit))
+    n_days = (pd.Timestamp(holdout_end) - origin).days + 1
+    n_periods = int(np.ceil(n_days / unit))
     actual = np.bincount((repeat // unit).astype(int), minlength=n_periods)[:n_periods]
-    # Expected cumulative repeat purchases at the end of each period: sum over customers of
-    # E[X(t - first)], evaluated once per distinct first day.
+    # Expected cumulative repeat purchases at the end of each period (the last one ends with the
+    # holdout, so a partial period is compared with a partial expectation): sum over customers
+    # of E[X(t - first)], evaluated once per distinct first day.
     firsts, counts = np.unique(summary["first_day"].to_numpy(), return_counts=True)
-    ends = np.arange(1, n_periods + 1) * unit
+    ends = np.minimum(np.arange(1, n_periods + 1) * unit, n_days)
     cumulative = np.zeros(n_periods)
     for first_day, count in zip(firsts, counts, strict=True):
         ages = np.maximum(ends - first_day - 1, 0.0) / unit

@@ -15,6 +15,7 @@ from markupsafe import Markup
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection, Engine
 
+from analytics.btyd import MODEL_LABELS
 from analytics.config import AT_RISK, CANT_LOSE, AnalyticsConfig
 from analytics.exceptions import AnalyticsError
 from analytics.report import charts
@@ -107,6 +108,16 @@ def follow_up_customers(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LI
     return list(frame.itertuples(index=False))
 
 
+def _purchase_model(models: dict[str, Any]) -> dict[str, Any] | None:
+    """The stored repeat-purchase model with its label (runs before the model choice stored
+    BG/NBD under ``bgnbd`` without a ``model`` key)."""
+    name = models.get("model") or ("bgnbd" if models.get("bgnbd") else None)
+    if name is None or not models.get(name):
+        return None
+    fitted: dict[str, Any] = models[name]
+    return {**fitted, "name": name, "label": MODEL_LABELS.get(name, name)}
+
+
 def render_report(conn: Connection, run_id: int, config: AnalyticsConfig) -> str:
     """The HTML of the report for the stored analytics run ``run_id``."""
     run = load_run(conn, run_id)
@@ -116,7 +127,16 @@ def render_report(conn: Connection, run_id: int, config: AnalyticsConfig) -> str
     models: dict[str, Any] = run["models"] or {}
     names = config.segment_names()
     segments = portfolio.get("segments", [])
+    purchase = _purchase_model(models)
+    selection: dict[str, Any] = models.get("selection") or {}
+    evaluations: dict[str, Any] = selection.get("evaluations") or {}
+    used = models.get("model") or selection.get("model") or ""
     chart_svgs = {
+        "clv_tracking": charts.clv_tracking_chart(evaluations, chosen=used),
+        "clv_frequency": charts.clv_frequency_chart(evaluations),
+        "p_alive": charts.p_alive_matrix_chart(
+            (evaluations.get(used) or {}).get("matrices") or {}, used
+        ),
         "segments": charts.segment_chart(segments),
         "rfm_grid": charts.rfm_grid_chart(portfolio.get("rfm_grid", []), config.segment_for),
         "concentration": charts.concentration_chart(portfolio.get("concentration", {})),
@@ -133,6 +153,9 @@ def render_report(conn: Connection, run_id: int, config: AnalyticsConfig) -> str
         created_at=run["created_at"],
         p=portfolio,
         models=models,
+        purchase=purchase,
+        selection=selection,
+        labels=MODEL_LABELS,
         segments=segments,
         config=config,
         follow_up=follow_up_customers(conn, run_id),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -124,7 +125,7 @@ def test_data_is_escaped_and_the_page_is_self_contained(report: tuple[str, Engin
     assert "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
     assert str(escape(HOSTILE)) in page  # shown literally, escaped
     assert "&lt;img src=x onerror=alert(1)&gt;" in page  # category in the chart text, escaped
-    assert page.count("<svg") == 8
+    assert page.count("<svg") == 11  # eight portfolio charts, three of the holdout check
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external resource
     assert "Personal follow-up call" in page  # suggested action texts from the config
 
@@ -161,3 +162,25 @@ def test_charts_log_nothing_for_labels_that_look_like_dates_or_numbers(
     assert all(">2024<" in svg for svg in (svgs[0], svgs[2], svgs[4]))  # labels still shown
     assert ">Jan<" in svgs[3]
     assert ">Sun<" in svgs[3]
+
+
+def test_the_model_used_and_its_holdout_check_are_shown(report: tuple[str, Engine]) -> None:
+    page, engine = report
+    with engine.connect() as conn:
+        models = conn.execute(
+            text("SELECT models FROM analytics_run ORDER BY run_id DESC")
+        ).scalar()
+    stored = json.loads(models) if isinstance(models, str) else models
+    used = stored["model"]
+    label = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pareto_nbd": "Pareto/NBD"}[used]
+    assert _value(page, "model").startswith(label)
+    selection = stored["selection"]
+    assert selection["evaluations"], selection["reason"]
+    for name, ev in selection["evaluations"].items():
+        row = re.search(rf'<tr data-model="{name}">(.*?)</tr>', page, re.DOTALL)
+        assert row is not None, name
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+        assert _number(cells[1]) == round(ev["predicted_total"])
+        assert _number(cells[2]) == ev["actual_total"]
+        assert _number(cells[3]) == pytest.approx(ev["mae"], abs=0.0005)
+    assert "Holdout check" in page
