@@ -10,17 +10,18 @@ rendered by the report.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import Date, and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection
 
 from analytics.config import LIFECYCLE_STAGES, AnalyticsConfig
 from analytics.habits import (
     UNCATEGORISED,
+    cutoff,
     fo,
     money_sum,
     net_amount,
@@ -266,6 +267,129 @@ def _cohorts(conn: Connection, as_of: date, n_cohorts: int = 12) -> dict[str, An
     return {"cohorts": cohorts}
 
 
+# Payment delay (invoice -> payment) and overdue ageing buckets, in days: (label, low, high).
+DELAY_BUCKETS = (
+    ("on invoice", None, 0),
+    ("1-15", 1, 15),
+    ("16-30", 16, 30),
+    ("31-45", 31, 45),
+    ("46-60", 46, 60),
+    ("61-90", 61, 90),
+    ("over 90", 91, None),
+)
+OVERDUE_BUCKETS = (("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90), ("over 90", 91, None))
+TREND_MONTHS = 24
+
+
+def _bucket_of(days: Any, buckets: tuple[tuple[str, int | None, int | None], ...]) -> Any:
+    """A SQL ``CASE`` naming the bucket of an integer day count (portable: comparisons only)."""
+    whens = []
+    for label, low, high in buckets:
+        conditions = []
+        if low is not None:
+            conditions.append(days >= low)
+        if high is not None:
+            conditions.append(days <= high)
+        whens.append((and_(*conditions), literal(label)))
+    return case(*whens, else_=literal(None))
+
+
+def _trend(conn: Connection, as_of: date) -> dict[str, Any]:
+    """Monthly orders, revenue and buyers of the last 24 months, and the last 12 months against
+    the 12 before (day windows ending on ``as_of``)."""
+    month_index = dim_date.c.year * 12 + dim_date.c.month - 1
+    last = as_of.year * 12 + as_of.month - 1
+    query = (
+        select(
+            month_index.label("m"),
+            func.count().label("orders"),
+            money_sum(net_amount()).label("revenue"),
+            func.count(fo.c.customer_key.distinct()).label("customers"),
+        )
+        .select_from(fo.join(dim_date, dim_date.c.date_key == fo.c.order_date_key))
+        .where(purchase_filter(as_of), month_index > last - TREND_MONTHS)
+        .group_by(month_index)
+    )
+    found = {int(r.m): r for r in conn.execute(query)}
+    months = []
+    for m in range(last - TREND_MONTHS + 1, last + 1):
+        row = found.get(m)
+        months.append(
+            {
+                "month": f"{m // 12:04d}-{m % 12 + 1:02d}",
+                "orders": int(row.orders) if row else 0,
+                "revenue": float(row.revenue or 0) if row else 0.0,
+                "customers": int(row.customers) if row else 0,
+                # the month of as_of is counted to that day only
+                "partial": m == last and (as_of + timedelta(days=1)).month == as_of.month,
+            }
+        )
+
+    def window(end: date) -> dict[str, Any]:
+        start = end - timedelta(days=365)
+        row = conn.execute(
+            select(
+                func.count().label("orders"),
+                money_sum(net_amount()).label("revenue"),
+                func.count(fo.c.customer_key.distinct()).label("customers"),
+            ).where(purchase_filter(end), fo.c.ordered_at >= cutoff(start))
+        ).one()
+        return {
+            "from": (start + timedelta(days=1)).isoformat(),
+            "to": end.isoformat(),
+            "orders": int(row.orders),
+            "revenue": float(row.revenue or 0),
+            "customers": int(row.customers),
+        }
+
+    current, previous = window(as_of), window(as_of - timedelta(days=365))
+    change = {
+        key: (current[key] / previous[key] - 1.0) if previous[key] else None
+        for key in ("orders", "revenue", "customers")
+    }
+    return {"months": months, "last_12": current, "previous_12": previous, "change": change}
+
+
+def _payment_delays(conn: Connection, as_of: date) -> dict[str, Any]:
+    """Orders paid by ``as_of`` by days from invoice to payment, and the invoices still unpaid
+    on ``as_of`` past their due date by days overdue (count, amount, customers)."""
+    delay, _, _ = payment_flags(as_of)
+    bucket = _bucket_of(delay, DELAY_BUCKETS)
+    rows = conn.execute(
+        select(bucket.label("bucket"), func.count().label("orders"))
+        .where(purchase_filter(as_of), delay.is_not(None))
+        .group_by(bucket)
+    ).all()
+    found = {r.bucket: int(r.orders) for r in rows}
+    delays = [{"bucket": label, "orders": found.get(label, 0)} for label, _, _ in DELAY_BUCKETS]
+    as_of_date = literal(as_of, Date)
+    open_rows = conn.execute(
+        select(fo.c.customer_key, fo.c.due_at, net_amount().label("amount")).where(
+            purchase_filter(as_of),
+            fo.c.due_at.is_not(None),
+            fo.c.due_at < as_of_date,
+            or_(fo.c.paid_at.is_(None), fo.c.paid_at > as_of_date),
+        )
+    ).all()
+    frame = pd.DataFrame(open_rows, columns=["customer_key", "due_at", "amount"])
+    overdue = []
+    if not frame.empty:
+        frame["days"] = (pd.Timestamp(as_of) - pd.to_datetime(frame["due_at"])).dt.days
+    for label, low, high in OVERDUE_BUCKETS:
+        part = frame
+        if not frame.empty:
+            part = frame[(frame["days"] >= (low or 0)) & (frame["days"] <= (high or 10**9))]
+        overdue.append(
+            {
+                "bucket": label,
+                "invoices": len(part),
+                "amount": float(part["amount"].astype(float).sum()) if len(part) else 0.0,
+                "customers": int(part["customer_key"].nunique()) if len(part) else 0,
+            }
+        )
+    return {"delays": delays, "overdue": overdue}
+
+
 def compute_portfolio(
     conn: Connection, run_id: int, as_of: date, metrics: pd.DataFrame, config: AnalyticsConfig
 ) -> dict[str, Any]:
@@ -297,4 +421,6 @@ def compute_portfolio(
         "seasonality": _seasonality(conn, as_of),
         "category_mix": _category_mix(conn, as_of, run_id),
         "cohorts": _cohorts(conn, as_of),
+        "trend": _trend(conn, as_of),
+        "payment_delays": _payment_delays(conn, as_of),
     }

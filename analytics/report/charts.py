@@ -334,6 +334,65 @@ def cohort_chart(cohorts: Sequence[dict[str, Any]]) -> str:
         return to_svg(fig, "cohorts")
 
 
+def trend_chart(months: Sequence[dict[str, Any]]) -> str:
+    """Monthly revenue (bars, the last 12 months darker) and buyers (line) of the last 24 months."""
+    with mpl.rc_context(_style()):
+        fig = _figure(9.5, 3.2)
+        if not months or not any(m["orders"] for m in months):
+            _empty(fig, "no order in the last 24 months")
+            return to_svg(fig, "trend")
+        ax = fig.add_subplot()
+        labels = [m["month"] if i % 3 == 0 else "" for i, m in enumerate(months)]
+        colors = [MUTED if i < len(months) - 12 else ACCENT for i in range(len(months))]
+        _bars(ax, labels, [m["revenue"] for m in months], color=colors)
+        if months[-1].get("partial"):
+            ax.patches[-1].set_hatch("///")
+            ax.patches[-1].set_alpha(0.5)
+            ax.text(len(months) - 1, months[-1]["revenue"], " to date", fontsize=8, va="bottom")
+        ax.yaxis.set_major_formatter(_thousands())
+        ax.set_ylabel("revenue")
+        ax.grid(axis="y", color="#e3e7eb")
+        ax.set_axisbelow(True)
+        buyers = ax.twinx()
+        buyers.plot(range(len(months)), [m["customers"] for m in months], color=PALETTE[3])
+        buyers.set_ylabel("buyers", color=PALETTE[3])
+        buyers.spines["right"].set_visible(True)
+        ax.set_title("Revenue per month (last 12 months in blue) and buyers per month")
+        return to_svg(fig, "trend")
+
+
+def payment_delay_chart(delays: dict[str, Any]) -> str:
+    """Orders by days from invoice to payment; unpaid invoices by days overdue (amount)."""
+    with mpl.rc_context(_style()):
+        fig = _figure(9.5, 3.2)
+        if not delays or not any(d["orders"] for d in delays.get("delays", [])):
+            _empty(fig, "no payment data")
+            return to_svg(fig, "payment-delays")
+        axes = fig.subplots(1, 2)
+        rows = delays["delays"]
+        _bars(axes[0], [r["bucket"] for r in rows], [r["orders"] for r in rows], color=ACCENT)
+        axes[0].set_title("Paid orders by days from invoice to payment")
+        axes[0].set_xlabel("days")
+        overdue = delays["overdue"]
+        _bars(
+            axes[1],
+            [r["bucket"] for r in overdue],
+            [r["amount"] for r in overdue],
+            color=[PALETTE[2], PALETTE[2], PALETTE[3], PALETTE[3]][: len(overdue)],
+        )
+        axes[1].yaxis.set_major_formatter(_thousands())
+        axes[1].set_title("Unpaid past due: amount by days overdue")
+        axes[1].set_xlabel("days past due")
+        for ax in axes:
+            ax.grid(axis="y", color="#e3e7eb")
+            ax.set_axisbelow(True)
+        for x, r in enumerate(overdue):
+            axes[1].text(
+                x, r["amount"], f"{r['invoices']} inv.", ha="center", va="bottom", fontsize=8
+            )
+        return to_svg(fig, "payment-delays")
+
+
 def clv_tracking_chart(evaluations: dict[str, dict[str, Any]], chosen: str) -> str:
     """Cumulative repeat purchases per period, actual vs each model, the holdout shaded."""
     with mpl.rc_context(_style()):

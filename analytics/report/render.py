@@ -51,6 +51,7 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = _pct
     env.filters["num"] = _num
     env.filters["dec"] = _dec
+    env.filters["signed_pct"] = _signed_pct
     return env
 
 
@@ -64,6 +65,10 @@ def _money(value: Any) -> str:
 
 def _pct(value: Any, digits: int = 1) -> str:
     return "—" if _missing(value) else f"{float(value) * 100:.{digits}f} %"
+
+
+def _signed_pct(value: Any) -> str:
+    return "—" if _missing(value) else f"{float(value) * 100:+.1f} %"
 
 
 def _num(value: Any) -> str:
@@ -132,6 +137,8 @@ def render_report(conn: Connection, run_id: int, config: AnalyticsConfig) -> str
     evaluations: dict[str, Any] = selection.get("evaluations") or {}
     used = models.get("model") or selection.get("model") or ""
     chart_svgs = {
+        "trend": charts.trend_chart(portfolio.get("trend", {}).get("months", [])),
+        "payment_delays": charts.payment_delay_chart(portfolio.get("payment_delays", {})),
         "clv_tracking": charts.clv_tracking_chart(evaluations, chosen=used),
         "clv_frequency": charts.clv_frequency_chart(evaluations),
         "p_alive": charts.p_alive_matrix_chart(

@@ -125,7 +125,7 @@ def test_data_is_escaped_and_the_page_is_self_contained(report: tuple[str, Engin
     assert "onerror=alert" not in page.replace("onerror=alert(1)&gt;", "")
     assert str(escape(HOSTILE)) in page  # shown literally, escaped
     assert "&lt;img src=x onerror=alert(1)&gt;" in page  # category in the chart text, escaped
-    assert page.count("<svg") == 11  # eight portfolio charts, three of the holdout check
+    assert page.count("<svg") == 13  # ten portfolio charts, three of the holdout check
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external resource
     assert "Personal follow-up call" in page  # suggested action texts from the config
 
@@ -184,3 +184,42 @@ def test_the_model_used_and_its_holdout_check_are_shown(report: tuple[str, Engin
         assert _number(cells[2]) == ev["actual_total"]
         assert _number(cells[3]) == pytest.approx(ev["mae"], abs=0.0005)
     assert "Holdout check" in page
+
+
+def test_last_12_months_and_overdue_equal_the_warehouse(report: tuple[str, Engine]) -> None:
+    page, engine = report
+    purchases = (
+        "SELECT customer_key, ordered_at, due_at, paid_at,"
+        " CASE WHEN status = 'returned' THEN 0 ELSE total_amount END AS amount"
+        " FROM fact_order WHERE status <> 'cancelled'"
+    )
+    with engine.connect() as conn:
+        orders = pd.DataFrame(conn.execute(text(purchases)).all())
+    orders["ordered_at"] = pd.to_datetime(orders["ordered_at"])
+    orders["amount"] = orders["amount"].astype(float)
+    end = pd.Timestamp(AS_OF) + pd.Timedelta(days=1)
+    last = orders[
+        (orders["ordered_at"] >= end - pd.Timedelta(days=365)) & (orders["ordered_at"] < end)
+    ]
+    before = orders[
+        (orders["ordered_at"] >= end - pd.Timedelta(days=730))
+        & (orders["ordered_at"] < end - pd.Timedelta(days=365))
+    ]
+    assert _number(_value(page, "l12m_revenue")) == pytest.approx(last["amount"].sum(), abs=0.01)
+    assert _number(_value(page, "p12m_revenue")) == pytest.approx(before["amount"].sum(), abs=0.01)
+    assert _number(_value(page, "l12m_orders")) == len(last)
+    assert _number(_value(page, "l12m_customers")) == last["customer_key"].nunique()
+    change = last["amount"].sum() / before["amount"].sum() - 1
+    assert _number(_value(page, "l12m_revenue_change")) == pytest.approx(change * 100, abs=0.05)
+    # unpaid on AS_OF and past due, 1-30 days
+    placed = orders[orders["ordered_at"] < end]
+    due = pd.to_datetime(placed["due_at"])
+    paid = pd.to_datetime(placed["paid_at"])
+    unpaid = placed[(due < pd.Timestamp(AS_OF)) & (paid.isna() | (paid > pd.Timestamp(AS_OF)))]
+    days = (pd.Timestamp(AS_OF) - pd.to_datetime(unpaid["due_at"])).dt.days
+    row = re.search(r'<tr data-overdue="1-30">(.*?)</tr>', page, re.DOTALL)
+    assert row is not None
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))
+    first = unpaid[(days >= 1) & (days <= 30)]
+    assert _number(cells[1]) == len(first)
+    assert _number(cells[2]) == pytest.approx(first["amount"].sum(), abs=0.01)
