@@ -15,10 +15,12 @@ from typing import Any
 
 import matplotlib as mpl
 import numpy as np
+from babel.numbers import format_compact_decimal
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
 from analytics.btyd import MODEL_LABELS
+from analytics.i18n import ENGLISH, Texts
 
 PALETTE = [
     "#1b6ca8",
@@ -93,19 +95,19 @@ def _bars(
         ax.set_xticks(positions, list(labels))
 
 
-def _empty(fig: Figure, text: str = "no data") -> None:
+def _empty(fig: Figure, text: str) -> None:
     ax = fig.add_subplot()
     ax.text(0.5, 0.5, text, ha="center", va="center", color=MUTED)
     ax.set_axis_off()
 
 
-def segment_chart(segments: Sequence[dict[str, Any]]) -> str:
+def segment_chart(segments: Sequence[dict[str, Any]], *, t: Texts = ENGLISH) -> str:
     """Customers and revenue per segment, side by side (horizontal bars)."""
     with mpl.rc_context(_style()):
         fig = _figure(9.5, 3.8)
         rows = [s for s in segments if s["customers"]]
         if not rows:
-            _empty(fig)
+            _empty(fig, t.gettext("no data"))
             return to_svg(fig, "segments")
         names = [s["segment"] for s in rows][::-1]
         axes = fig.subplots(1, 2, sharey=True)
@@ -113,19 +115,19 @@ def segment_chart(segments: Sequence[dict[str, Any]]) -> str:
         customers = [s["customers"] for s in rows][::-1]
         revenue = [s["revenue"] for s in rows][::-1]
         _bars(axes[0], names, customers, horizontal=True, color=colors)
-        axes[0].set_title("Customers per segment")
+        axes[0].set_title(t.gettext("Customers per segment"))
         _bars(axes[1], names, revenue, horizontal=True, color=colors)
-        axes[1].set_title("Revenue per segment")
-        axes[1].xaxis.set_major_formatter(_thousands())
+        axes[1].set_title(t.gettext("Revenue per segment"))
+        axes[1].xaxis.set_major_formatter(_thousands(t))
         for ax, values in ((axes[0], customers), (axes[1], revenue)):
             ax.grid(axis="x", color="#e3e7eb")
             ax.set_axisbelow(True)
             for y, v in enumerate(values):
-                ax.text(v, y, f" {_short(v)}", va="center", fontsize=8)
+                ax.text(v, y, f" {_short(v, t)}", va="center", fontsize=8)
         return to_svg(fig, "segments")
 
 
-def rfm_grid_chart(grid: Sequence[dict[str, Any]], segment_for: Any) -> str:
+def rfm_grid_chart(grid: Sequence[dict[str, Any]], segment_for: Any, *, t: Texts = ENGLISH) -> str:
     """Heat map of customers per R score (rows) and FM score (columns), cells named."""
     with mpl.rc_context(_style()):
         fig = _figure(5.2, 4.0)
@@ -149,19 +151,19 @@ def rfm_grid_chart(grid: Sequence[dict[str, Any]], segment_for: Any) -> str:
                 )
         ax.set_xticks(range(5), [str(v) for v in range(1, 6)])
         ax.set_yticks(range(5), [str(v) for v in range(5, 0, -1)])
-        ax.set_xlabel("FM score (frequency and monetary)")
-        ax.set_ylabel("R score (recency)")
-        ax.set_title("RFM grid: customers per cell")
+        ax.set_xlabel(t.gettext("FM score (frequency and monetary)"))
+        ax.set_ylabel(t.gettext("R score (recency)"))
+        ax.set_title(t.gettext("RFM grid: customers per cell"))
         return to_svg(fig, "rfm-grid")
 
 
-def concentration_chart(concentration: dict[str, Any]) -> str:
+def concentration_chart(concentration: dict[str, Any], *, t: Texts = ENGLISH) -> str:
     """Cumulative share of revenue against the share of buyers, best first."""
     with mpl.rc_context(_style()):
         fig = _figure(5.2, 3.8)
         curve = concentration.get("curve") or []
         if not curve:
-            _empty(fig)
+            _empty(fig, t.gettext("no data"))
             return to_svg(fig, "concentration")
         ax = fig.add_subplot()
         x = [p[0] * 100 for p in curve]
@@ -182,20 +184,20 @@ def concentration_chart(concentration: dict[str, Any]) -> str:
             )
         ax.set_xlim(0, 100)
         ax.set_ylim(0, 101)
-        ax.set_xlabel("% of buyers (largest spend first)")
-        ax.set_ylabel("% of revenue")
-        ax.set_title("Revenue concentration")
+        ax.set_xlabel(t.gettext("% of buyers (largest spend first)"))
+        ax.set_ylabel(t.gettext("% of revenue"))
+        ax.set_title(t.gettext("Revenue concentration"))
         ax.grid(color="#e3e7eb")
         return to_svg(fig, "concentration")
 
 
-def category_mix_chart(mix: dict[str, Any], segments: Sequence[str]) -> str:
+def category_mix_chart(mix: dict[str, Any], segments: Sequence[str], *, t: Texts = ENGLISH) -> str:
     """Share of spend per category, for all buyers and per segment (stacked bars)."""
     with mpl.rc_context(_style()):
         fig = _figure(9.5, 4.2)
         categories: list[str] = list(mix.get("categories") or [])
         if not categories:
-            _empty(fig)
+            _empty(fig, t.gettext("no data"))
             return to_svg(fig, "category-mix")
         rows = [("All buyers", mix["overall"])]
         rows += [(s, mix["by_segment"][s]) for s in segments if s in mix.get("by_segment", {})]
@@ -215,8 +217,8 @@ def category_mix_chart(mix: dict[str, Any], segments: Sequence[str]) -> str:
             )
             left += values
         ax.set_xlim(0, 100)
-        ax.set_xlabel("% of spend")
-        ax.set_title("Category mix by segment")
+        ax.set_xlabel(t.gettext("% of spend"))
+        ax.set_title(t.gettext("Category mix by segment"))
         ax.legend(
             loc="upper center",
             bbox_to_anchor=(0.5, -0.14),
@@ -226,21 +228,21 @@ def category_mix_chart(mix: dict[str, Any], segments: Sequence[str]) -> str:
         return to_svg(fig, "category-mix")
 
 
-def payment_chart(payment: Sequence[dict[str, Any]]) -> str:
+def payment_chart(payment: Sequence[dict[str, Any]], *, t: Texts = ENGLISH) -> str:
     """Average payment delay (days) and late share per payment method."""
     with mpl.rc_context(_style()):
         fig = _figure(9.5, 2.7)
         if not payment:
-            _empty(fig)
+            _empty(fig, t.gettext("no data"))
             return to_svg(fig, "payment")
         methods = [p["method"] for p in payment]
         delay = [p["avg_delay_days"] or 0.0 for p in payment]
         late = [(p["late_share"] or 0.0) * 100 for p in payment]
         axes = fig.subplots(1, 2)
         _bars(axes[0], methods, delay, color=ACCENT)
-        axes[0].set_title("Average payment delay (days from invoice)")
+        axes[0].set_title(t.gettext("Average payment delay (days from invoice)"))
         _bars(axes[1], methods, late, color="#d1495b")
-        axes[1].set_title("Share of invoices paid late (%)")
+        axes[1].set_title(t.gettext("Share of invoices paid late (%)"))
         for ax, values, fmt in ((axes[0], delay, "{:.0f}"), (axes[1], late, "{:.0f} %")):
             ax.grid(axis="y", color="#e3e7eb")
             ax.set_axisbelow(True)
@@ -249,34 +251,34 @@ def payment_chart(payment: Sequence[dict[str, Any]]) -> str:
         return to_svg(fig, "payment")
 
 
-MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-
-
-def seasonality_chart(seasonality: dict[str, Sequence[dict[str, Any]]]) -> str:
+def seasonality_chart(
+    seasonality: dict[str, Sequence[dict[str, Any]]], *, t: Texts = ENGLISH
+) -> str:
     """Revenue per calendar month and orders per weekday."""
     with mpl.rc_context(_style()):
         fig = _figure(9.5, 3.0)
         axes = fig.subplots(1, 2, width_ratios=[12, 7])
         months = seasonality.get("month") or []
         weekdays = seasonality.get("weekday") or []
-        _bars(axes[0], MONTHS[: len(months)], [m["revenue"] for m in months], color=ACCENT)
-        axes[0].set_title("Revenue by month of year")
-        axes[0].yaxis.set_major_formatter(_thousands())
-        _bars(axes[1], WEEKDAYS[: len(weekdays)], [w["orders"] for w in weekdays], color="#3a9d5d")
-        axes[1].set_title("Orders by weekday")
+        month_names = [t.locale.months["format"]["abbreviated"][k] for k in range(1, 13)]
+        _bars(axes[0], month_names[: len(months)], [m["revenue"] for m in months], color=ACCENT)
+        axes[0].set_title(t.gettext("Revenue by month of year"))
+        axes[0].yaxis.set_major_formatter(_thousands(t))
+        day_names = [t.locale.days["format"]["abbreviated"][k] for k in range(7)]
+        _bars(axes[1], day_names[: len(weekdays)], [w["orders"] for w in weekdays], color="#3a9d5d")
+        axes[1].set_title(t.gettext("Orders by weekday"))
         for ax in axes:
             ax.grid(axis="y", color="#e3e7eb")
             ax.set_axisbelow(True)
         return to_svg(fig, "seasonality")
 
 
-def channel_chart(channels: Sequence[dict[str, Any]]) -> str:
+def channel_chart(channels: Sequence[dict[str, Any]], *, t: Texts = ENGLISH) -> str:
     """Revenue per sales channel."""
     with mpl.rc_context(_style()):
         fig = _figure(4.6, 2.2)
         if not channels:
-            _empty(fig)
+            _empty(fig, t.gettext("no data"))
             return to_svg(fig, "channels")
         ax = fig.add_subplot()
         rows = sorted(channels, key=lambda c: c["revenue"])
@@ -287,19 +289,19 @@ def channel_chart(channels: Sequence[dict[str, Any]]) -> str:
             horizontal=True,
             color=PALETTE[4],
         )
-        ax.xaxis.set_major_formatter(_thousands())
-        ax.set_title("Revenue by channel")
+        ax.xaxis.set_major_formatter(_thousands(t))
+        ax.set_title(t.gettext("Revenue by channel"))
         ax.grid(axis="x", color="#e3e7eb")
         ax.set_axisbelow(True)
         return to_svg(fig, "channels")
 
 
-def cohort_chart(cohorts: Sequence[dict[str, Any]]) -> str:
+def cohort_chart(cohorts: Sequence[dict[str, Any]], *, t: Texts = ENGLISH) -> str:
     """Retention heat map: share of each first-order-month cohort buying in month k after."""
     with mpl.rc_context(_style()):
         fig = _figure(9.5, 4.2)
         if not cohorts:
-            _empty(fig, "no cohort in the last 12 months")
+            _empty(fig, t.gettext("no cohort in the last 12 months"))
             return to_svg(fig, "cohorts")
         width = max(len(c["retention"]) for c in cohorts) or 1
         matrix = np.full((len(cohorts), width), np.nan)
@@ -329,17 +331,17 @@ def cohort_chart(cohorts: Sequence[dict[str, Any]]) -> str:
                     )
         ax.set_yticks(range(len(cohorts)), [f"{c['cohort']} ({c['size']})" for c in cohorts])
         ax.set_xticks(range(width), [str(k) for k in range(1, width + 1)])
-        ax.set_xlabel("months after the first order")
-        ax.set_title("Cohort retention: % of each first-order cohort buying again")
+        ax.set_xlabel(t.gettext("months after the first order"))
+        ax.set_title(t.gettext("Cohort retention: % of each first-order cohort buying again"))
         return to_svg(fig, "cohorts")
 
 
-def trend_chart(months: Sequence[dict[str, Any]]) -> str:
+def trend_chart(months: Sequence[dict[str, Any]], *, t: Texts = ENGLISH) -> str:
     """Monthly revenue (bars, the last 12 months darker) and buyers (line) of the last 24 months."""
     with mpl.rc_context(_style()):
         fig = _figure(9.5, 3.2)
         if not months or not any(m["orders"] for m in months):
-            _empty(fig, "no order in the last 24 months")
+            _empty(fig, t.gettext("no order in the last 24 months"))
             return to_svg(fig, "trend")
         ax = fig.add_subplot()
         labels = [m["month"] if i % 3 == 0 else "" for i, m in enumerate(months)]
@@ -348,41 +350,48 @@ def trend_chart(months: Sequence[dict[str, Any]]) -> str:
         if months[-1].get("partial"):
             ax.patches[-1].set_hatch("///")
             ax.patches[-1].set_alpha(0.5)
-            ax.text(len(months) - 1, months[-1]["revenue"], " to date", fontsize=8, va="bottom")
-        ax.yaxis.set_major_formatter(_thousands())
-        ax.set_ylabel("revenue")
+            ax.text(
+                len(months) - 1,
+                months[-1]["revenue"],
+                " " + t.gettext("to date"),
+                fontsize=8,
+                va="bottom",
+            )
+        ax.yaxis.set_major_formatter(_thousands(t))
+        ax.set_ylabel(t.gettext("revenue"))
         ax.grid(axis="y", color="#e3e7eb")
         ax.set_axisbelow(True)
         buyers = ax.twinx()
         buyers.plot(range(len(months)), [m["customers"] for m in months], color=PALETTE[3])
-        buyers.set_ylabel("buyers", color=PALETTE[3])
+        buyers.set_ylabel(t.gettext("buyers"), color=PALETTE[3])
         buyers.spines["right"].set_visible(True)
-        ax.set_title("Revenue per month (last 12 months in blue) and buyers per month")
+        ax.set_title(t.gettext("Revenue per month (last 12 months in blue) and buyers per month"))
         return to_svg(fig, "trend")
 
 
-def payment_delay_chart(delays: dict[str, Any]) -> str:
+def payment_delay_chart(delays: dict[str, Any], *, t: Texts = ENGLISH) -> str:
     """Orders by days from invoice to payment; unpaid invoices by days overdue (amount)."""
     with mpl.rc_context(_style()):
         fig = _figure(9.5, 3.2)
         if not delays or not any(d["orders"] for d in delays.get("delays", [])):
-            _empty(fig, "no payment data")
+            _empty(fig, t.gettext("no payment data"))
             return to_svg(fig, "payment-delays")
         axes = fig.subplots(1, 2)
         rows = delays["delays"]
-        _bars(axes[0], [r["bucket"] for r in rows], [r["orders"] for r in rows], color=ACCENT)
-        axes[0].set_title("Paid orders by days from invoice to payment")
-        axes[0].set_xlabel("days")
+        labels = [t.gettext(r["bucket"]) for r in rows]
+        _bars(axes[0], labels, [r["orders"] for r in rows], color=ACCENT)
+        axes[0].set_title(t.gettext("Paid orders by days from invoice to payment"))
+        axes[0].set_xlabel(t.gettext("days"))
         overdue = delays["overdue"]
         _bars(
             axes[1],
-            [r["bucket"] for r in overdue],
+            [t.gettext(r["bucket"]) for r in overdue],
             [r["amount"] for r in overdue],
             color=[PALETTE[2], PALETTE[2], PALETTE[3], PALETTE[3]][: len(overdue)],
         )
-        axes[1].yaxis.set_major_formatter(_thousands())
-        axes[1].set_title("Unpaid past due: amount by days overdue")
-        axes[1].set_xlabel("days past due")
+        axes[1].yaxis.set_major_formatter(_thousands(t))
+        axes[1].set_title(t.gettext("Unpaid past due: amount by days overdue"))
+        axes[1].set_xlabel(t.gettext("days past due"))
         for ax in axes:
             ax.grid(axis="y", color="#e3e7eb")
             ax.set_axisbelow(True)
@@ -393,47 +402,56 @@ def payment_delay_chart(delays: dict[str, Any]) -> str:
         return to_svg(fig, "payment-delays")
 
 
-def clv_tracking_chart(evaluations: dict[str, dict[str, Any]], chosen: str) -> str:
+def clv_tracking_chart(
+    evaluations: dict[str, dict[str, Any]], chosen: str, *, t: Texts = ENGLISH
+) -> str:
     """Cumulative repeat purchases per period, actual vs each model, the holdout shaded."""
     with mpl.rc_context(_style()):
         fig = _figure(9.5, 3.6)
         if not evaluations:
-            _empty(fig, "no holdout evaluation")
+            _empty(fig, t.gettext("no holdout evaluation"))
             return to_svg(fig, "clv-tracking")
         first = next(iter(evaluations.values()))
         periods = [row["period"] for row in first["tracking"]]
         axes = fig.subplots(1, 2)
         actual = [row["actual_cumulative"] for row in first["tracking"]]
-        axes[0].plot(periods, actual, color="#1d2733", linewidth=2, label="actual")
+        axes[0].plot(periods, actual, color="#1d2733", linewidth=2, label=t.gettext("actual"))
         axes[1].plot(
-            periods, [row["actual"] for row in first["tracking"]], color="#1d2733", label="actual"
+            periods,
+            [row["actual"] for row in first["tracking"]],
+            color="#1d2733",
+            label=t.gettext("actual"),
         )
         for i, (name, ev) in enumerate(evaluations.items()):
             style = {
                 "color": PALETTE[i % len(PALETTE)],
                 "linestyle": "-" if name == chosen else "--",
-                "label": MODEL_LABELS.get(name, name) + (" (chosen)" if name == chosen else ""),
+                "label": MODEL_LABELS.get(name, name)
+                + (" " + t.gettext("(chosen)") if name == chosen else ""),
             }
             axes[0].plot(periods, [r["predicted_cumulative"] for r in ev["tracking"]], **style)
             axes[1].plot(periods, [r["predicted"] for r in ev["tracking"]], **style)
         calibration = len(periods) - ev["holdout_periods"]
         for ax in axes:
             ax.axvspan(calibration, periods[-1], color="#eef2f6", zorder=0)
-            ax.set_xlabel(f"{first['time_unit']} since the first order (holdout shaded)")
+            ax.set_xlabel(
+                t.gettext("%(unit)s since the first order (holdout shaded)")
+                % {"unit": t.gettext(first["time_unit"])}
+            )
             ax.grid(axis="y", color="#e3e7eb")
-        axes[0].set_title("Cumulative repeat purchases")
-        axes[1].set_title("Repeat purchases per period")
-        axes[0].yaxis.set_major_formatter(_thousands())
+        axes[0].set_title(t.gettext("Cumulative repeat purchases"))
+        axes[1].set_title(t.gettext("Repeat purchases per period"))
+        axes[0].yaxis.set_major_formatter(_thousands(t))
         axes[0].legend(frameon=False, fontsize=8)
         return to_svg(fig, "clv-tracking")
 
 
-def clv_frequency_chart(evaluations: dict[str, dict[str, Any]]) -> str:
+def clv_frequency_chart(evaluations: dict[str, dict[str, Any]], *, t: Texts = ENGLISH) -> str:
     """Mean holdout purchases by calibration frequency: actual bars, each model's expectation."""
     with mpl.rc_context(_style()):
         fig = _figure(6.0, 3.4)
         if not evaluations:
-            _empty(fig, "no holdout evaluation")
+            _empty(fig, t.gettext("no holdout evaluation"))
             return to_svg(fig, "clv-frequency")
         first = next(iter(evaluations.values()))
         labels = [row["frequency"] for row in first["by_frequency"]]
@@ -447,50 +465,47 @@ def clv_frequency_chart(evaluations: dict[str, dict[str, Any]]) -> str:
                 color=PALETTE[i % len(PALETTE)],
                 label=MODEL_LABELS.get(name, name),
             )
-        ax.set_xlabel("repeat purchases in the calibration period")
-        ax.set_ylabel("mean purchases in the holdout")
-        ax.set_title("Holdout purchases by calibration frequency (bars: actual)")
+        ax.set_xlabel(t.gettext("repeat purchases in the calibration period"))
+        ax.set_ylabel(t.gettext("mean purchases in the holdout"))
+        ax.set_title(t.gettext("Holdout purchases by calibration frequency (bars: actual)"))
         ax.legend(frameon=False, fontsize=8)
         ax.grid(axis="y", color="#e3e7eb")
         ax.set_axisbelow(True)
         return to_svg(fig, "clv-frequency")
 
 
-def p_alive_matrix_chart(matrices: dict[str, Any], model: str) -> str:
+def p_alive_matrix_chart(matrices: dict[str, Any], model: str, *, t: Texts = ENGLISH) -> str:
     """P(alive) by frequency (rows) and recency (columns) of a customer of the longest age."""
     with mpl.rc_context(_style()):
         fig = _figure(6.0, 3.8)
         if not matrices or not matrices.get("p_alive"):
-            _empty(fig, "no model")
+            _empty(fig, t.gettext("no model"))
             return to_svg(fig, "p-alive")
         matrix = np.array(matrices["p_alive"], dtype=float)
         ax = fig.add_subplot()
         image = ax.imshow(matrix, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto", origin="lower")
-        fig.colorbar(image, ax=ax, label="P(alive)")
+        fig.colorbar(image, ax=ax, label=t.gettext("P(alive)"))
         recency = matrices["recency"]
         step = max(1, len(recency) // 8)
         ax.set_xticks(range(0, len(recency), step), [f"{v:.0f}" for v in recency[::step]])
         frequency = matrices["frequency"]
         fstep = max(1, len(frequency) // 10)
         ax.set_yticks(range(0, len(frequency), fstep), [str(v) for v in frequency[::fstep]])
-        ax.set_xlabel(f"recency (last purchase, age {matrices['T']:.0f})")
-        ax.set_ylabel("repeat purchases")
-        ax.set_title(f"P(alive), {MODEL_LABELS.get(model, model)}")
+        ax.set_xlabel(
+            t.gettext("recency (last purchase, age %(age)s)") % {"age": t.number(matrices["T"])}
+        )
+        ax.set_ylabel(t.gettext("repeat purchases"))
+        ax.set_title(t.gettext("P(alive), %(model)s") % {"model": MODEL_LABELS.get(model, model)})
         return to_svg(fig, "p-alive")
 
 
-def _short(value: float) -> str:
-    if abs(value) >= 1e6:
-        return f"{value / 1e6:.1f}M"
+def _short(value: float, t: Texts) -> str:
+    """A compact figure in the locale (``1.6M``, ``1,6 M``; ``16K``, ``16 k``)."""
     if abs(value) >= 1e4:
-        return f"{value / 1e3:.0f}k"
-    return f"{value:,.0f}"
+        return str(format_compact_decimal(value, locale=t.locale, fraction_digits=1))
+    return t.number(value)
 
 
-def _thousands_fmt(value: float, _pos: int) -> str:
-    return _short(value)
-
-
-def _thousands() -> FuncFormatter:
+def _thousands(t: Texts) -> FuncFormatter:
     # A formatter binds to one axis: a new one per use.
-    return FuncFormatter(_thousands_fmt)
+    return FuncFormatter(lambda value, _pos: _short(value, t))

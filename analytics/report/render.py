@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from analytics.btyd import MODEL_LABELS
 from analytics.config import AT_RISK, CANT_LOSE, AnalyticsConfig
 from analytics.exceptions import AnalyticsError
+from analytics.i18n import Texts
 from analytics.report import charts
 from analytics.run import run_analytics
 from analytics.store import latest_run, load_run
@@ -39,44 +39,32 @@ class ReportResult:
     size_bytes: int
 
 
-def _environment() -> jinja2.Environment:
+def _environment(t: Texts, currency: str | None) -> jinja2.Environment:
+    """Jinja with the report's filters in locale ``t`` and its translations installed."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("analytics.report", "templates"),
         autoescape=True,  # every value from the warehouse is escaped
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
-    env.filters["money"] = _money
-    env.filters["pct"] = _pct
-    env.filters["num"] = _num
-    env.filters["dec"] = _dec
-    env.filters["signed_pct"] = _signed_pct
+    env.install_gettext_translations(t.translations, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["money"] = lambda value: t.money(value, currency)
+    env.filters["pct"] = lambda value, digits=1: t.percent(value, digits)
+    env.filters["signed_pct"] = lambda value: t.percent(value, 1, signed=True)
+    env.filters["num"] = lambda value: t.number(value)
+    env.filters["dec"] = lambda value, digits=2: t.number(value, digits)
+    env.filters["day"] = lambda value: t.date(_as_date(value))
+    env.filters["moment"] = lambda value: t.datetime(value, "short")
     return env
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def _money(value: Any) -> str:
-    return "—" if _missing(value) else f"{float(value):,.2f}"
-
-
-def _pct(value: Any, digits: int = 1) -> str:
-    return "—" if _missing(value) else f"{float(value) * 100:.{digits}f} %"
-
-
-def _signed_pct(value: Any) -> str:
-    return "—" if _missing(value) else f"{float(value) * 100:+.1f} %"
-
-
-def _num(value: Any) -> str:
-    return "—" if _missing(value) else f"{round(float(value)):,}"
-
-
-def _dec(value: Any, digits: int = 2) -> str:
-    return "—" if _missing(value) else f"{float(value):,.{digits}f}"
+def _as_date(value: Any) -> date | None:
+    """A date from a date, a datetime or an ISO string (JSON-stored figures)."""
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def follow_up_customers(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LIMIT) -> list[Any]:
@@ -94,6 +82,7 @@ def follow_up_customers(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LI
             m.c.p_alive,
             m.c.clv_12m,
             m.c.preferred_payment_method,
+            dim_customer.c.sugar_account_id,
         )
         .join(dim_customer, dim_customer.c.customer_key == m.c.customer_key)
         .where(
@@ -123,8 +112,19 @@ def _purchase_model(models: dict[str, Any]) -> dict[str, Any] | None:
     return {**fitted, "name": name, "label": MODEL_LABELS.get(name, name)}
 
 
-def render_report(conn: Connection, run_id: int, config: AnalyticsConfig) -> str:
-    """The HTML of the report for the stored analytics run ``run_id``."""
+def render_report(
+    conn: Connection,
+    run_id: int,
+    config: AnalyticsConfig,
+    *,
+    locale: str | None = None,
+    currency: str | None = None,
+    sugar_url: str | None = None,
+) -> str:
+    """The HTML of the report for the stored analytics run ``run_id``, in ``locale`` (texts,
+    numbers, dates; default English), amounts in ``currency`` when given, follow-up names
+    linked to their account in the Sugar at ``sugar_url`` when given."""
+    t = Texts.for_locale(locale)
     run = load_run(conn, run_id)
     if run is None:
         raise AnalyticsError(f"no analytics run {run_id} in the warehouse")
@@ -137,24 +137,34 @@ def render_report(conn: Connection, run_id: int, config: AnalyticsConfig) -> str
     evaluations: dict[str, Any] = selection.get("evaluations") or {}
     used = models.get("model") or selection.get("model") or ""
     chart_svgs = {
-        "trend": charts.trend_chart(portfolio.get("trend", {}).get("months", [])),
-        "payment_delays": charts.payment_delay_chart(portfolio.get("payment_delays", {})),
-        "clv_tracking": charts.clv_tracking_chart(evaluations, chosen=used),
-        "clv_frequency": charts.clv_frequency_chart(evaluations),
+        "trend": charts.trend_chart(portfolio.get("trend", {}).get("months", []), t=t),
+        "payment_delays": charts.payment_delay_chart(portfolio.get("payment_delays", {}), t=t),
+        "clv_tracking": charts.clv_tracking_chart(evaluations, chosen=used, t=t),
+        "clv_frequency": charts.clv_frequency_chart(evaluations, t=t),
         "p_alive": charts.p_alive_matrix_chart(
-            (evaluations.get(used) or {}).get("matrices") or {}, used
+            (evaluations.get(used) or {}).get("matrices") or {}, used, t=t
         ),
-        "segments": charts.segment_chart(segments),
-        "rfm_grid": charts.rfm_grid_chart(portfolio.get("rfm_grid", []), config.segment_for),
-        "concentration": charts.concentration_chart(portfolio.get("concentration", {})),
-        "category_mix": charts.category_mix_chart(portfolio.get("category_mix", {}), names),
-        "payment": charts.payment_chart(portfolio.get("payment", [])),
-        "seasonality": charts.seasonality_chart(portfolio.get("seasonality", {})),
-        "channels": charts.channel_chart(portfolio.get("channels", [])),
-        "cohorts": charts.cohort_chart(portfolio.get("cohorts", {}).get("cohorts", [])),
+        "segments": charts.segment_chart(segments, t=t),
+        "rfm_grid": charts.rfm_grid_chart(portfolio.get("rfm_grid", []), config.segment_for, t=t),
+        "concentration": charts.concentration_chart(portfolio.get("concentration", {}), t=t),
+        "category_mix": charts.category_mix_chart(portfolio.get("category_mix", {}), names, t=t),
+        "payment": charts.payment_chart(portfolio.get("payment", []), t=t),
+        "seasonality": charts.seasonality_chart(portfolio.get("seasonality", {}), t=t),
+        "channels": charts.channel_chart(portfolio.get("channels", []), t=t),
+        "cohorts": charts.cohort_chart(portfolio.get("cohorts", {}).get("cohorts", []), t=t),
     }
-    template = _environment().get_template("report.html.j2")
+    template = _environment(t, currency).get_template("report.html.j2")
     return template.render(
+        lang=t.tag,
+        currency=currency,
+        sugar_url=sugar_url.rstrip("/") if sugar_url else None,
+        stage_names={
+            "prospect": t.gettext("prospect"),
+            "new": t.gettext("new"),
+            "active": t.gettext("active"),
+            "declining": t.gettext("declining"),
+            "lost": t.gettext("lost"),
+        },
         run_id=run_id,
         as_of=run["as_of"],
         created_at=run["created_at"],
@@ -181,8 +191,12 @@ def write_report(
     path: Path,
     *,
     recompute: bool = False,
+    locale: str | None = None,
+    currency: str | None = None,
+    sugar_url: str | None = None,
 ) -> ReportResult:
-    """Write the report of ``as_of`` to ``path``, computing the analytics run first if needed."""
+    """Write the report of ``as_of`` to ``path``, computing the analytics run first if needed
+    (``locale``, ``currency`` and ``sugar_url`` as for ``render_report``)."""
     computed = False
     with engine.connect() as conn:
         run = None if recompute else latest_run(conn, as_of)
@@ -192,7 +206,9 @@ def write_report(
     else:
         run_id = run.run_id
     with engine.connect() as conn:
-        html = render_report(conn, run_id, config)
+        html = render_report(
+            conn, run_id, config, locale=locale, currency=currency, sugar_url=sugar_url
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(html, encoding="utf-8")
     log.info("report for %s (run %d) written to %s", as_of, run_id, path)

@@ -93,7 +93,8 @@ def test_key_numbers_equal_the_warehouse(report: tuple[str, Engine]) -> None:
         ).scalar()
     buyers = habits[habits["n_orders"] > 0]
     revenue = float(buyers["total_amount"].astype(float).sum())
-    assert _value(page, "as_of") == "2025-12-31"
+    assert '<time datetime="2025-12-31" data-key="as_of">' in page
+    assert _value(page, "as_of") == "Dec 31, 2025"  # English by default, Babel's medium date
     assert _number(_value(page, "customers")) == len(habits)
     assert _number(_value(page, "buyers")) == len(buyers)
     assert _number(_value(page, "orders")) == orders == buyers["n_orders"].sum()
@@ -223,3 +224,37 @@ def test_last_12_months_and_overdue_equal_the_warehouse(report: tuple[str, Engin
     first = unpaid[(days >= 1) & (days <= 30)]
     assert _number(cells[1]) == len(first)
     assert _number(cells[2]) == pytest.approx(first["amount"].sum(), abs=0.01)
+
+
+def test_the_report_in_french_with_a_currency_and_links_to_sugar(
+    report: tuple[str, Engine],
+) -> None:
+    from analytics.report import render_report
+
+    _, engine = report
+    with engine.connect() as conn:
+        run_id = conn.execute(text("SELECT MAX(run_id) FROM analytics_run")).scalar()
+        revenue = _number(_value(report[0], "revenue"))
+        page = render_report(
+            conn,
+            run_id,
+            AnalyticsConfig(),
+            locale="fr_FR",
+            currency="EUR",
+            sugar_url="https://crm.example.com/",
+        )
+    assert '<html lang="fr-FR">' in page
+    assert "Habitudes clients et segments" in page
+    assert "Comportement de paiement" in page
+    assert "Payment behaviour" not in page
+    assert "montants en EUR" in page
+    assert '<time datetime="2025-12-31" data-key="as_of">31 déc. 2025</time>' in page
+    # French separators and the euro sign, the same figure as the English page's
+    shown = _value(page, "revenue")
+    assert shown.endswith("\u00a0€")
+    assert float(shown[:-2].replace("\u202f", "").replace(",", ".")) == revenue
+    assert "janv." in page  # month names from CLDR, not the English "Jan"
+    assert (
+        'href="https://crm.example.com/index.php?module=Accounts&amp;action=DetailView&amp;record=acc-h"'
+        in page
+    )
