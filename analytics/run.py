@@ -32,7 +32,16 @@ from analytics.exceptions import AnalyticsError, ConvergenceError
 from analytics.habits import compute_habits, lifecycle_stages
 from analytics.holdout import FALLBACK_MODEL, ModelChoice, choose_model
 from analytics.portfolio import compute_portfolio
-from analytics.store import insert_run, load_portfolio_metrics, prune_runs, set_portfolio
+from analytics.store import (
+    insert_run,
+    latest_run,
+    load_portfolio_metrics,
+    load_run,
+    prune_runs,
+    results_digest,
+    set_portfolio,
+    stored_digest,
+)
 from etl.runs import JobName, Run, run_ledger
 
 log = logging.getLogger(__name__)
@@ -70,6 +79,9 @@ class AnalyticsRunInfo:
     revenue: float
     top_20_pct_revenue_share: float | None
     timings: dict[str, float] = field(default_factory=dict)
+    # True when the results were those of run ``run_id`` already stored for as_of (nothing was
+    # stored again); ``run_id`` is then that earlier run, whose results stand.
+    unchanged: bool = False
 
     @property
     def duration_s(self) -> float:
@@ -250,22 +262,39 @@ def _compute_and_store(
         if progress is not None:
             progress("analyse", n, len(PHASES))
 
-    run_id = run.run_id
     customers, fit, clv_error, n_orders, timings = score_customers(conn, as_of, config)
     phase_done(1)
     models = fit.as_dict() if fit is not None else None
+    stored_models = {**(models or {}), "error": clv_error}
+    config_json = config.model_dump(mode="json")
     start = time.perf_counter()
-    insert_run(
-        conn,
-        run_id,
-        as_of,
-        customers,
-        time_unit=config.clv.time_unit,
-        models={**(models or {}), "error": clv_error},
-        config=config.model_dump(mode="json"),
-        created_at=clock(),
+    digest = results_digest(
+        as_of, customers, time_unit=config.clv.time_unit, models=stored_models, config=config_json
     )
-    pruned = prune_runs(conn, config.keep_runs)
+    # A rerun that would store exactly what the latest run stored (a no-change night rerun)
+    # stores nothing again: that run's results stand, and customer_habits already shows them.
+    latest = latest_run(conn)
+    same = latest is not None and latest.as_of == as_of
+    results_id = latest.run_id if same and latest is not None else run.run_id
+    unchanged = same and stored_digest(conn, results_id) == digest
+    pruned = 0
+    if not unchanged:
+        results_id = run.run_id
+        insert_run(
+            conn,
+            results_id,
+            as_of,
+            customers,
+            time_unit=config.clv.time_unit,
+            models=stored_models,
+            config=config_json,
+            created_at=clock(),
+        )
+        pruned = prune_runs(conn, config.keep_runs)
+    else:
+        log.info(
+            "analytics run %d: same results as run %d, not stored again", run.run_id, results_id
+        )
     timings["store"] = time.perf_counter() - start
     phase_done(2)
     buyers = customers["n_orders"] > 0
@@ -278,15 +307,20 @@ def _compute_and_store(
     # stored metrics back, so the two are never in memory together.
     del customers, buyers
     start = time.perf_counter()
-    metrics = load_portfolio_metrics(conn, run_id)
-    portfolio = compute_portfolio(conn, run_id, as_of, metrics, config)
-    del metrics
-    set_portfolio(conn, run_id, portfolio)
+    portfolio: dict[str, Any]
+    stored = load_run(conn, results_id) if unchanged else None
+    if stored is not None and stored["portfolio"]:
+        portfolio = stored["portfolio"]
+    else:
+        metrics = load_portfolio_metrics(conn, results_id)
+        portfolio = compute_portfolio(conn, results_id, as_of, metrics, config)
+        del metrics
+        set_portfolio(conn, results_id, portfolio)
     timings["portfolio"] = time.perf_counter() - start
     phase_done(3)
     concentration: dict[str, Any] = portfolio["concentration"]
     info = AnalyticsRunInfo(
-        run_id=run_id,
+        run_id=results_id,
         as_of=as_of,
         n_customers=n_customers,
         n_buyers=n_buyers,
@@ -298,8 +332,9 @@ def _compute_and_store(
         revenue=float(portfolio["totals"]["revenue"]),
         top_20_pct_revenue_share=concentration.get("top_20_pct"),
         timings={k: round(v, 3) for k, v in timings.items()},
+        unchanged=unchanged,
     )
-    run.rows_read, run.rows_loaded = n_orders, n_customers
+    run.rows_read, run.rows_loaded = n_orders, 0 if unchanged else n_customers
     run.details = {
         "as_of": as_of.isoformat(),
         "buyers": info.n_buyers,
@@ -308,6 +343,8 @@ def _compute_and_store(
         "timings": info.timings,
         "pruned_rows": pruned,
         "clv_error": clv_error,
+        "results_digest": digest,
+        **({"unchanged": True, "results_run_id": results_id} if unchanged else {}),
     }
     # In the results' transaction: a run is ok exactly when its results are visible.
     run.finish("ok", conn=conn, finished_at=clock())

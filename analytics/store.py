@@ -8,6 +8,8 @@ models, portfolio figures), ``customer_metrics`` (one row per customer per run) 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -19,7 +21,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeDecorator
 
 from analytics.frames import Kind, read_frame
-from etl.schema import analytics_run, customer_metrics, dim_customer
+from etl.schema import analytics_run, customer_metrics, dim_customer, etl_run
 
 METRIC_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in customer_metrics.columns if c.name not in ("run_id", "customer_key", "as_of")
@@ -241,6 +243,45 @@ def prune_runs(conn: Connection, keep_runs: int) -> int:
         return 0
     result = conn.execute(delete(customer_metrics).where(customer_metrics.c.run_id < min(kept)))
     return int(result.rowcount or 0)
+
+
+def results_digest(
+    as_of: date,
+    customers: pd.DataFrame,
+    *,
+    time_unit: str,
+    models: dict[str, Any] | None,
+    config: dict[str, Any],
+) -> str:
+    """sha256 of what a run would store: its date, config, models and every customer's row.
+
+    Two runs with the same digest stored the same figures; the second need not store them again.
+    The Sugar account a customer was matched to is left out: it is not a figure, and
+    ``customer_habits`` takes the current match from ``dim_customer`` (the push matches after
+    the analytics step, so a rerun on the same day would otherwise store everything again).
+    """
+    digest = hashlib.sha256()
+    header = {
+        "as_of": as_of.isoformat(),
+        "time_unit": time_unit,
+        "models": models,
+        "config": config,
+    }
+    digest.update(json.dumps(header, sort_keys=True, default=str).encode())
+    columns = [c for c in METRIC_COLUMNS if c in customers.columns and c != "sugar_account_id"]
+    # In customer order: engines return the statistics' rows in no fixed order.
+    rows = pd.util.hash_pandas_object(customers[columns].sort_index(), index=True)
+    digest.update(rows.to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def stored_digest(conn: Connection, run_id: int) -> str | None:
+    """The results digest an analytics run recorded in its ledger row (None if it has none)."""
+    details = conn.scalar(select(etl_run.c.details).where(etl_run.c.run_id == run_id))
+    if isinstance(details, str):  # a JSON column read back as text by some drivers
+        details = json.loads(details)
+    value = details.get("results_digest") if isinstance(details, dict) else None
+    return str(value) if value is not None else None
 
 
 def load_metrics(conn: Connection, run_id: int) -> pd.DataFrame:

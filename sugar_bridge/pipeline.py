@@ -27,8 +27,9 @@ from datetime import date, timedelta
 from typing import Any, Literal
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from etl.runs import Run, RunStatus, start_run
+from etl.runs import Run, RunStatus, prune_history, start_run
 from sugar_bridge.config import ProjectConfig
 from sugar_bridge.exceptions import (
     ConfigError,
@@ -255,7 +256,20 @@ def sync(
             info.seconds = time.perf_counter() - started
             _finish_record(run, info)
             log.info("sync %d: %s in %.1f s", run_id, info.status, info.seconds)
+        prune_history_safely(engine, settings.history_days)
     return info
+
+
+def prune_history_safely(engine: Engine, days: int) -> None:
+    """Prune the history older than ``days`` (:func:`etl.runs.prune_history`) after a run.
+
+    Housekeeping never fails the run it follows: a warehouse error is logged as a warning and the
+    next run tries again.
+    """
+    try:
+        prune_history(engine, days)
+    except SQLAlchemyError as exc:
+        log.warning("could not prune the run history: %s", exc)
 
 
 def warehouse_engine(settings: Settings) -> Engine:
@@ -367,9 +381,16 @@ def analytics_stage(ctx: StepContext) -> list[StepInfo]:
                 "segments": len([n for n in info.segments.values() if n]),
             },
             run_id=info.run_id,
-            note=f"CLV not fitted: {info.clv_error}" if info.clv_error else "",
+            note=_analytics_note(info.unchanged, info.run_id, info.clv_error),
         )
     ]
+
+
+def _analytics_note(unchanged: bool, run_id: int, clv_error: str | None) -> str:
+    notes = [f"same results as run {run_id}: not stored again"] if unchanged else []
+    if clv_error:
+        notes.append(f"CLV not fitted: {clv_error}")
+    return "; ".join(notes)
 
 
 def push_stage(ctx: StepContext) -> list[StepInfo]:

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     timezone: str = Field(
         default="UTC", description="Time zone of dates without one, and of the schedule."
     )
+    history_days: int = Field(
+        default=90,
+        ge=0,
+        description="Days of run history and per-customer metrics history kept (0 = all); "
+        "pruned after each sync, `etl run` and `analytics run`.",
+    )
 
     # --- Logging ---------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -129,11 +129,13 @@ def print_run_summary(info: AnalyticsRunInfo) -> None:
 def run_command(as_of: AsOfOption = None) -> None:
     """Compute and store the statistics, segments, lifecycle stages and CLV; print a summary."""
     from analytics.run import run_analytics
+    from sugar_bridge.pipeline import prune_history_safely
 
     ctx = make_context()
     when = parse_as_of(as_of, ctx.settings)
     with open_warehouse(ctx.settings) as engine, progress_reporter() as progress:
         info = run_analytics(engine, ctx.config.analytics, when, progress=progress)
+        prune_history_safely(engine, ctx.settings.history_days)
     print_run_summary(info)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.engine import Engine
 
 from analytics import run_analytics
@@ -22,7 +22,7 @@ from analytics.store import (
     segment_transitions,
 )
 from etl.db import create_engine_for, upgrade
-from etl.schema import analytics_run, customer_metrics, etl_run, metadata
+from etl.schema import analytics_run, customer_metrics, dim_customer, etl_run, metadata
 from tests.analytics import synth
 from tests.analytics.synth import Customer, Line, Order
 
@@ -159,6 +159,65 @@ def test_keep_runs_prunes_old_customer_rows(engine: Engine) -> None:
         runs = {r for (r,) in conn.execute(select(customer_metrics.c.run_id).distinct())}
         assert runs == {last.run_id}
         assert conn.execute(select(func.count()).select_from(analytics_run)).scalar() == 2
+
+
+def test_a_rerun_with_the_same_results_stores_nothing_again(engine: Engine) -> None:
+    """A no-change rerun (same day, data and config) adds a ledger row, not 1 row per customer."""
+    with engine.begin() as conn:
+        synth.build(conn)
+    first = run_analytics(engine, AnalyticsConfig(), END)
+    with engine.begin() as conn:  # the push matched a customer to an account since
+        key = conn.scalar(select(func.min(dim_customer.c.customer_key)))
+        conn.execute(
+            update(dim_customer)
+            .where(dim_customer.c.customer_key == key)
+            .values(sugar_account_id="acc-1")
+        )
+    again = run_analytics(engine, AnalyticsConfig(), END)
+    assert not first.unchanged
+    assert again.unchanged
+    assert again.run_id == first.run_id  # the run whose results stand
+    assert (again.n_customers, again.segments, again.stages, again.revenue) == (
+        first.n_customers,
+        first.segments,
+        first.stages,
+        first.revenue,
+    )
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(analytics_run)) == 1
+        assert conn.scalar(select(func.count()).select_from(customer_metrics)) == first.n_customers
+        ledger = conn.execute(
+            select(etl_run.c.run_id, etl_run.c.status, etl_run.c.details)
+            .where(etl_run.c.job == "analytics")
+            .order_by(etl_run.c.run_id)
+        ).all()
+    assert [r.status for r in ledger] == ["ok", "ok"]
+    assert ledger[1].details["unchanged"] is True
+    assert ledger[1].details["results_run_id"] == first.run_id
+    assert ledger[1].details["results_digest"] == ledger[0].details["results_digest"]
+    with engine.connect() as conn:  # the view shows the current match all the same
+        assert _habits(conn).loc[key, "sugar_account_id"] == "acc-1"
+
+    with engine.begin() as conn:  # an order placed before END arrives: the results change
+        synth.write(
+            conn,
+            synth.Warehouse(
+                customers=[Customer("new", "New")],
+                products={"SKU-N": "Services"},
+                orders=[
+                    Order("new", datetime(2025, 6, 1), [Line("SKU-N", 1, 10.0)], order_id="N1")
+                ],
+            ),
+        )
+    changed = run_analytics(engine, AnalyticsConfig(), END)
+    assert not changed.unchanged
+    assert changed.run_id > again.run_id
+    other_config = run_analytics(engine, AnalyticsConfig.model_validate({"keep_runs": 9}), END)
+    assert not other_config.unchanged  # the config is part of what a run stores
+    other_day = run_analytics(engine, AnalyticsConfig.model_validate({"keep_runs": 9}), MID)
+    assert not other_day.unchanged
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(analytics_run)) == 4
 
 
 def test_too_few_buyers_leaves_clv_empty_but_succeeds(engine: Engine) -> None:

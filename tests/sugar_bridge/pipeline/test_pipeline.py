@@ -208,3 +208,27 @@ def test_a_killed_sync_left_running_is_marked_interrupted_by_the_next(
         )
     sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=Recorder().stages())
     assert [r["status"] for r in _runs(engine)] == ["interrupted", "ok"]
+
+
+def test_a_sync_prunes_the_history_older_than_the_window(tmp_path: Path, engine: Engine) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from etl.runs import utcnow
+
+    old = utcnow() - timedelta(days=10)
+    with engine.begin() as conn:  # an etl run and a sync of ten days ago
+        for job in ("etl", "sync"):
+            conn.execute(
+                insert(etl_run).values(
+                    job=job, started_at=old, finished_at=old, status="ok", rows_read=0,
+                    rows_loaded=0, rows_rejected=0,
+                )
+            )  # fmt: skip
+    week = load_settings(data_dir=tmp_path / "data", history_days=7)
+    first = sync(week, ProjectConfig(), as_of=AS_OF, engine=engine, stages=Recorder().stages())
+    with engine.connect() as conn:
+        left = [(r.job, r.run_id) for r in conn.execute(select(etl_run.c.job, etl_run.c.run_id))]
+    # The old sync went (this one is newer); the old etl run stays: still the newest of its job.
+    assert sorted(left) == sorted([("etl", 1), ("sync", first.run_id)])
