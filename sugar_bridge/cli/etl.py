@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
@@ -21,11 +23,19 @@ from rich.table import Table
 
 from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_context
-from sugar_bridge.cli.output import CONTEXT_SETTINGS, console, err_console, json_logs
+from sugar_bridge.cli.output import (
+    CONTEXT_SETTINGS,
+    JsonOption,
+    console,
+    err_console,
+    json_logs,
+    print_json,
+)
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from connectors.orders.base import OrderSource
+    from etl.history import RejectRow
     from etl.run import EtlProgress, EtlRunInfo
 
 app = typer.Typer(
@@ -71,6 +81,7 @@ def run_command(
     from connectors.orders.sources import make_sources
     from etl.db import create_engine_for, ensure_current
     from etl.run import run_etl
+    from sugar_bridge.pipeline import prune_history_safely
 
     ctx = make_context()
     since_date = _parse_since(since)
@@ -105,6 +116,7 @@ def run_command(
         ),
         show=progress,
     )
+    prune_history_safely(engine, ctx.settings.history_days)
     _summary(info)
     if info.rows_rejected:
         raise typer.Exit(EXIT_PARTIAL)
@@ -178,31 +190,66 @@ def _summary(info: EtlRunInfo) -> None:
 @handle_errors
 def rejects_command(
     run: Annotated[
-        int | None, typer.Option("--run", help="Run id (default: the latest ETL run).")
+        int | None,
+        typer.Option(
+            "--run", help="Every reject of this run (default: the open ones of all runs)."
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 200,
+    as_json: JsonOption = False,
 ) -> None:
-    """List the rows a run rejected, with the reason of each."""
+    """List the rejected rows still open, with the reason of each (or every reject of --run N).
+
+    A reject stays open, whichever run found it, until a later run loads its file again or loads
+    its order (or rejects the row anew): a bad file's rows stay listed after quiet nights.
+    """
     from etl.db import create_engine_for, ensure_current
-    from etl.history import latest_run_id, rejects
+    from etl.history import get_run, open_rejects, reject_counts, rejects
 
     ctx = make_context()
     engine = create_engine_for(ctx.settings.warehouse_url_value)
     ensure_current(engine, auto=True)
-    run_id = run if run is not None else latest_run_id(engine)
-    if run_id is None:
-        console.print("no ETL run yet")
+    if run is not None:
+        if get_run(engine, run) is None:
+            raise typer.BadParameter(
+                f"no run {run} in the warehouse (`sugar-bridge status` lists the runs)",
+                param_hint="--run",
+            )
+        found = rejects(engine, run, limit=limit)
+        total = sum(n for _, n in reject_counts(engine, run))
+    else:
+        found, total = open_rejects(engine, limit=limit)
+    if as_json:
+        print_json(
+            {
+                "run": run,
+                "scope": "run" if run is not None else "open",
+                "total": total,
+                "shown": len(found),
+                "rejects": [_reject_document(row) for row in found],
+            }
+        )
         return
-    found = rejects(engine, run_id, limit=limit)
+    what = f"rejected rows of run {run}" if run is not None else "open rejected rows"
     if not found:
-        console.print(f"run {run_id}: no rejected rows")
+        console.print(f"no {what}")
         return
-    table = Table(title=f"rejected rows of run {run_id}")
+    table = Table(title=f"{what}: {total:,}")
+    table.add_column("run", justify="right")
     table.add_column("where")
     table.add_column("rule")
     table.add_column("reason", overflow="fold")
     for row in found:
-        table.add_row(row.source_key or row.source, row.rule, row.reason)
+        table.add_row(str(row.run_id), row.source_key or row.source, row.rule, row.reason)
     console.print(table, highlight=False)
-    if len(found) == limit:
-        console.print(f"(first {limit}; --limit to see more)")
+    if len(found) < total:
+        console.print(f"(first {len(found):,} of {total:,}; --limit to see more)")
+
+
+def _reject_document(row: RejectRow) -> dict[str, Any]:
+    """One reject for ``--json``: its columns, with the raw row as an object (it is JSON)."""
+    out = row.as_dict()
+    if row.raw is not None:
+        with contextlib.suppress(ValueError):  # not JSON: kept as the text it is
+            out["raw"] = json.loads(row.raw)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,6 +65,39 @@ def test_etl_run_csv_rejects_and_status(env: Path) -> None:
     code, out = run("etl", "run", "--csv", str(path))  # with the progress bar; file known
     assert code == 0, out
     assert "rows read" in out
+
+
+def test_etl_rejects_lists_the_open_rejects_of_every_run(env: Path) -> None:
+    folder = env / "in"
+    rows = order_rows(8)
+    rows[1]["currency"] = "EUX"
+    write_csv(folder / "a.csv", rows)
+    code, out = run("etl", "run", "--csv", str(folder), "--no-progress")
+    assert code == 3, out
+    write_csv(folder / "b.csv", order_rows(3, seed=9, prefix="B"))
+    code, out = run("etl", "run", "--csv", str(folder), "--no-progress")  # a quiet night
+    assert code == 0, out
+    code, out = run("etl", "rejects")
+    assert code == 0
+    assert "a.csv:3" in out  # still listed: the bad file was not corrected
+    assert "'EUX' is not an ISO 4217 code" in out
+    result = CliRunner().invoke(app, ["etl", "rejects", "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert (document["scope"], document["total"], document["shown"]) == ("open", 1, 1)
+    reject = document["rejects"][0]
+    assert (reject["run_id"], reject["source_key"], reject["rule"]) == (
+        1,
+        "a.csv:3",
+        "unknown_currency",
+    )
+    assert reject["raw"]["currency"] == "EUX"  # the row as read, as an object
+    code, out = run("etl", "rejects", "--run", "2")
+    assert code == 0
+    assert "no rejected rows of run 2" in out
+    code, out = run("etl", "rejects", "--run", "9999")
+    assert code != 0
+    assert "no run 9999 in the warehouse" in out
 
 
 def test_etl_run_configured_source(env: Path) -> None:
