@@ -66,7 +66,8 @@ FieldType = Literal[
     "varchar", "int", "decimal", "currency", "date", "datetime", "enum", "bool", "text"
 ]
 ViewName = Literal["detailview", "editview", "listview"]
-ALL_VIEWS: tuple[ViewName, ...] = ("detailview", "editview", "listview")
+# Not the list view: ten pushed fields as default columns crowd every user's Accounts list.
+DEFAULT_VIEWS: tuple[ViewName, ...] = ("detailview", "editview")
 
 _MARKUP = re.compile(r"<[A-Za-z/!?]")
 
@@ -262,7 +263,11 @@ class CustomField(_Model):
     default: ScalarValue = None
     required: bool = False
     help: OptionalText = ""
-    views: list[ViewName] = Field(default_factory=lambda: list(ALL_VIEWS))
+    views: list[ViewName] = Field(
+        default_factory=lambda: list(DEFAULT_VIEWS),
+        description="Layouts the field is put on when created: detail and edit by default; "
+        "add listview to make it a default column of the list view.",
+    )
 
     @field_validator("options", mode="before")
     @classmethod

@@ -423,3 +423,24 @@ def test_rights_words_map_to_acl_levels() -> None:
         {"roles": [{"name": "R", "rights": {"Accounts": {"access": "disabled"}}}]}
     )
     assert disabled.roles[0].rights["Accounts"].levels() == {"access": -98}
+
+
+def test_custom_fields_go_on_the_list_view_only_where_asked() -> None:
+    spec = SugarSpec.model_validate(
+        {
+            "custom_fields": {
+                "Accounts": [
+                    {"name": "tier_c", "type": "varchar", "label": "Tier"},
+                    {
+                        "name": "segment_c",
+                        "type": "varchar",
+                        "label": "Segment",
+                        "views": ["detailview", "listview"],
+                    },
+                ]
+            }
+        }
+    )
+    tier, segment = spec.custom_fields["Accounts"]
+    assert tier.views == ["detailview", "editview"]
+    assert segment.views == ["detailview", "listview"]
