@@ -452,14 +452,14 @@ def _plan(
         desired[ext_field] = row.customer.external_id
         desired_all[key] = desired
 
-        def expect(values: dict[str, str]) -> dict[str, Expect]:
+        def expect(values: dict[str, str], stamped: dict[str, Any]) -> dict[str, Expect]:
             out = {}
             for name, value in values.items():
                 spec = kinds.get(name)
                 out[name] = (
                     Expect(value, spec.kind, spec.precision) if spec else Expect(value, "text")
                 )
-            if config.updated_field:
+            if config.updated_field and config.updated_field in stamped:
                 out[config.updated_field] = Expect(stamp, "datetime")
             return out
 
@@ -471,14 +471,17 @@ def _plan(
                 continue
             values: dict[str, Any] = {f: new for f, (_, new) in changes.items()}
             plan.old[key] = {f: old for f, (old, _) in changes.items()}
-            if config.updated_field:
+            # The stamp says when the values changed: a --full rewrite of the same values is not
+            # a change (it only repairs what someone edited in Sugar).
+            moved = any(old != new for old, new in changes.values())
+            if config.updated_field and moved:
                 values[config.updated_field] = stamp
             plan.rows.append(
                 WriteRow(
                     key,
                     match.account_id,
                     values,
-                    expect({f: new for f, (_, new) in changes.items()}),
+                    expect({f: new for f, (_, new) in changes.items()}, values),
                 )
             )
         else:
@@ -494,7 +497,7 @@ def _plan(
             if config.updated_field:
                 values[config.updated_field] = stamp
             plan.old[key] = dict.fromkeys(desired)
-            plan.rows.append(WriteRow(key, None, values, expect(desired)))
+            plan.rows.append(WriteRow(key, None, values, expect(desired, values)))
     return plan, desired_all
 
 

@@ -129,13 +129,17 @@ def test_first_push_writes_all_second_nothing_one_change_one_write(
     assert sandbox.stats.writes[account_writes] == 1
     assert accounts_by_external_id(sandbox)["C007"][0]["n_orders_c"] in (99, "99")
 
-    # --full resends every account.
+    # --full resends every account, but the stamp of the last change moves only where a value
+    # changed: here none did (the same night again).
+    stamps = {k: v[0]["segment_updated_c"] for k, v in accounts_by_external_id(sandbox).items()}
     sandbox.stats.reset()
     full = push_segments(
         warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of, full=True
     )
     assert (full.updated, full.unchanged) == (20, 0)
     assert sandbox.stats.updated == 20
+    after = {k: v[0]["segment_updated_c"] for k, v in accounts_by_external_id(sandbox).items()}
+    assert after == stamps
 
     with warehouse.engine.connect() as conn:
         runs = conn.execute(select(push_run.c.status, push_run.c.updated)).all()
