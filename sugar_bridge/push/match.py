@@ -32,6 +32,8 @@ class Customer:
     email: str | None = None
     sugar_account_id: str | None = None
     match_method: str | None = None
+    city: str | None = None  # the order system's, for the billing address of a created account
+    country: str | None = None
 
 
 @dataclass(frozen=True)

@@ -492,6 +492,12 @@ def _plan(
             }
             if row.customer.email:
                 values["email1"] = row.customer.email
+            # Where the orders say: an account the push creates shows its town and country in
+            # Sugar's list and detail views (an existing account's address is the reps' to keep).
+            if row.customer.city:
+                values["billing_address_city"] = row.customer.city
+            if row.customer.country:
+                values["billing_address_country"] = row.customer.country
             if config.match.assigned_user_id:
                 values["assigned_user_id"] = config.match.assigned_user_id
             if config.updated_field:

@@ -83,6 +83,8 @@ def load_customers(
         dim_customer.c.source_customer_id.label("dc_source_customer_id"),
         dim_customer.c.name.label("dc_name"),
         dim_customer.c.email.label("dc_email"),
+        dim_customer.c.city.label("dc_city"),
+        dim_customer.c.country.label("dc_country"),
         dim_customer.c.sugar_account_id.label("dc_sugar_account_id"),
         dim_customer.c.match_method.label("dc_match_method"),
     ]
@@ -112,6 +114,8 @@ def load_customers(
                 external_id=external_id_format.format(source=source, source_customer_id=source_id),
                 name=rec["dc_name"],
                 email=rec["dc_email"],
+                city=rec["dc_city"],
+                country=rec["dc_country"],
                 sugar_account_id=rec["dc_sugar_account_id"],
                 match_method=rec["dc_match_method"],
             )

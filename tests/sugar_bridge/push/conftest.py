@@ -101,7 +101,16 @@ class Warehouse:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
-    def add_customer(self, cid: str, name: str, email: str | None = None, **habits: Any) -> None:
+    def add_customer(
+        self,
+        cid: str,
+        name: str,
+        email: str | None = None,
+        *,
+        city: str | None = None,
+        country: str | None = None,
+        **habits: Any,
+    ) -> None:
         now = datetime(2026, 1, 1)
         with self.engine.begin() as conn:
             conn.execute(
@@ -110,6 +119,8 @@ class Warehouse:
                     source_customer_id=cid,
                     name=name,
                     email=email,
+                    city=city,
+                    country=country,
                     first_seen_at=now,
                     updated_at=now,
                 )

@@ -41,6 +41,8 @@ def seed(wh: Warehouse, sb: Sandbox, n: int = 20) -> None:
             f"c{i}@example.com",
             rfm_segment=segments[i % len(segments)],
             n_orders=i + 1,
+            city="Lyon" if i % 2 else None,
+            country="France" if i % 2 else None,
         )
     wh.add_customer("DUP", "Twin Company", None)
     wh.analyse()
@@ -104,6 +106,12 @@ def test_first_push_writes_all_second_nothing_one_change_one_write(
     assert methods["C001"] == "email"
     assert methods["C002"] == "name"
     assert methods["C005"] == "created"
+    # a created account carries the order system's town and country when known; an existing
+    # account's address is left alone
+    assert by_ext["C005"][0]["billing_address_city"] == "Lyon"
+    assert by_ext["C005"][0]["billing_address_country"] == "France"
+    assert not by_ext["C004"][0].get("billing_address_city")
+    assert not by_ext["C001"][0].get("billing_address_city")  # matched by e-mail, not created
     assert methods["DUP"] is None
     assert [(i["reason"], len(i["candidates"])) for i in issues] == [("ambiguous", 2)]
     members = list_members(sandbox)
