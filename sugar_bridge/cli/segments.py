@@ -92,6 +92,8 @@ def render_run(info: PushRunInfo) -> None:
             "", f"({calls.get('retries', 0)} retried, {calls.get('relogins', 0)} re-logins)"
         )
     console.print(table)
+    for warning in info.warnings:
+        console.print(f"[bold yellow]warning:[/] {warning}", markup=True, highlight=False)
     if info.transitions:
         trans = Table(title="segment transitions", show_header=True)
         trans.add_column("from → to")

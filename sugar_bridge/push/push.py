@@ -96,6 +96,7 @@ class PushRunInfo:
     sugar_calls: dict[str, Any] = field(default_factory=dict)  # HTTP calls, retries, re-logins
     # How the accounts were written: method, AOD, the sessions chosen and why (WritePlan.details)
     writes: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # said in the run's details and the CLI
     error: str | None = None
 
     @property
@@ -249,6 +250,7 @@ def _details(info: PushRunInfo) -> dict[str, Any]:
         "timings": info.timings,
         "sugar_calls": info.sugar_calls,
         "writes": info.writes,
+        "warnings": info.warnings,
         "list_failed": info.list_failed,
         "tasks_failed": info.tasks_failed,
     }
@@ -286,6 +288,13 @@ def _run(
     main = client_factory()
     try:
         specs = _resolve(main, config)
+        warning = store.clv_warning(engine)
+        held = [s.field for s in specs if s.column in store.CLV_COLUMNS]
+        if warning and held:
+            # Never pushed silently: the model fields keep their values in Sugar.
+            specs = [s for s in specs if s.column not in store.CLV_COLUMNS]
+            info.warnings.append(f"{warning}: {', '.join(held)} not pushed")
+            log.warning("%s: %s not pushed", warning, ", ".join(held))
         accounts = read_accounts(main.module("Accounts"), config.match.external_id_field)
         timer.lap("read")
         result = match_customers(

@@ -7,6 +7,7 @@ transaction: the snapshot never claims a value whose outcome was not logged.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from etl.runs import Run, RunStatus
 from etl.runs import start_run as start_run_record
 from etl.schema import (
+    analytics_run,
     dim_customer,
     push_followup,
     push_log,
@@ -63,6 +65,33 @@ def _habits_table(engine: Engine) -> Table:
             f"the warehouse has no {HABITS} table or view: run `sugar-bridge analytics run` first"
         )
     return Table(HABITS, MetaData(), autoload_with=engine)
+
+
+# customer_habits columns that come from the repeat-purchase model.
+CLV_COLUMNS = frozenset({"p_alive", "expected_orders_90d", "clv_12m"})
+
+
+def clv_warning(engine: Engine) -> str | None:
+    """Why the latest analytics run's model figures should not reach Sugar, or None.
+
+    A fit at the edge of the parameter space (degenerate), refitted with a penalty or not, gives
+    P(alive) and CLV that mean little: the push leaves those fields as they are and says so.
+    """
+    with engine.connect() as conn:
+        models = conn.execute(
+            select(analytics_run.c.models).order_by(analytics_run.c.run_id.desc()).limit(1)
+        ).scalar()
+    if isinstance(models, str):
+        models = json.loads(models)
+    if not isinstance(models, dict):
+        return None
+    name = models.get("model")
+    fitted = models.get(name) if isinstance(name, str) else None
+    degenerate = fitted.get("degenerate") if isinstance(fitted, dict) else None
+    if degenerate or models.get("penalized"):
+        edge = ", ".join(degenerate or []) or "refitted"
+        return f"the {name} fit of the latest analytics run is degenerate ({edge})"
+    return None
 
 
 def load_customers(

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
-from etl.schema import dim_customer, push_log, push_match_issue, push_run
+from etl.schema import analytics_run, dim_customer, etl_run, push_log, push_match_issue, push_run
 from sugar_bridge.push import store
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.exceptions import MissingFieldsError
@@ -457,3 +457,45 @@ def test_unmatched_policies_and_first_push_rules(warehouse: Warehouse, sandbox: 
     with client_for(sandbox) as client:
         names = [t["name"] for t in client.module("Tasks").list(fields=["id", "name"])]
     assert names == ["Welcome Customer 3 GmbH"]
+
+
+def test_a_degenerate_model_fit_never_reaches_sugar_silently(
+    warehouse: Warehouse, sandbox: Sandbox
+) -> None:
+    seed(warehouse, sandbox, n=8)
+    config = push_config()
+    push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    model_fields = ("p_alive_c", "clv_12m_c")
+    before = {
+        k: [v[0][f] for f in model_fields] for k, v in accounts_by_external_id(sandbox).items()
+    }
+    for i in range(8):
+        warehouse.set(f"C{i:03d}", p_alive=0.01, clv_12m=1.5, rfm_segment="Lost")
+    warehouse.analyse()
+    with warehouse.engine.begin() as conn:  # the latest run's fit was at the edge
+        conn.execute(
+            update(analytics_run)
+            .where(
+                analytics_run.c.run_id == select(func.max(analytics_run.c.run_id)).scalar_subquery()
+            )
+            .values(
+                models={
+                    "model": "bgnbd",
+                    "bgnbd": {"params": {"a": 3.1e5, "b": 6.8e6}, "degenerate": ["a", "b"]},
+                    "penalized": 0.001,
+                }
+            )
+        )
+    info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    after = accounts_by_external_id(sandbox)
+    assert {k: [v[0][f] for f in model_fields] for k, v in after.items()} == before  # kept
+    assert {v[0]["segment_c"] for k, v in after.items() if k.startswith("C")} == {"lost"}
+    assert info.warnings == [
+        "the bgnbd fit of the latest analytics run is degenerate (a, b): "
+        "clv_12m_c, p_alive_c not pushed"
+    ]
+    with warehouse.engine.connect() as conn:
+        details = conn.execute(
+            select(etl_run.c.details).where(etl_run.c.run_id == info.run_id)
+        ).scalar()
+    assert details["warnings"] == info.warnings
