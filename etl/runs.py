@@ -7,14 +7,14 @@ rows. A run's status is one of :data:`RunStatus`.
 
 **Stale runs.** A process killed mid-run (SIGKILL, OOM, power loss) leaves its row ``running``
 forever. So every start first sweeps the ledger: a ``running`` row whose process is gone becomes
-``interrupted``. "Gone" is decided the way :mod:`sugar_bridge.locks` decides it for job locks,
-because the row *is* a lease: it carries its owner's host and pid and a ``lease_until`` that a
-heartbeat thread pushes forward while the run lives. A row is stale when its lease has expired,
+``interrupted``. "Gone" is decided the way :mod:`sugar_bridge.scheduler.locks` decides it for job
+locks, because the row *is* a lease: it carries its owner's host and pid and a ``lease_until`` that
+a heartbeat thread pushes forward while the run lives. A row is stale when its lease has expired,
 or when its owner ran on this host and that pid no longer exists (found at once, without waiting
-for the lease). A run of another live process — on this host or another one sharing the
-warehouse — keeps a fresh lease and is never touched. The sweep is a compare-and-set on the lease
-value it read, so a heartbeat landing in between wins. Finishing sets ``lease_until`` to the
-finish time, so a finished row that someone sets back to ``running`` reads as stale.
+for the lease). A run of another live process — on this host or another one sharing the warehouse —
+keeps a fresh lease and is never touched. The sweep is a compare-and-set on the lease value it
+read, so a heartbeat landing in between wins. Finishing sets ``lease_until`` to the finish time, so
+a finished row that someone sets back to ``running`` reads as stale.
 
 **Retention.** :func:`prune_history` deletes runs older than a window (``history_days``) with
 what hangs off them (rejects that are no longer open, analytics results, push logs), and keeps

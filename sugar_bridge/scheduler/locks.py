@@ -38,6 +38,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from etl.runs import process_alive
 from etl.schema import job_lock
 from sugar_bridge.exceptions import LockHeldError
 
@@ -47,16 +48,6 @@ log = logging.getLogger(__name__)
 def utcnow() -> datetime:
     """Naive UTC now (the warehouse stores naive UTC datetimes)."""
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, another user's
-        return True
-    return True
 
 
 @dataclass(frozen=True)
@@ -158,7 +149,7 @@ class JobLock:
             if current is None:  # released in between: try again from the top
                 return self._try_take_once_more()
             stale = current["expires_at"] < now
-            dead = current["host"] == self.host and not _pid_alive(int(current["pid"]))
+            dead = current["host"] == self.host and not process_alive(int(current["pid"]))
             if not (stale or dead):
                 return False
             taken = conn.execute(
