@@ -197,12 +197,17 @@ class SessionPool:
         work = deque(items)
         running: dict[Future[Outcome[T, R]], tuple[float, int]] = {}
         with ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="sugar-pool") as pool:
+
+            def fill() -> None:
+                while work and len(running) < min(concurrency.level, self.size):
+                    future = pool.submit(self._outcome, fn, work.popleft())
+                    running[future] = (time.perf_counter(), concurrency.epoch)
+
             try:
-                while work or running:
-                    while work and len(running) < min(concurrency.level, self.size):
-                        future = pool.submit(self._outcome, fn, work.popleft())
-                        running[future] = (time.perf_counter(), concurrency.epoch)
+                fill()
+                while running:
                     done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    ended = []
                     for future in done:
                         started, epoch = running.pop(future)
                         outcome = future.result()
@@ -212,7 +217,11 @@ class SessionPool:
                             time.perf_counter() - started,
                             failed(outcome),
                         )
-                        yield outcome
+                        ended.append(outcome)
+                    # The next items start before the caller handles these (its bookkeeping
+                    # then overlaps Sugar's work instead of leaving the sessions idle).
+                    fill()
+                    yield from ended
             finally:
                 for future in running:
                     future.cancel()

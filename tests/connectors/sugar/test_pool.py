@@ -151,3 +151,39 @@ def test_outcomes_let_other_errors_through(fake: FakeSugar) -> None:
 
     with SessionPool(_factory, size=1) as pool, pytest.raises(KeyError):
         list(pool.outcomes(broken, [1, 2]))
+
+
+def test_adaptive_outcomes_run_as_many_at_once_as_the_controller_says(fake: FakeSugar) -> None:
+    """One item at a time while the controller says 1, two once it says 2; each item's records
+    and time reach it, and the next item starts before the caller handles the last outcome."""
+    from connectors.sugar.adaptive import AdaptiveConcurrency
+
+    concurrency = AdaptiveConcurrency(2, window=2)
+    lock = threading.Lock()
+    in_flight = 0
+    peaks: list[tuple[int, int]] = []  # (level when the item started, items running then)
+
+    def work(client: SugarClient, item: list[str]) -> int:
+        nonlocal in_flight
+        with lock:
+            in_flight += 1
+            peaks.append((concurrency.level, in_flight))
+        try:
+            return client.module("Accounts").count(item[0])
+        finally:
+            with lock:
+                in_flight -= 1
+
+    items = [[f"a = {i}"] for i in range(8)]
+    with SessionPool(_factory, size=2) as pool:
+        outcomes = list(
+            pool.adaptive_outcomes(
+                work, items, concurrency, weight=len, failed=lambda o: o.error is not None
+            )
+        )
+    assert sorted(o.item[0] for o in outcomes) == sorted(i[0] for i in items)
+    assert all(o.value == 25 for o in outcomes)
+    assert concurrency.records == 8
+    assert all(running <= level for level, running in peaks)
+    assert peaks[0] == (1, 1)
+    assert concurrency.steps[1].level == 2, concurrency.steps
