@@ -17,7 +17,7 @@ from rich.table import Table
 
 import sugar_bridge
 from sugar_bridge.cli.common import handle_errors, make_context, quiet_library_logs
-from sugar_bridge.cli.output import console, progress_reporter
+from sugar_bridge.cli.output import console, json_logs, progress_reporter
 from sugar_bridge.cli.sync import print_step
 from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
 from sugar_bridge.exceptions import ConfigError
@@ -182,7 +182,7 @@ def demo_command(
             options,
             config,
             on_phase=on_phase,
-            on_step=print_step,
+            on_step=None if json_logs() else print_step,  # with JSON logs: the step records
             on_secret=ctx.masking.add,
             progress=progress,
         )
