@@ -1,7 +1,8 @@
 """``bridge_save_records`` on the sandbox, through the client: the extension's contract.
 
-The same contract is checked on the real SuiteCRM by ``tests/live/test_bulk_save.py`` and replayed
-from its recordings (prefix 16) by ``test_conformance.py``.
+The same contract is checked on the real SuiteCRM by
+``tests/connectors/sugar/extension/test_live_bulk_save.py`` and replayed from its recordings
+(prefix 16) by ``test_conformance.py``.
 """
 
 from __future__ import annotations

@@ -33,11 +33,11 @@ import pytest
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
 from connectors.sugar.extension.bulk import bulk_support, save_records
+from tests.conftest import REPO
 from tests.live.support import remove_fields
 
 pytestmark = pytest.mark.live
 
-REPO = Path(__file__).resolve().parents[2]
 TOKEN = f"sbbulk{secrets.token_hex(3)}"
 FIELD = f"{TOKEN}_c"
 
