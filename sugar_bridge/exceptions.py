@@ -4,7 +4,8 @@ SugarBridgeError
 ├── ConfigError            a settings or config problem; nothing was done (CLI exit code 2)
 ├── LockHeldError          another run holds the job's lock
 ├── PipelineStepFailed     a step of a pipeline failed; ``step`` names it, ``cause`` is the error
-└── RunCancelled           a run was asked to stop (SIGTERM) and stopped between two steps
+├── RunCancelled           a run was asked to stop (SIGTERM) and stopped between two steps
+└── WarehouseMissing       a read-only command found no warehouse (it never creates one)
 
 Errors of the other packages have their own trees (``connectors.sugar.exceptions``,
 ``etl.exceptions``, ``analytics.exceptions``); each marks what is transient.
@@ -41,3 +42,7 @@ class PipelineStepFailed(SugarBridgeError):
 
 class RunCancelled(SugarBridgeError):
     """A run stopped between two steps because a stop was requested (SIGTERM, Ctrl-C)."""
+
+
+class WarehouseMissing(SugarBridgeError):
+    """A command that only reads found no warehouse: it never creates one (``sync`` does)."""

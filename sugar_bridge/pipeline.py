@@ -37,6 +37,7 @@ from sugar_bridge.exceptions import (
     RunCancelled,
     SugarBridgeError,
 )
+from sugar_bridge.runtime import Runtime
 from sugar_bridge.scheduler.locks import JobLock
 from sugar_bridge.settings import Settings
 
@@ -112,16 +113,25 @@ class SyncInfo:
 
 @dataclass
 class StepContext:
-    """What a step gets: the run's settings, config, warehouse, date and stop signal."""
+    """What a step gets: the run's runtime (settings, config), warehouse, date, stop signal."""
 
-    settings: Settings
-    config: ProjectConfig
+    runtime: Runtime
     engine: Engine
     as_of: date
     dry_run: bool
     sync_run_id: int
     cancel: threading.Event
     progress: Progress | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The run's settings."""
+        return self.runtime.settings
+
+    @property
+    def config(self) -> ProjectConfig:
+        """The run's config."""
+        return self.runtime.config
 
 
 #: A stage of the pipeline: runs one or more steps, returns their infos in order. It raises
@@ -194,8 +204,7 @@ def run_stages(
 
 
 def sync(
-    settings: Settings,
-    config: ProjectConfig,
+    runtime: Runtime,
     *,
     as_of: date,
     dry_run: bool = False,
@@ -215,13 +224,14 @@ def sync(
     :class:`RunCancelled` when ``cancel`` was set between steps. ``on_step`` is called after
     each step (the CLI prints it), ``progress`` as the load, the analytics and the push advance.
     ``stages`` defaults to the real ETL, analytics and push (:func:`default_stages`); the engine
-    defaults to the settings' warehouse, migrated to the current schema.
+    defaults to the runtime's warehouse, migrated to the current schema.
     """
+    config = runtime.config
     if stages is None:
-        preflight(settings, config)
-        stages = default_stages(settings, config)
+        preflight(runtime)
+        stages = default_stages()
     if engine is None:
-        engine = warehouse_engine(settings)
+        engine = runtime.connect_warehouse("write")
     cancel = cancel or threading.Event()
     ttl = lock_ttl or timedelta(seconds=config.schedule.lock_ttl_seconds)
     started = time.perf_counter()
@@ -234,7 +244,7 @@ def sync(
         )
         run_id = run.run_id
         info = SyncInfo(run_id=run_id, as_of=as_of, dry_run=dry_run)
-        ctx = StepContext(settings, config, engine, as_of, dry_run, run_id, cancel, progress)
+        ctx = StepContext(runtime, engine, as_of, dry_run, run_id, cancel, progress)
         log.info("sync %d: as of %s%s", run_id, as_of, " (dry run)" if dry_run else "")
         try:
             run_stages(ctx, stages, info, lock, on_step)
@@ -256,7 +266,7 @@ def sync(
             info.seconds = time.perf_counter() - started
             _finish_record(run, info)
             log.info("sync %d: %s in %.1f s", run_id, info.status, info.seconds)
-        prune_history_safely(engine, settings.history_days)
+        prune_history_safely(engine, runtime.settings.history_days)
     return info
 
 
@@ -272,19 +282,10 @@ def prune_history_safely(engine: Engine, days: int) -> None:
         log.warning("could not prune the run history: %s", exc)
 
 
-def warehouse_engine(settings: Settings) -> Engine:
-    """The settings' warehouse, migrated to the code's schema (``etl.db.ensure_current``)."""
-    from etl.db import create_engine_for, ensure_current
-
-    engine = create_engine_for(settings.warehouse_url_value)
-    ensure_current(engine, auto=True)
-    return engine
-
-
 # --- the real stages ---------------------------------------------------------------------------
 
 
-def default_stages(settings: Settings, config: ProjectConfig) -> list[StageSpec]:
+def default_stages() -> list[StageSpec]:
     """The production pipeline: the ETL (extract, validate, load), analytics, push."""
     return [
         StageSpec(("extract", "validate", "load"), etl_stage),
@@ -304,7 +305,6 @@ def etl_stage(ctx: StepContext) -> list[StepInfo]:
     from etl.exceptions import EtlError
     from etl.run import EtlProgress, run_etl
 
-    config = ctx.config.sources
     report = ctx.progress
 
     def loaded(event: EtlProgress) -> None:
@@ -312,15 +312,16 @@ def etl_stage(ctx: StepContext) -> list[StepInfo]:
             report("load: order lines read", event.rows_read, 0)
 
     try:
-        sources = make_sources(config)
+        sources = make_sources(ctx.runtime.sources)
     except SourceError as exc:
         raise PipelineStepFailed("extract", exc) from exc
+    defaults = ctx.runtime.load_defaults()
     try:
         info = run_etl(
             ctx.engine,
             sources,
-            default_currency=config.default_currency or ctx.settings.default_currency,
-            batch_lines=config.batch_lines,
+            default_currency=defaults.currency,
+            batch_lines=defaults.batch_lines,
             progress=loaded if report is not None else None,
         )
     except SourceError as exc:
@@ -404,20 +405,12 @@ def push_stage(ctx: StepContext) -> list[StepInfo]:
     from sugar_bridge.sugar import make_client
 
     settings = ctx.settings
-    config = ctx.config.push
-    overrides: dict[str, Any] = {}
-    if "sugar_sessions" in settings.model_fields_set:
-        overrides["sessions"] = settings.sugar_sessions
-    if "sugar_batch_size" in settings.model_fields_set:
-        overrides["batch_size"] = settings.sugar_batch_size
-    if overrides:
-        config = config.model_copy(update=overrides)
     started = time.perf_counter()
     report = ctx.progress
     info = push_segments(
         ctx.engine,
         lambda: make_client(settings),
-        config,
+        ctx.runtime.push_config,
         as_of=ctx.as_of,
         dry_run=ctx.dry_run,
         progress=(lambda step, done, total: report(f"push: {step}", done, total))
@@ -438,15 +431,15 @@ def push_stage(ctx: StepContext) -> list[StepInfo]:
     ]
 
 
-def preflight(settings: Settings, config: ProjectConfig) -> None:
+def preflight(runtime: Runtime) -> None:
     """Settings problems that would stop the run halfway, found before anything runs.
 
     Raises ConfigError (exit code 2, nothing done): the extract needs at least one source, the push
     needs Sugar's URL and password.
     """
-    if not config.sources.inputs:
+    if not runtime.sources.inputs:
         raise ConfigError(
-            f"{settings.config}: no order source under sources.inputs: the sync has nothing to "
-            "extract (see README, `sugar-bridge etl`)"
+            f"{runtime.settings.config}: no order source under sources.inputs: the sync has "
+            "nothing to extract (see README, `sugar-bridge etl`)"
         )
-    settings.require_sugar()
+    runtime.settings.require_sugar()

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
 from analytics.config import LIFECYCLE_STAGES
-from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.common import AsOfOption, handle_errors, make_runtime
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -23,48 +19,13 @@ from sugar_bridge.cli.output import (
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from analytics.run import AnalyticsRunInfo
-    from sugar_bridge.settings import Settings
 
 app = typer.Typer(
     help="Client-habit statistics, RFM segments, lifecycle stages and CLV models.",
     no_args_is_help=True,
     context_settings=CONTEXT_SETTINGS,
 )
-
-AsOfOption = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of",
-        help="Compute as of this date (YYYY-MM-DD; orders after it are ignored). "
-        "Default: today in SUGAR_BRIDGE_TIMEZONE.",
-    ),
-]
-
-
-@contextmanager
-def open_warehouse(settings: Settings) -> Iterator[Engine]:
-    """The warehouse, migrated to the current schema if needed; disposed at the end."""
-    from etl.db import create_engine_for, ensure_current
-
-    engine = create_engine_for(settings.warehouse_url_value)
-    try:
-        ensure_current(engine)
-        yield engine
-    finally:
-        engine.dispose()
-
-
-def parse_as_of(value: str | None, settings: Settings) -> date:
-    """``--as-of`` as a date; default: today in the settings' time zone (the CLI edge only)."""
-    if value is None:
-        return datetime.now(ZoneInfo(settings.timezone)).date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def _money(value: float | None) -> str:
@@ -131,11 +92,11 @@ def run_command(as_of: AsOfOption = None) -> None:
     from analytics.run import run_analytics
     from sugar_bridge.pipeline import prune_history_safely
 
-    ctx = make_context()
-    when = parse_as_of(as_of, ctx.settings)
-    with open_warehouse(ctx.settings) as engine, progress_reporter() as progress:
-        info = run_analytics(engine, ctx.config.analytics, when, progress=progress)
-        prune_history_safely(engine, ctx.settings.history_days)
+    runtime = make_runtime()
+    when = runtime.parse_as_of(as_of)
+    with runtime.warehouse("write") as engine, progress_reporter() as progress:
+        info = run_analytics(engine, runtime.config.analytics, when, progress=progress)
+        prune_history_safely(engine, runtime.settings.history_days)
     print_run_summary(info)
 
 
@@ -171,9 +132,9 @@ def clv_command(
     from analytics.holdout import choose_model
     from analytics.run import fit_models
 
-    ctx = make_context()
-    when = parse_as_of(as_of, ctx.settings)
-    config = ctx.config.analytics
+    runtime = make_runtime()
+    when = runtime.parse_as_of(as_of)
+    config = runtime.config.analytics
     updates: dict[str, object] = {}
     if model is not None:
         if model not in ("auto", *MODEL_LABELS):
@@ -184,7 +145,7 @@ def clv_command(
     if updates:
         config = config.model_copy(update={"clv": config.clv.model_copy(update=updates)})
     clv = config.clv
-    with open_warehouse(ctx.settings) as engine, engine.connect() as conn:
+    with runtime.warehouse("read") as engine, engine.connect() as conn:
         customers = compute_habits(conn, when, config).customers
         choice = choose_model(
             conn,

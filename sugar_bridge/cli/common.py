@@ -1,4 +1,5 @@
-"""What every CLI command shares: loading settings/config once, and turning errors into exit codes.
+"""What the CLI commands share: the runtime built once, error → exit code, shared options and
+renderers. CLI modules import shared helpers from here (and ``output``), never from each other.
 
 Exit codes: 0 ok, 1 failed, 2 config error (nothing done), 3 completed with rejected rows or
 failed pushes.
@@ -13,17 +14,19 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from rich.table import Table
 
-from sugar_bridge.cli.output import report_problem
+from sugar_bridge.cli.output import console, report_problem
 from sugar_bridge.exceptions import ConfigError
-from sugar_bridge.logs import SecretMaskingFilter, setup_logging
+from sugar_bridge.logs import setup_logging
 
 if TYPE_CHECKING:
-    from sugar_bridge.config import ProjectConfig
+    from sugar_bridge.pipeline import StepInfo
+    from sugar_bridge.runtime import Runtime
+    from sugar_bridge.scheduler.service import SchedulerStatus
     from sugar_bridge.settings import Settings
 
 EXIT_OK = 0
@@ -35,25 +38,19 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-@dataclass
-class Context:
-    """Settings and (lazily) the config, loaded once per command."""
-
-    settings: Settings
-    masking: SecretMaskingFilter
-    _config: ProjectConfig | None = field(default=None, repr=False)
-
-    @property
-    def config(self) -> ProjectConfig:
-        if self._config is None:
-            from sugar_bridge.config import load_config
-
-            self._config = load_config(self.settings.config)
-        return self._config
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Compute as of this date (YYYY-MM-DD; orders after it are ignored). "
+        "Default: today in SUGAR_BRIDGE_TIMEZONE.",
+    ),
+]
 
 
-def make_context() -> Context:
-    """Load settings, set up logging with the known secrets masked."""
+def make_runtime() -> Runtime:
+    """Load settings, set up logging with the known secrets masked; the command's runtime."""
+    from sugar_bridge.runtime import Runtime
     from sugar_bridge.settings import load_settings
 
     settings = load_settings()
@@ -70,7 +67,7 @@ def make_context() -> Context:
         if password:
             secrets.append(str(password))
     masking = setup_logging(settings.log_level, settings.log_format, secrets)
-    return Context(settings=settings, masking=masking)
+    return Runtime(settings, masking=masking)
 
 
 def quiet_library_logs(settings: Settings) -> None:
@@ -127,3 +124,65 @@ def _known_errors() -> tuple[type[Exception], ...]:
     from sugar_bridge.exceptions import SugarBridgeError
 
     return (SugarBridgeError, SugarError, EtlError, SourceError, AnalyticsError)
+
+
+# --- renderers shared by several commands ---------------------------------------------------
+
+
+def step_counts(info: StepInfo) -> str:
+    """A step's counts on one line (``rows read 120, rows loaded 118``)."""
+    # Per-rule reject counts stay in the run's details (and `etl rejects`): one line per step here.
+    shown = {k: v for k, v in info.counts.items() if v and ":" not in k}
+    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in shown.items()) or "-"
+
+
+def print_step(info: StepInfo) -> None:
+    """One line per finished sync step, as the run goes (``sync``, ``demo``)."""
+    mark = "[green]✓[/]" if info.status == "ok" else "[yellow]![/]"
+    note = f" ({info.note})" if info.note else ""
+    console.print(
+        f"{mark} {info.name:<9} {info.seconds:6.1f} s  {step_counts(info)}{note}", highlight=False
+    )
+
+
+def schedule_table(status: SchedulerStatus) -> Table:
+    """Next runs and live schedulers (``scheduler next``, the schedule section of ``status``)."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(status.timezone)
+    table = Table(title=f"schedule ({status.timezone})")
+    table.add_column("job")
+    table.add_column("next run")
+    for job_id, when in status.next_runs.items():
+        table.add_row(_job_label(job_id), f"{when.astimezone(zone):%Y-%m-%d %H:%M %Z}")
+    if status.instances:
+        for inst in status.instances:
+            table.add_row(
+                "scheduler",
+                f"running on {inst['host']} (pid {inst['pid']}), "
+                f"heartbeat {inst['heartbeat_at']:%H:%M:%S} UTC",
+            )
+    else:
+        table.add_row("scheduler", "not running (`sugar-bridge scheduler start`)")
+    return table
+
+
+def schedule_document(status: SchedulerStatus) -> dict[str, Any]:
+    """The schedule as JSON: next run of each job (ISO, in the schedule's zone), live schedulers."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(status.timezone)
+    return {
+        "timezone": status.timezone,
+        "next_runs": {
+            _job_label(job_id): when.astimezone(zone) for job_id, when in status.next_runs.items()
+        },
+        "running": bool(status.instances),
+        "schedulers": status.instances,
+    }
+
+
+def _job_label(job_id: str) -> str:
+    from sugar_bridge.scheduler.service import DRIFT_JOB_ID, SYNC_JOB_ID
+
+    return {SYNC_JOB_ID: "sync", DRIFT_JOB_ID: "drift check"}.get(job_id, job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_runtime
 from sugar_bridge.cli.output import CONTEXT_SETTINGS, console
 
 app = typer.Typer(
@@ -18,13 +18,13 @@ app = typer.Typer(
 @handle_errors
 def upgrade_command() -> None:
     """Apply the warehouse migrations up to this version's head."""
-    from etl.db import create_engine_for, current_revision, upgrade
+    from etl.db import current_revision
 
-    ctx = make_context()
-    engine = create_engine_for(ctx.settings.warehouse_url_value)
-    before = current_revision(engine)
-    after = upgrade(engine)
-    where = ctx.settings.warehouse_url_display
+    runtime = make_runtime()
+    before = runtime.warehouse_revision()
+    with runtime.warehouse("write") as engine:
+        after = current_revision(engine)
+    where = runtime.warehouse_display
     if before == after:
         console.print(f"warehouse {where} already at revision {after}")
     else:
@@ -34,15 +34,14 @@ def upgrade_command() -> None:
 @app.command("current")
 @handle_errors
 def current_command() -> None:
-    """Show the warehouse's schema revision and the one this version needs."""
-    from etl.db import create_engine_for, current_revision, head_revision
+    """Show the warehouse's schema revision and the one this version needs (creates nothing)."""
+    from etl.db import head_revision
 
-    ctx = make_context()
-    engine = create_engine_for(ctx.settings.warehouse_url_value)
-    current = current_revision(engine)
+    runtime = make_runtime()
+    current = runtime.warehouse_revision()
     head = head_revision()
     state = "up to date" if current == head else "run `sugar-bridge db upgrade`"
     console.print(
-        f"warehouse {ctx.settings.warehouse_url_display}: revision {current or 'none (empty)'}"
+        f"warehouse {runtime.warehouse_display}: revision {current or 'none (empty)'}"
         f", code head {head} — {state}"
     )

@@ -7,20 +7,16 @@ Exit codes: 0 done, 1 a phase failed (named), 2 config error (nothing done).
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
 import sugar_bridge
-from sugar_bridge.cli.common import handle_errors, make_context, quiet_library_logs
+from sugar_bridge.cli.common import handle_errors, make_runtime, print_step, quiet_library_logs
 from sugar_bridge.cli.output import console, json_logs, progress_reporter
-from sugar_bridge.cli.sync import print_step
 from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
-from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from sugar_bridge.config import ProjectConfig
@@ -38,15 +34,6 @@ def _example_config(settings: Settings) -> ProjectConfig:
         if "config" not in settings.model_fields_set and bundled.exists():
             path = bundled
     return load_config(path)
-
-
-def _as_of(value: str | None, settings: Settings) -> datetime:
-    if value is None:
-        return datetime.now(ZoneInfo(settings.timezone))
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def render_summary(result: DemoResult) -> None:
@@ -142,10 +129,10 @@ def demo_command(
     ] = None,
 ) -> None:
     """Run the whole job offline: sandbox Sugar, provisioning, 3 years of orders, sync, report."""
-    ctx = make_context()
-    settings = ctx.settings
+    runtime = make_runtime()
+    settings = runtime.settings
     quiet_library_logs(settings)  # the demo prints its own progress
-    end = _as_of(as_of, settings).date()
+    end = runtime.parse_as_of(as_of)
     if orders_only is not None:
         info = write_orders_csv(
             orders_only,
@@ -183,7 +170,7 @@ def demo_command(
             config,
             on_phase=on_phase,
             on_step=None if json_logs() else print_step,  # with JSON logs: the step records
-            on_secret=ctx.masking.add,
+            on_secret=runtime.add_secret,
             progress=progress,
         )
     render_summary(result)

@@ -21,8 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from connectors.orders.canonical import DEFAULT_BATCH_LINES
-from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_context
+from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_runtime
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -79,44 +78,39 @@ def run_command(
     """Extract, validate and load orders; exit code 3 when rows were rejected."""
     from connectors.orders.csv_source import CsvSource
     from connectors.orders.sources import make_sources
-    from etl.db import create_engine_for, ensure_current
     from etl.run import run_etl
     from sugar_bridge.pipeline import prune_history_safely
 
-    ctx = make_context()
+    runtime = make_runtime()
     since_date = _parse_since(since)
-    batch_lines = DEFAULT_BATCH_LINES
-    currency = ctx.settings.default_currency
     sources: list[OrderSource]
     if csv is not None:
         if not csv.exists():
             raise ConfigError(f"--csv {csv}: no such file or folder")
         sources = [CsvSource.canonical(csv)]
     else:
-        config = ctx.config.sources
-        if not config.inputs:
+        if not runtime.sources.inputs:
             raise ConfigError(
-                f"{ctx.settings.config}: no order source under sources.inputs "
+                f"{runtime.settings.config}: no order source under sources.inputs "
                 "(or use `sugar-bridge etl run --csv PATH`)"
             )
-        sources = make_sources(config, source or [])
-        batch_lines = config.batch_lines
-        currency = config.default_currency or currency
-    engine = create_engine_for(ctx.settings.warehouse_url_value)
-    ensure_current(engine, auto=True)
-    info = _run_with_progress(
-        lambda cb: run_etl(
-            engine,
-            sources,
-            full_refresh=full_refresh,
-            since=since_date,
-            progress=cb,
-            default_currency=currency,
-            batch_lines=batch_lines,
-        ),
-        show=progress,
-    )
-    prune_history_safely(engine, ctx.settings.history_days)
+        sources = make_sources(runtime.sources, source or [])
+    # --csv runs without the config file: it is not read, even for these defaults.
+    defaults = runtime.load_defaults(from_config=csv is None)
+    with runtime.warehouse("write") as engine:
+        info = _run_with_progress(
+            lambda cb: run_etl(
+                engine,
+                sources,
+                full_refresh=full_refresh,
+                since=since_date,
+                progress=cb,
+                default_currency=defaults.currency,
+                batch_lines=defaults.batch_lines,
+            ),
+            show=progress,
+        )
+        prune_history_safely(engine, runtime.settings.history_days)
     _summary(info)
     if info.rows_rejected:
         raise typer.Exit(EXIT_PARTIAL)
@@ -203,22 +197,20 @@ def rejects_command(
     A reject stays open, whichever run found it, until a later run loads its file again or loads
     its order (or rejects the row anew): a bad file's rows stay listed after quiet nights.
     """
-    from etl.db import create_engine_for, ensure_current
     from etl.history import get_run, open_rejects, reject_counts, rejects
 
-    ctx = make_context()
-    engine = create_engine_for(ctx.settings.warehouse_url_value)
-    ensure_current(engine, auto=True)
-    if run is not None:
-        if get_run(engine, run) is None:
-            raise typer.BadParameter(
-                f"no run {run} in the warehouse (`sugar-bridge status` lists the runs)",
-                param_hint="--run",
-            )
-        found = rejects(engine, run, limit=limit)
-        total = sum(n for _, n in reject_counts(engine, run))
-    else:
-        found, total = open_rejects(engine, limit=limit)
+    runtime = make_runtime()
+    with runtime.warehouse("read") as engine:
+        if run is not None:
+            if get_run(engine, run) is None:
+                raise typer.BadParameter(
+                    f"no run {run} in the warehouse (`sugar-bridge status` lists the runs)",
+                    param_hint="--run",
+                )
+            found = rejects(engine, run, limit=limit)
+            total = sum(n for _, n in reject_counts(engine, run))
+        else:
+            found, total = open_rejects(engine, limit=limit)
     if as_json:
         print_json(
             {

@@ -16,7 +16,7 @@ from rich.table import Table
 from connectors.sugar.exceptions import SugarError
 from connectors.sugar.extension import API_LEVEL, ENDPOINT, EXTENSION_VERSION
 from connectors.sugar.extension.compat import require_extension
-from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_runtime
 from sugar_bridge.cli.output import CONTEXT_SETTINGS, console
 
 app = typer.Typer(
@@ -47,8 +47,7 @@ def check_command() -> None:
     """Call bridge_info on the configured Sugar; exit 1 if the extension is missing or outdated."""
     from sugar_bridge.sugar import make_client
 
-    context = make_context()
-    client = make_client(context.settings)
+    client = make_client(make_runtime().settings)
     try:
         info = require_extension(client)
     finally:

@@ -17,7 +17,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_FAILED, handle_errors, make_context
+from sugar_bridge.cli.common import EXIT_FAILED, handle_errors, make_runtime
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -171,9 +171,9 @@ def plan_command(
     from sugar_bridge.provision.plan import plan
     from sugar_bridge.sugar import make_client
 
-    ctx = make_context()
-    spec = ctx.config.sugar
-    with make_client(ctx.settings) as client:
+    runtime = make_runtime()
+    spec = runtime.require_config_file("sugar").sugar
+    with make_client(runtime.settings) as client:
         the_plan = plan(client, spec, prune=prune)
     if as_json:
         print_json(plan_document(the_plan))
@@ -210,11 +210,11 @@ def apply_command(
     from sugar_bridge.provision.plan import plan
     from sugar_bridge.sugar import make_client
 
-    ctx = make_context()
-    spec = ctx.config.sugar
+    runtime = make_runtime()
+    spec = runtime.require_config_file("sugar").sugar
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    target = passwords_file or ctx.settings.data_dir / f"provision-passwords-{stamp}.tsv"
-    with make_client(ctx.settings) as client:
+    target = passwords_file or runtime.settings.data_dir / f"provision-passwords-{stamp}.tsv"
+    with make_client(runtime.settings) as client:
         the_plan = plan(client, spec, prune=prune)
         render_plan(the_plan, show_unchanged=show_all)
         if the_plan.blockers:
@@ -237,14 +237,14 @@ def apply_command(
             def advance(item: Item) -> None:
                 bar.update(task, advance=1, description=f"{item.kind} {item.key}")
 
-            with recorded_apply(ctx.settings.warehouse_url_value) as record:
+            with recorded_apply(runtime.settings.warehouse_url_value) as record:
                 result = apply(
                     client,
                     spec,
                     prune=prune,
                     passwords_file=target,
                     progress=advance,
-                    on_secret=ctx.masking.add,
+                    on_secret=runtime.add_secret,
                     current=the_plan,
                 )
                 record.summary, record.changes = result.summary(), len(result.applied)
@@ -269,9 +269,9 @@ def export_command(
     from sugar_bridge.provision.export import export
     from sugar_bridge.sugar import make_client
 
-    ctx = make_context()
+    runtime = make_runtime()
     modules = tuple(module or ["Accounts"])
-    with make_client(ctx.settings) as client:
+    with make_client(runtime.settings) as client:
         result = export(client, modules=modules, account_key_field=key_field)
     _emit(result.to_yaml(), out, "Spec")
     for line in result.skipped:

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sugar_bridge.cli.analytics import AsOfOption, open_warehouse, parse_as_of
-from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.common import AsOfOption, handle_errors, make_runtime
 from sugar_bridge.cli.output import console
 
 
@@ -25,14 +24,15 @@ def report_command(
 ) -> None:
     """Write the HTML report (figures, segment table with actions, charts) for a date.
 
-    Uses the stored analytics run of that date, or computes one first.
+    Uses the stored analytics run of that date, or computes one first. Never creates or migrates
+    the warehouse (there would be nothing to report).
     """
     from analytics.report import write_report
 
-    ctx = make_context()
-    when = parse_as_of(as_of, ctx.settings)
-    with open_warehouse(ctx.settings) as engine:
-        result = write_report(engine, ctx.config.analytics, when, out, recompute=recompute)
+    runtime = make_runtime()
+    when = runtime.parse_as_of(as_of)
+    with runtime.warehouse("read") as engine:
+        result = write_report(engine, runtime.config.analytics, when, out, recompute=recompute)
     state = "computed now" if result.computed else "stored"
     console.print(
         f"report as of {when} (analytics run {result.run_id}, {state}): {result.path} "

@@ -14,7 +14,7 @@ from typing import Annotated, get_args
 import typer
 from rich.table import Table
 
-from sugar_bridge.cli.common import handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_runtime
 from sugar_bridge.cli.output import CONTEXT_SETTINGS, JsonOption, console, print_json
 from sugar_bridge.sandbox import (
     AodIndex,
@@ -40,7 +40,7 @@ app = typer.Typer(
 
 
 def _db_path(data_dir: Path | None) -> Path:
-    directory = data_dir if data_dir is not None else make_context().settings.data_dir
+    directory = data_dir if data_dir is not None else make_runtime().settings.data_dir
     return directory / "sandbox.db"
 
 

@@ -12,20 +12,21 @@ import logging
 import sys
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_FAILED, Context, handle_errors, make_context
+from sugar_bridge.cli.common import (
+    EXIT_FAILED,
+    handle_errors,
+    make_runtime,
+    schedule_document,
+    schedule_table,
+)
 from sugar_bridge.cli.output import CONTEXT_SETTINGS, JsonOption, console, print_json
-from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
+    from sugar_bridge.runtime import Runtime
     from sugar_bridge.scheduler.service import JobFunc, SchedulerStatus
     from sugar_bridge.settings import Settings
 
@@ -36,12 +37,6 @@ app = typer.Typer(
     no_args_is_help=True,
     context_settings=CONTEXT_SETTINGS,
 )
-
-
-def _job_label(job_id: str) -> str:
-    from sugar_bridge.scheduler.service import DRIFT_JOB_ID, SYNC_JOB_ID
-
-    return {SYNC_JOB_ID: "sync", DRIFT_JOB_ID: "drift check"}.get(job_id, job_id)
 
 
 def _log_to_stdout() -> None:
@@ -55,12 +50,13 @@ def sync_job(settings: Settings) -> JobFunc:
     """The scheduled sync: re-reads the config, runs :func:`sync` for today in the time zone."""
     from sugar_bridge.config import load_config
     from sugar_bridge.pipeline import sync
+    from sugar_bridge.runtime import Runtime
 
     def run(stop: threading.Event) -> str:
-        config = load_config(settings.config)
-        zone = ZoneInfo(config.schedule.zone(settings.timezone))
-        as_of = datetime.now(zone).date()
-        info = sync(settings, config, as_of=as_of, cancel=stop, purpose="scheduler")
+        runtime = Runtime(settings, load_config(settings.config))
+        # The night's date is the schedule's: the cron fires in its time zone.
+        as_of = runtime.today(runtime.config.schedule.zone(runtime.timezone))
+        info = sync(runtime, as_of=as_of, cancel=stop, purpose="scheduler")
         steps = ", ".join(f"{s.name} {s.seconds:.1f}s" for s in info.steps)
         return f"run {info.run_id} {info.status}: {steps}"
 
@@ -70,12 +66,13 @@ def sync_job(settings: Settings) -> JobFunc:
 def drift_job(settings: Settings) -> JobFunc:
     """The scheduled drift check (``provision plan`` without writing)."""
     from sugar_bridge.config import load_config
-    from sugar_bridge.pipeline import warehouse_engine
     from sugar_bridge.provision.drift import drift_check
+    from sugar_bridge.runtime import Runtime
 
     def run(stop: threading.Event) -> str:
-        spec = load_config(settings.config).sugar
-        info = drift_check(settings, spec, engine=warehouse_engine(settings))
+        runtime = Runtime(settings, load_config(settings.config))
+        with runtime.warehouse("write") as engine:
+            info = drift_check(settings, runtime.config.sugar, engine=engine)
         return f"{info.changes} change(s)" if info.drifted else "no drift"
 
     return run
@@ -85,15 +82,14 @@ def drift_job(settings: Settings) -> JobFunc:
 @handle_errors
 def start_command() -> None:
     """Run the scheduler in the foreground until SIGTERM/Ctrl-C (finishes the current step)."""
-    from sugar_bridge.pipeline import warehouse_engine
     from sugar_bridge.scheduler.service import SchedulerService
 
-    ctx = make_context()
+    runtime = make_runtime()
     _log_to_stdout()
-    config = ctx.config
-    settings = ctx.settings
+    config = runtime.config
+    settings = runtime.settings
     settings.require_sugar()  # the nightly push needs Sugar: refuse now, not at 02:00
-    engine = warehouse_engine(settings)
+    engine = runtime.connect_warehouse("write")
     service = SchedulerService(
         config.schedule,
         settings.timezone,
@@ -111,78 +107,20 @@ def start_command() -> None:
     service.run_forever()
 
 
-def scheduler_status(ctx: Context) -> SchedulerStatus:
-    """Next runs (from the config) and live schedulers (from their heartbeat) for ``status``."""
-    from sqlalchemy.engine import make_url
+def scheduler_status(runtime: Runtime) -> SchedulerStatus:
+    """Next runs (from the config) and live schedulers (from their heartbeat in the warehouse).
 
-    from etl.db import create_engine_for, ensure_current
-    from etl.exceptions import EtlError
+    The schedule shows without a warehouse: heartbeats are read only from a current one, which is
+    never created or migrated here.
+    """
     from sugar_bridge.scheduler.service import schedule_status
 
-    engine: Engine | None = None
-    url = make_url(ctx.settings.warehouse_url_value)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").exists():
-        return schedule_status(None, ctx.config.schedule, ctx.settings.timezone, datetime.now(UTC))
-    try:  # read-only: a missing or older warehouse is not created or migrated by a status
-        engine = create_engine_for(ctx.settings.warehouse_url_value)
-        ensure_current(engine, auto=False)
-    except EtlError:
-        log.debug("no current warehouse for the scheduler status", exc_info=True)
-        engine = None
-    return schedule_status(engine, ctx.config.schedule, ctx.settings.timezone, datetime.now(UTC))
-
-
-def status_table(status: SchedulerStatus) -> Table:
-    """The schedule section of ``sugar-bridge status``."""
-    zone = ZoneInfo(status.timezone)
-    table = Table(title=f"schedule ({status.timezone})")
-    table.add_column("job")
-    table.add_column("next run")
-    for job_id, when in status.next_runs.items():
-        table.add_row(_job_label(job_id), f"{when.astimezone(zone):%Y-%m-%d %H:%M %Z}")
-    if status.instances:
-        for inst in status.instances:
-            table.add_row(
-                "scheduler",
-                f"running on {inst['host']} (pid {inst['pid']}), "
-                f"heartbeat {inst['heartbeat_at']:%H:%M:%S} UTC",
-            )
-    else:
-        table.add_row("scheduler", "not running (`sugar-bridge scheduler start`)")
-    return table
-
-
-def schedule_document(status: SchedulerStatus) -> dict[str, Any]:
-    """The schedule as JSON: next run of each job (ISO, in the schedule's zone), live schedulers."""
-    zone = ZoneInfo(status.timezone)
-    return {
-        "timezone": status.timezone,
-        "next_runs": {
-            _job_label(job_id): when.astimezone(zone) for job_id, when in status.next_runs.items()
-        },
-        "running": bool(status.instances),
-        "schedulers": status.instances,
-    }
-
-
-def status_schedule(ctx: Context, engine: Engine | None) -> SchedulerStatus | str:
-    """The schedule for ``sugar-bridge status``, or why it is unknown (the config does not load)."""
-    from sugar_bridge.scheduler.service import schedule_status
-
+    engine = runtime.warehouse_if_current()
     try:
-        schedule = ctx.config.schedule
-    except ConfigError as exc:
-        return f"the config does not load ({str(exc).splitlines()[0]})"
-    return schedule_status(engine, schedule, ctx.settings.timezone, datetime.now(UTC))
-
-
-def status_section(ctx: Context, engine: Engine | None) -> None:
-    """The schedule section of ``sugar-bridge status``: next runs and live schedulers."""
-    status = status_schedule(ctx, engine)
-    if isinstance(status, str):
-        console.print(f"schedule: unknown, {status}", highlight=False)
-        return
-    console.print(status_table(status), highlight=False)
+        return schedule_status(engine, runtime.config.schedule, runtime.timezone, datetime.now(UTC))
+    finally:
+        if engine is not None:
+            engine.dispose()
 
 
 @app.command("next")
@@ -198,11 +136,10 @@ def next_command(
     as_json: JsonOption = False,
 ) -> None:
     """Show when the sync (and drift check) run next, and whether a scheduler is running."""
-    ctx = make_context()
-    status = scheduler_status(ctx)
+    status = scheduler_status(make_runtime())
     if as_json:
         print_json(schedule_document(status))
     else:
-        console.print(status_table(status))
+        console.print(schedule_table(status))
     if require_running and not status.instances:
         raise typer.Exit(EXIT_FAILED)

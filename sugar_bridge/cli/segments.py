@@ -7,14 +7,12 @@ members or tasks failed (they are retried by the next run).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from sugar_bridge.cli.analytics import open_warehouse
-from sugar_bridge.cli.common import EXIT_PARTIAL, Context, handle_errors, make_context
+from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_runtime
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -22,10 +20,8 @@ from sugar_bridge.cli.output import (
     print_json,
     progress_reporter,
 )
-from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from sugar_bridge.push.config import PushConfig
     from sugar_bridge.push.push import PushRunInfo
 
 app = typer.Typer(
@@ -34,26 +30,6 @@ app = typer.Typer(
     no_args_is_help=True,
     context_settings=CONTEXT_SETTINGS,
 )
-
-
-def _push_config(ctx: Context) -> PushConfig:
-    """The ``push:`` section; SUGAR_BRIDGE_SUGAR_SESSIONS/_BATCH_SIZE, when set, win."""
-    config = ctx.config.push
-    overrides: dict[str, Any] = {}
-    if "sugar_sessions" in ctx.settings.model_fields_set:
-        overrides["sessions"] = ctx.settings.sugar_sessions
-    if "sugar_batch_size" in ctx.settings.model_fields_set:
-        overrides["batch_size"] = ctx.settings.sugar_batch_size
-    return config.model_copy(update=overrides) if overrides else config
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def render_run(info: PushRunInfo) -> None:
@@ -135,12 +111,14 @@ def push_command(
     from sugar_bridge.push.push import push_segments
     from sugar_bridge.sugar import make_client
 
-    ctx = make_context()
-    config = _push_config(ctx)
-    settings = ctx.settings
+    runtime = make_runtime()
+    config = runtime.push_config
+    settings = runtime.settings
     settings.require_sugar()  # a missing URL/password is a config error before any work
-    with open_warehouse(settings) as engine:
-        when = _parse_date(as_of) or store.habits_as_of(engine) or datetime.now(UTC).date()
+    given = runtime.parse_as_of(as_of) if as_of is not None else None
+    # A dry run only reads the warehouse (it records its push run but never migrates).
+    with runtime.warehouse("read" if dry_run else "write") as engine:
+        when = given or store.habits_as_of(engine) or runtime.today()
         with progress_reporter() as progress:
             info = push_segments(
                 engine,
@@ -166,11 +144,11 @@ def match_command() -> None:
     from sugar_bridge.push.push import match_accounts
     from sugar_bridge.sugar import make_client
 
-    ctx = make_context()
-    config = ctx.config.push
-    settings = ctx.settings
+    runtime = make_runtime()
+    config = runtime.push_config
+    settings = runtime.settings
     settings.require_sugar()
-    with open_warehouse(settings) as engine:
+    with runtime.warehouse("write") as engine:
         info = match_accounts(engine, lambda: make_client(settings), config)
     table = Table(title="match", show_header=True)
     table.add_column("what")
@@ -197,8 +175,8 @@ def unmatched_command(
     """List the customers the last match/push could not pair with exactly one account."""
     from sugar_bridge.push import store
 
-    ctx = make_context()
-    with open_warehouse(ctx.settings) as engine:
+    runtime = make_runtime()
+    with runtime.warehouse("read") as engine:
         rows = store.read_match_issues(engine, ambiguous_only=ambiguous)
     if not rows:
         console.print("Every customer with statistics is matched to exactly one account.")

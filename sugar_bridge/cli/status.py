@@ -1,22 +1,26 @@
 """``sugar-bridge status``: what ran lately, and what it rejected.
 
 One small function per section; other parts of the bridge add their own section function and a
-line in ``status_command``.
+line in ``status_command``. A status only reads: it never creates or migrates the warehouse (a
+missing or older one is an error saying what to run).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from sugar_bridge.cli.common import Context, handle_errors, make_context
+from sugar_bridge.cli.common import handle_errors, make_runtime, schedule_document, schedule_table
 from sugar_bridge.cli.output import JsonOption, console, jsonable, print_json
-from sugar_bridge.cli.scheduler import schedule_document, status_schedule
-from sugar_bridge.cli.scheduler import status_section as schedule_section
+from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from sugar_bridge.runtime import Runtime
+    from sugar_bridge.scheduler.service import SchedulerStatus
 
 
 def runs_section(engine: Engine) -> None:
@@ -82,16 +86,36 @@ def push_section(engine: Engine) -> None:
             console.print(f"  {line}", highlight=False, markup=False)
 
 
-def status_document(ctx: Context, engine: Engine) -> dict[str, Any]:
+def status_schedule(runtime: Runtime, engine: Engine) -> SchedulerStatus | str:
+    """The schedule and live schedulers, or why it is unknown (the config does not load)."""
+    from sugar_bridge.scheduler.service import schedule_status
+
+    try:
+        schedule = runtime.config.schedule
+    except ConfigError as exc:
+        return f"the config does not load ({str(exc).splitlines()[0]})"
+    return schedule_status(engine, schedule, runtime.timezone, datetime.now(UTC))
+
+
+def schedule_section(runtime: Runtime, engine: Engine) -> None:
+    """Next runs and live schedulers; a config that does not load is said, not fatal."""
+    status = status_schedule(runtime, engine)
+    if isinstance(status, str):
+        console.print(f"schedule: unknown, {status}", highlight=False)
+        return
+    console.print(schedule_table(status), highlight=False)
+
+
+def status_document(runtime: Runtime, engine: Engine) -> dict[str, Any]:
     """``status --json``: the same sections as the tables, as data (stable keys)."""
     from etl.history import last_runs, latest_run_id, reject_counts
     from sugar_bridge.push import store
 
     latest = latest_run_id(engine)
     last = dict(reject_counts(engine, latest)) if latest is not None else {}
-    schedule = status_schedule(ctx, engine)
+    schedule = status_schedule(runtime, engine)
     return {
-        "warehouse": ctx.settings.warehouse_url_display,
+        "warehouse": runtime.warehouse_display,
         "runs": [{**jsonable(run), "duration_s": run.duration_s} for run in last_runs(engine)],
         "rejects": {
             "latest_etl_run": latest,
@@ -110,16 +134,13 @@ def status_document(ctx: Context, engine: Engine) -> dict[str, Any]:
 @handle_errors
 def status_command(as_json: JsonOption = False) -> None:
     """Show the last runs of every job (counts, duration, errors) and rejects by reason."""
-    from etl.db import create_engine_for, ensure_current
-
-    ctx = make_context()
-    engine = create_engine_for(ctx.settings.warehouse_url_value)
-    ensure_current(engine, auto=True)
-    if as_json:
-        print_json(status_document(ctx, engine))
-        return
-    console.print(f"warehouse: {ctx.settings.warehouse_url_display}", highlight=False)
-    runs_section(engine)
-    rejects_section(engine)
-    push_section(engine)
-    schedule_section(ctx, engine)
+    runtime = make_runtime()
+    with runtime.warehouse("read") as engine:
+        if as_json:
+            print_json(status_document(runtime, engine))
+            return
+        console.print(f"warehouse: {runtime.warehouse_display}", highlight=False)
+        runs_section(engine)
+        rejects_section(engine)
+        push_section(engine)
+        schedule_section(runtime, engine)

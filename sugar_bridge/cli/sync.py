@@ -12,15 +12,20 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_context, quiet_library_logs
+from sugar_bridge.cli.common import (
+    EXIT_PARTIAL,
+    handle_errors,
+    make_runtime,
+    print_step,
+    quiet_library_logs,
+    step_counts,
+)
 from sugar_bridge.cli.output import (
     JsonOption,
     console,
@@ -29,21 +34,9 @@ from sugar_bridge.cli.output import (
     progress_reporter,
     report_problem,
 )
-from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from sugar_bridge.pipeline import StepInfo, SyncInfo
-    from sugar_bridge.settings import Settings
-
-
-def parse_as_of(value: str | None, settings: Settings) -> date:
-    """``--as-of`` as a date; default: today in the settings' time zone."""
-    if value is None:
-        return datetime.now(ZoneInfo(settings.timezone)).date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--as-of: not a date (YYYY-MM-DD): {value!r}") from None
+    from sugar_bridge.pipeline import SyncInfo
 
 
 @contextmanager
@@ -67,21 +60,6 @@ def stop_on_signals(cancel: threading.Event) -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, old_int)
         signal.signal(signal.SIGTERM, old_term)
-
-
-def _counts(info: StepInfo) -> str:
-    # Per-rule reject counts stay in the run's details (and `etl rejects`): one line per step here.
-    shown = {k: v for k, v in info.counts.items() if v and ":" not in k}
-    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in shown.items()) or "-"
-
-
-def print_step(info: StepInfo) -> None:
-    """One line per finished step, as the run goes."""
-    mark = "[green]✓[/]" if info.status == "ok" else "[yellow]![/]"
-    note = f" ({info.note})" if info.note else ""
-    console.print(
-        f"{mark} {info.name:<9} {info.seconds:6.1f} s  {_counts(info)}{note}", highlight=False
-    )
 
 
 def sync_document(info: SyncInfo) -> dict[str, object]:
@@ -108,7 +86,7 @@ def render_sync(info: SyncInfo) -> None:
             step.name,
             step.status,
             f"{step.seconds:.1f}",
-            _counts(step),
+            step_counts(step),
             str(step.run_id) if step.run_id is not None else "",
         )
     console.print(table)
@@ -143,17 +121,16 @@ def sync_command(
     """
     from sugar_bridge.pipeline import sync
 
-    ctx = make_context()
-    config = ctx.config
-    when = parse_as_of(as_of, ctx.settings)
+    runtime = make_runtime()
+    when = runtime.parse_as_of(as_of)
     cancel = threading.Event()
     # One line per step: printed here for a person, or only logged (JSON logs, --json), never
     # both; the library's own INFO lines would repeat them.
-    quiet_library_logs(ctx.settings)
+    quiet_library_logs(runtime.settings)
     on_step = None if as_json or json_logs() else print_step
     with stop_on_signals(cancel), progress_reporter() as progress:
-        info = sync(ctx.settings, config, as_of=when, dry_run=dry_run, cancel=cancel,
-                    on_step=on_step, progress=progress)  # fmt: skip
+        info = sync(runtime, as_of=when, dry_run=dry_run, cancel=cancel, on_step=on_step,
+                    progress=progress)  # fmt: skip
     if as_json:
         print_json(sync_document(info))
     else:

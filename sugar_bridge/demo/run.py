@@ -37,7 +37,8 @@ from connectors.orders.config import CsvSourceConfig, SourcesConfig
 from sugar_bridge.config import ProjectConfig
 from sugar_bridge.demo.generator import GenerationInfo, GeneratorOptions, write_orders_csv
 from sugar_bridge.exceptions import ConfigError, PipelineStepFailed
-from sugar_bridge.pipeline import Progress, StepInfo, SyncInfo, sync, warehouse_engine
+from sugar_bridge.pipeline import Progress, StepInfo, SyncInfo, sync
+from sugar_bridge.runtime import Runtime
 from sugar_bridge.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -205,8 +206,8 @@ def run_demo(
         )
 
         sources = SourcesConfig(inputs=[CsvSourceConfig(name="shop", path=orders_dir)])
-        demo_config = config.model_copy(update={"sources": sources})
-        engine = warehouse_engine(settings)
+        runtime = Runtime(settings, config.model_copy(update={"sources": sources}))
+        engine = runtime.connect_warehouse("write")
         orders_dir.mkdir(parents=True, exist_ok=True)
         nights = [first_night, options.as_of]
         for night, (export, as_of) in enumerate(zip(info.paths, nights, strict=True), start=1):
@@ -214,7 +215,7 @@ def run_demo(
             with _phase(result, name):
                 shutil.copy2(export, orders_dir / export.name)  # the night's export arrives
                 run = sync(
-                    settings, demo_config, as_of=as_of, engine=engine, purpose="demo",
+                    runtime, as_of=as_of, engine=engine, purpose="demo",
                     on_step=on_step, progress=progress,
                 )  # fmt: skip
                 result.syncs.append(run)

@@ -48,13 +48,13 @@ def fake_sync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`sugar-bridge sync` over stages that talk like the real ones, on a temporary warehouse."""
     monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(REPO / "config" / "sugar-bridge.yaml"))
     monkeypatch.setenv("SUGAR_BRIDGE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(pipeline, "preflight", lambda settings, config: None)
+    monkeypatch.setattr(pipeline, "preflight", lambda runtime: None)
     stages = [
         StageSpec(("extract", "validate", "load"), _etl),
         StageSpec(("analyse",), _analyse),
         StageSpec(("push",), _push),
     ]
-    monkeypatch.setattr(pipeline, "default_stages", lambda settings, config: stages)
+    monkeypatch.setattr(pipeline, "default_stages", lambda: stages)
 
 
 def test_sync_prints_each_step_once(fake_sync: None) -> None:
@@ -183,7 +183,7 @@ def test_a_failed_sync_with_json_logs_reports_its_error_as_json(
         raise ConnectionRefused("nothing listening at crm.example.com:443 [connection refused]")
 
     stages = [StageSpec(("extract", "validate", "load"), _etl), StageSpec(("push",), push_down)]
-    monkeypatch.setattr(pipeline, "default_stages", lambda settings, config: stages)
+    monkeypatch.setattr(pipeline, "default_stages", lambda: stages)
     monkeypatch.setenv("SUGAR_BRIDGE_LOG_FORMAT", "json")
     result = CliRunner().invoke(app, ["sync", "--as-of", "2026-11-30"])
     assert result.exit_code == 1, result.output
@@ -201,7 +201,7 @@ def test_a_problem_for_a_person_keeps_its_brackets(fake_sync: None) -> None:
 
     pipeline_stages = [StageSpec(("push",), push_down)]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "default_stages", lambda settings, config: pipeline_stages)
+        patch.setattr(pipeline, "default_stages", lambda: pipeline_stages)
         result = CliRunner().invoke(app, ["sync", "--as-of", "2026-11-30"])
     assert result.exit_code == 1, result.output
     assert "[connection refused]" in result.stderr  # not eaten as Rich markup

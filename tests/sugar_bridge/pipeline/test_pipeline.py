@@ -17,21 +17,22 @@ from sqlalchemy.engine import Engine
 from etl.schema import etl_run
 from sugar_bridge.config import ProjectConfig
 from sugar_bridge.exceptions import LockHeldError, PipelineStepFailed, RunCancelled
-from sugar_bridge.pipeline import StageSpec, StepContext, StepInfo, sync, warehouse_engine
+from sugar_bridge.pipeline import StageSpec, StepContext, StepInfo, sync
+from sugar_bridge.runtime import Runtime
 from sugar_bridge.scheduler.locks import JobLock
-from sugar_bridge.settings import Settings, load_settings
+from sugar_bridge.settings import load_settings
 
 AS_OF = date(2026, 11, 23)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return load_settings(data_dir=tmp_path / "data")
+def runtime(tmp_path: Path) -> Runtime:
+    return Runtime(load_settings(data_dir=tmp_path / "data"), ProjectConfig())
 
 
 @pytest.fixture
-def engine(settings: Settings) -> Engine:
-    return warehouse_engine(settings)
+def engine(runtime: Runtime) -> Engine:
+    return runtime.connect_warehouse("write")
 
 
 class Recorder:
@@ -81,9 +82,9 @@ def _runs(engine: Engine) -> list[dict[str, object]]:
         return [dict(r) for r in rows.mappings()]
 
 
-def test_steps_run_in_order_and_the_run_is_recorded(settings: Settings, engine: Engine) -> None:
+def test_steps_run_in_order_and_the_run_is_recorded(runtime: Runtime, engine: Engine) -> None:
     rec = Recorder()
-    info = sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=rec.stages())
+    info = sync(runtime, as_of=AS_OF, engine=engine, stages=rec.stages())
     assert [s.name for s in info.steps] == ["extract", "validate", "load", "analyse", "push"]
     assert info.status == "ok"
     assert rec.calls == ["etl", "analyse", "push(dry_run=False)"]
@@ -101,9 +102,9 @@ def test_steps_run_in_order_and_the_run_is_recorded(settings: Settings, engine: 
     assert all(s["seconds"] >= 0 for s in details["steps"])
 
 
-def test_dry_run_reaches_the_push_step_as_dry_run(settings: Settings, engine: Engine) -> None:
+def test_dry_run_reaches_the_push_step_as_dry_run(runtime: Runtime, engine: Engine) -> None:
     rec = Recorder()
-    info = sync(settings, ProjectConfig(), as_of=AS_OF, dry_run=True, engine=engine,
+    info = sync(runtime, as_of=AS_OF, dry_run=True, engine=engine,
                 stages=rec.stages())  # fmt: skip
     assert rec.calls[-1] == "push(dry_run=True)"
     assert info.dry_run
@@ -111,12 +112,12 @@ def test_dry_run_reaches_the_push_step_as_dry_run(settings: Settings, engine: En
 
 
 def test_a_failing_push_is_named_keeps_the_load_and_the_next_run_resumes(
-    settings: Settings, engine: Engine
+    runtime: Runtime, engine: Engine
 ) -> None:
     rec = Recorder()
     rec.fail["push"] = ConnectionError("Sugar unreachable")
     with pytest.raises(PipelineStepFailed) as err:
-        sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=rec.stages())
+        sync(runtime, as_of=AS_OF, engine=engine, stages=rec.stages())
     assert err.value.step == "push"
     assert "step 'push' failed: Sugar unreachable" in str(err.value)
     failed = _runs(engine)[0]
@@ -127,48 +128,48 @@ def test_a_failing_push_is_named_keeps_the_load_and_the_next_run_resumes(
     assert [s["name"] for s in failed["details"]["steps"]] == [  # type: ignore[index]
         "extract", "validate", "load", "analyse"]  # fmt: skip
     # The lock was released; the next run goes through every step again.
-    again = sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=rec.stages())
+    again = sync(runtime, as_of=AS_OF, engine=engine, stages=rec.stages())
     assert again.status == "ok"
     assert [r["status"] for r in _runs(engine)] == ["failed", "ok"]
 
 
-def test_failure_inside_a_stage_names_the_exact_step(settings: Settings, engine: Engine) -> None:
+def test_failure_inside_a_stage_names_the_exact_step(runtime: Runtime, engine: Engine) -> None:
     rec = Recorder()
     rec.fail["validate"] = ValueError("bad header")
     with pytest.raises(PipelineStepFailed) as err:
-        sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=rec.stages())
+        sync(runtime, as_of=AS_OF, engine=engine, stages=rec.stages())
     assert err.value.step == "validate"
     rec.fail["analyse"] = ZeroDivisionError()
     with pytest.raises(PipelineStepFailed) as err2:
-        sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=rec.stages())
+        sync(runtime, as_of=AS_OF, engine=engine, stages=rec.stages())
     assert err2.value.step == "analyse"
     assert "ZeroDivisionError" in str(_runs(engine)[-1]["error"])
 
 
-def test_transient_cause_makes_the_failure_transient(settings: Settings, engine: Engine) -> None:
+def test_transient_cause_makes_the_failure_transient(runtime: Runtime, engine: Engine) -> None:
     class Down(Exception):
         transient = True
 
     rec = Recorder()
     rec.fail["push"] = Down("timeout")
     with pytest.raises(PipelineStepFailed) as err:
-        sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=rec.stages())
+        sync(runtime, as_of=AS_OF, engine=engine, stages=rec.stages())
     assert err.value.transient
 
 
 @pytest.mark.parametrize(("rejected", "push_failed"), [(3, 0), (0, 2)])
 def test_rejects_or_failed_pushes_make_the_run_partial(
-    settings: Settings, engine: Engine, rejected: int, push_failed: int
+    runtime: Runtime, engine: Engine, rejected: int, push_failed: int
 ) -> None:
     rec = Recorder()
     rec.rejected, rec.push_failed = rejected, push_failed
-    info = sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=rec.stages())
+    info = sync(runtime, as_of=AS_OF, engine=engine, stages=rec.stages())
     assert info.status == "partial"
     assert (info.rows_rejected, info.push_failures) == (rejected, push_failed)
     assert _runs(engine)[0]["rows_rejected"] == rejected
 
 
-def test_a_stop_request_is_honoured_between_steps(settings: Settings, engine: Engine) -> None:
+def test_a_stop_request_is_honoured_between_steps(runtime: Runtime, engine: Engine) -> None:
     rec = Recorder()
     cancel = threading.Event()
     real_etl = rec.etl
@@ -180,33 +181,33 @@ def test_a_stop_request_is_honoured_between_steps(settings: Settings, engine: En
 
     stages = [StageSpec(("extract", "validate", "load"), etl_then_stop), *rec.stages()[1:]]
     with pytest.raises(RunCancelled, match="before step 'analyse'"):
-        sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=stages, cancel=cancel)
+        sync(runtime, as_of=AS_OF, engine=engine, stages=stages, cancel=cancel)
     assert rec.calls == ["etl"]
     run = _runs(engine)[0]
     assert run["status"] == "cancelled"
     assert run["rows_loaded"] == 120
 
 
-def test_a_second_sync_is_refused_while_one_runs(settings: Settings, engine: Engine) -> None:
+def test_a_second_sync_is_refused_while_one_runs(runtime: Runtime, engine: Engine) -> None:
     with (
         JobLock(engine, "sync", purpose="scheduler"),
         pytest.raises(LockHeldError, match="held by scheduler"),
     ):
-        sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=Recorder().stages())
+        sync(runtime, as_of=AS_OF, engine=engine, stages=Recorder().stages())
     assert _runs(engine) == []
 
 
 def test_a_killed_sync_left_running_is_marked_interrupted_by_the_next(
-    settings: Settings, engine: Engine
+    runtime: Runtime, engine: Engine
 ) -> None:
     from sqlalchemy import update
 
-    first = sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=Recorder().stages())
+    first = sync(runtime, as_of=AS_OF, engine=engine, stages=Recorder().stages())
     with engine.begin() as conn:  # as if the process had been killed mid-run
         conn.execute(
             update(etl_run).where(etl_run.c.run_id == first.run_id).values(status="running")
         )
-    sync(settings, ProjectConfig(), as_of=AS_OF, engine=engine, stages=Recorder().stages())
+    sync(runtime, as_of=AS_OF, engine=engine, stages=Recorder().stages())
     assert [r["status"] for r in _runs(engine)] == ["interrupted", "ok"]
 
 
@@ -227,7 +228,9 @@ def test_a_sync_prunes_the_history_older_than_the_window(tmp_path: Path, engine:
                 )
             )  # fmt: skip
     week = load_settings(data_dir=tmp_path / "data", history_days=7)
-    first = sync(week, ProjectConfig(), as_of=AS_OF, engine=engine, stages=Recorder().stages())
+    first = sync(
+        Runtime(week, ProjectConfig()), as_of=AS_OF, engine=engine, stages=Recorder().stages()
+    )
     with engine.connect() as conn:
         left = [(r.job, r.run_id) for r in conn.execute(select(etl_run.c.job, etl_run.c.run_id))]
     # The old sync went (this one is newer); the old etl run stays: still the newest of its job.

@@ -20,6 +20,7 @@ from sugar_bridge.config import ProjectConfig, load_config
 from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
 from sugar_bridge.pipeline import SyncInfo, sync
 from sugar_bridge.provision.apply import apply
+from sugar_bridge.runtime import Runtime
 from sugar_bridge.sandbox import Sandbox
 from sugar_bridge.settings import load_settings
 from sugar_bridge.sugar import make_client
@@ -83,12 +84,12 @@ def _two_nights(tmp_path: Path, export: Path, warehouse_url: str) -> dict[str, A
         )
         with make_client(settings) as client:
             apply(client, config.sugar, passwords_file=tmp_path / "pw.tsv")
-        first = sync(settings, config, as_of=AS_OF)
+        first = sync(Runtime(settings, config), as_of=AS_OF)
         lines = (orders / export.name).read_text(encoding="utf-8").splitlines()
         header, row = lines[0], lines[1].split(",")
         row[0], row[2] = "SO-LATE-1", "2026-11-23T10:00:00"
         (orders / "orders-2026-late.csv").write_text(f"{header}\n{','.join(row)}\n", "utf-8")
-        second = sync(settings, config, as_of=AS_OF)
+        second = sync(Runtime(settings, config), as_of=AS_OF)
         return {"first": _summary(first), "second": _summary(second), "sugar": _sugar(sandbox)}
 
 

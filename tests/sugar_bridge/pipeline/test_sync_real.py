@@ -17,8 +17,9 @@ from etl.schema import etl_run, fact_order
 from sugar_bridge.config import ProjectConfig, load_config
 from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
 from sugar_bridge.exceptions import PipelineStepFailed
-from sugar_bridge.pipeline import sync, warehouse_engine
+from sugar_bridge.pipeline import sync
 from sugar_bridge.provision.apply import apply
+from sugar_bridge.runtime import Runtime
 from sugar_bridge.sandbox import Sandbox
 from sugar_bridge.settings import Settings, load_settings
 from sugar_bridge.sugar import make_client
@@ -55,7 +56,7 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
         settings = _settings(tmp_path, sandbox)
         with make_client(settings) as client:
             apply(client, config.sugar, passwords_file=tmp_path / "pw.tsv")
-        first = sync(settings, config, as_of=AS_OF)
+        first = sync(Runtime(settings, config), as_of=AS_OF)
     assert [s.name for s in first.steps] == ["extract", "validate", "load", "analyse", "push"]
     assert first.rows_rejected == 12  # the deliberately bad rows, each with its reason
     assert first.status == "partial"
@@ -74,10 +75,10 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
     row[0], row[2] = "SO-LATE-1", "2026-11-23T10:00:00"
     extra.write_text(header + "\n" + ",".join(row) + "\n", encoding="utf-8")
     with pytest.raises(PipelineStepFailed) as err:
-        sync(settings, config, as_of=AS_OF)  # the sandbox is stopped: nothing listens
+        sync(Runtime(settings, config), as_of=AS_OF)  # the sandbox is stopped: nothing listens
     assert err.value.step == "push"
     assert err.value.transient
-    engine = warehouse_engine(settings)
+    engine = Runtime(settings, config).connect_warehouse("write")
     with engine.connect() as conn:
         late = conn.execute(
             select(func.count()).where(fact_order.c.source_order_id == "SO-LATE-1")
@@ -90,7 +91,7 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
 
     # Sugar is back: the next run loads nothing new and pushes what was missed.
     with Sandbox(db_path=db) as sandbox:
-        third = sync(_settings(tmp_path, sandbox), config, as_of=AS_OF)
+        third = sync(Runtime(_settings(tmp_path, sandbox), config), as_of=AS_OF)
     third_load, third_push = third.step("load"), third.step("push")
     assert third_load is not None
     assert third_push is not None

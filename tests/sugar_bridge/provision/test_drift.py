@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from sugar_bridge.config import load_config
-from sugar_bridge.pipeline import warehouse_engine
 from sugar_bridge.provision.apply import apply
 from sugar_bridge.provision.drift import drift_check
+from sugar_bridge.runtime import Runtime
 from sugar_bridge.sandbox import Sandbox
 from sugar_bridge.settings import load_settings
 from sugar_bridge.sugar import make_client
@@ -27,7 +27,7 @@ def test_drift_check_finds_a_manual_change(
         )
         with make_client(settings) as client:
             apply(client, config.sugar, passwords_file=tmp_path / "pw.tsv")
-        engine = warehouse_engine(settings)
+        engine = Runtime(settings).connect_warehouse("write")
         assert not drift_check(settings, config.sugar, engine=engine).drifted
         with make_client(settings) as client:  # someone renames a key account in Sugar
             accounts = client.module("Accounts")
