@@ -16,7 +16,7 @@ from tests.etl.data import order_rows, write_csv
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    # make_context() points the root logger at the runner's (then closed) stream: put it back,
+    # make_runtime() points the root logger at the runner's (then closed) stream: put it back,
     # or later tests log into a closed file.
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
