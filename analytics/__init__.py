@@ -18,15 +18,21 @@ if TYPE_CHECKING:
 
 
 def run_analytics(
-    engine: Engine, config: AnalyticsConfig, as_of: date, *, progress: Progress | None = None
+    engine: Engine,
+    config: AnalyticsConfig,
+    as_of: date,
+    *,
+    progress: Progress | None = None,
+    backdated: bool = False,
 ) -> AnalyticsRunInfo:
     """Compute and store the statistics, segments, CLV and portfolio figures for ``as_of``.
 
-    See ``analytics.run.run_analytics`` (``progress`` is told each phase as it finishes).
+    See ``analytics.run.run_analytics`` (``progress`` is told each phase as it finishes; a
+    ``backdated`` run is stored but not shown by ``customer_habits`` nor sent by the push).
     """
     from analytics.run import run_analytics as _run
 
-    return _run(engine, config, as_of, progress=progress)
+    return _run(engine, config, as_of, progress=progress, backdated=backdated)
 
 
 __all__ = ["run_analytics"]

@@ -33,6 +33,7 @@ from analytics.habits import compute_habits, lifecycle_stages
 from analytics.holdout import FALLBACK_MODEL, ModelChoice, choose_model
 from analytics.portfolio import compute_portfolio
 from analytics.store import (
+    RunKind,
     insert_run,
     latest_run,
     load_portfolio_metrics,
@@ -217,8 +218,13 @@ def run_analytics(
     *,
     clock: Callable[[], datetime] = _utcnow,
     progress: Progress | None = None,
+    backdated: bool = False,
 ) -> AnalyticsRunInfo:
     """Compute and store everything for ``as_of``; returns what was computed.
+
+    ``backdated``: ``as_of`` is a past day recomputed (the caller knows today, in its time
+    zone): the run is stored and reported but ``customer_habits`` and the push keep showing the
+    latest current run.
 
     ``progress`` is told each phase of :data:`PHASES` as it finishes.
 
@@ -232,7 +238,15 @@ def run_analytics(
             run_id = run.run_id
             log.info("analytics run %d for as_of %s started", run_id, as_of)
             with engine.begin() as conn:
-                info = _compute_and_store(conn, run, as_of, config, clock, progress)
+                info = _compute_and_store(
+                    conn,
+                    run,
+                    as_of,
+                    config,
+                    clock,
+                    progress,
+                    "backdated" if backdated else "current",
+                )
     except Exception as exc:
         if run_id is None:  # the ledger could not even be written
             raise
@@ -257,6 +271,7 @@ def _compute_and_store(
     config: AnalyticsConfig,
     clock: Callable[[], datetime],
     progress: Progress | None = None,
+    kind: RunKind = "current",
 ) -> AnalyticsRunInfo:
     def phase_done(n: int) -> None:
         if progress is not None:
@@ -273,8 +288,8 @@ def _compute_and_store(
     )
     # A rerun that would store exactly what the latest run stored (a no-change night rerun)
     # stores nothing again: that run's results stand, and customer_habits already shows them.
-    latest = latest_run(conn)
-    same = latest is not None and latest.as_of == as_of
+    latest = latest_run(conn, as_of)  # the newest run of this date, of either kind
+    same = latest is not None
     results_id = latest.run_id if same and latest is not None else run.run_id
     unchanged = same and stored_digest(conn, results_id) == digest
     pruned = 0
@@ -289,6 +304,7 @@ def _compute_and_store(
             models=stored_models,
             config=config_json,
             created_at=clock(),
+            kind=kind,
         )
         pruned = prune_runs(conn, config.keep_runs)
     else:

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from sqlalchemy import JSON, bindparam, delete, func, insert, select
@@ -22,6 +22,9 @@ from sqlalchemy.types import TypeDecorator
 
 from analytics.frames import Kind, read_frame
 from etl.schema import analytics_run, customer_metrics, dim_customer, etl_run
+
+# current: computed for its own day; backdated: a past day recomputed (never shown to the push).
+RunKind = Literal["current", "backdated"]
 
 METRIC_COLUMNS: tuple[str, ...] = tuple(
     c.name for c in customer_metrics.columns if c.name not in ("run_id", "customer_key", "as_of")
@@ -52,19 +55,23 @@ class RunRef:
 
 
 def latest_run(conn: Connection, as_of: date | None = None) -> RunRef | None:
-    """The newest analytics run (the one ``customer_habits`` shows), or the newest for ``as_of``."""
+    """The latest *current* analytics run (the one ``customer_habits`` shows and the push
+    sends), or, given ``as_of``, the newest run of that date of either kind."""
     query = select(analytics_run.c.run_id, analytics_run.c.as_of)
     if as_of is not None:
         query = query.where(analytics_run.c.as_of == as_of)
+    else:
+        query = query.where(analytics_run.c.kind == "current")
     row = conn.execute(query.order_by(analytics_run.c.run_id.desc()).limit(1)).first()
     return RunRef(int(row.run_id), row.as_of) if row is not None else None
 
 
 def previous_run(conn: Connection, run_id: int) -> RunRef | None:
-    """The analytics run just before ``run_id`` (None for the first run)."""
+    """The current analytics run just before ``run_id`` (None for the first run): the previous
+    state Sugar was shown; backdated recomputations are not part of that timeline."""
     row = conn.execute(
         select(analytics_run.c.run_id, analytics_run.c.as_of)
-        .where(analytics_run.c.run_id < run_id)
+        .where(analytics_run.c.run_id < run_id, analytics_run.c.kind == "current")
         .order_by(analytics_run.c.run_id.desc())
         .limit(1)
     ).first()
@@ -164,6 +171,7 @@ def insert_run(
     models: dict[str, Any] | None,
     config: dict[str, Any],
     created_at: datetime,
+    kind: RunKind = "current",
 ) -> None:
     """Insert the analytics_run row and the run's customer_metrics rows (batched)."""
     n_buyers = int((frame["n_orders"] > 0).sum()) if len(frame) else 0
@@ -171,6 +179,7 @@ def insert_run(
         insert(analytics_run).values(
             run_id=run_id,
             as_of=as_of,
+            kind=kind,
             n_customers=len(frame),
             n_buyers=n_buyers,
             time_unit=time_unit,
@@ -241,7 +250,10 @@ def prune_runs(conn: Connection, keep_runs: int) -> int:
     kept = [row.run_id for row in conn.execute(keep)]
     if not kept:
         return 0
-    result = conn.execute(delete(customer_metrics).where(customer_metrics.c.run_id < min(kept)))
+    # The run customer_habits shows is kept whatever came after it (backdated recomputations).
+    shown = latest_run(conn)
+    floor = min(kept) if shown is None else min(min(kept), shown.run_id)
+    result = conn.execute(delete(customer_metrics).where(customer_metrics.c.run_id < floor))
     return int(result.rowcount or 0)
 
 

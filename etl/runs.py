@@ -382,9 +382,16 @@ def prune_history(
         if not old:
             return PruneInfo()
         newest = _ids(conn, select(func.max(r.run_id)).group_by(r.job))
+        # The two newest current analytics runs (what customer_habits and the push's segment
+        # transitions read), and the newest run whatever its kind.
+        current = analytics_run.c.kind == "current"
         latest_analytics = _ids(
-            conn, select(analytics_run.c.run_id).order_by(analytics_run.c.run_id.desc()).limit(2)
-        )
+            conn,
+            select(analytics_run.c.run_id)
+            .where(current)
+            .order_by(analytics_run.c.run_id.desc())
+            .limit(2),
+        ) | _ids(conn, select(func.max(analytics_run.c.run_id)))
     if open_reject_runs is None:
         from etl.history import open_reject_run_ids
 

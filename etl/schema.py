@@ -220,6 +220,9 @@ analytics_run = Table(
     # Same id as the run's etl_run row (job "analytics"); what one computation was made from.
     Column("run_id", Id, ForeignKey("etl_run.run_id"), primary_key=True, autoincrement=False),
     Column("as_of", Date, nullable=False),
+    # current: computed for its own day (the nightly run, or a run for today); backdated: a past
+    # day recomputed. customer_habits and the push show the latest *current* run only.
+    Column("kind", String(16), nullable=False, server_default=text("'current'")),
     Column("n_customers", Integer, nullable=False),
     Column("n_buyers", Integer, nullable=False),
     Column("time_unit", String(8), nullable=False),  # of the CLV model parameters
@@ -272,12 +275,13 @@ customer_metrics = Table(
 def customer_habits_select() -> Select[Any]:
     """The query of the documented ``customer_habits`` view, generated from ``customer_metrics``.
 
-    One row per customer for the latest analytics run: every column of the metrics table (the run
-    and its ``as_of`` first), with ``sugar_account_id`` as matched *now* (the push matches
-    customers after the analytics step of a sync) and the customer's name, ``customer_name``,
-    right after it. A column added to the metrics table is in the view by construction; a
-    migration that adds one must recreate the view (``tests/etl/test_views.py`` checks the
-    migrated view against this query).
+    One row per customer for the latest *current* analytics run (a backdated recomputation of a
+    past day never replaces what the push and the analysts see): every column of the metrics
+    table (the run and its ``as_of`` first), with ``sugar_account_id`` as matched *now* (the push
+    matches customers after the analytics step of a sync) and the customer's name,
+    ``customer_name``, right after it. A column added to the metrics table is in the view by
+    construction; a migration that adds one must recreate the view (``tests/etl/test_views.py``
+    checks the migrated view against this query).
     """
     m = customer_metrics.alias("m")
     c = dim_customer.alias("c")
@@ -290,7 +294,11 @@ def customer_habits_select() -> Select[Any]:
             columns.append(c.c.name.label("customer_name"))
         else:
             columns.append(column)
-    latest_run = select(func.max(customer_metrics.c.run_id)).scalar_subquery()
+    latest_run = (
+        select(func.max(analytics_run.c.run_id))
+        .where(analytics_run.c.kind == "current")
+        .scalar_subquery()
+    )
     return (
         select(*columns)
         .select_from(m.join(c, c.c.customer_key == m.c.customer_key))
@@ -300,7 +308,11 @@ def customer_habits_select() -> Select[Any]:
 
 def customer_habits_view_sql(dialect: Dialect) -> str:
     """``CREATE VIEW customer_habits AS`` the generated query, in ``dialect``'s SQL."""
-    return f"CREATE VIEW customer_habits AS {customer_habits_select().compile(dialect=dialect)}"
+    query = customer_habits_select().compile(
+        dialect=dialect,
+        compile_kwargs={"literal_binds": True},  # a view takes no parameters
+    )
+    return f"CREATE VIEW customer_habits AS {query}"
 
 
 def _create_view(target: Table, connection: Connection, **kw: Any) -> None:

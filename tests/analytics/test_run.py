@@ -21,7 +21,7 @@ from analytics.store import (
     previous_segments,
     segment_transitions,
 )
-from etl.db import create_engine_for, upgrade
+from etl.db import create_engine_for, head_revision, upgrade
 from etl.schema import analytics_run, customer_metrics, dim_customer, etl_run, metadata
 from tests.analytics import synth
 from tests.analytics.synth import Customer, Line, Order
@@ -257,9 +257,10 @@ def test_a_failing_run_is_recorded_as_failed(
         assert conn.execute(select(func.count()).select_from(analytics_run)).scalar() == 0
 
 
-def test_migration_0002_matches_the_schema(tmp_path: Path) -> None:
+def test_the_analytics_migrations_match_the_schema(tmp_path: Path) -> None:
+    # 0002 made the analytics tables, 0007 added analytics_run.kind: at head they are the schema.
     engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
-    assert upgrade(engine, "0002") == "0002"
+    assert upgrade(engine) == head_revision()
     inspector = inspect(engine)
     for name in ("analytics_run", "customer_metrics"):
         migrated = {c["name"]: str(c["type"]) for c in inspector.get_columns(name)}
@@ -297,3 +298,31 @@ def test_category_share_is_a_json_object_in_the_database(engine: Engine) -> None
     assert typed is not None
     assert isinstance(typed[0], dict)
     assert sum(typed[0].values()) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_a_backdated_run_is_stored_but_never_shown_to_the_push(engine: Engine) -> None:
+    with engine.begin() as conn:
+        synth.build(conn)
+    nightly = run_analytics(engine, AnalyticsConfig(), END)
+    past = run_analytics(engine, AnalyticsConfig(), MID, backdated=True)
+    assert past.run_id > nightly.run_id  # the highest run id is the backdated one
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(select(analytics_run.c.run_id, analytics_run.c.kind)).all())
+        assert kinds == {nightly.run_id: "current", past.run_id: "backdated"}
+        shown = _habits(conn)
+        assert set(shown["run_id"]) == {nightly.run_id}
+        assert {str(v)[:10] for v in shown["as_of"]} == {END.isoformat()}
+        latest = latest_run(conn)
+        assert latest is not None
+        assert latest.run_id == nightly.run_id
+        found = latest_run(conn, MID)  # the report of that day finds it
+        assert found is not None
+        assert found.run_id == past.run_id
+        transitions = segment_transitions(conn)  # what the push's rules read
+        assert set(transitions.index) == set(shown.index)
+        assert previous_run(conn, past.run_id) == latest  # backdated runs are off the timeline
+    # the next night's run is shown again
+    later = run_analytics(engine, AnalyticsConfig(), date(2026, 1, 1))
+    with engine.connect() as conn:
+        assert set(_habits(conn)["run_id"]) == {later.run_id}
+        assert previous_run(conn, later.run_id) == latest
