@@ -2,13 +2,15 @@
 
 **Open rejects.** A rejected row stays on the operator's list, whatever run found it, until it is
 dealt with: a reject is *closed* when a later run loaded its file again (a corrected export, a
-changed file, a ``--full-refresh``; the rows still bad there are that run's rejects), when a
-later run loaded its order (database sources, whose keys name the order), or when a later run
-rejected the same row again (only the newest reject of a row is listed).
+changed file, a ``--full-refresh``; the rows still bad there are that run's rejects; a run that
+only resumed the file after an interrupted load does not count), when a later run loaded its order
+(database sources, whose keys name the order), or when a later run rejected the same row again
+(only the newest reject of a row is listed).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -155,6 +157,10 @@ def _open_reject_ids(engine: Engine) -> list[tuple[int, int]]:
                 select(f.source, f.file_name, f.run_id).where(f.status == "loaded")
             )
         }
+        # A run that only resumed a file (after an interrupted load) did not read its first part
+        # again: that part's rejects stay open.
+        resumed = _resumed_files(conn, set(loaded.values()))
+        loaded = {key: run for key, run in loaded.items() if key not in resumed.get(run, set())}
         newest: dict[tuple[str, str], int] = {}
         rows: list[tuple[int, int, str, str | None]] = []
         query = select(c.reject_id, c.run_id, c.source, c.source_key).order_by(c.reject_id)
@@ -183,6 +189,23 @@ def _open_reject_ids(engine: Engine) -> list[tuple[int, int]]:
         if match and written.get((source, match["order"]), 0) > run_id:
             continue  # its order was loaded since
         out.append((reject_id, run_id))
+    return out
+
+
+def _resumed_files(conn: Any, run_ids: set[int]) -> dict[int, set[tuple[str, str]]]:
+    """run id → the (source, file) pairs that run resumed instead of reading them whole."""
+    out: dict[int, set[tuple[str, str]]] = {}
+    wanted = sorted(run_ids)
+    for start in range(0, len(wanted), _IN_CHUNK):
+        query = select(etl_run.c.run_id, etl_run.c.details).where(
+            etl_run.c.run_id.in_(wanted[start : start + _IN_CHUNK])
+        )
+        for run_id, details in conn.execute(query):
+            if isinstance(details, str):  # a JSON column read back as text by some drivers
+                details = json.loads(details)
+            files = details.get("resumed_files") if isinstance(details, dict) else None
+            for source, names in (files or {}).items():
+                out.setdefault(int(run_id), set()).update((source, name) for name in names)
     return out
 
 

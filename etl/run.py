@@ -66,6 +66,9 @@ class EtlRunInfo:
     batches: int = 0
     duration_s: float = 0.0
     rejects_by_rule: dict[str, int] = field(default_factory=dict)
+    # source -> files this run resumed after an interrupted load (not re-read from the start):
+    # the rejects of their first part stay open (etl.history).
+    resumed_files: dict[str, list[str]] = field(default_factory=dict)
     watermarks: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
@@ -83,6 +86,7 @@ class EtlRunInfo:
             "rejects_by_rule": self.rejects_by_rule,
             "watermarks": {k: list(v) for k, v in self.watermarks.items()},
             "notes": self.notes,
+            "resumed_files": self.resumed_files,
         }
 
 
@@ -213,10 +217,19 @@ def _run_source(
     watermark_from = state.cursor
     watermark_to = state.cursor
     first = True
+    # Files left half-loaded by an interrupted run: read again with the same content, the source
+    # resumes them after their committed rows (not with --since, which re-reads whole files).
+    unfinished = {} if since is not None else {
+        name: record.sha256 for name, record in state.files.items() if record.status == "loading"
+    }  # fmt: skip
     with _gc_paused():
         for chunk in source.read(
             state, since=since, full_refresh=full_refresh, batch_lines=batch_lines
         ):
+            read = chunk.checkpoint.file
+            if read is not None and unfinished.get(read.file_name) == read.sha256:
+                info.resumed_files.setdefault(source.name, []).append(read.file_name)
+                del unfinished[read.file_name]
             _run_chunk(engine, source, info, chunk, since=since, first=first, progress=progress,
                        default_currency=default_currency, mode=mode, hook=hook)  # fmt: skip
             first = False

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, Numeric, String, Table, create_engine
 from sqlalchemy.engine import Engine
 
@@ -62,6 +63,31 @@ def test_a_row_rejected_again_is_listed_once(warehouse: Engine, tmp_path: Path) 
     run_etl(warehouse, [CsvSource.canonical(path)])
     again = run_etl(warehouse, [CsvSource.canonical(path)], full_refresh=True)
     assert _open(warehouse) == [(again.run_id, "orders.csv:3", "unknown_currency")]
+
+
+def test_rejects_of_an_interrupted_load_stay_open_when_the_next_run_resumes(
+    warehouse: Engine, tmp_path: Path
+) -> None:
+    rows = order_rows(40, seed=6)
+    rows[0]["quantity"] = "-1"  # in the first batch
+    path = write_csv(tmp_path / "orders.csv", rows)
+
+    def stop(stage: str, batch: int) -> None:
+        if (stage, batch) == ("after_commit", 1):
+            raise KeyboardInterrupt  # stopped after the first batch: the file is half loaded
+
+    with pytest.raises(KeyboardInterrupt):
+        run_etl(warehouse, [CsvSource.canonical(path)], batch_lines=20, hook=stop)
+    resumed = run_etl(warehouse, [CsvSource.canonical(path)], batch_lines=20)
+    assert resumed.resumed_files == {"csv": ["orders.csv"]}
+    assert [(key, rule) for _, key, rule in _open(warehouse)] == [
+        ("orders.csv:2", "quantity_not_positive")
+    ]  # the resumed run did not read that row again: still open
+    rows[0]["quantity"] = "1"  # corrected: the changed file is read whole
+    write_csv(path, rows)
+    reread = run_etl(warehouse, [CsvSource.canonical(path)], batch_lines=20)
+    assert reread.resumed_files == {}
+    assert _open(warehouse) == []
 
 
 shop = MetaData()
