@@ -105,8 +105,8 @@ class Runtime:
     def require_config_file(self, section: str) -> ProjectConfig:
         """The config, which must come from a file: for commands whose defaults mean nothing.
 
-        Provisioning from an empty ``sugar:`` spec would plan to prune every user; a missing
-        file is a ConfigError naming ``section`` instead.
+        An empty ``sugar:`` spec has nothing to provision (and with ``--prune`` would deactivate
+        every user): a missing file is a ConfigError naming ``section`` instead.
         """
         if self._config is None and not self.settings.config.exists():
             raise ConfigError(

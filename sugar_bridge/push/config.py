@@ -2,7 +2,9 @@
 
 Everything the push does is described here as data (style guide: "policies are data, not ``if``
 chains"); every key has a default so an empty section is valid and pushes the example config's
-Accounts custom fields.
+Accounts custom fields. ``fields`` *extends* the ten default mappings: a column given replaces its
+default, a new column is added, and ``column: null`` drops a default (so adding one field never
+means restating ten).
 
 ```yaml
 push:
@@ -10,8 +12,9 @@ push:
     order: [external_id, email, name]     # methods tried in this order
     unmatched: create                     # create | skip | report
   fields:                                 # customer_habits column -> Accounts field
-    rfm_segment: segment_c
-    clv_12m: {field: clv_12m_c, type: currency, precision: 2}
+    top_category: top_category_c          # added to the ten defaults
+    clv_12m: {field: clv_c, type: currency, precision: 2}   # replaces the default clv_12m
+    p_alive: null                         # drops a default
   sessions: 4                             # at most; the push adapts below it
   batch_size: 50
   target_lists: {name_pattern: "Segment: {segment}"}
@@ -265,20 +268,39 @@ class PushConfig(BaseModel):
     target_lists: TargetListsConfig = Field(default_factory=TargetListsConfig)
     followups: list[FollowupRule] = Field(default_factory=list)
 
-    @field_validator("fields", mode="before")
+    # The schema editors see is that of the YAML (short forms and `null` included).
+    @field_validator(
+        "fields", mode="before", json_schema_input_type=dict[str, FieldMap | str | None]
+    )
     @classmethod
-    def _short_form(cls, value: object) -> object:
-        # `column: field_c` is the short form of `column: {field: field_c}`.
-        if isinstance(value, dict):
-            return {k: ({"field": v} if isinstance(v, str) else v) for k, v in value.items()}
-        return value
+    def _extend_defaults(cls, value: object) -> object:
+        # The mappings given extend the defaults, so adding one field never means restating ten:
+        # a column given replaces its default, `column: null` drops one. `column: field_c` is the
+        # short form of `column: {field: field_c}`.
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, object] = dict(_default_fields())
+        for column, spec in value.items():
+            if spec is None:
+                if column not in merged:
+                    raise ValueError(
+                        f"{column}: null drops a default mapping, and {column!r} is not one "
+                        f"(defaults: {', '.join(_default_fields())})"
+                    )
+                del merged[column]
+            else:
+                merged[column] = {"field": spec} if isinstance(spec, str) else spec
+        return merged
 
     @model_validator(mode="after")
     def _consistent(self) -> PushConfig:
         targets = [m.field for m in self.fields.values()]
         duplicates = sorted({f for f in targets if targets.count(f) > 1})
         if duplicates:
-            raise ValueError(f"fields: several columns write {', '.join(duplicates)}")
+            raise ValueError(
+                f"fields: several columns write {', '.join(duplicates)} (the mappings given "
+                "extend the defaults: drop a default with `column: null`)"
+            )
         reserved = {self.match.external_id_field, "id"} | (
             {self.updated_field} if self.updated_field else set()
         )

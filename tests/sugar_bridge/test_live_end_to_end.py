@@ -150,6 +150,11 @@ def _push_config(suffix: str) -> PushConfig:
                 "p_alive": {"field": f"sbe{suffix}_p_alive_c", "type": "decimal", "precision": 4},
                 "n_orders": {"field": f"sbe{suffix}_orders_c", "type": "int"},
                 "last_order_at": {"field": f"sbe{suffix}_last_order_c", "type": "date"},
+                # The mappings extend the defaults: those this test's Sugar has no field for go.
+                "rfm_score": None,
+                "avg_order_amount": None,
+                "preferred_payment_method": None,
+                "avg_payment_delay_days": None,
             },
             "updated_field": f"sbe{suffix}_updated_c",
             "batch_size": 4,

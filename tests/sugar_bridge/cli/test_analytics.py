@@ -85,3 +85,21 @@ def test_bad_as_of_is_a_config_error(warehouse: str) -> None:
     result = CliRunner().invoke(app, ["analytics", "run", "--as-of", "31/12/2025"])
     assert result.exit_code == 2
     assert "--as-of" in result.output
+
+
+def test_analytics_run_needs_no_config_file(
+    warehouse_file: tuple[str, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Like `etl run --csv`: no config/sugar-bridge.yaml in the working directory, none named.
+    url, _ = warehouse_file
+    monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", url)
+    assert not (tmp_path / "config").exists()
+    result = CliRunner().invoke(app, ["analytics", "run", "--as-of", "2025-12-31"])
+    assert result.exit_code == 0, result.output
+    assert "analytics run" in result.output
+    assert "Champions" in result.output
+    named = tmp_path / "missing.yaml"
+    monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(named))
+    typo = CliRunner().invoke(app, ["analytics", "run", "--as-of", "2025-12-31"])
+    assert typo.exit_code == 2
+    assert "config file not found" in typo.output

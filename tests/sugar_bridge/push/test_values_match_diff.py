@@ -217,6 +217,35 @@ def test_model_outputs_are_resent_only_when_the_change_matters() -> None:
     assert set(changed_fields({"p_alive_c": "0.7001"}, last, specs=plain)) == {"p_alive_c"}
 
 
+def test_field_mappings_extend_the_ten_defaults() -> None:
+    defaults = PushConfig().fields
+    assert len(defaults) == 10
+    added = PushConfig.model_validate({"fields": {"top_category": "top_category_c"}})
+    assert added.fields["top_category"].field == "top_category_c"
+    assert {k: v for k, v in added.fields.items() if k != "top_category"} == defaults
+    # A column given replaces its default whole; `null` drops one; the others stay.
+    changed = PushConfig.model_validate(
+        {"fields": {"clv_12m": {"field": "clv_c", "precision": 0}, "p_alive": None}}
+    )
+    assert "p_alive" not in changed.fields
+    assert changed.fields["clv_12m"].field == "clv_c"
+    assert changed.fields["clv_12m"].min_change_pct == 0  # the default's threshold is not kept
+    assert set(changed.fields) == set(defaults) - {"p_alive"}
+    assert changed.fields["rfm_segment"] == defaults["rfm_segment"]
+    with pytest.raises(ValidationError, match="'top_category' is not one"):
+        PushConfig.model_validate({"fields": {"top_category": None}})
+    # A new column onto a field a default writes: the message says how to drop the default.
+    with pytest.raises(ValidationError, match="drop a default with `column: null`"):
+        PushConfig.model_validate({"fields": {"top_category": "segment_c"}})
+    moved = PushConfig.model_validate(
+        {
+            "fields": {"top_category": "segment_c", "rfm_segment": None},
+            "target_lists": {"enabled": False},
+        }
+    )
+    assert moved.fields["top_category"].field == "segment_c"
+
+
 def test_config_validation() -> None:
     PushConfig.model_validate({})
     cfg = PushConfig.model_validate({"fields": {"rfm_segment": "seg_c"}, "target_lists": {}})
