@@ -390,6 +390,25 @@ def _payment_delays(conn: Connection, as_of: date) -> dict[str, Any]:
     return {"delays": delays, "overdue": overdue}
 
 
+def _currencies(conn: Connection, as_of: date) -> list[dict[str, Any]]:
+    """Orders and amounts per currency (amounts in that currency): until orders are converted to
+    one reporting currency, a report can name its currency only when there is one."""
+    query = (
+        select(
+            fo.c.currency.label("currency"),
+            func.count().label("orders"),
+            money_sum(net_amount()).label("amount"),
+        )
+        .where(purchase_filter(as_of))
+        .group_by(fo.c.currency)
+        .order_by(func.count().desc(), fo.c.currency)
+    )
+    return [
+        {"currency": r.currency, "orders": int(r.orders), "amount": float(r.amount or 0)}
+        for r in conn.execute(query)
+    ]
+
+
 def compute_portfolio(
     conn: Connection, run_id: int, as_of: date, metrics: pd.DataFrame, config: AnalyticsConfig
 ) -> dict[str, Any]:
@@ -422,5 +441,6 @@ def compute_portfolio(
         "category_mix": _category_mix(conn, as_of, run_id),
         "cohorts": _cohorts(conn, as_of),
         "trend": _trend(conn, as_of),
+        "currencies": _currencies(conn, as_of),
         "payment_delays": _payment_delays(conn, as_of),
     }

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import update
 from sqlalchemy.engine import Connection, Engine
 
 from analytics.clv import (
@@ -44,6 +45,7 @@ from analytics.store import (
     stored_digest,
 )
 from etl.runs import JobName, Run, run_ledger
+from etl.schema import analytics_run
 
 log = logging.getLogger(__name__)
 
@@ -311,6 +313,12 @@ def _compute_and_store(
         log.info(
             "analytics run %d: same results as run %d, not stored again", run.run_id, results_id
         )
+        if kind == "current":  # the day recomputed earlier is now the one to show and push
+            conn.execute(
+                update(analytics_run)
+                .where(analytics_run.c.run_id == results_id)
+                .values(kind="current")
+            )
     timings["store"] = time.perf_counter() - start
     phase_done(2)
     buyers = customers["n_orders"] > 0

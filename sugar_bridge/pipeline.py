@@ -122,6 +122,10 @@ class StepContext:
     sync_run_id: int
     cancel: threading.Event
     progress: Progress | None = None
+    # as_of is a past day: the statistics are computed and kept, nothing goes to Sugar unless
+    # push_past (asked for explicitly)
+    backdated: bool = False
+    push_past: bool = False
 
     @property
     def settings(self) -> Settings:
@@ -215,8 +219,14 @@ def sync(
     lock_ttl: timedelta | None = None,
     on_step: Callable[[StepInfo], None] | None = None,
     progress: Progress | None = None,
+    push_past: bool = False,
 ) -> SyncInfo:
     """Run one sync for ``as_of``: extract → validate → load → analyse → push.
+
+    An ``as_of`` before today is a recomputation of a past day: its statistics are stored as a
+    backdated run (``customer_habits`` and the push keep the latest current one) and the push
+    step is skipped, unless ``push_past`` asks for it. An ``as_of`` after today is refused
+    (ConfigError): that day's orders are not all in.
 
     ``dry_run`` loads and analyses but pushes nothing (the push step reports what it would
     change). Raises :class:`LockHeldError` when another sync runs, :class:`PipelineStepFailed`
@@ -227,6 +237,7 @@ def sync(
     defaults to the runtime's warehouse, migrated to the current schema.
     """
     config = runtime.config
+    backdated = is_backdated(runtime, as_of)
     if stages is None:
         preflight(runtime)
         stages = default_stages()
@@ -244,7 +255,9 @@ def sync(
         )
         run_id = run.run_id
         info = SyncInfo(run_id=run_id, as_of=as_of, dry_run=dry_run)
-        ctx = StepContext(runtime, engine, as_of, dry_run, run_id, cancel, progress)
+        ctx = StepContext(
+            runtime, engine, as_of, dry_run, run_id, cancel, progress, backdated, push_past
+        )
         log.info("sync %d: as of %s%s", run_id, as_of, " (dry run)" if dry_run else "")
         try:
             run_stages(ctx, stages, info, lock, on_step)
@@ -268,6 +281,22 @@ def sync(
             log.info("sync %d: %s in %.1f s", run_id, info.status, info.seconds)
         prune_history_safely(engine, runtime.settings.history_days)
     return info
+
+
+def is_backdated(runtime: Runtime, as_of: date) -> bool:
+    """Whether ``as_of`` is a past day; ConfigError when it is a future one.
+
+    "Today" is taken in the configured time zone and in the schedule's, the earlier of the two:
+    the nightly run is never taken for a backdated one around midnight.
+    """
+    zone = runtime.config.schedule.zone(runtime.timezone)
+    days = (runtime.today(), runtime.today(zone))
+    if as_of > max(days):
+        raise ConfigError(
+            f"--as-of {as_of} is after today ({max(days)}): that day's orders are not all in"
+        )
+    today = min(days)
+    return as_of < today
 
 
 def prune_history_safely(engine: Engine, days: int) -> None:
@@ -370,7 +399,13 @@ def analytics_stage(ctx: StepContext) -> list[StepInfo]:
     from analytics import run_analytics
 
     started = time.perf_counter()
-    info = run_analytics(ctx.engine, ctx.config.analytics, ctx.as_of, progress=ctx.progress)
+    info = run_analytics(
+        ctx.engine,
+        ctx.config.analytics,
+        ctx.as_of,
+        progress=ctx.progress,
+        backdated=ctx.backdated and not ctx.push_past,
+    )
     return [
         StepInfo(
             "analyse",
@@ -404,6 +439,16 @@ def push_stage(ctx: StepContext) -> list[StepInfo]:
     from sugar_bridge.push.push import push_segments
     from sugar_bridge.sugar import make_client
 
+    if ctx.backdated and not ctx.push_past:
+        log.info("push skipped: as of %s is a past day (--push-past to send it)", ctx.as_of)
+        return [
+            StepInfo(
+                "push",
+                status="skipped",
+                note=f"as of {ctx.as_of} is a past day: statistics kept, nothing sent to Sugar "
+                "(--push-past to send them)",
+            )
+        ]
     settings = ctx.settings
     started = time.perf_counter()
     report = ctx.progress

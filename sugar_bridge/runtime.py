@@ -158,14 +158,25 @@ class Runtime:
         """Today's date in ``timezone`` (default: the configured one), not UTC's."""
         return self.clock().astimezone(ZoneInfo(timezone or self.timezone)).date()
 
-    def parse_as_of(self, value: str | None, option: str = "--as-of") -> date:
-        """``--as-of YYYY-MM-DD`` as a date; None means :meth:`today`. A bad date: ConfigError."""
+    def parse_as_of(
+        self, value: str | None, option: str = "--as-of", *, allow_future: bool = False
+    ) -> date:
+        """``--as-of YYYY-MM-DD`` as a date; None means :meth:`today`. ConfigError for a bad
+        date, and for a day after today (its orders are not all in; statistics computed for it
+        would be pushed as if they were true) unless ``allow_future`` (the demo's made-up data)."""
         if value is None:
             return self.today()
         try:
-            return date.fromisoformat(value)
+            when = date.fromisoformat(value)
         except ValueError:
             raise ConfigError(f"{option}: not a date (YYYY-MM-DD): {value!r}") from None
+        today = self.today()
+        if when > today and not allow_future:
+            raise ConfigError(
+                f"{option} {when} is after today ({today} in {self.timezone}): "
+                "that day's orders are not all in"
+            )
+        return when
 
     # --- the warehouse ---------------------------------------------------------------------
 

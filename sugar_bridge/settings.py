@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     timezone: str = Field(
         default="UTC", description="Time zone of dates without one, and of the schedule."
     )
+    locale: str = Field(
+        default="en",
+        description="Language and formats of the report and the follow-up texts (en, fr, fr_FR…).",
+    )
     history_days: int = Field(
         default=90,
         ge=0,
@@ -86,6 +90,18 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_currency(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        # Babel knows the locale (CLDR): checked here, once, like the time zone.
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(value.replace("-", "_"))
+        except (UnknownLocaleError, ValueError):
+            raise ValueError(f"unknown locale {value!r} (e.g. en, fr, fr_FR)") from None
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -102,6 +102,15 @@ def follow_up_customers(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LI
     return list(frame.itertuples(index=False))
 
 
+def _site_root(url: str) -> str:
+    """The Sugar site a record link starts from: the configured URL without an API path."""
+    root = url.rstrip("/")
+    for suffix in ("/service/v4_1/rest.php", "/custom/service/bridge/rest.php"):
+        if root.endswith(suffix):
+            root = root[: -len(suffix)]
+    return root
+
+
 def _purchase_model(models: dict[str, Any]) -> dict[str, Any] | None:
     """The stored repeat-purchase model with its label (runs before the model choice stored
     BG/NBD under ``bgnbd`` without a ``model`` key)."""
@@ -122,13 +131,18 @@ def render_report(
     sugar_url: str | None = None,
 ) -> str:
     """The HTML of the report for the stored analytics run ``run_id``, in ``locale`` (texts,
-    numbers, dates; default English), amounts in ``currency`` when given, follow-up names
+    numbers, dates; default English), amounts in ``currency`` (default: the orders' one when
+    they are all in one; several are said, never summed silently), follow-up names
     linked to their account in the Sugar at ``sugar_url`` when given."""
     t = Texts.for_locale(locale)
     run = load_run(conn, run_id)
     if run is None:
         raise AnalyticsError(f"no analytics run {run_id} in the warehouse")
     portfolio: dict[str, Any] = run["portfolio"] or {}
+    currencies = [c["currency"] for c in portfolio.get("currencies", [])]
+    if currency is None and len(currencies) == 1:
+        currency = currencies[0]  # every order in one currency: the amounts are in it
+    mixed = currencies if len(currencies) > 1 else []
     models: dict[str, Any] = run["models"] or {}
     names = config.segment_names()
     segments = portfolio.get("segments", [])
@@ -157,7 +171,8 @@ def render_report(
     return template.render(
         lang=t.tag,
         currency=currency,
-        sugar_url=sugar_url.rstrip("/") if sugar_url else None,
+        mixed_currencies=mixed,
+        sugar_url=_site_root(sugar_url) if sugar_url else None,
         stage_names={
             "prospect": t.gettext("prospect"),
             "new": t.gettext("new"),
@@ -194,14 +209,16 @@ def write_report(
     locale: str | None = None,
     currency: str | None = None,
     sugar_url: str | None = None,
+    backdated: bool = False,
 ) -> ReportResult:
     """Write the report of ``as_of`` to ``path``, computing the analytics run first if needed
-    (``locale``, ``currency`` and ``sugar_url`` as for ``render_report``)."""
+    (``locale``, ``currency`` and ``sugar_url`` as for ``render_report``; a run computed for a
+    ``backdated`` date is stored as such)."""
     computed = False
     with engine.connect() as conn:
         run = None if recompute else latest_run(conn, as_of)
     if run is None:
-        run_id = run_analytics(engine, config, as_of).run_id
+        run_id = run_analytics(engine, config, as_of, backdated=backdated).run_id
         computed = True
     else:
         run_id = run.run_id

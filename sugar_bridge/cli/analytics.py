@@ -95,7 +95,13 @@ def run_command(as_of: AsOfOption = None) -> None:
     runtime = make_runtime()
     when = runtime.parse_as_of(as_of)
     with runtime.warehouse("write") as engine, progress_reporter() as progress:
-        info = run_analytics(engine, runtime.config.analytics, when, progress=progress)
+        info = run_analytics(
+            engine,
+            runtime.config.analytics,
+            when,
+            progress=progress,
+            backdated=when < runtime.today(),  # stored, never shown to the push
+        )
         prune_history_safely(engine, runtime.settings.history_days)
     print_run_summary(info)
 

@@ -132,7 +132,7 @@ def demo_command(
     runtime = make_runtime()
     settings = runtime.settings
     quiet_library_logs(settings)  # the demo prints its own progress
-    end = runtime.parse_as_of(as_of)
+    end = runtime.parse_as_of(as_of, allow_future=True)  # made-up orders, any date
     if orders_only is not None:
         info = write_orders_csv(
             orders_only,

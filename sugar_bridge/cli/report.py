@@ -32,7 +32,16 @@ def report_command(
     runtime = make_runtime()
     when = runtime.parse_as_of(as_of)
     with runtime.warehouse("read") as engine:
-        result = write_report(engine, runtime.config.analytics, when, out, recompute=recompute)
+        result = write_report(
+            engine,
+            runtime.config.analytics,
+            when,
+            out,
+            recompute=recompute,
+            locale=runtime.settings.locale,
+            sugar_url=runtime.settings.sugar_url,
+            backdated=when < runtime.today(),
+        )
     state = "computed now" if result.computed else "stored"
     console.print(
         f"report as of {when} (analytics run {result.run_id}, {state}): {result.path} "

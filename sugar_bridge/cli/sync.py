@@ -112,9 +112,19 @@ def sync_command(
         bool,
         typer.Option("--dry-run", help="Load and analyse, but push nothing (show what would)."),
     ] = False,
+    push_past: Annotated[
+        bool,
+        typer.Option(
+            "--push-past",
+            help="With a past --as-of: send that day's statistics to Sugar (not done by default).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run one sync: orders → warehouse → statistics → segments pushed into Sugar.
+
+    A past --as-of recomputes that day and keeps it (report, warehouse) without touching Sugar,
+    unless --push-past; a future one is refused.
 
     Exit codes: 0 ok, 1 a step failed, 2 config error, 3 completed with rejected rows or failed
     pushes.
@@ -130,7 +140,7 @@ def sync_command(
     on_step = None if as_json or json_logs() else print_step
     with stop_on_signals(cancel), progress_reporter() as progress:
         info = sync(runtime, as_of=when, dry_run=dry_run, cancel=cancel, on_step=on_step,
-                    progress=progress)  # fmt: skip
+                    progress=progress, push_past=push_past)  # fmt: skip
     if as_json:
         print_json(sync_document(info))
     else:

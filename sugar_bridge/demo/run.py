@@ -29,9 +29,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from connectors.orders.config import CsvSourceConfig, SourcesConfig
 from sugar_bridge.config import ProjectConfig
@@ -206,14 +208,16 @@ def run_demo(
         )
 
         sources = SourcesConfig(inputs=[CsvSourceConfig(name="shop", path=orders_dir)])
-        runtime = Runtime(settings, config.model_copy(update={"sources": sources}))
-        engine = runtime.connect_warehouse("write")
+        night_config = config.model_copy(update={"sources": sources})
+        engine = Runtime(settings, night_config).connect_warehouse("write")
         orders_dir.mkdir(parents=True, exist_ok=True)
         nights = [first_night, options.as_of]
         for night, (export, as_of) in enumerate(zip(info.paths, nights, strict=True), start=1):
             name = f"night {night}"
             with _phase(result, name):
                 shutil.copy2(export, orders_dir / export.name)  # the night's export arrives
+                # Each night runs as on its own date: the nightly sync of that day, pushed.
+                runtime = Runtime(settings, night_config, clock=_night_of(as_of, settings))
                 run = sync(
                     runtime, as_of=as_of, engine=engine, purpose="demo",
                     on_step=on_step, progress=progress,
@@ -248,3 +252,9 @@ def _segment_sizes(engine: Any) -> dict[str, int]:
             )
         ).all()
     return {str(segment): int(n) for segment, n in rows}
+
+
+def _night_of(day: date, settings: Settings) -> Callable[[], datetime]:
+    """A clock at the evening of ``day`` in the configured time zone (the nightly sync's)."""
+    instant = datetime.combine(day, day_time(22, 0), tzinfo=ZoneInfo(settings.timezone))
+    return lambda: instant

@@ -157,3 +157,12 @@ def test_the_config_file_is_optional_unless_named(tmp_path: Path) -> None:
         _ = named.config
     with pytest.raises(ConfigError, match="the sugar: section is needed"):
         Runtime(load_settings()).require_config_file("sugar")
+
+
+def test_a_day_after_today_is_refused_unless_allowed() -> None:
+    evening = datetime(2026, 12, 5, 21, 0, tzinfo=UTC)
+    runtime = Runtime(load_settings(timezone="Europe/Paris"), clock=lambda: evening)
+    assert runtime.parse_as_of("2026-12-05") == date(2026, 12, 5)
+    with pytest.raises(ConfigError, match=r"--as-of 2026-12-06 is after today \(2026-12-05"):
+        runtime.parse_as_of("2026-12-06")
+    assert runtime.parse_as_of("2027-01-01", allow_future=True) == date(2027, 1, 1)

@@ -34,7 +34,8 @@ def _value(page: str, key: str) -> str:
 
 
 def _number(text_value: str) -> float:
-    return float(text_value.replace(",", "").replace("%", "").strip())
+    # English formats: thousands commas, a currency symbol or a percent sign around the figure
+    return float(re.sub(r"[^0-9.+-]", "", text_value))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -48,9 +48,13 @@ def test_analytics_run_prints_a_summary_and_stores_the_run(warehouse: str) -> No
     assert "declining" in result.output
     engine = create_engine_for(warehouse)
     with engine.connect() as conn:
-        as_of = conn.execute(text("SELECT DISTINCT as_of FROM customer_habits")).scalar()
+        as_of, kind = conn.execute(text("SELECT as_of, kind FROM analytics_run")).one()
+        shown = conn.execute(text("SELECT COUNT(*) FROM customer_habits")).scalar()
     engine.dispose()
     assert str(as_of) == "2025-12-31"
+    # a past day (today is later): stored, but not what customer_habits and the push show
+    assert kind == "backdated"
+    assert shown == 0
 
 
 def test_analytics_clv_json(warehouse: str) -> None:
@@ -103,3 +107,10 @@ def test_analytics_run_needs_no_config_file(
     typo = CliRunner().invoke(app, ["analytics", "run", "--as-of", "2025-12-31"])
     assert typo.exit_code == 2
     assert "config file not found" in typo.output
+
+
+def test_a_future_as_of_is_refused(warehouse: str) -> None:
+    for command in (["analytics", "run"], ["analytics", "clv"], ["report"], ["sync"]):
+        result = CliRunner().invoke(app, [*command, "--as-of", "2030-01-01"])
+        assert result.exit_code == 2, (command, result.output)
+        assert "is after today" in " ".join(result.output.split()), command

@@ -9,7 +9,7 @@ two nights on a SQLite warehouse.
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ from tests.etl.fixtures import (
 
 SERVERS = [backend for backend in BACKENDS if not isinstance(backend, str)]
 AS_OF = date(2026, 11, 23)
+# The nightly sync of AS_OF (a sync for a past day would push nothing).
+NIGHT = lambda: datetime.combine(AS_OF, time(22, 0), tzinfo=UTC)  # noqa: E731
 
 
 @pytest.fixture
@@ -84,12 +86,12 @@ def _two_nights(tmp_path: Path, export: Path, warehouse_url: str) -> dict[str, A
         )
         with make_client(settings) as client:
             apply(client, config.sugar, passwords_file=tmp_path / "pw.tsv")
-        first = sync(Runtime(settings, config), as_of=AS_OF)
+        first = sync(Runtime(settings, config, clock=NIGHT), as_of=AS_OF)
         lines = (orders / export.name).read_text(encoding="utf-8").splitlines()
         header, row = lines[0], lines[1].split(",")
         row[0], row[2] = "SO-LATE-1", "2026-11-23T10:00:00"
         (orders / "orders-2026-late.csv").write_text(f"{header}\n{','.join(row)}\n", "utf-8")
-        second = sync(Runtime(settings, config), as_of=AS_OF)
+        second = sync(Runtime(settings, config, clock=NIGHT), as_of=AS_OF)
         return {"first": _summary(first), "second": _summary(second), "sugar": _sugar(sandbox)}
 
 

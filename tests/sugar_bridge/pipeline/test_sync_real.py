@@ -6,17 +6,17 @@ clear message, keeps the load of that run, and the next run pushes what was miss
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from connectors.orders.config import CsvSourceConfig, SourcesConfig
 from etl.schema import etl_run, fact_order
 from sugar_bridge.config import ProjectConfig, load_config
 from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
-from sugar_bridge.exceptions import PipelineStepFailed
+from sugar_bridge.exceptions import ConfigError, PipelineStepFailed
 from sugar_bridge.pipeline import sync
 from sugar_bridge.provision.apply import apply
 from sugar_bridge.runtime import Runtime
@@ -26,6 +26,8 @@ from sugar_bridge.sugar import make_client
 from tests.conftest import REPO
 
 AS_OF = date(2026, 11, 23)
+# The nightly sync of AS_OF (a sync for a past day would push nothing).
+NIGHT = lambda: datetime.combine(AS_OF, time(22, 0), tzinfo=UTC)  # noqa: E731
 
 
 def _settings(tmp_path: Path, sandbox: Sandbox) -> Settings:
@@ -56,7 +58,7 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
         settings = _settings(tmp_path, sandbox)
         with make_client(settings) as client:
             apply(client, config.sugar, passwords_file=tmp_path / "pw.tsv")
-        first = sync(Runtime(settings, config), as_of=AS_OF)
+        first = sync(Runtime(settings, config, clock=NIGHT), as_of=AS_OF)
     assert [s.name for s in first.steps] == ["extract", "validate", "load", "analyse", "push"]
     assert first.rows_rejected == 12  # the deliberately bad rows, each with its reason
     assert first.status == "partial"
@@ -75,10 +77,12 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
     row[0], row[2] = "SO-LATE-1", "2026-11-23T10:00:00"
     extra.write_text(header + "\n" + ",".join(row) + "\n", encoding="utf-8")
     with pytest.raises(PipelineStepFailed) as err:
-        sync(Runtime(settings, config), as_of=AS_OF)  # the sandbox is stopped: nothing listens
+        sync(
+            Runtime(settings, config, clock=NIGHT), as_of=AS_OF
+        )  # the sandbox is stopped: nothing listens
     assert err.value.step == "push"
     assert err.value.transient
-    engine = Runtime(settings, config).connect_warehouse("write")
+    engine = Runtime(settings, config, clock=NIGHT).connect_warehouse("write")
     with engine.connect() as conn:
         late = conn.execute(
             select(func.count()).where(fact_order.c.source_order_id == "SO-LATE-1")
@@ -91,10 +95,45 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
 
     # Sugar is back: the next run loads nothing new and pushes what was missed.
     with Sandbox(db_path=db) as sandbox:
-        third = sync(Runtime(_settings(tmp_path, sandbox), config), as_of=AS_OF)
+        third = sync(Runtime(_settings(tmp_path, sandbox), config, clock=NIGHT), as_of=AS_OF)
     third_load, third_push = third.step("load"), third.step("push")
     assert third_load is not None
     assert third_push is not None
     assert third_load.counts["rows_loaded"] == 0
     assert third_push.counts["updated"] >= 1
     assert third_push.counts["created"] == 0
+
+
+def test_a_past_day_is_recomputed_but_pushed_only_when_asked(
+    tmp_path: Path, config: ProjectConfig
+) -> None:
+    from etl.schema import analytics_run
+
+    with Sandbox(db_path=tmp_path / "sandbox.db") as sandbox:
+        settings = _settings(tmp_path, sandbox)
+        with make_client(settings) as client:
+            apply(client, config.sugar, passwords_file=tmp_path / "pw.tsv")
+        sandbox.stats.reset()
+        later = lambda: datetime.combine(AS_OF, time(22, 0), tzinfo=UTC) + timedelta(days=12)  # noqa: E731
+        # Twelve days later, someone recomputes AS_OF: the figures are made and kept ...
+        past = sync(Runtime(settings, config, clock=later), as_of=AS_OF)
+        push = past.step("push")
+        assert push is not None
+        assert push.status == "skipped"
+        assert "--push-past" in push.note
+        assert sandbox.stats.total_writes == 0  # ... and Sugar is not touched
+        engine = Runtime(settings, config).connect_warehouse("write")
+        with engine.connect() as conn:
+            kinds = conn.execute(select(analytics_run.c.kind)).scalars().all()
+            shown = conn.execute(text("SELECT COUNT(*) FROM customer_habits")).scalar()
+        assert kinds == ["backdated"]
+        assert shown == 0  # no current run yet: nothing for the push to send
+        # Asked explicitly, the past day is sent.
+        pushed = sync(Runtime(settings, config, clock=later), as_of=AS_OF, push_past=True)
+        push = pushed.step("push")
+        assert push is not None
+        assert push.status != "skipped"
+        assert push.counts["created"] > 100
+        # A day after today is refused before anything runs.
+        with pytest.raises(ConfigError, match="is after today"):
+            sync(Runtime(settings, config, clock=NIGHT), as_of=AS_OF + timedelta(days=1))
