@@ -45,7 +45,7 @@ def test_unreachable_sugar_fails_the_push_keeps_the_load_and_the_next_run_catche
     monkeypatch.setenv("COLUMNS", "200")
     runner = CliRunner()
     try:
-        down = runner.invoke(app, ["sync", "--as-of", "2024-12-31"])
+        down = runner.invoke(app, ["sync", "--as-of", "2024-12-31", "--push-past"])
         assert down.exit_code == 1, down.output
         text = " ".join(down.output.split())
         assert "push" in text
@@ -69,7 +69,7 @@ def test_unreachable_sugar_fails_the_push_keeps_the_load_and_the_next_run_catche
         assert "push" in sync_error
 
         sb.start()  # Sugar is back, same port and state
-        up = runner.invoke(app, ["sync", "--as-of", "2024-12-31"])
+        up = runner.invoke(app, ["sync", "--as-of", "2024-12-31", "--push-past"])
         assert up.exit_code in (0, 3), up.output
         with engine.connect() as conn:
             etl_runs = list(
