@@ -155,3 +155,54 @@ def test_validation_charts_show_every_model(evaluations: dict[str, HoldoutEvalua
     assert "Pareto/NBD" in clv_frequency_chart(as_dicts)
     assert "P(alive), MBG/NBD" in p_alive_matrix_chart(as_dicts["mbgnbd"]["matrices"], "mbgnbd")
     assert "no holdout evaluation" in clv_tracking_chart({}, chosen="bgnbd")
+
+
+def test_cdnow_through_the_warehouse_reproduces_the_three_published_fits(
+    transactions: pd.DataFrame, tmp_path: Path
+) -> None:
+    """The product's own path: CDNOW's transactions loaded by the ETL into a warehouse, then the
+    model check of `analytics clv --holdout 273` as of the end of the published holdout."""
+    import csv
+
+    from analytics.holdout import choose_model
+    from etl import load_csv
+    from etl.db import create_engine_for, upgrade
+
+    path = tmp_path / "cdnow.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["order_id", "line_no", "ordered_at", "customer_id", "sku", "quantity",
+                      "unit_price", "line_amount"])  # fmt: skip
+        for i, row in enumerate(transactions.itertuples(index=False)):
+            quantity = int(row.cds)  # at least one CD per transaction (8 cost 0.00)
+            day = row.date.date().isoformat()
+            price, amount = f"{row.amount / quantity:.6f}", f"{row.amount:.2f}"
+            out.writerow([f"T{i}", 1, day, f"C{row.customer}", "CD", quantity, price, amount])
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    upgrade(engine)
+    loaded = load_csv(engine, path)
+    assert loaded.rows_rejected == 0
+    assert loaded.rows_loaded == len(transactions)
+    with engine.connect() as conn:
+        choice = choose_model(
+            conn,
+            HOLDOUT_END,
+            model="auto",
+            holdout_days=(HOLDOUT_END - CAL_END).days,
+            time_unit="weeks",
+            penalizer=0.0,
+            min_customers=20,
+        )
+    engine.dispose()
+    assert choice.calibration_end == CAL_END
+    published = {
+        "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+        "mbgnbd": {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614},
+        "pareto_nbd": {"r": 0.5533, "alpha": 10.5776, "s": 0.6061, "beta": 11.6693},
+    }
+    for name, params in published.items():
+        fitted = choice.evaluations[name].params
+        for key, value in params.items():
+            assert fitted[key] == pytest.approx(value, rel=2e-3), (name, key)
+        assert choice.evaluations[name].actual_total == 1882
+    assert choice.model == best_model(choice.evaluations)
