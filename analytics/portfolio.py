@@ -29,6 +29,7 @@ from analytics.habits import (
     payment_flags,
     purchase_filter,
 )
+from analytics.store import previous_run, segment_transitions
 from etl.schema import customer_metrics, dim_date, dim_product, fact_order_line
 
 CONCENTRATION_SHARES = (0.10, 0.20, 0.30)
@@ -409,6 +410,31 @@ def _currencies(conn: Connection, as_of: date) -> list[dict[str, Any]]:
     ]
 
 
+NEW_ROW = "(none)"  # customers without a segment in the previous run
+
+
+def _migration(conn: Connection, run_id: int, names: list[str]) -> dict[str, Any]:
+    """Customers by segment in the previous current run (rows) and in this one (columns)."""
+    previous = previous_run(conn, run_id)
+    if previous is None:
+        return {}
+    frame = segment_transitions(conn, run_id)
+    frame = frame[frame["rfm_segment"].notna()]
+    rows = [*names, NEW_ROW]
+    before = frame["previous_segment"].where(frame["previous_segment"].notna(), NEW_ROW)
+    counts = pd.crosstab(before, frame["rfm_segment"]).reindex(
+        index=rows, columns=names, fill_value=0
+    )
+    return {
+        "from_as_of": previous.as_of.isoformat(),
+        "from_run": previous.run_id,
+        "rows": rows,
+        "columns": names,
+        "counts": [[int(v) for v in row] for row in counts.to_numpy()],
+        "moved": int(sum(1 for b, a in zip(before, frame["rfm_segment"], strict=True) if b != a)),
+    }
+
+
 def compute_portfolio(
     conn: Connection, run_id: int, as_of: date, metrics: pd.DataFrame, config: AnalyticsConfig
 ) -> dict[str, Any]:
@@ -442,5 +468,6 @@ def compute_portfolio(
         "cohorts": _cohorts(conn, as_of),
         "trend": _trend(conn, as_of),
         "currencies": _currencies(conn, as_of),
+        "migration": _migration(conn, run_id, config.segment_names()),
         "payment_delays": _payment_delays(conn, as_of),
     }

@@ -259,3 +259,30 @@ def test_the_report_in_french_with_a_currency_and_links_to_sugar(
         'href="https://crm.example.com/index.php?module=Accounts&amp;action=DetailView&amp;record=acc-h"'
         in page
     )
+
+
+def test_segment_migration_since_the_previous_run(tmp_path: Path) -> None:
+    from analytics import run_analytics
+    from analytics.store import segment_transitions
+
+    for engine in make_engine("sqlite", tmp_path):
+        with engine.begin() as conn:
+            synth.build(conn)
+        run_analytics(engine, AnalyticsConfig(), date(2025, 6, 30))
+        result = write_report(engine, AnalyticsConfig(), AS_OF, tmp_path / "r.html")
+        page = result.path.read_text(encoding="utf-8")
+        with engine.connect() as conn:
+            frame = segment_transitions(conn, result.run_id)
+    frame = frame[frame["rfm_segment"].notna()]
+    assert "Segment migration since Jun 30, 2025" in page
+    names = AnalyticsConfig().segment_names()
+    for before in [*names, "(none)"]:
+        row = re.search(rf'<tr data-from="{re.escape(str(escape(before)))}">(.*?)</tr>', page, re.S)
+        assert row is not None, before
+        cells = re.findall(r"<td[^>]*>([^<]*)</td>", row.group(1))[1:]
+        was = frame["previous_segment"].fillna("(none)") == before
+        for name, cell in zip(names, cells, strict=True):
+            expected = int((was & (frame["rfm_segment"] == name)).sum())
+            assert (int(cell.replace(",", "")) if cell else 0) == expected, (before, name)
+    moved = int((frame["previous_segment"].fillna("(none)") != frame["rfm_segment"]).sum())
+    assert f"{moved:,} changed segment" in page
