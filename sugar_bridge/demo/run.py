@@ -230,7 +230,11 @@ def run_demo(
             from analytics.report import write_report
 
             report = write_report(
-                engine, config.analytics, options.as_of, options.data_dir / "report.html"
+                engine,
+                config.analytics,
+                options.as_of,
+                options.data_dir / "report.html",
+                locale=settings.locale,
             )
             result.report = report.path
             result.segments = _segment_sizes(engine)
