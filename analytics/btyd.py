@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
@@ -430,6 +430,17 @@ class _SummaryModel(_PatternModel):
     def _loglik(params: FloatArray, x: FloatArray, tx: FloatArray, age: FloatArray) -> FloatArray:
         raise NotImplementedError
 
+    def fit(
+        self,
+        frequency: Any,
+        recency: Any,
+        age: Any,
+        initial_params: dict[str, float] | None = None,
+    ) -> Self:
+        """Maximum-likelihood fit; raises ConvergenceError when the optimiser fails."""
+        self._fit_summary(frequency, recency, age, initial_params)
+        return self
+
     def _fit_summary(
         self, frequency: Any, recency: Any, age: Any, initial_params: dict[str, float] | None
     ) -> None:
@@ -496,17 +507,6 @@ class ModifiedBetaGeoModel(_SummaryModel):
         dropped = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + age) - np.log(alpha + tx))
         return np.asarray(base + np.logaddexp(dropped, 0.0), dtype=np.float64)
 
-    def fit(
-        self,
-        frequency: Any,
-        recency: Any,
-        age: Any,
-        initial_params: dict[str, float] | None = None,
-    ) -> ModifiedBetaGeoModel:
-        """Maximum-likelihood fit; raises ConvergenceError when the optimiser fails."""
-        self._fit_summary(frequency, recency, age, initial_params)
-        return self
-
     def expected_purchases(self, t: Any) -> FloatArray:
         """E[X(t)]: expected repeat purchases of a new customer in a period of length ``t``."""
         r, alpha, a, b = self._values()
@@ -572,17 +572,6 @@ class ParetoNbdModel(_SummaryModel):
         alive = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
         dead = np.log(s) - np.log(r + s + x) + cls._log_a0(params, x, tx, age)
         return np.asarray(head + np.logaddexp(alive, dead), dtype=np.float64)
-
-    def fit(
-        self,
-        frequency: Any,
-        recency: Any,
-        age: Any,
-        initial_params: dict[str, float] | None = None,
-    ) -> ParetoNbdModel:
-        """Maximum-likelihood fit; raises ConvergenceError when the optimiser fails."""
-        self._fit_summary(frequency, recency, age, initial_params)
-        return self
 
     def _fit_summary(
         self, frequency: Any, recency: Any, age: Any, initial_params: dict[str, float] | None

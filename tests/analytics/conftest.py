@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from sqlalchemy.engine import Engine
 
@@ -19,7 +20,23 @@ from etl.db import create_engine_for
 from etl.schema import metadata
 from tests.etl.fixtures import BACKENDS, fresh_database
 
-__all__ = ["BACKENDS", "engine", "make_engine"]
+__all__ = ["BACKENDS", "cdnow_transactions", "engine", "make_engine"]
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def cdnow_transactions() -> pd.DataFrame:
+    """The CDNOW sample's transaction log (Fader & Hardie): customer, date, CDs, amount."""
+    frame = pd.read_csv(
+        DATA / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "customer", "date", "cds", "amount"],
+        dtype={"date": str},
+    )
+    frame["date"] = pd.to_datetime(frame["date"], format="%Y%m%d")
+    return frame
 
 
 def make_engine(kind: str, directory: Path) -> Iterator[Engine]:

@@ -23,19 +23,6 @@ def cdnow() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def cdnow_transactions() -> pd.DataFrame:
-    frame = pd.read_csv(
-        DATA / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["master_id", "customer", "date", "cds", "amount"],
-        dtype={"date": str},
-    )
-    frame["date"] = pd.to_datetime(frame["date"], format="%Y%m%d")
-    return frame
-
-
-@pytest.fixture(scope="module")
 def summary(cdnow_transactions: pd.DataFrame) -> pd.DataFrame:
     """The CDNOW sample summarised at the end of the published calibration period."""
     return rfm_summary(

@@ -26,22 +26,9 @@ HOLDOUT_END = date(1998, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def transactions() -> pd.DataFrame:
-    frame = pd.read_csv(
-        DATA / "CDNOW_sample.txt",
-        sep=r"\s+",
-        header=None,
-        names=["master_id", "customer", "date", "cds", "amount"],
-        dtype={"date": str},
-    )
-    frame["date"] = pd.to_datetime(frame["date"], format="%Y%m%d")
-    return frame
-
-
-@pytest.fixture(scope="module")
-def evaluations(transactions: pd.DataFrame) -> dict[str, HoldoutEvaluation]:
+def evaluations(cdnow_transactions: pd.DataFrame) -> dict[str, HoldoutEvaluation]:
     return compare_models(
-        transactions,
+        cdnow_transactions,
         customer_col="customer",
         date_col="date",
         calibration_end=CAL_END,
@@ -49,10 +36,12 @@ def evaluations(transactions: pd.DataFrame) -> dict[str, HoldoutEvaluation]:
     )
 
 
-def test_split_reproduces_the_published_calibration_summary(transactions: pd.DataFrame) -> None:
+def test_split_reproduces_the_published_calibration_summary(
+    cdnow_transactions: pd.DataFrame,
+) -> None:
     published = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv").set_index("ID")
     split = calibration_holdout(
-        transactions,
+        cdnow_transactions,
         customer_col="customer",
         date_col="date",
         calibration_end=CAL_END,
@@ -63,7 +52,7 @@ def test_split_reproduces_the_published_calibration_summary(transactions: pd.Dat
     np.testing.assert_allclose(split["recency"], published["t_x"], atol=0.006)
     np.testing.assert_allclose(split["T"], published["T"], atol=0.006)
     # Holdout purchases are purchase days after the calibration, counted from the raw log.
-    days = transactions.assign(day=transactions["date"].dt.normalize())
+    days = cdnow_transactions.assign(day=cdnow_transactions["date"].dt.normalize())
     later = days[(days["day"] > pd.Timestamp(CAL_END)) & (days["day"] <= pd.Timestamp(HOLDOUT_END))]
     assert split["holdout_purchases"].sum() == later.drop_duplicates(["customer", "day"]).shape[0]
 
@@ -129,10 +118,10 @@ def test_best_model_is_the_lowest_error_among_sound_fits(
     assert best_model(degenerate) != best
 
 
-def test_holdout_must_follow_calibration(transactions: pd.DataFrame) -> None:
+def test_holdout_must_follow_calibration(cdnow_transactions: pd.DataFrame) -> None:
     with pytest.raises(AnalyticsError, match="must end after the calibration"):
         calibration_holdout(
-            transactions,
+            cdnow_transactions,
             customer_col="customer",
             date_col="date",
             calibration_end=CAL_END,
@@ -158,7 +147,7 @@ def test_validation_charts_show_every_model(evaluations: dict[str, HoldoutEvalua
 
 
 def test_cdnow_through_the_warehouse_reproduces_the_three_published_fits(
-    transactions: pd.DataFrame, tmp_path: Path
+    cdnow_transactions: pd.DataFrame, tmp_path: Path
 ) -> None:
     """The product's own path: CDNOW's transactions loaded by the ETL into a warehouse, then the
     model check of `analytics clv --holdout 273` as of the end of the published holdout."""
@@ -173,7 +162,7 @@ def test_cdnow_through_the_warehouse_reproduces_the_three_published_fits(
         out = csv.writer(handle)
         out.writerow(["order_id", "line_no", "ordered_at", "customer_id", "sku", "quantity",
                       "unit_price", "line_amount"])  # fmt: skip
-        for i, row in enumerate(transactions.itertuples(index=False)):
+        for i, row in enumerate(cdnow_transactions.itertuples(index=False)):
             quantity = int(row.cds)  # at least one CD per transaction (8 cost 0.00)
             day = row.date.date().isoformat()
             price, amount = f"{row.amount / quantity:.6f}", f"{row.amount:.2f}"
@@ -182,7 +171,7 @@ def test_cdnow_through_the_warehouse_reproduces_the_three_published_fits(
     upgrade(engine)
     loaded = load_csv(engine, path)
     assert loaded.rows_rejected == 0
-    assert loaded.rows_loaded == len(transactions)
+    assert loaded.rows_loaded == len(cdnow_transactions)
     with engine.connect() as conn:
         choice = choose_model(
             conn,
