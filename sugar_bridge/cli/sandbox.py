@@ -160,17 +160,18 @@ def serve(
         sandbox.close()
         raise SandboxError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     shown = DEMO_PASSWORD if admin_password is None else "(the one you gave)"
-    console.print(
-        f"Sugar sandbox (SuiteCRM {flavor.suitecrm_version}) at [bold]{sandbox.base_url}[/]  "
-        f"(v4_1: {sandbox.url})"
-    )
-    console.print(f"admin user: [bold]admin[/]  password: [bold]{shown}[/]")
-    console.print(f"state: {db if db is not None else 'in memory'}  —  Ctrl-C stops it")
-    if sandbox.index is not None:
-        console.print("AOD search indexing: on (saves of indexed records queue on the index)")
-    # SIGTERM (a service manager, `kill`) stops it as cleanly as Ctrl-C.
-    signal.signal(signal.SIGTERM, _interrupt)
+    # From the banner on, Ctrl-C stops it cleanly: someone (or a test) who reads "Ctrl-C stops
+    # it" may press it at once. SIGTERM (a service manager, `kill`) stops it the same way.
     try:
+        signal.signal(signal.SIGTERM, _interrupt)
+        console.print(
+            f"Sugar sandbox (SuiteCRM {flavor.suitecrm_version}) at [bold]{sandbox.base_url}[/]  "
+            f"(v4_1: {sandbox.url})"
+        )
+        console.print(f"admin user: [bold]admin[/]  password: [bold]{shown}[/]")
+        console.print(f"state: {db if db is not None else 'in memory'}  —  Ctrl-C stops it")
+        if sandbox.index is not None:
+            console.print("AOD search indexing: on (saves of indexed records queue on the index)")
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
