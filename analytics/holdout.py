@@ -376,10 +376,13 @@ def choose_model(
     """The run's model: ``model`` itself, or for ``auto`` the one with the lowest holdout error
     on the shop's own orders (``FALLBACK_MODEL`` when the history is too short to hold out).
 
-    The holdout evaluation runs whenever there is history enough (also for a named model), so
-    the report can show how well the model predicts; a model that fails to fit on the
-    calibration period is left out of the comparison.
+    For a named model the holdout check runs when ``holdout_days`` is given (the report then
+    shows how well it predicts); for ``auto`` always, with history enough. A model that fails
+    to fit on the calibration period is left out of the comparison.
     """
+    if model != "auto" and holdout_days is None:
+        # A model named without a holdout: nothing to choose, and the check is not asked for.
+        return ModelChoice(model, "configured (no holdout check asked: clv.holdout_days)")
     days = purchase_days(conn, as_of)
     length = holdout_days_for(days, as_of, holdout_days)
     if length is None:

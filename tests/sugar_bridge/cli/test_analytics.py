@@ -114,3 +114,24 @@ def test_a_future_as_of_is_refused(warehouse: str) -> None:
         result = CliRunner().invoke(app, [*command, "--as-of", "2030-01-01"])
         assert result.exit_code == 2, (command, result.output)
         assert "is after today" in " ".join(result.output.split()), command
+
+
+def test_clv_checks_the_models_on_a_holdout_when_asked(warehouse: str) -> None:
+    named = CliRunner().invoke(
+        app, ["analytics", "clv", "--as-of", "2025-12-31", "--model", "bgnbd", "--json"]
+    )
+    assert named.exit_code == 0, named.output
+    assert json.loads(named.stdout)["selection"]["evaluations"] == {}  # nothing asked, no cost
+    checked = CliRunner().invoke(
+        app,
+        ["analytics", "clv", "--as-of", "2025-12-31", "--model", "bgnbd", "--holdout", "120",
+         "--json"],
+    )  # fmt: skip
+    assert checked.exit_code == 0, checked.output
+    selection = json.loads(checked.stdout)["selection"]
+    assert set(selection["evaluations"]) == {"bgnbd", "mbgnbd", "pareto_nbd"}
+    assert selection["calibration_end"] == "2025-09-02"  # 120 days before
+    auto = CliRunner().invoke(app, ["analytics", "clv", "--as-of", "2025-12-31", "--json"])
+    chosen = json.loads(auto.stdout)
+    assert chosen["model"] == chosen["selection"]["model"] or chosen["selection"].get("skipped")
+    assert chosen["selection"]["reason"].startswith("lowest holdout error")
