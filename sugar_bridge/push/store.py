@@ -29,10 +29,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from analytics.store import latest_run, load_run
 from etl.runs import Run, RunStatus
 from etl.runs import start_run as start_run_record
 from etl.schema import (
-    analytics_run,
     dim_customer,
     push_followup,
     push_log,
@@ -72,16 +72,17 @@ CLV_COLUMNS = frozenset({"p_alive", "expected_orders_90d", "clv_12m"})
 
 
 def clv_warning(engine: Engine) -> str | None:
-    """Why the latest analytics run's model figures should not reach Sugar, or None.
+    """Why the model figures the push would send (those of the latest *current* analytics run,
+    the one ``customer_habits`` shows) should not reach Sugar, or None.
 
     A fit at the edge of the parameter space (degenerate), refitted with a penalty or not, gives
     P(alive) and CLV that mean little: the push leaves those fields as they are and says so.
     """
     with engine.connect() as conn:
-        models = conn.execute(
-            select(analytics_run.c.models).order_by(analytics_run.c.run_id.desc()).limit(1)
-        ).scalar()
-    if isinstance(models, str):
+        shown = latest_run(conn)
+        run = load_run(conn, shown.run_id) if shown is not None else None
+    models = run["models"] if run is not None else None
+    if isinstance(models, str):  # a JSON column read back as text by some drivers
         models = json.loads(models)
     if not isinstance(models, dict):
         return None

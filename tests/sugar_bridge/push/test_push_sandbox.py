@@ -499,3 +499,31 @@ def test_a_degenerate_model_fit_never_reaches_sugar_silently(
             select(etl_run.c.details).where(etl_run.c.run_id == info.run_id)
         ).scalar()
     assert details["warnings"] == info.warnings
+
+
+def test_the_model_warning_reads_the_run_the_push_sends(warehouse: Warehouse) -> None:
+    degenerate = {"model": "bgnbd", "bgnbd": {"degenerate": ["a", "b"]}, "penalized": 0.001}
+    sound = {"model": "mbgnbd", "mbgnbd": {"degenerate": []}}
+    warehouse.add_customer("C001", "One")
+    warehouse.analyse()
+    last = select(func.max(analytics_run.c.run_id)).scalar_subquery()
+    with warehouse.engine.begin() as conn:  # the current run's fit is sound
+        conn.execute(
+            update(analytics_run).where(analytics_run.c.run_id == last).values(models=sound)
+        )
+    assert store.clv_warning(warehouse.engine) is None
+    warehouse.analyse()
+    with warehouse.engine.begin() as conn:  # a later, backdated run's is not: it is not sent
+        conn.execute(
+            update(analytics_run)
+            .where(analytics_run.c.run_id == last)
+            .values(models=degenerate, kind="backdated")
+        )
+    assert store.clv_warning(warehouse.engine) is None
+    with warehouse.engine.begin() as conn:  # once it is the current run, it is
+        conn.execute(
+            update(analytics_run).where(analytics_run.c.run_id == last).values(kind="current")
+        )
+    assert store.clv_warning(warehouse.engine) == (
+        "the bgnbd fit of the latest analytics run is degenerate (a, b)"
+    )
