@@ -237,7 +237,7 @@ def sync(
     defaults to the runtime's warehouse, migrated to the current schema.
     """
     config = runtime.config
-    backdated = is_backdated(runtime, as_of)
+    backdated = runtime.is_backdated(as_of)
     if stages is None:
         preflight(runtime)
         stages = default_stages()
@@ -281,22 +281,6 @@ def sync(
             log.info("sync %d: %s in %.1f s", run_id, info.status, info.seconds)
         prune_history_safely(engine, runtime.settings.history_days)
     return info
-
-
-def is_backdated(runtime: Runtime, as_of: date) -> bool:
-    """Whether ``as_of`` is a past day; ConfigError when it is a future one.
-
-    "Today" is taken in the configured time zone and in the schedule's, the earlier of the two:
-    the nightly run is never taken for a backdated one around midnight.
-    """
-    zone = runtime.config.schedule.zone(runtime.timezone)
-    days = (runtime.today(), runtime.today(zone))
-    if as_of > max(days):
-        raise ConfigError(
-            f"--as-of {as_of} is after today ({max(days)}): that day's orders are not all in"
-        )
-    today = min(days)
-    return as_of < today
 
 
 def prune_history_safely(engine: Engine, days: int) -> None:

@@ -178,6 +178,21 @@ class Runtime:
             )
         return when
 
+    def is_backdated(self, as_of: date) -> bool:
+        """Whether ``as_of`` is a past day (its statistics are kept but not pushed); ConfigError
+        when it is a day after today.
+
+        "Today" is taken in the configured time zone and in the schedule's, the earlier of the two
+        for the past and the later for the future: the nightly run is never taken for a backdated
+        one around midnight, nor refused.
+        """
+        days = (self.today(), self.today(self.config.schedule.zone(self.timezone)))
+        if as_of > max(days):
+            raise ConfigError(
+                f"--as-of {as_of} is after today ({max(days)}): that day's orders are not all in"
+            )
+        return as_of < min(days)
+
     # --- the warehouse ---------------------------------------------------------------------
 
     @property

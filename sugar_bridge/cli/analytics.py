@@ -100,7 +100,7 @@ def run_command(as_of: AsOfOption = None) -> None:
             runtime.config.analytics,
             when,
             progress=progress,
-            backdated=when < runtime.today(),  # stored, never shown to the push
+            backdated=runtime.is_backdated(when),  # stored, never shown to the push
         )
         prune_history_safely(engine, runtime.settings.history_days)
     print_run_summary(info)

@@ -40,7 +40,7 @@ def report_command(
             recompute=recompute,
             locale=runtime.settings.locale,
             sugar_url=runtime.settings.sugar_url,
-            backdated=when < runtime.today(),
+            backdated=runtime.is_backdated(when),
         )
     state = "computed now" if result.computed else "stored"
     console.print(

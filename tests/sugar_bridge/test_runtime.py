@@ -166,3 +166,16 @@ def test_a_day_after_today_is_refused_unless_allowed() -> None:
     with pytest.raises(ConfigError, match=r"--as-of 2026-12-06 is after today \(2026-12-05"):
         runtime.parse_as_of("2026-12-06")
     assert runtime.parse_as_of("2027-01-01", allow_future=True) == date(2027, 1, 1)
+
+
+def test_backdated_is_judged_in_both_time_zones() -> None:
+    # 23:30 UTC on the 5th: already the 6th in Paris (the settings), still the 5th for a
+    # schedule in UTC. The 5th is not backdated (the schedule's night), the 6th not refused.
+    late = datetime(2026, 12, 5, 23, 30, tzinfo=UTC)
+    config = ProjectConfig.model_validate({"schedule": {"timezone": "UTC"}})
+    runtime = Runtime(load_settings(timezone="Europe/Paris"), config, clock=lambda: late)
+    assert runtime.is_backdated(date(2026, 12, 5)) is False
+    assert runtime.is_backdated(date(2026, 12, 6)) is False
+    assert runtime.is_backdated(date(2026, 12, 4)) is True
+    with pytest.raises(ConfigError, match="after today"):
+        runtime.is_backdated(date(2026, 12, 7))
