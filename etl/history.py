@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +63,11 @@ class RejectRow:
         return asdict(self)
 
 
+def _run_columns() -> list[Any]:
+    """The ``etl_run`` columns a :class:`RunRow` holds, in its order."""
+    return [etl_run.c[f.name] for f in fields(RunRow)]
+
+
 def last_runs(engine: Engine, limit_per_job: int = 5) -> list[RunRow]:
     """The latest runs of every job (``etl``, ``analytics``, ``push``, ...), newest first."""
     r = etl_run.c
@@ -71,19 +76,7 @@ def last_runs(engine: Engine, limit_per_job: int = 5) -> list[RunRow]:
         out: list[RunRow] = []
         for job in jobs:
             query = (
-                select(
-                    r.run_id,
-                    r.job,
-                    r.source,
-                    r.started_at,
-                    r.finished_at,
-                    r.status,
-                    r.rows_read,
-                    r.rows_loaded,
-                    r.rows_rejected,
-                    r.error,
-                    r.details,
-                )
+                select(*_run_columns())
                 .where(r.job == job)
                 .order_by(desc(r.started_at), desc(r.run_id))
                 .limit(limit_per_job)
@@ -123,20 +116,7 @@ def rejects(engine: Engine, run_id: int, limit: int = 1000) -> list[RejectRow]:
 
 def get_run(engine: Engine, run_id: int) -> RunRow | None:
     """The ledger row of run ``run_id`` (None when there is no such run)."""
-    r = etl_run.c
-    query = select(
-        r.run_id,
-        r.job,
-        r.source,
-        r.started_at,
-        r.finished_at,
-        r.status,
-        r.rows_read,
-        r.rows_loaded,
-        r.rows_rejected,
-        r.error,
-        r.details,
-    ).where(r.run_id == run_id)
+    query = select(*_run_columns()).where(etl_run.c.run_id == run_id)
     with engine.connect() as conn:
         row = conn.execute(query).first()
     return RunRow(**row._asdict()) if row is not None else None
