@@ -106,6 +106,12 @@ class LifecycleConfig(BaseModel):
     overdue_factor: float = Field(
         default=2.0, gt=1, description="No order for this many mean inter-order gaps: declining."
     )
+    recent_buyer_days: int = Field(
+        default=30,
+        ge=0,
+        description="An order at most this many days ago: never declining nor lost, whatever "
+        "the rates and P(alive) say (0 = no such rule).",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> LifecycleConfig:

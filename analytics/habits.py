@@ -397,10 +397,11 @@ def lifecycle_stages(frame: pd.DataFrame, config: AnalyticsConfig) -> pd.Series:
     """prospect / new / active / declining / lost per customer (thresholds from config).
 
     Needs the habits columns plus ``p_alive`` (may be NaN when no model was fitted). Order of the
-    rules: no purchase → prospect; first order within ``new_days`` → new; no order for
-    ``lost_days`` or (repeat buyer with) P(alive) below ``lost_p_alive`` → lost; recent order rate
-    below ``declining_rate_ratio`` of the customer's own earlier rate, or no order for
-    ``overdue_factor`` mean gaps → declining; else active.
+    rules: no purchase → prospect; first order within ``new_days`` → new; an order within
+    ``recent_buyer_days`` → active (a customer who just bought is not followed up as declining or
+    lost, whatever a model says); no order for ``lost_days`` or (repeat buyer with) P(alive) below
+    ``lost_p_alive`` → lost; recent order rate below ``declining_rate_ratio`` of the customer's
+    own earlier rate, or no order for ``overdue_factor`` mean gaps → declining; else active.
     """
     lc = config.lifecycle
     n = frame["n_orders"].astype(int)
@@ -422,10 +423,11 @@ def lifecycle_stages(frame: pd.DataFrame, config: AnalyticsConfig) -> pd.Series:
     conditions = [
         n == 0,
         tenure <= lc.new_days,
+        recency <= lc.recent_buyer_days,
         (recency > lc.lost_days) | (repeat & (p_alive < lc.lost_p_alive)),
         slowing | overdue,
     ]
-    choices = ["prospect", "new", "lost", "declining"]
+    choices = ["prospect", "new", "active", "lost", "declining"]
     stages = np.select(
         [c.fillna(False).to_numpy(dtype=bool) for c in conditions], choices, "active"
     )

@@ -88,9 +88,10 @@ def test_lifecycle_rules_and_thresholds() -> None:
         "prospect": _customer(n_orders=0, tenure_days=np.nan, recency_days=np.nan, frequency=0),
         "new": _customer(n_orders=1, tenure_days=30, recency_days=29, frequency=0, n_recent=1),
         "lost_by_recency": _customer(recency_days=400, n_recent=0),
-        "lost_by_p_alive": _customer(p_alive=0.1),
+        "lost_by_p_alive": _customer(p_alive=0.1, recency_days=45),
+        "recent_buyer": _customer(p_alive=0.1, recency_days=10, n_orders=12, n_recent=1),
         "one_timer_old": _customer(n_orders=1, frequency=0, recency_days=200, n_recent=0),
-        "declining_rate": _customer(n_orders=12, n_recent=1, recency_days=30),
+        "declining_rate": _customer(n_orders=12, n_recent=1, recency_days=45),
         "declining_overdue": _customer(recency_days=150, mean_days_between_orders=60),
         "active": _customer(),
     }
@@ -100,6 +101,8 @@ def test_lifecycle_rules_and_thresholds() -> None:
     assert stages["new"] == "new"
     assert stages["lost_by_recency"] == "lost"
     assert stages["lost_by_p_alive"] == "lost"
+    # bought 10 days ago: neither lost (P(alive) 0.1) nor declining (1 order in the window)
+    assert stages["recent_buyer"] == "active"
     assert stages["one_timer_old"] == "active"  # P(alive) is 1 without repeats; not lost yet
     assert stages["declining_rate"] == "declining"  # 11 orders in 520 days, 1 in the last 180
     assert stages["declining_overdue"] == "declining"  # 150 days > 2 x 60-day rhythm
