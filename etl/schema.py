@@ -449,3 +449,171 @@ push_match_issue = Table(
     Column("run_id", Id, nullable=False),
     Column("recorded_at", DateTime, nullable=False),
 )
+
+# --- the operational CRM (Sugar's records, extracted incrementally; etl/crm.py) ---------------
+#
+# One table per Sugar module family, one row per Sugar record, keyed by Sugar's id. Dates are
+# Sugar's database values (UTC, second precision). A record deleted in Sugar keeps its row, with
+# ``deleted`` true. ``extra`` holds the configured extra and custom fields as {field: text}.
+# ``extracted_run_id`` is the etl_run that last wrote the row. The contract of these tables is
+# shared with the CRM statistics (columns may be added, never renamed or removed).
+
+CrmId = String(36)
+
+
+def _crm_common() -> list[Column[Any]]:
+    return [
+        Column("date_entered", DateTime),
+        Column("date_modified", DateTime),
+        Column("deleted", Boolean, nullable=False),
+        Column("extra", JSON(none_as_null=True)),
+        Column("extracted_run_id", Id, nullable=False),
+    ]
+
+
+crm_account = Table(
+    "crm_account",
+    metadata,
+    Column("id", CrmId, primary_key=True),
+    Column("name", String(255)),
+    Column("account_type", String(100)),
+    Column("industry", String(100)),
+    Column("billing_city", String(100)),
+    Column("billing_country", String(100)),
+    Column("assigned_user_id", CrmId),
+    # dim_customer.customer_key whose sugar_account_id is this id (the push's match), resolved
+    # when the row is extracted
+    Column("customer_key", Id),
+    *_crm_common(),
+    Index(None, "customer_key"),
+)
+
+crm_contact = Table(
+    "crm_contact",
+    metadata,
+    Column("id", CrmId, primary_key=True),
+    Column("account_id", CrmId),  # the primary account
+    Column("first_name", String(100)),
+    Column("last_name", String(100)),
+    Column("email1", String(255)),
+    Column("lead_source", String(100)),
+    Column("assigned_user_id", CrmId),
+    Column("customer_key", Id),  # a B2C customer pushed as a Contact, when known
+    *_crm_common(),
+    Index(None, "account_id"),
+    Index(None, "customer_key"),
+)
+
+crm_lead = Table(
+    "crm_lead",
+    metadata,
+    Column("id", CrmId, primary_key=True),
+    Column("account_id", CrmId),
+    Column("status", String(100)),  # New, Assigned, In Process, Converted, Recycled, Dead
+    Column("lead_source", String(100)),
+    Column("converted", Boolean),
+    Column("contact_id", CrmId),
+    Column("account_name", String(255)),
+    Column("opportunity_id", CrmId),
+    Column("assigned_user_id", CrmId),
+    *_crm_common(),
+    Index(None, "account_id"),
+)
+
+crm_opportunity = Table(
+    "crm_opportunity",
+    metadata,
+    Column("id", CrmId, primary_key=True),
+    Column("account_id", CrmId),
+    Column("name", String(255)),
+    Column("sales_stage", String(100)),
+    Column("amount", PreciseMoney),
+    Column("currency_id", CrmId),
+    Column("probability", Integer),
+    Column("date_closed", Date),
+    Column("assigned_user_id", CrmId),
+    *_crm_common(),
+    Index(None, "account_id"),
+)
+
+crm_case = Table(
+    "crm_case",
+    metadata,
+    Column("id", CrmId, primary_key=True),
+    Column("account_id", CrmId),
+    Column("case_number", Integer),
+    Column("status", String(100)),  # Open_New, Closed_Closed, ...
+    Column("state", String(100)),  # Open | Closed
+    Column("priority", String(100)),
+    Column("type", String(255)),
+    Column("assigned_user_id", CrmId),
+    *_crm_common(),
+    Index(None, "account_id"),
+)
+
+crm_activity = Table(
+    "crm_activity",
+    metadata,
+    Column("id", CrmId, primary_key=True),
+    Column("module", String(16), nullable=False),  # Calls | Meetings | Tasks | Notes
+    Column("parent_type", String(100)),
+    Column("parent_id", CrmId),
+    # parent_id when parent_type is Accounts, the contact's account when it is Contacts
+    Column("account_id", CrmId),
+    Column("contact_id", CrmId),
+    Column("status", String(100)),
+    Column("direction", String(100)),  # Calls
+    Column("date_start", DateTime),  # Tasks: date_start or date_due; Notes: date_entered
+    Column("duration_minutes", Integer),
+    Column("name", String(255)),  # the subject (added to the contract: reports name activities)
+    *_crm_common(),
+    Index(None, "account_id", "date_start"),
+    Index(None, "contact_id"),
+)
+
+crm_target_list = Table(
+    "crm_target_list",
+    metadata,
+    Column("id", CrmId, primary_key=True),
+    Column("name", String(255)),
+    Column("list_type", String(100)),
+    *_crm_common(),
+)
+
+crm_target_list_member = Table(
+    "crm_target_list_member",
+    metadata,
+    Column("list_id", CrmId, primary_key=True),
+    Column("module", String(32), primary_key=True),  # Accounts | Contacts | Leads | Prospects
+    Column("record_id", CrmId, primary_key=True),
+    Column("deleted", Boolean, nullable=False),
+    Column("extracted_run_id", Id, nullable=False),
+    Index(None, "record_id"),
+)
+
+crm_campaign_log = Table(
+    "crm_campaign_log",
+    metadata,
+    Column("id", CrmId, primary_key=True),
+    Column("campaign_id", CrmId),
+    Column("target_id", CrmId),
+    Column("target_type", String(100)),
+    Column("activity_type", String(100)),  # targeted, viewed, link, lead, contact, blocked, ...
+    Column("activity_date", DateTime),
+    Column("related_id", CrmId),
+    Column("related_type", String(100)),
+    *_crm_common(),
+    Index(None, "target_id"),
+)
+
+crm_extract_state = Table(
+    "crm_extract_state",
+    metadata,
+    # One row per extracted module, written in the same transaction as the page of rows it
+    # covers: the greatest date_modified committed, with the id that breaks ties at that second.
+    Column("module", String(32), primary_key=True),
+    Column("watermark", DateTime),
+    Column("watermark_id", CrmId),
+    Column("last_full_at", DateTime),
+    Column("run_id", Id, nullable=False),
+)
