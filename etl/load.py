@@ -160,7 +160,7 @@ def _keyed(keys: list[str], when: I64) -> tuple[list[str], I64, I64, I64]:
     return encoded.dictionary.to_pylist(), codes, by_date, by_date[first_at]
 
 
-_CUSTOMER_ATTRS = ("name", "email", "city", "country")
+_CUSTOMER_ATTRS = ("name", "email", "city", "country", "customer_type")
 
 
 def _customers(
@@ -177,6 +177,7 @@ def _customers(
         "email": _newest(codes, by_date, batch.customer_email, n),
         "city": _newest(codes, by_date, batch.customer_city, n),
         "country": _newest(codes, by_date, batch.customer_country, n),
+        "customer_type": _newest(codes, by_date, batch.customer_type, n),
     }
     index = dict(zip(ids, range(n), strict=True))
     keys: dict[str, int] = {}

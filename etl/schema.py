@@ -74,8 +74,13 @@ dim_customer = Table(
     Column("matched_at", DateTime),
     Column("first_seen_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
+    # b2b | b2c | NULL, the orders' customer_type (newest given): a person is pushed to Contacts.
+    Column("customer_type", String(8)),
+    # The Sugar Contact a person is matched to (as sugar_account_id is a company's Account).
+    Column("sugar_contact_id", String(36)),
     UniqueConstraint("source", "source_customer_id"),
     Index(None, "sugar_account_id"),
+    Index(None, "sugar_contact_id"),
 )
 
 dim_product = Table(
@@ -399,6 +404,8 @@ push_log = Table(
     Column("new_values", JSON),  # {field: value} sent
     Column("error", Text),
     Column("created_at", DateTime, nullable=False),
+    # The Sugar module of account_id: Accounts | Contacts | ProspectLists… (NULL before 0008).
+    Column("module", String(16)),
     Index(None, "run_id", "status"),
     Index(None, "account_id"),
 )
@@ -406,13 +413,15 @@ push_log = Table(
 push_snapshot = Table(
     "push_snapshot",
     metadata,
-    # The last value verified in Sugar, per account and field: the base of the next diff.
+    # The last value verified in Sugar, per record (an Account or a Contact: module) and field:
+    # the base of the next diff.
     Column("account_id", String(36), primary_key=True),
     Column("field", String(64), primary_key=True),
     Column("value", Text, nullable=False),  # normalised as Sugar stores it ('' = empty)
     Column("customer_key", Id),
     Column("run_id", Id, nullable=False),
     Column("pushed_at", DateTime, nullable=False),
+    Column("module", String(16), primary_key=True, server_default="Accounts"),
 )
 
 push_followup = Table(
@@ -434,7 +443,17 @@ push_followup = Table(
     Column("error", Text),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
-    UniqueConstraint("account_id", "rule", "from_value", "to_value", "from_run_id"),
+    # The module of account_id, the follow-up's parent: Accounts | Contacts.
+    Column("parent_type", String(16), nullable=False, server_default="Accounts"),
+    UniqueConstraint(
+        "account_id",
+        "rule",
+        "from_value",
+        "to_value",
+        "from_run_id",
+        "parent_type",
+        name="uq_push_followup_transition",
+    ),
 )
 
 push_match_issue = Table(
@@ -448,6 +467,7 @@ push_match_issue = Table(
     Column("detail", Text),
     Column("run_id", Id, nullable=False),
     Column("recorded_at", DateTime, nullable=False),
+    Column("module", String(16)),  # where the customer was looked for: Accounts | Contacts
 )
 
 # --- the operational CRM (Sugar's records, extracted incrementally; etl/crm.py) ---------------

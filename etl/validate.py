@@ -40,6 +40,8 @@ PAYMENT_METHODS = frozenset(
 )
 CHANNELS = frozenset({"web", "store", "phone", "sales_rep", "marketplace", "other"})
 STATUSES = frozenset({"completed", "cancelled", "returned"})
+#: ``customer_type``: a company (b2b) or a person (b2c); any case in the file, stored lower-case.
+CUSTOMER_TYPES = frozenset({"b2b", "b2c"})
 
 # Column widths of etl/schema.py: a longer value is rejected, never truncated.
 MAX_LENGTH = {
@@ -60,6 +62,7 @@ ORDER_FIELDS = (
     "customer_email",
     "customer_city",
     "customer_country",
+    "customer_type",
     "ordered_at",
     "currency",
     "payment_method",
@@ -69,6 +72,9 @@ ORDER_FIELDS = (
     "due_at",
     "paid_at",
 )
+#: Order fields added to the format later: part of an order's digest only where the file gives
+#: them (see ``_content_hashes``).
+_HASHED_WHEN_GIVEN = ("customer_type",)
 CENT = Decimal("0.01")
 _MAX_QUANTITY = Decimal("1e11")
 _MAX_PRICE = Decimal("1e10")
@@ -96,6 +102,7 @@ class OrderBatch:
     customer_email: list[str | None]
     customer_city: list[str | None]
     customer_country: list[str | None]
+    customer_type: list[str | None]  # b2b | b2c | None
     ordered_at: npt.NDArray[np.datetime64]  # datetime64[us]
     currency: list[str]
     payment_method: list[str | None]
@@ -351,6 +358,7 @@ def _parse_header(
 
 
 _ENUMS = (
+    ("customer_type", CUSTOMER_TYPES),
     ("payment_method", PAYMENT_METHODS),
     ("channel", CHANNELS),
     ("status", STATUSES),
@@ -715,6 +723,7 @@ def _parsers(
         due_at=(day("due_at"), _sure_iso(False) if iso else None),
         paid_at=(day("paid_at"), _sure_iso(False) if iso else None),
         currency=(currency, None),
+        customer_type=(enum("customer_type", CUSTOMER_TYPES), None),
         payment_method=(enum("payment_method", PAYMENT_METHODS), None),
         channel=(enum("channel", CHANNELS), None),
         status=(status, None),
@@ -981,8 +990,15 @@ def _content_hashes(
     if not len(lines):
         return []
     header = pc.binary_join_element_wise(
-        *(_texts(checked[c], firsts) for c in ORDER_FIELDS), "\x1f"
+        *(_texts(checked[c], firsts) for c in ORDER_FIELDS if c not in _HASHED_WHEN_GIVEN),
+        "\x1f",
     )
+    for column in _HASHED_WHEN_GIVEN:
+        # Appended only where given, so adding the column to the format did not change the
+        # digest of the orders stored before (a reload would have rewritten them all).
+        given = _texts(checked[column], firsts)
+        tagged = pc.binary_join_element_wise(header, pa.scalar(column), given, "\x1f")
+        header = pc.if_else(pc.equal(given, ""), header, tagged)
     numbers = [
         pa.array(batch.line_no).cast(pa.string()),
         pa.array(batch.quantity).cast(pa.string()),

@@ -7,7 +7,8 @@ the benchmarks all name the canonical columns from here.
 from __future__ import annotations
 
 #: Every column of the canonical orders file, in the order the generator writes them, with the
-#: optional extras the ETL's dimensions take (customer city/country, product brand) and
+#: optional extras the ETL's dimensions take (customer city/country, the customer's type —
+#: ``B2B`` a company, ``B2C`` a person, pushed to Sugar's Contacts —, product brand) and
 #: ``line_amount`` (the line's amount when the file has it; else quantity x price - discount).
 CANONICAL_COLUMNS: tuple[str, ...] = (
     "order_id",
@@ -18,6 +19,7 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "customer_email",
     "customer_city",
     "customer_country",
+    "customer_type",
     "sku",
     "product_name",
     "category",

@@ -24,6 +24,6 @@ def test_migration_matches_schema(tmp_path: Path) -> None:
         assert pk == [c.name for c in schema.metadata.tables[name].primary_key.columns], name
     uniques = insp.get_unique_constraints("push_followup")
     assert [u["column_names"] for u in uniques] == [
-        ["account_id", "rule", "from_value", "to_value", "from_run_id"]
+        ["account_id", "rule", "from_value", "to_value", "from_run_id", "parent_type"]
     ]
     engine.dispose()
