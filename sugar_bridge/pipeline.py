@@ -448,6 +448,8 @@ def push_stage(ctx: StepContext) -> list[StepInfo]:
     )
     counts = info.counts()
     counts["transitions"] = sum(info.transitions.values())
+    # The persons' share (pushed to Contacts): contacts_customers, contacts_created, ...
+    counts |= {f"contacts_{k}": v for k, v in info.modules.get("Contacts", {}).items()}
     return [
         StepInfo(
             "push",

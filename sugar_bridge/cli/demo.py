@@ -56,9 +56,17 @@ def render_summary(result: DemoResult) -> None:
                if lc.get("orders_updated") else "")
         )  # fmt: skip
         failed = pc.get("failed", 0)
+        persons = (
+            f" — of which {pc.get('contacts_created', 0):,} new and "
+            f"{pc.get('contacts_updated', 0):,} changed Contacts for "
+            f"{pc.get('contacts_customers', 0):,} customers who are persons (B2C)"
+            if pc.get("contacts_customers")
+            else ""
+        )
         console.print(
             f"[bold]Night {night}[/] (as of {run.as_of}): {loaded}; pushed "
-            f"{pc.get('created', 0):,} new and {pc.get('updated', 0):,} changed accounts "
+            f"{pc.get('created', 0):,} new and {pc.get('updated', 0):,} changed records"
+            f"{persons} "
             f"({pc.get('unchanged', 0):,} unchanged, not sent; {pc.get('verified', 0):,} verified "
             f"by read-back), target lists +{pc.get('list_added', 0):,}/-"
             f"{pc.get('list_removed', 0):,}, {pc.get('tasks_created', 0):,} follow-ups "
@@ -84,6 +92,7 @@ def render_summary(result: DemoResult) -> None:
         f"  report       {result.report} (open it in a browser, no network needed)",
         f"  warehouse    {data / 'warehouse.db'} (star schema, view customer_habits)",
         f'  in Sugar     {env}sugar-bridge sandbox accounts --segment "At risk"',
+        f'               {env}sugar-bridge sandbox contacts --segment "At risk" (persons)',
         f"  run history  {env}sugar-bridge status",
         "  a real Sugar:",
         "    1. install the server extension: `sugar-bridge extension build`, then",

@@ -192,18 +192,44 @@ def accounts_command(
     as_json: JsonOption = False,
 ) -> None:
     """List the accounts in the sandbox's database (with segment/lifecycle fields when present)."""
+    _overview("Accounts", segment, limit, ids, data_dir, as_json)
+
+
+@app.command("contacts")
+@handle_errors
+def contacts_command(
+    segment: Annotated[str | None, typer.Option(help="Only contacts of this segment.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 100,
+    ids: Annotated[bool, typer.Option("--ids", help="Also show the record ids.")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where sandbox.db is (default: SUGAR_BRIDGE_DATA_DIR).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the contacts in the sandbox's database: the customers who are persons (B2C)."""
+    _overview("Contacts", segment, limit, ids, data_dir, as_json)
+
+
+def _overview(
+    module: str,
+    segment: str | None,
+    limit: int,
+    ids: bool,
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
     path = _db_path(data_dir)
     if not path.exists():
         raise SandboxError(f"no sandbox database at {path}: start `sugar-bridge sandbox` first")
     store = Store(path)
     try:
-        rows = store.accounts_overview(segment, limit)
+        rows = store.accounts_overview(segment, limit, module)
     finally:
         store.close()
     if as_json:
-        print_json({"accounts": rows})
+        print_json({module.lower(): rows})
         return
-    table = Table(title=f"Sandbox accounts ({len(rows)})")
+    table = Table(title=f"Sandbox {module.lower()} ({len(rows)})")
     columns = [c for c in (rows[0] if rows else ["id", "name"]) if ids or c != "id"]
     for column in columns:
         table.add_column(column.removesuffix("_c"), overflow="fold")

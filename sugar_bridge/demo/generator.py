@@ -167,6 +167,12 @@ class DemoCustomer:
     left: date | None = None  # churned: no order after this day
     decline_from: date | None = None  # declining: the rate falls from this day on
 
+    @property
+    def customer_type(self) -> str:
+        """The orders' ``customer_type``: B2B for a company, B2C for a person (pushed to
+        Sugar's Contacts)."""
+        return "B2B" if self.is_business else "B2C"
+
 
 @dataclass(frozen=True)
 class DemoLine:
@@ -596,6 +602,7 @@ def order_rows(orders: Iterable[DemoOrder], currency: str = "EUR") -> Iterator[l
                 o.customer.email,
                 o.customer.city,
                 o.customer.country,
+                o.customer.customer_type,
                 ln.product.sku,
                 ln.product.name,
                 ln.product.category,
@@ -616,7 +623,7 @@ def order_rows(orders: Iterable[DemoOrder], currency: str = "EUR") -> Iterator[l
 def bad_rows(end: date, currency: str = "EUR") -> list[list[str]]:
     """Rows the ETL must reject, each for one reason a person can act on (order ids ``BAD-*``)."""
     day = (end - timedelta(days=3)).isoformat()
-    ok = ["X-BAD-ROWS", "Bad Row Demo", "bad.row@example.invalid", "Lyon", "France",
+    ok = ["X-BAD-ROWS", "Bad Row Demo", "bad.row@example.invalid", "Lyon", "France", "B2C",
           "TV-LG-C4-55", "LG OLED55C4 55\" OLED evo", FLAT_SCREENS, "LG"]  # fmt: skip
     pay = ["card", "web", "completed", day, day, day]
 
@@ -661,6 +668,8 @@ def bad_rows(end: date, currency: str = "EUR") -> list[list[str]]:
             "1399.00",  # unknown status
             payment=["card", "web", "shipped", day, day, day],
         ),
+        # a customer type that is neither B2B nor B2C
+        row("BAD-0011", "1", day, [*ok[:5], "retail", *ok[6:]], "1", "1399.00"),
     ]
 
 

@@ -17,6 +17,8 @@ push:
     p_alive: null                         # drops a default
   sessions: 4                             # at most; the push adapts below it
   batch_size: 50
+  persons:                                # B2C customers: pushed to Contacts
+    customer_types: [b2c]                 # the orders' customer_type values that are persons
   target_lists: {name_pattern: "Segment: {segment}"}
   followups:
     - name: declining
@@ -163,6 +165,50 @@ class MatchConfig(BaseModel):
         return value
 
 
+class PersonsConfig(BaseModel):
+    """Which customers are persons (B2C), pushed to Sugar's Contacts rather than Accounts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        default=True, description="false: every customer is pushed to Accounts, whatever its type."
+    )
+    customer_types: list[str] = Field(
+        default_factory=lambda: ["b2c"],
+        description="customer_type values (of the orders, any case) that make a person.",
+    )
+    sources: list[str] = Field(
+        default_factory=list,
+        description="Order sources whose every customer is a person (e.g. a web shop's).",
+    )
+    untyped: Literal["account", "contact"] = Field(
+        default="account",
+        description="Customers without a customer_type (and not from `sources`) go to ...",
+    )
+    lead_source: str | None = Field(
+        default=None, description="lead_source of the contacts the push creates (e.g. Web Site)."
+    )
+
+    @field_validator("customer_types")
+    @classmethod
+    def _lower(cls, value: list[str]) -> list[str]:
+        return [v.strip().lower() for v in value]
+
+    def is_person(self, customer_type: str | None, source: str) -> bool:
+        """Whether a customer of this type (None: not given) and source is a person."""
+        if not self.enabled:
+            return False
+        if customer_type:
+            return customer_type.lower() in self.customer_types
+        if source in self.sources:
+            return True
+        return self.untyped == "contact"
+
+
+ListLink = Literal["accounts", "contacts", "leads"]
+DEFAULT_LINKS: tuple[ListLink, ...] = ("accounts", "contacts")
+
+
 class TargetListsConfig(BaseModel):
     """One Sugar target list (ProspectLists) per segment, membership reconciled both ways."""
 
@@ -175,6 +221,11 @@ class TargetListsConfig(BaseModel):
     segments: list[str] = Field(
         default_factory=lambda: list(SEGMENTS),
         description="Segments whose lists are kept even when empty (others appear when used).",
+    )
+    links: list[ListLink] = Field(
+        default_factory=lambda: list(DEFAULT_LINKS),
+        description="ProspectLists links the push manages: members of these follow the segment; "
+        "members of the others (e.g. leads marketing added) are left alone.",
     )
     page_size: int = Field(default=200, ge=10, le=1000)
     link_chunk: int = Field(default=200, ge=1, le=2000, description="Ids per set_relationship.")
@@ -237,6 +288,7 @@ class PushConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     match: MatchConfig = Field(default_factory=MatchConfig)
+    persons: PersonsConfig = Field(default_factory=PersonsConfig)
     fields: dict[str, FieldMap] = Field(default_factory=_default_fields)
     updated_field: str | None = Field(
         default="segment_updated_c",

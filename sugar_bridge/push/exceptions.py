@@ -25,11 +25,19 @@ class NoHabitsError(PushError):
 
 
 class MissingFieldsError(PushError):
-    """Mapped Accounts fields do not exist in Sugar."""
+    """Mapped fields do not exist in Sugar's Accounts (or, for persons, Contacts) module."""
 
-    def __init__(self, fields: list[str]) -> None:
+    def __init__(self, fields: list[str], module: str = "Accounts") -> None:
         self.fields = fields
+        self.module = module
+        hint = (
+            " (persons are pushed to Contacts: declare the fields under "
+            "sugar.custom_fields.Contacts too, or set push.persons.enabled: false)"
+            if module == "Contacts"
+            else ""
+        )
         super().__init__(
-            f"Sugar's Accounts module has no field {', '.join(fields)}: Sugar would drop the "
-            "values silently. Create them (`sugar-bridge provision apply`) or fix push.fields."
+            f"Sugar's {module} module has no field {', '.join(fields)}: Sugar would drop the "
+            "values silently. Create them (`sugar-bridge provision apply`) or fix push.fields"
+            f"{hint}."
         )

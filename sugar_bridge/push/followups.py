@@ -1,5 +1,8 @@
 """Follow-up actions of the commercial policy: a Task (or Call) when an account enters a stage.
 
+The parent is the customer's record: an Account, or a Contact for a person (``parent_type``
+Contacts; a Task also gets ``contact_id``, so it shows under the contact's Activities).
+
 A rule fires when the value pushed for its column moves into one of ``enters`` (compared with the
 snapshot of the last value that stuck in Sugar). Each transition is registered in
 ``push_followup`` under (account, rule, from, to, run that pushed "from") *before* Sugar is
@@ -51,6 +54,7 @@ class Trigger:
     from_run_id: int  # run that pushed from_value (0 = none)
     context: Mapping[str, Any]  # template variables
     assigned_user_id: str
+    parent_type: str = "Accounts"  # the module of account_id: Accounts | Contacts
 
 
 def detect(
@@ -101,10 +105,12 @@ def payload(trigger: Trigger, as_of: date) -> dict[str, Any]:
     values: dict[str, Any] = {
         "name": render(rule.subject, trigger.context)[:NAME_LEN],
         "description": render(rule.description, trigger.context),
-        "parent_type": "Accounts",
+        "parent_type": trigger.parent_type,
         "parent_id": trigger.account_id,
         "priority": rule.priority,
     }
+    if trigger.parent_type == "Contacts" and rule.module == "Tasks":
+        values["contact_id"] = trigger.account_id
     if trigger.assigned_user_id:
         values["assigned_user_id"] = trigger.assigned_user_id
     when = due_at(as_of, rule)
@@ -184,6 +190,7 @@ def run_followups(
             result,
             entries,
             now,
+            str(row.get("parent_type") or "Accounts"),
         )
     for trig in triggers:
         try:
@@ -197,6 +204,7 @@ def run_followups(
                     trig.account_id,
                     trig.customer_key,
                     error=f"rule {trig.rule.name}: template error: {exc}",
+                    module=trig.parent_type,
                 )
             )
             continue
@@ -212,6 +220,7 @@ def run_followups(
             payload=values,
             run_id=run_id,
             now=now,
+            parent_type=trig.parent_type,
         )
         if claim.status == "created" or claim.followup_id in retried:
             result.already += 1  # this transition's follow-up exists (or was just retried)
@@ -233,6 +242,7 @@ def run_followups(
             result,
             entries,
             now,
+            trig.parent_type,
         )
     by_module: dict[str, list[_Fresh]] = {}
     for item in fresh:
@@ -288,13 +298,21 @@ def _create_batch(
                     trig.customer_key,
                     new_values=logged,
                     error=error,
+                    module=trig.parent_type,
                 )
             )
             continue
         store.mark_followup(engine, item.followup_id, "created", None, now)
         result.created += 1
         entries.append(
-            LogEntry("task", "ok", trig.account_id, trig.customer_key, new_values=logged)
+            LogEntry(
+                "task",
+                "ok",
+                trig.account_id,
+                trig.customer_key,
+                new_values=logged,
+                module=trig.parent_type,
+            )
         )
 
 
@@ -311,6 +329,7 @@ def _attempt(
     result: FollowupResult,
     entries: list[LogEntry],
     now: datetime,
+    parent_type: str,
 ) -> None:
     try:
         result.writes += _create(client, module, record_id, values, check_first)
@@ -325,6 +344,7 @@ def _attempt(
                 customer_key,
                 new_values={"module": module, "id": record_id, "name": values.get("name")},
                 error=str(exc),
+                module=parent_type,
             )
         )
         return
@@ -337,5 +357,6 @@ def _attempt(
             account_id,
             customer_key,
             new_values={"module": module, "id": record_id, "name": values.get("name")},
+            module=parent_type,
         )
     )

@@ -1,9 +1,12 @@
 """One Sugar target list (ProspectLists) per segment, membership reconciled both ways.
 
-Marketing runs a campaign on "At risk" directly in Sugar: the list holds exactly the accounts of
-that segment. Members are read with ``get_relationships`` (paged), the differences added and
-removed with ``set_relationship`` (``delete: 1`` to remove), then read again: ``created: 1`` is no
-proof (Sugar answers it for ids that do not exist). A night without segment changes sends no write.
+Marketing runs a campaign on "At risk" directly in Sugar: the list holds exactly the customers of
+that segment — companies through the list's ``accounts`` link, persons through its ``contacts``
+link (campaigns e-mail people); a list holds ``leads`` too (``target_lists.links`` says which
+links the push manages; members of the others, e.g. leads marketing added, are left alone).
+Members are read per link with ``get_relationships`` (paged), the differences added and removed
+with ``set_relationship`` (``delete: 1`` to remove), then read again: ``created: 1`` is no proof
+(Sugar answers it for ids that do not exist). A night without segment changes sends no write.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from sugar_bridge.push.store import LogEntry
 
 log = logging.getLogger(__name__)
 
-LINK = "accounts"
+#: The ProspectLists link of each module a list can hold (names as Sugar spells them).
+LINK_MODULE: dict[str, str] = {"accounts": "Accounts", "contacts": "Contacts", "leads": "Leads"}
+
+Members = Mapping[str, Mapping[str, set[str]]]
+"""``{segment: {link: record ids}}``: who each segment's list must hold, per link."""
 
 
 @dataclass
@@ -52,20 +59,21 @@ def _chunks(ids: Sequence[str], size: int) -> list[Sequence[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _members(lists: Module, list_id: str, page_size: int) -> set[str]:
-    """Ids of the accounts in a target list (Sugar method ``get_relationships``, paged)."""
-    return {str(r["id"]) for r in lists.related(list_id, LINK, fields=["id"], page_size=page_size)}
+def _members(lists: Module, list_id: str, link: str, page_size: int) -> set[str]:
+    """Ids of the records in a target list's ``link`` (``get_relationships``, paged)."""
+    return {str(r["id"]) for r in lists.related(list_id, link, fields=["id"], page_size=page_size)}
 
 
 def reconcile_lists(
     client: SugarClient,
     config: TargetListsConfig,
-    members: Mapping[str, set[str]],
+    members: Members,
     *,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ListsResult:
-    """Make each segment's target list hold exactly ``members[segment]`` (account ids).
+    """Make each segment's target list hold exactly ``members[segment][link]`` in each managed
+    link (``config.links``: accounts, contacts, leads).
 
     Lists are found by name among all ProspectLists (get_entry_list, no query string to build),
     created when missing (set_entry with a client id and new_with_id), and lists named after the
@@ -87,8 +95,10 @@ def reconcile_lists(
     ordered = sorted(segments)
     for done, segment in enumerate(ordered, 1):
         name = config.name_pattern.format(segment=segment)
-        wanted = set(members.get(segment, set()))
-        result.sizes[name] = len(wanted)
+        wanted: dict[str, set[str]] = {
+            link: set(members.get(segment, {}).get(link, set())) for link in config.links
+        }
+        result.sizes[name] = sum(len(ids) for ids in wanted.values())
         try:
             _reconcile_one(lists, config, name, existing.get(name), wanted, result, dry_run)
         except SugarError as exc:
@@ -101,6 +111,7 @@ def reconcile_lists(
                     existing.get(name),
                     new_values={"list": name},
                     error=str(exc),
+                    module="ProspectLists",
                 )
             )
         if progress is not None:
@@ -113,18 +124,17 @@ def _reconcile_one(
     config: TargetListsConfig,
     name: str,
     list_id: str | None,
-    wanted: set[str],
+    wanted: Mapping[str, set[str]],
     result: ListsResult,
     dry_run: bool,
 ) -> None:
-    """Create the list if needed (``set_entry``), add and remove members (``set_relationship``),
-    then read the members back (``get_relationships``) and log each change as ok or failed."""
+    """Create the list if needed (``set_entry``), then reconcile each managed link."""
     if list_id is None:
-        if not wanted:
+        if not any(wanted.values()):
             return  # no list and nobody to put in it: nothing to create yet
         if dry_run:
             result.lists_created += 1
-            result.added += len(wanted)
+            result.added += sum(len(ids) for ids in wanted.values())
             return
         list_id = lists.create(
             {
@@ -135,9 +145,28 @@ def _reconcile_one(
         )
         result.writes += 1
         result.lists_created += 1
-        current: set[str] = set()
-    else:
-        current = _members(lists, list_id, config.page_size)
+        for link, ids in wanted.items():
+            _reconcile_link(lists, config, name, list_id, link, ids, set(), result, dry_run)
+        return
+    for link, ids in wanted.items():
+        current = _members(lists, list_id, link, config.page_size)
+        _reconcile_link(lists, config, name, list_id, link, ids, current, result, dry_run)
+
+
+def _reconcile_link(
+    lists: Module,
+    config: TargetListsConfig,
+    name: str,
+    list_id: str,
+    link: str,
+    wanted: set[str],
+    current: set[str],
+    result: ListsResult,
+    dry_run: bool,
+) -> None:
+    """Add and remove the members of one link (``set_relationship``), then read them back
+    (``get_relationships``) and log each change as ok or failed."""
+    module = LINK_MODULE[link]
     to_add = sorted(wanted - current)
     to_remove = sorted(current - wanted)
     if dry_run:
@@ -145,14 +174,14 @@ def _reconcile_one(
         result.removed += len(to_remove)
         return
     for chunk in _chunks(to_add, config.link_chunk):
-        lists.link(list_id, LINK, chunk)
+        lists.link(list_id, link, chunk)
         result.writes += 1
     for chunk in _chunks(to_remove, config.link_chunk):
-        lists.unlink(list_id, LINK, chunk)
+        lists.unlink(list_id, link, chunk)
         result.writes += 1
     if not to_add and not to_remove:
         return
-    after = _members(lists, list_id, config.page_size)
+    after = _members(lists, list_id, link, config.page_size)
     for account_id in to_add:
         ok = account_id in after
         result.added += ok
@@ -164,6 +193,7 @@ def _reconcile_one(
                 account_id,
                 new_values={"list": name},
                 error=None if ok else "not a member when read back",
+                module=module,
             )
         )
     for account_id in to_remove:
@@ -177,5 +207,6 @@ def _reconcile_one(
                 account_id,
                 old_values={"list": name},
                 error=None if ok else "still a member when read back",
+                module=module,
             )
         )

@@ -34,6 +34,8 @@ class Customer:
     match_method: str | None = None
     city: str | None = None  # the order system's, for the billing address of a created account
     country: str | None = None
+    customer_type: str | None = None  # b2b | b2c | None, from the orders
+    sugar_contact_id: str | None = None  # the Contact matched earlier, for a person
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The push: segments and habits from the warehouse into Sugar accounts, lists and tasks.
 
 ``push_segments`` is the library entry point (the ``segments push`` command and the sync pipeline
-call it). Steps, each visible in the returned :class:`PushRunInfo`:
+call it). Companies go to Sugar's Accounts and persons (B2C customers, ``push.persons``) to its
+Contacts; steps 1–3 run once per module, with the same machinery. Steps, each visible in the
+returned :class:`PushRunInfo`:
 
 1. read the customers with statistics (``customer_habits``) and Sugar's accounts;
 2. match them (external id → email → name), record matches in ``dim_customer``, list the
@@ -24,7 +26,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -41,20 +43,23 @@ from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.diff import FieldSpec, changed_fields, desired_values, resolve_fields
 from sugar_bridge.push.exceptions import MissingFieldsError
 from sugar_bridge.push.followups import Trigger, detect, run_followups
-from sugar_bridge.push.lists import reconcile_lists
+from sugar_bridge.push.lists import Members, reconcile_lists
 from sugar_bridge.push.match import Account, MatchResult, match_customers
 from sugar_bridge.push.store import CustomerRow, LogEntry, Pushed
 from sugar_bridge.push.sugar_io import (
     Expect,
     RowResult,
     WriteRow,
-    read_accounts,
+    read_records,
     write_batch,
     write_batch_bulk,
 )
 from sugar_bridge.push.values import sugar_datetime
 
 log = logging.getLogger(__name__)
+
+#: Modules the extension's ``bridge_save_records`` refuses (SAVE_REFUSED_MODULES of its PHP).
+BULK_REFUSED_MODULES = frozenset({"Users", "Employees", "Contacts"})
 
 #: ``push.sessions: auto``: the most sessions the push may adapt up to.
 AUTO_MAX_SESSIONS = 4
@@ -97,6 +102,8 @@ class PushRunInfo:
     # How the accounts were written: method, AOD, the sessions chosen and why (WritePlan.details)
     writes: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # said in the run's details and the CLI
+    # Per Sugar module (Accounts, Contacts): customers, matched, created, updated, ...
+    modules: dict[str, dict[str, int]] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -111,6 +118,46 @@ class PushRunInfo:
             for k, v in asdict(self).items()
             if isinstance(v, int) and not isinstance(v, bool) and k != "run_id"
         }
+
+    def contacts(self, counter: str) -> int:
+        """One counter (e.g. ``created``) for the persons pushed to Contacts."""
+        return self.modules.get("Contacts", {}).get(counter, 0)
+
+
+#: The counters kept per module in ``PushRunInfo.modules``.
+MODULE_COUNTERS = ("matched", "ambiguous", "unmatched", "created", "updated", "unchanged", "failed")
+
+#: Sugar module -> its link on ProspectLists (target lists).
+LIST_LINK = {"Accounts": "accounts", "Contacts": "contacts"}
+
+
+def module_of(config: PushConfig, row: CustomerRow) -> str:
+    """``Contacts`` for a person (``push.persons``), else ``Accounts``."""
+    person = config.persons.is_person(row.customer.customer_type, row.source)
+    return "Contacts" if person else "Accounts"
+
+
+def split_name(name: str | None) -> tuple[str, str]:
+    """``(first_name, last_name)`` of a person's name as order systems give it ("Marie Dupont",
+    "Jean de La Fontaine" → "Jean", "de La Fontaine"); a single word is a last name (Sugar
+    requires one)."""
+    words = (name or "").split()
+    if len(words) < 2:
+        return "", " ".join(words)
+    return words[0], " ".join(words[1:])
+
+
+def _by_module(config: PushConfig, rows: list[CustomerRow]) -> dict[str, list[CustomerRow]]:
+    """The customers per Sugar module, each carrying the record matched earlier in that module
+    (``sugar_account_id`` of the matcher holds a person's ``sugar_contact_id``)."""
+    out: dict[str, list[CustomerRow]] = {"Accounts": [], "Contacts": []}
+    for row in rows:
+        module = module_of(config, row)
+        if module == "Contacts":
+            customer = replace(row.customer, sugar_account_id=row.customer.sugar_contact_id)
+            row = replace(row, customer=customer)
+        out[module].append(row)
+    return out
 
 
 def _now() -> datetime:
@@ -218,29 +265,39 @@ def match_accounts(engine: Engine, client_factory: ClientFactory, config: PushCo
     now = _now()
     with run_ledger(engine, "push", source="match", started_at=now) as run:
         rows, _ = store.load_customers(engine, config.match.external_id_format)
+        info = PushRunInfo(run_id=run.run_id, as_of=now.date(), dry_run=False, full=False)
+        out = MatchInfo(run_id=run.run_id, customers=len(rows))
+        methods: Counter[str] = Counter()
+        issues: list[dict[str, Any]] = []
         client = client_factory()
         try:
-            accounts = read_accounts(client.module("Accounts"), config.match.external_id_field)
+            for module, part in _by_module(config, rows).items():
+                if not part:
+                    continue
+                records = read_records(client, module, config.match.external_id_field)
+                result = _match(config, module, part, records)
+                by_key = {r.customer.customer_key: r for r in part}
+                by_id = {a.id: a for a in records}
+                issues += _record_match(engine, config, info, result, by_key, by_id, now, module)
+                out.accounts += len(records)
+                out.new_matches += sum(1 for m in result.matches.values() if m.new)
+                methods.update(m.method for m in result.matches.values())
         finally:
             client.close()
-        result = match_customers(
-            [r.customer for r in rows], accounts, config.match.order, config.match.name_suffixes
-        )
-        info = PushRunInfo(run_id=run.run_id, as_of=now.date(), dry_run=False, full=False)
-        by_key = {r.customer.customer_key: r for r in rows}
-        _record_match(engine, config, info, result, by_key, {a.id: a for a in accounts}, now)
-        out = MatchInfo(
-            run_id=run.run_id,
-            customers=len(rows),
-            accounts=len(accounts),
-            matched=info.matched,
-            new_matches=sum(1 for m in result.matches.values() if m.new),
-            ambiguous=info.ambiguous,
-            unmatched=info.unmatched,
-            by_method=dict(Counter(m.method for m in result.matches.values())),
-        )
+        store.replace_match_issues(engine, run.run_id, issues, now)
+        out.matched, out.ambiguous, out.unmatched = info.matched, info.ambiguous, info.unmatched
+        out.by_method = dict(methods)
         run.details = asdict(out)
     return out
+
+
+def _match(
+    config: PushConfig, module: str, rows: list[CustomerRow], records: list[Account]
+) -> MatchResult:
+    """Match ``rows`` to ``module``'s records: a person's name is compared as written (the
+    legal-form words are for companies)."""
+    suffixes = config.match.name_suffixes if module == "Accounts" else ()
+    return match_customers([r.customer for r in rows], records, config.match.order, suffixes)
 
 
 def _details(info: PushRunInfo) -> dict[str, Any]:
@@ -251,6 +308,7 @@ def _details(info: PushRunInfo) -> dict[str, Any]:
         "sugar_calls": info.sugar_calls,
         "writes": info.writes,
         "warnings": info.warnings,
+        "modules": info.modules,
         "list_failed": info.list_failed,
         "tasks_failed": info.tasks_failed,
     }
@@ -265,6 +323,19 @@ class _Timer:
         now = time.perf_counter()
         self.info.timings[step] = round(now - self.last, 3)
         self.last = now
+
+
+@dataclass
+class _Target:
+    """One Sugar module's share of a run: its customers, records, match and plan."""
+
+    module: str  # Accounts | Contacts
+    rows: list[CustomerRow]
+    specs: list[FieldSpec]
+    by_id: dict[str, Account]
+    snapshot: dict[str, dict[str, Pushed]]
+    desired_all: dict[int, dict[str, str]]
+    record_of: dict[int, str]  # customer_key -> record id in Sugar (matched or created now)
 
 
 def _run(
@@ -287,52 +358,37 @@ def _run(
     info.customers = len(rows)
     main = client_factory()
     try:
-        specs = _resolve(main, config)
         warning = store.clv_warning(engine)
-        held = [s.field for s in specs if s.column in store.CLV_COLUMNS]
-        if warning and held:
-            # Never pushed silently: the model fields keep their values in Sugar.
-            specs = [s for s in specs if s.column not in store.CLV_COLUMNS]
-            info.warnings.append(f"{warning}: {', '.join(held)} not pushed")
-            log.warning("%s: %s not pushed", warning, ", ".join(held))
-        accounts = read_accounts(main.module("Accounts"), config.match.external_id_field)
-        timer.lap("read")
-        result = match_customers(
-            [r.customer for r in rows], accounts, config.match.order, config.match.name_suffixes
-        )
-        by_key = {r.customer.customer_key: r for r in rows}
-        by_id = {a.id: a for a in accounts}
-        _record_match(engine, config, info, result, by_key, by_id, now)
-        timer.lap("match")
+        targets: list[_Target] = []
+        issues: list[dict[str, Any]] = []
+        for module, part in _by_module(config, rows).items():
+            if not part:
+                continue
+            before = _module_counts(info)
+            target, found = _push_module(
+                engine, client_factory, main, config, info, module, part, warning, now, progress
+            )
+            targets.append(target)
+            issues += found
+            info.modules[module] = {"customers": len(part)} | {
+                k: v - before[k] for k, v in _module_counts(info).items()
+            }
+        if not info.dry_run:
+            store.replace_match_issues(engine, info.run_id, issues, now)
+        if not info.dry_run and info.modules.get("Contacts"):
+            log.info(
+                "push: %d persons pushed to Contacts (%d matched, %d created)",
+                info.modules["Contacts"]["customers"],
+                info.modules["Contacts"]["matched"],
+                info.modules["Contacts"]["created"],
+            )
+        timer.last = time.perf_counter()
 
-        snapshot = store.load_snapshot(engine)
-        stamp = sugar_datetime(now)
-        plan, desired_all = _plan(config, specs, rows, result, snapshot, info, stamp)
-        _dry_run_report(config, specs, plan, info)
-        timer.lap("diff")
-
-        results: list[RowResult] = []
-        if not info.dry_run and plan.rows:
-            how = write_plan(main, config)
-            results = _write(engine, client_factory, config, how, plan, info, now, progress)
-        if plan.entries and not info.dry_run:
-            store.write_log(engine, info.run_id, plan.entries, now)
-        timer.lap("write")
-
-        # Accounts that exist in Sugar now: matched ones, and created ones that were read back.
-        account_of = {k: m.account_id for k, m in result.matches.items()}
-        created_now = {
-            r.row.customer_key: r.account_id
-            for r in results
-            if r.row.account_id is None and r.found and r.account_id
-        }
-        account_of.update({k: v for k, v in created_now.items() if v})
-
-        if config.target_lists.enabled:
-            _lists(main, config, specs, rows, account_of, desired_all, info, engine, now, progress)
+        if config.target_lists.enabled and targets:
+            _lists(main, config, targets, info, engine, now, progress)
             timer.lap("lists")
         if config.followups:
-            triggers = _triggers(config, specs, by_key, by_id, account_of, desired_all, snapshot)
+            triggers = [t for target in targets for t in _triggers(config, target)]
             # Follow-ups in bulk where the extension has it (bridge_info: one read, only when a
             # rule fired).
             bulk = (
@@ -361,16 +417,79 @@ def _run(
         main.close()
 
 
-def _resolve(client: SugarClient, config: PushConfig) -> list[FieldSpec]:
-    """Field specs with Sugar's types (Sugar method ``get_module_fields``); refuses to push into
-    fields Sugar does not have."""
+def _module_counts(info: PushRunInfo) -> dict[str, int]:
+    return {k: int(getattr(info, k)) for k in MODULE_COUNTERS}
+
+
+def _push_module(
+    engine: Engine,
+    client_factory: ClientFactory,
+    main: SugarClient,
+    config: PushConfig,
+    info: PushRunInfo,
+    module: str,
+    rows: list[CustomerRow],
+    clv_warning: str | None,
+    now: datetime,
+    progress: Progress | None,
+) -> tuple[_Target, list[dict[str, Any]]]:
+    """Steps 1–3 for one module: read its records, match, diff, write and verify. Returns the
+    module's state for lists and follow-ups, and its match issues."""
+    timer = _Timer(info)
+    lap = "" if module == "Accounts" else f"{module.lower()}_"
+    specs = _resolve(main, config, module)
+    held = [s.field for s in specs if s.column in store.CLV_COLUMNS]
+    if clv_warning and held:
+        # Never pushed silently: the model fields keep their values in Sugar.
+        specs = [s for s in specs if s.column not in store.CLV_COLUMNS]
+        said = f"{clv_warning}: {', '.join(held)} not pushed"
+        if said not in info.warnings:
+            info.warnings.append(said)
+            log.warning("%s", said)
+    records = read_records(main, module, config.match.external_id_field)
+    timer.lap(f"{lap}read")
+    result = _match(config, module, rows, records)
+    by_key = {r.customer.customer_key: r for r in rows}
+    by_id = {a.id: a for a in records}
+    issues = _record_match(engine, config, info, result, by_key, by_id, now, module)
+    timer.lap(f"{lap}match")
+
+    snapshot = store.load_snapshot(engine, module)
+    stamp = sugar_datetime(now)
+    plan, desired_all = _plan(config, specs, rows, result, snapshot, info, stamp, module)
+    _dry_run_report(config, specs, plan, info)
+    timer.lap(f"{lap}diff")
+
+    results: list[RowResult] = []
+    if not info.dry_run and plan.rows:
+        how = write_plan(main, config, module)
+        results = _write(engine, client_factory, config, how, plan, info, now, progress, module)
+    if plan.entries and not info.dry_run:
+        store.write_log(engine, info.run_id, plan.entries, now)
+    timer.lap(f"{lap}write")
+
+    # Records that exist in Sugar now: matched ones, and created ones that were read back.
+    record_of = {k: m.account_id for k, m in result.matches.items()}
+    record_of.update(
+        {
+            r.row.customer_key: r.account_id
+            for r in results
+            if r.row.account_id is None and r.found and r.account_id
+        }
+    )
+    return _Target(module, rows, specs, by_id, snapshot, desired_all, record_of), issues
+
+
+def _resolve(client: SugarClient, config: PushConfig, module: str = "Accounts") -> list[FieldSpec]:
+    """Field specs with Sugar's types (Sugar method ``get_module_fields`` of ``module``); refuses
+    to push into fields Sugar does not have."""
     wanted = [m.field for m in config.fields.values()] + [config.match.external_id_field]
     if config.updated_field:
         wanted.append(config.updated_field)
-    known = client.module("Accounts").fields(wanted).module_fields
+    known = client.module(module).fields(wanted).module_fields
     missing = [f for f in wanted if f not in known]
     if missing:
-        raise MissingFieldsError(missing)
+        raise MissingFieldsError(missing, module)
     return resolve_fields(config, known)
 
 
@@ -382,10 +501,13 @@ def _record_match(
     by_key: dict[int, CustomerRow],
     by_id: dict[str, Account],
     now: datetime,
-) -> None:
-    info.matched = len(result.matches)
-    info.ambiguous = len(result.ambiguous)
-    info.unmatched = len(result.unmatched) - info.ambiguous
+    module: str = "Accounts",
+) -> list[dict[str, Any]]:
+    """Count the match in ``info``, record new matches (and lost ones) in ``dim_customer``;
+    returns the match issues (for ``push_match_issue``, replaced once for every module)."""
+    info.matched += len(result.matches)
+    info.ambiguous += len(result.ambiguous)
+    info.unmatched += len(result.unmatched) - len(result.ambiguous)
     issues = []
     for u in result.unmatched.values():
         if u.reason == "no_account" and config.match.unmatched != "report":
@@ -396,6 +518,7 @@ def _record_match(
                 "reason": u.reason,
                 "method": u.method,
                 "detail": u.detail,
+                "module": module,
                 "candidates": [
                     {
                         "id": i,
@@ -409,16 +532,16 @@ def _record_match(
             }
         )
     if info.dry_run:
-        return
+        return issues
     changes: list[tuple[int, str | None, str | None]] = []
     for key, match in result.matches.items():
         if match.new:
             changes.append((key, match.account_id, match.method))
     for key in result.unmatched:
-        if by_key[key].customer.sugar_account_id:  # its account is gone or now ambiguous
+        if by_key[key].customer.sugar_account_id:  # its record is gone or now ambiguous
             changes.append((key, None, None))
-    store.record_matches(engine, changes, now)
-    store.replace_match_issues(engine, info.run_id, issues, now)
+    store.record_matches(engine, changes, now, module)
+    return issues
 
 
 def _plan(
@@ -429,8 +552,10 @@ def _plan(
     snapshot: dict[str, dict[str, Pushed]],
     info: PushRunInfo,
     stamp: str,
+    module: str = "Accounts",
 ) -> tuple[_Plan, dict[int, dict[str, str]]]:
-    """The rows to write, and every customer's desired values (for lists and follow-ups)."""
+    """The rows to write in ``module``, and every customer's desired values (for lists and
+    follow-ups)."""
     plan = _Plan()
     desired_all: dict[int, dict[str, str]] = {}
     ext_field = config.match.external_id_field
@@ -455,6 +580,7 @@ def _plan(
                     match.account_id if match else None,
                     key,
                     error=str(exc),
+                    module=module,
                 )
             )
             continue
@@ -494,26 +620,53 @@ def _plan(
                 )
             )
         else:
-            values = {
-                "name": row.customer.name or row.customer.external_id,
-                "account_type": config.match.account_type,
-                **desired,
-            }
-            if row.customer.email:
-                values["email1"] = row.customer.email
-            # Where the orders say: an account the push creates shows its town and country in
-            # Sugar's list and detail views (an existing account's address is the reps' to keep).
-            if row.customer.city:
-                values["billing_address_city"] = row.customer.city
-            if row.customer.country:
-                values["billing_address_country"] = row.customer.country
-            if config.match.assigned_user_id:
-                values["assigned_user_id"] = config.match.assigned_user_id
+            values = _create_values(config, row, module) | desired
+            owner = owner_for_new(config, row, module)
+            if owner:
+                values["assigned_user_id"] = owner
             if config.updated_field:
                 values[config.updated_field] = stamp
             plan.old[key] = dict.fromkeys(desired)
             plan.rows.append(WriteRow(key, None, values, expect(desired, values)))
     return plan, desired_all
+
+
+def _create_values(config: PushConfig, row: CustomerRow, module: str) -> dict[str, Any]:
+    """What a record the push creates starts with, besides the mapped values: the name, the
+    e-mail and, where the orders say, the town and country (shown in Sugar's list and detail
+    views; an existing record's address is the reps' to keep)."""
+    customer = row.customer
+    values: dict[str, Any]
+    if module == "Contacts":
+        first, last = split_name(customer.name)
+        values = {"first_name": first, "last_name": last or customer.external_id}
+        city, country = "primary_address_city", "primary_address_country"
+        if config.persons.lead_source:
+            values["lead_source"] = config.persons.lead_source
+    else:
+        values = {
+            "name": customer.name or customer.external_id,
+            "account_type": config.match.account_type,
+        }
+        city, country = "billing_address_city", "billing_address_country"
+    if customer.email:
+        values["email1"] = customer.email
+    if customer.city:
+        values[city] = customer.city
+    if customer.country:
+        values[country] = customer.country
+    return values
+
+
+def owner_for_new(config: PushConfig, row: CustomerRow, module: str) -> str | None:
+    """The owner (``assigned_user_id``) of a record the push creates, None for Sugar's default
+    (the API user).
+
+    The seam for an owner policy: today ``push.match.assigned_user_id`` for Accounts and Contacts
+    alike; a rule choosing by the customer (country, segment, ...) replaces this one function.
+    """
+    del row, module  # the same owner for every new record, whatever the customer or module
+    return config.match.assigned_user_id
 
 
 def _dry_run_report(
@@ -551,28 +704,39 @@ def _dry_run_report(
 class WritePlan:
     """How a run writes its accounts: the batch function and the session controller."""
 
-    write: Callable[[SugarClient, list[WriteRow]], list[RowResult]]
+    write: Callable[[SugarClient, list[WriteRow], str], list[RowResult]]  # (client, rows, module)
     concurrency: AdaptiveConcurrency
     details: dict[str, Any]
 
 
-def write_plan(client: SugarClient, config: PushConfig) -> WritePlan:
-    """The write method and session controller for this Sugar (``bridge_info``, maybe two reads).
+def write_plan(client: SugarClient, config: PushConfig, module: str = "Accounts") -> WritePlan:
+    """The write method and session controller for this Sugar and ``module`` (``bridge_info``,
+    maybe two reads).
 
     ``bridge_save_records`` where the extension has it (``write_method: auto``), else
-    ``set_entries``. Sessions adapt up to ``push.sessions`` — except where every save is
-    indexed by AOD under its lock (``set_entries`` on a Sugar whose AOD is on, or cannot be told
-    off), where more sessions are slower than one: there it is one.
+    ``set_entries`` — always for Contacts, which the extension refuses: Sugar's ``set_entries``
+    gives a contact semantics a plain save has not (a duplicate check by e-mail and last name
+    for a record without an id, an account made from ``account_name``; the push sends neither,
+    its creates carry their own ids). Sessions adapt up to ``push.sessions`` — except where every
+    save is indexed by AOD under its lock (``set_entries`` on a Sugar whose AOD is on, or cannot
+    be told off), where more sessions are slower than one: there it is one.
     """
     maximum = AUTO_MAX_SESSIONS if config.sessions == "auto" else config.sessions
     support = bulk_support(client)
-    bulk = config.write_method == "auto" and support.available
+    refused = module in BULK_REFUSED_MODULES
+    bulk = config.write_method == "auto" and support.available and not refused
     aod = support.aod_enabled
     if aod is None and not bulk and maximum > 1:
         aod = aod_indexing(client)
     details: dict[str, Any] = {
         "method": "bridge_save_records" if bulk else "set_entries",
-        "why": support.reason if config.write_method == "auto" else "push.write_method",
+        "why": (
+            "push.write_method"
+            if config.write_method != "auto"
+            else f"the extension refuses {module}"
+            if refused
+            else support.reason
+        ),
         "aod": {True: "on", False: "off", None: "unknown"}[aod],
         "index_deferred": bool(bulk and aod),
     }
@@ -596,10 +760,10 @@ def write_plan(client: SugarClient, config: PushConfig) -> WritePlan:
     )
     verify = config.verify
 
-    def write(c: SugarClient, rows: list[WriteRow]) -> list[RowResult]:
+    def write(c: SugarClient, rows: list[WriteRow], module: str) -> list[RowResult]:
         if bulk:
-            return write_batch_bulk(c, rows, verify=verify)
-        return write_batch(c, rows, verify=verify)
+            return write_batch_bulk(c, rows, verify=verify, module=module)
+        return write_batch(c, rows, verify=verify, module=module)
 
     return WritePlan(write, concurrency, details)
 
@@ -621,9 +785,10 @@ def _write(
     info: PushRunInfo,
     now: datetime,
     progress: Progress | None,
+    module: str = "Accounts",
 ) -> list[RowResult]:
-    """Write the planned rows in batches over the session pool (as many at once as ``how``'s
-    controller says); log and snapshot per batch."""
+    """Write the planned rows into ``module`` in batches over the session pool (as many at once
+    as ``how``'s controller says); log and snapshot per batch."""
     batches = [
         plan.rows[i : i + config.batch_size] for i in range(0, len(plan.rows), config.batch_size)
     ]
@@ -632,7 +797,11 @@ def _write(
     size = max(1, min(how.concurrency.maximum, len(batches)))
     with SessionPool(client_factory, size) as pool:
         outcomes = pool.adaptive_outcomes(
-            how.write, batches, how.concurrency, weight=len, failed=_batch_failed
+            lambda c, rows: how.write(c, rows, module),
+            batches,
+            how.concurrency,
+            weight=len,
+            failed=_batch_failed,
         )
         for outcome in outcomes:
             info.sugar_writes += 1
@@ -666,46 +835,53 @@ def _write(
                         new_values,
                         res.error,
                         res.stuck if res.found else None,
+                        module,
                     )
                 )
             store.write_log(engine, info.run_id, entries, now)
             if matched_created:
-                store.record_matches(engine, matched_created, now)
+                store.record_matches(engine, matched_created, now, module)
             all_results.extend(results)
             done += len(outcome.item)
             if progress is not None:
                 progress("write", done, len(plan.rows))
-    info.sugar_calls = pool.stats()
-    info.writes = how.details | {"sessions": how.concurrency.summary()}
+    info.sugar_calls = sum_stats([info.sugar_calls, pool.stats()])
+    writes = how.details | {"sessions": how.concurrency.summary()}
+    if module == "Accounts" or not info.writes:
+        info.writes = writes
+    else:
+        info.writes[module] = writes
     return all_results
 
 
 def _lists(
     client: SugarClient,
     config: PushConfig,
-    specs: list[FieldSpec],
-    rows: list[CustomerRow],
-    account_of: dict[int, str],
-    desired_all: dict[int, dict[str, str]],
+    targets: list[_Target],
     info: PushRunInfo,
     engine: Engine,
     now: datetime,
     progress: Progress | None,
 ) -> None:
+    """Step 4: each segment's list holds its companies (link ``accounts``) and its persons
+    (link ``contacts``)."""
     column = config.target_lists.column
-    members: dict[str, set[str]] = defaultdict(set)
-    for row in rows:
-        key = row.customer.customer_key
-        account_id = account_of.get(key)
-        if account_id is None or key not in desired_all:
-            continue
-        segment = row.habits.get(column)
-        if segment:
-            members[str(segment)].add(account_id)
+    members: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for target in targets:
+        link = LIST_LINK[target.module]
+        for row in target.rows:
+            key = row.customer.customer_key
+            record_id = target.record_of.get(key)
+            if record_id is None or key not in target.desired_all:
+                continue
+            segment = row.habits.get(column)
+            if segment:
+                members[str(segment)][link].add(record_id)
+    wanted: Members = members
     res = reconcile_lists(
         client,
         config.target_lists,
-        members,
+        wanted,
         dry_run=info.dry_run,
         progress=(lambda d, t: progress("lists", d, t)) if progress else None,
     )
@@ -715,51 +891,51 @@ def _lists(
         store.write_log(engine, info.run_id, res.entries, now)
 
 
-def _triggers(
-    config: PushConfig,
-    specs: list[FieldSpec],
-    by_key: dict[int, CustomerRow],
-    by_id: dict[str, Account],
-    account_of: dict[int, str],
-    desired_all: dict[int, dict[str, str]],
-    snapshot: dict[str, dict[str, Pushed]],
-) -> list[Trigger]:
-    """The follow-up rules that fire, per account in Sugar (matched, or created by this run:
-    those have no pushed history, so only ``on_first_push`` rules fire for them)."""
-    spec_of = {s.column: s for s in specs}
+def _triggers(config: PushConfig, target: _Target) -> list[Trigger]:
+    """The follow-up rules that fire, per record of ``target``'s module in Sugar (matched, or
+    created by this run: those have no pushed history, so only ``on_first_push`` rules fire for
+    them)."""
+    spec_of = {s.column: s for s in target.specs}
+    by_key = {r.customer.customer_key: r for r in target.rows}
     out = []
-    for key, account_id in account_of.items():
-        desired = desired_all.get(key)
+    for key, record_id in target.record_of.items():
+        desired = target.desired_all.get(key)
         if desired is None:
             continue
-        account = by_id.get(account_id)
+        record = target.by_id.get(record_id)
         row = by_key[key]
         for rule in config.followups:
-            spec = spec_of[rule.column]
+            spec = spec_of.get(rule.column)
+            if spec is None:  # a model field held back this run (clv_warning)
+                continue
             new_value = desired.get(spec.field, "")
-            fired = detect(rule, spec, new_value, snapshot.get(account_id, {}).get(spec.field))
+            previous = target.snapshot.get(record_id, {}).get(spec.field)
+            fired = detect(rule, spec, new_value, previous)
             if fired is None:
                 continue
             from_value, from_run = fired
             context = dict(row.habits) | {
-                "account_name": account.name if account else (row.customer.name or ""),
-                "account_id": account_id,
+                "account_name": record.name if record else (row.customer.name or ""),
+                "account_id": record_id,
+                "module": target.module,
                 "customer_id": row.source_customer_id,
                 "external_id": row.customer.external_id,
                 "rule": rule.name,
                 "old_value": spec.label(from_value) if from_value else "",
                 "new_value": spec.label(new_value),
             }
+            owner = record.assigned_user_id if record else None
             out.append(
                 Trigger(
                     rule,
-                    account_id,
+                    record_id,
                     key,
                     from_value,
                     new_value,
                     from_run,
                     context,
-                    account.assigned_user_id if account else (config.match.assigned_user_id or ""),
+                    owner or owner_for_new(config, row, target.module) or "",
+                    target.module,
                 )
             )
     return out

@@ -117,6 +117,8 @@ def load_customers(
         dim_customer.c.country.label("dc_country"),
         dim_customer.c.sugar_account_id.label("dc_sugar_account_id"),
         dim_customer.c.match_method.label("dc_match_method"),
+        dim_customer.c.customer_type.label("dc_customer_type"),
+        dim_customer.c.sugar_contact_id.label("dc_sugar_contact_id"),
     ]
     stmt = (
         select(*dim_cols, *habits.c)
@@ -148,6 +150,8 @@ def load_customers(
                 country=rec["dc_country"],
                 sugar_account_id=rec["dc_sugar_account_id"],
                 match_method=rec["dc_match_method"],
+                customer_type=rec["dc_customer_type"],
+                sugar_contact_id=rec["dc_sugar_contact_id"],
             )
             rows.append(CustomerRow(customer, source, source_id, habit))
     return rows, as_of
@@ -245,9 +249,14 @@ def finish_run(
 
 
 def record_matches(
-    engine: Engine, matches: Iterable[tuple[int, str | None, str | None]], now: datetime
+    engine: Engine,
+    matches: Iterable[tuple[int, str | None, str | None]],
+    now: datetime,
+    module: str = "Accounts",
 ) -> int:
-    """Store ``(customer_key, account_id, method)`` in ``dim_customer``; returns rows changed."""
+    """Store ``(customer_key, record_id, method)`` in ``dim_customer`` (``sugar_account_id``,
+    or ``sugar_contact_id`` for ``module`` Contacts); returns rows changed."""
+    column = "sugar_contact_id" if module == "Contacts" else "sugar_account_id"
     params = [
         {"k": key, "a": account_id, "m": method, "t": now if account_id else None, "u": now}
         for key, account_id, method in matches
@@ -258,10 +267,12 @@ def record_matches(
         update(dim_customer)
         .where(dim_customer.c.customer_key == bindparam("k"))
         .values(
-            sugar_account_id=bindparam("a"),
-            match_method=bindparam("m"),
-            matched_at=bindparam("t"),
-            updated_at=bindparam("u"),
+            {
+                column: bindparam("a"),
+                "match_method": bindparam("m"),
+                "matched_at": bindparam("t"),
+                "updated_at": bindparam("u"),
+            }
         )
     )
     with engine.begin() as conn:
@@ -316,15 +327,15 @@ class Pushed:
     run_id: int
 
 
-def load_snapshot(engine: Engine) -> dict[str, dict[str, Pushed]]:
-    """``{account_id: {field: Pushed}}`` of every value verified in Sugar so far."""
+def load_snapshot(engine: Engine, module: str = "Accounts") -> dict[str, dict[str, Pushed]]:
+    """``{record_id: {field: Pushed}}`` of every value verified in Sugar so far in ``module``."""
     out: dict[str, dict[str, Pushed]] = {}
     stmt = select(
         push_snapshot.c.account_id,
         push_snapshot.c.field,
         push_snapshot.c.value,
         push_snapshot.c.run_id,
-    )
+    ).where(push_snapshot.c.module == module)
     with engine.connect() as conn:
         for account_id, name, value, run_id in conn.execute(stmt):
             out.setdefault(account_id, {})[name] = Pushed(value, int(run_id))
@@ -343,6 +354,7 @@ class LogEntry:
     new_values: Mapping[str, Any] | None = None
     error: str | None = None
     stuck: Mapping[str, str] | None = None  # fields now verified in Sugar → snapshot
+    module: str = "Accounts"  # of account_id: Accounts | Contacts | ProspectLists | Tasks…
 
 
 def write_log(engine: Engine, run_id: int, entries: Sequence[LogEntry], now: datetime) -> None:
@@ -360,6 +372,7 @@ def write_log(engine: Engine, run_id: int, entries: Sequence[LogEntry], now: dat
             "new_values": dict(e.new_values) if e.new_values is not None else None,
             "error": e.error,
             "created_at": now,
+            "module": e.module,
         }
         for e in entries
     ]
@@ -371,6 +384,7 @@ def write_log(engine: Engine, run_id: int, entries: Sequence[LogEntry], now: dat
             "customer_key": e.customer_key,
             "run_id": run_id,
             "pushed_at": now,
+            "module": e.module,
         }
         for e in entries
         if e.stuck and e.account_id
@@ -379,15 +393,16 @@ def write_log(engine: Engine, run_id: int, entries: Sequence[LogEntry], now: dat
     with engine.begin() as conn:
         conn.execute(insert(push_log), logs)
         if snap:
-            # Portable upsert: delete the (account, field) pairs, then insert them.
+            # Portable upsert: delete the (record, field, module) rows, then insert them.
             conn.execute(
                 delete(push_snapshot).where(
                     and_(
                         push_snapshot.c.account_id == bindparam("a"),
                         push_snapshot.c.field == bindparam("f"),
+                        push_snapshot.c.module == bindparam("m"),
                     )
                 ),
-                [{"a": s["account_id"], "f": s["field"]} for s in snap],
+                [{"a": s["account_id"], "f": s["field"], "m": s["module"]} for s in snap],
             )
             conn.execute(insert(push_snapshot), snap)
 
@@ -417,14 +432,17 @@ def claim_followup(
     payload: Mapping[str, Any],
     run_id: int,
     now: datetime,
+    parent_type: str = "Accounts",
 ) -> FollowupClaim:
     """Register a transition's follow-up, or return the one registered earlier.
 
-    The unique key (account, rule, from, to, from_run_id) makes a second registration of the same
-    transition return the first one — with its record id, so a retried create reuses it.
+    The unique key (record, rule, from, to, from_run_id, parent_type) makes a second registration
+    of the same transition return the first one — with its record id, so a retried create reuses
+    it. ``account_id`` is the parent record, an Account or (``parent_type``) a Contact.
     """
     key = and_(
         push_followup.c.account_id == account_id,
+        push_followup.c.parent_type == parent_type,
         push_followup.c.rule == rule,
         push_followup.c.from_value == from_value,
         push_followup.c.to_value == to_value,
@@ -448,6 +466,7 @@ def claim_followup(
                     record_id=record_id,
                     payload=dict(payload),
                     status="pending",
+                    parent_type=parent_type,
                     run_id=run_id,
                     created_at=now,
                     updated_at=now,

@@ -1,4 +1,4 @@
-"""Talking to Sugar for the push: reading accounts, writing and verifying.
+"""Talking to Sugar for the push: reading accounts and contacts, writing and verifying.
 
 Two ways to write a batch, chosen once per run by the push:
 
@@ -45,6 +45,33 @@ def read_accounts(accounts: Module, external_id_field: str, page_size: int = 200
             )
         )
     return out
+
+
+def read_contacts(contacts: Module, external_id_field: str, page_size: int = 200) -> list[Account]:
+    """Every live contact with what matching needs (get_entry_list, paged by id): its name is
+    ``first_name last_name`` (the order systems' "Marie Dupont"); ``email1`` is the primary
+    address of the contact's email addresses, as Sugar answers it for Accounts."""
+    fields = ["id", "first_name", "last_name", "email1", "assigned_user_id", external_id_field]
+    out = []
+    for rec in contacts.iter_records(fields=fields, order_by="id", page_size=page_size):
+        first = str(rec.get("first_name") or "").strip()
+        last = str(rec.get("last_name") or "").strip()
+        out.append(
+            Account(
+                id=str(rec["id"]),
+                name=f"{first} {last}".strip(),
+                email=str(rec.get("email1") or ""),
+                external_id=str(rec.get(external_id_field) or ""),
+                assigned_user_id=str(rec.get("assigned_user_id") or ""),
+            )
+        )
+    return out
+
+
+def read_records(client: SugarClient, module: str, external_id_field: str) -> list[Account]:
+    """The matching view of every live record of ``module`` (Accounts or Contacts)."""
+    reader = read_contacts if module == "Contacts" else read_accounts
+    return reader(client.module(module), external_id_field)
 
 
 @dataclass(frozen=True)
@@ -120,15 +147,16 @@ def compare(record: Mapping[str, Any], expect: Mapping[str, Expect]) -> tuple[di
 
 
 def write_batch(
-    client: SugarClient, rows: Sequence[WriteRow], *, verify: bool = True
+    client: SugarClient, rows: Sequence[WriteRow], *, verify: bool = True, module: str = "Accounts"
 ) -> list[RowResult]:
     """Write ``rows`` with one set_entries call, then read them back with get_entries.
 
     Creates get client-generated ids with ``new_with_id`` (inside ``Module.save_many``), so a
     retried call cannot duplicate an account. A Sugar error fails every row of the batch; the
-    rows are retried on the next run because their snapshot is not updated.
+    rows are retried on the next run because their snapshot is not updated. ``module``: Accounts,
+    or Contacts for persons.
     """
-    accounts = client.module("Accounts")
+    accounts = client.module(module)
     payload = [
         ({"id": row.account_id} if row.account_id else {}) | dict(row.values) for row in rows
     ]
@@ -151,12 +179,12 @@ def write_batch(
             res.stuck = {name: exp.value for name, exp in res.row.expect.items()}
             res.found = True
         return results
-    _read_back(client, results, sorted({name for row in rows for name in row.expect}))
+    _read_back(client, results, sorted({name for row in rows for name in row.expect}), module)
     return results
 
 
 def write_batch_bulk(
-    client: SugarClient, rows: Sequence[WriteRow], *, verify: bool = True
+    client: SugarClient, rows: Sequence[WriteRow], *, verify: bool = True, module: str = "Accounts"
 ) -> list[RowResult]:
     """Write ``rows`` with one ``bridge_save_records`` call; verify each from its answer.
 
@@ -171,7 +199,7 @@ def write_batch_bulk(
         ({"id": row.account_id} if row.account_id else {}) | dict(row.values) for row in rows
     ]
     try:
-        answer = save_records(client, "Accounts", payload, names)
+        answer = save_records(client, module, payload, names)
     except SugarError as exc:
         return [
             RowResult(
@@ -197,14 +225,16 @@ def write_batch_bulk(
         else:
             unproven.append(res)
     if unproven:
-        _read_back(client, unproven, names)
+        _read_back(client, unproven, names, module)
     return results
 
 
-def _read_back(client: SugarClient, results: Sequence[RowResult], names: Sequence[str]) -> None:
-    """Verify ``results`` by reading their accounts (get_entries) and comparing."""
+def _read_back(
+    client: SugarClient, results: Sequence[RowResult], names: Sequence[str], module: str
+) -> None:
+    """Verify ``results`` by reading their records (get_entries) and comparing."""
     try:
-        stored = client.module("Accounts").get_many(
+        stored = client.module(module).get_many(
             [str(r.account_id) for r in results], fields=sorted({*names, "id"})
         )
     except SugarError as exc:
@@ -215,7 +245,7 @@ def _read_back(client: SugarClient, results: Sequence[RowResult], names: Sequenc
         record = stored.get(res.account_id or "")
         if record is None:
             res.found = False
-            res.error = "account not found when read back (the write was not stored)"
+            res.error = f"{module} record not found when read back (the write was not stored)"
             continue
         res.found = True
         res.stuck, problem = compare(record, res.row.expect)

@@ -564,6 +564,25 @@ PROSPECT_LISTS = ModuleDef(
             "related_id",
             {"related_type": "Accounts"},
         ),
+        # People on the same table, told apart by related_type (recordings 19_*).
+        _m2m(
+            "contacts",
+            "prospect_list_contacts",
+            "Contacts",
+            "prospect_lists_prospects",
+            "prospect_list_id",
+            "related_id",
+            {"related_type": "Contacts"},
+        ),
+        _m2m(
+            "leads",
+            "prospect_list_leads",
+            "Leads",
+            "prospect_lists_prospects",
+            "prospect_list_id",
+            "related_id",
+            {"related_type": "Leads"},
+        ),
         _m2m(
             "campaigns",
             "prospect_list_campaigns",

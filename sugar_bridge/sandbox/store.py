@@ -615,33 +615,42 @@ class Store:
 
     # --- convenience for tests and the CLI ---------------------------------------------------
 
-    def accounts_overview(self, segment: str | None = None, limit: int = 100) -> list[Row]:
-        """Live accounts with the segment/lifecycle custom fields when they exist (name order).
+    def accounts_overview(
+        self, segment: str | None = None, limit: int = 100, module_name: str = "Accounts"
+    ) -> list[Row]:
+        """Live accounts (or, ``module_name`` Contacts, contacts: the persons the push sends
+        there) with the segment/lifecycle custom fields when they exist (name order).
 
         ``segment`` is a dropdown key (``at_risk``) or its label (``At risk``). Raises
         ``SandboxError`` when a segment filter is asked for and there is no segment field.
         """
-        module = MODULES["Accounts"]
+        module = MODULES[module_name]
+        table = module.table
         custom = [
             c
             for c in ("external_id_c", "segment_c", "lifecycle_stage_c", "rfm_score_c")
             if c in self.cstm_columns(module)
         ]
-        cols = ", ".join(["accounts.id", "accounts.name", *(f"accounts_cstm.{c}" for c in custom)])
-        sql = f"SELECT {cols} FROM {self.from_clause(module)} WHERE accounts.deleted = 0"
+        name = (
+            f"TRIM(COALESCE({table}.first_name, '') || ' ' || COALESCE({table}.last_name, ''))"
+            if module_name == "Contacts"
+            else f"{table}.name"
+        )
+        cols = ", ".join([f"{table}.id", f"{name} AS name", *(f"{table}_cstm.{c}" for c in custom)])
+        sql = f"SELECT {cols} FROM {self.from_clause(module)} WHERE {table}.deleted = 0"
         params: list[Any] = []
         if segment is not None:
             if "segment_c" not in custom:
-                raise SandboxError("the sandbox has no segment_c field on Accounts yet")
+                raise SandboxError(f"the sandbox has no segment_c field on {module_name} yet")
             # Users type what Sugar shows them ("At risk"); the column stores the dropdown key.
             segment_field = next(
                 (f for f in self.custom_fields(module) if f.name == "segment_c"), None
             )
             labels = segment_field.options if segment_field is not None else {}
             key = next((k for k, label in labels.items() if label == segment), segment)
-            sql += " AND accounts_cstm.segment_c = ?"
+            sql += f" AND {table}_cstm.segment_c = ?"
             params.append(key)
-        sql += " ORDER BY accounts.name, accounts.id LIMIT ?"
+        sql += f" ORDER BY name, {table}.id LIMIT ?"
         params.append(limit)
         return self.rows(sql, params)
 

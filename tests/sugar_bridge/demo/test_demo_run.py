@@ -34,18 +34,23 @@ def test_demo_runs_every_phase_and_leaves_its_files(
         assert f"✓ {phase}" in out
     flat = " ".join(out.split())
     assert "Night 2 (as of 2026-11-23)" in flat
-    assert "changed accounts" in flat
+    assert "changed records" in flat
+    assert "Contacts for" in flat
+    assert "customers who are persons (B2C)" in flat
     for step in ("extract", "validate", "load", "analyse", "push"):
         assert step in out
-    assert "Rejected: 12 order rows" in out
+    assert "Rejected: 13 order rows" in out
     assert 'sugar-bridge sandbox accounts --segment "At risk"' in out
     assert (data / "report.html").stat().st_size > 10_000
     assert (data / "warehouse.db").exists()
     # The sandbox's state stays for `sugar-bridge sandbox accounts`.
     store = Store(data / "sandbox.db")
-    at_risk = store.accounts_overview("at_risk", limit=10_000)
-    everyone = store.accounts_overview(None, limit=10_000)
-    assert len(everyone) > 250
+    at_risk = store.accounts_overview("at_risk", limit=10_000, module_name="Contacts")
+    everyone = store.accounts_overview(None, limit=10_000, module_name="Contacts")
+    companies = store.accounts_overview(None, limit=10_000)
+    # The generator's persons are Contacts, its companies (and the key accounts) Accounts.
+    assert len(everyone) + len(companies) > 250
+    assert 0 < len(companies) < len(everyone)
     assert 0 < len(at_risk) < len(everyone)
 
     # No password (sandbox admin, generated users) in the output, the logs or the report.

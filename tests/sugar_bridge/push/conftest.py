@@ -80,16 +80,18 @@ def client_for(sb: Sandbox, **kw: Any) -> SugarClient:
     return SugarClient(sb.base_url, "admin", sb.admin_password, **options)
 
 
-def provision(sb: Sandbox) -> None:
-    """Create the segment fields, as `provision apply` does with the example config."""
+def provision(sb: Sandbox, modules: tuple[str, ...] = ("Accounts", "Contacts")) -> None:
+    """Create the segment fields, as `provision apply` does with the example config (on
+    Accounts, and on Contacts for the persons)."""
     with client_for(sb) as client:
-        for spec in FIELDS:
-            client.call_extension(
-                "bridge_ensure_custom_field",
-                module_name="Accounts",
-                field=spec,
-                views=["detailview"],
-            )
+        for module in modules:
+            for spec in FIELDS:
+                client.call_extension(
+                    "bridge_ensure_custom_field",
+                    module_name=module,
+                    field=spec,
+                    views=["detailview"],
+                )
 
 
 @dataclass
@@ -109,6 +111,7 @@ class Warehouse:
         *,
         city: str | None = None,
         country: str | None = None,
+        customer_type: str | None = None,
         **habits: Any,
     ) -> None:
         now = datetime(2026, 1, 1)
@@ -121,6 +124,7 @@ class Warehouse:
                     email=email,
                     city=city,
                     country=country,
+                    customer_type=customer_type,
                     first_seen_at=now,
                     updated_at=now,
                 )

@@ -1198,3 +1198,38 @@ def test_bulk_recordings_cover_the_contract() -> None:
     assert refused[0]["response"]["body"]["number"] == 1005
     for a in answers:
         assert a["request"]["rest_data"]["session"] == SESSION_PLACEHOLDER
+
+
+# --- SuiteCRM 7.15.0: target lists holding people, Contacts and Leads (prefix 19) -------------
+
+PEOPLE_LIST_RECORDINGS = sorted(p.stem for p in RECORDINGS_7150.glob("19_*.json"))
+
+
+@pytest.mark.parametrize("name", PEOPLE_LIST_RECORDINGS)
+def test_people_list_sequence_is_reproduced(name: str) -> None:
+    """Target lists with accounts, contacts and leads (record_target_list_people.py), replayed
+    in order into one sandbox: ``name``'s answer must match."""
+    steps = [n for n in PEOPLE_LIST_RECORDINGS if n <= name]
+    idmap: dict[str, str] = {}
+    with Sandbox() as sandbox:
+        w = World(sandbox)
+        w.admin = w.login("admin", sandbox.admin_password)
+        problems: list[str] = []
+        for step in steps:
+            problems = _replay_step(w, step, _load_7150(step), idmap)
+    assert problems == [], f"{name}: {problems}"
+
+
+def test_people_list_recordings_cover_each_link() -> None:
+    """Each link added, read back; a contact removed; the wrong-case link; redacted."""
+    answers = [_load_7150(n) for n in PEOPLE_LIST_RECORDINGS]
+    linked = {
+        a["request"]["rest_data"]["link_field_name"]
+        for a in answers
+        if a["request"]["method"] == "set_relationship"
+    }
+    assert linked == {"accounts", "contacts", "leads"}
+    assert any(a["request"]["rest_data"].get("delete") == 1 for a in answers)
+    assert any(n.endswith("wrong_case_Contacts") for n in PEOPLE_LIST_RECORDINGS)
+    for a in answers:
+        assert a["request"]["rest_data"]["session"] == SESSION_PLACEHOLDER
