@@ -57,6 +57,17 @@ def render_run(info: PushRunInfo) -> None:
         ("follow-up failures", info.tasks_failed),
         ("Sugar write calls", info.sugar_writes),
     ]
+    persons = info.modules.get("Contacts")
+    if persons:
+        # The counts above cover both modules; the persons' share (pushed to Contacts):
+        planned = " (planned)" if info.dry_run else ""
+        at = rows.index(("accounts unchanged", info.unchanged)) + 1
+        rows[at:at] = [
+            ("  of which persons, in Contacts", persons.get("customers", 0)),
+            ("  contacts matched", persons.get("matched", 0)),
+            ("  contacts created" + planned, persons.get("created", 0)),
+            ("  contacts updated" + planned, persons.get("updated", 0)),
+        ]
     calls = info.sugar_calls
     if calls:
         total = sum(calls.get("calls", {}).values())
@@ -179,7 +190,9 @@ def unmatched_command(
     with runtime.warehouse("read") as engine:
         rows = store.read_match_issues(engine, ambiguous_only=ambiguous)
     if not rows:
-        console.print("Every customer with statistics is matched to exactly one account.")
+        console.print(
+            "Every customer with statistics is matched to exactly one account (or contact)."
+        )
         return
     table = Table(title=f"unmatched customers ({len(rows)})", show_header=True)
     for column in ("customer", "name", "email", "reason", "candidates"):
@@ -191,6 +204,8 @@ def unmatched_command(
             for c in (row.get("candidates") or [])
         )
         reason = row["reason"] + (f" ({row['method']})" if row.get("method") else "")
+        if row.get("module") == "Contacts":
+            reason += " [a person: looked for in Contacts]"
         if row.get("detail"):
             reason += f": {row['detail']}"
         table.add_row(
