@@ -60,7 +60,7 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
             apply(client, config.sugar, passwords_file=tmp_path / "pw.tsv")
         first = sync(Runtime(settings, config, clock=NIGHT), as_of=AS_OF)
     assert [s.name for s in first.steps] == ["extract", "validate", "load", "analyse", "push"]
-    assert first.rows_rejected == 12  # the deliberately bad rows, each with its reason
+    assert first.rows_rejected == 13  # the deliberately bad rows, each with its reason
     assert first.status == "partial"
     load = first.step("load")
     push = first.step("push")
