@@ -404,7 +404,7 @@ push_log = Table(
     Column("new_values", JSON),  # {field: value} sent
     Column("error", Text),
     Column("created_at", DateTime, nullable=False),
-    # The Sugar module of account_id: Accounts | Contacts | ProspectLists… (NULL before 0008).
+    # The Sugar module of account_id: Accounts | Contacts | ProspectLists… (NULL before 0009).
     Column("module", String(16)),
     Index(None, "run_id", "status"),
     Index(None, "account_id"),
