@@ -262,3 +262,27 @@ def test_who_is_a_person() -> None:
 )
 def test_split_name(name: str | None, expected: tuple[str, str]) -> None:
     assert split_name(name) == expected
+
+
+def test_match_alone_records_persons_on_their_contacts(
+    warehouse: Warehouse, sandbox: Sandbox
+) -> None:
+    """`segments match`: persons matched in Contacts, companies in Accounts; nothing written."""
+    from sugar_bridge.push.push import match_accounts
+
+    seed(warehouse, sandbox)
+    info = match_accounts(warehouse.engine, factory(sandbox), push_config())
+    assert (info.customers, info.matched, info.ambiguous) == (14, 3, 1)
+    assert info.by_method == {"external_id": 1, "email": 1, "name": 1}
+    assert write_calls(sandbox) == 0
+    with warehouse.engine.connect() as conn:
+        matched = dict(
+            conn.execute(
+                select(dim_customer.c.source_customer_id, dim_customer.c.sugar_contact_id).where(
+                    dim_customer.c.sugar_contact_id.is_not(None)
+                )
+            ).all()
+        )
+        issues = conn.execute(select(push_match_issue.c.module)).scalars().all()
+    assert sorted(matched) == ["P000", "P001", "P002"]
+    assert issues == ["Contacts"]
