@@ -205,8 +205,11 @@ class PersonsConfig(BaseModel):
         return self.untyped == "contact"
 
 
-ListLink = Literal["accounts", "contacts", "leads"]
-DEFAULT_LINKS: tuple[ListLink, ...] = ("accounts", "contacts")
+#: The ProspectLists links the push can fill: companies (accounts) and persons (contacts). A list
+#: holds leads too (link ``leads``), which no segment gives: ``reconcile_lists`` takes them from a
+#: caller that has some (``links=``), the push leaves them alone.
+PushLink = Literal["accounts", "contacts"]
+DEFAULT_LINKS: tuple[PushLink, ...] = ("accounts", "contacts")
 
 
 class TargetListsConfig(BaseModel):
@@ -222,10 +225,11 @@ class TargetListsConfig(BaseModel):
         default_factory=lambda: list(SEGMENTS),
         description="Segments whose lists are kept even when empty (others appear when used).",
     )
-    links: list[ListLink] = Field(
+    links: list[PushLink] = Field(
         default_factory=lambda: list(DEFAULT_LINKS),
-        description="ProspectLists links the push manages: members of these follow the segment; "
-        "members of the others (e.g. leads marketing added) are left alone.",
+        min_length=1,
+        description="ProspectLists links the push manages (accounts, contacts): members of these "
+        "follow the segment; the others (e.g. leads marketing added) are left alone.",
     )
     page_size: int = Field(default=200, ge=10, le=1000)
     link_chunk: int = Field(default=200, ge=1, le=2000, description="Ids per set_relationship.")

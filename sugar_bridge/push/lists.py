@@ -2,8 +2,9 @@
 
 Marketing runs a campaign on "At risk" directly in Sugar: the list holds exactly the customers of
 that segment — companies through the list's ``accounts`` link, persons through its ``contacts``
-link (campaigns e-mail people); a list holds ``leads`` too (``target_lists.links`` says which
-links the push manages; members of the others, e.g. leads marketing added, are left alone).
+link (campaigns e-mail people). A list holds ``leads`` too: ``target_lists.links`` says which
+links the push manages (accounts, contacts); members of the others, e.g. leads marketing added,
+are left alone; a caller with leads to place passes ``links`` including ``leads``.
 Members are read per link with ``get_relationships`` (paged), the differences added and removed
 with ``set_relationship`` (``delete: 1`` to remove), then read again: ``created: 1`` is no proof
 (Sugar answers it for ids that do not exist). A night without segment changes sends no write.
@@ -71,15 +72,20 @@ def reconcile_lists(
     *,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    links: Sequence[str] | None = None,
 ) -> ListsResult:
     """Make each segment's target list hold exactly ``members[segment][link]`` in each managed
-    link (``config.links``: accounts, contacts, leads).
+    link: ``links`` (any of accounts, contacts, leads), default ``config.links``.
 
     Lists are found by name among all ProspectLists (get_entry_list, no query string to build),
     created when missing (set_entry with a client id and new_with_id), and lists named after the
     pattern whose segment no longer occurs are emptied. A Sugar error on one list fails that list
     only.
     """
+    managed = list(links if links is not None else config.links)
+    unknown = sorted(set(managed) - set(LINK_MODULE))
+    if unknown:
+        raise ValueError(f"unknown ProspectLists link {', '.join(unknown)} (known: {LINK_MODULE})")
     result = ListsResult()
     lists = client.module("ProspectLists")
     regex = pattern_regex(config.name_pattern)
@@ -96,7 +102,7 @@ def reconcile_lists(
     for done, segment in enumerate(ordered, 1):
         name = config.name_pattern.format(segment=segment)
         wanted: dict[str, set[str]] = {
-            link: set(members.get(segment, {}).get(link, set())) for link in config.links
+            link: set(members.get(segment, {}).get(link, set())) for link in managed
         }
         result.sizes[name] = sum(len(ids) for ids in wanted.values())
         try:

@@ -286,3 +286,37 @@ def test_match_alone_records_persons_on_their_contacts(
         issues = conn.execute(select(push_match_issue.c.module)).scalars().all()
     assert sorted(matched) == ["P000", "P001", "P002"]
     assert issues == ["Contacts"]
+
+
+def test_lists_take_leads_from_a_caller_that_has_some(sandbox: Sandbox) -> None:
+    """``reconcile_lists`` with ``links`` including leads: the leads link reconciled both ways,
+    read back, the accounts and contacts links untouched when not managed."""
+    from sugar_bridge.push.config import TargetListsConfig
+    from sugar_bridge.push.lists import reconcile_lists
+
+    config = TargetListsConfig(name_pattern="Prospects: {segment}", segments=[])
+    with client_for(sandbox) as client:
+        leads = [client.module("Leads").create({"last_name": f"Lead {i}"}) for i in range(3)]
+        contact = client.module("Contacts").create({"last_name": "Kept"})
+        first = reconcile_lists(client, config, {"hot": {"leads": set(leads[:2])}}, links=["leads"])
+        assert (first.added, first.removed, first.failed, first.lists_created) == (2, 0, 0, 1)
+        lists = client.module("ProspectLists")
+        hot = lists.list(fields=["id", "name"])[0]
+        assert hot["name"] == "Prospects: hot"
+        lists.link(hot["id"], "contacts", [contact])  # put there by hand
+        second = reconcile_lists(client, config, {"hot": {"leads": {leads[2]}}}, links=["leads"])
+        assert (second.added, second.removed, second.failed) == (1, 2, 0)
+        held = {str(r["id"]) for r in lists.related(hot["id"], "leads", fields=["id"])}
+        assert held == {leads[2]}
+        assert [str(r["id"]) for r in lists.related(hot["id"], "contacts")] == [contact]
+        with pytest.raises(ValueError, match="unknown ProspectLists link prospects"):
+            reconcile_lists(client, config, {}, links=["prospects"])
+
+
+def test_the_push_manages_only_accounts_and_contacts_links() -> None:
+    from pydantic import ValidationError
+
+    from sugar_bridge.push.config import TargetListsConfig
+
+    with pytest.raises(ValidationError, match="accounts"):
+        TargetListsConfig.model_validate({"links": ["leads"]})
