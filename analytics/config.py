@@ -152,6 +152,34 @@ class ClvConfig(BaseModel):
     )
 
 
+class ProspectConfig(BaseModel):
+    """The prospect score (analytics/prospects.py): horizon, history days, minimum outcomes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    horizon_days: int = Field(
+        default=180, ge=14, le=730, description="Score = P(first order within this many days)."
+    )
+    snapshots: int = Field(
+        default=6, ge=1, le=36, description="Past days whose prospects the model is fitted on."
+    )
+    snapshot_step_days: int = Field(default=30, ge=7, description="Days between those days.")
+    min_outcomes: int = Field(
+        default=20,
+        ge=5,
+        description="Fewer buyers (or non-buyers) than this among the training examples: no score.",
+    )
+    min_holdout_outcomes: int = Field(
+        default=5, ge=2, description="Fewer buyers (or non-buyers) in the holdout: no score."
+    )
+    min_category_count: int = Field(
+        default=10,
+        ge=1,
+        description="A lead source or industry seen fewer times is not an input of its own.",
+    )
+    penalizer: float = Field(default=1.0, ge=0, description="L2 penalty on the weights.")
+
+
 class AnalyticsConfig(BaseModel):
     """The ``analytics:`` section: RFM segment map, lifecycle thresholds, CLV options."""
 
@@ -166,6 +194,7 @@ class AnalyticsConfig(BaseModel):
     )
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     clv: ClvConfig = Field(default_factory=ClvConfig)
+    prospects: ProspectConfig = Field(default_factory=ProspectConfig)
     keep_runs: int = Field(
         default=0, ge=0, description="Per-customer history kept for this many runs (0 = all)."
     )

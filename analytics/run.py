@@ -29,18 +29,22 @@ from analytics.clv import (
     grouped_predict,
 )
 from analytics.config import AnalyticsConfig
+from analytics.crm import add_crm_statistics, crm_summary
 from analytics.exceptions import AnalyticsError, ConvergenceError
 from analytics.habits import compute_habits, lifecycle_stages
 from analytics.holdout import FALLBACK_MODEL, ModelChoice, choose_model
 from analytics.portfolio import compute_portfolio
+from analytics.prospects import customer_prospect_scores, score_prospects
 from analytics.store import (
     RunKind,
+    insert_prospect_scores,
     insert_run,
     latest_run,
     load_portfolio_metrics,
     load_run,
     prune_runs,
     results_digest,
+    scores_digest,
     set_portfolio,
     stored_digest,
 )
@@ -280,9 +284,20 @@ def _compute_and_store(
             progress("analyse", n, len(PHASES))
 
     customers, fit, clv_error, n_orders, timings = score_customers(conn, as_of, config)
+    start = time.perf_counter()
+    customers = add_crm_statistics(conn, customers, as_of)
+    prospects, scores = score_prospects(conn, as_of, config.prospects)
+    if prospects is not None:
+        customers["prospect_score"] = customer_prospect_scores(customers, scores)
+    crm = crm_summary(conn, customers, as_of)
+    timings["crm"] = time.perf_counter() - start
     phase_done(1)
     models = fit.as_dict() if fit is not None else None
     stored_models = {**(models or {}), "error": clv_error}
+    if prospects is not None:
+        # The scores are stored apart (prospect_score): their digest makes a rerun whose
+        # scores differ store again.
+        stored_models["prospects"] = {**prospects, "scores_digest": scores_digest(scores)}
     config_json = config.model_dump(mode="json")
     start = time.perf_counter()
     digest = results_digest(
@@ -308,6 +323,7 @@ def _compute_and_store(
             created_at=clock(),
             kind=kind,
         )
+        insert_prospect_scores(conn, results_id, scores)
         pruned = prune_runs(conn, config.keep_runs)
     else:
         log.info(
@@ -338,6 +354,8 @@ def _compute_and_store(
     else:
         metrics = load_portfolio_metrics(conn, results_id)
         portfolio = compute_portfolio(conn, results_id, as_of, metrics, config)
+        if crm is not None:
+            portfolio["crm"] = crm
         del metrics
         set_portfolio(conn, results_id, portfolio)
     timings["portfolio"] = time.perf_counter() - start

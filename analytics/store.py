@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.types import TypeDecorator
 
 from analytics.frames import Kind, read_frame
-from etl.schema import analytics_run, customer_metrics, dim_customer, etl_run
+from etl.schema import analytics_run, customer_metrics, dim_customer, etl_run, prospect_score
 
 # current: computed for its own day; backdated: a past day recomputed (never shown to the push).
 RunKind = Literal["current", "backdated"]
@@ -190,10 +190,14 @@ def insert_run(
     )
     columns = [c for c in METRIC_COLUMNS if c in frame.columns]
     names = ["run_id", "customer_key", "as_of", *columns]
-    # category_share is already JSON text: bound as such it is stored as is, sparing a
-    # parse and re-serialisation per customer (what the JSON type would do).
+    # category_share and pipeline_by_stage are JSON text already: bound as such they are stored
+    # as is, sparing a parse and re-serialisation per customer (what the JSON type would do).
     statement = insert(customer_metrics).values(
-        category_share=bindparam("category_share", type_=SerialisedJSON)
+        {
+            name: bindparam(name, type_=SerialisedJSON)
+            for name in JSON_TEXT_COLUMNS
+            if name in columns
+        }
     )
     # Converted to driver values one batch at a time: the whole frame as Python objects at
     # once (a list per column) cost more memory than the frame itself.
@@ -209,10 +213,27 @@ def insert_run(
         del batch, values
 
 
-MONEY_COLUMNS = frozenset({"total_amount", "avg_order_amount", "clv_12m"})
-INTEGER_COLUMNS = frozenset(
-    {"n_orders", "recency_days", "repeat_purchase_days", "r_score", "f_score", "m_score"}
+MONEY_COLUMNS = frozenset(
+    {"total_amount", "avg_order_amount", "clv_12m", "pipeline_amount", "weighted_pipeline_amount"}
 )
+INTEGER_COLUMNS = frozenset(
+    {
+        "n_orders",
+        "recency_days",
+        "repeat_purchase_days",
+        "r_score",
+        "f_score",
+        "m_score",
+        "cases_open",
+        "cases_12m",
+        "contacts_12m",
+        "open_opportunities",
+        "campaign_targeted_12m",
+        "campaign_responses_12m",
+    }
+)
+#: Columns whose frame values are JSON text already (bound as such, never parsed again).
+JSON_TEXT_COLUMNS = ("category_share", "pipeline_by_stage")
 
 
 def _column(name: str, series: pd.Series) -> list[Any]:
@@ -230,6 +251,25 @@ def _column(name: str, series: pd.Series) -> list[Any]:
     else:
         numbers = [_plain(v) for v in series.tolist()]
     return [None if m else v for v, m in zip(numbers, missing, strict=True)]
+
+
+def insert_prospect_scores(conn: Connection, run_id: int, scores: pd.DataFrame) -> None:
+    """Store a run's prospect scores (``module, record_id, customer_key, score``), batched."""
+    keys = scores["customer_key"].astype(float)
+    rows = [
+        {
+            "run_id": run_id,
+            "module": str(module),
+            "record_id": str(record),
+            "customer_key": None if math.isnan(key) else int(key),
+            "score": float(score),
+        }
+        for module, record, key, score in zip(
+            scores["module"], scores["record_id"], keys, scores["score"], strict=True
+        )
+    ]
+    for start in range(0, len(rows), INSERT_BATCH):
+        conn.execute(insert(prospect_score), rows[start : start + INSERT_BATCH])
 
 
 def set_portfolio(conn: Connection, run_id: int, portfolio: dict[str, Any]) -> None:
@@ -254,6 +294,7 @@ def prune_runs(conn: Connection, keep_runs: int) -> int:
     shown = latest_run(conn)
     floor = min(kept) if shown is None else min(min(kept), shown.run_id)
     result = conn.execute(delete(customer_metrics).where(customer_metrics.c.run_id < floor))
+    conn.execute(delete(prospect_score).where(prospect_score.c.run_id < floor))
     return int(result.rowcount or 0)
 
 
@@ -285,6 +326,13 @@ def results_digest(
     rows = pd.util.hash_pandas_object(customers[columns].sort_index(), index=True)
     digest.update(rows.to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def scores_digest(scores: pd.DataFrame) -> str:
+    """sha256 of a run's prospect scores, in record order."""
+    ordered = scores.sort_values(["module", "record_id"]).reset_index(drop=True)
+    rows = pd.util.hash_pandas_object(ordered, index=False)
+    return hashlib.sha256(rows.to_numpy().tobytes()).hexdigest()
 
 
 def stored_digest(conn: Connection, run_id: int) -> str | None:

@@ -272,8 +272,36 @@ customer_metrics = Table(
     Column("p_alive", Double),
     Column("expected_orders_90d", Double),
     Column("clv_12m", Money),
+    # From the operational CRM extracted from Sugar (migration 0008; NULL without that source).
+    Column("cases_open", Integer),
+    Column("cases_12m", Integer),
+    Column("case_resolution_days", Double),  # closed cases: date_modified - date_entered
+    Column("last_contact_at", DateTime),  # last call or meeting held
+    Column("contacts_12m", Integer),  # calls and meetings held in the 12 months to as_of
+    Column("contacts_per_month", Double),
+    Column("open_opportunities", Integer),
+    Column("pipeline_amount", Money),
+    Column("weighted_pipeline_amount", Money),  # amount x probability %
+    Column("pipeline_by_stage", JSON(none_as_null=True)),  # {sales stage: open amount}
+    Column("campaign_targeted_12m", Integer),
+    Column("campaign_responses_12m", Integer),
+    Column("prospect_score", Double),  # customers without orders: P(first order in horizon)
     Index(None, "customer_key", "run_id"),
     Index(None, "run_id", "rfm_segment"),
+)
+
+
+prospect_score = Table(
+    "prospect_score",
+    metadata,
+    # One row per scored prospect (a Sugar lead or an account without orders) and analytics run:
+    # P(first order within the model's horizon), pushed to the Leads (analytics/prospects.py).
+    Column("run_id", Id, ForeignKey("analytics_run.run_id"), primary_key=True),
+    Column("module", String(16), primary_key=True),  # Leads | Accounts
+    Column("record_id", String(36), primary_key=True),  # the Sugar record's id
+    Column("customer_key", Id),  # an account tied to a customer
+    Column("score", Double, nullable=False),
+    Index(None, "module", "record_id"),
 )
 
 
