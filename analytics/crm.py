@@ -102,8 +102,6 @@ crm_lead = _common(
     column("lead_source", String),
     column("converted", Boolean),
     column("account_name", String),
-    column("first_name", String),
-    column("last_name", String),
 )
 crm_opportunity = _common(
     "crm_opportunity",

@@ -11,17 +11,18 @@ from typing import Any
 import jinja2
 import pandas as pd
 from markupsafe import Markup
-from sqlalchemy import or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 
 from analytics.btyd import MODEL_LABELS
 from analytics.config import AT_RISK, CANT_LOSE, AnalyticsConfig
+from analytics.crm import crm_account, crm_lead
 from analytics.exceptions import AnalyticsError
 from analytics.i18n import Texts
 from analytics.report import charts
 from analytics.run import run_analytics
 from analytics.store import latest_run, load_run
-from etl.schema import customer_metrics, dim_customer
+from etl.schema import customer_metrics, dim_customer, prospect_score
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,57 @@ def follow_up_customers(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LI
     return list(frame.itertuples(index=False))
 
 
+def crm_customers(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LIMIT) -> list[Any]:
+    """Customers with open cases or an open pipeline, largest weighted pipeline first."""
+    m = customer_metrics
+    query = (
+        select(
+            dim_customer.c.name,
+            m.c.customer_id,
+            dim_customer.c.sugar_account_id,
+            m.c.lifecycle_stage,
+            m.c.cases_open,
+            m.c.case_resolution_days,
+            m.c.last_contact_at,
+            m.c.contacts_12m,
+            m.c.open_opportunities,
+            m.c.weighted_pipeline_amount,
+        )
+        .join(dim_customer, dim_customer.c.customer_key == m.c.customer_key)
+        .where(m.c.run_id == run_id, or_(m.c.cases_open > 0, m.c.open_opportunities > 0))
+        .order_by(m.c.weighted_pipeline_amount.desc(), m.c.cases_open.desc(), m.c.customer_key)
+        .limit(limit)
+    )
+    return list(conn.execute(query).all())
+
+
+def top_prospects(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LIMIT) -> list[Any]:
+    """The run's best-scored prospects (leads and accounts) with their Sugar name."""
+    s = prospect_score
+    lead, account = crm_lead, crm_account
+    name = func.coalesce(account.c.name, lead.c.account_name)
+    query = (
+        select(
+            s.c.module,
+            s.c.record_id,
+            s.c.score,
+            name.label("name"),
+            lead.c.lead_source,
+            lead.c.status,
+            account.c.industry,
+        )
+        .select_from(
+            s.outerjoin(lead, and_(s.c.module == "Leads", lead.c.id == s.c.record_id)).outerjoin(
+                account, and_(s.c.module == "Accounts", account.c.id == s.c.record_id)
+            )
+        )
+        .where(s.c.run_id == run_id)
+        .order_by(s.c.score.desc(), s.c.record_id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).all())
+
+
 def _site_root(url: str) -> str:
     """The Sugar site a record link starts from: the configured URL without an API path."""
     root = url.rstrip("/")
@@ -147,6 +199,7 @@ def render_report(
     names = config.segment_names()
     segments = portfolio.get("segments", [])
     purchase = _purchase_model(models)
+    prospects: dict[str, Any] = models.get("prospects") or {}
     selection: dict[str, Any] = models.get("selection") or {}
     evaluations: dict[str, Any] = selection.get("evaluations") or {}
     used = models.get("model") or selection.get("model") or ""
@@ -191,6 +244,10 @@ def render_report(
         segments=segments,
         config=config,
         follow_up=follow_up_customers(conn, run_id),
+        crm=portfolio.get("crm"),
+        crm_customers=crm_customers(conn, run_id) if portfolio.get("crm") else [],
+        prospects=prospects,
+        top_prospects=top_prospects(conn, run_id) if prospects.get("scored") else [],
         palette=charts.PALETTE,
         at_risk=AT_RISK,
         cant_lose=CANT_LOSE,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -198,3 +198,86 @@ def clv_command(
                 ", ".join(ev.degenerate) or "—",
             )
         console.print(check)
+
+
+TopOption = Annotated[
+    int, typer.Option("--top", min=0, help="How many of the best-scored prospects to list.")
+]
+
+
+@app.command("prospects")
+@handle_errors
+def prospects_command(
+    as_of: AsOfOption = None, top: TopOption = 15, as_json: JsonOption = False
+) -> None:
+    """Fit the prospect score on the warehouse's CRM history as of a date, check it on a later
+    day, and print its inputs, weights, validation and best prospects (nothing stored).
+
+    Exit 1 when no score can be given (no CRM records, or too little history), with the reason.
+    """
+    from analytics.prospects import score_prospects
+
+    runtime = make_runtime()
+    when = runtime.parse_as_of(as_of)
+    config = runtime.config.analytics.prospects
+    with runtime.warehouse("read") as engine, engine.connect() as conn:
+        described, scores = score_prospects(conn, when, config)
+    if described is None:
+        described = {
+            "status": "insufficient",
+            "message": "no CRM records in the warehouse (the Sugar source was never extracted)",
+        }
+    best = scores.sort_values(["score", "record_id"], ascending=[False, True]).head(top)
+    result = {
+        "as_of": when.isoformat(),
+        **described,
+        "best": [
+            {"module": m, "record_id": r, "score": float(s)}
+            for m, r, s in zip(best["module"], best["record_id"], best["score"], strict=True)
+        ],
+    }
+    if as_json:
+        print_json(result)
+    else:
+        _print_prospects(result)
+    if result["status"] != "ok":
+        raise typer.Exit(1)
+
+
+def _print_prospects(result: dict[str, Any]) -> None:
+    if result["status"] != "ok":
+        console.print(f"no prospect score: {result['message']}")
+        return
+    validation = result["validation"]
+    console.print(
+        f"P(first order within {result['horizon_days']} days); fitted on the prospects of "
+        f"{', '.join(result['training_days'])}, checked on those of {result['holdout_day']}"
+    )
+    console.print(
+        f"holdout: AUC {validation['auc']:.3f}, base rate {validation['base_rate']:.1%}, "
+        f"mean score {validation['mean_score']:.1%}, Brier {validation['brier']:.4f} "
+        f"(base rate alone {validation['brier_base_rate']:.4f})"
+    )
+    inputs = Table(title="inputs (weight per standard deviation)")
+    for column in ("input", "weight", "odds ratio"):
+        inputs.add_column(column)
+    for row in result["inputs"]:
+        inputs.add_row(row["label"], f"{row['weight']:+.3f}", f"{row['odds_ratio']:.3f}")
+    console.print(inputs)
+    calibration = Table(title="calibration on the holdout, by score decile")
+    for column in ("decile", "prospects", "mean score", "became buyers"):
+        calibration.add_column(column)
+    for row in validation["calibration"]:
+        calibration.add_row(
+            str(row["decile"]),
+            f"{row['n']:,}",
+            f"{row['mean_score']:.1%}",
+            f"{row['observed_rate']:.1%}",
+        )
+    console.print(calibration)
+    best = Table(title=f"best prospects ({result['scored']:,} scored)")
+    for column in ("module", "record", "score"):
+        best.add_column(column)
+    for row in result["best"]:
+        best.add_row(row["module"], row["record_id"], f"{row['score']:.1%}")
+    console.print(best)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import date, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy.engine import Engine
 from analytics.config import AnalyticsConfig
 from analytics.crm import add_crm_statistics, crm_present, crm_summary
 from analytics.habits import compute_habits
+from analytics.report import write_report
 from analytics.run import run_analytics
 from analytics.store import latest_run, load_run
 from etl.schema import customer_metrics
@@ -375,3 +378,31 @@ def test_no_crm_records_no_crm_columns(engine: Engine) -> None:
     assert "crm" not in run["portfolio"]
     assert "prospects" not in run["models"]
     assert set(cases) == {None}
+
+
+def test_the_report_shows_the_crm_section_in_english_and_french(
+    crm: tuple[Engine, dict[str, int]], tmp_path: Path
+) -> None:
+    engine, _ = crm
+    config = AnalyticsConfig()
+    english = write_report(engine, config, AS_OF, tmp_path / "en.html").path.read_text()
+    assert 'id="crm"' in english
+    assert 'data-key="crm_cases_open">2<' in english
+    weighted = re.search(r'data-key="crm_weighted_pipeline">([^<]*)<', english)
+    assert weighted is not None
+    assert weighted.group(1).endswith("2,210.40")  # 2,100.40 (A) + 110.00 (P), currency first
+    assert "Negotiation/Review" in english
+    assert "1 accounts not tied to a customer and 1 open leads" in english
+    assert "No prospect score for this run: too little history" in english
+    french = write_report(engine, config, AS_OF, tmp_path / "fr.html", locale="fr").path
+    page = french.read_text()
+    assert "Relation client dans Sugar" in page
+    assert "Pas de score de prospect pour ce calcul" in page
+
+
+def test_no_crm_no_report_section(engine: Engine, tmp_path: Path) -> None:
+    _warehouse(engine)
+    page = write_report(engine, AnalyticsConfig(), AS_OF, tmp_path / "r.html").path.read_text()
+    assert 'id="crm"' not in page
+    assert 'id="prospects"' not in page
+    assert "sugar_prospects" not in page

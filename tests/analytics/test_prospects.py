@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from analytics.config import AnalyticsConfig, ProspectConfig
 from analytics.prospects import auc, calibration_table, fit_logistic, score_prospects
+from analytics.report import write_report
 from analytics.run import run_analytics
 from analytics.store import load_run
 from etl.schema import customer_metrics, prospect_score
@@ -221,3 +223,20 @@ def test_a_run_stores_the_scores_and_the_model(engine: Engine) -> None:
     again = run_analytics(engine, AnalyticsConfig(), AS_OF)
     assert again.unchanged
     assert again.run_id == info.run_id
+
+
+def test_the_report_shows_the_model_its_check_and_the_best_prospects(
+    engine: Engine, tmp_path: Path
+) -> None:
+    history(engine, n=900)
+    result = write_report(engine, AnalyticsConfig(), AS_OF, tmp_path / "r.html", locale="fr")
+    page = result.path.read_text()
+    with engine.connect() as conn:
+        run = load_run(conn, result.run_id)
+    assert run is not None
+    validation = run["models"]["prospects"]["validation"]
+    assert 'id="prospects"' in page
+    assert "Score de prospect" in page
+    assert f'data-key="prospect_auc">{validation["auc"]:.3f}'.replace(".", ",") in page
+    assert "Meilleurs prospects" in page
+    assert "lead_source=Partner" in page

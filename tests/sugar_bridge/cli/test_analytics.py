@@ -135,3 +135,40 @@ def test_clv_checks_the_models_on_a_holdout_when_asked(warehouse: str) -> None:
     chosen = json.loads(auto.stdout)
     assert chosen["model"] == chosen["selection"]["model"] or chosen["selection"].get("skipped")
     assert chosen["selection"]["reason"].startswith("lowest holdout error")
+
+
+def test_analytics_prospects_without_crm_records_says_why(warehouse: str) -> None:
+    result = CliRunner().invoke(app, ["analytics", "prospects", "--as-of", "2025-12-31", "--json"])
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["status"] == "insufficient"
+    assert "no CRM records" in document["message"]
+
+
+def test_analytics_prospects_json_and_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.analytics.test_prospects import history
+
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    engine = create_engine_for(url)
+    ensure_current(engine)
+    history(engine, n=900)
+    engine.dispose()
+    monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", url)
+    monkeypatch.delenv("SUGAR_BRIDGE_CONFIG", raising=False)
+    args = ["analytics", "prospects", "--as-of", "2025-12-31", "--top", "3"]
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["status"] == "ok"
+    assert 0.5 < document["validation"]["auc"] <= 1
+    assert len(document["validation"]["calibration"]) == 10
+    assert {row["name"] for row in document["inputs"]} >= {"log_meetings_held", "is_lead"}
+    assert len(document["best"]) == 3
+    scores = [row["score"] for row in document["best"]]
+    assert scores == sorted(scores, reverse=True)
+    table = CliRunner().invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "AUC" in table.output
+    assert "meetings held" in table.output
