@@ -399,8 +399,9 @@ def lifecycle_stages(frame: pd.DataFrame, config: AnalyticsConfig) -> pd.Series:
     Needs the habits columns plus ``p_alive`` (may be NaN when no model was fitted). Order of the
     rules: no purchase → prospect (a customer known from the orders or matched to a Sugar
     account; the Sugar accounts tied to no customer and the open leads are prospects too, but
-    not customers: :mod:`analytics.crm` counts them and :mod:`analytics.prospects` scores them); first order within ``new_days`` → new; an order within
-    ``recent_buyer_days`` → active (a customer who just bought is not followed up as declining or
+    not customers: :mod:`analytics.crm` counts them and :mod:`analytics.prospects` scores
+    them); first order within ``new_days`` → new; an order within ``recent_buyer_days`` →
+    active (a customer who just bought is not followed up as declining or
     lost, whatever a model says); no order for ``lost_days`` or (repeat buyer with) P(alive) below
     ``lost_p_alive`` → lost; recent order rate below ``declining_rate_ratio`` of the customer's
     own earlier rate, or no order for ``overdue_factor`` mean gaps → declining; else active.

@@ -43,7 +43,7 @@ def _table(name: str, *columns: Column[Any]) -> Table:
         Column("date_modified", DateTime),
         Column("deleted", Boolean, nullable=False),
         Column("extra", JSON),
-        Column("extracted_run_id", Id),
+        Column("extracted_run_id", Id, nullable=False),
     )
 
 
@@ -145,6 +145,7 @@ def add(conn: Connection, table: str, **values: Any) -> str:
     values.setdefault("date_entered", datetime(2025, 1, 1))
     values.setdefault("date_modified", values["date_entered"])
     values.setdefault("deleted", False)
+    values.setdefault("extracted_run_id", 0)
     if "amount" in values and values["amount"] is not None:
         values["amount"] = Decimal(str(values["amount"]))
     conn.execute(insert(contract.tables[table]).values(**values))

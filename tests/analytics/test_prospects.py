@@ -148,6 +148,8 @@ def history(engine: Engine, *, n: int = 1200, seed: int = 3, signal: bool = True
             customer = buyer_accounts.get(str(account["id"]))
             account["customer_key"] = keys[customer] if customer else None
         for name, values in rows.items():
+            for row in values:
+                row.setdefault("extracted_run_id", 0)
             if values:
                 conn.execute(insert(contract.tables[name]), values)
 
