@@ -286,6 +286,21 @@ class FollowupRule(BaseModel):
         return value
 
 
+class LeadScoreConfig(BaseModel):
+    """``push.lead_score``: the prospect score (analytics/prospects.py) pushed to the Leads."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str | None = Field(
+        default="prospect_score_c",
+        description="Integer Leads field taking the score in percent (null: not pushed).",
+    )
+    min_change: int = Field(
+        default=1, ge=1, le=100, description="Points a score must move to be written again."
+    )
+    batch_size: int = Field(default=50, ge=1, le=500, description="Leads per set_entries.")
+
+
 class PushConfig(BaseModel):
     """The ``push:`` section: matching, field mapping, target lists, follow-up rules."""
 
@@ -323,6 +338,7 @@ class PushConfig(BaseModel):
     dry_run_sample: int = Field(default=20, ge=0, le=1000)
     target_lists: TargetListsConfig = Field(default_factory=TargetListsConfig)
     followups: list[FollowupRule] = Field(default_factory=list)
+    lead_score: LeadScoreConfig = Field(default_factory=LeadScoreConfig)
 
     # The schema editors see is that of the YAML (short forms and `null` included).
     @field_validator(

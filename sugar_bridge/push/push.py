@@ -43,6 +43,7 @@ from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.diff import FieldSpec, changed_fields, desired_values, resolve_fields
 from sugar_bridge.push.exceptions import MissingFieldsError
 from sugar_bridge.push.followups import Trigger, detect, run_followups
+from sugar_bridge.push.leads import push_lead_scores
 from sugar_bridge.push.lists import Members, reconcile_lists
 from sugar_bridge.push.match import Account, MatchResult, match_customers
 from sugar_bridge.push.store import CustomerRow, LogEntry, Pushed
@@ -104,6 +105,8 @@ class PushRunInfo:
     warnings: list[str] = field(default_factory=list)  # said in the run's details and the CLI
     # Per Sugar module (Accounts, Contacts): customers, matched, created, updated, ...
     modules: dict[str, dict[str, int]] = field(default_factory=dict)
+    # The prospect score pushed to the Leads (sugar_bridge/push/leads.py): counts of leads.
+    leads: dict[str, int] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -213,7 +216,7 @@ def push_segments(
             now=_now(),
         )
         raise
-    failures = info.failed + info.list_failed + info.tasks_failed
+    failures = info.failed + info.list_failed + info.tasks_failed + info.leads.get("failed", 0)
     info.status = "partial" if failures else "ok"
     store.finish_run(
         run,
@@ -311,6 +314,7 @@ def _details(info: PushRunInfo) -> dict[str, Any]:
         "modules": info.modules,
         "list_failed": info.list_failed,
         "tasks_failed": info.tasks_failed,
+        "leads": info.leads,
     }
 
 
@@ -412,9 +416,30 @@ def _run(
             info.sugar_writes += fres.writes
             store.write_log(engine, info.run_id, entries, now)
             timer.lap("followups")
+        _lead_scores(engine, main, config, info, now)
+        timer.lap("leads")
     finally:
         info.sugar_calls = sum_stats([info.sugar_calls, main.stats.snapshot()])
         main.close()
+
+
+def _lead_scores(
+    engine: Engine, client: SugarClient, config: PushConfig, info: PushRunInfo, now: datetime
+) -> None:
+    """The prospect scores to the Leads (nothing at all when the run scored no lead)."""
+    pushed = push_lead_scores(
+        engine,
+        client,
+        config.lead_score,
+        run_id=info.run_id,
+        now=now,
+        dry_run=info.dry_run,
+        full=info.full,
+    )
+    if pushed.scored:
+        info.leads = pushed.as_dict()
+    info.sugar_writes += pushed.sugar_writes
+    info.warnings.extend(pushed.warnings)
 
 
 def _module_counts(info: PushRunInfo) -> dict[str, int]:
