@@ -297,7 +297,9 @@ def load_units(conn: Connection, as_of: date) -> pd.DataFrame:
     accounts = read_frame(conn, accounts_query(as_of), kinds).assign(module="Accounts")
     accounts["status"] = None
     accounts["converted"] = np.nan
-    return pd.concat([leads, accounts], ignore_index=True)
+    # In record order: engines return rows in no fixed order, and the fit must not depend on it.
+    units = pd.concat([leads, accounts], ignore_index=True)
+    return units.sort_values(["module", "id"], ignore_index=True)
 
 
 def _label(frame: pd.DataFrame, horizon: timedelta) -> np.ndarray[Any, Any]:

@@ -175,6 +175,21 @@ def test_a_planted_signal_is_found_and_validated_on_a_later_day(engine: Engine) 
     assert not scores["record_id"].duplicated().any()
 
 
+def test_the_same_figures_on_every_engine(engine: Engine) -> None:
+    history(engine)
+    with engine.connect() as conn:
+        described, scores = score_prospects(conn, AS_OF, ProspectConfig())
+    assert described is not None
+    counts = [
+        described[k]
+        for k in ("training_examples", "training_buyers", "holdout_examples", "holdout_buyers")
+    ]
+    assert counts == [3616, 182, 819, 14]
+    assert described["validation"]["auc"] == 0.9707
+    assert described["scored"] == 750
+    assert round(float(scores["score"].sum()), 3) == 28.236
+
+
 def test_meetings_weigh_nothing_when_they_tell_nothing(engine: Engine) -> None:
     history(engine, signal=False, seed=5)
     with engine.connect() as conn:
