@@ -26,28 +26,30 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
-    Boolean,
-    Date,
-    DateTime,
-    Integer,
     Numeric,
-    String,
     and_,
     case,
-    column,
     false,
     func,
     inspect,
     literal,
     or_,
     select,
-    table,
 )
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select, TableClause
 
 from analytics.frames import read_frame
 from analytics.habits import cutoff, money_sum
+from etl.schema import (
+    crm_account,
+    crm_activity,
+    crm_campaign_log,
+    crm_case,
+    crm_contact,
+    crm_lead,
+    crm_opportunity,
+)
 
 WINDOW_DAYS = 365
 MONTHS_IN_WINDOW = 12
@@ -73,64 +75,6 @@ CRM_COLUMNS = (
     "campaign_responses_12m",
 )
 
-
-def _common(name: str, *columns: Any) -> TableClause:
-    return table(
-        name,
-        column("id", String),
-        *columns,
-        column("date_entered", DateTime),
-        column("date_modified", DateTime),
-        column("deleted", Boolean),
-    )
-
-
-# The columns these statistics read, per the CRM tables' contract (etl/schema.py defines them).
-crm_account = _common(
-    "crm_account",
-    column("name", String),
-    column("account_type", String),
-    column("industry", String),
-    column("customer_key", Integer),
-)
-crm_contact = _common("crm_contact", column("account_id", String), column("customer_key", Integer))
-crm_lead = _common(
-    "crm_lead",
-    column("account_id", String),
-    column("contact_id", String),
-    column("status", String),
-    column("lead_source", String),
-    column("converted", Boolean),
-    column("account_name", String),
-)
-crm_opportunity = _common(
-    "crm_opportunity",
-    column("account_id", String),
-    column("sales_stage", String),
-    column("amount", Numeric(18, 6)),
-    column("probability", Integer),
-    column("date_closed", Date),
-)
-crm_case = _common(
-    "crm_case", column("account_id", String), column("state", String), column("status", String)
-)
-crm_activity = _common(
-    "crm_activity",
-    column("module", String),
-    column("parent_type", String),
-    column("parent_id", String),
-    column("account_id", String),
-    column("contact_id", String),
-    column("status", String),
-    column("date_start", DateTime),
-)
-crm_campaign_log = _common(
-    "crm_campaign_log",
-    column("target_id", String),
-    column("target_type", String),
-    column("activity_type", String),
-    column("activity_date", DateTime),
-)
 
 CRM_TABLES = ("crm_account", "crm_contact", "crm_lead")
 

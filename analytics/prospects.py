@@ -38,21 +38,18 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
 from analytics.config import ProspectConfig
-from analytics.crm import (
-    CLOSED_SALES_STAGES,
-    HELD,
+from analytics.crm import CLOSED_SALES_STAGES, HELD, crm_present, live
+from analytics.exceptions import ConvergenceError
+from analytics.frames import read_frame
+from analytics.habits import cutoff
+from etl.schema import (
     crm_account,
     crm_activity,
     crm_contact,
     crm_lead,
     crm_opportunity,
-    crm_present,
-    live,
+    fact_order,
 )
-from analytics.exceptions import ConvergenceError
-from analytics.frames import read_frame
-from analytics.habits import cutoff
-from etl.schema import fact_order
 
 log = logging.getLogger(__name__)
 

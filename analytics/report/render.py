@@ -16,13 +16,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from analytics.btyd import MODEL_LABELS
 from analytics.config import AT_RISK, CANT_LOSE, AnalyticsConfig
-from analytics.crm import crm_account, crm_lead
 from analytics.exceptions import AnalyticsError
 from analytics.i18n import Texts
 from analytics.report import charts
 from analytics.run import run_analytics
 from analytics.store import latest_run, load_run
-from etl.schema import customer_metrics, dim_customer, prospect_score
+from etl.schema import crm_account, crm_lead, customer_metrics, dim_customer, prospect_score
 
 log = logging.getLogger(__name__)
 

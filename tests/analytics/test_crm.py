@@ -22,7 +22,7 @@ from analytics.run import run_analytics
 from analytics.store import latest_run, load_run
 from etl.schema import customer_metrics
 from tests.analytics import synth
-from tests.analytics.crm_synth import add, day, ensure_crm_tables
+from tests.analytics.crm_synth import add, day
 from tests.analytics.synth import Customer, Line, Order
 
 AS_OF = date(2025, 12, 31)
@@ -49,7 +49,6 @@ def _warehouse(engine: Engine) -> dict[str, int]:
 
 
 def _crm_records(engine: Engine, keys: dict[str, int]) -> None:
-    ensure_crm_tables(engine)
     with engine.begin() as conn:
         add(conn, "crm_account", id="acc-A", name="Alice & Co", customer_key=keys["A"])
         add(conn, "crm_account", id="acc-P", name="Prospect Ltd", customer_key=keys["P"])
@@ -364,9 +363,6 @@ def test_no_crm_records_no_crm_columns(engine: Engine) -> None:
         frame = _frame(engine)
         assert "cases_open" not in frame.columns
         assert crm_summary(conn, frame, AS_OF) is None
-    ensure_crm_tables(engine)  # tables created, still empty: no Sugar source
-    with engine.connect() as conn:
-        assert not crm_present(conn)
     info = run_analytics(engine, AnalyticsConfig(), AS_OF)
     with engine.connect() as conn:
         run = load_run(conn, info.run_id)

@@ -19,7 +19,7 @@ from analytics.run import run_analytics
 from analytics.store import load_run
 from etl.schema import customer_metrics, prospect_score
 from tests.analytics import synth
-from tests.analytics.crm_synth import contract, ensure_crm_tables
+from tests.analytics.crm_synth import TABLES
 from tests.analytics.synth import Customer, Line, Order
 
 AS_OF = date(2025, 12, 31)
@@ -50,7 +50,6 @@ def history(engine: Engine, *, n: int = 1200, seed: int = 3, signal: bool = True
     """Leads and accounts entered over three years; the warm ones (more meetings, recent
     calls, leads from partners) become buyers far more often when ``signal``."""
     rng = random.Random(seed)
-    ensure_crm_tables(engine)
     start = datetime(2023, 1, 1)
     span = (datetime(2025, 12, 1) - start).days
     customers: list[Customer] = []
@@ -151,7 +150,7 @@ def history(engine: Engine, *, n: int = 1200, seed: int = 3, signal: bool = True
             for row in values:
                 row.setdefault("extracted_run_id", 0)
             if values:
-                conn.execute(insert(contract.tables[name]), values)
+                conn.execute(insert(TABLES[name]), values)
 
 
 def test_a_planted_signal_is_found_and_validated_on_a_later_day(engine: Engine) -> None:
