@@ -243,6 +243,11 @@ def run_analytics(
         with run_ledger(engine, JOB, watermark_to=as_of.isoformat(), started_at=clock()) as run:
             run_id = run.run_id
             log.info("analytics run %d for as_of %s started", run_id, as_of)
+            # Computed on a read connection, stored in a short write transaction: on SQLite
+            # (WAL) a transaction that reads for minutes and then writes fails ("database is
+            # locked") when the run's heartbeat commits in between, its snapshot being stale.
+            with engine.connect() as read:
+                computed = _compute(read, as_of, config)
             with engine.begin() as conn:
                 info = _compute_and_store(
                     conn,
@@ -250,6 +255,7 @@ def run_analytics(
                     as_of,
                     config,
                     clock,
+                    computed,
                     progress,
                     "backdated" if backdated else "current",
                 )
@@ -270,19 +276,23 @@ def run_analytics(
     return info
 
 
-def _compute_and_store(
-    conn: Connection,
-    run: Run,
-    as_of: date,
-    config: AnalyticsConfig,
-    clock: Callable[[], datetime],
-    progress: Progress | None = None,
-    kind: RunKind = "current",
-) -> AnalyticsRunInfo:
-    def phase_done(n: int) -> None:
-        if progress is not None:
-            progress("analyse", n, len(PHASES))
+@dataclass
+class _Computed:
+    """What a run computed, before anything is stored."""
 
+    customers: pd.DataFrame
+    fit: ClvFit | None
+    clv_error: str | None
+    n_orders: int
+    timings: dict[str, float]
+    prospects: dict[str, Any] | None  # the prospect model (None without CRM records)
+    scores: pd.DataFrame  # the prospect scores
+    crm: dict[str, Any] | None  # the report's CRM figures (None without CRM records)
+
+
+def _compute(conn: Connection, as_of: date, config: AnalyticsConfig) -> _Computed:
+    """Statistics, models, lifecycle, CRM statistics and prospect scores for ``as_of`` (reads
+    only)."""
     customers, fit, clv_error, n_orders, timings = score_customers(conn, as_of, config)
     start = time.perf_counter()
     customers = add_crm_statistics(conn, customers, as_of)
@@ -291,6 +301,29 @@ def _compute_and_store(
         customers["prospect_score"] = customer_prospect_scores(customers, scores)
     crm = crm_summary(conn, customers, as_of)
     timings["crm"] = time.perf_counter() - start
+    return _Computed(customers, fit, clv_error, n_orders, timings, prospects, scores, crm)
+
+
+def _compute_and_store(
+    conn: Connection,
+    run: Run,
+    as_of: date,
+    config: AnalyticsConfig,
+    clock: Callable[[], datetime],
+    computed: _Computed,
+    progress: Progress | None = None,
+    kind: RunKind = "current",
+) -> AnalyticsRunInfo:
+    def phase_done(n: int) -> None:
+        if progress is not None:
+            progress("analyse", n, len(PHASES))
+
+    customers, fit, clv_error = computed.customers, computed.fit, computed.clv_error
+    n_orders, timings = computed.n_orders, computed.timings
+    prospects, scores, crm = computed.prospects, computed.scores, computed.crm
+    # The caller still holds ``computed``: drop its frame, so that the one below is the only
+    # reference and is let go before the portfolio figures.
+    computed.customers = customers.iloc[:0]
     phase_done(1)
     models = fit.as_dict() if fit is not None else None
     stored_models = {**(models or {}), "error": clv_error}

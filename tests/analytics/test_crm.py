@@ -8,11 +8,12 @@ import math
 import re
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection, Engine
 
 from analytics.config import AnalyticsConfig
 from analytics.crm import add_crm_statistics, crm_present, crm_summary
@@ -20,7 +21,7 @@ from analytics.habits import compute_habits
 from analytics.report import write_report
 from analytics.run import run_analytics
 from analytics.store import latest_run, load_run
-from etl.schema import customer_metrics
+from etl.schema import customer_metrics, etl_run
 from tests.analytics import synth
 from tests.analytics.crm_synth import add, day
 from tests.analytics.synth import Customer, Line, Order
@@ -402,3 +403,27 @@ def test_no_crm_no_report_section(engine: Engine, tmp_path: Path) -> None:
     assert 'id="crm"' not in page
     assert 'id="prospects"' not in page
     assert "sugar_prospects" not in page
+
+
+def test_a_commit_elsewhere_while_the_run_computes_does_not_fail_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The run's heartbeat commits every 75 s: on SQLite (WAL), a transaction that had read
+    # before that commit can no longer write ("database is locked"). The figures are computed
+    # apart from the transaction that stores them.
+    from analytics import run as run_module
+    from tests.analytics.conftest import make_engine
+
+    engine = next(make_engine("sqlite", tmp_path))
+    _crm_records(engine, _warehouse(engine))
+    compute = run_module.add_crm_statistics
+
+    def heartbeat_in_between(conn: Connection, customers: pd.DataFrame, as_of: date) -> Any:
+        out = compute(conn, customers, as_of)
+        with engine.begin() as other:
+            other.execute(update(etl_run).values(lease_until=datetime(2030, 1, 1)))
+        return out
+
+    monkeypatch.setattr(run_module, "add_crm_statistics", heartbeat_in_between)
+    info = run_analytics(engine, AnalyticsConfig(), AS_OF)
+    assert info.n_customers == 4
