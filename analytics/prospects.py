@@ -368,7 +368,13 @@ def score_prospects(
         log.info("prospect score not given for %s: %s", as_of, short)
         return described, _no_scores()
     levels = _levels(train, config.min_category_count)
-    model = fit_logistic(_design(train, levels), y_train, penalizer=config.penalizer)
+    design = _design(train, levels)
+    # An input that never varies in the history tells nothing (e.g. is_lead when every
+    # prospect was a lead): left out rather than given a weight of nothing.
+    constant = [name for name in design.columns if design[name].nunique() < 2]
+    inputs = [name for name in design.columns if name not in constant]
+    described["constant_inputs"] = constant
+    model = fit_logistic(design[inputs], y_train, penalizer=config.penalizer)
     predicted = model.predict(_design(holdout, levels))
     base_rate = float(y_hold.mean())
     described["validation"] = {
@@ -381,7 +387,7 @@ def score_prospects(
     }
     everything = pd.concat([train, holdout], ignore_index=True)
     final = fit_logistic(
-        _design(everything, levels),
+        _design(everything, levels)[inputs],
         np.r_[y_train, y_hold],
         penalizer=config.penalizer,
     )
@@ -401,7 +407,13 @@ def score_prospects(
             final.inputs, final.weights, final.means, final.scales, strict=True
         )
     ]
+    # A kind of prospect the history holds too few buyers (or non-buyers) of is not scored: the
+    # model would extrapolate to it.
+    not_scored = _unlearnt_modules(train, y_train, config.min_holdout_outcomes)
+    described["not_scored"] = not_scored
+    current = current[~current["module"].isin(list(not_scored))]
     if current.empty:
+        described["scored"] = 0
         return described, _no_scores()
     now = _inputs_on(conn, current, end)
     scores = pd.DataFrame(
@@ -414,6 +426,25 @@ def score_prospects(
     )
     described["scored"] = len(scores)
     return described, scores
+
+
+def _unlearnt_modules(
+    train: pd.DataFrame, y_train: np.ndarray[Any, Any], minimum: int
+) -> dict[str, str]:
+    """``{module: why}`` for the kinds of prospect (Leads, Accounts) with fewer than
+    ``minimum`` buyers or non-buyers among the training examples."""
+    out = {}
+    for module in ("Leads", "Accounts"):
+        mask = (train["module"] == module).to_numpy()
+        buyers = int(y_train[mask].sum())
+        others = int(mask.sum()) - buyers
+        if min(buyers, others) < minimum:
+            out[module] = (
+                f"{module} not scored: {buyers} of them became buyers and {others} did not in the "
+                f"training days, at least {minimum} of each needed "
+                "(analytics.prospects.min_holdout_outcomes)"
+            )
+    return out
 
 
 def _current_prospects(units: pd.DataFrame, end: datetime) -> pd.DataFrame:

@@ -258,6 +258,10 @@ def _print_prospects(result: dict[str, Any]) -> None:
         f"mean score {validation['mean_score']:.1%}, Brier {validation['brier']:.4f} "
         f"(base rate alone {validation['brier_base_rate']:.4f})"
     )
+    for reason in result.get("not_scored", {}).values():
+        console.print(reason)
+    if result.get("constant_inputs"):
+        console.print(f"left out (constant in the history): {', '.join(result['constant_inputs'])}")
     inputs = Table(title="inputs (weight per standard deviation)")
     for column in ("input", "weight", "odds ratio"):
         inputs.add_column(column)

@@ -46,7 +46,14 @@ def test_auc_and_calibration() -> None:
     assert table[0]["mean_score"] < table[-1]["mean_score"]
 
 
-def history(engine: Engine, *, n: int = 1200, seed: int = 3, signal: bool = True) -> None:
+def history(
+    engine: Engine,
+    *,
+    n: int = 1200,
+    seed: int = 3,
+    signal: bool = True,
+    accounts_buy: bool = True,
+) -> None:
     """Leads and accounts entered over three years; the warm ones (more meetings, recent
     calls, leads from partners) become buyers far more often when ``signal``."""
     rng = random.Random(seed)
@@ -65,7 +72,7 @@ def history(engine: Engine, *, n: int = 1200, seed: int = 3, signal: bool = True
         is_lead = i % 3 != 0
         warm = rng.random() < 0.3
         p_buy = (0.6 if warm else 0.05) if signal else 0.2
-        buys = rng.random() < p_buy
+        buys = rng.random() < p_buy and (is_lead or accounts_buy)
         bought_at = entered + timedelta(days=rng.randrange(20, 150)) if buys else None
         if bought_at is not None and bought_at.date() > AS_OF:
             bought_at = None
@@ -187,6 +194,19 @@ def test_the_same_figures_on_every_engine(engine: Engine) -> None:
     assert described["validation"]["auc"] == 0.9707
     assert described["scored"] == 750
     assert round(float(scores["score"].sum()), 3) == 28.236
+
+
+def test_a_kind_of_prospect_never_seen_buying_is_not_scored(engine: Engine) -> None:
+    history(engine, accounts_buy=False)
+    with engine.connect() as conn:
+        described, scores = score_prospects(conn, AS_OF, ProspectConfig())
+    assert described is not None
+    assert described["status"] == "ok"
+    assert list(described["not_scored"]) == ["Accounts"]
+    assert set(scores["module"]) == {"Leads"}
+    # No opportunity in this history: that input is left out, not weighed.
+    assert "log_open_opportunity_amount" in described["constant_inputs"]
+    assert "log_open_opportunity_amount" not in {i["name"] for i in described["inputs"]}
 
 
 def test_meetings_weigh_nothing_when_they_tell_nothing(engine: Engine) -> None:
