@@ -272,7 +272,7 @@ customer_metrics = Table(
     Column("p_alive", Double),
     Column("expected_orders_90d", Double),
     Column("clv_12m", Money),
-    # From the operational CRM extracted from Sugar (migration 0009; NULL without that source).
+    # From the operational CRM extracted from Sugar (migration 0010; NULL without that source).
     Column("cases_open", Integer),
     Column("cases_12m", Integer),
     Column("case_resolution_days", Double),  # closed cases: date_modified - date_entered
