@@ -376,7 +376,14 @@ def _check_summary(x: FloatArray, tx: FloatArray, t_obs: FloatArray) -> None:
     if not (x.shape == tx.shape == t_obs.shape):
         raise AnalyticsError("frequency, recency and T must have the same length")
     if x.size == 0:
-        raise ConvergenceError("BG/NBD: no customers to fit")
+        raise ConvergenceError("no customers to fit")
+    if not np.any(x > 0):
+        # Without a repeat purchase the likelihood does not depend on the dropout parameters
+        # (a, b stay where the optimiser started: BG/NBD's E[X(t)] then divides by a - 1 = 0).
+        raise ConvergenceError(
+            f"none of the {x.size} customers has a repeat purchase: the purchase models need "
+            "repeat buyers to estimate how customers drop out"
+        )
     if np.any(x < 0) or np.any(tx < 0) or np.any(tx > t_obs + 1e-9) or np.any(t_obs <= 0):
         raise AnalyticsError("invalid summary: need frequency >= 0 and 0 <= recency <= T, T > 0")
 

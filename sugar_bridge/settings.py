@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from sugar_bridge.exceptions import ConfigError
 
@@ -85,6 +86,22 @@ class Settings(BaseSettings):
     # --- Logging ---------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["plain", "json"] = "plain"
+
+    @field_validator("warehouse_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        # Empty (e.g. `SUGAR_BRIDGE_WAREHOUSE_URL=` in an env file) means unset: the embedded
+        # SQLite. Anything else must parse; the message never repeats the value (a password).
+        if value is None or not value.get_secret_value().strip():
+            return None
+        try:
+            make_url(value.get_secret_value().strip())
+        except ArgumentError:
+            raise ValueError(
+                "not a database URL (e.g. sqlite:///data/warehouse.db, "
+                "mysql+pymysql://user:password@host/db, postgresql+psycopg://user:password@host/db)"
+            ) from None
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("default_currency")
     @classmethod

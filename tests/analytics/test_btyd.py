@@ -17,7 +17,7 @@ from analytics.btyd import (
     degenerate_params,
     make_model,
 )
-from analytics.exceptions import AnalyticsError
+from analytics.exceptions import AnalyticsError, ConvergenceError
 
 DATA = Path(__file__).parent / "data"
 
@@ -136,3 +136,13 @@ def test_models_by_name() -> None:
 def test_unfitted_model_says_so() -> None:
     with pytest.raises(AnalyticsError, match="not fitted"):
         ParetoNbdModel().probability_alive(1, 1, 2)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_no_repeat_buyer_is_a_convergence_error_not_a_crash(name: str) -> None:
+    # Only one-time buyers: the dropout parameters are not identified (BG/NBD's a stayed at its
+    # start, 1.0, and E[X(t)] divided by a - 1).
+    x = np.zeros(50)
+    age = np.linspace(10.0, 100.0, 50)
+    with pytest.raises(ConvergenceError, match="repeat purchase"):
+        make_model(name).fit(x, x, age)

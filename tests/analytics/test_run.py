@@ -241,6 +241,23 @@ def test_too_few_buyers_leaves_clv_empty_but_succeeds(engine: Engine) -> None:
     assert list(habits["lifecycle_stage"]) == ["declining"]
 
 
+def test_only_one_time_buyers_leave_clv_empty_but_succeed(engine: Engine) -> None:
+    customers = [Customer(f"c{i}", f"C{i}") for i in range(40)]
+    orders = [
+        Order(c.source_id, datetime(2025, 1 + i % 12, 1), [Line("SKU-0", 1, 10.0)], order_id=str(i))
+        for i, c in enumerate(customers)
+    ]
+    with engine.begin() as conn:
+        synth.write(conn, synth.Warehouse(customers, synth.default_products(), orders))
+    info = run_analytics(engine, AnalyticsConfig(), END)
+    assert info.clv_error is not None
+    assert "repeat purchase" in info.clv_error
+    with engine.connect() as conn:
+        habits = _habits(conn)
+    assert len(habits) == 40
+    assert habits["p_alive"].isna().all()
+
+
 def test_a_failing_run_is_recorded_as_failed(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:

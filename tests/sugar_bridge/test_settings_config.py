@@ -32,6 +32,23 @@ def test_invalid_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> N
         load_settings()
 
 
+def test_empty_warehouse_url_means_the_embedded_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `SUGAR_BRIDGE_WAREHOUSE_URL=` left empty in an env file (was a raw SQLAlchemy traceback).
+    monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", " ")
+    settings = load_settings()
+    assert settings.warehouse_url is None
+    assert settings.warehouse_url_value == "sqlite:///data/warehouse.db"
+
+
+def test_unparseable_warehouse_url_is_a_config_error_without_its_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", "pg//user:dbpw-123 at host")
+    with pytest.raises(ConfigError, match=r"SUGAR_BRIDGE_WAREHOUSE_URL.*not a database URL") as err:
+        load_settings()
+    assert "dbpw-123" not in str(err.value)
+
+
 def test_missing_sugar_url_names_the_variable() -> None:
     with pytest.raises(ConfigError, match="SUGAR_BRIDGE_SUGAR_URL"):
         load_settings().require_sugar()
