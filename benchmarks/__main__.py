@@ -79,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         "--keep", action="store_true", help="--live: keep the benchmark's accounts in Sugar"
     )
     real.add_argument(
+        "--no-change",
+        action="store_true",
+        help="push: a night where nothing changed (--accounts already pushed, lists and "
+        "follow-ups on), timed whole; against the sandbox, or with --live the SUGAR_LIVE_* Sugar",
+    )
+    real.add_argument(
         "--matrix",
         action="store_true",
         help="push: the sessions x AOD matrix against the sandbox's AOD model",
@@ -99,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         help="the Sugar's files when local: report AOD's Lucene index file count per part",
     )
     args = parser.parse_args(argv)
+    if args.no_change:
+        if args.name != "push":
+            parser.error("--no-change is for the push benchmark")
+        return _push_no_change(args)
     if args.live:
         if args.name != "push":
             parser.error("--live is for the push benchmark")
@@ -163,6 +173,33 @@ def _push_live(args: argparse.Namespace) -> int:
         repeat=args.repeat or 2,
         workdir=args.workdir,
         keep=args.keep,
+    )
+    result.add("benchmark wall time", time.perf_counter() - started, "s")
+    result.print()
+    return 0
+
+
+def _push_no_change(args: argparse.Namespace) -> int:
+    """``push --no-change [--live]``: a night without changes, on the sandbox or SUGAR_LIVE_*."""
+    from benchmarks.push import run_no_change
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    warnings.filterwarnings("ignore", message=".*Decimal objects natively.*")
+    os.environ["PYTHONWARNINGS"] = "ignore::UserWarning"
+    live: dict[str, str] = {}
+    if args.live:
+        missing = [n for n in ("SUGAR_LIVE_URL", "SUGAR_LIVE_PASSWORD") if not os.environ.get(n)]
+        if missing:
+            print(f"{', '.join(missing)} not set", file=sys.stderr)
+            return 2
+        live = {
+            "url": os.environ["SUGAR_LIVE_URL"],
+            "username": os.environ.get("SUGAR_LIVE_USERNAME") or "admin",
+            "password": os.environ["SUGAR_LIVE_PASSWORD"],
+        }
+    started = time.perf_counter()
+    result = run_no_change(
+        args.accounts, workdir=args.workdir, keep=args.keep, repeat=args.repeat or 2, **live
     )
     result.add("benchmark wall time", time.perf_counter() - started, "s")
     result.print()

@@ -48,12 +48,21 @@ class Target:
     username: str = "admin"
     write_method: str = "auto"  # push.write_method
     adaptive: bool = True  # push.adaptive
+    #: The example config's push section (target lists and follow-ups on), not accounts only.
+    whole_night: bool = False
 
 
 def push_config(target: Target) -> Any:
-    """The push config of the benchmark: defaults, lists and follow-ups off (accounts only)."""
+    """The push config of the benchmark: defaults, lists and follow-ups off (accounts only); or,
+    for ``whole_night``, the example config's (target lists and follow-up rules on)."""
+    from sugar_bridge.config import load_config
     from sugar_bridge.push.config import PushConfig
 
+    if target.whole_night:
+        example = load_config(REPO / "config" / "sugar-bridge.yaml").push
+        return example.model_copy(
+            update={"sessions": target.sessions, "batch_size": target.batch_size}
+        )
     return PushConfig.model_validate(
         {
             "sessions": target.sessions,
@@ -81,7 +90,14 @@ def push_part(target: Target) -> dict[str, Any]:
     engine = create_engine_for(target.warehouse)
     info = push_segments(engine, lambda: _client(target), push_config(target), as_of=AS_OF)
     engine.dispose()
-    return {"status": info.status, **info.counts(), "timings": info.timings, "writes": info.writes}
+    return {
+        "status": info.status,
+        **info.counts(),
+        "timings": info.timings,
+        "writes": info.writes,
+        "calls": info.sugar_calls.get("calls") or {},
+        "total_calls": info.sugar_calls.get("total_calls") or 0,
+    }
 
 
 def loop_part(target: Target, values: dict[str, dict[str, Any]]) -> int:
@@ -112,8 +128,9 @@ def _habits(i: int, generation: int) -> dict[str, Any]:
     }
 
 
-def _analyse(url: str, n: int, generation: int) -> None:
-    """One analytics run in the warehouse with generation-specific figures for every customer."""
+def _analyse(url: str, n: int, generation: int, figures: int | None = None) -> None:
+    """One analytics run in the warehouse with generation-specific figures for every customer
+    (those of generation ``figures`` when given: a new run with the same figures)."""
     from sqlalchemy import insert, select
 
     from etl.db import create_engine_for
@@ -163,7 +180,7 @@ def _analyse(url: str, n: int, generation: int) -> None:
                     "as_of": AS_OF,
                     "source": "shop",
                     "customer_id": f"C{i:06d}",
-                    **_habits(i, generation),
+                    **_habits(i, generation if figures is None else figures),
                 }
                 for i in range(n)
             ],
@@ -603,5 +620,81 @@ def run_sandbox_matrix(
         f"sandbox: {MATRIX_PER_UPDATE * 1000:.0f} ms per updated record on {MATRIX_WORKERS} "
         "workers; AOD on: AodIndex() defaults (index write per record under one lock, more when "
         "it had to wait)"
+    )
+    return result
+
+
+# --- a no-change night ---------------------------------------------------------------------------
+
+
+def run_no_change(
+    accounts: int,
+    *,
+    url: str | None = None,
+    username: str = "admin",
+    password: str = "",
+    workdir: Path | None = None,
+    keep: bool = False,
+    repeat: int = 2,
+) -> Result:
+    """A night where nothing changed: ``accounts`` customers already pushed (accounts, target
+    lists), the same figures again, the example config's push (lists and follow-ups on).
+
+    Against the sandbox without latency, or the real Sugar at ``url``. Setup (untimed): a first
+    push creates the accounts and fills the lists. Then ``repeat`` pushes of unchanged figures,
+    each timed whole (a fresh process: matching, diff, lists and follow-ups included); each must
+    send no write. The benchmark's accounts are marked deleted at the end on a real Sugar unless
+    ``keep``.
+    """
+    from contextlib import ExitStack
+
+    from sugar_bridge.sandbox import Sandbox
+
+    where = url or "the sandbox"
+    live = url is not None
+    result = Result("push", f"no-change night, {where}: {accounts:,} accounts")
+    with ExitStack() as stack:
+        tmp = stack.enter_context(
+            tempfile.TemporaryDirectory(dir=workdir, prefix="bench-push-nochange-")
+        )
+        if url is None:
+            sb = stack.enter_context(Sandbox())
+            url, password = sb.base_url, sb.admin_password
+        warehouse = sqlite_url(Path(tmp), "warehouse.db")
+        fresh_warehouse(warehouse)
+        target = Target(url, password, warehouse, 4, 200, username=username, whole_night=True)
+        _provision(url, password, username)
+        _analyse(warehouse, accounts, 0)
+        setup = measure(push_part, target, warm=PUSH_MODULES)
+        result.note(
+            f"setup push (untimed, {setup.seconds:.0f} s): {setup.value['created']} created, "
+            f"lists +{setup.value['list_added']}, status {setup.value['status']}"
+        )
+        try:
+            times = []
+            for round_no in range(1, repeat + 1):
+                _analyse(warehouse, accounts, round_no, figures=0)  # a new run, same figures
+                night = measure(push_part, target, warm=PUSH_MODULES)
+                value = night.value
+                times.append(night.seconds)
+                steps = ", ".join(f"{k} {v:.1f}" for k, v in value["timings"].items())
+                result.add(
+                    f"round {round_no}: no-change push",
+                    night.seconds,
+                    "s",
+                    f"{value['unchanged']} unchanged, {value['sugar_writes']} writes, "
+                    f"{sum(value['calls'].values())} Sugar calls {value['calls']}; {steps} s",
+                )
+                if value["sugar_writes"] or value["unchanged"] != accounts:
+                    result.note(f"round {round_no}: not a no-change night: {value}")
+        finally:
+            if live and not keep:
+                result.note(f"marked deleted afterwards: {_delete_accounts(target, warehouse)}")
+    best = min(times)
+    result.headline(
+        f"no-change night, {accounts:,} accounts ({where})",
+        f"{best:.1f} s (median {_median(times):.1f} s), 0 writes",
+        "< 10 s",
+        best < 10,
     )
     return result

@@ -44,7 +44,7 @@ EXTENSION_SIGNATURES: dict[str, Signature] = {
         ("select_fields", []),
     ),
 }
-EXTENSION_VERSION = "1.3.0"
+EXTENSION_VERSION = "1.4.0"
 # The extension's field types → Sugar's (DynamicField widget) type; default lengths (Studio's).
 CUSTOM_FIELD_TYPES: dict[str, str] = {
     "varchar": "varchar",

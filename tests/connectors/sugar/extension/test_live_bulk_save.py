@@ -197,6 +197,43 @@ def test_a_bulk_save_is_a_save_and_its_answer_is_the_read_back(
     assert sorted(r["id"] for r in found) == sorted(accounts)
 
 
+#: Markup Sugar's save cleans (SugarBean::cleanBean → purify_html on every text field): scripts,
+#: frames, event handlers, a link back into Sugar with a query (SuiteCRM's URIFilter), entities.
+MARKUP = [
+    "<script>alert(1)</script>Plain & <b>bold</b>",
+    "<iframe src='http://example.com/x'></iframe><a href='http://example.com/?a=1&b=2'>x</a>",
+    '<img src=x onerror=alert(1)><a href="index.php?module=Users&action=Logout">out</a>',
+    "O'Neil &amp; Sons <i>&lt;ltd&gt;</i> <style>p{}</style> é ü ß",
+]
+
+
+def test_a_bulk_save_cleans_markup_exactly_as_set_entries(
+    live_sugar: SugarClient, accounts: list[str]
+) -> None:
+    """Extension 1.4.0 keeps HTMLPurifier's definitions in memory for the call (one file read,
+    not one per field and save): the values stored must be those of a ``set_entries`` save,
+    for every record of the batch (the later ones are cleaned by the kept definitions)."""
+    fields = ["name", "description", "billing_address_street"]
+    rows = [
+        {"name": f"{TOKEN} markup {n} {value}", "description": value,
+         "billing_address_street": value}
+        for n, value in enumerate(MARKUP * 2)
+    ]  # fmt: skip
+    bulk = save_records(live_sugar, "Accounts", rows, fields)
+    accounts.extend(r.id for r in bulk.records)
+    plain = live_sugar.module("Accounts").save_many(rows, check_exists=False)
+    accounts.extend(plain)
+    read = live_sugar.module("Accounts").get_many(
+        [*(r.id for r in bulk.records), *plain], fields=[*fields, "id"]
+    )
+    for answer, other in zip(bulk.records, plain, strict=True):
+        assert answer.saved
+        assert {f: read[answer.id][f] for f in fields} == {f: read[other][f] for f in fields}
+        assert answer.stored is not None
+        assert {f: answer.stored[f] for f in fields} == {f: read[other][f] for f in fields}
+    assert "script" not in read[bulk.records[0].id]["description"]
+
+
 def test_a_bulk_update_is_audited(live_sugar: SugarClient, accounts: list[str]) -> None:
     """The bean's save writes Sugar's audit trail (Accounts audit ``phone_office``)."""
     root = _root()
