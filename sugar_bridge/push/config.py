@@ -231,7 +231,9 @@ class TargetListsConfig(BaseModel):
         description="ProspectLists links the push manages (accounts, contacts): members of these "
         "follow the segment; the others (e.g. leads marketing added) are left alone.",
     )
-    page_size: int = Field(default=200, ge=10, le=1000)
+    page_size: int = Field(
+        default=1000, ge=10, le=1000, description="Members per get_relationships page."
+    )
     link_chunk: int = Field(default=200, ge=1, le=2000, description="Ids per set_relationship.")
 
     @field_validator("name_pattern")
