@@ -1096,8 +1096,19 @@ def _load_7150(name: str) -> dict[str, Any]:
     return data
 
 
-def _replay_step(w: World, name: str, rec: dict[str, Any], idmap: dict[str, str]) -> list[str]:
-    """Send one recorded request (session and already paired ids swapped in) and compare."""
+def _by_id(body: Any) -> Any:
+    """An answer's ``entry_list`` in id order (for answers whose order Sugar does not define)."""
+    if isinstance(body, dict) and isinstance(body.get("entry_list"), list):
+        return body | {"entry_list": sorted(body["entry_list"], key=lambda e: str(e.get("id")))}
+    return body
+
+
+def _replay_step(
+    w: World, name: str, rec: dict[str, Any], idmap: dict[str, str], *, unordered: bool = False
+) -> list[str]:
+    """Send one recorded request (session and already paired ids swapped in) and compare;
+    ``unordered``: the entries compared in id order (the ids are the client's, kept on
+    replay)."""
     if "_get_module_fields_" in name:
         return special_module_fields(w, rec, name)
     text = json.dumps(rec["request"]["rest_data"]).replace(SESSION_PLACEHOLDER, w.admin)
@@ -1110,7 +1121,10 @@ def _replay_step(w: World, name: str, rec: dict[str, Any], idmap: dict[str, str]
     c = Comparison(name, idmap=idmap)
     if rec["response"]["status"] != reply.status:
         c.problems.append(f"HTTP {reply.status}, recorded {rec['response']['status']}")
-    c.same(rec["response"]["body"], reply.body)
+    if unordered:
+        c.same(_by_id(rec["response"]["body"]), _by_id(reply.body))
+    else:
+        c.same(rec["response"]["body"], reply.body)
     return c.problems
 
 
@@ -1232,4 +1246,46 @@ def test_people_list_recordings_cover_each_link() -> None:
     assert any(a["request"]["rest_data"].get("delete") == 1 for a in answers)
     assert any(n.endswith("wrong_case_Contacts") for n in PEOPLE_LIST_RECORDINGS)
     for a in answers:
+        assert a["request"]["rest_data"]["session"] == SESSION_PLACEHOLDER
+
+
+# --- SuiteCRM 7.15.0: target-list membership in bulk (prefix 17, record_list_members.py) -------
+
+LIST_RECORDINGS = sorted(p.stem for p in RECORDINGS_7150.glob("17_*.json"))
+
+
+@pytest.mark.parametrize("name", LIST_RECORDINGS)
+def test_list_membership_sequence_is_reproduced(name: str) -> None:
+    """Many ids per ``set_relationship`` (a ghost, a repeat, members added again, removed),
+    recorded on the real Sugar, replayed in order into one sandbox: ``name``'s answer must
+    match. Members are compared as a set: the real Sugar answered them in no defined order
+    (neither the ids' nor the adds')."""
+    steps = [n for n in LIST_RECORDINGS if n <= name]
+    idmap: dict[str, str] = {}
+    with Sandbox() as sandbox:
+        w = World(sandbox)
+        w.admin = w.login("admin", sandbox.admin_password)
+        problems: list[str] = []
+        for step in steps:
+            problems = _replay_step(w, step, _load_7150(step), idmap, unordered=True)
+    assert problems == [], f"{name}: {problems}"
+
+
+def test_list_recordings_show_counts_per_call_and_members_once() -> None:
+    """What the push's list reconciliation relies on, as the real Sugar answered it."""
+    answers = {n: _load_7150(n) for n in LIST_RECORDINGS}
+    added = answers["17_03_add_six_with_a_ghost_and_a_repeat"]
+    assert len(added["request"]["rest_data"]["related_ids"]) == 8
+    assert added["response"]["body"] == {"created": 1, "failed": 0, "deleted": 0}
+
+    def members(step: str) -> list[str]:
+        return [e["id"] for e in answers[step]["response"]["body"]["entry_list"]]
+
+    assert len(members("17_04_members_after_add")) == len(set(members("17_04_members_after_add")))
+    assert len(set(members("17_04_members_after_add"))) == 6
+    assert len(set(members("17_06_members_after_add_again"))) == 8
+    assert len(members("17_06_members_after_add_again")) == 8
+    assert len(members("17_08_members_after_remove")) == 5
+    assert members("17_10_members_after_accounts_deleted") == []
+    for a in answers.values():
         assert a["request"]["rest_data"]["session"] == SESSION_PLACEHOLDER
