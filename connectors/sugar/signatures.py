@@ -230,6 +230,12 @@ SIGNATURES: dict[str, Signature] = {
             writes=True,
             endpoint="extension",
         ),
+        # Since extension 1.4.0 (admin): the live related ids over a link, in one answer.
+        Signature(
+            "bridge_get_related_ids",
+            (_p(_S), _p("module_name"), _p("module_id"), _p("link_field_name")),
+            endpoint="extension",
+        ),
     )
 }
 

@@ -5,9 +5,11 @@ that segment — companies through the list's ``accounts`` link, persons through
 link (campaigns e-mail people). A list holds ``leads`` too: ``target_lists.links`` says which
 links the push manages (accounts, contacts); members of the others, e.g. leads marketing added,
 are left alone; a caller with leads to place passes ``links`` including ``leads``.
-Members are read per link with ``get_relationships`` (paged), the differences added and removed
-with ``set_relationship`` (``delete: 1`` to remove), then read again: ``created: 1`` is no proof
-(Sugar answers it for ids that do not exist). A night without segment changes sends no write.
+Members are read per link with the extension's ``bridge_get_related_ids`` where Sugar has it
+(1.4.0+, admin: every id in one answer), else ``get_relationships`` (paged; Sugar builds a bean per
+member); the differences are added and removed with ``set_relationship``, many ids per call
+(``delete: 1`` to remove), then read again: ``created: 1`` is no proof (Sugar answers one per call,
+whatever the ids, also for ids that do not exist). A night without segment changes sends no write.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 
 from connectors.sugar.client import Module, SugarClient
 from connectors.sugar.exceptions import SugarError
+from connectors.sugar.extension.bulk import related_ids
 from sugar_bridge.push.config import TargetListsConfig
 from sugar_bridge.push.store import LogEntry
 
@@ -60,8 +63,11 @@ def _chunks(ids: Sequence[str], size: int) -> list[Sequence[str]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
-def _members(lists: Module, list_id: str, link: str, page_size: int) -> set[str]:
-    """Ids of the records in a target list's ``link`` (``get_relationships``, paged)."""
+def _members(lists: Module, list_id: str, link: str, page_size: int, fast: bool) -> set[str]:
+    """Ids of the records in a target list's ``link``: extension method
+    ``bridge_get_related_ids`` when ``fast``, else Sugar method ``get_relationships``, paged."""
+    if fast:
+        return related_ids(lists.client, lists.name, list_id, link)
     return {str(r["id"]) for r in lists.related(list_id, link, fields=["id"], page_size=page_size)}
 
 
@@ -73,6 +79,7 @@ def reconcile_lists(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
     links: Sequence[str] | None = None,
+    fast_members: bool = False,
 ) -> ListsResult:
     """Make each segment's target list hold exactly ``members[segment][link]`` in each managed
     link: ``links`` (any of accounts, contacts, leads), default ``config.links``.
@@ -80,7 +87,8 @@ def reconcile_lists(
     Lists are found by name among all ProspectLists (get_entry_list, no query string to build),
     created when missing (set_entry with a client id and new_with_id), and lists named after the
     pattern whose segment no longer occurs are emptied. A Sugar error on one list fails that list
-    only.
+    only. ``fast_members``: read members with ``bridge_get_related_ids`` (the caller checked the
+    extension has it, :class:`connectors.sugar.extension.bulk.BulkSupport`).
     """
     managed = list(links if links is not None else config.links)
     unknown = sorted(set(managed) - set(LINK_MODULE))
@@ -106,7 +114,9 @@ def reconcile_lists(
         }
         result.sizes[name] = sum(len(ids) for ids in wanted.values())
         try:
-            _reconcile_one(lists, config, name, existing.get(name), wanted, result, dry_run)
+            _reconcile_one(
+                lists, config, name, existing.get(name), wanted, result, dry_run, fast_members
+            )
         except SugarError as exc:
             log.warning("target list %r: %s", name, exc)
             result.failed += 1
@@ -133,6 +143,7 @@ def _reconcile_one(
     wanted: Mapping[str, set[str]],
     result: ListsResult,
     dry_run: bool,
+    fast: bool = False,
 ) -> None:
     """Create the list if needed (``set_entry``), then reconcile each managed link."""
     if list_id is None:
@@ -152,11 +163,11 @@ def _reconcile_one(
         result.writes += 1
         result.lists_created += 1
         for link, ids in wanted.items():
-            _reconcile_link(lists, config, name, list_id, link, ids, set(), result, dry_run)
+            _reconcile_link(lists, config, name, list_id, link, ids, set(), result, dry_run, fast)
         return
     for link, ids in wanted.items():
-        current = _members(lists, list_id, link, config.page_size)
-        _reconcile_link(lists, config, name, list_id, link, ids, current, result, dry_run)
+        current = _members(lists, list_id, link, config.page_size, fast)
+        _reconcile_link(lists, config, name, list_id, link, ids, current, result, dry_run, fast)
 
 
 def _reconcile_link(
@@ -169,6 +180,7 @@ def _reconcile_link(
     current: set[str],
     result: ListsResult,
     dry_run: bool,
+    fast: bool = False,
 ) -> None:
     """Add and remove the members of one link (``set_relationship``), then read them back
     (``get_relationships``) and log each change as ok or failed."""
@@ -187,7 +199,7 @@ def _reconcile_link(
         result.writes += 1
     if not to_add and not to_remove:
         return
-    after = _members(lists, list_id, link, config.page_size)
+    after = _members(lists, list_id, link, config.page_size, fast)
     for account_id in to_add:
         ok = account_id in after
         result.added += ok

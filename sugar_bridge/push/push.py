@@ -13,7 +13,8 @@ returned :class:`PushRunInfo`:
    has it (AOD indexing deferred, each record verified from the stored values it answers), else
    ``set_entries`` read back with ``get_entries``; over up to ``push.sessions`` sessions, the
    number adapted to Sugar's throughput (the snapshot takes only what Sugar showed stored);
-4. reconcile one target list per segment;
+4. reconcile one target list per segment (members read in one request with the extension's
+   ``bridge_get_related_ids`` where Sugar has it);
 5. create the follow-up tasks of accounts that entered a stage.
 
 A row that did not stick is logged as failed with the reason and, its snapshot unchanged, sent
@@ -35,7 +36,8 @@ from sqlalchemy import Engine
 from connectors.sugar.adaptive import AdaptiveConcurrency
 from connectors.sugar.aod import aod_indexing
 from connectors.sugar.client import SugarClient
-from connectors.sugar.extension.bulk import bulk_support
+from connectors.sugar.exceptions import SugarError
+from connectors.sugar.extension.bulk import BulkSupport, bulk_support
 from connectors.sugar.pool import Outcome, SessionPool, sum_stats
 from etl.runs import RunStatus, describe_error, run_ledger
 from sugar_bridge.push import store
@@ -388,18 +390,28 @@ def _run(
             )
         timer.last = time.perf_counter()
 
+        support: list[BulkSupport] = []
+
+        def extension() -> BulkSupport:  # bridge_info: one read, only when something needs it
+            if not support:
+                try:
+                    support.append(bulk_support(main))
+                except SugarError as exc:  # the stock paths then: paged reads, one by one
+                    log.warning("bridge_info failed, lists and follow-ups without it: %s", exc)
+                    support.append(BulkSupport(False, f"bridge_info failed: {exc}"))
+            return support[0]
+
         if config.target_lists.enabled and targets:
-            _lists(main, config, targets, info, engine, now, progress)
+            _lists(main, config, targets, info, engine, now, progress, extension().related_ids)
             timer.lap("lists")
         if config.followups:
             triggers = [t for target in targets for t in _triggers(config, target)]
-            # Follow-ups in bulk where the extension has it (bridge_info: one read, only when a
-            # rule fired).
+            # Follow-ups in bulk where the extension has it.
             bulk = (
                 bool(triggers)
                 and not info.dry_run
                 and config.write_method == "auto"
-                and bulk_support(main).available
+                and extension().available
             )
             fres, entries = run_followups(
                 engine,
@@ -887,9 +899,10 @@ def _lists(
     engine: Engine,
     now: datetime,
     progress: Progress | None,
+    fast_members: bool,
 ) -> None:
     """Step 4: each segment's list holds its companies (link ``accounts``) and its persons
-    (link ``contacts``)."""
+    (link ``contacts``); ``fast_members``: read members with ``bridge_get_related_ids``."""
     column = config.target_lists.column
     members: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for target in targets:
@@ -909,6 +922,7 @@ def _lists(
         wanted,
         dry_run=info.dry_run,
         progress=(lambda d, t: progress("lists", d, t)) if progress else None,
+        fast_members=fast_members,
     )
     info.list_added, info.list_removed, info.list_failed = res.added, res.removed, res.failed
     info.sugar_writes += res.writes

@@ -11,12 +11,13 @@ from __future__ import annotations
 import html
 import json
 import re
+import sqlite3
 from collections.abc import Callable
 from typing import Any
 
 from sugar_bridge.sandbox import quirks
 from sugar_bridge.sandbox.api import REQUIRED, CallContext, Session, Signature, SugarApi
-from sugar_bridge.sandbox.exceptions import SugarFault, access_denied
+from sugar_bridge.sandbox.exceptions import DatabaseFailure, SugarFault, access_denied
 from sugar_bridge.sandbox.faults import IndexLock
 from sugar_bridge.sandbox.modules import MODULES, FieldDef, ModuleDef
 from sugar_bridge.sandbox.store import now_db
@@ -42,6 +43,12 @@ EXTENSION_SIGNATURES: dict[str, Signature] = {
         ("module_name", REQUIRED),
         ("records", REQUIRED),
         ("select_fields", []),
+    ),
+    "bridge_get_related_ids": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("module_id", REQUIRED),
+        ("link_field_name", REQUIRED),
     ),
 }
 EXTENSION_VERSION = "1.4.0"
@@ -373,6 +380,31 @@ class BridgeExtension:
                 "required": bool(row["required"]),
             }
         return out or []
+
+    def bridge_get_related_ids(
+        self,
+        ctx: CallContext,
+        session: Any,
+        module_name: Any,
+        module_id: Any,
+        link_field_name: Any,
+    ) -> Any:
+        """``bridge_get_related_ids``: the ids of the live records related over a link, in id
+        order, all at once (what get_relationships lists); none for a record that does not
+        exist or a link it has not (case-sensitive), as get_relationships answers an empty
+        list. Admin session."""
+        self._admin(ctx, session)
+        module = self.api._module(module_name)
+        link = module.link_map().get(str(link_field_name))
+        if link is None or not isinstance(module_id, str):
+            return {"ids": []}
+        if not self.store.exists(module, module_id):
+            return {"ids": []}
+        try:
+            rows, _ = self.api._related_rows(module, module_id, link, "", [], 0, None, False)
+        except sqlite3.Error as exc:
+            raise DatabaseFailure() from exc
+        return {"ids": sorted({str(r["id"]) for r in rows})}
 
     @staticmethod
     def _not_custom_field(why: str) -> SugarFault:

@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectors.sugar import query as q
-from connectors.sugar.exceptions import AccessDenied, ExtensionMissing, WriteNotStored
+from connectors.sugar.exceptions import (
+    AccessDenied,
+    ExtensionMissing,
+    NotJsonResponse,
+    WriteNotStored,
+)
 from connectors.sugar.extension import API_LEVEL
 from connectors.sugar.extension.compat import parse_version
 from connectors.sugar.records import Record, entry_to_record, wire_value
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: The first extension version with ``bridge_save_records``.
 BULK_SINCE = (1, 3, 0)
+#: The first extension version with ``bridge_get_related_ids``.
+RELATED_IDS_SINCE = (1, 4, 0)
 #: Records per call the extension takes (``SugarWebServiceImplBridge::MAX_SAVE_RECORDS``).
 MAX_RECORDS = 500
 
@@ -45,6 +52,8 @@ class BulkSupport:
     #: AOD search indexing on (``$sugar_config['aod']['enable_aod']``); None when unknown.
     aod_enabled: bool | None = None
     extension_version: str | None = None
+    #: ``bridge_get_related_ids`` can be used (extension 1.4.0+, an admin session).
+    related_ids: bool = False
 
 
 def bulk_support(client: SugarClient) -> BulkSupport:
@@ -76,7 +85,31 @@ def bulk_support(client: SugarClient) -> BulkSupport:
             aod,
             version or None,
         )
-    return BulkSupport(True, f"extension {version} saves in bulk", aod, version)
+    return BulkSupport(
+        True, f"extension {version} saves in bulk", aod, version, parsed >= RELATED_IDS_SINCE
+    )
+
+
+def related_ids(client: SugarClient, module_name: str, record_id: str, link: str) -> set[str]:
+    """Ids of the live records related to ``record_id`` over ``link``, in one request (extension
+    method ``bridge_get_related_ids``, 1.4.0+, admin session): what ``get_relationships`` pages
+    through, without Sugar building a bean per related record (~4 ms each on SuiteCRM 7.15).
+    Raises ExtensionMissing where the extension lacks it, NotJsonResponse for an answer without
+    its list of ids."""
+    body = client.call_extension(
+        "bridge_get_related_ids",
+        module_name=module_name,
+        module_id=record_id,
+        link_field_name=q.field_name(link),
+    )
+    ids = body.get("ids") if isinstance(body, Mapping) else None
+    if not isinstance(ids, list):
+        raise NotJsonResponse(
+            f"{module_name} {record_id} {link}: bridge_get_related_ids answered "
+            f"{type(body).__name__}",
+            method="bridge_get_related_ids",
+        )
+    return {str(i) for i in ids}
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pytest
 
 from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import AccessDenied, InvalidCall, SugarApiError, WriteNotStored
-from connectors.sugar.extension.bulk import BulkSupport, bulk_support, save_records
+from connectors.sugar.extension.bulk import BulkSupport, bulk_support, related_ids, save_records
 from sugar_bridge.sandbox import AodIndex, Faults, Latency, Sandbox, md5_hex
 
 
@@ -142,7 +142,7 @@ def test_refuses_modules_with_other_semantics_too_many_records_and_non_writers(
 def test_bulk_support_reads_bridge_info(sandbox: Sandbox) -> None:
     with _client(sandbox) as client:
         assert bulk_support(client) == BulkSupport(
-            True, "extension 1.4.0 saves in bulk", False, "1.4.0"
+            True, "extension 1.4.0 saves in bulk", False, "1.4.0", related_ids=True
         )
         sandbox.set_aod(True)
         assert bulk_support(client).aod_enabled is True
@@ -160,6 +160,44 @@ def test_bulk_support_reads_bridge_info(sandbox: Sandbox) -> None:
     assert old.available is False
     assert "1.2.0 has no bridge_save_records" in old.reason
     assert old.aod_enabled is None
+    # 1.3.0 saves in bulk but has no bridge_get_related_ids: members are paged.
+    info = {"extension_version": "1.3.0", "api_level": 1, "aod_enabled": False}
+    v13 = bulk_support(Older(info))  # type: ignore[arg-type]
+    assert (v13.available, v13.related_ids) == (True, False)
+
+
+def test_related_ids_are_the_members_get_relationships_lists(sandbox: Sandbox) -> None:
+    """``bridge_get_related_ids``: every live member at once, each once, in id order; a ghost id,
+    a deleted account, an unknown link or list give nothing more; admins only."""
+    with _client(sandbox) as client:
+        made = save_records(client, "Accounts", [{"name": f"M{n}"} for n in range(5)])
+        ids = [r.id for r in made.records]
+        lists = client.module("ProspectLists")
+        list_id = lists.create({"name": "Segment: Champions", "list_type": "default"})
+        lists.link(list_id, "accounts", [*ids, ids[0], str(uuid.uuid4())])
+        save_records(client, "Accounts", [{"id": ids[4], "deleted": 1}])
+        paged = {r["id"] for r in lists.related(list_id, "accounts", fields=["id"], page_size=2)}
+        assert related_ids(client, "ProspectLists", list_id, "accounts") == paged == set(ids[:4])
+        answer = client.call_extension(
+            "bridge_get_related_ids",
+            module_name="ProspectLists",
+            module_id=list_id,
+            link_field_name="accounts",
+        )
+        assert answer == {"ids": sorted(ids[:4])}
+        assert related_ids(client, "ProspectLists", list_id, "Accounts") == set()  # link case
+        assert related_ids(client, "ProspectLists", str(uuid.uuid4()), "accounts") == set()
+        client.module("Users").create(
+            {
+                "user_name": "rep",
+                "last_name": "Rep",
+                "status": "Active",
+                "employee_status": "Active",
+                "user_hash": md5_hex("pw"),
+            }
+        )
+    with _client(sandbox, "rep", "pw") as rep, pytest.raises(AccessDenied):
+        related_ids(rep, "ProspectLists", list_id, "accounts")
 
 
 def test_aod_on_defers_indexing_to_the_job_and_sessions_do_not_queue() -> None:

@@ -16,7 +16,9 @@
  *   ACLRole::setAction (stock set_relationship stores NULL in acl_roles_actions.access_override);
  * - bridge_save_records: a batch of creates/updates saved through the bean API like set_entries
  *   (ACL, logic hooks, audit, date_modified, custom fields), with AOD's per-save search indexing
- *   deferred to Sugar's own aodIndexUnindexed scheduler job, answering per record what was stored.
+ *   deferred to Sugar's own aodIndexUnindexed scheduler job, answering per record what was stored;
+ * - bridge_get_related_ids: the ids of a record's live related records over a link, in one
+ *   answer (what get_relationships lists, without a bean per related record).
  *
  * Every bridge_* method except bridge_save_records needs an admin session (bridge_save_records
  * needs what set_entries needs: write access to the module, and each record's Save ACL). It changes no core file: everything it writes goes
@@ -1419,6 +1421,59 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             return $answer($seed->id, false, 'save_failed', $e->getMessage());
         }
         return $answer($seed->id, $created, null, null, $deleting ? null : $seed);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // bridge_get_related_ids
+    // ---------------------------------------------------------------------------------------
+
+    /** Ids per IN (...) when bridge_get_related_ids keeps the live related records. */
+    const RELATED_IDS_CHUNK = 1000;
+
+    /**
+     * The ids of the live records related to one record over a link, all in one answer: the
+     * ids get_relationships lists, without building a bean per related record (get_relationships
+     * on ProspectLists.accounts cost ~4 ms per member on SuiteCRM 7.15, 40 s for a 10,000-member
+     * list). The link's own query (Link2::get, the relationship rows not deleted), then only the
+     * related records not deleted (one SELECT id per RELATED_IDS_CHUNK ids), in id order. A
+     * record that does not exist or is deleted, or a link it has not, answers no ids, as
+     * get_relationships answers an empty list. Admin session (an admin sees every record).
+     *
+     * @param string $session -- Session ID returned by a previous call to login (admin).
+     * @param string $module_name -- Module key, e.g. ProspectLists.
+     * @param string $module_id -- The record's id.
+     * @param string $link_field_name -- The link (case-sensitive), e.g. accounts.
+     * @return array|null -- {ids: [id, ...]}
+     */
+    public function bridge_get_related_ids($session, $module_name, $module_id, $link_field_name)
+    {
+        if (!$this->bridgeAuthorize($session, $module_name)) {
+            return null;
+        }
+        $none = array('ids' => array());
+        $bean = BeanFactory::newBean($module_name);
+        if (empty($bean) || !is_string($module_id) || !is_string($link_field_name)
+            || $bean->retrieve($module_id) === null || !empty($bean->deleted)
+            || !$bean->load_relationship($link_field_name)) {
+            return $none;
+        }
+        $link = $bean->$link_field_name;
+        $related = BeanFactory::newBean($link->getRelatedModuleName());
+        if (empty($related) || empty($related->table_name)) {
+            return $none;
+        }
+        $linked = array_values(array_unique(array_map('strval', $link->get())));
+        $db = DBManagerFactory::getInstance();
+        $ids = array();
+        foreach (array_chunk($linked, self::RELATED_IDS_CHUNK) as $chunk) {
+            $in = implode(',', array_map(array($db, 'quoted'), $chunk));
+            $result = $db->query("SELECT id FROM {$related->table_name} WHERE deleted = 0 AND id IN ($in)");
+            while ($row = $db->fetchByAssoc($result, false)) {
+                $ids[] = (string) $row['id'];
+            }
+        }
+        sort($ids, SORT_STRING);
+        return array('ids' => $ids);
     }
 
     /**

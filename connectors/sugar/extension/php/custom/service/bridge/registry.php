@@ -60,6 +60,16 @@ class registry_bridge extends registry_v4_1
             array('return' => 'tns:name_value_list')
         );
         $this->serviceClass->registerFunction(
+            'bridge_get_related_ids',
+            array(
+                'session' => 'xsd:string',
+                'module_name' => 'xsd:string',
+                'module_id' => 'xsd:string',
+                'link_field_name' => 'xsd:string',
+            ),
+            array('return' => 'tns:name_value_list')
+        );
+        $this->serviceClass->registerFunction(
             'bridge_get_role_actions',
             array('session' => 'xsd:string', 'role_id' => 'xsd:string'),
             array('return' => 'tns:name_value_list')
