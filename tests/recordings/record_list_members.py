@@ -1,6 +1,6 @@
 """Record target-list membership written in bulk: many ids in one ``set_relationship``, prefix 17.
 
-Run by hand against a SuiteCRM 7 with the extension 1.3.0+ installed (admin user), e.g.::
+Run by hand against a SuiteCRM 7 with the extension 1.4.0+ installed (admin user), e.g.::
 
     set -a; . /tmp/sugar-bridge-suitecrm/live.env; set +a
     python tests/recordings/record_list_members.py --out tests/recordings/suitecrm-7.15.0
@@ -151,7 +151,14 @@ def record_sequence(r: ExtensionRecorder, tag: str) -> None:
         list_id,
     )
     r.record_extension(
-        f"{PREFIX}_09_bulk_delete_accounts",
+        f"{PREFIX}_09_related_ids_after_remove",
+        "bridge_get_related_ids (extension 1.4.0): the same five members, every id in one answer "
+        "in id order, without a bean built per member.",
+        "bridge_get_related_ids",
+        {"module_name": "ProspectLists", "module_id": list_id, "link_field_name": "accounts"},
+    )
+    r.record_extension(
+        f"{PREFIX}_10_bulk_delete_accounts",
         "bridge_save_records deleted 1: the eight accounts marked deleted.",
         "bridge_save_records",
         {
@@ -162,9 +169,15 @@ def record_sequence(r: ExtensionRecorder, tag: str) -> None:
     )
     _members(
         r,
-        f"{PREFIX}_10_members_after_accounts_deleted",
+        f"{PREFIX}_11_members_after_accounts_deleted",
         "get_relationships: deleted accounts are no members any more.",
         list_id,
+    )
+    r.record_extension(
+        f"{PREFIX}_12_related_ids_after_accounts_deleted",
+        "bridge_get_related_ids: no ids either.",
+        "bridge_get_related_ids",
+        {"module_name": "ProspectLists", "module_id": list_id, "link_field_name": "accounts"},
     )
 
 

@@ -1286,6 +1286,9 @@ def test_list_recordings_show_counts_per_call_and_members_once() -> None:
     assert len(set(members("17_06_members_after_add_again"))) == 8
     assert len(members("17_06_members_after_add_again")) == 8
     assert len(members("17_08_members_after_remove")) == 5
-    assert members("17_10_members_after_accounts_deleted") == []
+    assert members("17_11_members_after_accounts_deleted") == []
+    fast = answers["17_09_related_ids_after_remove"]["response"]["body"]["ids"]
+    assert fast == sorted(members("17_08_members_after_remove"))
+    assert answers["17_12_related_ids_after_accounts_deleted"]["response"]["body"] == {"ids": []}
     for a in answers.values():
         assert a["request"]["rest_data"]["session"] == SESSION_PLACEHOLDER

@@ -32,7 +32,7 @@ import pytest
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
-from connectors.sugar.extension.bulk import bulk_support, save_records
+from connectors.sugar.extension.bulk import bulk_support, related_ids, save_records
 from tests.conftest import REPO
 from tests.live.support import remove_fields
 
@@ -232,6 +232,27 @@ def test_a_bulk_save_cleans_markup_exactly_as_set_entries(
         assert answer.stored is not None
         assert {f: answer.stored[f] for f in fields} == {f: read[other][f] for f in fields}
     assert "script" not in read[bulk.records[0].id]["description"]
+
+
+def test_related_ids_are_what_get_relationships_lists(
+    live_sugar: SugarClient, accounts: list[str]
+) -> None:
+    """``bridge_get_related_ids`` (1.4.0) answers a target list's live members at once: the
+    ids ``get_relationships`` pages through, a deleted account and a ghost id left out."""
+    made = save_records(live_sugar, "Accounts", [{"name": f"{TOKEN} member {n}"} for n in range(4)])
+    ids = [r.id for r in made.records]
+    accounts.extend(ids)
+    lists = live_sugar.module("ProspectLists")
+    list_id = lists.create({"name": f"{TOKEN} Segment: Champions", "list_type": "default"})
+    try:
+        lists.link(list_id, "accounts", [*ids, "00000000-0000-4000-8000-00000000b01d"])
+        save_records(live_sugar, "Accounts", [{"id": ids[3], "deleted": 1}])
+        paged = {r["id"] for r in lists.related(list_id, "accounts", fields=["id"], page_size=2)}
+        assert related_ids(live_sugar, "ProspectLists", list_id, "accounts") == paged
+        assert paged == set(ids[:3])
+        assert related_ids(live_sugar, "ProspectLists", list_id, "Accounts") == set()
+    finally:
+        lists.update(list_id, {"deleted": 1})
 
 
 def test_a_bulk_update_is_audited(live_sugar: SugarClient, accounts: list[str]) -> None:
