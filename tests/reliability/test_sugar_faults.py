@@ -268,9 +268,11 @@ def _push_scenario(tmp_path: Path, rate: float, mix: str = "all") -> dict[str, A
         more, retried_more = _push_until_ok(wh, sb, faults, _faulty_runs(mix))
         injected = sum(sb.stats.faults.values())
         bulk_calls = sb.stats.calls["bridge_save_records"]
+        member_reads = sb.stats.calls["bridge_get_related_ids"]
         sb.set_faults(None)
         return {
             "bulk_calls": bulk_calls,
+            "member_reads": member_reads,
             "state": _sugar_state(sb),
             "outcomes": outcomes + more,
             "retried": retried + retried_more,
@@ -297,6 +299,9 @@ def test_segment_push_converges_under_faults(
     # The default path writes accounts and follow-ups with the extension's bulk method.
     assert clean_push["bulk_calls"] > 0
     assert faulty["bulk_calls"] > 0
+    # ... and reads the lists' members in one request each (bridge_get_related_ids).
+    assert clean_push["member_reads"] > 0
+    assert faulty["member_reads"] > 0
     clean, state = clean_push["state"], faulty["state"]
     assert set(state["per_external_id"].values()) == {1}, "no duplicate account"
     assert state["values"] == clean["values"]
