@@ -30,10 +30,10 @@ from sugar_bridge.push.values import Kind, normalise
 log = logging.getLogger(__name__)
 
 
-#: Accounts per get_entry_list page when the push reads them all. Sugar honours any
+#: Records per get_entry_list page when the push reads them all. Sugar honours any
 #: ``max_results`` (SuiteCRM 7.15 sets ``list_max_entries_per_page`` from it); every request
 #: pays Sugar's bootstrap (session, user, language: ~30-50 ms on the CI SuiteCRM), so a night
-#: reading 10,000 accounts makes 10 requests instead of 50.
+#: reading 10,000 accounts (or contacts) makes 10 requests instead of 50.
 READ_PAGE = 1000
 
 
@@ -56,7 +56,9 @@ def read_accounts(
     return out
 
 
-def read_contacts(contacts: Module, external_id_field: str, page_size: int = 200) -> list[Account]:
+def read_contacts(
+    contacts: Module, external_id_field: str, page_size: int = READ_PAGE
+) -> list[Account]:
     """Every live contact with what matching needs (get_entry_list, paged by id): its name is
     ``first_name last_name`` (the order systems' "Marie Dupont"); ``email1`` is the primary
     address of the contact's email addresses, as Sugar answers it for Accounts."""
