@@ -78,6 +78,7 @@ dim_customer = Table(
     Column("customer_type", String(8)),
     # The Sugar Contact a person is matched to (as sugar_account_id is a company's Account).
     Column("sugar_contact_id", String(36)),
+    Column("owner_name", String(64)),  # Sugar user owning the account, as the push last saw it
     UniqueConstraint("source", "source_customer_id"),
     Index(None, "sugar_account_id"),
     Index(None, "sugar_contact_id"),
@@ -466,13 +467,19 @@ push_followup = Table(
     Column("module", String(16), nullable=False),  # Tasks | Calls
     Column("record_id", String(36), nullable=False),  # client-generated (new_with_id)
     Column("payload", JSON, nullable=False),  # the rendered values, resent as is on a retry
-    Column("status", String(16), nullable=False),  # pending | created | failed
+    # pending | created | failed | waiting (over a night's cap) | dropped (left the state waiting)
+    Column("status", String(16), nullable=False),
     Column("run_id", Id, nullable=False),
     Column("error", Text),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     # The module of account_id, the follow-up's parent: Accounts | Contacts.
     Column("parent_type", String(16), nullable=False, server_default="Accounts"),
+    Column("owner_id", String(36)),  # the Sugar user it is assigned to
+    Column("owner_name", String(64)),
+    Column("as_of", Date),  # the night it was created (the per-owner daily cap counts these)
+    Column("sugar_status", String(32)),  # as last read from Sugar
+    Column("closed_at", DateTime),  # closed (or deleted) in Sugar: the rule may fire again
     UniqueConstraint(
         "account_id",
         "rule",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from analytics.config import AnalyticsConfig
 from connectors.orders.config import SourcesConfig
@@ -31,6 +31,69 @@ class ProjectConfig(BaseModel):
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     push: PushConfig = Field(default_factory=PushConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+
+    @model_validator(mode="after")
+    def _policy_from_the_other_sections(self) -> ProjectConfig:
+        # The push's policy takes two facts from other sections: who manages each key account
+        # (sugar.accounts) and the analytics' recent-buyer window (the default of its rules').
+        owners = self.push.owners
+        if not owners.key_account_managers:
+            owners.key_account_managers = {
+                account.external_id: account.assigned_user
+                for account in self.sugar.accounts
+                if account.assigned_user
+            }
+        if "recent_buyer_days" not in self.push.model_fields_set:
+            self.push.recent_buyer_days = self.analytics.lifecycle.recent_buyer_days
+        return self
+
+    def unknown_names(self) -> list[tuple[tuple[int | str, ...], str]]:
+        """Users, roles and groups the push's policy names that the ``sugar:`` spec lacks.
+
+        Checked only against what the spec declares: with no users in the spec (nor
+        ``protected_users``), names are checked against Sugar when the push starts.
+        """
+        spec = self.sugar
+        problems: list[tuple[tuple[int | str, ...], str]] = []
+        users = {u.user_name.lower() for u in spec.users} | {
+            u.lower() for u in spec.protected_users
+        }
+        named = [(("push", "owners", *_path(p)), n) for p, n in self.push.owners.user_names()]
+        named += [
+            (("push", "followups", i, "owner"), rule.owner)
+            for i, rule in enumerate(self.push.followups)
+            if rule.owner
+        ]
+        if users:
+            for loc, name in named:
+                if name.lower() not in users:
+                    problems.append(
+                        (loc, f"unknown user {name!r} (not in sugar.users or protected_users)")
+                    )
+        roles = {r.name.lower() for r in spec.roles}
+        groups = {g.name.lower() for g in spec.security_groups}
+        for i, rule in enumerate(self.push.owners.rules):
+            robin = rule.round_robin
+            where: tuple[int | str, ...] = ("push", "owners", "rules", i, "round_robin")
+            if robin and robin.role and roles and robin.role.lower() not in roles:
+                problems.append(((*where, "role"), f"unknown role {robin.role!r} (sugar.roles)"))
+            group = robin.security_group if robin else None
+            if group and groups and group.lower() not in groups:
+                problems.append(
+                    (
+                        (*where, "security_group"),
+                        f"unknown security group {group!r} (sugar.security_groups)",
+                    )
+                )
+        return problems
+
+
+def _path(text: str) -> tuple[int | str, ...]:
+    """``rules[2].user`` → ``("rules", 2, "user")``."""
+    out: list[int | str] = []
+    for part in text.replace("]", "").replace("[", ".").split("."):
+        out.append(int(part) if part.isdigit() else part)
+    return tuple(out)
 
 
 def format_loc(loc: tuple[int | str, ...]) -> str:
@@ -101,9 +164,18 @@ def load_config(path: Path) -> ProjectConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}:1: the config must be a mapping of sections")
     try:
-        return ProjectConfig.model_validate(data)
+        config = ProjectConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(validation_message(str(path), exc, node)) from None
+    problems = config.unknown_names()
+    if problems:
+        lines = []
+        for loc, message in problems:
+            line = _line_of(node, loc)
+            where = f"{path}:{line}" if line else str(path)
+            lines.append(f"{where}: {format_loc(loc)}: {message}")
+        raise ConfigError("\n".join(lines))
+    return config
 
 
 def json_schema() -> dict[str, Any]:

@@ -442,6 +442,8 @@ def push_stage(ctx: StepContext) -> list[StepInfo]:
         ctx.runtime.push_config,
         as_of=ctx.as_of,
         dry_run=ctx.dry_run,
+        locale=settings.locale,
+        currency=settings.default_currency,
         progress=(lambda step, done, total: report(f"push: {step}", done, total))
         if report is not None
         else None,

@@ -83,6 +83,7 @@ def follow_up_customers(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LI
             m.c.clv_12m,
             m.c.preferred_payment_method,
             dim_customer.c.sugar_account_id,
+            dim_customer.c.owner_name,  # the account's owner in Sugar, as the push left it
         )
         .join(dim_customer, dim_customer.c.customer_key == m.c.customer_key)
         .where(

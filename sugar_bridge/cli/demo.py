@@ -70,7 +70,9 @@ def render_summary(result: DemoResult) -> None:
             f"({pc.get('unchanged', 0):,} unchanged, not sent; {pc.get('verified', 0):,} verified "
             f"by read-back), target lists +{pc.get('list_added', 0):,}/-"
             f"{pc.get('list_removed', 0):,}, {pc.get('tasks_created', 0):,} follow-ups "
-            "(tasks and calls)"
+            f"(tasks and calls; {pc.get('tasks_unowned', 0):,} without an owner, "
+            f"{pc.get('tasks_waiting', 0):,} waiting for later nights, "
+            f"{pc.get('tasks_still_open', 0):,} not repeated: still open)"
             + (f"; {failed} not stored as sent (retried next run)" if failed else ""),
             highlight=False,
         )

@@ -55,6 +55,9 @@ def render_run(info: PushRunInfo) -> None:
         ("target list failures", info.list_failed),
         ("follow-ups created" + (" (planned)" if info.dry_run else ""), info.tasks_created),
         ("follow-up failures", info.tasks_failed),
+        ("follow-ups waiting (over the per-owner cap)", info.tasks_waiting),
+        ("follow-ups not repeated (still open)", info.tasks_still_open),
+        ("accounts given an owner", info.owners_assigned),
         ("Sugar write calls", info.sugar_writes),
     ]
     persons = info.modules.get("Contacts")
@@ -81,6 +84,16 @@ def render_run(info: PushRunInfo) -> None:
     console.print(table)
     for warning in info.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}", markup=True, highlight=False)
+    by_owner = info.followups.get("by_owner") or {}
+    if by_owner:
+        owners = Table(title="follow-ups per owner", show_header=True)
+        owners.add_column("owner")
+        owners.add_column("created" + (" (planned)" if info.dry_run else ""), justify="right")
+        owners.add_column("waiting", justify="right")
+        waiting = info.followups.get("waiting_by_owner") or {}
+        for owner in sorted(set(by_owner) | set(waiting)):
+            owners.add_row(owner, str(by_owner.get(owner, 0)), str(waiting.get(owner, 0)))
+        console.print(owners)
     if info.transitions:
         trans = Table(title="segment transitions", show_header=True)
         trans.add_column("from → to")
@@ -139,6 +152,8 @@ def push_command(
                 dry_run=dry_run,
                 full=full,
                 progress=progress,
+                locale=settings.locale,
+                currency=settings.default_currency,
             )
     if as_json:
         print_json(info)

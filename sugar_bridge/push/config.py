@@ -1,4 +1,4 @@
-"""The ``push:`` section: matching, field mapping, target lists, follow-up rules.
+"""The ``push:`` section: matching, field mapping, target lists, follow-up rules, owners.
 
 Everything the push does is described here as data (style guide: "policies are data, not ``if``
 chains"); every key has a default so an empty section is valid and pushes the example config's
@@ -20,11 +20,13 @@ push:
   persons:                                # B2C customers: pushed to Contacts
     customer_types: [b2c]                 # the orders' customer_type values that are persons
   target_lists: {name_pattern: "Segment: {segment}"}
-  followups:
-    - name: declining
-      column: lifecycle_stage
-      enters: [declining]
-      subject: "Relancer {{ account_name }}"
+  followups:                              # the commercial policy (followups.py)
+    - {name: relancer, is: [declining]}   # while declining, no open follow-up of this rule
+    - {name: became-lost, column: lifecycle_stage, enters: [lost], module: Calls}
+  followup_limits: {per_owner_per_day: 20, order_by: [clv_12m, total_amount]}
+  owners:                                 # owners.py: who an account and its follow-ups go to
+    rules: [{country: [Belgium], user: c.moreau}, {round_robin: {role: Sales Rep}}]
+    default: c.moreau
 ```
 """
 
@@ -249,24 +251,72 @@ class TargetListsConfig(BaseModel):
 
 
 _TEMPLATE_ENV = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+#: Filters the follow-up templates may use, formatting in SUGAR_BRIDGE_LOCALE (Babel):
+#: ``{{ clv_12m | money }}``, ``{{ n_orders | number }}``, ``{{ p_alive | percent }}``,
+#: ``{{ last_order_at | date }}``. Registered here so a config using them compiles at load.
+TEMPLATE_FILTERS = ("money", "number", "percent", "date")
+_TEMPLATE_ENV.filters.update(dict.fromkeys(TEMPLATE_FILTERS, str))
 
 
 class FollowupRule(BaseModel):
-    """When an account enters one of ``enters`` for ``column``, create one Task (or Call)."""
+    """One rule of the commercial policy: a Task (or Call) for an account in a watched state.
 
-    model_config = ConfigDict(extra="forbid")
+    Two kinds (exactly one per rule):
+
+    - **state** (``is`` / ``when`` / ``key_account``): the account *is* in the state — ``column``
+      has one of ``is``, every column of ``when`` has one of its values, and it is (or is not) a
+      key account — and has no open follow-up of this rule; one closed in Sugar lets the rule fire
+      again after ``cooldown_days``.
+    - **transition** (``enters``): the pushed value *moved into* one of ``enters`` (compared with
+      the last value that stuck in Sugar): once per transition.
+
+    Neither fires for a customer who ordered within ``recent_buyer_days``.
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     column: str = Field(default="lifecycle_stage", description="A mapped customer_habits column.")
-    enters: list[str] = Field(min_length=1)
+    enters: list[str] | None = Field(
+        default=None, min_length=1, description="Fire when the column moves into one of these."
+    )
+    is_: list[str] | None = Field(
+        default=None,
+        alias="is",
+        min_length=1,
+        description="Fire while the column has one of these values (and no follow-up is open).",
+    )
+    when: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="More conditions, all true: mapped column -> values (one of them).",
+    )
+    key_account: bool | None = Field(
+        default=None,
+        description="true: only key accounts (sugar.accounts); false: only the others.",
+    )
+    cooldown_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="State rules: days after a follow-up is closed in Sugar before it may fire "
+        "again for the account.",
+    )
+    recent_buyer_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="No follow-up for a customer who ordered within this many days (0 = no "
+        "such rule; default: analytics.lifecycle.recent_buyer_days).",
+    )
+    owner: str | None = Field(
+        default=None,
+        description="User name the follow-ups go to (default: the account's owner).",
+    )
     module: Literal["Tasks", "Calls"] = "Tasks"
-    subject: str = Field(default="Follow up {{ account_name }}: {{ new_value }}", min_length=1)
-    description: str = Field(
-        default=(
-            "{{ account_name }} moved from {{ old_value or 'nothing' }} to {{ new_value }}.\n"
-            "Orders: {{ n_orders }}, last order: {{ last_order_at }}, "
-            "average order: {{ avg_order_amount }}, 12-month CLV: {{ clv_12m }}."
-        )
+    subject: str | None = Field(
+        default=None, min_length=1, description="Jinja2 template; default: in the locale."
+    )
+    description: str | None = Field(
+        default=None, description="Jinja2 template; default: in the locale."
     )
     due_in_days: int = Field(default=7, ge=0, le=365)
     due_time: str = Field(default="09:00:00", pattern=r"^\d{2}:\d{2}:\d{2}$")
@@ -275,17 +325,126 @@ class FollowupRule(BaseModel):
     duration_minutes: int = Field(default=15, ge=1, le=600, description="Calls only.")
     on_first_push: bool = Field(
         default=False,
-        description="Also act when the account had no pushed value before (its first push).",
+        description="Transition rules: also act when the account had no pushed value before.",
     )
 
     @field_validator("subject", "description")
     @classmethod
-    def _template_compiles(cls, value: str) -> str:
+    def _template_compiles(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
-            _TEMPLATE_ENV.parse(value)
+            _TEMPLATE_ENV.from_string(value)
         except jinja2.TemplateSyntaxError as exc:
             raise ValueError(f"template syntax error line {exc.lineno}: {exc.message}") from None
         return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FollowupRule:
+        state = self.is_ is not None or bool(self.when) or self.key_account is not None
+        if self.enters is not None and state:
+            raise ValueError(
+                "a rule watches a transition (enters) or a state (is / when / key_account), "
+                "not both"
+            )
+        if self.enters is None and not state:
+            raise ValueError("a rule needs enters, is, when or key_account")
+        return self
+
+    @property
+    def on_state(self) -> bool:
+        """Whether the rule fires on state (else on a transition, ``enters``)."""
+        return self.enters is None
+
+    def conditions(self) -> dict[str, list[str]]:
+        """State rules: column -> accepted values (``is`` on ``column``, then ``when``)."""
+        out = {self.column: list(self.is_)} if self.is_ is not None else {}
+        for column, values in self.when.items():
+            out[column] = [*out.get(column, []), *values] if column in out else list(values)
+        return out
+
+
+class FollowupLimits(BaseModel):
+    """How many follow-ups a night may create, and which first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_owner_per_day: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="New follow-ups per owner and day at most; the rest wait for later nights.",
+    )
+    order_by: list[str] = Field(
+        default_factory=lambda: ["clv_12m", "total_amount"],
+        min_length=1,
+        description="customer_habits columns, highest first: who gets a follow-up first.",
+    )
+
+
+class RoundRobin(BaseModel):
+    """Share accounts among the active users of a role or of a security group."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: str | None = None
+    security_group: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> RoundRobin:
+        if (self.role is None) == (self.security_group is None):
+            raise ValueError("round_robin takes either role or security_group")
+        return self
+
+
+class OwnerRule(BaseModel):
+    """Accounts matching every condition given (none: all) go to ``user`` or ``round_robin``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    country: list[str] = Field(default_factory=list, description="Billing country (any case).")
+    city: list[str] = Field(default_factory=list, description="Billing city (any case).")
+    postcode_prefix: list[str] = Field(
+        default_factory=list, description="Billing postal code starts with one of these."
+    )
+    user: str | None = Field(default=None, description="User name.")
+    round_robin: RoundRobin | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> OwnerRule:
+        if (self.user is None) == (self.round_robin is None):
+            raise ValueError("an owner rule names a user or a round_robin (one of them)")
+        return self
+
+
+class OwnersConfig(BaseModel):
+    """Who owns the accounts the push writes, and so their follow-ups (first rule that applies).
+
+    1. a key account's manager (``sugar.accounts[].assigned_user``, ``key_accounts: true``);
+    2. ``rules`` in order: territory (country / city / postcode prefix) to a user, or a
+       round-robin over a role's or a security group's active users;
+    3. ``default`` (a user name; none: the API user).
+
+    An account whose owner a rep set in Sugar keeps it: the push assigns one only to the accounts
+    it creates and to those without an owner.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    key_accounts: bool = Field(default=True, description="Key accounts go to their manager.")
+    rules: list[OwnerRule] = Field(default_factory=list)
+    default: str | None = Field(default=None, description="User name; none: the API user.")
+    key_account_managers: dict[str, str] = Field(
+        default_factory=dict,
+        description="external id -> user name; filled from sugar.accounts when the file loads.",
+    )
+
+    def user_names(self) -> list[tuple[str, str]]:
+        """(path, user name) of every user named here, for validation."""
+        out = [(f"rules[{i}].user", r.user) for i, r in enumerate(self.rules) if r.user]
+        if self.default:
+            out.append(("default", self.default))
+        return out
 
 
 class LeadScoreConfig(BaseModel):
@@ -341,6 +500,14 @@ class PushConfig(BaseModel):
     target_lists: TargetListsConfig = Field(default_factory=TargetListsConfig)
     followups: list[FollowupRule] = Field(default_factory=list)
     lead_score: LeadScoreConfig = Field(default_factory=LeadScoreConfig)
+    followup_limits: FollowupLimits = Field(default_factory=FollowupLimits)
+    owners: OwnersConfig = Field(default_factory=OwnersConfig)
+    recent_buyer_days: int = Field(
+        default=30,
+        ge=0,
+        description="Default of the rules' recent_buyer_days (set from "
+        "analytics.lifecycle.recent_buyer_days when the file loads).",
+    )
 
     # The schema editors see is that of the YAML (short forms and `null` included).
     @field_validator(
@@ -389,10 +556,12 @@ class PushConfig(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("followups: rule names must be unique")
         for rule in self.followups:
-            if rule.column not in self.fields:
-                raise ValueError(
-                    f"followups[{rule.name}].column {rule.column!r} is not a mapped column"
-                )
+            columns = [rule.column] if not rule.on_state or rule.is_ is not None else []
+            for column in [*columns, *rule.when]:
+                if column not in self.fields:
+                    raise ValueError(
+                        f"followups[{rule.name}]: column {column!r} is not a mapped column"
+                    )
         return self
 
     def field_for(self, column: str) -> str:

@@ -3,9 +3,11 @@
 PushError                  base of the push's own errors                              terminal
 ├── NoHabitsError          the warehouse has no ``customer_habits`` to push (run      terminal
 │                          analytics first)
-└── MissingFieldsError     Sugar lacks mapped Accounts fields (run ``provision        terminal
-                           apply``); Sugar would silently drop their values, so the
-                           push refuses to start
+├── MissingFieldsError     Sugar lacks mapped Accounts fields (run ``provision        terminal
+│                          apply``); Sugar would silently drop their values, so the
+│                          push refuses to start
+└── OwnerError             a user the owner rules name is not an active Sugar user,   terminal
+                           or a round-robin has nobody: nothing is written
 
 Errors from Sugar itself are the client's (``connectors.sugar.exceptions``): a transient one that
 outlives the client's retries fails only the batch it hit; the run records it and goes on.
@@ -41,3 +43,7 @@ class MissingFieldsError(PushError):
             "values silently. Create them (`sugar-bridge provision apply`) or fix push.fields"
             f"{hint}."
         )
+
+
+class OwnerError(PushError):
+    """The owner rules name a user Sugar lacks (or an inactive one), or share among nobody."""

@@ -47,6 +47,9 @@ class Account:
     email: str = ""
     external_id: str = ""
     assigned_user_id: str = ""
+    city: str = ""  # billing address, for the owner rules' territories
+    country: str = ""
+    postcode: str = ""
 
 
 @dataclass(frozen=True)

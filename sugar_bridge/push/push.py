@@ -15,7 +15,13 @@ returned :class:`PushRunInfo`:
    number adapted to Sugar's throughput (the snapshot takes only what Sugar showed stored);
 4. reconcile one target list per segment (members read in one request with the extension's
    ``bridge_get_related_ids`` where Sugar has it);
-5. create the follow-up tasks of accounts that entered a stage.
+5. create the follow-up tasks of the commercial policy (:mod:`sugar_bridge.push.followups`):
+   records in a watched state without an open follow-up, or that entered a value; at most
+   ``push.followup_limits.per_owner_per_day`` per owner a night, the most valuable first.
+
+Every record written and every follow-up gets an owner (:mod:`sugar_bridge.push.owners`): a
+record created, or found without an owner, gets the one the ``push.owners`` rules choose; an
+owner set in Sugar is kept.
 
 A row that did not stick is logged as failed with the reason and, its snapshot unchanged, sent
 again by the next run; the run still completes for the others (status ``partial``).
@@ -25,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -33,6 +40,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from analytics.i18n import Texts
 from connectors.sugar.adaptive import AdaptiveConcurrency
 from connectors.sugar.aod import aod_indexing
 from connectors.sugar.client import SugarClient
@@ -41,13 +49,24 @@ from connectors.sugar.extension.bulk import BulkSupport, bulk_support
 from connectors.sugar.pool import Outcome, SessionPool, sum_stats
 from etl.runs import RunStatus, describe_error, run_ledger
 from sugar_bridge.push import store
-from sugar_bridge.push.config import PushConfig
+from sugar_bridge.push.config import FollowupRule, PushConfig
 from sugar_bridge.push.diff import FieldSpec, changed_fields, desired_values, resolve_fields
 from sugar_bridge.push.exceptions import MissingFieldsError
-from sugar_bridge.push.followups import Trigger, detect, run_followups
+from sugar_bridge.push.followups import (
+    Trigger,
+    closed_in_sugar,
+    cooling,
+    detect,
+    holds,
+    recent_buyer,
+    run_followups,
+    select_capped,
+    value_of,
+)
 from sugar_bridge.push.leads import push_lead_scores
 from sugar_bridge.push.lists import Members, reconcile_lists
 from sugar_bridge.push.match import Account, MatchResult, match_customers
+from sugar_bridge.push.owners import Assignment, OwnerPolicy, Party, SugarUser, read_directory
 from sugar_bridge.push.store import CustomerRow, LogEntry, Pushed
 from sugar_bridge.push.sugar_io import (
     Expect,
@@ -63,6 +82,9 @@ log = logging.getLogger(__name__)
 
 #: Modules the extension's ``bridge_save_records`` refuses (SAVE_REFUSED_MODULES of its PHP).
 BULK_REFUSED_MODULES = frozenset({"Users", "Employees", "Contacts"})
+
+#: The field of a record's owner in Sugar.
+OWNER_FIELD = "assigned_user_id"
 
 #: ``push.sessions: auto``: the most sessions the push may adapt up to.
 AUTO_MAX_SESSIONS = 4
@@ -97,6 +119,10 @@ class PushRunInfo:
     list_failed: int = 0
     tasks_created: int = 0
     tasks_failed: int = 0
+    tasks_waiting: int = 0  # over the night's per-owner cap: created on later nights
+    tasks_still_open: int = 0  # state rules held back: the record's follow-up is still open
+    tasks_unowned: int = 0  # follow-ups without an owner (none can be made: a check)
+    owners_assigned: int = 0  # records given an owner (created, or without one in Sugar)
     sugar_writes: int = 0
     transitions: dict[str, int] = field(default_factory=dict)  # "old → new" segment: accounts
     sample: list[dict[str, Any]] = field(default_factory=list)  # a few planned changes
@@ -105,6 +131,9 @@ class PushRunInfo:
     # How the accounts were written: method, AOD, the sessions chosen and why (WritePlan.details)
     writes: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # said in the run's details and the CLI
+    # The commercial policy: what fired, what was held back and why, per owner; a sample
+    followups: dict[str, Any] = field(default_factory=dict)
+    owners: dict[str, Any] = field(default_factory=dict)  # records' owners: kept, by rule
     # Per Sugar module (Accounts, Contacts): customers, matched, created, updated, ...
     modules: dict[str, dict[str, int]] = field(default_factory=dict)
     # The prospect score pushed to the Leads (sugar_bridge/push/leads.py): counts of leads.
@@ -190,22 +219,27 @@ def push_segments(
     dry_run: bool = False,
     full: bool = False,
     progress: Progress | None = None,
+    locale: str = "en",
+    currency: str | None = None,
 ) -> PushRunInfo:
     """Push the latest ``customer_habits`` to Sugar (see the module docstring).
 
     ``client_factory`` builds a new, independent SugarClient per call (e.g.
     ``lambda: make_client(settings)``): one for reads, and one per concurrent writing session
     (``config.sessions``). ``dry_run`` reads Sugar and the warehouse and writes to neither (but
-    records the run). ``full`` resends every mapped value, changed or not. Raises PushError for a
-    setup problem (no statistics, missing fields); Sugar errors of single batches, lists or tasks
-    are recorded and make the run ``partial`` instead.
+    records the run). ``full`` resends every mapped value, changed or not. ``locale``
+    (SUGAR_BRIDGE_LOCALE) is the follow-up texts' language and number formats, ``currency`` the
+    amounts' currency in them. Raises PushError for a setup problem (no statistics, missing
+    fields, an owner rule naming a user Sugar lacks); Sugar errors of single batches, lists or
+    tasks are recorded and make the run ``partial`` instead.
     """
     started = _now()
     run = store.start_run(engine, as_of, dry_run=dry_run, full=full, now=started)
     run_id = run.run_id
     info = PushRunInfo(run_id=run_id, as_of=as_of, dry_run=dry_run, full=full)
+    texts = _TextOptions(locale, currency)
     try:
-        _run(engine, client_factory, config, info, started, progress)
+        _run(engine, client_factory, config, info, started, progress, texts)
     except BaseException as exc:
         info.status = "failed"
         info.error = describe_error(exc)
@@ -314,6 +348,8 @@ def _details(info: PushRunInfo) -> dict[str, Any]:
         "writes": info.writes,
         "warnings": info.warnings,
         "modules": info.modules,
+        "followups": info.followups,
+        "owners": info.owners,
         "list_failed": info.list_failed,
         "tasks_failed": info.tasks_failed,
         "leads": info.leads,
@@ -342,6 +378,13 @@ class _Target:
     snapshot: dict[str, dict[str, Pushed]]
     desired_all: dict[int, dict[str, str]]
     record_of: dict[int, str]  # customer_key -> record id in Sugar (matched or created now)
+    owned: dict[int, tuple[Party, Assignment]] = field(default_factory=dict)  # its owners
+
+
+@dataclass(frozen=True)
+class _TextOptions:
+    locale: str
+    currency: str | None
 
 
 def _run(
@@ -351,6 +394,7 @@ def _run(
     info: PushRunInfo,
     now: datetime,
     progress: Progress | None,
+    texts: _TextOptions,
 ) -> None:
     timer = _Timer(info)
     rows, habits_as_of = store.load_customers(engine, config.match.external_id_format)
@@ -365,6 +409,9 @@ def _run(
     main = client_factory()
     try:
         warning = store.clv_warning(engine)
+        # Owners: Sugar's users (and the round-robin's roles and groups), checked before any
+        # write; an OwnerError stops the run here.
+        policy = OwnerPolicy(config, read_directory(main, config))
         targets: list[_Target] = []
         issues: list[dict[str, Any]] = []
         for module, part in _by_module(config, rows).items():
@@ -372,8 +419,9 @@ def _run(
                 continue
             before = _module_counts(info)
             target, found = _push_module(
-                engine, client_factory, main, config, info, module, part, warning, now, progress
-            )
+                engine, client_factory, main, config, info, module, part, warning, now, progress,
+                policy,
+            )  # fmt: skip
             targets.append(target)
             issues += found
             info.modules[module] = {"customers": len(part)} | {
@@ -404,29 +452,17 @@ def _run(
         if config.target_lists.enabled and targets:
             _lists(main, config, targets, info, engine, now, progress, extension().related_ids)
             timer.lap("lists")
+        owned = {k: t.owned[k][1] for t in targets for k in t.record_of if k in t.owned}
+        info.owners = {
+            "assigned": sum(policy.assigned.values()),
+            "kept": sum(1 for a in owned.values() if a.kept),
+            "by_rule": dict(sorted(policy.assigned.items())),
+        }
+        info.owners_assigned = info.owners["assigned"]
+        if not info.dry_run:
+            store.record_owners(engine, {k: _owner_name(policy, a) for k, a in owned.items()}, now)
         if config.followups:
-            triggers = [t for target in targets for t in _triggers(config, target)]
-            # Follow-ups in bulk where the extension has it.
-            bulk = (
-                bool(triggers)
-                and not info.dry_run
-                and config.write_method == "auto"
-                and extension().available
-            )
-            fres, entries = run_followups(
-                engine,
-                main,
-                triggers,
-                as_of=info.as_of,
-                run_id=info.run_id,
-                now=now,
-                dry_run=info.dry_run,
-                bulk=bulk,
-            )
-            info.tasks_created = fres.planned if info.dry_run else fres.created
-            info.tasks_failed = fres.failed
-            info.sugar_writes += fres.writes
-            store.write_log(engine, info.run_id, entries, now)
+            _followups(engine, main, config, targets, info, now, texts, policy)
             timer.lap("followups")
         _lead_scores(engine, main, config, info, now)
         timer.lap("leads")
@@ -469,6 +505,7 @@ def _push_module(
     clv_warning: str | None,
     now: datetime,
     progress: Progress | None,
+    policy: OwnerPolicy,
 ) -> tuple[_Target, list[dict[str, Any]]]:
     """Steps 1–3 for one module: read its records, match, diff, write and verify. Returns the
     module's state for lists and follow-ups, and its match issues."""
@@ -489,11 +526,14 @@ def _push_module(
     by_key = {r.customer.customer_key: r for r in rows}
     by_id = {a.id: a for a in records}
     issues = _record_match(engine, config, info, result, by_key, by_id, now, module)
+    # The round-robin gives the next record to the user owning the fewest.
+    policy.load.update(a.assigned_user_id for a in records if a.assigned_user_id)
+    owned = _owners(config, policy, rows, result, by_id)
     timer.lap(f"{lap}match")
 
     snapshot = store.load_snapshot(engine, module)
     stamp = sugar_datetime(now)
-    plan, desired_all = _plan(config, specs, rows, result, snapshot, info, stamp, module)
+    plan, desired_all = _plan(config, specs, rows, result, snapshot, info, stamp, module, owned)
     _dry_run_report(config, specs, plan, info)
     timer.lap(f"{lap}diff")
 
@@ -514,7 +554,7 @@ def _push_module(
             if r.row.account_id is None and r.found and r.account_id
         }
     )
-    return _Target(module, rows, specs, by_id, snapshot, desired_all, record_of), issues
+    return _Target(module, rows, specs, by_id, snapshot, desired_all, record_of, owned), issues
 
 
 def _resolve(client: SugarClient, config: PushConfig, module: str = "Accounts") -> list[FieldSpec]:
@@ -590,9 +630,12 @@ def _plan(
     info: PushRunInfo,
     stamp: str,
     module: str = "Accounts",
+    owned: dict[int, tuple[Party, Assignment]] | None = None,
 ) -> tuple[_Plan, dict[int, dict[str, str]]]:
     """The rows to write in ``module``, and every customer's desired values (for lists and
-    follow-ups)."""
+    follow-ups). A record without an owner in Sugar gets the one ``owned`` says (a kept owner is
+    never written)."""
+    owned = owned or {}
     plan = _Plan()
     desired_all: dict[int, dict[str, str]] = {}
     ext_field = config.match.external_id_field
@@ -635,9 +678,13 @@ def _plan(
                 out[config.updated_field] = Expect(stamp, "datetime")
             return out
 
+        assignment = owned[key][1] if key in owned else None
         if match is not None:
             previous = {f: p.value for f, p in snapshot.get(match.account_id, {}).items()}
             changes = changed_fields(desired, previous or None, full=info.full, specs=kinds)
+            if assignment is not None and not assignment.kept:
+                # No owner in Sugar: the rules' owner (a rep's choice is never undone).
+                changes[OWNER_FIELD] = ("", assignment.user.id)
             if not changes:
                 info.unchanged += 1
                 continue
@@ -658,13 +705,14 @@ def _plan(
             )
         else:
             values = _create_values(config, row, module) | desired
-            owner = owner_for_new(config, row, module)
-            if owner:
-                values["assigned_user_id"] = owner
+            owner = {OWNER_FIELD: assignment.user.id} if assignment is not None else {}
+            if not owner and owner_for_new(config, row, module):
+                owner = {OWNER_FIELD: str(owner_for_new(config, row, module))}
+            values |= owner
             if config.updated_field:
                 values[config.updated_field] = stamp
-            plan.old[key] = dict.fromkeys(desired)
-            plan.rows.append(WriteRow(key, None, values, expect(desired, values)))
+            plan.old[key] = dict.fromkeys(desired | owner)
+            plan.rows.append(WriteRow(key, None, values, expect(desired | owner, values)))
     return plan, desired_all
 
 
@@ -696,12 +744,9 @@ def _create_values(config: PushConfig, row: CustomerRow, module: str) -> dict[st
 
 
 def owner_for_new(config: PushConfig, row: CustomerRow, module: str) -> str | None:
-    """The owner (``assigned_user_id``) of a record the push creates, None for Sugar's default
-    (the API user).
-
-    The seam for an owner policy: today ``push.match.assigned_user_id`` for Accounts and Contacts
-    alike; a rule choosing by the customer (country, segment, ...) replaces this one function.
-    """
+    """``push.match.assigned_user_id``: the owner of a record the push creates where no
+    ``push.owners`` rule gives one (:func:`_owners`; the rules live in
+    :mod:`sugar_bridge.push.owners`), None for none."""
     del row, module  # the same owner for every new record, whatever the customer or module
     return config.match.assigned_user_id
 
@@ -930,51 +975,294 @@ def _lists(
         store.write_log(engine, info.run_id, res.entries, now)
 
 
-def _triggers(config: PushConfig, target: _Target) -> list[Trigger]:
-    """The follow-up rules that fire, per record of ``target``'s module in Sugar (matched, or
-    created by this run: those have no pushed history, so only ``on_first_push`` rules fire for
-    them)."""
-    spec_of = {s.column: s for s in target.specs}
-    by_key = {r.customer.customer_key: r for r in target.rows}
-    out = []
-    for key, record_id in target.record_of.items():
-        desired = target.desired_all.get(key)
-        if desired is None:
-            continue
-        record = target.by_id.get(record_id)
-        row = by_key[key]
-        for rule in config.followups:
-            spec = spec_of.get(rule.column)
-            if spec is None:  # a model field held back this run (clv_warning)
-                continue
-            new_value = desired.get(spec.field, "")
-            previous = target.snapshot.get(record_id, {}).get(spec.field)
-            fired = detect(rule, spec, new_value, previous)
-            if fired is None:
-                continue
-            from_value, from_run = fired
-            context = dict(row.habits) | {
-                "account_name": record.name if record else (row.customer.name or ""),
-                "account_id": record_id,
-                "module": target.module,
-                "customer_id": row.source_customer_id,
-                "external_id": row.customer.external_id,
-                "rule": rule.name,
-                "old_value": spec.label(from_value) if from_value else "",
-                "new_value": spec.label(new_value),
-            }
-            owner = record.assigned_user_id if record else None
-            out.append(
-                Trigger(
-                    rule,
-                    record_id,
-                    key,
-                    from_value,
-                    new_value,
-                    from_run,
-                    context,
-                    owner or owner_for_new(config, row, target.module) or "",
-                    target.module,
-                )
+def _owner_name(policy: OwnerPolicy, assignment: Assignment) -> str:
+    return assignment.user.user_name or policy.name_of(assignment.user.id)
+
+
+def _owners(
+    config: PushConfig,
+    policy: OwnerPolicy,
+    rows: list[CustomerRow],
+    result: MatchResult,
+    by_id: dict[str, Account],
+) -> dict[int, tuple[Party, Assignment]]:
+    """Each pushed customer's account owner: kept from Sugar, else chosen by the rules (an
+    account to create, or one without an owner)."""
+    create = config.match.unmatched == "create"
+    out: dict[int, tuple[Party, Assignment]] = {}
+    for row in rows:
+        key = row.customer.customer_key
+        match = result.matches.get(key)
+        unmatched = result.unmatched.get(key)
+        if match is not None:
+            account = by_id.get(match.account_id)
+            party = Party(
+                external_id=(account.external_id if account else "") or row.customer.external_id,
+                country=(account.country if account else "") or (row.customer.country or ""),
+                city=(account.city if account else "") or (row.customer.city or ""),
+                postcode=account.postcode if account else "",
+                owner_id=account.assigned_user_id if account else "",
             )
+        elif create and unmatched is not None and unmatched.reason == "no_account":
+            party = Party(
+                external_id=row.customer.external_id,
+                country=row.customer.country or "",
+                city=row.customer.city or "",
+            )
+        else:
+            continue
+        assignment = policy.owner_of(party)
+        if assignment.reason == "api_user" and config.match.assigned_user_id:
+            # The former setting for created accounts' owner still applies where no rule does.
+            uid = config.match.assigned_user_id
+            user = policy.directory.by_id(uid) or SugarUser(uid, "", True)
+            assignment = Assignment(user, "match.assigned_user_id")
+        out[key] = (party, assignment)
     return out
+
+
+def _followups(
+    engine: Engine,
+    client: SugarClient,
+    config: PushConfig,
+    targets: list[_Target],
+    info: PushRunInfo,
+    now: datetime,
+    texts: _TextOptions,
+    policy: OwnerPolicy,
+) -> None:
+    """The night's follow-ups: read which earlier ones were closed in Sugar, find the rules
+    that fire, cap them per owner (most valuable first), create the chosen ones."""
+    book = store.followup_book(engine, info.as_of)
+    try:
+        closed = closed_in_sugar(client, book, now)
+    except SugarError as exc:
+        # Unknown tonight: they stay open, so a state rule waits rather than duplicates.
+        closed = []
+        info.warnings.append(f"follow-ups' status not read from Sugar: {exc}")
+    if closed:
+        closed_ids = {fid for fid, _, _ in closed}
+        by_fid = {int(r["followup_id"]): r for r in book.in_sugar}
+        for fid, _, at in closed:
+            row = by_fid[fid]
+            key = (str(row["account_id"]), str(row["rule"]))
+            book.open.discard(key)
+            if key not in book.last_closed or at > book.last_closed[key]:
+                book.last_closed[key] = at
+        book.in_sugar = [r for r in book.in_sugar if int(r["followup_id"]) not in closed_ids]
+        if not info.dry_run:
+            store.close_followups(engine, closed, now)
+    stats: Counter[str] = Counter()
+    triggers, drop = _triggers(config, targets, book, policy, info.as_of, texts, stats)
+    limits = config.followup_limits
+    chosen, waiting = select_capped(triggers, limits.per_owner_per_day, book.made_on)
+    # Follow-ups in bulk where the extension has it (bridge_info: one read, only when a rule
+    # fired).
+    bulk = (
+        bool(chosen)
+        and not info.dry_run
+        and config.write_method == "auto"
+        and bulk_support(client).available
+    )
+    fres, entries = run_followups(
+        engine,
+        client,
+        chosen,
+        as_of=info.as_of,
+        run_id=info.run_id,
+        now=now,
+        dry_run=info.dry_run,
+        bulk=bulk,
+        locale=texts.locale,
+        sample_size=config.dry_run_sample,
+    )
+    if not info.dry_run:
+        store.drop_waiting(engine, drop, now)
+        store.register_waiting(
+            engine,
+            [
+                {
+                    "account_id": t.account_id,
+                    "parent_type": t.parent_type,
+                    "rule": t.rule.name,
+                    "from_value": t.from_value,
+                    "to_value": t.to_value,
+                    "from_run_id": t.from_run_id,
+                    "module": t.rule.module,
+                    "record_id": str(uuid.uuid4()),
+                    "owner_id": t.owner_id,
+                    "owner_name": t.owner_name,
+                }
+                for t in waiting
+                if not t.rule.on_state  # a state rule fires again by itself
+            ],
+            run_id=info.run_id,
+            now=now,
+        )
+    info.tasks_created = fres.planned if info.dry_run else fres.created
+    info.tasks_failed = fres.failed
+    info.tasks_waiting = len(waiting)
+    info.tasks_still_open = stats["open"]
+    info.tasks_unowned = sum(1 for t in chosen if not t.owner_id)
+    info.sugar_writes += fres.writes
+    info.followups = {
+        "fired": len(triggers),
+        "fired_by_rule": dict(sorted(Counter(t.rule.name for t in triggers).items())),
+        "chosen_by_rule": dict(sorted(Counter(t.rule.name for t in chosen).items())),
+        "created": info.tasks_created,
+        "already": fres.already,
+        "failed": fres.failed,
+        "waiting": len(waiting),
+        "waiting_by_owner": dict(Counter(t.owner_name or t.owner_id for t in waiting)),
+        "per_owner_per_day": limits.per_owner_per_day,
+        "order_by": list(limits.order_by),
+        "by_owner": dict(sorted(fres.by_owner.items())),
+        "unowned": info.tasks_unowned,
+        "closed_in_sugar": len(closed),
+        "held_back": dict(sorted(stats.items())),
+        "sample": fres.sample,
+    }
+    store.write_log(engine, info.run_id, entries, now)
+
+
+def _label(spec: FieldSpec, value: str, texts: _TextOptions) -> str:
+    """A Sugar value as people read it: a lifecycle stage in the locale, else Sugar's label."""
+    label = spec.label(value)
+    if spec.column == "lifecycle_stage":
+        # The stage names are in the report's catalog (lower case); untranslated: Sugar's label.
+        translated = Texts.for_locale(texts.locale).gettext(value.lower())
+        return translated if translated != value.lower() else label
+    return label
+
+
+def _triggers(
+    config: PushConfig,
+    targets: list[_Target],
+    book: store.FollowupBook,
+    policy: OwnerPolicy,
+    as_of: date,
+    texts: _TextOptions,
+    stats: Counter[str],
+) -> tuple[list[Trigger], list[int]]:
+    """The follow-up rules that fire, per record in Sugar (matched, or created by this run) of
+    each module, and the waiting registrations to drop (their record left the value they
+    entered). A model field held back this run (clv_warning) fires no rule."""
+    rules = {r.name: r for r in config.followups}
+    key_accounts = set(config.owners.key_account_managers)
+    out: dict[tuple[str, str, str, str, int], Trigger] = {}
+    where: dict[str, tuple[_Target, int]] = {}  # record id -> its target and customer
+
+    def make(
+        target: _Target,
+        rule: FollowupRule,
+        key: int,
+        record_id: str,
+        from_value: str,
+        to_value: str,
+        n: int,
+    ) -> Trigger | None:
+        spec_of = {s.column: s for s in target.specs}
+        row = by_key[target.module][key]
+        days = (
+            rule.recent_buyer_days
+            if rule.recent_buyer_days is not None
+            else (config.recent_buyer_days)
+        )
+        if recent_buyer(days, row.habits):
+            stats["recent_buyer"] += 1
+            return None
+        record = target.by_id.get(record_id)
+        party, assignment = target.owned.get(key) or (Party(), policy.owner_of(Party()))
+        owner = policy.followup_owner(party, assignment, rule.owner)
+        spec = spec_of.get(rule.column)
+        if rule.on_state:
+            shown = [
+                _label(spec_of[c], v, texts)
+                for c, v in zip(rule.conditions(), to_value.split("|"), strict=False)
+                if c in spec_of
+            ]
+            new_value = ", ".join(shown)
+        else:
+            assert spec is not None
+            new_value = _label(spec, to_value, texts)
+        context = dict(row.habits) | {
+            "account_name": record.name if record else (row.customer.name or ""),
+            "account_id": record_id,
+            "module": target.module,
+            "customer_id": row.source_customer_id,
+            "external_id": row.customer.external_id,
+            "rule": rule.name,
+            "old_value": _label(spec, from_value, texts) if from_value and spec else "",
+            "new_value": new_value,
+            "owner": owner.user_name,
+            "currency": row.habits.get("currency") or texts.currency,
+        }
+        return Trigger(
+            rule, record_id, key, from_value, to_value, n, context, owner.id, owner.user_name,
+            value_of(row.habits, config.followup_limits.order_by), target.module,
+        )  # fmt: skip
+
+    by_key = {t.module: {r.customer.customer_key: r for r in t.rows} for t in targets}
+    for target in targets:
+        spec_of = {s.column: s for s in target.specs}
+        for key, record_id in target.record_of.items():
+            where[record_id] = (target, key)
+            desired = target.desired_all.get(key)
+            if desired is None:
+                continue
+            record = target.by_id.get(record_id)
+            row = by_key[target.module][key]
+            external_id = (record.external_id if record else "") or row.customer.external_id
+            for rule in config.followups:
+                if rule.on_state:
+                    if any(c not in spec_of for c in rule.conditions()):
+                        continue  # a model field held back this run (clv_warning)
+                    state = holds(rule, spec_of, desired, external_id in key_accounts)
+                    if state is None:
+                        continue
+                    pair = (record_id, rule.name)
+                    if pair in book.open:
+                        stats["open"] += 1
+                        continue
+                    if cooling(rule, book.last_closed.get(pair), as_of):
+                        stats["cooling_down"] += 1
+                        continue
+                    n = book.next_occurrence.get(pair, 1)
+                    trig = make(target, rule, key, record_id, "", state, n)
+                else:
+                    spec = spec_of.get(rule.column)
+                    if spec is None:
+                        continue
+                    new_value = desired.get(spec.field, "")
+                    previous = target.snapshot.get(record_id, {}).get(spec.field)
+                    fired = detect(rule, spec, new_value, previous)
+                    if fired is None:
+                        continue
+                    trig = make(target, rule, key, record_id, fired[0], new_value, fired[1])
+                if trig is not None:
+                    out[trig.key] = trig
+    drop: list[int] = []
+    for pending in book.waiting:
+        waiting_rule = rules.get(str(pending["rule"]))
+        found = where.get(str(pending["account_id"]))
+        if waiting_rule is None or waiting_rule.on_state or found is None:
+            drop.append(int(pending["followup_id"]))  # its rule or record is gone
+            continue
+        target, key = found
+        waiting_spec = next((s for s in target.specs if s.column == waiting_rule.column), None)
+        now_desired = target.desired_all.get(key)
+        if waiting_spec is None or now_desired is None:
+            drop.append(int(pending["followup_id"]))
+            continue
+        if now_desired.get(waiting_spec.field, "") != pending["to_value"]:
+            drop.append(int(pending["followup_id"]))  # left the value it entered
+            continue
+        trig = make(
+            target, waiting_rule, key, str(pending["account_id"]), str(pending["from_value"]),
+            str(pending["to_value"]), int(pending["from_run_id"]),
+        )  # fmt: skip
+        if trig is None:
+            drop.append(int(pending["followup_id"]))
+        else:
+            out.setdefault(trig.key, trig)
+    return list(out.values()), drop

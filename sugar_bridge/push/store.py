@@ -433,12 +433,17 @@ def claim_followup(
     run_id: int,
     now: datetime,
     parent_type: str = "Accounts",
+    owner_id: str | None = None,
+    owner_name: str | None = None,
+    as_of: date | None = None,
 ) -> FollowupClaim:
-    """Register a transition's follow-up, or return the one registered earlier.
+    """Register a follow-up before it is created, or return the one registered earlier.
 
     The unique key (record, rule, from, to, from_run_id, parent_type) makes a second registration
-    of the same transition return the first one — with its record id, so a retried create reuses
-    it. ``account_id`` is the parent record, an Account or (``parent_type``) a Contact.
+    of the same transition (or state occurrence) return the first one — with its record id, so a
+    retried create reuses it. ``account_id`` is the parent record, an Account or
+    (``parent_type``) a Contact. A ``waiting`` registration (over an earlier night's cap) is taken
+    up: it becomes ``pending`` with this night's payload, owner and date.
     """
     key = and_(
         push_followup.c.account_id == account_id,
@@ -449,9 +454,28 @@ def claim_followup(
         push_followup.c.from_run_id == from_run_id,
     )
     cols = (push_followup.c.followup_id, push_followup.c.record_id, push_followup.c.status)
+    fresh = {
+        "module": module,
+        "payload": dict(payload),
+        "status": "pending",
+        "run_id": run_id,
+        "owner_id": owner_id,
+        "owner_name": owner_name,
+        "as_of": as_of,
+        "updated_at": now,
+    }
     with engine.begin() as conn:
         row = conn.execute(select(*cols).where(key)).first()
         if row is not None:
+            if row[2] == "waiting":
+                conn.execute(
+                    update(push_followup)
+                    .where(
+                        push_followup.c.followup_id == row[0], push_followup.c.status == "waiting"
+                    )
+                    .values(**fresh)
+                )
+                return FollowupClaim(int(row[0]), str(row[1]), "pending")
             return FollowupClaim(int(row[0]), str(row[1]), str(row[2]))
     try:
         with engine.begin() as conn:
@@ -462,14 +486,10 @@ def claim_followup(
                     from_value=from_value,
                     to_value=to_value,
                     from_run_id=from_run_id,
-                    module=module,
                     record_id=record_id,
-                    payload=dict(payload),
-                    status="pending",
                     parent_type=parent_type,
-                    run_id=run_id,
                     created_at=now,
-                    updated_at=now,
+                    **fresh,
                 )
             ).inserted_primary_key
         assert new_id is not None
@@ -478,6 +498,36 @@ def claim_followup(
         with engine.connect() as conn:
             row = conn.execute(select(*cols).where(key)).one()
         return FollowupClaim(int(row[0]), str(row[1]), str(row[2]))
+
+
+def register_waiting(
+    engine: Engine,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    run_id: int,
+    now: datetime,
+) -> int:
+    """Register transitions over the night's cap as ``waiting`` (created a later night); rows
+    carry account_id, rule, from_value, to_value, from_run_id, module, record_id. Returns how
+    many were new (one already registered is left as it is)."""
+    new = 0
+    for row in rows:
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    insert(push_followup).values(
+                        **row,
+                        payload={},
+                        status="waiting",
+                        run_id=run_id,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            new += 1
+        except IntegrityError:
+            continue
+    return new
 
 
 def mark_followup(
@@ -496,9 +546,108 @@ def pending_followups(engine: Engine) -> list[dict[str, Any]]:
     """Follow-ups registered but not confirmed created (a crash or a Sugar error hit them)."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(push_followup).where(push_followup.c.status != "created")
+            select(push_followup).where(push_followup.c.status.in_(("pending", "failed")))
         ).mappings()
         return [dict(r) for r in rows]
+
+
+#: Statuses of a follow-up that holds its rule for the account (until closed in Sugar).
+HOLDING = ("pending", "created", "failed", "waiting")
+
+
+@dataclass
+class FollowupBook:
+    """What the warehouse knows of the follow-ups, for one night's decisions."""
+
+    open: set[tuple[str, str]]  # (account, rule) with a follow-up not closed in Sugar
+    last_closed: dict[tuple[str, str], datetime]  # (account, rule) -> when its last one closed
+    next_occurrence: dict[tuple[str, str], int]  # state rules: the next occurrence number
+    waiting: list[dict[str, Any]]  # registrations over an earlier night's cap
+    made_on: dict[str, int]  # owner id -> follow-ups registered for the night (the cap)
+    in_sugar: list[dict[str, Any]]  # created and not known closed: to read back from Sugar
+
+
+def followup_book(engine: Engine, as_of: date) -> FollowupBook:
+    """Read the follow-ups' bookkeeping (one pass over ``push_followup``)."""
+    book = FollowupBook(set(), {}, {}, [], {}, [])
+    f = push_followup.c
+    cols = (
+        f.followup_id, f.account_id, f.rule, f.from_value, f.to_value, f.from_run_id, f.module,
+        f.record_id, f.status, f.owner_id, f.as_of, f.closed_at, f.updated_at,
+    )  # fmt: skip
+    with engine.connect() as conn:
+        for r in conn.execute(select(*cols)).mappings():
+            key = (str(r["account_id"]), str(r["rule"]))
+            occurrence = int(r["from_run_id"]) + 1
+            book.next_occurrence[key] = max(book.next_occurrence.get(key, 1), occurrence)
+            status = str(r["status"])
+            if status == "dropped":  # never created: no cool-down
+                continue
+            if r["closed_at"] is not None:
+                closed = r["closed_at"]
+                if key not in book.last_closed or closed > book.last_closed[key]:
+                    book.last_closed[key] = closed
+                continue
+            if status in HOLDING:
+                book.open.add(key)
+            if status == "waiting":
+                book.waiting.append(dict(r))
+            elif status == "created":
+                book.in_sugar.append(dict(r))
+            if status != "waiting" and r["as_of"] == as_of and r["owner_id"]:
+                owner = str(r["owner_id"])
+                book.made_on[owner] = book.made_on.get(owner, 0) + 1
+    return book
+
+
+def close_followups(
+    engine: Engine, closed: Sequence[tuple[int, str, datetime]], now: datetime
+) -> None:
+    """Record follow-ups found closed (or deleted) in Sugar: (id, Sugar status, when)."""
+    if not closed:
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            update(push_followup)
+            .where(push_followup.c.followup_id == bindparam("fid"))
+            .values(sugar_status=bindparam("st"), closed_at=bindparam("at"), updated_at=now),
+            [{"fid": fid, "st": status, "at": at} for fid, status, at in closed],
+        )
+
+
+def drop_waiting(engine: Engine, ids: Sequence[int], now: datetime) -> None:
+    """Waiting follow-ups whose account left the state they waited for: never created."""
+    if not ids:
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            update(push_followup)
+            .where(push_followup.c.followup_id.in_(list(ids)), push_followup.c.status == "waiting")
+            .values(status="dropped", closed_at=now, updated_at=now)
+        )
+
+
+def record_owners(engine: Engine, owners: Mapping[int, str], now: datetime) -> None:
+    """``dim_customer.owner_name`` of customers whose account owner changed (or was learnt)."""
+    if not owners:
+        return
+    with engine.connect() as conn:
+        known = {
+            int(k): v
+            for k, v in conn.execute(
+                select(dim_customer.c.customer_key, dim_customer.c.owner_name)
+            ).all()
+        }
+    changes = [{"k": key, "o": name} for key, name in owners.items() if known.get(key, "") != name]
+    if not changes:
+        return
+    with engine.begin() as conn:
+        conn.execute(
+            update(dim_customer)
+            .where(dim_customer.c.customer_key == bindparam("k"))
+            .values(owner_name=bindparam("o")),
+            changes,
+        )
 
 
 # --- status ---------------------------------------------------------------------------------

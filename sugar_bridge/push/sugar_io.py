@@ -41,7 +41,16 @@ def read_accounts(
     accounts: Module, external_id_field: str, page_size: int = READ_PAGE
 ) -> list[Account]:
     """Every live account with what matching needs (get_entry_list, paged by id)."""
-    fields = ["id", "name", "email1", "assigned_user_id", external_id_field]
+    fields = [
+        "id",
+        "name",
+        "email1",
+        "assigned_user_id",
+        external_id_field,
+        "billing_address_city",
+        "billing_address_country",
+        "billing_address_postalcode",
+    ]
     out = []
     for rec in accounts.iter_records(fields=fields, order_by="id", page_size=page_size):
         out.append(
@@ -51,6 +60,9 @@ def read_accounts(
                 email=str(rec.get("email1") or ""),
                 external_id=str(rec.get(external_id_field) or ""),
                 assigned_user_id=str(rec.get("assigned_user_id") or ""),
+                city=str(rec.get("billing_address_city") or ""),
+                country=str(rec.get("billing_address_country") or ""),
+                postcode=str(rec.get("billing_address_postalcode") or ""),
             )
         )
     return out

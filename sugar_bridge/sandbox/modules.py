@@ -648,7 +648,8 @@ TASKS = ModuleDef(
                 for k in ["Not Started", "In Progress", "Completed", "Pending Input", "Deferred"]
             },
         ),
-        _f("date_due_flag", "bool", "No Due Date"),
+        # set_entry echoes it as a JSON boolean (18_02_task_create, SuiteCRM 7.15.0)
+        _f("date_due_flag", "bool", "No Due Date", echo_bool=True),
         _f("date_due", "datetime", "Due Date:"),
         _f("date_start_flag", "bool", "No Start Date"),
         _f("date_start", "datetime", "Start Date:"),

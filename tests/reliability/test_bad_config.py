@@ -132,7 +132,31 @@ CASES: list[tuple[str, tuple[str, str] | str, str]] = [
         ),
         "push.followups[0]",
     ),
-    ("push-followup-no-enters", ("      enters: [declining]\n", ""), "push.followups[0].enters"),
+    (
+        "push-followup-no-enters",
+        ("      enters: [declining]\n", ""),
+        "a rule needs enters, is, when or key_account",
+    ),
+    (
+        "push-followup-enters-and-is",
+        ("      enters: [declining]\n", "      enters: [declining]\n      is: [lost]\n"),
+        "push.followups[0]",
+    ),
+    (
+        "push-owner-unknown-user",
+        ("  sessions: 2\n", "  sessions: 2\n  owners: {default: rep2}\n"),
+        "push.owners.default: unknown user 'rep2'",
+    ),
+    (
+        "push-owner-unknown-role",
+        ("  sessions: 2\n", "  sessions: 2\n  owners: {rules: [{round_robin: {role: Sales}}]}\n"),
+        "push.owners.rules[0].round_robin.role: unknown role 'Sales'",
+    ),
+    (
+        "push-followup-owner-unknown",
+        ("      enters: [declining]\n", "      enters: [declining]\n      owner: rep9\n"),
+        "push.followups[0].owner: unknown user 'rep9'",
+    ),
     (
         "push-followup-bad-name",
         ("    - name: declining\n", "    - name: 'de clining!'\n"),

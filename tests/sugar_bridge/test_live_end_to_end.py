@@ -160,13 +160,14 @@ def _push_config(suffix: str) -> PushConfig:
             "batch_size": 4,
             "sessions": 2,
             "target_lists": {"name_pattern": f"SBE {suffix} {{segment}}", "segments": []},
+            # Owners: the key account to its manager (as the config loader fills it from
+            # sugar.accounts), every other account shared among the role's active users.
+            "owners": {
+                "key_account_managers": {f"SBE{suffix}-0": f"sbe{suffix}"},
+                "rules": [{"round_robin": {"role": f"SBE Role {suffix}"}}],
+            },
             "followups": [
-                {
-                    "name": "declining",
-                    "column": "lifecycle_stage",
-                    "enters": ["declining"],
-                    "subject": "Relancer {{ account_name }}",
-                },
+                {"name": "declining", "is": ["declining"]},  # a state: while declining
                 {
                     "name": "at-risk",
                     "column": "rfm_segment",
@@ -238,7 +239,8 @@ def test_provision_twice_then_push(live: SugarClient, tmp_path: Path) -> None:
         assert info.status == "ok", info.error
         assert (info.created, info.updated, info.failed) == (N_CUSTOMERS - 1, 1, 0)
         assert info.verified == N_CUSTOMERS
-        assert info.tasks_created == 0  # first push: on_first_push is off
+        assert info.tasks_created == 0  # nobody declining; no transition on a first push
+        assert info.owners["assigned"] == N_CUSTOMERS - 1  # the key account has its owner
         accounts = live.module("Accounts")
         stored = {
             str(r[f"sbe{suffix}_ext_c"]): r
@@ -255,6 +257,8 @@ def test_provision_twice_then_push(live: SugarClient, tmp_path: Path) -> None:
         }
         assert sorted(stored) == sorted(f"SBE{suffix}-{i}" for i in range(N_CUSTOMERS))
         assert stored[f"SBE{suffix}-0"]["name"] == f"SBE Key Account {suffix}"  # not renamed
+        # Every account owned: the key account by its manager, the others by the role's user.
+        assert {r["assigned_user_id"] for r in stored.values()} == {user_id}
         assert stored[f"SBE{suffix}-0"][f"sbe{suffix}_segment_c"] == "champions"
         assert float(stored[f"SBE{suffix}-1"][f"sbe{suffix}_clv_c"]) == pytest.approx(1000.5)
         members = _members(live, suffix)
@@ -278,11 +282,29 @@ def test_provision_twice_then_push(live: SugarClient, tmp_path: Path) -> None:
         third = push_segments(engine, _factory(made), config, as_of=wh.as_of)
         assert (third.status, third.updated, third.created, third.failed) == ("ok", 1, 0, 0)
         assert third.tasks_created == 2
+        assert third.followups["unowned"] == 0
         key_id = str(stored[f"SBE{suffix}-0"]["id"])
-        tasks = list(live.module("Accounts").related(key_id, "tasks", fields=["assigned_user_id"]))
+        tasks = list(
+            live.module("Accounts").related(key_id, "tasks", fields=["assigned_user_id", "name"])
+        )
         calls = list(live.module("Accounts").related(key_id, "calls", fields=["assigned_user_id"]))
         assert [t["assigned_user_id"] for t in tasks] == [user_id]
         assert [c["assigned_user_id"] for c in calls] == [user_id]
+        assert [t["name"] for t in tasks] == [f"Follow up SBE Key Account {suffix}"]
+        # The rep sees it in their own list (what "My open tasks" shows): logged in as them.
+        password = next(
+            line.split("\t", 1)[1].strip()
+            for line in (tmp_path / "pw.tsv").read_text("utf-8").splitlines()
+            if line.startswith(f"sbe{suffix}\t")
+        )
+        with SugarClient(os.environ["SUGAR_LIVE_URL"], f"sbe{suffix}", password) as rep:
+            mine = rep.module("Tasks").list(
+                q.eq("tasks.assigned_user_id", user_id), fields=["id", "parent_id", "status"]
+            )
+        assert [(t["parent_id"], t["status"]) for t in mine] == [(key_id, "Not Started")]
+        # Still declining the next night: the task is open, no second one.
+        fourth = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        assert (fourth.tasks_created, fourth.followups["held_back"]) == (0, {"open": 1})
         members = _members(live, suffix)
         assert f"SBE{suffix}-0" in members[f"SBE {suffix} At risk"]
         assert f"SBE{suffix}-0" not in members.get(f"SBE {suffix} Champions", set())

@@ -13,11 +13,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from markupsafe import escape
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.engine import Engine
 
 from analytics.config import AnalyticsConfig
 from analytics.report import write_report
+from etl.schema import dim_customer
 from tests.analytics import synth
 from tests.analytics.conftest import BACKENDS, make_engine
 from tests.analytics.synth import Customer, Line, Order
@@ -75,6 +76,12 @@ def _build(engine: Engine, tmp_path: Path) -> str:
                 orders=[*orders, *random_orders],
             ),
         )
+    with engine.begin() as conn:  # the push recorded who owns H1's account in Sugar
+        conn.execute(
+            update(dim_customer)
+            .where(dim_customer.c.source_customer_id == "H1")
+            .values(owner_name="t.bernard")
+        )
     result = write_report(engine, AnalyticsConfig(), AS_OF, tmp_path / "out" / "report.html")
     assert result.computed
     again = write_report(engine, AnalyticsConfig(), AS_OF, tmp_path / "again.html")
@@ -130,6 +137,14 @@ def test_data_is_escaped_and_the_page_is_self_contained(report: tuple[str, Engin
     assert page.count("<svg") == 13  # ten portfolio charts, three of the holdout check
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # no external resource
     assert "Personal follow-up call" in page  # suggested action texts from the config
+
+
+def test_the_follow_up_list_shows_each_accounts_owner(report: tuple[str, Engine]) -> None:
+    page, _ = report
+    section = page[page.index("<th>Owner</th>") :]
+    row = section[section.index(str(escape(HOSTILE))) :]
+    assert row[: row.index("</tr>")].endswith("<td>t.bernard</td>")
+    assert "<td>—</td></tr>" in section  # an account the push never saw: no owner known
 
 
 def test_charts_log_nothing_for_labels_that_look_like_dates_or_numbers(

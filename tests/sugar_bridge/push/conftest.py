@@ -134,6 +134,7 @@ class Warehouse:
             "total_amount": 1000,
             "avg_order_amount": 200,
             "last_order_at": datetime(2026, 10, 1, 15, 30),
+            "recency_days": 54,
             "preferred_payment_method": "card",
             "avg_payment_delay_days": 12.25,
             "r_score": 4,

@@ -1292,3 +1292,46 @@ def test_list_recordings_show_counts_per_call_and_members_once() -> None:
     assert answers["17_12_related_ids_after_accounts_deleted"]["response"]["body"] == {"ids": []}
     for a in answers.values():
         assert a["request"]["rest_data"]["session"] == SESSION_PLACEHOLDER
+
+
+# --- SuiteCRM 7.15.0: a follow-up's life read back (prefix 18, record_followups.py) -------------
+
+FOLLOWUP_RECORDINGS = sorted(p.stem for p in RECORDINGS_7150.glob("18_*.json"))
+
+
+@pytest.mark.parametrize("name", FOLLOWUP_RECORDINGS)
+def test_followup_sequence_is_reproduced(name: str) -> None:
+    """A task and a call created with client ids, closed by a rep, the task deleted, each read
+    back with get_entries as the push does (sugar_bridge/push/followups.py): replayed in order
+    into one sandbox, ``name``'s answer must match."""
+    steps = [n for n in FOLLOWUP_RECORDINGS if n <= name]
+    idmap: dict[str, str] = {}
+    with Sandbox() as sandbox:
+        w = World(sandbox)
+        w.admin = w.login("admin", sandbox.admin_password)
+        problems: list[str] = []
+        for step in steps:
+            problems = _replay_step(w, step, _load_7150(step), idmap)
+    assert problems == [], f"{name}: {problems}"
+
+
+def test_followup_recordings_cover_open_closed_and_deleted() -> None:
+    """The statuses the policy reads: open (Not Started), closed (Completed, Held), deleted (a
+    warning entry); redacted."""
+    statuses: set[str] = set()
+    deleted = False
+    for name in FOLLOWUP_RECORDINGS:
+        rec = _load_7150(name)
+        assert rec["request"]["rest_data"]["session"] == SESSION_PLACEHOLDER
+        if rec["request"]["method"] != "get_entries":
+            continue
+        for entry in rec["response"]["body"]["entry_list"]:
+            pairs = entry["name_value_list"]
+            pairs = pairs.values() if isinstance(pairs, dict) else pairs
+            values = {v["name"]: v["value"] for v in pairs}
+            if values.get("warning"):
+                deleted = True
+            elif "status" in values:
+                statuses.add(values["status"])
+    assert statuses == {"Not Started", "Completed", "Held"}
+    assert deleted
