@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from analytics.config import AnalyticsConfig
 from connectors.orders.config import SourcesConfig
+from connectors.sugar.crm import SugarSourceConfig
 from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.provision.spec import SugarSpec
 from sugar_bridge.push.config import PushConfig
@@ -31,6 +32,7 @@ class ProjectConfig(BaseModel):
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     push: PushConfig = Field(default_factory=PushConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    sugar_source: SugarSourceConfig = Field(default_factory=SugarSourceConfig)
 
     @model_validator(mode="after")
     def _policy_from_the_other_sections(self) -> ProjectConfig:

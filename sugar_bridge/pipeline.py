@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -41,14 +41,17 @@ from sugar_bridge.runtime import Runtime
 from sugar_bridge.scheduler.locks import JobLock
 from sugar_bridge.settings import Settings
 
+if TYPE_CHECKING:
+    from etl.crm import CrmExtractInfo
+
 log = logging.getLogger(__name__)
 
 #: ``progress(step, done, total)``: how far a long step is (total 0 when unknown); the CLI turns
 #: it into a progress bar or periodic log lines, the library never prints.
 Progress = Callable[[str, int, int], None]
 
-StepName = Literal["extract", "validate", "load", "analyse", "push"]
-STEP_NAMES: tuple[StepName, ...] = ("extract", "validate", "load", "analyse", "push")
+StepName = Literal["extract", "validate", "load", "crm", "analyse", "push"]
+STEP_NAMES: tuple[StepName, ...] = ("extract", "validate", "load", "crm", "analyse", "push")
 StepStatus = Literal["ok", "partial", "skipped"]
 
 
@@ -240,7 +243,7 @@ def sync(
     backdated = runtime.is_backdated(as_of)
     if stages is None:
         preflight(runtime)
-        stages = default_stages()
+        stages = default_stages(crm=config.sugar_source.enabled)
     if engine is None:
         engine = runtime.connect_warehouse("write")
     cancel = cancel or threading.Event()
@@ -298,10 +301,12 @@ def prune_history_safely(engine: Engine, days: int) -> None:
 # --- the real stages ---------------------------------------------------------------------------
 
 
-def default_stages() -> list[StageSpec]:
-    """The production pipeline: the ETL (extract, validate, load), analytics, push."""
+def default_stages(crm: bool = False) -> list[StageSpec]:
+    """The production pipeline: the ETL (extract, validate, load), the CRM extraction from Sugar
+    when ``crm`` (``sugar_source.enabled``), analytics, push."""
     return [
         StageSpec(("extract", "validate", "load"), etl_stage),
+        *([StageSpec(("crm",), crm_stage)] if crm else []),
         StageSpec(("analyse",), analytics_stage),
         StageSpec(("push",), push_stage),
     ]
@@ -375,6 +380,85 @@ def etl_stage(ctx: StepContext) -> list[StepInfo]:
             },
             run_id=info.run_id,
         ),
+    ]
+
+
+def extract_sugar(
+    runtime: Runtime,
+    engine: Engine,
+    *,
+    full: bool = False,
+    modules: Sequence[str] | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> CrmExtractInfo:
+    """Extract Sugar's records into the ``crm_*`` tables (``etl.crm.extract_crm``).
+
+    A configured field or module Sugar does not have is a ConfigError (nothing is written).
+    """
+    from connectors.sugar.crm import UnknownField
+    from connectors.sugar.exceptions import InvalidCall
+    from etl.crm import extract_crm
+    from sugar_bridge.sugar import make_client
+
+    config = runtime.config.sugar_source
+    try:
+        selected = config.selected(list(modules) if modules else None)
+    except InvalidCall as exc:
+        raise ConfigError(f"--module: {exc}") from None
+    with make_client(runtime.settings) as client:
+        try:
+            return extract_crm(
+                engine,
+                client,
+                config,
+                full=full,
+                modules=[m.name for m in selected],
+                progress=progress,
+            )
+        except UnknownField as exc:
+            raise ConfigError(f"{runtime.settings.config}: {exc}") from None
+
+
+def crm_stage(ctx: StepContext) -> list[StepInfo]:
+    """Extract what changed in Sugar since the last run into the ``crm_*`` tables.
+
+    Sugar unreachable or failing is not the end of the night: the step is ``partial`` (what
+    committed stays, the next run resumes from the watermark) and the statistics go on with
+    the CRM data extracted so far. A config error stops the run.
+    """
+    from connectors.sugar.exceptions import InvalidCall, SugarError
+
+    report = ctx.progress
+    started = time.perf_counter()
+    try:
+        info = extract_sugar(
+            ctx.runtime,
+            ctx.engine,
+            progress=(lambda module, done: report(f"crm: {module}", done, 0))
+            if report is not None
+            else None,
+        )
+    except InvalidCall:
+        raise
+    except SugarError as exc:
+        log.warning("the Sugar extraction failed, the next run resumes it: %s", exc)
+        return [
+            StepInfo(
+                "crm",
+                status="partial",
+                seconds=time.perf_counter() - started,
+                note=f"Sugar extraction failed (resumed by the next run): {_describe(exc)}",
+            )
+        ]
+    skipped = [f"{m.module} skipped ({m.skipped})" for m in info.modules if m.skipped]
+    return [
+        StepInfo(
+            "crm",
+            seconds=info.seconds,
+            counts=info.counts(),
+            run_id=info.run_id,
+            note="; ".join(skipped),
+        )
     ]
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from connectors.orders.base import OrderSource
     from etl.history import RejectRow
     from etl.run import EtlProgress, EtlRunInfo
+    from sugar_bridge.runtime import Runtime
 
 app = typer.Typer(
     help="Orders into the warehouse: run the ETL, list rejects.",
@@ -74,14 +75,37 @@ def run_command(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show a progress bar.")
     ] = True,
+    sugar: Annotated[
+        bool,
+        typer.Option(
+            "--sugar",
+            help="Extract Sugar's records (accounts, contacts, leads, opportunities, cases, "
+            "activities, target lists) into the crm_* tables instead of loading orders.",
+        ),
+    ] = False,
+    module: Annotated[
+        list[str] | None,
+        typer.Option("--module", help="With --sugar: only this Sugar module (repeatable)."),
+    ] = None,
 ) -> None:
-    """Extract, validate and load orders; exit code 3 when rows were rejected."""
+    """Extract, validate and load orders; exit code 3 when rows were rejected.
+
+    With --sugar: extract what changed in Sugar since the last run (--full-refresh: everything,
+    and rows Sugar no longer has are marked deleted).
+    """
     from connectors.orders.csv_source import CsvSource
     from connectors.orders.sources import make_sources
     from etl.run import run_etl
     from sugar_bridge.pipeline import prune_history_safely
 
     runtime = make_runtime()
+    if sugar:
+        if csv is not None or source or since:
+            raise ConfigError("--sugar takes neither --csv, --source nor --since")
+        _run_sugar(runtime, full_refresh, module or [])
+        return
+    if module:
+        raise ConfigError("--module goes with --sugar")
     since_date = _parse_since(since)
     sources: list[OrderSource]
     if csv is not None:
@@ -114,6 +138,29 @@ def run_command(
     _summary(info)
     if info.rows_rejected:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _run_sugar(runtime: Runtime, full: bool, modules: list[str]) -> None:
+    from sugar_bridge.pipeline import extract_sugar, prune_history_safely
+
+    with runtime.warehouse("write") as engine:
+        info = extract_sugar(runtime, engine, full=full, modules=modules)
+        prune_history_safely(engine, runtime.settings.history_days)
+    table = Table(
+        title=f"Sugar extraction, run {info.run_id}{' (full refresh)' if full else ''}",
+    )
+    for column in ("module", "read", "inserted", "updated", "deleted", "unchanged"):
+        table.add_column(column, justify="left" if column == "module" else "right")
+    for m in info.modules:
+        if m.skipped:
+            table.add_row(m.module, f"skipped: {m.skipped}", "", "", "", "")
+            continue
+        table.add_row(
+            m.module,
+            *(f"{n:,}" for n in (m.read, m.inserted, m.updated, m.deleted, m.unchanged)),
+        )
+    console.print(table, highlight=False)
+    console.print(f"{info.read:,} records read in {info.seconds:.1f} s", highlight=False)
 
 
 def _run_with_progress(

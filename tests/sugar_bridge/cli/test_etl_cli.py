@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from connectors.sugar.client import SugarClient
 from sugar_bridge.cli.app import app
+from sugar_bridge.sandbox import Sandbox
 from tests.etl.data import order_rows, write_csv
 
 
@@ -125,3 +127,28 @@ def test_config_errors_exit_2(env: Path) -> None:
     code, out = run("etl", "run", "--csv", str(env / "x.csv"), "--since", "31/01/2024")
     assert code == 2
     assert "expected a date like 2024-01-31" in out
+
+
+def test_etl_run_sugar_extracts_the_crm(
+    env: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUGAR_BRIDGE_SUGAR_URL", sandbox.base_url)
+    monkeypatch.setenv("SUGAR_BRIDGE_SUGAR_USERNAME", "admin")
+    monkeypatch.setenv("SUGAR_BRIDGE_SUGAR_PASSWORD", sandbox.admin_password)
+    with SugarClient(sandbox.base_url, "admin", sandbox.admin_password) as client:
+        client.module("Cases").create({"name": "Broken screen"})
+    (env / "config.yaml").write_text("sugar_source:\n  overlap_minutes: 10\n")
+    code, out = run("etl", "run", "--sugar", "--module", "Cases")
+    assert code == 0, out
+    assert "Sugar extraction, run" in out
+    assert "Cases" in out
+    assert "Accounts" not in out
+    code, out = run("etl", "run", "--sugar", "--module", "Bugs")
+    assert code == 2, out
+    assert "unknown module Bugs" in out
+    (env / "config.yaml").write_text(
+        "sugar_source:\n  modules:\n    Cases:\n      extra_fields: [no_such]\n"
+    )
+    code, out = run("etl", "run", "--sugar", "--full-refresh")
+    assert code == 2, out
+    assert "Cases has no field 'no_such'" in out
