@@ -133,12 +133,12 @@ MODULES: dict[str, CrmModule] = {
         CrmModule(
             "Calls",
             "calls",
-            (*_ACTIVITY, "direction", "date_start", "duration_hours", "duration_minutes"),
+            (*_ACTIVITY, "contact_id", "direction", "date_start", "duration_hours", "duration_minutes"),
         ),
         CrmModule(
             "Meetings",
             "meetings",
-            (*_ACTIVITY, "date_start", "duration_hours", "duration_minutes"),
+            (*_ACTIVITY, "contact_id", "date_start", "duration_hours", "duration_minutes"),
         ),
         CrmModule("Tasks", "tasks", (*_ACTIVITY, "contact_id", "date_start", "date_due")),
         # Headers only: never the description (a note's body) nor its attachment.

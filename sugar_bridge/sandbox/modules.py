@@ -531,14 +531,17 @@ PROSPECT_LISTS = ModuleDef(
     object_name="ProspectList",
     label="Target Lists",
     fields=(
-        *_common("Name:"),
+        # a varchar name, neither it nor list_type required in the vardefs (recording 17_14)
+        *(
+            replace(f, type="varchar", required=False) if f.name == "name" else f
+            for f in _common("Name:")
+        ),
         *_assigned(),
         _f(
             "list_type",
             "enum",
             "Type:",
             len=100,
-            required=True,
             options={
                 k: v
                 for k, v in [
@@ -591,6 +594,25 @@ PROSPECT_LISTS = ModuleDef(
             "prospect_list_id",
             "campaign_id",
         ),
+        # People in target lists (recording 17_09/17_10): the same join table, by related_type.
+        _m2m(
+            "contacts",
+            "prospect_list_contacts",
+            "Contacts",
+            "prospect_lists_prospects",
+            "prospect_list_id",
+            "related_id",
+            {"related_type": "Contacts"},
+        ),
+        _m2m(
+            "leads",
+            "prospect_list_leads",
+            "Leads",
+            "prospect_lists_prospects",
+            "prospect_list_id",
+            "related_id",
+            {"related_type": "Leads"},
+        ),
     ),
 )
 
@@ -624,7 +646,13 @@ def _parent() -> list[FieldDef]:
             group="parent_name",
         ),
         _f("parent_id", "id", "Parent ID:", len=36, group="parent_name"),
-        _f("parent_name", "parent", "Related To:", source="non-db"),
+        _f(
+            "parent_name",
+            "parent",
+            "Related To:",
+            source="non-db",
+            api_extra={"type_name": "parent_type"},
+        ),
     ]
 
 
@@ -650,9 +678,9 @@ TASKS = ModuleDef(
         ),
         # set_entry echoes it as a JSON boolean (18_02_task_create, SuiteCRM 7.15.0)
         _f("date_due_flag", "bool", "No Due Date", echo_bool=True),
-        _f("date_due", "datetime", "Due Date:"),
+        _f("date_due", "datetimecombo", "Due Date:"),
         _f("date_start_flag", "bool", "No Start Date"),
-        _f("date_start", "datetime", "Start Date:"),
+        _f("date_start", "datetimecombo", "Start Date:"),
         *_parent(),
         _f("contact_id", "id", "Contact ID:", len=36),
         _f(
@@ -674,16 +702,18 @@ CALLS = ModuleDef(
     fields=(
         *_common("Subject:"),
         *_assigned(),
-        _f("duration_hours", "int", "Duration Hours:", len=2),
+        # types and required flags as SuiteCRM 7.15 declares them (recording 17_12)
+        _f("duration_hours", "int", "Duration Hours:", len=2, required=True),
         _f("duration_minutes", "int", "Duration Minutes:", len=2),
-        _f("date_start", "datetime", "Start Date:"),
-        _f("date_end", "datetime", "End Date:"),
+        _f("date_start", "datetimecombo", "Start Date:", required=True),
+        _f("date_end", "datetimecombo", "End Date:"),
         *_parent(),
         _f(
             "status",
             "enum",
             "Status:",
             len=100,
+            required=True,
             default="Planned",
             options={"Planned": "Planned", "Held": "Held", "Not Held": "Not Held"},
         ),
@@ -694,7 +724,7 @@ CALLS = ModuleDef(
             len=100,
             options={"Inbound": "Inbound", "Outbound": "Outbound"},
         ),
-        _f("reminder_time", "int", "Reminder Time", len=4),
+        _f("reminder_time", "enum", "Reminder Time", len=4),
     ),
 )
 
@@ -1510,6 +1540,33 @@ SALES_STAGE_PROBABILITY: dict[str, int] = {
     "Closed Lost": 0,
 }
 
+# The campaign log (recording 17_15): one row per target and campaign event. No name and no
+# date_entered (Sugar's vardefs have neither); written by Sugar's campaign code, read here.
+CAMPAIGN_LOG = ModuleDef(
+    name="CampaignLog",
+    table="campaign_log",
+    object_name="CampaignLog",
+    label="Campaign Log",
+    fields=(
+        _f("id", "id", "ID", required=True),
+        _f("campaign_id", "id", "campaign_id"),
+        _f("target_tracker_key", "varchar", "Target Tracker Key", len="36"),
+        _f("target_id", "varchar", "Target ID", len="36"),
+        _f("target_type", "varchar", "Target Type", len=100),
+        _f("activity_type", "enum", "Activity Type", len=100),
+        _f("activity_date", "datetime", "Activity Date"),
+        _f("related_id", "varchar", "Related Id", len="36"),
+        _f("related_type", "varchar", "Related Type", len=100),
+        _f("archived", "bool", "Archived", default="0"),
+        _f("hits", "int", "Hits", default="0"),
+        _f("list_id", "id", "Prospect List ID", len="36"),
+        _f("deleted", "bool", "Deleted"),
+        _f("date_modified", "datetime", "Date Modified"),
+        _f("more_information", "varchar", "More Information", len="100"),
+        _f("marketing_id", "id", "Marketing Id"),
+    ),
+)
+
 EMAIL_ADDRESSES = ModuleDef(
     name="EmailAddresses",
     table="email_addresses",
@@ -1546,6 +1603,7 @@ MODULES: dict[str, ModuleDef] = {
         CASES,
         MEETINGS,
         NOTES,
+        CAMPAIGN_LOG,
     )
 }
 
