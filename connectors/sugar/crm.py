@@ -67,6 +67,7 @@ class CrmModule:
 
 
 _ACTIVITY = ("name", "parent_type", "parent_id", "status", "assigned_user_id")
+_CALL = ("contact_id", "direction", "date_start", "duration_hours", "duration_minutes")
 
 #: Extraction order: accounts and contacts first, so activities find their contact's account.
 MODULES: dict[str, CrmModule] = {
@@ -133,7 +134,7 @@ MODULES: dict[str, CrmModule] = {
         CrmModule(
             "Calls",
             "calls",
-            (*_ACTIVITY, "contact_id", "direction", "date_start", "duration_hours", "duration_minutes"),
+            (*_ACTIVITY, *_CALL),
         ),
         CrmModule(
             "Meetings",
