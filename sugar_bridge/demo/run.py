@@ -68,6 +68,7 @@ class DemoResult:
     data_dir: Path
     sandbox_url: str = ""
     sandbox_db: Path | None = None
+    crm: dict[str, int] = field(default_factory=dict)  # CRM records seeded, per module
     provisioned: dict[str, dict[str, int]] = field(default_factory=dict)
     passwords_file: Path | None = None
     orders: GenerationInfo | None = None
@@ -208,7 +209,9 @@ def run_demo(
         )
 
         sources = SourcesConfig(inputs=[CsvSourceConfig(name="shop", path=orders_dir)])
-        night_config = config.model_copy(update={"sources": sources})
+        # The nightly sync extracts Sugar's records too (the CRM the sales team keeps).
+        sugar_source = config.sugar_source.model_copy(update={"enabled": True})
+        night_config = config.model_copy(update={"sources": sources, "sugar_source": sugar_source})
         engine = Runtime(settings, night_config).connect_warehouse("write")
         orders_dir.mkdir(parents=True, exist_ok=True)
         nights = [first_night, options.as_of]
@@ -225,6 +228,14 @@ def run_demo(
                 result.syncs.append(run)
             why = f" ({run.rows_rejected} rows rejected, on purpose)" if run.rows_rejected else ""
             notify(name, f"sync run {run.run_id} as of {as_of}: {run.status}{why}")
+            if night == 1:
+                with _phase(result, "crm"):
+                    result.crm = _seed_crm(engine, settings, options, first_night)
+                notify(
+                    "crm",
+                    "the sales team's CRM in Sugar: "
+                    + ", ".join(f"{n:,} {m}" for m, n in result.crm.items()),
+                )
 
         with _phase(result, "report"):
             from analytics.report import write_report
@@ -242,6 +253,51 @@ def run_demo(
     finally:
         sandbox.stop()
     return result
+
+
+def _seed_crm(engine: Any, settings: Settings, options: DemoOptions, as_of: date) -> dict[str, int]:
+    """Contacts, leads, opportunities, cases, calls and meetings for the demo customers, written
+    into the sandbox for the accounts the first night's push matched (sugar_bridge.demo.crm)."""
+    from sqlalchemy import func, select
+
+    from etl.schema import dim_customer, fact_order
+    from sugar_bridge.demo.crm import CrmCustomer, crm_records, seed_crm
+    from sugar_bridge.demo.generator import make_customers
+    from sugar_bridge.sugar import make_client
+
+    with engine.connect() as conn:
+        known = {
+            row.source_customer_id: (row.sugar_account_id, row.first)
+            for row in conn.execute(
+                select(
+                    dim_customer.c.source_customer_id,
+                    dim_customer.c.sugar_account_id,
+                    func.min(fact_order.c.ordered_at).label("first"),
+                )
+                .select_from(dim_customer.outerjoin(fact_order))
+                .group_by(dim_customer.c.source_customer_id, dim_customer.c.sugar_account_id)
+            )
+        }
+    people = make_customers(
+        GeneratorOptions(end=options.as_of, seed=options.seed, n_customers=options.customers)
+    )
+    customers = [
+        CrmCustomer(
+            customer_id=c.customer_id,
+            name=c.name,
+            email=c.email,
+            is_business=c.is_business,
+            account_id=known.get(c.customer_id, (None, None))[0],
+            first_order=first.date()
+            if (first := known.get(c.customer_id, (None, None))[1])
+            else None,
+            archetype=c.archetype,
+        )
+        for c in people
+    ]
+    records = crm_records(customers, seed=options.seed, as_of=as_of)
+    with make_client(settings) as client:
+        return seed_crm(client, records)
 
 
 def _segment_sizes(engine: Any) -> dict[str, int]:

@@ -4,6 +4,7 @@ no secret in anything it prints or writes, and a foreign warehouse is never over
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def test_demo_runs_every_phase_and_leaves_its_files(
         )
     out = result.output
     assert result.exit_code == 0, out
-    for phase in ("sandbox", "provision", "generate", "night 1", "night 2", "report"):
+    for phase in ("sandbox", "provision", "generate", "night 1", "crm", "night 2", "report"):
         assert f"✓ {phase}" in out
     flat = " ".join(out.split())
     assert "Night 2 (as of 2026-11-23)" in flat
@@ -43,6 +44,26 @@ def test_demo_runs_every_phase_and_leaves_its_files(
     assert 'sugar-bridge sandbox accounts --segment "At risk"' in out
     assert (data / "report.html").stat().st_size > 10_000
     assert (data / "warehouse.db").exists()
+    # The second night extracted the sales team's CRM from Sugar (issue 16).
+    with sqlite3.connect(data / "warehouse.db") as wh:
+        counts = {
+            table: wh.execute(f"SELECT COUNT(*) FROM {table} WHERE deleted = 0").fetchone()[0]
+            for table in ("crm_account", "crm_contact", "crm_lead", "crm_opportunity", "crm_case")
+        }
+        assert all(n > 10 for n in counts.values()), counts
+        modules = dict(wh.execute("SELECT module, COUNT(*) FROM crm_activity GROUP BY module"))
+        assert modules.get("Calls", 0) > 10, modules
+        assert modules.get("Meetings", 0) > 10, modules
+        # the planted signal: leads from partners and trade shows convert more than web leads
+        rate = dict(
+            wh.execute(
+                "SELECT lead_source, AVG(CASE WHEN converted THEN 1.0 ELSE 0 END) FROM crm_lead"
+                " GROUP BY lead_source"
+            )
+        )
+        assert min(rate["Partner"], rate["Trade Show"]) > max(rate["Web Site"], rate["Cold Call"])
+        linked = wh.execute("SELECT COUNT(customer_key) FROM crm_account").fetchone()[0]
+        assert linked > 200
     # The sandbox's state stays for `sugar-bridge sandbox accounts`.
     store = Store(data / "sandbox.db")
     at_risk = store.accounts_overview("at_risk", limit=10_000, module_name="Contacts")
