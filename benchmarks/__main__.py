@@ -1,6 +1,6 @@
 """``python -m benchmarks <name> [--size small|medium|large] [--mysql-url URL] [--repeat N]``.
 
-Names: load, incremental, analytics, push, all (every benchmark at the chosen size, then a
+Names: load, incremental, analytics, push, extract, all (every benchmark at the chosen size, then a
 one-screen summary table). See benchmarks/README.md for what each figure means.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from benchmarks.common import Result, summary_table
 
-NAMES = ("load", "incremental", "analytics", "push")
+NAMES = ("load", "incremental", "analytics", "push", "extract")
 
 
 def _runner(name: str) -> Callable[..., Result]:
@@ -33,6 +33,10 @@ def _runner(name: str) -> Callable[..., Result]:
         from benchmarks.analytics import run as analytics_run
 
         return analytics_run
+    if name == "extract":
+        from benchmarks.extract import run as extract_run
+
+        return extract_run
     from benchmarks.push import run as push_run
 
     return push_run
@@ -109,9 +113,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.name != "push":
             parser.error("--no-change is for the push benchmark")
         return _push_no_change(args)
+    if args.live and args.name == "extract":
+        from benchmarks.extract import run as extract_run
+
+        extract_result = extract_run(args.size, live=True, workdir=args.workdir)
+        extract_result.print()
+        return 0
     if args.live:
         if args.name != "push":
-            parser.error("--live is for the push benchmark")
+            parser.error("--live is for the push and extract benchmarks")
         return _push_live(args)
     if args.sugar_url or args.matrix:
         if args.name != "push":

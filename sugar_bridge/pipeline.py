@@ -243,7 +243,7 @@ def sync(
     backdated = runtime.is_backdated(as_of)
     if stages is None:
         preflight(runtime)
-        stages = default_stages(crm=config.sugar_source.enabled)
+        stages = default_stages()
     if engine is None:
         engine = runtime.connect_warehouse("write")
     cancel = cancel or threading.Event()
@@ -301,12 +301,12 @@ def prune_history_safely(engine: Engine, days: int) -> None:
 # --- the real stages ---------------------------------------------------------------------------
 
 
-def default_stages(crm: bool = False) -> list[StageSpec]:
+def default_stages() -> list[StageSpec]:
     """The production pipeline: the ETL (extract, validate, load), the CRM extraction from Sugar
-    when ``crm`` (``sugar_source.enabled``), analytics, push."""
+    (when ``sugar_source.enabled``), analytics, push."""
     return [
         StageSpec(("extract", "validate", "load"), etl_stage),
-        *([StageSpec(("crm",), crm_stage)] if crm else []),
+        StageSpec(("crm",), crm_stage),
         StageSpec(("analyse",), analytics_stage),
         StageSpec(("push",), push_stage),
     ]
@@ -428,6 +428,8 @@ def crm_stage(ctx: StepContext) -> list[StepInfo]:
     """
     from connectors.sugar.exceptions import InvalidCall, SugarError
 
+    if not ctx.config.sugar_source.enabled:
+        return []  # not a step of this installation's sync: nothing to show
     report = ctx.progress
     started = time.perf_counter()
     try:

@@ -59,7 +59,12 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
         with make_client(settings) as client:
             apply(client, config.sugar, passwords_file=tmp_path / "pw.tsv")
         first = sync(Runtime(settings, config, clock=NIGHT), as_of=AS_OF)
-    assert [s.name for s in first.steps] == ["extract", "validate", "load", "analyse", "push"]
+    # the example config extracts Sugar's CRM too (sugar_source.enabled): the crm step
+    steps = ["extract", "validate", "load", "crm", "analyse", "push"]
+    assert [s.name for s in first.steps] == steps
+    crm = first.step("crm")
+    assert crm is not None
+    assert crm.counts["records_read"] >= 1
     assert first.rows_rejected == 13  # the deliberately bad rows, each with its reason
     assert first.status == "partial"
     load = first.step("load")
@@ -80,7 +85,7 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
         sync(
             Runtime(settings, config, clock=NIGHT), as_of=AS_OF
         )  # the sandbox is stopped: nothing listens
-    assert err.value.step == "push"
+    assert err.value.step == "push"  # the crm step before it was partial, not the end of the night
     assert err.value.transient
     engine = Runtime(settings, config, clock=NIGHT).connect_warehouse("write")
     with engine.connect() as conn:
@@ -102,6 +107,16 @@ def test_sync_runs_every_real_step_and_resumes_after_sugar_was_down(
     assert third_load.counts["rows_loaded"] == 0
     assert third_push.counts["updated"] >= 1
     assert third_push.counts["created"] == 0
+    with engine.connect() as conn:
+        crm_steps = [
+            step["status"]
+            for (details,) in conn.execute(
+                select(etl_run.c.details).where(etl_run.c.job == "sync").order_by(etl_run.c.run_id)
+            )
+            for step in details["steps"]
+            if step["name"] == "crm"
+        ]
+    assert crm_steps == ["ok", "partial", "ok"]  # Sugar down: partial, resumed the next night
 
 
 def test_a_past_day_is_recomputed_but_pushed_only_when_asked(
