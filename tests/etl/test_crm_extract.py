@@ -360,3 +360,48 @@ def test_a_record_saved_behind_the_cursor_is_read_next_time(
     assert info.read >= 3
     assert info.changed == 0
     assert {r["id"] for r in _rows(engine, crm_lead, crm_lead.c.id.in_(ids))} == set(ids)
+
+
+class _DiesOnPage(SugarClient):
+    """A client whose n-th get_entry_list call fails like a Sugar that went away."""
+
+    def __init__(self, *args: Any, die_on: int, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.die_on, self.lists = die_on, 0
+
+    def call(self, method: str, **params: Any) -> Any:
+        if method == "get_entry_list":
+            self.lists += 1
+            if self.lists == self.die_on:
+                from connectors.sugar.exceptions import ConnectionRefused
+
+                raise ConnectionRefused("Sugar went away")
+        return super().call(method, **params)
+
+
+def test_a_run_killed_halfway_keeps_its_pages_and_the_next_resumes(
+    engine: Engine, sandbox: Sandbox
+) -> None:
+    from connectors.sugar.exceptions import ConnectionRefused
+
+    tag = datetime.now().strftime("%H%M%S%f")
+    with SugarClient(sandbox.base_url, "admin", sandbox.admin_password) as client:
+        ids = [client.module("Opportunities").create({"name": f"O{i} {tag}"}) for i in range(7)]
+    config = SugarSourceConfig(page_size=2, overlap_minutes=0)
+    with (
+        _DiesOnPage(sandbox.base_url, "admin", sandbox.admin_password, die_on=3) as dying,
+        pytest.raises(ConnectionRefused),
+    ):
+        extract_crm(engine, dying, config, modules=["Opportunities"])
+    kept = _rows(engine, crm_opportunity, crm_opportunity.c.id.in_(ids))
+    assert 0 < len(kept) < 7  # the two committed pages, with their watermark
+    state = _rows(engine, crm_extract_state, crm_extract_state.c.module == "Opportunities")[0]
+    assert state["watermark"] is not None
+    failed = _rows(engine, etl_run, etl_run.c.source == "sugar")[-1]
+    assert failed["status"] == "failed"
+    assert "Sugar went away" in failed["error"]
+    with SugarClient(sandbox.base_url, "admin", sandbox.admin_password) as client:
+        extract_crm(engine, client, config, modules=["Opportunities"])
+    assert {r["id"] for r in _rows(engine, crm_opportunity, crm_opportunity.c.id.in_(ids))} == set(
+        ids
+    )
