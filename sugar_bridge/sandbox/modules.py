@@ -594,25 +594,6 @@ PROSPECT_LISTS = ModuleDef(
             "prospect_list_id",
             "campaign_id",
         ),
-        # People in target lists (recording 17_09/17_10): the same join table, by related_type.
-        _m2m(
-            "contacts",
-            "prospect_list_contacts",
-            "Contacts",
-            "prospect_lists_prospects",
-            "prospect_list_id",
-            "related_id",
-            {"related_type": "Contacts"},
-        ),
-        _m2m(
-            "leads",
-            "prospect_list_leads",
-            "Leads",
-            "prospect_lists_prospects",
-            "prospect_list_id",
-            "related_id",
-            {"related_type": "Leads"},
-        ),
     ),
 )
 
