@@ -62,6 +62,7 @@ class CrmCustomer:
     account_id: str | None  # the Sugar account the push matched (None: not in Sugar)
     first_order: date | None  # None: never bought
     archetype: str = ""
+    contact_id: str | None = None  # a person pushed to Contacts (no account of their own)
 
 
 @dataclass
@@ -126,8 +127,12 @@ def crm_records(customers: Sequence[CrmCustomer], *, seed: int, as_of: date) -> 
                 )
             if contacts:
                 out.links.append(("Accounts", c.account_id, "contacts", contacts))
+        if c.contact_id is not None and not contacts:
+            contacts.append(c.contact_id)  # the person's own Contact, made by the push
         _lead(out, c, contacts, rng, new_id, day_between, as_of)
         if c.account_id is None:
+            if c.contact_id is not None:
+                _activities(out, c, rng, new_id, day_between, as_of)
             continue
         _opportunities(out, c, rng, new_id, day_between, as_of)
         _cases(out, c, rng, new_id, day_between, as_of)
@@ -164,7 +169,7 @@ def _lead(
     as_of: date,
 ) -> None:
     """A buyer's converted lead (when they have an account and a first order)."""
-    if c.first_order is None or c.account_id is None or rng.random() > 0.45:
+    if c.first_order is None or (c.account_id or c.contact_id) is None or rng.random() > 0.45:
         return
     good = rng.random() < 0.7
     source = rng.choice(GOOD_SOURCES if good else POOR_SOURCES)
@@ -176,7 +181,7 @@ def _lead(
             "first_name": "",
             "last_name": c.name,
             "account_name": c.name,
-            "account_id": c.account_id,
+            "account_id": c.account_id or "",
             "contact_id": contacts[0] if contacts else "",
             "lead_source": source,
             "status": "Converted",
@@ -277,8 +282,8 @@ def _activities(
             {
                 "id": new_id("Calls"),
                 "name": rng.choice(("Follow-up", "Order question", "Renewal", "Satisfaction")),
-                "parent_type": "Accounts",
-                "parent_id": c.account_id,
+                "parent_type": "Accounts" if c.account_id else "Contacts",
+                "parent_id": c.account_id or c.contact_id,
                 "direction": rng.choice(("Inbound", "Outbound")),
                 "status": "Held",
                 "date_start": _stamp(day, rng),
@@ -286,7 +291,7 @@ def _activities(
                 "duration_minutes": rng.choice((5, 10, 15, 30)),
             },
         )
-    if c.is_business and rng.random() < 0.5:
+    if c.is_business and c.account_id and rng.random() < 0.5:
         day = day_between(as_of - timedelta(days=365), as_of)
         out.add(
             "Meetings",

@@ -267,15 +267,20 @@ def _seed_crm(engine: Any, settings: Settings, options: DemoOptions, as_of: date
 
     with engine.connect() as conn:
         known = {
-            row.source_customer_id: (row.sugar_account_id, row.first)
+            row.source_customer_id: (row.sugar_account_id, row.first, row.sugar_contact_id)
             for row in conn.execute(
                 select(
                     dim_customer.c.source_customer_id,
                     dim_customer.c.sugar_account_id,
+                    dim_customer.c.sugar_contact_id,
                     func.min(fact_order.c.ordered_at).label("first"),
                 )
                 .select_from(dim_customer.outerjoin(fact_order))
-                .group_by(dim_customer.c.source_customer_id, dim_customer.c.sugar_account_id)
+                .group_by(
+                    dim_customer.c.source_customer_id,
+                    dim_customer.c.sugar_account_id,
+                    dim_customer.c.sugar_contact_id,
+                )
             )
         }
     people = make_customers(
