@@ -531,7 +531,7 @@ PROSPECT_LISTS = ModuleDef(
     object_name="ProspectList",
     label="Target Lists",
     fields=(
-        # a varchar name, neither it nor list_type required in the vardefs (recording 18_14)
+        # a varchar name, neither it nor list_type required in the vardefs (recording 20_14)
         *(
             replace(f, type="varchar", required=False) if f.name == "name" else f
             for f in _common("Name:")
@@ -683,7 +683,7 @@ CALLS = ModuleDef(
     fields=(
         *_common("Subject:"),
         *_assigned(),
-        # types and required flags as SuiteCRM 7.15 declares them (recording 18_12)
+        # types and required flags as SuiteCRM 7.15 declares them (recording 20_12)
         _f("duration_hours", "int", "Duration Hours:", len=2, required=True),
         _f("duration_minutes", "int", "Duration Minutes:", len=2),
         _f("date_start", "datetimecombo", "Start Date:", required=True),
@@ -1521,7 +1521,7 @@ SALES_STAGE_PROBABILITY: dict[str, int] = {
     "Closed Lost": 0,
 }
 
-# The campaign log (recording 18_15): one row per target and campaign event. No name and no
+# The campaign log (recording 20_15): one row per target and campaign event. No name and no
 # date_entered (Sugar's vardefs have neither); written by Sugar's campaign code, read here.
 CAMPAIGN_LOG = ModuleDef(
     name="CampaignLog",

@@ -5,7 +5,7 @@ Run by hand against a SuiteCRM 7 (admin user), e.g.::
     set -a; . /tmp/sugar-bridge-suitecrm/live.env; set +a
     python tests/recordings/record_crm_extract.py --out tests/recordings/suitecrm-7.15.0
 
-Writes ``18_<step>_<what>.json`` (same format and redaction as record_crm_modules.py, whose
+Writes ``20_<step>_<what>.json`` (same format and redaction as record_crm_modules.py, whose
 Recorder it uses): one sequence, in file-name order. Records are created with client-chosen ids
 (``new_with_id``) that sort in creation order, so a replay into a fresh sandbox pages through
 them in the same order; the timestamps a query carries are the ones the previous answers gave
@@ -49,7 +49,7 @@ def record(r: Recorder, tag: str, hex_tag: str) -> None:
     step = iter(range(1, 100))
 
     def rec(what: str, description: str, method: str, **params: Any) -> Any:
-        return r.record(f"18_{next(step):02d}_{what}", description, method, params)
+        return r.record(f"20_{next(step):02d}_{what}", description, method, params)
 
     ids = [f"{hex_tag}-0000-4000-8000-00000000000{i}" for i in (1, 2, 3)]
     rec(
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"set {', '.join(missing)}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob("18_*.json"):
+    for old in args.out.glob("20_*.json"):
         old.unlink()
     recorder = Recorder(*(os.environ[name] for name in ENV), out=args.out)
     hex_tag = secrets.token_hex(4)

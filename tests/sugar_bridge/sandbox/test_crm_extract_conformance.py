@@ -1,4 +1,4 @@
-"""The Sugar source's exchanges (recordings 18_*, record_crm_extract.py) replayed into the sandbox.
+"""The Sugar source's exchanges (recordings 20_*, record_crm_extract.py) replayed into the sandbox.
 
 One sequence, in file-name order, into one fresh sandbox. Ids are the recorder's own
 (``new_with_id``) or paired as the answers come; the timestamps a later query carries (the
@@ -24,7 +24,7 @@ from tests.sugar_bridge.sandbox.test_conformance import (
     special_module_fields,
 )
 
-NAMES = sorted(p.stem for p in RECORDINGS_7150.glob("18_*.json"))
+NAMES = sorted(p.stem for p in RECORDINGS_7150.glob("20_*.json"))
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -48,7 +48,7 @@ def _dates(recorded: Any, actual: Any, out: dict[str, str]) -> None:
 
 def _replay(w: World, name: str, idmap: dict[str, str], datemap: dict[str, str]) -> list[str]:
     rec = _load(name)
-    if name.startswith("18_04_"):
+    if name.startswith("20_04_"):
         # The recorder waits a second before the edit (so the listing's order is defined): so
         # does the replay, or the sandbox's edit would share the creation's second.
         time.sleep(1.1)
