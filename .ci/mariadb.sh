@@ -26,13 +26,14 @@ case "${1:-}" in
     [ -n "$server" ] && [ -n "$client" ] || { echo "mariadb-server is not installed" >&2; exit 1; }
     if [ ! -d "$base/data/mysql" ]; then
       mkdir -p "$base/data"
-      mariadb-install-db "${run_as[@]}" --datadir="$base/data" \
+      mariadb-install-db --no-defaults "${run_as[@]}" --datadir="$base/data" \
         --auth-root-authentication-method=normal --skip-test-db >"$base/install.log" 2>&1 \
         || { cat "$base/install.log" >&2; exit 1; }
     fi
     if ! alive; then
       # setsid: the server must outlive the shell (and process group) that started it.
-      setsid "$server" "${run_as[@]}" --datadir="$base/data" --socket="$sock" --port="$port" \
+      # --no-defaults: no system conf file (mariadb-plugin-spider's would load Spider here).
+      setsid "$server" --no-defaults "${run_as[@]}" --datadir="$base/data" --socket="$sock" --port="$port" \
         --bind-address=127.0.0.1 --skip-name-resolve --innodb-buffer-pool-size=256M \
         --innodb-flush-log-at-trx-commit=2 --character-set-server=utf8mb4 \
         --collation-server=utf8mb4_unicode_ci \

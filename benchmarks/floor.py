@@ -142,6 +142,7 @@ def batches(
             out["line"].append(
                 {
                     "order_key": keys.orders,
+                    "customer_key": keys.customers[cid],
                     "line_no": int(row["line_no"]),
                     "product_key": keys.products[sku],
                     "quantity": quantity,

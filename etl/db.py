@@ -22,7 +22,8 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from etl.exceptions import MigrationError, WarehouseNotCurrent, WarehouseUnavailable
+from etl import spider
+from etl.exceptions import EtlError, MigrationError, WarehouseNotCurrent, WarehouseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,30 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if backend in ("mysql", "mariadb"):
+        # engine=spider (and spider_servers=a,b) are ours, not the driver's: see etl/spider.py.
+        engine_name = parsed.query.get("engine")
+        servers = parsed.query.get("spider_servers")
+        if engine_name is not None or servers is not None:
+            if engine_name not in (None, "spider", "innodb"):
+                raise EtlError(
+                    f"unknown warehouse engine {engine_name!r} in the URL (spider or innodb)"
+                )
+            parsed = parsed.difference_update_query(["engine", "spider_servers"])
+            options = dict(kwargs.pop("execution_options", None) or {})
+            options[spider.ENGINE_OPTION] = engine_name or "innodb"
+            if servers:
+                text_servers = servers if isinstance(servers, str) else ",".join(servers)
+                names = tuple(n.strip() for n in text_servers.split(",") if n.strip())
+                options[spider.SERVERS_OPTION] = names
+            kwargs["execution_options"] = options
         if "charset" not in parsed.query:
             parsed = parsed.update_query_dict({"charset": "utf8mb4"})
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_recycle", 3600)
-        return create_engine(parsed, **kwargs)
+        engine = create_engine(parsed, **kwargs)
+        if engine_name == "spider":
+            event.listen(engine, "connect", spider.session_settings)
+        return engine
     if parsed.drivername == "postgresql":
         # SQLAlchemy 2.0's default PostgreSQL driver is psycopg2; the one we ship is psycopg 3.
         parsed = parsed.set(drivername="postgresql+psycopg")

@@ -36,6 +36,7 @@ from sqlalchemy import Date, DateTime, Numeric, Table, and_, bindparam, delete, 
 from sqlalchemy.engine import Connection, Dialect
 
 from connectors.orders.base import Checkpoint
+from etl.exceptions import LoadError
 from etl.runs import add_counts
 from etl.schema import (
     dim_customer,
@@ -480,10 +481,26 @@ def bulk_update(conn: Connection, table: Table, key: str, columns: dict[str, Any
 
 
 def delete_source(conn: Connection, source: str) -> int:
-    """Delete every order (and its lines) of ``source``; for ``replace`` loads. Returns orders."""
-    keys = select(fact_order.c.order_key).where(fact_order.c.source == source)
+    """Delete every order (and its lines) of ``source``; for ``replace`` loads. Returns orders
+    (counted before: Spider's DELETE reports 0 rows)."""
+    mine = fact_order.c.source == source
+    count = int(conn.execute(select(func.count()).select_from(fact_order).where(mine)).scalar_one())
+    keys = select(fact_order.c.order_key).where(mine)
     conn.execute(delete(fact_order_line).where(fact_order_line.c.order_key.in_(keys)))
-    return conn.execute(delete(fact_order).where(fact_order.c.source == source)).rowcount
+    conn.execute(delete(fact_order).where(mine))
+    return count
+
+
+def _refuse_known_orders(conn: Connection, source: str, order_ids: list[str]) -> None:
+    """``append`` on Spider, whose facts have no UNIQUE key on the order id (every unique key
+    must contain the shard key): an order already stored is refused as the key would."""
+    known = _select_in(conn, fact_order, ("source_order_id",), "source_order_id", order_ids,
+                       source=source)  # fmt: skip
+    if known:
+        raise LoadError(
+            f"append: {len(known)} order(s) of source {source} are already in the warehouse "
+            f"(first: {sorted(r[0] for r in known)[0]}); load them with mode merge or replace"
+        )
 
 
 def write_batch(
@@ -497,34 +514,48 @@ def write_batch(
     rows_read: int,
     mode: LoadMode = "merge",
     now: datetime,
+    staged: bool = False,
 ) -> BatchResult:
-    """Write one batch in the caller's transaction (see the module docstring)."""
+    """Write one batch in the caller's transaction (see the module docstring).
+
+    ``staged`` (a Spider warehouse, whose commit is not atomic across its data nodes): the
+    dimensions are committed first, then the facts, and the bookkeeping (rejects, watermark,
+    file progress, counters) is left to the caller's commit. Whatever a kill tears, the
+    committed facts only reference committed dimensions, and the watermark never runs ahead of
+    the facts: the rerun reloads the batch, which the merge makes converge (an order and its
+    lines sit on one node and commit together; an order is unchanged only when its content hash
+    and its customer key are).
+    """
     result = BatchResult(rejects=len(rejects))
     batch = orders
     if len(batch):
         dialect = conn.dialect
+        if mode == "append" and staged:
+            _refuse_known_orders(conn, source, batch.order_id)
         # Order dates as sortable numbers (the newest values describe customers and products).
         when = batch.ordered_at.astype(np.int64)
         days = batch.ordered_at.astype("datetime64[D]")
         _ensure_dates(conn, np.unique(days).tolist())
         customer_keys = _customers(conn, source, batch, when, now)
         _, product_keys = _products(conn, batch, when, now)
-        existing: dict[str, tuple[int, str]] = {}
+        if staged:
+            conn.commit()
+        existing: dict[str, tuple[int, str, int]] = {}
         if mode == "merge":
-            columns = ("source_order_id", "order_key", "content_hash")
+            columns = ("source_order_id", "order_key", "content_hash", "customer_key")
             stored = _select_in(
                 conn, fact_order, columns, "source_order_id", batch.order_id, source=source
             )
-            existing.update({r[0]: (r[1], r[2]) for r in stored})
+            existing.update({r[0]: (r[1], r[2], r[3]) for r in stored})
         new: list[int] = []
         changed: list[int] = []
         order_keys = np.zeros(len(batch), dtype=np.int64)
-        digests = zip(batch.order_id, batch.content_hash, strict=True)
-        for i, (order_id, digest) in enumerate(digests):
+        digests = zip(batch.order_id, batch.content_hash, batch.customer_id, strict=True)
+        for i, (order_id, digest, customer_id) in enumerate(digests):
             known = existing.get(order_id)
             if known is None:
                 new.append(i)
-            elif known[1] == digest:
+            elif known[1] == digest and known[2] == customer_keys[customer_id]:
                 result.orders_unchanged += 1
             else:
                 changed.append(i)
@@ -571,6 +602,7 @@ def write_batch(
         written[new] = True
         written[changed] = True
         line_mask = np.repeat(written, batch.n_lines)
+        order_customers = np.array([customer_keys[c] for c in batch.customer_id], dtype=np.int64)
         if line_mask.any():
             at = np.flatnonzero(line_mask)
             bulk_insert(
@@ -578,6 +610,7 @@ def write_batch(
                 fact_order_line,
                 {
                     "order_key": np.repeat(order_keys, batch.n_lines)[at].tolist(),
+                    "customer_key": np.repeat(order_customers, batch.n_lines)[at].tolist(),
                     "line_no": batch.line_no[at].tolist(),
                     "product_key": product_keys[at].tolist(),
                     "quantity": _decimals(dialect, batch.quantity[at], QUANTITY_PLACES),
@@ -588,6 +621,8 @@ def write_batch(
                 ready=("quantity", "unit_price", "discount", "amount"),
             )
         result.lines_written = int(line_mask.sum())
+        if staged:
+            conn.commit()
         result.lines_loaded = int(batch.line_start[-1])
     if rejects:
         conn.execute(

@@ -152,6 +152,9 @@ fact_order_line = Table(
     Column("unit_price", PreciseMoney, nullable=False),
     Column("discount", PreciseMoney, nullable=False),
     Column("amount", PreciseMoney, nullable=False),  # line_amount, or quantity * price - discount
+    # The order's customer: the shard key on Spider, where an order and its lines live on one
+    # data node and so commit together (etl/spider.py).
+    Column("customer_key", Id, nullable=False),
     Index(None, "product_key"),
 )
 

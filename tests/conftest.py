@@ -32,12 +32,16 @@ def load_recording(name: str) -> dict[str, Any]:
 
 
 LIVE_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
-# The test servers' URLs (markers mysql and postgres) survive the clean environment.
-SERVER_URL_ENV = ("SUGAR_BRIDGE_TEST_MYSQL_URL", "SUGAR_BRIDGE_TEST_POSTGRES_URL")
+# The test servers' URLs (markers mysql, postgres and spider) survive the clean environment.
+SERVER_URL_ENV = (
+    "SUGAR_BRIDGE_TEST_MYSQL_URL",
+    "SUGAR_BRIDGE_TEST_POSTGRES_URL",
+    "SUGAR_BRIDGE_TEST_SPIDER_URL",
+)
 
-# SUGAR_BRIDGE_TEST_REQUIRE=live,mysql,postgres (CI): a test with one of these markers that skips
-# fails instead, so a run that was meant to reach the real Sugar and the database servers cannot
-# pass without them.
+# SUGAR_BRIDGE_TEST_REQUIRE=live,mysql,postgres,spider (CI): a test with one of these markers
+# that skips fails instead, so a run that was meant to reach the real Sugar and the database
+# servers cannot pass without them.
 REQUIRED_MARKERS = pytest.StashKey[frozenset[str]]()
 
 

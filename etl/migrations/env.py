@@ -8,12 +8,25 @@ to one revision, so later migrations (analytics, push, scheduler) only add files
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
+from etl import spider
 from etl.schema import metadata
 
 
 def _run(connection: Connection) -> None:
+    # On Spider, DDL on a fact table must reach the data nodes first (etl/spider.py).
+    if connection.dialect.name == "mysql":
+        event.listen(connection, "before_cursor_execute", spider.forward_fact_ddl)
+    try:
+        _migrate(connection)
+    finally:
+        if event.contains(connection, "before_cursor_execute", spider.forward_fact_ddl):
+            event.remove(connection, "before_cursor_execute", spider.forward_fact_ddl)
+
+
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

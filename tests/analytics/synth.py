@@ -153,6 +153,7 @@ def write(conn: Connection, wh: Warehouse) -> dict[str, int]:
             [
                 {
                     "order_key": order_key,
+                    "customer_key": keys[o.customer],
                     "line_no": n + 1,
                     "product_key": pkeys[ln.sku],
                     "quantity": Decimal(ln.quantity),

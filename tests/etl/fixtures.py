@@ -1,11 +1,13 @@
 """Warehouse fixtures (imported by the conftest of tests/etl and tests/connectors/orders).
 
-The same tests run on SQLite, (marker ``mysql``) on MariaDB and (marker ``postgres``) on
-PostgreSQL.
+The same tests run on SQLite, (marker ``mysql``) on MariaDB, (marker ``postgres``) on
+PostgreSQL and (marker ``spider``) on MariaDB with the facts sharded by Spider over data nodes.
 
-The server variants use ``SUGAR_BRIDGE_TEST_MYSQL_URL`` (CI sets it with ``.ci/mariadb.sh start``)
-and ``SUGAR_BRIDGE_TEST_POSTGRES_URL`` (``.ci/postgres.sh start``), and are skipped when theirs is
-unset. Each test session gets a fresh database on each server; tables are emptied between tests.
+The server variants use ``SUGAR_BRIDGE_TEST_MYSQL_URL`` (CI sets it with
+``.ci/mariadb.sh start``), ``SUGAR_BRIDGE_TEST_POSTGRES_URL`` (``.ci/postgres.sh start``) and
+``SUGAR_BRIDGE_TEST_SPIDER_URL`` (``.ci/spider.sh start``: the head's URL, with
+``engine=spider``), and are skipped when theirs is unset. Each test session gets a fresh database
+on each server; tables are emptied between tests.
 """
 
 from __future__ import annotations
@@ -21,23 +23,31 @@ from sqlalchemy.engine import Engine, make_url
 
 from etl.db import create_engine_for, ensure_current
 from etl.schema import metadata
+from etl.spider import drop_node_databases
 
 MYSQL_ENV = "SUGAR_BRIDGE_TEST_MYSQL_URL"
 POSTGRES_ENV = "SUGAR_BRIDGE_TEST_POSTGRES_URL"
-SERVER_ENV = {"mysql": MYSQL_ENV, "postgres": POSTGRES_ENV}
-SERVER_SCRIPT = {"mysql": ".ci/mariadb.sh", "postgres": ".ci/postgres.sh"}
+SPIDER_ENV = "SUGAR_BRIDGE_TEST_SPIDER_URL"
+SERVER_ENV = {"mysql": MYSQL_ENV, "postgres": POSTGRES_ENV, "spider": SPIDER_ENV}
+SERVER_SCRIPT = {
+    "mysql": ".ci/mariadb.sh",
+    "postgres": ".ci/postgres.sh",
+    "spider": ".ci/spider.sh",
+}
 
 # Every backend a warehouse test runs on: the server ones carry their marker.
 BACKENDS = [
     "sqlite",
     pytest.param("mysql", marks=pytest.mark.mysql),
     pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("spider", marks=pytest.mark.spider),
 ]
 
 
 def fresh_database(kind: str, prefix: str = "sugar_bridge_test") -> Iterator[str]:
-    """URL of a new, empty database on the ``kind`` test server (``mysql`` or ``postgres``),
-    dropped afterwards; skips when the server's variable is unset."""
+    """URL of a new, empty database on the ``kind`` test server (``mysql``, ``postgres`` or
+    ``spider``: its head, the data nodes' copies dropped too), dropped afterwards; skips when the
+    server's variable is unset."""
     env = SERVER_ENV[kind]
     base = os.environ.get(env)
     if not base:
@@ -48,7 +58,7 @@ def fresh_database(kind: str, prefix: str = "sugar_bridge_test") -> Iterator[str
     quoted = admin.dialect.identifier_preparer.quote(name)
     create = f"CREATE DATABASE {quoted}"
     drop = f"DROP DATABASE IF EXISTS {quoted}"
-    if kind == "mysql":
+    if kind in ("mysql", "spider"):
         create += " CHARACTER SET utf8mb4"
     else:
         create += " ENCODING 'UTF8' TEMPLATE template0"
@@ -62,6 +72,8 @@ def fresh_database(kind: str, prefix: str = "sugar_bridge_test") -> Iterator[str
         admin = create_engine_for(base, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(drop))
+            if kind == "spider":
+                drop_node_databases(conn, name)
         admin.dispose()
 
 
@@ -75,6 +87,21 @@ def mysql_url() -> Iterator[str]:
 def postgres_url() -> Iterator[str]:
     """URL of a fresh database on the test PostgreSQL, dropped at the end of the session."""
     yield from fresh_database("postgres")
+
+
+@pytest.fixture(scope="session")
+def spider_url() -> Iterator[str]:
+    """URL of a fresh database on the test Spider head (facts on its data nodes), dropped at the
+    end of the session."""
+    yield from fresh_database("spider")
+
+
+@pytest.fixture(scope="session")
+def _spider_engine(spider_url: str) -> Iterator[Engine]:
+    engine = create_engine_for(spider_url)
+    ensure_current(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -108,8 +135,8 @@ def server_warehouse(request: pytest.FixtureRequest, kind: str) -> tuple[str, En
 
 @pytest.fixture(params=BACKENDS)
 def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A migrated, empty warehouse: a SQLite file per test, or the session's MariaDB or
-    PostgreSQL database."""
+    """A migrated, empty warehouse: a SQLite file per test, or the session's MariaDB,
+    PostgreSQL or Spider database."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'warehouse.db'}"
         engine = create_engine_for(url)
