@@ -1,5 +1,8 @@
 """``python -m benchmarks <name> [--size small|medium|large] [--mysql-url URL] [--repeat N]``.
 
+``python -m benchmarks analytics --mysql-url URL --spider-url URL``: one MariaDB node vs MariaDB
+Spider (its head's URL, ``engine=spider``), the same orders in both.
+
 Names: load, incremental, analytics, push, extract, all (every benchmark at the chosen size, then a
 one-screen summary table). See benchmarks/README.md for what each figure means.
 """
@@ -48,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=(*NAMES, "all"))
     parser.add_argument("--size", choices=("small", "medium", "large"), default="small")
     parser.add_argument("--mysql-url", default=os.environ.get("SUGAR_BRIDGE_BENCH_MYSQL_URL"))
+    parser.add_argument(
+        "--spider-url",
+        default=os.environ.get("SUGAR_BRIDGE_BENCH_SPIDER_URL"),
+        help="analytics: one node (--mysql-url) vs this Spider head (engine=spider), side by side",
+    )
     parser.add_argument(
         "--lifetimes-python",
         default=None,
@@ -127,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.name != "push":
             parser.error("--sugar-url and --matrix are for the push benchmark")
         return _push_matrix(args)
+    if args.spider_url:
+        if args.name != "analytics" or not args.mysql_url:
+            parser.error("--spider-url is for the analytics benchmark, with --mysql-url")
+        return _analytics_spider(args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # SQLite stores Numeric as float; the warning says so once per process, not a problem here.
     warnings.filterwarnings("ignore", message=".*Decimal objects natively.*")
@@ -155,6 +167,19 @@ def main(argv: list[str] | None = None) -> int:
     if len(results) > 1:
         print(f"\n== summary ({args.size}, {time.perf_counter() - started:.0f} s in all)")
         print(summary_table(results))
+    return 0
+
+
+def _analytics_spider(args: argparse.Namespace) -> int:
+    """``analytics --spider-url``: one MariaDB node vs Spider, side by side."""
+    from benchmarks.analytics import run_spider
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ["PYTHONWARNINGS"] = "ignore::UserWarning"
+    started = time.perf_counter()
+    result = run_spider(args.size, args.mysql_url, args.spider_url, workdir=args.workdir)
+    result.add("benchmark wall time", time.perf_counter() - started, "s")
+    result.print()
     return 0
 
 

@@ -267,3 +267,111 @@ def run(
             f"{ours.peak_mib:,.0f} vs {theirs['peak_mib']:,.0f} MiB",
         )
     return result
+
+
+def stored_figures(url: str) -> dict[str, Any]:
+    """What the analytics run stored, engine-neutral: per-customer sums and counts by segment
+    and stage, and the models' parameters (rounded to 9 significant digits)."""
+    from sqlalchemy import func, select
+
+    from etl.db import create_engine_for
+    from etl.schema import analytics_run as runs
+    from etl.schema import customer_metrics as m
+
+    engine = create_engine_for(url)
+    with engine.connect() as conn:
+        sums = conn.execute(
+            select(
+                func.count(),
+                func.sum(m.c.total_amount),
+                func.sum(m.c.n_orders),
+                func.sum(m.c.clv_12m),
+                func.sum(m.c.repeat_purchase_days),
+            )
+        ).one()
+        segments = dict(
+            conn.execute(select(m.c.rfm_segment, func.count()).group_by(m.c.rfm_segment)).all()
+        )
+        stages = dict(
+            conn.execute(
+                select(m.c.lifecycle_stage, func.count()).group_by(m.c.lifecycle_stage)
+            ).all()
+        )
+        models = conn.execute(select(runs.c.models)).scalar_one()
+    engine.dispose()
+
+    def params(model: str) -> dict[str, str]:
+        found = (models or {}).get(model) or {}
+        return {k: f"{v:.9g}" for k, v in (found.get("params") or {}).items()}
+
+    return {
+        "customers": int(sums[0]),
+        "total_amount": str(sums[1]),
+        "orders": int(sums[2] or 0),
+        "clv_12m": str(sums[3]),
+        "repeat_days": int(sums[4] or 0),
+        "segments": {str(k): int(v) for k, v in segments.items()},
+        "stages": {str(k): int(v) for k, v in stages.items()},
+        "model": (models or {}).get("model"),
+        "purchases": params(str((models or {}).get("model"))),
+        "gamma_gamma": params("gamma_gamma"),
+    }
+
+
+def run_spider(size: str, mysql_url: str, spider_url: str, workdir: Path | None = None) -> Result:
+    """One MariaDB node vs MariaDB Spider (facts sharded over its data nodes), same orders: the
+    fill, ``analytics run`` stage by stage, and whether both stored the same figures."""
+    from sqlalchemy import text
+
+    from etl.db import create_engine_for
+    from etl.spider import nodes
+
+    shape = SIZES[size]
+    result = Result(
+        "analytics-spider", f"{size}: {shape.customers:,} customers, {shape.lines:,} lines"
+    )
+    engine = create_engine_for(spider_url)
+    with engine.connect() as conn:
+        servers = [f"{n.name} ({n.host}:{n.port})" for n in nodes(conn)]
+        version = conn.execute(text("SELECT VERSION()")).scalar()
+    engine.dispose()
+    result.note(f"one node: MariaDB at {redact_url(mysql_url)}")
+    result.note(f"Spider: head {redact_url(spider_url)} ({version}), nodes {', '.join(servers)}")
+    with tempfile.TemporaryDirectory(dir=workdir, prefix="bench-spider-") as tmp:
+        orders = Path(tmp) / "orders.csv"
+        write_history(orders, shape)
+        runs: dict[str, Any] = {}
+        for label, url in (("one node", mysql_url), ("Spider", spider_url)):
+            fresh_warehouse(url)
+            fill = measure(bulk_fill, url, str(orders), warm=ETL_MODULES)
+            result.add(
+                f"{label}: filled (floor loader)", fill.seconds, "s", f"{fill.value:,} lines"
+            )
+            full = measure(analytics_run, url, AS_OF, warm=ANALYTICS_MODULES)
+            runs[label] = full
+            if full.value["clv_error"]:
+                result.note(f"{label}: CLV not fitted: {full.value['clv_error']}")
+            result.add(f"{label}: analytics run, all stages", full.seconds, "s")
+            for stage, seconds in full.value["timings"].items():
+                result.add(f"  {label}: stage {stage}", seconds, "s")
+            result.add(f"{label}: analytics run peak RSS", full.peak_mib, "MiB")
+            runs[f"{label} figures"] = stored_figures(url)
+        one, sharded = runs["one node"], runs["Spider"]
+        same = runs["one node figures"] == runs["Spider figures"]
+        if not same:
+            a, b = runs["one node figures"], runs["Spider figures"]
+            differ = [k for k in a if a[k] != b.get(k)]
+            result.note(f"figures differ in: {', '.join(differ)}")
+        ratio = sharded.seconds / one.seconds
+        result.add("analytics run time: Spider / one node", ratio, "x")
+        result.headline(
+            "analytics run: one node vs Spider",
+            f"{one.seconds:.1f} vs {sharded.seconds:.1f} s ({ratio:.2f}x)",
+        )
+        result.headline(
+            "Spider's figures = one node's",
+            "equal" if same else "DIFFERENT",
+            "equal",
+            same,
+        )
+    return result

@@ -168,6 +168,7 @@ def fresh_warehouse(url: str) -> None:
 
     from etl.db import create_engine_for, ensure_current
     from etl.schema import metadata
+    from etl.spider import drop_node_databases, facts_on_spider
 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -178,9 +179,12 @@ def fresh_warehouse(url: str) -> None:
     if parsed.get_backend_name() != "sqlite":
         with engine.begin() as conn:
             conn.execute(text("DROP VIEW IF EXISTS customer_habits"))
+            on_spider = facts_on_spider(conn)
         metadata.drop_all(engine)
         with engine.begin() as conn:
             conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            if on_spider:  # the head's DROP TABLE leaves the nodes' tables
+                drop_node_databases(conn, str(conn.execute(text("SELECT DATABASE()")).scalar()))
     ensure_current(engine)
     engine.dispose()
 

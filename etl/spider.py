@@ -40,7 +40,7 @@ ENGINE_OPTION = "sugar_bridge_engine"  # execution option set from the URL's eng
 SERVERS_OPTION = "sugar_bridge_spider_servers"
 FACT_TABLES = ("fact_order", "fact_order_line")
 
-_FACT_DDL = re.compile(
+FACT_DDL = re.compile(
     r"^\s*(?:ALTER\s+TABLE\s+|(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX\s+\S+\s+ON\s+)"
     r"`?(fact_order(?:_line)?)`?\s",
     re.IGNORECASE,
@@ -171,6 +171,6 @@ def forward_fact_ddl(
 ) -> None:
     """``before_cursor_execute`` hook of the migrations: a DDL statement on a fact table of a
     Spider warehouse runs on every data node first (see the module docstring)."""
-    if not _FACT_DDL.match(statement) or not facts_on_spider(conn):
+    if not FACT_DDL.match(statement) or not facts_on_spider(conn):
         return
     on_nodes(conn, [statement])

@@ -1,4 +1,5 @@
-"""SUGAR_BRIDGE_TEST_REQUIRE: CI's guard that the live and MariaDB tests really ran."""
+"""SUGAR_BRIDGE_TEST_REQUIRE: CI's guard that the live, MariaDB, PostgreSQL and Spider tests
+really ran."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ def test_live():
 @pytest.mark.mysql
 def test_mysql():
     pytest.skip("no MariaDB")
+
+@pytest.mark.spider
+def test_spider():
+    pytest.skip("no Spider head")
 
 def test_other():
     pytest.skip("not a required marker")
@@ -56,9 +61,12 @@ def _run(tmp_path: Path, required: str) -> str:
 
 
 def test_a_required_marker_that_skips_fails(tmp_path: Path) -> None:
-    assert _run(tmp_path, "live,mysql").startswith("2 failed, 1 skipped")
-    assert _run(tmp_path, "mysql").startswith("1 failed, 2 skipped")
+    assert _run(tmp_path, "live,mysql").startswith("2 failed, 2 skipped")
+    assert _run(tmp_path, "mysql").startswith("1 failed, 3 skipped")
+    # CI's spider stage requires that marker alone; its main run requires the others.
+    assert _run(tmp_path, "spider").startswith("1 failed, 3 skipped")
+    assert _run(tmp_path, "live,mysql,postgres,spider").startswith("3 failed, 1 skipped")
 
 
 def test_without_the_variable_skips_stay_skips(tmp_path: Path) -> None:
-    assert _run(tmp_path, "").startswith("3 skipped")
+    assert _run(tmp_path, "").startswith("4 skipped")

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
 from etl.db import create_engine_for, current_revision, ensure_current, head_revision, upgrade
 from etl.exceptions import MigrationError, WarehouseNotCurrent, WarehouseUnavailable
 from etl.schema import metadata
-from etl.spider import facts_on_spider
-from tests.etl.fixtures import BACKENDS, SPIDER_ENV, fresh_database
+from etl.spider import FACT_DDL, facts_on_spider, forward_fact_ddl, nodes
+from tests.etl.fixtures import BACKENDS, SPIDER_ENV, fresh_database, server_warehouse
 
 # On Spider the facts' keys contain the shard key, their foreign keys are gone and their table
 # comment is Spider's link to the nodes (0008_spider): exactly these differences, nothing else.
@@ -131,3 +131,35 @@ def test_an_unreachable_mariadb_says_why() -> None:
         current_revision(unknown)
     assert str(err.value) == "cannot open the warehouse: cannot resolve host warehouse.invalid"
     assert "s3cret-pw" not in str(err.value)
+
+
+@pytest.mark.spider
+def test_fact_ddl_of_a_later_migration_reaches_the_spider_nodes_first(
+    request: pytest.FixtureRequest,
+) -> None:
+    """What a future migration that alters a fact table does on Spider (the migrations' hook,
+    etl/migrations/env.py): the column appears on every data node and on the head, and the head
+    reads it; without the hook the head alone would have it and every read would fail."""
+    url, engine = server_warehouse(request, "spider")
+    with engine.connect() as conn:
+        event.listen(conn, "before_cursor_execute", forward_fact_ddl)
+        try:
+            conn.execute(text("ALTER TABLE fact_order_line ADD COLUMN probe INT NULL"))
+            assert conn.execute(text("SELECT COUNT(probe) FROM fact_order_line")).scalar() == 0
+            database = str(conn.execute(text("SELECT DATABASE()")).scalar())
+            on_nodes = []
+            for node in nodes(conn):
+                node_engine = create_engine(node.url(database))
+                with node_engine.connect() as node_conn:
+                    columns = {c["name"] for c in inspect(node_conn).get_columns("fact_order_line")}
+                node_engine.dispose()
+                on_nodes.append("probe" in columns)
+            assert len(on_nodes) >= 2
+            assert all(on_nodes)
+            conn.execute(text("ALTER TABLE fact_order_line DROP COLUMN probe"))
+            # Not a fact table: left alone.
+            assert not FACT_DDL.match("ALTER TABLE fact_order_archive ADD x INT")
+        finally:
+            event.remove(conn, "before_cursor_execute", forward_fact_ddl)
+    assert "probe" not in {c["name"] for c in inspect(engine).get_columns("fact_order_line")}
+    assert url
