@@ -7,8 +7,9 @@ table of the same name in a database of the head's database's name. Dimensions a
 (runs, watermarks, loaded files, rejects, analytics and push tables) stay InnoDB on the head.
 
 The switch is the URL's ``engine=spider`` (``create_engine_for`` takes it out of the driver's
-arguments): the migration that shards the facts (``0008_spider``) converts them only then, on the
-servers listed by ``spider_servers=a,b`` or else on every ``mysql`` wrapper server of the head.
+arguments): the migration that shards the facts (``versions/*_spider.py``) converts them only
+then, on the servers listed by ``spider_servers=a,b`` or else on every ``mysql`` wrapper server
+of the head.
 Everything else asks the warehouse itself (``facts_on_spider``), so an engine opened without the
 switch still treats a Spider warehouse as one.
 

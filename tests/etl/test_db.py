@@ -19,7 +19,7 @@ from etl.spider import FACT_DDL, facts_on_spider, forward_fact_ddl, nodes
 from tests.etl.fixtures import BACKENDS, SPIDER_ENV, fresh_database, server_warehouse
 
 # On Spider the facts' keys contain the shard key, their foreign keys are gone and their table
-# comment is Spider's link to the nodes (0008_spider): exactly these differences, nothing else.
+# comment is Spider's link to the nodes (versions/*_spider.py): exactly these differences.
 SPIDER_DIFFERENCES = {
     ("remove_table_comment", "fact_order"),
     ("remove_table_comment", "fact_order_line"),
