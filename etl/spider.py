@@ -174,4 +174,8 @@ def forward_fact_ddl(
     Spider warehouse runs on every data node first (see the module docstring)."""
     if not FACT_DDL.match(statement) or not facts_on_spider(conn):
         return
+    # The head's open transaction keeps Spider's links to the nodes in theirs, holding the
+    # tables' metadata locks: the nodes' DDL would wait for them forever. The head's DDL commits
+    # it anyway; commit it first.
+    cursor.connection.commit()
     on_nodes(conn, [statement])
