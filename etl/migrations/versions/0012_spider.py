@@ -1,7 +1,7 @@
 """Order lines carry their order's customer; on Spider (``engine=spider``) the facts are sharded.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06
 
 Every engine: ``fact_order_line.customer_key`` (the order's ``customer_key``, filled from
@@ -36,8 +36,8 @@ from sqlalchemy.engine import Connection
 from etl import spider
 from etl.exceptions import EtlError
 
-revision = "0011"
-down_revision: str | None = "0010"
+revision = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -120,7 +120,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "mysql" and spider.facts_on_spider(bind):
         raise EtlError(
-            "a Spider warehouse cannot be downgraded below 0011: dump its data and reload it "
+            "a Spider warehouse cannot be downgraded below 0012: dump its data and reload it "
             "into a fresh warehouse"
         )
     with op.batch_alter_table("fact_order_line") as batch:
