@@ -5,25 +5,30 @@ timeout, real transactions; MariaDB/MySQL: ``pool_pre_ping``, utf8mb4; PostgreSQ
 ``pool_pre_ping``). ``upgrade(engine)`` applies
 the migrations shipped in ``etl/migrations``; ``ensure_current(engine)`` is what every command calls
 first: it upgrades automatically or refuses with a message saying what to run.
+
+Alembic is imported when a migration runs or the chain must be inspected, not with the module:
+checking that a warehouse is current reads the revision ids from the migration files
+(:func:`head_revision`), so commands that only read the warehouse do not load it.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from etl import spider
 from etl.exceptions import EtlError, MigrationError, WarehouseNotCurrent, WarehouseUnavailable
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +106,8 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic ``Config`` pointing at the packaged migrations (no ini file involved)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if connection is not None:
@@ -109,11 +116,56 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
 def head_revision() -> str:
-    """The newest revision shipped with this code (the chain must be linear and complete)."""
+    """The newest revision shipped with this code (the chain must be linear and complete).
+
+    Read from the migration files' ``revision`` and ``down_revision`` lines when they make one
+    linear chain (the common case, no Alembic import); anything else is left to Alembic, which
+    says what is wrong.
+    """
+    head = _linear_head(_versions_dir())
+    return head if head is not None else _alembic_head()
+
+
+def _versions_dir() -> Path:
+    return MIGRATIONS_DIR / "versions"
+
+
+_ID = r"""(?:\s*:\s*[^=]+?)?\s*=\s*(?:["']([^"']+)["']|None)\s*(?:#.*)?$"""
+_REVISION = re.compile(r"^revision" + _ID, re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision" + _ID, re.MULTILINE)
+
+
+def _linear_head(versions: Path) -> str | None:
+    """The head of the migrations in ``versions`` when each file names one revision and one
+    parent (or none) and they form one chain; None when they do not (or cannot be read so)."""
+    parents: dict[str, str | None] = {}
+    for path in sorted(versions.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        revisions, downs = _REVISION.findall(text), _DOWN_REVISION.findall(text)
+        if not revisions and not downs and path.name == "__init__.py":
+            continue
+        if len(revisions) != 1 or len(downs) != 1 or not revisions[0] or revisions[0] in parents:
+            return None
+        parents[revisions[0]] = downs[0] or None
+    children = [parent for parent in parents.values() if parent is not None]
+    if not parents or len(set(children)) != len(children) or not set(children) <= set(parents):
+        return None
+    heads = set(parents) - set(children)
+    roots = [rev for rev, parent in parents.items() if parent is None]
+    if len(heads) != 1 or len(roots) != 1:
+        return None
+    return heads.pop()
+
+
+def _alembic_head() -> str:
+    from alembic.util import CommandError
+
     try:
         head = _script().get_current_head()
     except (CommandError, KeyError) as exc:
@@ -141,6 +193,9 @@ def current_revision(engine: Engine) -> str | None:
 
 def upgrade(engine: Engine, revision: str = "head") -> str:
     """Apply the migrations up to ``revision``; returns the revision the warehouse is now at."""
+    from alembic import command
+    from alembic.util import CommandError
+
     before = current_revision(engine)
     try:
         with engine.begin() as conn:
@@ -181,6 +236,8 @@ def ensure_current(engine: Engine, auto: bool = True) -> str:
 
 
 def _known(revision: str) -> bool:
+    from alembic.util import CommandError
+
     try:
         return _script().get_revision(revision) is not None
     except (CommandError, KeyError):

@@ -32,14 +32,16 @@ push:
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import jinja2
-import jinja2.sandbox
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from analytics.config import SEGMENTS
+
+if TYPE_CHECKING:
+    import jinja2.sandbox
 
 MatchMethod = Literal["external_id", "email", "name"]
 DEFAULT_ORDER: tuple[MatchMethod, ...] = ("external_id", "email", "name")
@@ -250,12 +252,21 @@ class TargetListsConfig(BaseModel):
         return value
 
 
-_TEMPLATE_ENV = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
 #: Filters the follow-up templates may use, formatting in SUGAR_BRIDGE_LOCALE (Babel):
 #: ``{{ clv_12m | money }}``, ``{{ n_orders | number }}``, ``{{ p_alive | percent }}``,
 #: ``{{ last_order_at | date }}``. Registered here so a config using them compiles at load.
 TEMPLATE_FILTERS = ("money", "number", "percent", "date")
-_TEMPLATE_ENV.filters.update(dict.fromkeys(TEMPLATE_FILTERS, str))
+
+
+@functools.cache
+def _template_env() -> jinja2.sandbox.SandboxedEnvironment:
+    """The environment follow-up templates are checked with (jinja2 is imported by the configs
+    that have follow-up rules, not by every command that reads the config)."""
+    import jinja2.sandbox
+
+    env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    env.filters.update(dict.fromkeys(TEMPLATE_FILTERS, str))
+    return env
 
 
 class FollowupRule(BaseModel):
@@ -333,8 +344,10 @@ class FollowupRule(BaseModel):
     def _template_compiles(cls, value: str | None) -> str | None:
         if value is None:
             return value
+        import jinja2
+
         try:
-            _TEMPLATE_ENV.from_string(value)
+            _template_env().from_string(value)
         except jinja2.TemplateSyntaxError as exc:
             raise ValueError(f"template syntax error line {exc.lineno}: {exc.message}") from None
         return value

@@ -163,3 +163,34 @@ def test_fact_ddl_of_a_later_migration_reaches_the_spider_nodes_first(
             event.remove(conn, "before_cursor_execute", forward_fact_ddl)
     assert "probe" not in {c["name"] for c in inspect(engine).get_columns("fact_order_line")}
     assert url
+
+
+def test_head_read_from_the_files_is_alembics() -> None:
+    from etl.db import _alembic_head, _linear_head, _versions_dir
+
+    assert _linear_head(_versions_dir()) == _alembic_head()
+
+
+def _migration(folder: Path, name: str, revision: str, down: str | None) -> None:
+    parent = f'"{down}"' if down else "None"
+    (folder / f"{name}.py").write_text(
+        f'"""{name}."""\n\nrevision = "{revision}"\ndown_revision: str | None = {parent}\n',
+        encoding="utf-8",
+    )
+
+
+def test_head_read_from_the_files_leaves_anything_but_one_chain_to_alembic(
+    tmp_path: Path,
+) -> None:
+    from etl.db import _linear_head
+
+    _migration(tmp_path, "0001_a", "0001", None)
+    _migration(tmp_path, "0002_b", "0002", "0001")
+    assert _linear_head(tmp_path) == "0002"
+    _migration(tmp_path, "0003_c", "0003", "0001")  # a second branch from 0001
+    assert _linear_head(tmp_path) is None
+    (tmp_path / "0003_c.py").unlink()
+    _migration(tmp_path, "0003_c", "0003", "0009")  # a parent that does not exist
+    assert _linear_head(tmp_path) is None
+    (tmp_path / "0003_c.py").write_text('"""No revision line."""\n', encoding="utf-8")
+    assert _linear_head(tmp_path) is None
