@@ -38,7 +38,6 @@ from typing import Any, Protocol, Self
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 from scipy import optimize, special
 
 from analytics.exceptions import AnalyticsError, ConvergenceError
@@ -46,6 +45,8 @@ from analytics.exceptions import AnalyticsError, ConvergenceError
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
+#: Distinct values of a column and, per row, the index of its value among them.
+Levels = tuple[FloatArray, npt.NDArray[np.intp]]
 
 # A parameter beyond these bounds means the likelihood is maximised on the edge of the parameter
 # space: the model found no heterogeneity in that process and its predictions lean on a limit.
@@ -62,27 +63,53 @@ def group_patterns(*columns: FloatArray) -> tuple[FloatArray, FloatArray, npt.ND
     """Distinct rows of the columns (sorted), their counts, and the inverse index (row ->
     distinct row).
 
-    A hash group-by (pandas) rather than ``np.unique(axis=0)``, which sorts: 20x faster on a
-    million rows.
+    numpy alone (pandas stays out of the commands that only fit a model): each column is ranked
+    by a one-dimensional ``np.unique``, the ranks make one integer key per row, and the key is
+    grouped by a last ``np.unique``; ``np.unique(axis=0)``, which sorts the rows as opaque bytes,
+    is several times slower. NaNs are equal to each other (one group), as are 0.0 and -0.0.
+
+    The distinct rows come in sorted order, not in the order first seen: the log-likelihood is
+    then summed in one order whatever order the warehouse returned the customers in (it differs
+    between engines), so a fit gives the same parameters to the last bit on each of them.
     """
-    frame = pd.DataFrame({str(i): col for i, col in enumerate(columns)})
-    codes = frame.groupby(list(frame.columns), sort=False, dropna=False).ngroup()
-    inverse = np.asarray(codes.to_numpy(), dtype=np.intp)
-    n_groups = int(inverse.max()) + 1 if inverse.size else 0
-    first = np.full(n_groups, -1, dtype=np.intp)
-    # First row of each group: scatter in reverse so the earliest row wins.
-    first[inverse[::-1]] = np.arange(inverse.size - 1, -1, -1, dtype=np.intp)
-    unique = np.column_stack(columns)[first] if n_groups else np.zeros((0, len(columns)))
-    counts = np.bincount(inverse, minlength=n_groups).astype(np.float64)
-    if n_groups:
-        # Distinct rows in sorted order, not in the order first seen: the log-likelihood is then
-        # summed in one order whatever order the warehouse returned the customers in (it differs
-        # between engines), so a fit gives the same parameters to the last bit on each of them.
-        order = np.lexsort(unique.T[::-1])
-        rank = np.empty(n_groups, dtype=np.intp)
-        rank[order] = np.arange(n_groups, dtype=np.intp)
-        unique, counts, inverse = unique[order], counts[order], rank[inverse]
-    return np.asarray(unique, dtype=np.float64), counts, inverse
+    n_rows = len(columns[0]) if columns else 0
+    if n_rows == 0:
+        return np.zeros((0, len(columns))), np.zeros(0), np.zeros(0, dtype=np.intp)
+    arrays = [as_float(c) for c in columns]
+    # Each column as the rank of its value among the column's distinct values (np.unique sorts
+    # one column, NaNs last and equal), then the ranks combined into one integer key whose order
+    # is the rows' lexicographic order.
+    key = np.zeros(n_rows, dtype=np.int64)
+    radix = 1
+    for values in arrays:
+        distinct, codes = np.unique(values, return_inverse=True)
+        radix *= len(distinct)
+        if radix >= 2**62:  # too many combinations for one int64: sort the rows themselves
+            return _group_rows(arrays)
+        key = key * len(distinct) + codes.reshape(-1)
+    _, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1).astype(np.intp)
+    # Each group's first row in the original order: scattered in reverse, the earliest wins.
+    first = np.empty(len(counts), dtype=np.intp)
+    first[inverse[::-1]] = np.arange(n_rows - 1, -1, -1, dtype=np.intp)
+    return np.column_stack(arrays)[first], counts.astype(np.float64), inverse
+
+
+def _group_rows(arrays: list[FloatArray]) -> tuple[FloatArray, FloatArray, npt.NDArray[np.intp]]:
+    """``group_patterns`` by a lexicographic sort of the rows (any number of distinct values)."""
+    rows = np.column_stack(arrays)
+    order = np.lexsort(rows.T[::-1])  # stable: equal rows keep their original order
+    ordered = rows[order]
+    before, after = ordered[:-1], ordered[1:]
+    differs = (before != after) & ~(np.isnan(before) & np.isnan(after))
+    starts = np.empty(len(rows), dtype=bool)
+    starts[0] = True
+    np.any(differs, axis=1, out=starts[1:])
+    group_of_sorted = np.cumsum(starts, dtype=np.intp) - 1
+    inverse = np.empty(len(rows), dtype=np.intp)
+    inverse[order] = group_of_sorted
+    counts = np.bincount(group_of_sorted).astype(np.float64)
+    return np.asarray(ordered[starts], dtype=np.float64), counts, inverse
 
 
 def _minimize(
@@ -157,17 +184,21 @@ class _PatternModel:
         x0 = np.log(start)
         n = float(weights.sum())
 
+        # Weighted sums by numpy's pairwise summation, not BLAS dot products (``weights @ ll``):
+        # a BLAS library splits a long dot product among its threads, so the last bits of the
+        # likelihood (and of the fitted parameters) depended on the machine's core count, and on
+        # a busy machine the threads' hand-offs cost more than the sums (half of a fit's time).
         def objective(logp: FloatArray) -> tuple[float, FloatArray]:
             ll, grad = terms(logp)
             params = np.exp(logp)
-            value = -(weights @ ll) / n + self.penalizer * float(params @ params)
-            gradient = -(grad @ weights) / n + 2.0 * self.penalizer * params * params
+            value = -float(np.sum(ll * weights)) / n + self.penalizer * float(params @ params)
+            gradient = -np.sum(grad * weights, axis=1) / n + 2.0 * self.penalizer * params * params
             return float(value), gradient
 
         logp = _minimize(self.name, objective, x0, tolerance=1e-4)
         ll, _ = terms(logp)
         self.params_ = dict(zip(self.param_names, map(float, np.exp(logp)), strict=True))
-        self.log_likelihood_ = float(weights @ ll)
+        self.log_likelihood_ = float(np.sum(ll * weights))
         self.n_customers_ = int(n)
         self.n_patterns_ = len(weights)
 
@@ -189,16 +220,22 @@ class BetaGeoModel(_PatternModel):
         x: FloatArray,
         tx: FloatArray,
         age: FloatArray,
-        by_frequency: tuple[FloatArray, npt.NDArray[np.intp]] | None = None,
+        by_frequency: Levels | None = None,
+        by_time: tuple[Levels, Levels] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Per-pattern log-likelihood and its gradient with respect to the log-parameters.
 
         The gamma/digamma terms depend on the frequency only, which takes few distinct values:
-        they are evaluated once per frequency and gathered, leaving two logs and an exp per
-        pattern.
+        they are evaluated once per frequency and gathered; so are ``alpha + T`` and
+        ``alpha + t_x`` and their logs, per distinct T and t_x (``by_time``: days since the first
+        purchase take a few hundred values), leaving a ``logaddexp`` and an exp per pattern.
         """
         r, alpha, a, b = np.exp(logp)
         levels, at = by_frequency or np.unique(x, return_inverse=True)
+        (ages, at_age), (recencies, at_tx) = by_time or (
+            np.unique(age, return_inverse=True),
+            np.unique(tx, return_inverse=True),
+        )
         bx1_l = b + np.maximum(levels, 1.0) - 1.0
         psi_ab = special.digamma(a + b)
         psi_abx_l = special.digamma(a + b + levels)
@@ -215,8 +252,10 @@ class BetaGeoModel(_PatternModel):
         d_r_l = special.digamma(r + levels) - special.digamma(r) + np.log(alpha)
         d_a_l = psi_ab - psi_abx_l
         d_b_l = psi_ab + special.digamma(b + levels) - special.digamma(b) - psi_abx_l
-        log_a_age = np.log(alpha + age)
-        log_atx = np.log(alpha + tx)
+        alpha_age_l, alpha_tx_l = alpha + ages, alpha + recencies
+        alpha_age, alpha_tx = alpha_age_l[at_age], alpha_tx_l[at_tx]
+        log_a_age = np.log(alpha_age_l)[at_age]
+        log_atx = np.log(alpha_tx_l)[at_tx]
         rx = r + x
         a3 = -rx * log_a_age
         a4 = branch_l[at] - rx * log_atx
@@ -225,7 +264,7 @@ class BetaGeoModel(_PatternModel):
         w4 = np.exp(a4 - mix)  # share of the "dropped out after the last purchase" branch
         w3 = 1.0 - w4
         d_r = d_r_l[at] - w3 * log_a_age - w4 * log_atx
-        d_alpha = r / alpha - rx * (w3 / (alpha + age) + w4 / (alpha + tx))
+        d_alpha = r / alpha - rx * (w3 / alpha_age + w4 / alpha_tx)
         d_a = d_a_l[at] + w4 / a
         d_b = d_b_l[at] - w4 / bx1_l[at]
         grad = np.stack([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
@@ -244,10 +283,11 @@ class BetaGeoModel(_PatternModel):
         patterns, weights, _ = group_patterns(x, tx, t_obs)
         px, ptx, page = patterns[:, 0], patterns[:, 1], patterns[:, 2]
         by_frequency = np.unique(px, return_inverse=True)
+        by_time = (np.unique(page, return_inverse=True), np.unique(ptx, return_inverse=True))
         # r and a around 1; alpha on the scale of the observation periods.
         start = np.array([1.0, max(float(np.mean(t_obs)), 1e-3), 1.0, 1.0])
         self._fit_patterns(
-            lambda logp: self._loglik_terms(logp, px, ptx, page, by_frequency),
+            lambda logp: self._loglik_terms(logp, px, ptx, page, by_frequency, by_time),
             weights,
             start,
             initial_params,
@@ -321,22 +361,36 @@ class GammaGammaModel(_PatternModel):
 
     @staticmethod
     def _loglik_terms(
-        logp: FloatArray, x: FloatArray, m: FloatArray
+        logp: FloatArray,
+        x: FloatArray,
+        m: FloatArray,
+        by_frequency: Levels | None = None,
+        logs: tuple[FloatArray, FloatArray] | None = None,
     ) -> tuple[FloatArray, FloatArray]:
+        """Per-pattern log-likelihood and its gradient with respect to the log-parameters.
+
+        The gamma/digamma terms depend on the frequency only (few distinct values): evaluated
+        once per frequency and gathered, like BG/NBD's; ``log(m)`` and ``log(x)`` do not depend
+        on the parameters (the fit passes them once). The same values either way, to the bit.
+        """
         p, q, g = np.exp(logp)
+        levels, at = by_frequency or np.unique(x, return_inverse=True)
+        log_m, log_x = logs or (np.log(m), np.log(x))
         px = p * x
+        px_l = p * levels
+        pxq_l = px_l + q
         log_gmx = np.log(g + m * x)
         ll = (
-            special.gammaln(px + q)
-            - special.gammaln(px)
+            special.gammaln(pxq_l)[at]
+            - special.gammaln(px_l)[at]
             - special.gammaln(q)
             + q * np.log(g)
-            + (px - 1.0) * np.log(m)
-            + px * np.log(x)
+            + (px - 1.0) * log_m
+            + px * log_x
             - (px + q) * log_gmx
         )
-        psi_pxq = special.digamma(px + q)
-        d_p = x * (psi_pxq - special.digamma(px) + np.log(m) + np.log(x) - log_gmx)
+        psi_pxq = special.digamma(pxq_l)[at]
+        d_p = x * (psi_pxq - special.digamma(px_l)[at] + log_m + log_x - log_gmx)
         d_q = psi_pxq - special.digamma(q) + np.log(g) - log_gmx
         d_g = q / g - (px + q) / (g + m * x)
         return ll, np.stack([d_p * p, d_q * q, d_g * g])
@@ -353,9 +407,14 @@ class GammaGammaModel(_PatternModel):
             raise ConvergenceError("Gamma-Gamma: fewer than 2 customers with repeat purchases")
         patterns, weights, _ = group_patterns(x[keep], m[keep])
         px, pm = patterns[:, 0], patterns[:, 1]
+        by_frequency = np.unique(px, return_inverse=True)
+        logs = (np.log(pm), np.log(px))
         start = np.array([1.0, 2.0, max(float(np.mean(pm)), 1e-3)])
         self._fit_patterns(
-            lambda logp: self._loglik_terms(logp, px, pm), weights, start, initial_params
+            lambda logp: self._loglik_terms(logp, px, pm, by_frequency, logs),
+            weights,
+            start,
+            initial_params,
         )
         if self.params_["q"] <= 1.0:
             log.warning("Gamma-Gamma q <= 1: the population mean spend is undefined")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
+import numpy.typing as npt
 
 from analytics.btyd import (
     FloatArray,
@@ -23,7 +23,11 @@ from analytics.btyd import (
     make_model,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 TimeUnit = Literal["days", "weeks"]
+IntArray = npt.NDArray[np.int64]
 
 DAYS_PER_UNIT: dict[str, float] = {"days": 1.0, "weeks": 7.0}
 DAYS_PER_MONTH = 365.25 / 12
@@ -75,6 +79,79 @@ def grouped_predict(func: Any, *columns: Any) -> FloatArray:
     return np.asarray(np.asarray(values, dtype=np.float64)[inverse], dtype=np.float64)
 
 
+def day_numbers(keys: Any) -> IntArray:
+    """``yyyymmdd`` date keys → days since 1970-01-01 (proleptic Gregorian, like ``date``)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    years = (keys // 10_000 - 1970).astype("datetime64[Y]")
+    months = years.astype("datetime64[M]") + (keys // 100 % 100 - 1)
+    days = months.astype("datetime64[D]") + (keys % 100 - 1)
+    return np.asarray(days, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    """The models' input, one entry per buyer: ``frequency``, ``recency`` and ``age`` (``T``) in
+    the time unit, ``monetary``; ``customer_key`` says whose."""
+
+    customer_key: IntArray
+    frequency: FloatArray
+    recency: FloatArray
+    age: FloatArray
+    monetary: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.frequency)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> ModelInput:
+        """From a frame with ``frequency, recency, T, monetary`` columns, indexed by customer
+        (what :func:`rfm_summary` and ``analytics.habits`` give)."""
+        integer_keys = frame.index.dtype.kind in "iu"
+        return cls(
+            customer_key=frame.index.to_numpy(np.int64) if integer_keys else np.arange(len(frame)),
+            frequency=frame["frequency"].to_numpy(np.float64),
+            recency=frame["recency"].to_numpy(np.float64),
+            age=frame["T"].to_numpy(np.float64),
+            monetary=frame["monetary"].to_numpy(np.float64),
+        )
+
+    def where(self, mask: Any) -> ModelInput:
+        """The buyers where ``mask`` is true."""
+        return ModelInput(
+            self.customer_key[mask],
+            self.frequency[mask],
+            self.recency[mask],
+            self.age[mask],
+            self.monetary[mask],
+        )
+
+
+def derive(
+    customer_key: Any,
+    n_days: Any,
+    first_day: Any,
+    last_day: Any,
+    total_amount: Any,
+    first_amount: Any,
+    as_of_day: int,
+    time_unit: TimeUnit,
+) -> ModelInput:
+    """frequency, recency, T and monetary from the aggregates (day numbers, amounts as floats;
+    a missing amount counts as 0). ``analytics.habits`` derives its columns by the same formulas."""
+    unit_days = DAYS_PER_UNIT[time_unit]
+    frequency = np.clip(np.asarray(n_days, dtype=np.int64) - 1, 0, None).astype(np.float64)
+    total = np.nan_to_num(np.asarray(total_amount, dtype=np.float64), nan=0.0)
+    first_total = np.nan_to_num(np.asarray(first_amount, dtype=np.float64), nan=0.0)
+    first = np.asarray(first_day, dtype=np.int64)
+    return ModelInput(
+        customer_key=np.asarray(customer_key, dtype=np.int64),
+        frequency=frequency,
+        recency=(np.asarray(last_day, dtype=np.int64) - first).astype(np.float64) / unit_days,
+        age=(as_of_day - first).astype(np.float64) / unit_days,
+        monetary=np.where(frequency > 0, (total - first_total) / np.clip(frequency, 1, None), 0.0),
+    )
+
+
 def rfm_summary(
     transactions: pd.DataFrame,
     *,
@@ -91,6 +168,8 @@ def rfm_summary(
     customer. The warehouse computes the same figures in SQL (analytics.habits); this frame
     version serves small data sets and tests.
     """
+    import pandas as pd
+
     frame = transactions[[customer_col, date_col, amount_col]].copy()
     frame["_day"] = pd.to_datetime(frame[date_col]).dt.normalize()
     frame = frame[frame["_day"] <= pd.Timestamp(as_of)]
@@ -162,7 +241,7 @@ class ClvFit:
 
 
 def fit_clv(
-    summary: pd.DataFrame,
+    summary: ModelInput,
     *,
     model: str = "bgnbd",
     time_unit: TimeUnit = "weeks",
@@ -175,14 +254,12 @@ def fit_clv(
     positive spend; a failed purchase-model fit raises ConvergenceError.
     """
     purchases = make_model(model, penalizer=penalizer).fit(
-        summary["frequency"], summary["recency"], summary["T"]
+        summary.frequency, summary.recency, summary.age
     )
     gamma_gamma: GammaGammaModel | None = None
-    repeat = (summary["frequency"] > 0) & (summary["monetary"] > 0)
+    repeat = (summary.frequency > 0) & (summary.monetary > 0)
     if int(repeat.sum()) >= 2:
-        gamma_gamma = GammaGammaModel(penalizer=penalizer).fit(
-            summary["frequency"], summary["monetary"]
-        )
+        gamma_gamma = GammaGammaModel(penalizer=penalizer).fit(summary.frequency, summary.monetary)
     return ClvFit(
         model=model,
         purchases=purchases,

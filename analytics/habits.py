@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,14 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from analytics.config import AnalyticsConfig
 from analytics.frames import read_frame
+from analytics.summary import (
+    cutoff,
+    first_day_amount,
+    money_sum,
+    net_amount,
+    purchase_day_columns,
+    purchase_filter,
+)
 from etl.schema import dim_customer, dim_product, fact_order, fact_order_line
 
 log = logging.getLogger(__name__)
@@ -50,26 +58,6 @@ UNCATEGORISED = "Uncategorised"
 DAYS_PER_MONTH = 365.25 / 12
 
 fo = fact_order
-
-
-def money_sum(amount: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``SUM`` of a money expression, exact to the cent on every engine (see the module doc)."""
-    return func.round(func.sum(amount), 2)
-
-
-def cutoff(as_of: date) -> datetime:
-    """First instant after ``as_of`` (orders strictly before it count)."""
-    return datetime.combine(as_of + timedelta(days=1), time())
-
-
-def purchase_filter(as_of: date) -> ColumnElement[bool]:
-    """Orders that are purchases as of ``as_of``: placed on or before it and not cancelled."""
-    return and_(fo.c.ordered_at < cutoff(as_of), fo.c.status != "cancelled")
-
-
-def net_amount() -> ColumnElement[Any]:
-    """The order's amount net of returns (a returned order is worth nothing)."""
-    return case((fo.c.status == "returned", literal(0)), else_=fo.c.total_amount)
 
 
 def net_line_amount() -> ColumnElement[Any]:
@@ -104,7 +92,6 @@ def _score(rank: ColumnElement[Any], n: ColumnElement[Any]) -> ColumnElement[Any
 def order_stats_query(as_of: date, window_start: datetime) -> Any:
     """One row per buyer: counts, amounts, payment behaviour, purchase days and R/F/M scores."""
     valid = purchase_filter(as_of)
-    net = net_amount()
     delay, late, judged = payment_flags(as_of)
     agg = (
         select(
@@ -112,11 +99,8 @@ def order_stats_query(as_of: date, window_start: datetime) -> Any:
             func.count().label("n_orders"),
             func.min(fo.c.ordered_at).label("first_order_at"),
             func.max(fo.c.ordered_at).label("last_order_at"),
-            money_sum(net).label("total_amount"),
+            *purchase_day_columns(),  # n_days, first/last_day_key, total_amount: the models' too
             func.round(func.sum(fo.c.n_items), 3).label("n_items"),  # NUMERIC(14, 3)
-            func.count(fo.c.order_date_key.distinct()).label("n_days"),
-            func.min(fo.c.order_date_key).label("first_day_key"),
-            func.max(fo.c.order_date_key).label("last_day_key"),
             func.sum(case((fo.c.ordered_at >= window_start, 1), else_=0)).label("n_recent"),
             func.sum(delay).label("payment_delay_sum"),
             func.count(delay).label("n_payment_delays"),
@@ -127,25 +111,10 @@ def order_stats_query(as_of: date, window_start: datetime) -> Any:
         .group_by(fo.c.customer_key)
         .cte("agg")
     )
-    # The first purchase day's amount (the Gamma-Gamma monetary value leaves it out), as a
-    # correlated lookup on the (customer_key, ordered_at) index: joining two derived tables
-    # instead made SQLite scan one per row of the other (quadratic: 42 s for 20k customers).
-    first = fo.alias("first_day")
-    first_day_amount = (
-        select(
-            money_sum(case((first.c.status == "returned", literal(0)), else_=first.c.total_amount))
-        )
-        .where(
-            first.c.customer_key == agg.c.customer_key,
-            first.c.order_date_key == agg.c.first_day_key,
-            first.c.ordered_at < cutoff(as_of),
-            first.c.status != "cancelled",
-        )
-        .scalar_subquery()
-    )
+    first_amount = first_day_amount(agg.c.customer_key, agg.c.first_day_key, as_of)
     scored = select(
         agg,
-        first_day_amount.label("first_day_amount"),
+        first_amount.label("first_day_amount"),
         func.rank().over(order_by=agg.c.last_order_at).label("r_rank"),
         func.rank().over(order_by=agg.c.n_orders).label("f_rank"),
         func.rank().over(order_by=agg.c.total_amount).label("m_rank"),

@@ -13,17 +13,18 @@ are what it should have predicted. The evaluation is the one of the BTYD literat
   for a customer of the longest age.
 
 Every function is pure: it takes a transaction frame and explicit dates, nothing reads "today".
+pandas is imported by the functions that evaluate on a holdout, not with the module: a run with a
+named model and no holdout (``analytics clv --model bgnbd``) only fits (:func:`fit_models`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
@@ -34,11 +35,15 @@ from analytics.btyd import (
     degenerate_params,
     make_model,
 )
-from analytics.clv import DAYS_PER_UNIT, TimeUnit, grouped_predict
+from analytics.clv import DAYS_PER_UNIT, ClvFit, ModelInput, TimeUnit, fit_clv, grouped_predict
 from analytics.exceptions import AnalyticsError, ConvergenceError
-from analytics.frames import read_frame
-from analytics.habits import purchase_filter
+from analytics.summary import purchase_filter
 from etl.schema import fact_order
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analytics.config import AnalyticsConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,8 @@ def calibration_holdout(
         raise AnalyticsError(
             f"the holdout must end after the calibration ({holdout_end} <= {calibration_end})"
         )
+    import pandas as pd
+
     days = pd.to_datetime(transactions[date_col]).dt.normalize()
     frame = pd.DataFrame({"customer": transactions[customer_col].to_numpy(), "day": days})
     frame = frame[frame["day"] <= pd.Timestamp(holdout_end)].drop_duplicates()
@@ -147,6 +154,8 @@ def _tracking(
     time_unit: TimeUnit,
 ) -> list[dict[str, Any]]:
     """Repeat purchases per period since the data's first day: actual vs expected."""
+    import pandas as pd
+
     unit = DAYS_PER_UNIT[time_unit]
     days = pd.to_datetime(transactions[date_col]).dt.normalize()
     frame = pd.DataFrame({"customer": transactions[customer_col].to_numpy(), "day": days})
@@ -314,6 +323,8 @@ def best_model(evaluations: dict[str, HoldoutEvaluation]) -> str:
 MIN_HOLDOUT_DAYS = 28
 MAX_HOLDOUT_DAYS = 365
 FALLBACK_MODEL = "mbgnbd"  # without a holdout: never P(alive) = 1 for a one-time buyer
+# The L2 penalty a degenerate fit is refitted with (parameters at the edge of their space).
+DEGENERATE_PENALIZER = 1e-3
 
 
 @dataclass
@@ -341,6 +352,10 @@ class ModelChoice:
 def purchase_days(conn: Connection, as_of: date) -> pd.DataFrame:
     """``customer, day`` of every purchase day up to ``as_of`` (cancelled orders are not
     purchases), one row per customer and day, as the models count them."""
+    import pandas as pd
+
+    from analytics.frames import read_frame
+
     query = (
         select(fact_order.c.customer_key.label("customer"), fact_order.c.order_date_key)
         .where(purchase_filter(as_of))
@@ -354,6 +369,8 @@ def purchase_days(conn: Connection, as_of: date) -> pd.DataFrame:
 def holdout_days_for(days: pd.DataFrame, as_of: date, configured: int | None) -> int | None:
     """The holdout length: as configured, else a third of the history (28-365 days); None
     when the history is too short for one."""
+    import pandas as pd
+
     if days.empty:
         return None
     history = (pd.Timestamp(as_of) - days["day"].min()).days
@@ -430,3 +447,48 @@ def choose_model(
     ev = evaluations[best]
     reason = f"lowest holdout error (MAE {ev.mae:.4f} over {ev.n_customers} customers)"
     return ModelChoice(best, reason, calibration_end, evaluations)
+
+
+def fit_models(
+    summary: ModelInput, config: AnalyticsConfig, choice: ModelChoice | None = None
+) -> ClvFit:
+    """Fit the chosen repeat-purchase model and Gamma-Gamma on the buyers of ``summary`` whose
+    first purchase is before as_of.
+
+    A fit left at the edge of the parameter space (degenerate) is not used silently: the next
+    model by holdout error is tried, and when every one is degenerate the chosen one is refitted
+    with a penalty (``penalized`` in the stored models; the report flags it). Raises
+    ConvergenceError when there are too few buyers or a fit fails.
+    """
+    summary = summary.where(summary.age > 0)  # first bought on as_of: no observation time yet
+    if len(summary) < config.clv.min_customers:
+        raise ConvergenceError(
+            f"CLV: {len(summary)} buyers with some history, the models need at least "
+            f"{config.clv.min_customers} (analytics.clv.min_customers)"
+        )
+    clv = config.clv
+    chosen = choice.model if choice is not None else clv.model
+    if chosen == "auto":
+        chosen = FALLBACK_MODEL
+    candidates = [chosen]
+    if choice is not None and clv.model == "auto":
+        ranked = sorted(choice.evaluations.values(), key=lambda ev: ev.mae)
+        candidates += [ev.model for ev in ranked if ev.model != chosen]
+    selection = choice.as_dict() if choice is not None else None
+    skipped: list[str] = []
+    for name in candidates:
+        fit = fit_clv(summary, model=name, time_unit=clv.time_unit, penalizer=clv.penalizer)
+        if not fit.degenerate:
+            return replace(fit, selection=_with_skipped(selection, skipped))
+        log.warning("CLV: %s is degenerate on %s (%s)", name, fit.degenerate, fit.purchases.params_)
+        skipped.append(f"{name} (degenerate: {', '.join(fit.degenerate)})")
+    penalizer = max(clv.penalizer, DEGENERATE_PENALIZER)
+    fit = fit_clv(summary, model=chosen, time_unit=clv.time_unit, penalizer=penalizer)
+    return replace(fit, penalized=penalizer, selection=_with_skipped(selection, skipped))
+
+
+def _with_skipped(selection: dict[str, Any] | None, skipped: list[str]) -> dict[str, Any] | None:
+    """The model choice with the models whose fit on all the data was degenerate."""
+    if selection is None or not skipped:
+        return selection
+    return {**selection, "skipped": skipped}

@@ -21,15 +21,12 @@ from sqlalchemy.engine import Connection
 from analytics.config import LIFECYCLE_STAGES, AnalyticsConfig
 from analytics.habits import (
     UNCATEGORISED,
-    cutoff,
     fo,
-    money_sum,
-    net_amount,
     net_line_amount,
     payment_flags,
-    purchase_filter,
 )
 from analytics.store import previous_run, segment_transitions
+from analytics.summary import cutoff, money_sum, net_amount, purchase_filter
 from etl.schema import customer_metrics, dim_date, dim_product, fact_order_line
 
 CONCENTRATION_SHARES = (0.10, 0.20, 0.30)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,15 +24,15 @@ from sqlalchemy.engine import Connection, Engine
 from analytics.clv import (
     DAYS_PER_UNIT,
     ClvFit,
+    ModelInput,
     customer_lifetime_value,
-    fit_clv,
     grouped_predict,
 )
 from analytics.config import AnalyticsConfig
 from analytics.crm import add_crm_statistics, crm_summary
 from analytics.exceptions import AnalyticsError, ConvergenceError
 from analytics.habits import compute_habits, lifecycle_stages
-from analytics.holdout import FALLBACK_MODEL, ModelChoice, choose_model
+from analytics.holdout import choose_model, fit_models
 from analytics.portfolio import compute_portfolio
 from analytics.prospects import customer_prospect_scores, score_prospects
 from analytics.store import (
@@ -52,9 +52,6 @@ from etl.runs import JobName, Run, run_ledger
 from etl.schema import analytics_run
 
 log = logging.getLogger(__name__)
-
-# The L2 penalty a degenerate fit is refitted with (parameters at the edge of their space).
-DEGENERATE_PENALIZER = 1e-3
 
 JOB: JobName = "analytics"
 
@@ -95,56 +92,10 @@ class AnalyticsRunInfo:
         return sum(self.timings.values())
 
 
-def model_summary(customers: pd.DataFrame) -> pd.DataFrame:
+def model_summary(customers: pd.DataFrame) -> ModelInput:
     """The buyers' ``frequency, recency, T, monetary`` (the models' input)."""
     buyers = customers[customers["n_orders"] > 0]
-    return buyers[["frequency", "recency", "T", "monetary"]].astype(float)
-
-
-def fit_models(
-    customers: pd.DataFrame, config: AnalyticsConfig, choice: ModelChoice | None = None
-) -> ClvFit:
-    """Fit the chosen repeat-purchase model and Gamma-Gamma on the buyers (whose first purchase
-    is before as_of).
-
-    A fit left at the edge of the parameter space (degenerate) is not used silently: the next
-    model by holdout error is tried, and when every one is degenerate the chosen one is refitted
-    with a penalty (``penalized`` in the stored models; the report flags it). Raises
-    ConvergenceError when there are too few buyers or a fit fails.
-    """
-    summary = model_summary(customers)
-    summary = summary[summary["T"] > 0]  # first bought on as_of: no observation time yet
-    if len(summary) < config.clv.min_customers:
-        raise ConvergenceError(
-            f"CLV: {len(summary)} buyers with some history, the models need at least "
-            f"{config.clv.min_customers} (analytics.clv.min_customers)"
-        )
-    clv = config.clv
-    chosen = choice.model if choice is not None else clv.model
-    if chosen == "auto":
-        chosen = FALLBACK_MODEL
-    candidates = [chosen]
-    if choice is not None and clv.model == "auto":
-        ranked = sorted(choice.evaluations.values(), key=lambda ev: ev.mae)
-        candidates += [ev.model for ev in ranked if ev.model != chosen]
-    selection = choice.as_dict() if choice is not None else None
-    skipped: list[str] = []
-    for name in candidates:
-        fit = fit_clv(summary, model=name, time_unit=clv.time_unit, penalizer=clv.penalizer)
-        if not fit.degenerate:
-            return replace(fit, selection=_with_skipped(selection, skipped))
-        log.warning("CLV: %s is degenerate on %s (%s)", name, fit.degenerate, fit.purchases.params_)
-        skipped.append(f"{name} (degenerate: {', '.join(fit.degenerate)})")
-    penalizer = max(clv.penalizer, DEGENERATE_PENALIZER)
-    fit = fit_clv(summary, model=chosen, time_unit=clv.time_unit, penalizer=penalizer)
-    return replace(fit, penalized=penalizer, selection=_with_skipped(selection, skipped))
-
-
-def _with_skipped(selection: dict[str, Any] | None, skipped: list[str]) -> dict[str, Any] | None:
-    """The model choice with the models whose fit on all the data was degenerate."""
-    if selection is None or not skipped:
-        return selection
-    return {**selection, "skipped": skipped}
+    return ModelInput.from_frame(buyers[["frequency", "recency", "T", "monetary"]].astype(float))
 
 
 def apply_models(customers: pd.DataFrame, fit: ClvFit, config: AnalyticsConfig) -> pd.DataFrame:
@@ -205,7 +156,7 @@ def score_customers(
             penalizer=config.clv.penalizer,
             min_customers=config.clv.min_customers,
         )
-        fit = fit_models(customers, config, choice)
+        fit = fit_models(model_summary(customers), config, choice)
         customers = apply_models(customers, fit, config)
     except ConvergenceError as exc:
         clv_error = str(exc)

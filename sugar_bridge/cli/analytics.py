@@ -133,10 +133,11 @@ def clv_command(
 ) -> None:
     """Check the repeat-purchase models on a holdout, fit the chosen one and Gamma-Gamma on the
     warehouse as of a date, and print them (nothing stored)."""
+    # Only what fitting needs: the summary is computed by the warehouse and read into numpy
+    # arrays (analytics.summary); pandas loads only for a holdout check.
     from analytics.btyd import MODEL_LABELS
-    from analytics.habits import compute_habits
-    from analytics.holdout import choose_model
-    from analytics.run import fit_models
+    from analytics.holdout import choose_model, fit_models
+    from analytics.summary import read_model_input
 
     runtime = make_runtime()
     when = runtime.parse_as_of(as_of)
@@ -152,7 +153,7 @@ def clv_command(
         config = config.model_copy(update={"clv": config.clv.model_copy(update=updates)})
     clv = config.clv
     with runtime.warehouse("read") as engine, engine.connect() as conn:
-        customers = compute_habits(conn, when, config).customers
+        summary = read_model_input(conn, when, clv.time_unit)
         choice = choose_model(
             conn,
             when,
@@ -162,7 +163,7 @@ def clv_command(
             penalizer=clv.penalizer,
             min_customers=clv.min_customers,
         )
-    fit = fit_models(customers, config, choice)
+    fit = fit_models(summary, config, choice)
     result = {"as_of": when.isoformat(), **fit.as_dict()}
     if as_json:
         print_json(result)

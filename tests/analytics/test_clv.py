@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from analytics.btyd import BetaGeoModel, GammaGammaModel
-from analytics.clv import customer_lifetime_value, fit_clv, rfm_summary
+from analytics.clv import ModelInput, customer_lifetime_value, fit_clv, rfm_summary
 from analytics.exceptions import AnalyticsError, ConvergenceError
 
 DATA = Path(__file__).parent / "data"
@@ -133,7 +133,7 @@ def test_penalizer_shrinks_parameters(cdnow: pd.DataFrame) -> None:
 
 def test_fit_clv_as_dict(cdnow: pd.DataFrame) -> None:
     summary = cdnow.rename(columns={"x": "frequency", "t_x": "recency", "zbar": "monetary"})
-    fitted = fit_clv(summary).as_dict()
+    fitted = fit_clv(ModelInput.from_frame(summary)).as_dict()
     assert fitted["time_unit"] == "weeks"
     assert fitted["n_customers"] == 2357
     assert set(fitted["bgnbd"]["params"]) == {"r", "alpha", "a", "b"}

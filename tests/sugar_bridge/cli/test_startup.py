@@ -90,3 +90,29 @@ def test_dash_h_on_a_group_app_run_alone(group: str) -> None:
     result = CliRunner().invoke(module.app, ["-h"])
     assert result.exit_code == 0, result.output
     assert "Usage:" in result.output
+
+
+def test_analytics_clv_loads_only_what_fitting_needs(tmp_path: Any) -> None:
+    # `analytics clv --model NAME` reads the summary from the warehouse into numpy arrays and
+    # fits: no pandas (a holdout check would load it), no migrations tool, no loader, no templates.
+    from etl.db import create_engine_for, upgrade
+
+    warehouse = tmp_path / "w.db"
+    engine = create_engine_for(f"sqlite:///{warehouse}")
+    upgrade(engine)
+    engine.dispose()
+    code = (
+        "import os\n"
+        f"os.environ['SUGAR_BRIDGE_WAREHOUSE_URL'] = 'sqlite:///{warehouse}'\n"
+        f"os.chdir({str(tmp_path)!r})\n"
+        "sys.argv = ['sugar-bridge', 'analytics', 'clv', '--model', 'bgnbd', '--json',\n"
+        "            '--as-of', '2025-01-31']\n"
+        "from sugar_bridge.cli.app import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code == 1, exc.code  # no buyers: an error, once everything is loaded\n"
+    )
+    loaded = _loaded_after(code)
+    assert {"numpy", "scipy", "sqlalchemy"} <= set(loaded)
+    assert not {"pandas", "alembic", "pyarrow", "jinja2", "matplotlib"} & set(loaded)
