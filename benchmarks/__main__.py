@@ -3,8 +3,8 @@
 ``python -m benchmarks analytics --mysql-url URL --spider-url URL``: one MariaDB node vs MariaDB
 Spider (its head's URL, ``engine=spider``), the same orders in both.
 
-Names: load, incremental, analytics, push, extract, all (every benchmark at the chosen size, then a
-one-screen summary table). See benchmarks/README.md for what each figure means.
+Names: load, incremental, analytics, push, extract, clv-e2e, all (every benchmark at the chosen
+size, then a one-screen summary table). See benchmarks/README.md for what each figure means.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.common import Result, summary_table
 
-NAMES = ("load", "incremental", "analytics", "push", "extract")
+NAMES = ("load", "incremental", "analytics", "push", "extract", "clv-e2e")
 
 
 def _runner(name: str) -> Callable[..., Result]:
@@ -40,6 +40,10 @@ def _runner(name: str) -> Callable[..., Result]:
         from benchmarks.extract import run as extract_run
 
         return extract_run
+    if name == "clv-e2e":
+        from benchmarks.clv_e2e import run as clv_e2e_run
+
+        return clv_e2e_run
     from benchmarks.push import run as push_run
 
     return push_run
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="rounds: of the load benchmark's ETL, floor and naive loader (default 1), of the "
-        "push matrix (default 2)",
+        "push matrix (default 2), of clv-e2e's pairs of processes (default 5)",
     )
     real = parser.add_argument_group(
         "push against a real Sugar",
@@ -148,12 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     for name in names:
         kwargs: dict[str, object] = {"workdir": args.workdir}
-        if name in ("load", "incremental", "analytics"):
+        if name in ("load", "incremental", "analytics", "clv-e2e"):
             kwargs["mysql_url"] = args.mysql_url
-        if name == "analytics":
+        if name in ("analytics", "clv-e2e"):
             kwargs["lifetimes_python"] = args.lifetimes_python
         if name == "load":
             kwargs["repeat"] = args.repeat or 1
+        if name == "clv-e2e":
+            kwargs["repeat"] = args.repeat or 5
         part_start = time.perf_counter()
         try:
             result = _runner(name)(args.size, **kwargs)

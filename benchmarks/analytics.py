@@ -66,14 +66,14 @@ def write_summary(url: str, as_of: date, path: str) -> int:
     """The models' input, as ``analytics run`` computes it, to a CSV; returns its rows."""
     from analytics.config import AnalyticsConfig
     from analytics.habits import compute_habits
-    from analytics.run import model_summary
     from etl.db import create_engine_for
 
     engine = create_engine_for(url)
     with engine.connect() as conn:
         customers = compute_habits(conn, as_of, AnalyticsConfig()).customers
     engine.dispose()
-    summary = model_summary(customers)
+    buyers = customers[customers["n_orders"] > 0]
+    summary = buyers[["frequency", "recency", "T", "monetary"]].astype(float)
     summary = summary[summary["T"] > 0]
     summary.to_csv(path, index=False)
     return len(summary)
