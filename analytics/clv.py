@@ -165,7 +165,7 @@ def rfm_summary(
 
     Only transactions on or before ``as_of`` count; transactions of one day are one purchase;
     ``monetary`` is the mean of the repeat purchase days (0 without repeat purchases). Indexed by
-    customer. The warehouse computes the same figures in SQL (analytics.habits); this frame
+    customer. The warehouse computes the same figures in SQL (analytics.summary); this frame
     version serves small data sets and tests.
     """
     import pandas as pd
