@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ColumnElement, Select, TableClause
 
 from analytics.frames import read_frame
-from analytics.habits import cutoff, money_sum
+from analytics.summary import cutoff, money_sum
 from etl.schema import (
     crm_account,
     crm_activity,

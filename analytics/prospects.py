@@ -41,7 +41,7 @@ from analytics.config import ProspectConfig
 from analytics.crm import CLOSED_SALES_STAGES, HELD, crm_present, live
 from analytics.exceptions import ConvergenceError
 from analytics.frames import read_frame
-from analytics.habits import cutoff
+from analytics.summary import cutoff
 from etl.schema import (
     crm_account,
     crm_activity,
