@@ -539,6 +539,9 @@ def _push_module(
 
     results: list[RowResult] = []
     if not info.dry_run and plan.rows:
+        _preregister_transitions(
+            engine, config, module, specs, result, snapshot, desired_all, info, now
+        )
         how = write_plan(main, config, module)
         results = _write(engine, client_factory, config, how, plan, info, now, progress, module)
     if plan.entries and not info.dry_run:
@@ -555,6 +558,55 @@ def _push_module(
         }
     )
     return _Target(module, rows, specs, by_id, snapshot, desired_all, record_of, owned), issues
+
+
+def _preregister_transitions(
+    engine: Engine,
+    config: PushConfig,
+    module: str,
+    specs: list[FieldSpec],
+    result: MatchResult,
+    snapshot: dict[str, dict[str, Pushed]],
+    desired_all: dict[int, dict[str, str]],
+    info: PushRunInfo,
+    now: datetime,
+) -> None:
+    """Register the ``enters`` transitions of matched records as ``waiting`` *before* their new
+    values are written: once written, the snapshot holds them and a run that fails before its
+    follow-up step (an expired session twice over, a crash) would lose the transition on the
+    rerun. The follow-up step of this run (or of the rerun) finds them in the book and creates
+    them, capped like any other; one already registered is left as it is."""
+    rules = [r for r in config.followups if not r.on_state and r.enters is not None]
+    if not rules:
+        return
+    spec_of = {s.column: s for s in specs}
+    rows: list[dict[str, Any]] = []
+    for key, match in result.matches.items():
+        desired = desired_all.get(key)
+        if desired is None:
+            continue
+        for rule in rules:
+            spec = spec_of.get(rule.column)
+            if spec is None:
+                continue
+            previous = snapshot.get(match.account_id, {}).get(spec.field)
+            fired = detect(rule, spec, desired.get(spec.field, ""), previous)
+            if fired is None:
+                continue
+            rows.append(
+                {
+                    "account_id": match.account_id,
+                    "parent_type": module,
+                    "rule": rule.name,
+                    "from_value": fired[0],
+                    "to_value": desired.get(spec.field, ""),
+                    "from_run_id": fired[1],
+                    "module": rule.module,
+                    "record_id": str(uuid.uuid4()),
+                }
+            )
+    if rows:
+        store.register_waiting(engine, rows, run_id=info.run_id, now=now)
 
 
 def _resolve(client: SugarClient, config: PushConfig, module: str = "Accounts") -> list[FieldSpec]:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from connectors.sugar.exceptions import SugarError
 from etl.schema import analytics_run, dim_customer, etl_run, push_log, push_match_issue, push_run
 from sugar_bridge.push import store
 from sugar_bridge.push.config import PushConfig
@@ -260,6 +261,38 @@ def test_followups_of_a_night_are_created_in_one_bulk_call(
     else:
         assert calls["set_entry"] == 12
         assert calls["bridge_save_records"] == 0
+
+
+def test_a_run_that_fails_after_writing_keeps_its_transitions_for_the_rerun(
+    warehouse: Warehouse, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The accounts' new values are written (and their snapshot with them), then the run fails
+    before its follow-up step: the rerun sees no change in the values, yet still creates the
+    task of the transition (registered before the write), once."""
+    import sugar_bridge.push.push as push_module
+
+    seed(warehouse, sandbox, n=8)
+    config = push_config(target_lists={"enabled": False})
+    push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    warehouse.set("C000", rfm_segment="Lost", lifecycle_stage="declining")
+    warehouse.analyse()
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise SugarError("Sugar went away after the accounts were written")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(push_module, "_followups", broken)
+        with pytest.raises(SugarError):
+            push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert accounts_by_external_id(sandbox)["C000"][0]["lifecycle_stage_c"] == "declining"
+    rerun = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert (rerun.status, rerun.updated, rerun.tasks_created) == ("ok", 0, 1)
+    again = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+    assert again.tasks_created == 0
+    with client_for(sandbox) as client:
+        tasks = client.module("Tasks").list(fields=["id", "name", "description"])
+    assert len(tasks) == 1
+    assert "Active → Declining" in tasks[0]["description"]
 
 
 def test_lists_follow_segments_and_transition_creates_one_task(
