@@ -9,9 +9,12 @@ Can't lose them, Hibernating, Lost).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from etl.currencies import ISO_4217
 
 CHAMPIONS = "Champions"
 LOYAL = "Loyal"
@@ -180,6 +183,71 @@ class ProspectConfig(BaseModel):
     penalizer: float = Field(default=1.0, ge=0, description="L2 penalty on the weights.")
 
 
+class SqlRatesConfig(BaseModel):
+    """Rates from a SQL query returning the columns ``date``, ``currency``, ``rate``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: SecretStr = Field(description="SQLAlchemy URL of the database (may hold a password).")
+    query: str = Field(min_length=1, description="SELECT returning date, currency, rate.")
+
+
+class RatesConfig(BaseModel):
+    """Where the exchange rates come from: exactly one of ``csv`` or ``sql``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    csv: Path | None = Field(
+        default=None, description="CSV file with the columns date, currency, rate."
+    )
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    encoding: str = "utf-8"
+    sql: SqlRatesConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RatesConfig:
+        if (self.csv is None) == (self.sql is None):
+            raise ValueError("give exactly one of csv or sql")
+        return self
+
+
+class CurrencyConfig(BaseModel):
+    """The reporting currency every amount is converted to, and the rates to convert with.
+
+    Rates are units of a currency per one unit of the reporting currency (the ECB convention).
+    An order is converted with the latest rate of its currency dated on or before its day and at
+    most ``max_rate_age_days`` older; without one it is flagged and left out of the money
+    figures. A single-currency shop needs none of this: its currency is the reporting one.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    reporting: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="ISO 4217 code (default: the orders' currency when they all have the same "
+        "one, else SUGAR_BRIDGE_DEFAULT_CURRENCY).",
+    )
+    rates: RatesConfig | None = None
+    max_rate_age_days: int = Field(
+        default=7,
+        ge=0,
+        le=366,
+        description="How many days before an order its currency's latest rate may be dated.",
+    )
+
+    @field_validator("reporting")
+    @classmethod
+    def _iso(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        code = value.strip().upper()
+        if code not in ISO_4217:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
+
+
 class AnalyticsConfig(BaseModel):
     """The ``analytics:`` section: RFM segment map, lifecycle thresholds, CLV options."""
 
@@ -195,6 +263,7 @@ class AnalyticsConfig(BaseModel):
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     clv: ClvConfig = Field(default_factory=ClvConfig)
     prospects: ProspectConfig = Field(default_factory=ProspectConfig)
+    currency: CurrencyConfig = Field(default_factory=CurrencyConfig)
     keep_runs: int = Field(
         default=0, ge=0, description="Per-customer history kept for this many runs (0 = all)."
     )

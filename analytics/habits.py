@@ -34,6 +34,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    null,
     or_,
     select,
 )
@@ -61,8 +62,16 @@ fo = fact_order
 
 
 def net_line_amount() -> ColumnElement[Any]:
-    """A line's amount net of returns (order-level status)."""
-    return case((fo.c.status == "returned", literal(0)), else_=fact_order_line.c.amount)
+    """A line's amount in the reporting currency, net of returns (order-level status); NULL when
+    its order has no usable rate. An order in the reporting currency keeps its line amounts
+    exactly; another one's are divided by the order's rate."""
+    line = fact_order_line.c.amount
+    return case(
+        (fo.c.reporting_amount.is_(None), null()),
+        (fo.c.status == "returned", literal(0)),
+        (fo.c.fx_rate_date.is_(None), line),  # the reporting currency: rate 1, no division
+        else_=line / fo.c.fx_rate,
+    )
 
 
 def payment_flags(as_of: date) -> tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any]]:
@@ -100,6 +109,13 @@ def order_stats_query(as_of: date, window_start: datetime) -> Any:
             func.min(fo.c.ordered_at).label("first_order_at"),
             func.max(fo.c.ordered_at).label("last_order_at"),
             *purchase_day_columns(),  # n_days, first/last_day_key, total_amount: the models' too
+            # orders, and purchase days, with an amount in the reporting currency
+            func.count(net_amount()).label("n_priced"),
+            func.count(
+                case(
+                    (fo.c.reporting_amount.is_not(None), fo.c.order_date_key), else_=null()
+                ).distinct()
+            ).label("n_priced_days"),
             func.round(func.sum(fo.c.n_items), 3).label("n_items"),  # NUMERIC(14, 3)
             func.sum(case((fo.c.ordered_at >= window_start, 1), else_=0)).label("n_recent"),
             func.sum(delay).label("payment_delay_sum"),
@@ -317,7 +333,10 @@ def _derive(
     )
     out["total_amount"] = total
     safe_n = n_orders.where(buyer, 1)
-    out["avg_order_amount"] = np.where(buyer, total / safe_n, np.nan)
+    # Averages over the orders that have an amount in the reporting currency (all of them unless
+    # some lack an exchange rate: those are left out of every money figure).
+    n_priced = pd.to_numeric(frame["n_priced"], errors="coerce").fillna(0).astype(int)
+    out["avg_order_amount"] = np.where(n_priced > 0, total / n_priced.clip(lower=1), np.nan)
     items = frame["n_items"].astype(float)
     out["avg_items_per_order"] = np.where(buyer, items / safe_n, np.nan)
     top, shares = _category_columns(categories, frame.index)
@@ -340,12 +359,18 @@ def _derive(
         out[name] = pd.to_numeric(frame[name], errors="coerce").astype("Int64")
     out["rfm_segment"] = _segments(out, config)
     # Model inputs (Fader-Hardie conventions).
-    first_day_amount = pd.to_numeric(frame["first_day_amount"], errors="coerce").fillna(0)
+    first_day_amount = pd.to_numeric(frame["first_day_amount"], errors="coerce")
+    # Repeat purchase days with an amount: all of them unless some orders lack a rate.
+    n_priced_days = pd.to_numeric(frame["n_priced_days"], errors="coerce").fillna(0).astype(int)
+    priced_repeat = (n_priced_days - first_day_amount.notna().astype(int)).clip(lower=0)
+    first_day_amount = first_day_amount.fillna(0)
     out["frequency"] = frequency.astype(float)
     out["recency"] = span_days.astype(float) / unit_days
     out["T"] = (as_of_ts - first_day).dt.days.astype(float) / unit_days
     out["monetary"] = np.where(
-        frequency > 0, (total - first_day_amount.astype(float)) / frequency.clip(lower=1), 0.0
+        (frequency > 0) & (priced_repeat > 0),
+        (total - first_day_amount.astype(float)) / priced_repeat.clip(lower=1),
+        0.0,
     )
     out["n_recent"] = pd.to_numeric(frame["n_recent"], errors="coerce").fillna(0).astype(int)
     out["tenure_days"] = tenure_days

@@ -389,20 +389,33 @@ def _payment_delays(conn: Connection, as_of: date) -> dict[str, Any]:
 
 
 def _currencies(conn: Connection, as_of: date) -> list[dict[str, Any]]:
-    """Orders and amounts per currency (amounts in that currency): until orders are converted to
-    one reporting currency, a report can name its currency only when there is one."""
+    """Purchases per order currency: orders and amount in that currency, the amount converted to
+    the reporting currency, and the orders without a usable rate (flagged: left out of every
+    money figure) with their amount in their own currency."""
+    own = case((fo.c.status == "returned", literal(0)), else_=fo.c.total_amount)
+    missing = fo.c.reporting_amount.is_(None)
     query = (
         select(
             fo.c.currency.label("currency"),
             func.count().label("orders"),
-            money_sum(net_amount()).label("amount"),
+            money_sum(own).label("amount"),
+            money_sum(net_amount()).label("converted"),
+            func.sum(case((missing, 1), else_=0)).label("unconverted_orders"),
+            money_sum(case((missing, own), else_=literal(0))).label("unconverted_amount"),
         )
         .where(purchase_filter(as_of))
         .group_by(fo.c.currency)
         .order_by(func.count().desc(), fo.c.currency)
     )
     return [
-        {"currency": r.currency, "orders": int(r.orders), "amount": float(r.amount or 0)}
+        {
+            "currency": r.currency,
+            "orders": int(r.orders),
+            "amount": float(r.amount or 0),
+            "converted": float(r.converted or 0),
+            "unconverted_orders": int(r.unconverted_orders or 0),
+            "unconverted_amount": float(r.unconverted_amount or 0),
+        }
         for r in conn.execute(query)
     ]
 
@@ -433,12 +446,21 @@ def _migration(conn: Connection, run_id: int, names: list[str]) -> dict[str, Any
 
 
 def compute_portfolio(
-    conn: Connection, run_id: int, as_of: date, metrics: pd.DataFrame, config: AnalyticsConfig
+    conn: Connection,
+    run_id: int,
+    as_of: date,
+    metrics: pd.DataFrame,
+    config: AnalyticsConfig,
+    currency: str | None = None,
 ) -> dict[str, Any]:
-    """All portfolio figures of run ``run_id`` (``metrics`` = that run's customer_metrics)."""
+    """All portfolio figures of run ``run_id`` (``metrics`` = that run's customer_metrics), the
+    amounts in ``currency`` (the reporting one)."""
     buyers = metrics[metrics["n_orders"] > 0]
     revenue = float(buyers["total_amount"].astype(float).sum())
     n_orders = int(buyers["n_orders"].sum())
+    currencies = _currencies(conn, as_of)
+    unconverted = sum(c["unconverted_orders"] for c in currencies)
+    priced = n_orders - unconverted  # the orders the revenue adds up
     clv = metrics["clv_12m"].astype(float) if "clv_12m" in metrics else pd.Series(dtype=float)
     stages = metrics["lifecycle_stage"].value_counts()
     return {
@@ -449,7 +471,9 @@ def compute_portfolio(
             "prospects": int((metrics["n_orders"] == 0).sum()),
             "orders": n_orders,
             "revenue": revenue,
-            "avg_order_amount": revenue / n_orders if n_orders else None,
+            "avg_order_amount": revenue / priced if priced > 0 else None,
+            "currency": currency,
+            "unconverted_orders": unconverted,
             "revenue_per_buyer": revenue / len(buyers) if len(buyers) else None,
             "clv_12m": _f(clv.sum()) if clv.notna().any() else None,
             "avg_p_alive": _f(buyers["p_alive"].astype(float).mean()) if len(buyers) else None,
@@ -464,7 +488,7 @@ def compute_portfolio(
         "category_mix": _category_mix(conn, as_of, run_id),
         "cohorts": _cohorts(conn, as_of),
         "trend": _trend(conn, as_of),
-        "currencies": _currencies(conn, as_of),
+        "currencies": currencies,
         "migration": _migration(conn, run_id, config.segment_names()),
         "payment_delays": _payment_delays(conn, as_of),
     }

@@ -48,6 +48,7 @@ from analytics.store import (
     set_portfolio,
     stored_digest,
 )
+from etl.fx import ConversionInfo, convert_orders, resolve_reporting_currency
 from etl.runs import JobName, Run, run_ledger
 from etl.schema import analytics_run
 
@@ -82,6 +83,9 @@ class AnalyticsRunInfo:
     clv_error: str | None
     revenue: float
     top_20_pct_revenue_share: float | None
+    #: The reporting currency of every amount, and the conversion (orders without a rate …).
+    currency: str = ""
+    conversion: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     # True when the results were those of run ``run_id`` already stored for as_of (nothing was
     # stored again); ``run_id`` is then that earlier run, whose results stand.
@@ -176,8 +180,14 @@ def run_analytics(
     clock: Callable[[], datetime] = _utcnow,
     progress: Progress | None = None,
     backdated: bool = False,
+    default_currency: str = "EUR",
 ) -> AnalyticsRunInfo:
     """Compute and store everything for ``as_of``; returns what was computed.
+
+    The orders are first converted to the reporting currency (``config.currency.reporting``;
+    else their own when they all have one; else ``default_currency``) with the rates in the
+    warehouse (``etl.fx.convert_orders``): orders without a usable rate are flagged (counted in
+    the run's details) and left out of every money figure.
 
     ``backdated``: ``as_of`` is a past day recomputed (the caller knows today, in its time
     zone): the run is stored and reported but ``customer_habits`` and the push keep showing the
@@ -197,8 +207,19 @@ def run_analytics(
             # Computed on a read connection, stored in a short write transaction: on SQLite
             # (WAL) a transaction that reads for minutes and then writes fails ("database is
             # locked") when the run's heartbeat commits in between, its snapshot being stale.
+            # The orders in the reporting currency first (a short write of its own).
+            start = time.perf_counter()
+            with engine.begin() as conn:
+                currency = resolve_reporting_currency(
+                    conn, config.currency.reporting, default_currency
+                )
+                conversion = convert_orders(
+                    conn, currency, max_rate_age_days=config.currency.max_rate_age_days
+                )
+            convert_s = time.perf_counter() - start
             with engine.connect() as read:
                 computed = _compute(read, as_of, config)
+            computed.timings["currency_conversion"] = convert_s
             with engine.begin() as conn:
                 info = _compute_and_store(
                     conn,
@@ -209,6 +230,8 @@ def run_analytics(
                     computed,
                     progress,
                     "backdated" if backdated else "current",
+                    currency,
+                    conversion,
                 )
     except Exception as exc:
         if run_id is None:  # the ledger could not even be written
@@ -264,6 +287,8 @@ def _compute_and_store(
     computed: _Computed,
     progress: Progress | None = None,
     kind: RunKind = "current",
+    currency: str = "EUR",
+    conversion: ConversionInfo | None = None,
 ) -> AnalyticsRunInfo:
     def phase_done(n: int) -> None:
         if progress is not None:
@@ -285,7 +310,11 @@ def _compute_and_store(
     config_json = config.model_dump(mode="json")
     start = time.perf_counter()
     digest = results_digest(
-        as_of, customers, time_unit=config.clv.time_unit, models=stored_models, config=config_json
+        as_of,
+        customers,
+        time_unit=config.clv.time_unit,
+        models=stored_models,
+        config={**config_json, "reporting_currency": currency},
     )
     # A rerun that would store exactly what the latest run stored (a no-change night rerun)
     # stores nothing again: that run's results stand, and customer_habits already shows them.
@@ -306,6 +335,7 @@ def _compute_and_store(
             config=config_json,
             created_at=clock(),
             kind=kind,
+            currency=currency,
         )
         insert_prospect_scores(conn, results_id, scores)
         pruned = prune_runs(conn, config.keep_runs)
@@ -337,7 +367,7 @@ def _compute_and_store(
         portfolio = stored["portfolio"]
     else:
         metrics = load_portfolio_metrics(conn, results_id)
-        portfolio = compute_portfolio(conn, results_id, as_of, metrics, config)
+        portfolio = compute_portfolio(conn, results_id, as_of, metrics, config, currency)
         if crm is not None:
             portfolio["crm"] = crm
         del metrics
@@ -359,6 +389,8 @@ def _compute_and_store(
         top_20_pct_revenue_share=concentration.get("top_20_pct"),
         timings={k: round(v, 3) for k, v in timings.items()},
         unchanged=unchanged,
+        currency=currency,
+        conversion=conversion.as_dict() if conversion is not None else {},
     )
     run.rows_read, run.rows_loaded = n_orders, 0 if unchanged else n_customers
     run.details = {
@@ -369,6 +401,7 @@ def _compute_and_store(
         "timings": info.timings,
         "pruned_rows": pruned,
         "clv_error": clv_error,
+        "currency": conversion.as_dict() if conversion is not None else {},
         "results_digest": digest,
         **({"unchanged": True, "results_run_id": results_id} if unchanged else {}),
     }

@@ -172,8 +172,10 @@ def insert_run(
     config: dict[str, Any],
     created_at: datetime,
     kind: RunKind = "current",
+    currency: str | None = None,
 ) -> None:
-    """Insert the analytics_run row and the run's customer_metrics rows (batched)."""
+    """Insert the analytics_run row and the run's customer_metrics rows (batched); ``currency``
+    is the reporting currency of the amounts."""
     n_buyers = int((frame["n_orders"] > 0).sum()) if len(frame) else 0
     conn.execute(
         insert(analytics_run).values(
@@ -186,6 +188,7 @@ def insert_run(
             models=models,
             config=config,
             created_at=created_at,
+            currency=currency,
         )
     )
     columns = [c for c in METRIC_COLUMNS if c in frame.columns]

@@ -24,7 +24,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import FromClause, and_, case, func, literal, select
+from sqlalchemy import FromClause, and_, case, func, literal, null, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -53,9 +53,15 @@ def purchase_filter(as_of: date, orders: FromClause = fo) -> ColumnElement[bool]
 
 
 def net_amount(orders: FromClause = fo) -> ColumnElement[Any]:
-    """The order's amount net of returns (a returned order is worth nothing): the amount every
-    spend figure and the Gamma-Gamma model are computed from."""
-    return case((orders.c.status == "returned", literal(0)), else_=orders.c.total_amount)
+    """The order's amount in the reporting currency, net of returns (a returned order is worth
+    nothing): the amount every spend figure and the Gamma-Gamma model are computed from. NULL for
+    an order without a usable exchange rate (``etl.fx``), which ``SUM`` and ``COUNT`` then leave
+    out: it is never added as if it were in the reporting currency."""
+    return case(
+        (orders.c.reporting_amount.is_(None), null()),
+        (orders.c.status == "returned", literal(0)),
+        else_=orders.c.reporting_amount,
+    )
 
 
 def purchase_day_columns() -> list[ColumnElement[Any]]:

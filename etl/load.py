@@ -570,6 +570,8 @@ def write_batch(
                 dialect, batch, changed, days, source, customer_keys, run_id, now
             )
             del values["source"], values["source_order_id"]
+            # Its amount or currency may have changed: converted again by etl.fx.convert_orders.
+            values["reporting_amount"] = [None] * len(changed)
             for name, given in values.items():
                 if isinstance(given, np.ndarray):
                     values[name] = given.tolist()

@@ -28,6 +28,7 @@ from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from connectors.orders.csv_source import CsvSource
 from etl.db import ensure_current
 from etl.exceptions import EtlError, LoadError, WarehouseUnavailable
+from etl.fx import DEFAULT_MAX_RATE_AGE_DAYS, convert_orders, resolve_reporting_currency
 from etl.load import LoadMode, delete_source, write_batch
 from etl.runs import Run, RunStatus, start_run
 from etl.schema import etl_loaded_file, etl_watermark
@@ -73,6 +74,8 @@ class EtlRunInfo:
     watermarks: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    # The orders converted to the reporting currency after the load (etl.fx.ConversionInfo).
+    conversion: dict[str, Any] = field(default_factory=dict)
 
     def details(self) -> dict[str, Any]:
         """The JSON stored in ``etl_run.details``."""
@@ -88,6 +91,7 @@ class EtlRunInfo:
             "watermarks": {k: list(v) for k, v in self.watermarks.items()},
             "notes": self.notes,
             "resumed_files": self.resumed_files,
+            "currency": self.conversion,
         }
 
 
@@ -138,8 +142,14 @@ def run_etl(
     mode: LoadMode = "merge",
     auto_upgrade: bool = True,
     hook: BatchHook | None = None,
+    reporting_currency: str | None = None,
+    max_rate_age_days: int = DEFAULT_MAX_RATE_AGE_DAYS,
 ) -> EtlRunInfo:
     """Load every source into the warehouse; returns the run's counts (see the module docstring).
+
+    After the load, every order is converted to the reporting currency (``reporting_currency``;
+    else the orders' own when they all have one; else ``default_currency``) with the rates in
+    the warehouse (``etl.fx``); the orders left without a usable rate are in ``conversion``.
 
     ``full_refresh`` ignores watermarks and loaded-file lists (everything is re-read and merged);
     ``since`` re-reads from that date on (SQL cursor from that date; files re-read, orders placed
@@ -162,6 +172,10 @@ def run_etl(
                 full_refresh=full_refresh, since=since_dt, progress=progress,
                 default_currency=default_currency, batch_lines=batch_lines, mode=mode, hook=hook,
             )  # fmt: skip
+        with engine.begin() as conn:
+            currency = resolve_reporting_currency(conn, reporting_currency, default_currency)
+            converted = convert_orders(conn, currency, max_rate_age_days=max_rate_age_days)
+        info.conversion = converted.as_dict()
     except BaseException as exc:
         info.status = "failed"
         info.error = str(exc) or type(exc).__name__

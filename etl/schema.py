@@ -55,6 +55,8 @@ metadata = MetaData(
 Money = Numeric(14, 2)
 # Prices and order amounts as order systems keep them: up to 6 decimals, stored exactly.
 PreciseMoney = Numeric(18, 6)
+# Exchange rates: units of a currency per one unit of the reporting currency (ECB convention).
+FxRate = Numeric(18, 8)
 Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER PKs only
 
 # --- dimensions -------------------------------------------------------------------------------
@@ -129,6 +131,14 @@ fact_order = Table(
     # sum of line amounts (after discounts); the default is migration 0005's (SQLite adds a NOT
     # NULL column only with one), the loader always gives the value
     Column("total_amount", PreciseMoney, nullable=False, server_default=text("0")),
+    # The order in the reporting currency (migration 0008, written by etl.fx.convert_orders):
+    # total_amount / fx_rate, the rate of fx_rate_date (the latest on or before the order's day).
+    # reporting_amount is NULL until converted and while no usable rate exists: such an order is
+    # flagged and left out of every money figure, never summed as if it were in that currency.
+    Column("reporting_currency", String(3)),
+    Column("fx_rate", FxRate),
+    Column("fx_rate_date", Date),
+    Column("reporting_amount", PreciseMoney),
     Column("invoiced_at", Date),
     Column("due_at", Date),
     Column("paid_at", Date),
@@ -221,6 +231,20 @@ etl_loaded_file = Table(
     Column("loaded_at", DateTime, nullable=False),
 )
 
+fx_rate = Table(
+    "fx_rate",
+    metadata,
+    # Exchange rates loaded from the configured source (etl.fx.load_rates): ``rate`` units of
+    # ``currency`` per one unit of ``base`` (the reporting currency) on ``rate_date``.
+    Column("base", String(3), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("rate_date", Date, primary_key=True),
+    Column("rate", FxRate, nullable=False),
+    Column("source_key", String(255), nullable=False),  # file:line (or query:row) it came from
+    Column("run_id", Id, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)
+
 # --- analytics (client-habit statistics per run; analytics/) ---------------------------------
 
 analytics_run = Table(
@@ -237,6 +261,7 @@ analytics_run = Table(
     Column("time_unit", String(8), nullable=False),  # of the CLV model parameters
     Column("models", JSON),  # {"bgnbd": {params, log_likelihood, ...}, "gamma_gamma": ...}
     Column("portfolio", JSON),  # the portfolio figures of the report, as computed for this run
+    Column("currency", String(3)),  # the reporting currency of its amounts (migration 0008)
     Column("config", JSON),  # the analytics config used
     Column("created_at", DateTime, nullable=False),
     Index(None, "as_of"),

@@ -138,6 +138,10 @@ def write(conn: Connection, wh: Warehouse) -> dict[str, int]:
                 n_lines=len(o.lines),
                 n_items=Decimal(sum(ln.quantity for ln in o.lines)),
                 total_amount=Decimal(str(round(sum(amounts), 2))),
+                # Converted as etl.fx.convert_orders converts an order in the reporting currency.
+                reporting_currency="EUR",
+                fx_rate=Decimal(1),
+                reporting_amount=Decimal(str(round(sum(amounts), 2))),
                 invoiced_at=o.invoiced_at,
                 due_at=o.due_at,
                 paid_at=o.paid_at,
