@@ -24,15 +24,25 @@ def run_analytics(
     *,
     progress: Progress | None = None,
     backdated: bool = False,
+    default_currency: str = "EUR",
 ) -> AnalyticsRunInfo:
     """Compute and store the statistics, segments, CLV and portfolio figures for ``as_of``.
 
     See ``analytics.run.run_analytics`` (``progress`` is told each phase as it finishes; a
-    ``backdated`` run is stored but not shown by ``customer_habits`` nor sent by the push).
+    ``backdated`` run is stored but not shown by ``customer_habits`` nor sent by the push;
+    ``default_currency`` is the reporting currency when none is configured and the orders have
+    several).
     """
     from analytics.run import run_analytics as _run
 
-    return _run(engine, config, as_of, progress=progress, backdated=backdated)
+    return _run(
+        engine,
+        config,
+        as_of,
+        progress=progress,
+        backdated=backdated,
+        default_currency=default_currency,
+    )
 
 
 __all__ = ["run_analytics"]

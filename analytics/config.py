@@ -14,8 +14,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from etl.currencies import ISO_4217
-
 CHAMPIONS = "Champions"
 LOYAL = "Loyal"
 POTENTIAL = "Potential loyalists"
@@ -242,10 +240,18 @@ class CurrencyConfig(BaseModel):
     def _iso(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        from etl.currencies import ISO_4217  # here: importing the config stays cheap
+
         code = value.strip().upper()
         if code not in ISO_4217:
             raise ValueError(f"{value!r} is not an ISO 4217 currency code")
         return code
+
+    @model_validator(mode="after")
+    def _rates_need_a_reporting_currency(self) -> CurrencyConfig:
+        if self.rates is not None and self.reporting is None:
+            raise ValueError("rates are given per unit of the reporting currency: set reporting")
+        return self
 
 
 class AnalyticsConfig(BaseModel):

@@ -52,7 +52,7 @@ _RATE_MAX = Decimal(10) ** 10  # FxRate's 10 integer digits
 class RatesLoadInfo:
     """What one rates load did."""
 
-    run_id: int
+    run_id: int | None  # None when skipped
     source: str
     rows_read: int = 0
     inserted: int = 0
@@ -159,8 +159,17 @@ def load_rates(engine: Engine, read: RatesRead, *, base: str) -> RatesLoadInfo:
 
     Recorded as an ``etl`` run of source ``fx_rates`` (``partial`` when rows were rejected); the
     rejects stay open (``etl rejects``) until the source is loaded again. A source whose content
-    was loaded before is skipped. Returns the counts.
+    was loaded before (for the same base) is skipped, and no run is recorded. Returns the counts.
     """
+    digest = _digest(read, base)
+    lf = etl_loaded_file.c
+    with engine.connect() as conn:
+        previous = conn.execute(
+            select(lf.sha256, lf.status).where(lf.source == FX_SOURCE, lf.file_name == read.name)
+        ).first()
+    if previous is not None and previous.sha256 == digest and previous.status == "loaded":
+        # Loaded before: no run recorded (a rates file read every night adds nothing).
+        return RatesLoadInfo(run_id=None, source=read.name, skipped=True)
     run = start_run(engine, "etl", source=FX_SOURCE)
     info = RatesLoadInfo(run_id=run.run_id, source=read.name, rows_read=len(read.rows))
     try:
@@ -185,19 +194,18 @@ def load_rates(engine: Engine, read: RatesRead, *, base: str) -> RatesLoadInfo:
     return info
 
 
+def _digest(read: RatesRead, base: str) -> str:
+    # The base is part of it: the same file read for another reporting currency means other rates.
+    return hashlib.sha256(f"{base}:{read.sha256}".encode()).hexdigest()
+
+
 def _load_rates(engine: Engine, read: RatesRead, base: str, info: RatesLoadInfo) -> None:
     now = datetime.now()
     lf = etl_loaded_file.c
     where_file = and_(lf.source == FX_SOURCE, lf.file_name == read.name)
     with engine.begin() as conn:
-        # The base is part of the digest: the same file read for another reporting currency
-        # means other rates.
-        digest = hashlib.sha256(f"{base}:{read.sha256}".encode()).hexdigest()
-        previous = conn.execute(select(lf.sha256, lf.status).where(where_file)).first()
-        if previous is not None and previous.sha256 == digest and previous.status == "loaded":
-            info.skipped = True
-            info.rows_read = 0
-            return
+        digest = _digest(read, base)
+        previous = conn.execute(select(lf.sha256).where(where_file)).first()
         good, rejects = validate_rates(read.rows, base)
         r = fx_rate.c
         stored = {

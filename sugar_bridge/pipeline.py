@@ -43,6 +43,7 @@ from sugar_bridge.settings import Settings
 
 if TYPE_CHECKING:
     from etl.crm import CrmExtractInfo
+    from etl.fx import RatesLoadInfo
 
 log = logging.getLogger(__name__)
 
@@ -312,6 +313,27 @@ def default_stages() -> list[StageSpec]:
     ]
 
 
+def load_configured_rates(runtime: Runtime, engine: Engine) -> RatesLoadInfo | None:
+    """Load the exchange rates of ``analytics.currency.rates`` (None when none are configured).
+
+    Unchanged rates are skipped; bad rows are rejects of the rates' run (``etl rejects``).
+    """
+    from connectors.orders.rates import read_rates_csv, read_rates_sql
+    from etl.fx import load_rates
+
+    currency = runtime.config.analytics.currency
+    rates = currency.rates
+    if rates is None or currency.reporting is None:
+        return None
+    if rates.csv is not None:
+        read = read_rates_csv(rates.csv, delimiter=rates.delimiter, encoding=rates.encoding)
+    else:
+        assert rates.sql is not None  # the config allows exactly one
+        runtime.add_secret(rates.sql.url.get_secret_value())
+        read = read_rates_sql(rates.sql.url.get_secret_value(), rates.sql.query)
+    return load_rates(engine, read, base=currency.reporting)
+
+
 def etl_stage(ctx: StepContext) -> list[StepInfo]:
     """Extract, validate and load every configured source (``etl.run.run_etl``).
 
@@ -334,13 +356,17 @@ def etl_stage(ctx: StepContext) -> list[StepInfo]:
     except SourceError as exc:
         raise PipelineStepFailed("extract", exc) from exc
     defaults = ctx.runtime.load_defaults()
+    currency = ctx.config.analytics.currency
     try:
+        rates = load_configured_rates(ctx.runtime, ctx.engine)
         info = run_etl(
             ctx.engine,
             sources,
             default_currency=defaults.currency,
             batch_lines=defaults.batch_lines,
             progress=loaded if report is not None else None,
+            reporting_currency=currency.reporting,
+            max_rate_age_days=currency.max_rate_age_days,
         )
     except SourceError as exc:
         raise PipelineStepFailed("extract", exc) from exc
@@ -377,8 +403,10 @@ def etl_stage(ctx: StepContext) -> list[StepInfo]:
                 "orders_unchanged": info.orders_unchanged,
                 "lines_written": info.lines_written,
                 "batches": info.batches,
+                **_rates_counts(rates, info.conversion),
             },
             run_id=info.run_id,
+            note=_currency_note(info.conversion),
         ),
     ]
 
@@ -464,6 +492,29 @@ def crm_stage(ctx: StepContext) -> list[StepInfo]:
     ]
 
 
+def _rates_counts(rates: RatesLoadInfo | None, conversion: dict[str, Any]) -> dict[str, int]:
+    """The rates load's and the conversion's counts for the load step."""
+    counts: dict[str, int] = {}
+    if rates is not None:
+        counts["rates_loaded"] = rates.inserted + rates.updated
+        counts["rates_rejected"] = rates.rejected
+    if conversion:
+        counts["orders_without_rate"] = int(conversion.get("unconverted_orders", 0))
+    return counts
+
+
+def _currency_note(conversion: dict[str, Any]) -> str:
+    """Which orders have no usable exchange rate (left out of the money figures)."""
+    missing = conversion.get("unconverted") or []
+    if not missing:
+        return ""
+    listed = ", ".join(f"{m['orders']} in {m['currency']}" for m in missing)
+    return (
+        f"orders without a rate to {conversion['reporting_currency']}: {listed} "
+        "(kept, left out of the money figures)"
+    )
+
+
 def analytics_stage(ctx: StepContext) -> list[StepInfo]:
     """Compute and store the client-habit statistics for ``as_of`` (``analytics.run_analytics``)."""
     from analytics import run_analytics
@@ -475,6 +526,7 @@ def analytics_stage(ctx: StepContext) -> list[StepInfo]:
         ctx.as_of,
         progress=ctx.progress,
         backdated=ctx.backdated and not ctx.push_past,
+        default_currency=ctx.runtime.load_defaults().currency,
     )
     return [
         StepInfo(
@@ -485,9 +537,17 @@ def analytics_stage(ctx: StepContext) -> list[StepInfo]:
                 "buyers": info.n_buyers,
                 "orders": info.n_orders,
                 "segments": len([n for n in info.segments.values() if n]),
+                "orders_without_rate": int(info.conversion.get("unconverted_orders", 0)),
             },
             run_id=info.run_id,
-            note=_analytics_note(info.unchanged, info.run_id, info.clv_error),
+            note="; ".join(
+                n
+                for n in (
+                    _analytics_note(info.unchanged, info.run_id, info.clv_error),
+                    _currency_note(info.conversion),
+                )
+                if n
+            ),
         )
     ]
 

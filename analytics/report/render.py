@@ -183,18 +183,26 @@ def render_report(
     sugar_url: str | None = None,
 ) -> str:
     """The HTML of the report for the stored analytics run ``run_id``, in ``locale`` (texts,
-    numbers, dates; default English), amounts in ``currency`` (default: the orders' one when
-    they are all in one; several are said, never summed silently), follow-up names
-    linked to their account in the Sugar at ``sugar_url`` when given."""
+    numbers, dates; default English), amounts in ``currency`` (default: the run's reporting
+    currency; the orders converted from other currencies are said, and those without a rate
+    listed with their own currency and amount, never summed), follow-up names linked to their
+    account in the Sugar at ``sugar_url`` when given."""
     t = Texts.for_locale(locale)
     run = load_run(conn, run_id)
     if run is None:
         raise AnalyticsError(f"no analytics run {run_id} in the warehouse")
     portfolio: dict[str, Any] = run["portfolio"] or {}
-    currencies = [c["currency"] for c in portfolio.get("currencies", [])]
+    by_currency: list[dict[str, Any]] = portfolio.get("currencies", [])
+    currencies = [c["currency"] for c in by_currency]
+    converted = bool(run.get("currency"))  # a run whose orders were converted (migration 0008)
+    if currency is None:
+        currency = run.get("currency") or None
     if currency is None and len(currencies) == 1:
         currency = currencies[0]  # every order in one currency: the amounts are in it
-    mixed = currencies if len(currencies) > 1 else []
+    # Runs made before orders were converted summed several currencies: said, as then.
+    mixed = currencies if len(currencies) > 1 and not converted else []
+    foreign = [c for c in by_currency if converted and c["currency"] != currency]
+    unconverted = [c for c in by_currency if c.get("unconverted_orders")]
     models: dict[str, Any] = run["models"] or {}
     names = config.segment_names()
     segments = portfolio.get("segments", [])
@@ -225,6 +233,9 @@ def render_report(
         lang=t.tag,
         currency=currency,
         mixed_currencies=mixed,
+        foreign_currencies=foreign,
+        unconverted=unconverted,
+        own_money=t.money,
         sugar_url=_site_root(sugar_url) if sugar_url else None,
         stage_names={
             "prospect": t.gettext("prospect"),

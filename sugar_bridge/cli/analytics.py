@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from analytics.config import LIFECYCLE_STAGES
-from sugar_bridge.cli.common import AsOfOption, handle_errors, make_runtime
+from sugar_bridge.cli.common import AsOfOption, handle_errors, make_runtime, texts
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -19,6 +19,7 @@ from sugar_bridge.cli.output import (
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from analytics.i18n import Texts
     from analytics.run import AnalyticsRunInfo
 
 app = typer.Typer(
@@ -28,59 +29,73 @@ app = typer.Typer(
 )
 
 
-def _money(value: float | None) -> str:
-    return "—" if value is None else f"{value:,.2f}"
-
-
-def _share(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
-
-
-def print_run_summary(info: AnalyticsRunInfo) -> None:
-    """The summary tables of one analytics run."""
+def print_run_summary(info: AnalyticsRunInfo, t: Texts | None = None) -> None:
+    """The summary tables of one analytics run, in ``t``'s language (default English)."""
     from analytics.btyd import MODEL_LABELS
 
-    table = Table(title=f"analytics run {info.run_id} as of {info.as_of}", show_header=False)
-    table.add_column("figure", style="bold")
-    table.add_column("value", justify="right")
-    table.add_row("customers", f"{info.n_customers:,}")
-    table.add_row("buyers", f"{info.n_buyers:,}")
-    table.add_row("orders", f"{info.n_orders:,}")
-    table.add_row("revenue", _money(info.revenue))
-    table.add_row("revenue share of the top 20 %", _share(info.top_20_pct_revenue_share))
+    t = t or texts()
+    _ = t.gettext
+    currency = info.currency or None
+    title = _("analytics run %(run)s as of %(day)s") % {
+        "run": info.run_id,
+        "day": t.date(info.as_of),
+    }
+    table = Table(title=title, show_header=False)
+    table.add_column(_("figure"), style="bold")
+    table.add_column(_("value"), justify="right")
+    table.add_row(_("customers"), t.number(info.n_customers))
+    table.add_row(_("buyers"), t.number(info.n_buyers))
+    table.add_row(_("orders"), t.number(info.n_orders))
+    table.add_row(_("revenue"), t.money(info.revenue, currency))
+    table.add_row(_("revenue share of the top 20 %"), t.percent(info.top_20_pct_revenue_share))
+    missing = info.conversion.get("unconverted") or []
+    if missing:
+        table.add_row(
+            _("orders without a rate (not in the amounts)"),
+            ", ".join(
+                f"{t.number(m['orders'])} {m['currency']} ({t.money(m['amount'], m['currency'])})"
+                for m in missing
+            ),
+        )
     if info.models is not None:
         name = info.models["model"]
         fitted = info.models[name]
         table.add_row(
-            f"{MODEL_LABELS.get(name, name)} ({info.models['time_unit']})",
-            ", ".join(f"{k} {v:.4g}" for k, v in fitted["params"].items()),
+            f"{MODEL_LABELS.get(name, name)} ({_(info.models['time_unit'])})",
+            ", ".join(f"{k} {t.number(v, 4)}" for k, v in fitted["params"].items()),
         )
         selection = info.models.get("selection")
         if selection:
-            table.add_row("model choice", f"{selection['model']}: {selection['reason']}")
+            table.add_row(_("model choice"), f"{selection['model']}: {selection['reason']}")
             for skipped in selection.get("skipped", []):
-                table.add_row("not used", skipped)
+                table.add_row(_("not used"), skipped)
         if fitted.get("degenerate"):
-            table.add_row("warning", f"degenerate fit: {', '.join(fitted['degenerate'])}")
+            table.add_row(
+                _("warning"),
+                _("degenerate fit: %(params)s") % {"params": ", ".join(fitted["degenerate"])},
+            )
         if info.models.get("penalized"):
-            table.add_row("warning", f"refitted with penalizer {info.models['penalized']:g}")
+            table.add_row(
+                _("warning"),
+                _("refitted with penalizer %(penalty)s") % {"penalty": info.models["penalized"]},
+            )
         if info.models.get("gamma_gamma"):
             gg = info.models["gamma_gamma"]["params"]
-            table.add_row("Gamma-Gamma", ", ".join(f"{k} {v:.4g}" for k, v in gg.items()))
+            table.add_row("Gamma-Gamma", ", ".join(f"{k} {t.number(v, 4)}" for k, v in gg.items()))
     else:
-        table.add_row("CLV models", f"not fitted: {info.clv_error}")
-    table.add_row("time", f"{info.duration_s:.1f} s")
+        table.add_row(_("CLV models"), _("not fitted: %(error)s") % {"error": info.clv_error})
+    table.add_row(_("time"), f"{t.number(info.duration_s, 1)} s")
     console.print(table)
-    segments = Table(title="RFM segments")
-    segments.add_column("segment")
-    segments.add_column("customers", justify="right")
+    segments = Table(title=_("RFM segments"))
+    segments.add_column(_("segment"))
+    segments.add_column(_("customers"), justify="right")
     for name, count in sorted(info.segments.items(), key=lambda kv: -kv[1]):
-        segments.add_row(name, f"{count:,}")
-    stages = Table(title="lifecycle stages")
-    stages.add_column("stage")
-    stages.add_column("customers", justify="right")
+        segments.add_row(name, t.number(count))  # names from the config, as in Sugar
+    stages = Table(title=_("lifecycle stages"))
+    stages.add_column(_("stage"))
+    stages.add_column(_("customers"), justify="right")
     for stage in LIFECYCLE_STAGES:
-        stages.add_row(stage, f"{info.stages.get(stage, 0):,}")
+        stages.add_row(_(stage), t.number(info.stages.get(stage, 0)))
     console.print(segments)
     console.print(stages)
 
@@ -90,20 +105,22 @@ def print_run_summary(info: AnalyticsRunInfo) -> None:
 def run_command(as_of: AsOfOption = None) -> None:
     """Compute and store the statistics, segments, lifecycle stages and CLV; print a summary."""
     from analytics.run import run_analytics
-    from sugar_bridge.pipeline import prune_history_safely
+    from sugar_bridge.pipeline import load_configured_rates, prune_history_safely
 
     runtime = make_runtime()
     when = runtime.parse_as_of(as_of)
     with runtime.warehouse("write") as engine, progress_reporter() as progress:
+        load_configured_rates(runtime, engine)  # rates changed since the last load count now
         info = run_analytics(
             engine,
             runtime.config.analytics,
             when,
             progress=progress,
             backdated=runtime.is_backdated(when),  # stored, never shown to the push
+            default_currency=runtime.load_defaults().currency,
         )
         prune_history_safely(engine, runtime.settings.history_days)
-    print_run_summary(info)
+    print_run_summary(info, texts(runtime))
 
 
 ModelOption = Annotated[
@@ -138,6 +155,7 @@ def clv_command(
     from analytics.btyd import MODEL_LABELS
     from analytics.holdout import choose_model, fit_models
     from analytics.summary import read_model_input
+    from etl.fx import resolve_reporting_currency
 
     runtime = make_runtime()
     when = runtime.parse_as_of(as_of)
@@ -153,6 +171,9 @@ def clv_command(
         config = config.model_copy(update={"clv": config.clv.model_copy(update=updates)})
     clv = config.clv
     with runtime.warehouse("read") as engine, engine.connect() as conn:
+        currency = resolve_reporting_currency(
+            conn, config.currency.reporting, runtime.load_defaults().currency
+        )
         summary = read_model_input(conn, when, clv.time_unit)
         choice = choose_model(
             conn,
@@ -164,7 +185,8 @@ def clv_command(
             min_customers=clv.min_customers,
         )
     fit = fit_models(summary, config, choice)
-    result = {"as_of": when.isoformat(), **fit.as_dict()}
+    # Gamma-Gamma's spend parameters are in the reporting currency.
+    result = {"as_of": when.isoformat(), "currency": currency, **fit.as_dict()}
     if as_json:
         print_json(result)
         return

@@ -24,6 +24,7 @@ from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.logs import setup_logging
 
 if TYPE_CHECKING:
+    from analytics.i18n import Texts
     from sugar_bridge.pipeline import StepInfo
     from sugar_bridge.runtime import Runtime
     from sugar_bridge.scheduler.service import SchedulerStatus
@@ -129,41 +130,130 @@ def _known_errors() -> tuple[type[Exception], ...]:
 # --- renderers shared by several commands ---------------------------------------------------
 
 
-def step_counts(info: StepInfo) -> str:
-    """A step's counts on one line (``rows read 120, rows loaded 118``)."""
+def texts(runtime: Runtime | None = None) -> Texts:
+    """The human summaries' texts, numbers and dates in SUGAR_BRIDGE_LOCALE (English without a
+    runtime); ``--json`` output stays language-neutral and never goes through them."""
+    from analytics.i18n import Texts
+
+    return Texts.for_locale(runtime.settings.locale if runtime is not None else None)
+
+
+def _count_labels(t: Texts) -> dict[str, str]:
+    _ = t.gettext
+    return {
+        "sources": _("sources"),
+        "rows_read": _("rows read"),
+        "rows_skipped": _("rows skipped"),
+        "valid": _("valid"),
+        "rejected": _("rejected"),
+        "rows_loaded": _("rows loaded"),
+        "orders_inserted": _("orders inserted"),
+        "orders_updated": _("orders updated"),
+        "orders_unchanged": _("orders unchanged"),
+        "lines_written": _("lines written"),
+        "batches": _("batches"),
+        "rates_loaded": _("rates loaded"),
+        "rates_rejected": _("rates rejected"),
+        "orders_without_rate": _("orders without a rate"),
+        "customers": _("customers"),
+        "buyers": _("buyers"),
+        "orders": _("orders"),
+        "segments": _("segments"),
+        "matched": _("matched"),
+        "ambiguous": _("ambiguous"),
+        "unmatched": _("unmatched"),
+        "created": _("created"),
+        "updated": _("updated"),
+        "unchanged": _("unchanged"),
+        "failed": _("failed"),
+        "verified": _("verified"),
+        "list_added": _("list members added"),
+        "list_removed": _("list members removed"),
+        "list_failed": _("list failures"),
+        "tasks_created": _("follow-ups created"),
+        "tasks_failed": _("follow-up failures"),
+        "sugar_writes": _("Sugar writes"),
+        "transitions": _("transitions"),
+    }
+
+
+def word(t: Texts, value: str) -> str:
+    """A step name or status in the summaries' language (unknown ones as they are)."""
+    _ = t.gettext
+    words = {
+        "extract": _("extract"),
+        "validate": _("validate"),
+        "load": _("load"),
+        "analyse": _("analyse"),
+        "push": _("push"),
+        "ok": _("ok"),
+        "partial": _("partial"),
+        "failed": _("failed"),
+        "skipped": _("skipped"),
+        "running": _("running"),
+        "cancelled": _("cancelled"),
+        "interrupted": _("interrupted"),
+    }
+    return words.get(value, value)
+
+
+def step_counts(info: StepInfo, t: Texts | None = None) -> str:
+    """A step's counts on one line (``rows read 120, rows loaded 118``), in ``t``'s language."""
+    t = t or texts()
+    labels = _count_labels(t)
     # Per-rule reject counts stay in the run's details (and `etl rejects`): one line per step here.
     shown = {k: v for k, v in info.counts.items() if v and ":" not in k}
-    return ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in shown.items()) or "-"
-
-
-def print_step(info: StepInfo) -> None:
-    """One line per finished sync step, as the run goes (``sync``, ``demo``)."""
-    mark = "[green]✓[/]" if info.status == "ok" else "[yellow]![/]"
-    note = f" ({info.note})" if info.note else ""
-    console.print(
-        f"{mark} {info.name:<9} {info.seconds:6.1f} s  {step_counts(info)}{note}", highlight=False
+    return (
+        ", ".join(f"{labels.get(k, k.replace('_', ' '))} {t.number(v)}" for k, v in shown.items())
+        or "-"
     )
 
 
-def schedule_table(status: SchedulerStatus) -> Table:
-    """Next runs and live schedulers (``scheduler next``, the schedule section of ``status``)."""
+def step_printer(t: Texts) -> Callable[[StepInfo], None]:
+    """``print_step`` in ``t``'s language (the ``on_step`` of ``sync`` and ``demo``)."""
+    return functools.partial(print_step, t=t)
+
+
+def print_step(info: StepInfo, t: Texts | None = None) -> None:
+    """One line per finished sync step, as the run goes (``sync``, ``demo``)."""
+    t = t or texts()
+    mark = "[green]✓[/]" if info.status == "ok" else "[yellow]![/]"
+    note = f" ({info.note})" if info.note else ""
+    seconds = t.number(info.seconds, 1)
+    console.print(
+        f"{mark} {word(t, info.name):<9} {seconds:>6} s  {step_counts(info, t)}{note}",
+        highlight=False,
+    )
+
+
+def schedule_table(status: SchedulerStatus, t: Texts | None = None) -> Table:
+    """Next runs and live schedulers (``scheduler next``, the schedule section of ``status``),
+    in ``t``'s language (default English)."""
     from zoneinfo import ZoneInfo
 
+    t = t or texts()
+    _ = t.gettext
     zone = ZoneInfo(status.timezone)
-    table = Table(title=f"schedule ({status.timezone})")
-    table.add_column("job")
-    table.add_column("next run")
+    table = Table(title=_("schedule (%(zone)s)") % {"zone": status.timezone})
+    table.add_column(_("job"))
+    table.add_column(_("next run"))
     for job_id, when in status.next_runs.items():
-        table.add_row(_job_label(job_id), f"{when.astimezone(zone):%Y-%m-%d %H:%M %Z}")
+        local = when.astimezone(zone)
+        # The day in the locale's words; the hour on the 24-hour clock, which every reader reads.
+        table.add_row(_job_label(job_id), f"{t.date(local.date())} {local:%H:%M %Z}")
     if status.instances:
         for inst in status.instances:
             table.add_row(
-                "scheduler",
-                f"running on {inst['host']} (pid {inst['pid']}), "
-                f"heartbeat {inst['heartbeat_at']:%H:%M:%S} UTC",
+                _("scheduler"),
+                _("running on %(host)s (pid %(pid)s), heartbeat %(beat)s UTC")
+                % {
+                    "host": inst["host"],
+                    "pid": inst["pid"],
+                    "beat": f"{inst['heartbeat_at']:%H:%M:%S}",
+                },
             )
     else:
-        table.add_row("scheduler", "not running (`sugar-bridge scheduler start`)")
+        table.add_row(_("scheduler"), _("not running (`sugar-bridge scheduler start`)"))
     return table
 
 

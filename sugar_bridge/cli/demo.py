@@ -14,7 +14,13 @@ import typer
 from rich.table import Table
 
 import sugar_bridge
-from sugar_bridge.cli.common import handle_errors, make_runtime, print_step, quiet_library_logs
+from sugar_bridge.cli.common import (
+    handle_errors,
+    make_runtime,
+    quiet_library_logs,
+    step_printer,
+    texts,
+)
 from sugar_bridge.cli.output import console, json_logs, progress_reporter
 from sugar_bridge.demo.generator import GeneratorOptions, write_orders_csv
 
@@ -180,7 +186,8 @@ def demo_command(
             options,
             config,
             on_phase=on_phase,
-            on_step=None if json_logs() else print_step,  # with JSON logs: the step records
+            # with JSON logs: the step records
+            on_step=None if json_logs() else step_printer(texts(runtime)),
             on_secret=runtime.add_secret,
             progress=progress,
         )

@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_runtime
+from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_runtime, texts, word
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -33,7 +33,9 @@ from sugar_bridge.cli.output import (
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from analytics.i18n import Texts
     from connectors.orders.base import OrderSource
+    from etl.fx import RatesLoadInfo
     from etl.history import RejectRow
     from etl.run import EtlProgress, EtlRunInfo
     from sugar_bridge.runtime import Runtime
@@ -93,10 +95,11 @@ def run_command(
     With --sugar: extract what changed in Sugar since the last run (--full-refresh: everything,
     and rows Sugar no longer has are marked deleted).
     """
+    from analytics.config import CurrencyConfig
     from connectors.orders.csv_source import CsvSource
     from connectors.orders.sources import make_sources
     from etl.run import run_etl
-    from sugar_bridge.pipeline import prune_history_safely
+    from sugar_bridge.pipeline import load_configured_rates, prune_history_safely
 
     runtime = make_runtime()
     if sugar:
@@ -121,7 +124,9 @@ def run_command(
         sources = make_sources(runtime.sources, source or [])
     # --csv runs without the config file: it is not read, even for these defaults.
     defaults = runtime.load_defaults(from_config=csv is None)
+    currency = runtime.config.analytics.currency if csv is None else CurrencyConfig()
     with runtime.warehouse("write") as engine:
+        rates = load_configured_rates(runtime, engine) if csv is None else None
         info = _run_with_progress(
             lambda cb: run_etl(
                 engine,
@@ -131,12 +136,14 @@ def run_command(
                 progress=cb,
                 default_currency=defaults.currency,
                 batch_lines=defaults.batch_lines,
+                reporting_currency=currency.reporting,
+                max_rate_age_days=currency.max_rate_age_days,
             ),
             show=progress,
         )
         prune_history_safely(engine, runtime.settings.history_days)
-    _summary(info)
-    if info.rows_rejected:
+    _summary(info, rates, texts(runtime))
+    if info.rows_rejected or (rates is not None and rates.rejected):
         raise typer.Exit(EXIT_PARTIAL)
 
 
@@ -199,30 +206,66 @@ def _run_with_progress(
         return result
 
 
-def _summary(info: EtlRunInfo) -> None:
-    table = Table(title=f"ETL run {info.run_id}: {info.status}", show_header=False)
-    table.add_column("what")
-    table.add_column("count", justify="right")
+def _summary(info: EtlRunInfo, rates: RatesLoadInfo | None, t: Texts) -> None:
+    _ = t.gettext
+    title = _("ETL run %(run)s: %(status)s") % {"run": info.run_id, "status": word(t, info.status)}
+    table = Table(title=title, show_header=False)
+    table.add_column(_("what"))
+    table.add_column(_("count"), justify="right")
     for label, value in (
-        ("rows read", info.rows_read),
-        ("rows loaded", info.rows_loaded),
-        ("rows rejected", info.rows_rejected),
-        ("rows skipped (before --since)", info.rows_skipped),
-        ("orders inserted", info.orders_inserted),
-        ("orders updated", info.orders_updated),
-        ("orders unchanged", info.orders_unchanged),
-        ("batches", info.batches),
+        (_("rows read"), info.rows_read),
+        (_("rows loaded"), info.rows_loaded),
+        (_("rows rejected"), info.rows_rejected),
+        (_("rows skipped (before --since)"), info.rows_skipped),
+        (_("orders inserted"), info.orders_inserted),
+        (_("orders updated"), info.orders_updated),
+        (_("orders unchanged"), info.orders_unchanged),
+        (_("batches"), info.batches),
     ):
-        table.add_row(label, f"{value:,}")
-    table.add_row("duration", f"{info.duration_s:.1f} s")
+        table.add_row(label, t.number(value))
+    if rates is not None:
+        table.add_row(_("exchange rates loaded"), t.number(rates.inserted + rates.updated))
+        table.add_row(_("exchange rates rejected"), t.number(rates.rejected))
+    conversion = info.conversion
+    if conversion:
+        table.add_row(_("reporting currency"), str(conversion["reporting_currency"]))
+        table.add_row(_("orders without a rate"), t.number(conversion["unconverted_orders"]))
+    table.add_row(_("duration"), f"{t.number(info.duration_s, 1)} s")
     console.print(table)
     for note in info.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(f"[yellow]{_('note:')}[/] {note}", highlight=False)
+    for missing in conversion.get("unconverted") or []:
+        console.print(
+            "[yellow]"
+            + _(
+                "%(n)s orders in %(currency)s (%(amount)s) have no exchange rate to %(to)s: kept, "
+                "left out of the money figures until their rates are loaded"
+            )
+            % {
+                "n": t.number(missing["orders"]),
+                "currency": missing["currency"],
+                "amount": t.money(missing["amount"], missing["currency"]),
+                "to": conversion["reporting_currency"],
+            }
+            + "[/]",
+            highlight=False,
+        )
     if info.rows_rejected:
         rules = ", ".join(f"{rule} {n}" for rule, n in sorted(info.rejects_by_rule.items()))
         console.print(
-            f"[yellow]{info.rows_rejected:,} rejected rows[/] ({rules}): "
-            f"`sugar-bridge etl rejects --run {info.run_id}` lists them",
+            "[yellow]"
+            + _("%(n)s rejected rows") % {"n": t.number(info.rows_rejected)}
+            + f"[/] ({rules}): "
+            + _("`sugar-bridge etl rejects --run %(run)s` lists them") % {"run": info.run_id},
+            highlight=False,
+        )
+    if rates is not None and rates.rejected:
+        rules = ", ".join(f"{rule} {n}" for rule, n in sorted(rates.rejects_by_rule.items()))
+        console.print(
+            "[yellow]"
+            + _("%(n)s rejected exchange rates") % {"n": t.number(rates.rejected)}
+            + f"[/] ({rules}): "
+            + _("`sugar-bridge etl rejects --run %(run)s` lists them") % {"run": rates.run_id},
             highlight=False,
         )
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_runtime
+from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_runtime, texts, word
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -22,6 +22,7 @@ from sugar_bridge.cli.output import (
 )
 
 if TYPE_CHECKING:
+    from analytics.i18n import Texts
     from sugar_bridge.push.push import PushRunInfo
 
 app = typer.Typer(
@@ -32,33 +33,36 @@ app = typer.Typer(
 )
 
 
-def render_run(info: PushRunInfo) -> None:
-    """Print a push run's counts, and for a dry run its transitions and sample."""
-    title = (
-        f"push run {info.run_id} ({'dry run, nothing written' if info.dry_run else info.status})"
-    )
+def render_run(info: PushRunInfo, t: Texts | None = None) -> None:
+    """Print a push run's counts, and for a dry run its transitions and sample, in ``t``'s
+    language (default English)."""
+    t = t or texts()
+    _ = t.gettext
+    state = _("dry run, nothing written") if info.dry_run else word(t, info.status)
+    title = _("push run %(run)s (%(state)s)") % {"run": info.run_id, "state": state}
+    planned = " " + _("(planned)") if info.dry_run else ""
     table = Table(title=title, show_header=True)
-    table.add_column("what")
-    table.add_column("count", justify="right")
+    table.add_column(_("what"))
+    table.add_column(_("count"), justify="right")
     rows = [
-        ("customers with statistics", info.customers),
-        ("matched accounts", info.matched),
-        ("ambiguous (see `segments unmatched`)", info.ambiguous),
-        ("without account", info.unmatched),
-        ("accounts created" + (" (planned)" if info.dry_run else ""), info.created),
-        ("accounts updated" + (" (planned)" if info.dry_run else ""), info.updated),
-        ("accounts unchanged", info.unchanged),
-        ("failed (retried next run)", info.failed),
-        ("verified by read-back", info.verified),
-        ("target list members added", info.list_added),
-        ("target list members removed", info.list_removed),
-        ("target list failures", info.list_failed),
-        ("follow-ups created" + (" (planned)" if info.dry_run else ""), info.tasks_created),
-        ("follow-up failures", info.tasks_failed),
-        ("follow-ups waiting (over the per-owner cap)", info.tasks_waiting),
-        ("follow-ups not repeated (still open)", info.tasks_still_open),
-        ("accounts given an owner", info.owners_assigned),
-        ("Sugar write calls", info.sugar_writes),
+        (_("customers with statistics"), info.customers),
+        (_("matched accounts"), info.matched),
+        (_("ambiguous (see `segments unmatched`)"), info.ambiguous),
+        (_("without account"), info.unmatched),
+        (_("accounts created") + planned, info.created),
+        (_("accounts updated") + planned, info.updated),
+        (_("accounts unchanged"), info.unchanged),
+        (_("failed (retried next run)"), info.failed),
+        (_("verified by read-back"), info.verified),
+        (_("target list members added"), info.list_added),
+        (_("target list members removed"), info.list_removed),
+        (_("target list failures"), info.list_failed),
+        (_("follow-ups created") + planned, info.tasks_created),
+        (_("follow-up failures"), info.tasks_failed),
+        (_("follow-ups waiting (over the per-owner cap)"), info.tasks_waiting),
+        (_("follow-ups not repeated (still open)"), info.tasks_still_open),
+        (_("accounts given an owner"), info.owners_assigned),
+        (_("Sugar write calls"), info.sugar_writes),
     ]
     persons = info.modules.get("Contacts")
     if persons:
@@ -74,16 +78,20 @@ def render_run(info: PushRunInfo) -> None:
     calls = info.sugar_calls
     if calls:
         total = sum(calls.get("calls", {}).values())
-        rows.append(("Sugar calls", total))
+        rows.append((_("Sugar calls"), total))
     for label, value in rows:
-        table.add_row(label, str(value))
+        table.add_row(label, t.number(value))
     if calls and (calls.get("retries") or calls.get("relogins")):
         table.add_row(
-            "", f"({calls.get('retries', 0)} retried, {calls.get('relogins', 0)} re-logins)"
+            "",
+            _("(%(retries)s retried, %(relogins)s re-logins)")
+            % {"retries": calls.get("retries", 0), "relogins": calls.get("relogins", 0)},
         )
+    if info.currency:
+        table.add_row(_("currency of the amounts"), info.currency)
     console.print(table)
     for warning in info.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}", markup=True, highlight=False)
+        console.print(f"[bold yellow]{_('warning:')}[/] {warning}", markup=True, highlight=False)
     by_owner = info.followups.get("by_owner") or {}
     if by_owner:
         owners = Table(title="follow-ups per owner", show_header=True)
@@ -95,17 +103,20 @@ def render_run(info: PushRunInfo) -> None:
             owners.add_row(owner, str(by_owner.get(owner, 0)), str(waiting.get(owner, 0)))
         console.print(owners)
     if info.transitions:
-        trans = Table(title="segment transitions", show_header=True)
-        trans.add_column("from → to")
-        trans.add_column("accounts", justify="right")
+        trans = Table(title=_("segment transitions"), show_header=True)
+        trans.add_column(_("from → to"))
+        trans.add_column(_("accounts"), justify="right")
         for key, count in info.transitions.items():
-            trans.add_row(key, str(count))
+            trans.add_row(key, t.number(count))
         console.print(trans)
     if info.dry_run and info.sample:
-        sample = Table(title=f"sample of planned writes ({len(info.sample)})", show_header=True)
-        sample.add_column("customer")
-        sample.add_column("account")
-        sample.add_column("changes")
+        sample = Table(
+            title=_("sample of planned writes (%(n)s)") % {"n": len(info.sample)},
+            show_header=True,
+        )
+        sample.add_column(_("customer"))
+        sample.add_column(_("account"))
+        sample.add_column(_("changes"))
         for item in info.sample:
             changes = "; ".join(
                 f"{f}: {old if old not in (None, '') else '∅'} → {new if new != '' else '∅'}"
@@ -158,7 +169,7 @@ def push_command(
     if as_json:
         print_json(info)
     else:
-        render_run(info)
+        render_run(info, texts(runtime))
     if info.status == "partial":
         raise typer.Exit(EXIT_PARTIAL)
 

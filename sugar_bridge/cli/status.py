@@ -12,76 +12,97 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from sugar_bridge.cli.common import handle_errors, make_runtime, schedule_document, schedule_table
+from sugar_bridge.cli.common import (
+    handle_errors,
+    make_runtime,
+    schedule_document,
+    schedule_table,
+    texts,
+    word,
+)
 from sugar_bridge.cli.output import JsonOption, console, jsonable, print_json
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from analytics.i18n import Texts
     from sugar_bridge.runtime import Runtime
     from sugar_bridge.scheduler.service import SchedulerStatus
 
 
-def runs_section(engine: Engine) -> None:
+def runs_section(engine: Engine, t: Texts) -> None:
     """The last runs of every job in ``etl_run``: counts, duration, status, error."""
     from etl.history import last_runs
 
+    _ = t.gettext
     runs = last_runs(engine)
     if not runs:
-        console.print("no runs yet")
+        console.print(_("no runs yet"))
         return
-    table = Table(title="last runs")
-    for column in ("run", "job", "source", "started", "status", "read", "loaded", "rejected"):
-        table.add_column(column, justify="right" if column in ("read", "loaded") else "left")
-    table.add_column("duration", justify="right")
-    table.add_column("error", overflow="fold")
+    table = Table(title=_("last runs"))
+    for column, right in (
+        (_("run"), False),
+        (_("job"), False),
+        (_("source"), False),
+        (_("started"), False),
+        (_("status"), False),
+        (_("read"), True),
+        (_("loaded"), True),
+        (_("rejected"), False),
+    ):
+        table.add_column(column, justify="right" if right else "left")
+    table.add_column(_("duration"), justify="right")
+    table.add_column(_("error"), overflow="fold")
     for run in runs:
         duration = run.duration_s
         table.add_row(
             str(run.run_id),
             run.job,
             run.source or "",
-            run.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-            run.status,
-            f"{run.rows_read:,}",
-            f"{run.rows_loaded:,}",
-            f"{run.rows_rejected:,}",
-            f"{duration:.1f} s" if duration is not None else "",
+            t.datetime(run.started_at),
+            word(t, run.status),
+            t.number(run.rows_read),
+            t.number(run.rows_loaded),
+            t.number(run.rows_rejected),
+            f"{t.number(duration, 1)} s" if duration is not None else "",
             (run.error or "")[:200],
         )
     console.print(table, highlight=False)
 
 
-def rejects_section(engine: Engine) -> None:
+def rejects_section(engine: Engine, t: Texts) -> None:
     """Reject counts by rule, for the latest ETL run and over all runs."""
     from etl.history import latest_run_id, reject_counts
 
+    _ = t.gettext
     latest = latest_run_id(engine)
     if latest is None:
         return
     last = dict(reject_counts(engine, latest))
     overall = reject_counts(engine)
     if not overall:
-        console.print("no rejected rows")
+        console.print(_("no rejected rows"))
         return
-    table = Table(title=f"rejected rows by rule (latest ETL run {latest} / all runs)")
-    table.add_column("rule")
-    table.add_column(f"run {latest}", justify="right")
-    table.add_column("all runs", justify="right")
+    table = Table(
+        title=_("rejected rows by rule (latest ETL run %(run)s / all runs)") % {"run": latest}
+    )
+    table.add_column(_("rule"))
+    table.add_column(_("run %(run)s") % {"run": latest}, justify="right")
+    table.add_column(_("all runs"), justify="right")
     for rule, n in overall:
-        table.add_row(rule, f"{last.get(rule, 0):,}", f"{n:,}")
+        table.add_row(rule, t.number(last.get(rule, 0)), t.number(n))
     console.print(table, highlight=False)
-    console.print("details: `sugar-bridge etl rejects --run N`")
+    console.print(_("details: `sugar-bridge etl rejects --run N`"))
 
 
-def push_section(engine: Engine) -> None:
+def push_section(engine: Engine, t: Texts) -> None:
     """The last segment pushes: counts per outcome, failures retried next run."""
     from sugar_bridge.push.status import status_lines as push_status_lines
 
     lines = push_status_lines(engine)
     if lines:
-        console.print("[bold]segment pushes[/]")
+        console.print(f"[bold]{t.gettext('segment pushes')}[/]")
         for line in lines:
             console.print(f"  {line}", highlight=False, markup=False)
 
@@ -97,13 +118,13 @@ def status_schedule(runtime: Runtime, engine: Engine) -> SchedulerStatus | str:
     return schedule_status(engine, schedule, runtime.timezone, datetime.now(UTC))
 
 
-def schedule_section(runtime: Runtime, engine: Engine) -> None:
+def schedule_section(runtime: Runtime, engine: Engine, t: Texts) -> None:
     """Next runs and live schedulers; a config that does not load is said, not fatal."""
     status = status_schedule(runtime, engine)
     if isinstance(status, str):
-        console.print(f"schedule: unknown, {status}", highlight=False)
+        console.print(t.gettext("schedule: unknown, %(why)s") % {"why": status}, highlight=False)
         return
-    console.print(schedule_table(status), highlight=False)
+    console.print(schedule_table(status, t), highlight=False)
 
 
 def status_document(runtime: Runtime, engine: Engine) -> dict[str, Any]:
@@ -139,8 +160,12 @@ def status_command(as_json: JsonOption = False) -> None:
         if as_json:
             print_json(status_document(runtime, engine))
             return
-        console.print(f"warehouse: {runtime.warehouse_display}", highlight=False)
-        runs_section(engine)
-        rejects_section(engine)
-        push_section(engine)
-        schedule_section(runtime, engine)
+        t = texts(runtime)
+        console.print(
+            t.gettext("warehouse: %(where)s") % {"where": runtime.warehouse_display},
+            highlight=False,
+        )
+        runs_section(engine, t)
+        rejects_section(engine, t)
+        push_section(engine, t)
+        schedule_section(runtime, engine, t)

@@ -22,9 +22,11 @@ from sugar_bridge.cli.common import (
     EXIT_PARTIAL,
     handle_errors,
     make_runtime,
-    print_step,
     quiet_library_logs,
     step_counts,
+    step_printer,
+    texts,
+    word,
 )
 from sugar_bridge.cli.output import (
     JsonOption,
@@ -36,6 +38,7 @@ from sugar_bridge.cli.output import (
 )
 
 if TYPE_CHECKING:
+    from analytics.i18n import Texts
     from sugar_bridge.pipeline import SyncInfo
 
 
@@ -76,29 +79,45 @@ def sync_document(info: SyncInfo) -> dict[str, object]:
     }
 
 
-def render_sync(info: SyncInfo) -> None:
-    """The run's summary table."""
-    table = Table(title=f"sync run {info.run_id} as of {info.as_of}: {info.status}")
-    for column in ("step", "status", "seconds", "counts", "run"):
-        table.add_column(column, justify="right" if column in ("seconds", "run") else "left")
+def render_sync(info: SyncInfo, t: Texts | None = None) -> None:
+    """The run's summary table, in ``t``'s language (default English)."""
+    t = t or texts()
+    _ = t.gettext
+    title = _("sync run %(run)s as of %(day)s: %(status)s") % {
+        "run": info.run_id,
+        "day": t.date(info.as_of),
+        "status": word(t, info.status),
+    }
+    table = Table(title=title)
+    for column, right in (
+        (_("step"), False),
+        (_("status"), False),
+        (_("seconds"), True),
+        (_("counts"), False),
+        (_("run"), True),
+    ):
+        table.add_column(column, justify="right" if right else "left")
     for step in info.steps:
         table.add_row(
-            step.name,
-            step.status,
-            f"{step.seconds:.1f}",
-            step_counts(step),
+            word(t, step.name),
+            word(t, step.status),
+            t.number(step.seconds, 1),
+            step_counts(step, t),
             str(step.run_id) if step.run_id is not None else "",
         )
     console.print(table)
     if info.rows_rejected:
         console.print(
-            f"{info.rows_rejected} order row(s) rejected: `sugar-bridge etl rejects` lists them "
-            "with the reason."
+            _("%(n)s order row(s) rejected: `sugar-bridge etl rejects` lists them with the reason.")
+            % {"n": t.number(info.rows_rejected)}
         )
     if info.push_failures:
         console.print(
-            f"{info.push_failures} push write(s) failed; they are retried by the next run "
-            "(`sugar-bridge status` shows them)."
+            _(
+                "%(n)s push write(s) failed; they are retried by the next run "
+                "(`sugar-bridge status` shows them)."
+            )
+            % {"n": t.number(info.push_failures)}
         )
 
 
@@ -137,13 +156,14 @@ def sync_command(
     # One line per step: printed here for a person, or only logged (JSON logs, --json), never
     # both; the library's own INFO lines would repeat them.
     quiet_library_logs(runtime.settings)
-    on_step = None if as_json or json_logs() else print_step
+    t = texts(runtime)
+    on_step = None if as_json or json_logs() else step_printer(t)
     with stop_on_signals(cancel), progress_reporter() as progress:
         info = sync(runtime, as_of=when, dry_run=dry_run, cancel=cancel, on_step=on_step,
                     progress=progress, push_past=push_past)  # fmt: skip
     if as_json:
         print_json(sync_document(info))
     else:
-        render_sync(info)
+        render_sync(info, t)
     if info.status == "partial":
         raise typer.Exit(EXIT_PARTIAL)

@@ -521,6 +521,26 @@ class PushConfig(BaseModel):
         description="Default of the rules' recent_buyer_days (set from "
         "analytics.lifecycle.recent_buyer_days when the file loads).",
     )
+    currency: str | None = Field(
+        default=None,
+        min_length=3,
+        max_length=3,
+        description="ISO 4217 code Sugar's money fields are in (their labels say it, e.g. "
+        "'CLV 12 months (EUR)'): the amounts are pushed only when the analytics run's "
+        "reporting currency is this one. Default: that of the last push that sent them.",
+    )
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from etl.currencies import ISO_4217  # here: importing the config stays cheap
+
+        code = value.strip().upper()
+        if code not in ISO_4217:
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+        return code
 
     # The schema editors see is that of the YAML (short forms and `null` included).
     @field_validator(

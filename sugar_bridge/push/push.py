@@ -139,6 +139,10 @@ class PushRunInfo:
     # The prospect score pushed to the Leads (sugar_bridge/push/leads.py): counts of leads.
     leads: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    # The currency of the amounts (the analytics run's reporting currency), and whether the
+    # money fields were among the fields sent (held back when it is not Sugar's, push.currency).
+    currency: str | None = None
+    money_pushed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -353,6 +357,8 @@ def _details(info: PushRunInfo) -> dict[str, Any]:
         "list_failed": info.list_failed,
         "tasks_failed": info.tasks_failed,
         "leads": info.leads,
+        "currency": info.currency,
+        **({"money_currency": info.currency} if info.money_pushed and not info.dry_run else {}),
     }
 
 
@@ -520,6 +526,7 @@ def _push_module(
         if said not in info.warnings:
             info.warnings.append(said)
             log.warning("%s", said)
+    specs = _check_currency(engine, config, info, specs)
     records = read_records(main, module, config.match.external_id_field)
     timer.lap(f"{lap}read")
     result = _match(config, module, rows, records)
@@ -607,6 +614,31 @@ def _preregister_transitions(
             )
     if rows:
         store.register_waiting(engine, rows, run_id=info.run_id, now=now)
+
+
+def _check_currency(
+    engine: Engine, config: PushConfig, info: PushRunInfo, specs: list[FieldSpec]
+) -> list[FieldSpec]:
+    """The specs to push, without the money fields when their amounts are not in the currency
+    Sugar's fields are in: ``push.currency``, else the currency of the last push that sent them
+    (an amount in another currency would show as if it were in that one; never silently)."""
+    info.currency = store.habits_currency(engine)
+    money = [s.field for s in specs if s.column in store.MONEY_COLUMNS]
+    if not money:
+        return specs
+    expected = config.currency or store.last_pushed_currency(engine)
+    if info.currency and expected and info.currency != expected:
+        reason = "push.currency" if config.currency else "the currency of the last push"
+        warning = (
+            f"the amounts are in {info.currency}, Sugar's money fields in {expected} ({reason}): "
+            f"{', '.join(money)} not pushed"
+        )
+        if warning not in info.warnings:  # said once, whatever the modules pushed
+            info.warnings.append(warning)
+            log.warning("%s", warning)
+        return [s for s in specs if s.column not in store.MONEY_COLUMNS]
+    info.money_pushed = info.currency is not None
+    return specs
 
 
 def _resolve(client: SugarClient, config: PushConfig, module: str = "Accounts") -> list[FieldSpec]:

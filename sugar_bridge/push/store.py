@@ -95,6 +95,37 @@ def clv_warning(engine: Engine) -> str | None:
     return None
 
 
+#: The customer_habits columns that are amounts (in the analytics run's reporting currency).
+MONEY_COLUMNS = frozenset({"total_amount", "avg_order_amount", "clv_12m"})
+
+
+def habits_currency(engine: Engine) -> str | None:
+    """The reporting currency of the run the push sends (the latest current one), or None for a
+    run made before amounts were converted (migration 0008)."""
+    with engine.connect() as conn:
+        shown = latest_run(conn)
+        run = load_run(conn, shown.run_id) if shown is not None else None
+    currency = run.get("currency") if run is not None else None
+    return str(currency) if currency else None
+
+
+def last_pushed_currency(engine: Engine) -> str | None:
+    """The currency of the amounts the last push that wrote money fields sent, or None."""
+    query = (
+        select(push_run.c.details)
+        .where(push_run.c.dry_run.is_(False), push_run.c.status.in_(("ok", "partial")))
+        .order_by(push_run.c.run_id.desc())
+        .limit(50)
+    )
+    with engine.connect() as conn:
+        for (details,) in conn.execute(query):
+            if isinstance(details, str):
+                details = json.loads(details)
+            if isinstance(details, dict) and details.get("money_currency"):
+                return str(details["money_currency"])
+    return None
+
+
 def load_customers(
     engine: Engine, external_id_format: str = "{source_customer_id}"
 ) -> tuple[list[CustomerRow], date | None]:

@@ -240,3 +240,22 @@ def test_validate_rates_reads_sql_values() -> None:
     )
     assert not rejects
     assert good == {("USD", date(2026, 1, 2)): (Decimal("1.10000000"), "query:1")}
+
+
+def test_the_report_says_the_currency_and_lists_the_orders_without_a_rate(
+    warehouse: Engine, tmp_path: Path
+) -> None:
+    from analytics.report import write_report
+
+    load_csv(warehouse, _orders(tmp_path))
+    rates = _rates(tmp_path / "rates.csv", ["2026-01-02,USD,1.1"])
+    load_rates(warehouse, read_rates_csv(rates), base="EUR")
+    _run(warehouse)
+    path = tmp_path / "report.html"
+    write_report(warehouse, EUR, AS_OF, path, locale="fr_FR")
+    page = path.read_text(encoding="utf-8")
+    assert 'data-key="revenue">1\u202f909,09\u00a0€<' in page
+    assert 'data-key="converted_currencies"' in page  # USD converted, said
+    assert "sans taux de change vers EUR" in page
+    assert '<li data-currency="JPY">JPY: 1 commandes, 100\u202f000\u00a0JPY</li>' in page
+    assert "mixed_currencies" not in page  # converted: no "summed as they are" warning

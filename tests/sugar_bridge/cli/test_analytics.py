@@ -64,6 +64,7 @@ def test_analytics_clv_json(warehouse: str) -> None:
     assert result.exit_code == 0, result.output
     fitted = json.loads(result.output)
     assert fitted["time_unit"] == "weeks"
+    assert fitted["currency"] == "EUR"  # the spend parameters' currency
     assert fitted["n_customers"] > 100
     assert set(fitted["bgnbd"]["params"]) == {"r", "alpha", "a", "b"}
     assert set(fitted["gamma_gamma"]["params"]) == {"p", "q", "gamma"}

@@ -80,7 +80,7 @@ def test_sync_with_json_logs_writes_only_json_on_stderr(
         assert sum(f"sync 1: {step} ok" in m for m in messages) == 1, messages
     assert "etl run 7 ok: 1234567 read" in messages  # library records are kept, as JSON
     assert not any(line.startswith("✓") for line in result.stdout.splitlines())  # no chatter
-    assert "sync run 1 as of 2026-11-30: ok" in result.stdout  # the result stays
+    assert "sync run 1 as of Nov 30, 2026: ok" in result.stdout  # the result stays (Babel date)
 
 
 def test_sync_json_is_the_only_stdout(fake_sync: None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -564,3 +564,46 @@ def test_the_model_warning_reads_the_run_the_push_sends(warehouse: Warehouse) ->
     assert store.clv_warning(warehouse.engine) == (
         "the bgnbd fit of the latest analytics run is degenerate (a, b)"
     )
+
+
+def _set_run_currency(warehouse: Warehouse, currency: str) -> None:
+    with warehouse.engine.begin() as conn:
+        conn.execute(
+            update(analytics_run)
+            .where(
+                analytics_run.c.run_id == select(func.max(analytics_run.c.run_id)).scalar_subquery()
+            )
+            .values(currency=currency)
+        )
+
+
+def test_amounts_in_another_currency_than_sugars_are_held_back(
+    warehouse: Warehouse, sandbox: Sandbox
+) -> None:
+    seed(warehouse, sandbox, n=4)
+    money = ("clv_12m_c", "avg_order_amount_c")
+    _set_run_currency(warehouse, "EUR")
+    first = push_segments(warehouse.engine, factory(sandbox), push_config(), as_of=warehouse.as_of)
+    assert first.currency == "EUR"
+    assert first.warnings == []
+    before = {k: [v[0][f] for f in money] for k, v in accounts_by_external_id(sandbox).items()}
+    # The reporting currency changes to USD: the amounts would show as euros in Sugar.
+    for i in range(4):
+        warehouse.set(f"C{i:03d}", clv_12m=9999.0, avg_order_amount=777.0, rfm_segment="Lost")
+    warehouse.analyse()
+    _set_run_currency(warehouse, "USD")
+    info = push_segments(warehouse.engine, factory(sandbox), push_config(), as_of=warehouse.as_of)
+    after = accounts_by_external_id(sandbox)
+    assert {k: [v[0][f] for f in money] for k, v in after.items()} == before  # kept
+    assert {v[0]["segment_c"] for k, v in after.items() if k.startswith("C")} == {"lost"}
+    assert info.currency == "USD"
+    assert info.warnings == [
+        "the amounts are in USD, Sugar's money fields in EUR (the currency of the last push): "
+        "clv_12m_c, avg_order_amount_c not pushed"
+    ]
+    # Said explicitly (push.currency: USD, the labels changed with it): they are pushed.
+    usd = push_config(currency="USD")
+    info = push_segments(warehouse.engine, factory(sandbox), usd, as_of=warehouse.as_of)
+    assert info.warnings == []
+    assert {v[0]["clv_12m_c"] for k, v in accounts_by_external_id(sandbox).items()
+            if k.startswith("C")} == {"9999.000000"}  # fmt: skip
