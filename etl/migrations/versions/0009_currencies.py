@@ -1,7 +1,7 @@
 """Currencies: exchange rates, orders converted to the reporting currency.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-06
 
 ``fx_rate``: the rates loaded from the configured source (units of ``currency`` per one unit of
@@ -16,12 +16,28 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
-down_revision: str | None = "0007"
+revision = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | None = None
 depends_on: str | None = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# Frozen: customer_habits as 0007 made it (it reads analytics_run, which SQLite's batch mode
+# recreates to drop a column: the view is dropped first and made again after).
+_VIEW_SQL = (
+    "CREATE VIEW customer_habits AS SELECT"
+    " m.run_id, m.as_of, m.customer_key, m.source,"
+    " m.customer_id, COALESCE(c.sugar_account_id, m.sugar_account_id) AS sugar_account_id,"
+    " c.name AS customer_name, m.n_orders, m.first_order_at, m.last_order_at, m.recency_days,"
+    " m.mean_days_between_orders, m.orders_per_month, m.total_amount, m.avg_order_amount,"
+    " m.avg_items_per_order, m.top_category, m.category_share, m.preferred_payment_method,"
+    " m.avg_payment_delay_days, m.late_payment_share, m.preferred_channel,"
+    " m.repeat_purchase_days, m.r_score, m.f_score, m.m_score, m.rfm_segment,"
+    " m.lifecycle_stage, m.p_alive, m.expected_orders_90d, m.clv_12m"
+    " FROM customer_metrics m JOIN dim_customer c ON c.customer_key = m.customer_key"
+    " WHERE m.run_id = (SELECT MAX(r.run_id) FROM analytics_run r WHERE r.kind = 'current')"
+)
 
 
 def upgrade() -> None:
@@ -46,8 +62,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP VIEW IF EXISTS customer_habits")
     with op.batch_alter_table("analytics_run") as batch:
         batch.drop_column("currency")
+    op.execute(_VIEW_SQL)
     with op.batch_alter_table("fact_order") as batch:
         batch.drop_column("reporting_amount")
         batch.drop_column("fx_rate_date")
