@@ -454,7 +454,7 @@ def convert_orders(
                 }
             )
         result = conn.execute(statement, params)
-        rewritten += int(result.rowcount or 0) if result.rowcount and result.rowcount > 0 else 0
+        rewritten += max(int(result.rowcount or 0), 0)  # -1 where a driver cannot tell
         groups += len(todo)
     missing = conn.execute(
         select(
