@@ -93,9 +93,9 @@ class SyncInfo:
 
     @property
     def rows_rejected(self) -> int:
-        """Order rows rejected by validation in this run."""
+        """Order rows and exchange rates rejected by validation in this run."""
         info = self.step("validate")
-        return info.counts.get("rejected", 0) if info else 0
+        return info.counts.get("rejected", 0) + info.counts.get("rates_rejected", 0) if info else 0
 
     @property
     def push_failures(self) -> int:
@@ -318,6 +318,8 @@ def load_configured_rates(runtime: Runtime, engine: Engine) -> RatesLoadInfo | N
 
     Unchanged rates are skipped; bad rows are rejects of the rates' run (``etl rejects``).
     """
+    from sqlalchemy.engine import make_url
+
     from connectors.orders.rates import read_rates_csv, read_rates_sql
     from etl.fx import load_rates
 
@@ -329,8 +331,11 @@ def load_configured_rates(runtime: Runtime, engine: Engine) -> RatesLoadInfo | N
         read = read_rates_csv(rates.csv, delimiter=rates.delimiter, encoding=rates.encoding)
     else:
         assert rates.sql is not None  # the config allows exactly one
-        runtime.add_secret(rates.sql.url.get_secret_value())
-        read = read_rates_sql(rates.sql.url.get_secret_value(), rates.sql.query)
+        url = rates.sql.url.get_secret_value()
+        password = make_url(url).password
+        if password:
+            runtime.add_secret(str(password))  # never in a log line
+        read = read_rates_sql(url, rates.sql.query)
     return load_rates(engine, read, base=currency.reporting)
 
 
@@ -386,10 +391,11 @@ def etl_stage(ctx: StepContext) -> list[StepInfo]:
         ),
         StepInfo(
             "validate",
-            status="partial" if info.rows_rejected else "ok",
+            status="partial" if info.rows_rejected or (rates and rates.rejected) else "ok",
             counts={
                 "valid": valid,
                 "rejected": info.rows_rejected,
+                **({"rates_rejected": rates.rejected} if rates is not None else {}),
                 **{f"rejected:{rule}": n for rule, n in sorted(info.rejects_by_rule.items())},
             },
         ),
@@ -497,7 +503,6 @@ def _rates_counts(rates: RatesLoadInfo | None, conversion: dict[str, Any]) -> di
     counts: dict[str, int] = {}
     if rates is not None:
         counts["rates_loaded"] = rates.inserted + rates.updated
-        counts["rates_rejected"] = rates.rejected
     if conversion:
         counts["orders_without_rate"] = int(conversion.get("unconverted_orders", 0))
     return counts

@@ -235,3 +235,41 @@ def test_a_sync_prunes_the_history_older_than_the_window(tmp_path: Path, engine:
         left = [(r.job, r.run_id) for r in conn.execute(select(etl_run.c.job, etl_run.c.run_id))]
     # The old sync went (this one is newer); the old etl run stays: still the newest of its job.
     assert sorted(left) == sorted([("etl", 1), ("sync", first.run_id)])
+
+
+def test_sync_loads_the_rates_and_counts_the_orders_without_one(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sugar_bridge.pipeline import analytics_stage, etl_stage
+    from tests.etl.test_fx import _orders
+
+    rates = tmp_path / "rates.csv"
+    rates.write_text("date,currency,rate\n2026-01-02,USD,1.1\n2026-01-02,GBP,zero\n")
+    config = ProjectConfig.model_validate(
+        {
+            "sources": {"inputs": [{"name": "shop", "path": str(_orders(tmp_path / "in"))}]},
+            "analytics": {"currency": {"reporting": "EUR", "rates": {"csv": str(rates)}}},
+        }
+    )
+    runtime = Runtime(
+        load_settings(data_dir=tmp_path / "data"),
+        config,
+        clock=lambda: datetime(2026, 3, 31, 12, tzinfo=UTC),
+    )
+    engine = runtime.connect_warehouse("write")
+    stages = [
+        StageSpec(("extract", "validate", "load"), etl_stage),
+        StageSpec(("analyse",), analytics_stage),
+    ]
+    info = sync(runtime, as_of=date(2026, 3, 31), engine=engine, stages=stages)
+    validate, load, analyse = (info.step(n) for n in ("validate", "load", "analyse"))
+    assert validate is not None
+    assert load is not None
+    assert analyse is not None
+    assert validate.counts["rates_rejected"] == 1
+    assert info.rows_rejected == 1
+    assert info.status == "partial"  # a rejected rate is a rejected row
+    assert load.counts["rates_loaded"] == 1
+    assert load.counts["orders_without_rate"] == 1  # the JPY order
+    assert "1 in JPY" in load.note
+    assert analyse.counts["orders_without_rate"] == 1
