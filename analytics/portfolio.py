@@ -461,6 +461,7 @@ def compute_portfolio(
     currencies = _currencies(conn, as_of)
     unconverted = sum(c["unconverted_orders"] for c in currencies)
     priced = n_orders - unconverted  # the orders the revenue adds up
+    priced_buyers = int(buyers["avg_order_amount"].notna().sum())
     clv = metrics["clv_12m"].astype(float) if "clv_12m" in metrics else pd.Series(dtype=float)
     stages = metrics["lifecycle_stage"].value_counts()
     return {
@@ -474,7 +475,8 @@ def compute_portfolio(
             "avg_order_amount": revenue / priced if priced > 0 else None,
             "currency": currency,
             "unconverted_orders": unconverted,
-            "revenue_per_buyer": revenue / len(buyers) if len(buyers) else None,
+            # Over the buyers with an amount (one whose orders all lack a rate has none).
+            "revenue_per_buyer": revenue / priced_buyers if priced_buyers else None,
             "clv_12m": _f(clv.sum()) if clv.notna().any() else None,
             "avg_p_alive": _f(buyers["p_alive"].astype(float).mean()) if len(buyers) else None,
         },

@@ -201,7 +201,11 @@ def render_report(
         currency = currencies[0]  # every order in one currency: the amounts are in it
     # Runs made before orders were converted summed several currencies: said, as then.
     mixed = currencies if len(currencies) > 1 and not converted else []
-    foreign = [c for c in by_currency if converted and c["currency"] != currency]
+    foreign = [
+        c
+        for c in by_currency
+        if converted and c["currency"] != currency and c["orders"] > c.get("unconverted_orders", 0)
+    ]
     unconverted = [c for c in by_currency if c.get("unconverted_orders")]
     models: dict[str, Any] = run["models"] or {}
     names = config.segment_names()

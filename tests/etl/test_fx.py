@@ -257,5 +257,7 @@ def test_the_report_says_the_currency_and_lists_the_orders_without_a_rate(
     assert 'data-key="revenue">1\u202f909,09\u00a0€<' in page
     assert 'data-key="converted_currencies"' in page  # USD converted, said
     assert "sans taux de change vers EUR" in page
-    assert '<li data-currency="JPY">JPY: 1 commandes, 100\u202f000\u00a0JPY</li>' in page
+    assert '<li data-currency="JPY">JPY: 1 commande, 100\u202f000\u00a0JPY</li>' in page
+    assert "JPY (1)" not in page  # not among the converted ones
     assert "mixed_currencies" not in page  # converted: no "summed as they are" warning
+    assert 'data-key="revenue_per_buyer">954,55\u00a0€<' in page  # over the 2 with an amount
