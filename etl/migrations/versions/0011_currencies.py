@@ -1,7 +1,7 @@
 """Currencies: exchange rates, orders converted to the reporting currency.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06
 
 ``fx_rate``: the rates loaded from the configured source (units of ``currency`` per one unit of
@@ -16,14 +16,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision: str | None = "0009"
+revision = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | None = None
 depends_on: str | None = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-# Frozen: customer_habits as 0007 made it (it reads analytics_run, which SQLite's batch mode
+# Frozen: customer_habits as 0010 made it (it reads analytics_run, which SQLite's batch mode
 # recreates to drop a column: the view is dropped first and made again after).
 _VIEW_SQL = (
     "CREATE VIEW customer_habits AS SELECT"
@@ -34,7 +34,11 @@ _VIEW_SQL = (
     " m.avg_items_per_order, m.top_category, m.category_share, m.preferred_payment_method,"
     " m.avg_payment_delay_days, m.late_payment_share, m.preferred_channel,"
     " m.repeat_purchase_days, m.r_score, m.f_score, m.m_score, m.rfm_segment,"
-    " m.lifecycle_stage, m.p_alive, m.expected_orders_90d, m.clv_12m"
+    " m.lifecycle_stage, m.p_alive, m.expected_orders_90d, m.clv_12m,"
+    " m.cases_open, m.cases_12m, m.case_resolution_days, m.last_contact_at, m.contacts_12m,"
+    " m.contacts_per_month, m.open_opportunities, m.pipeline_amount,"
+    " m.weighted_pipeline_amount, m.pipeline_by_stage, m.campaign_targeted_12m,"
+    " m.campaign_responses_12m, m.prospect_score"
     " FROM customer_metrics m JOIN dim_customer c ON c.customer_key = m.customer_key"
     " WHERE m.run_id = (SELECT MAX(r.run_id) FROM analytics_run r WHERE r.kind = 'current')"
 )
