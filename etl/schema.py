@@ -131,7 +131,7 @@ fact_order = Table(
     # sum of line amounts (after discounts); the default is migration 0005's (SQLite adds a NOT
     # NULL column only with one), the loader always gives the value
     Column("total_amount", PreciseMoney, nullable=False, server_default=text("0")),
-    # The order in the reporting currency (migration 0012, written by etl.fx.convert_orders):
+    # The order in the reporting currency (migration 0013, written by etl.fx.convert_orders):
     # total_amount / fx_rate, the rate of fx_rate_date (the latest on or before the order's day).
     # reporting_amount is NULL until converted and while no usable rate exists: such an order is
     # flagged and left out of every money figure, never summed as if it were in that currency.
@@ -261,7 +261,7 @@ analytics_run = Table(
     Column("time_unit", String(8), nullable=False),  # of the CLV model parameters
     Column("models", JSON),  # {"bgnbd": {params, log_likelihood, ...}, "gamma_gamma": ...}
     Column("portfolio", JSON),  # the portfolio figures of the report, as computed for this run
-    Column("currency", String(3)),  # the reporting currency of its amounts (migration 0012)
+    Column("currency", String(3)),  # the reporting currency of its amounts (migration 0013)
     Column("config", JSON),  # the analytics config used
     Column("created_at", DateTime, nullable=False),
     Index(None, "as_of"),

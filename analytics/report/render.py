@@ -194,7 +194,7 @@ def render_report(
     portfolio: dict[str, Any] = run["portfolio"] or {}
     by_currency: list[dict[str, Any]] = portfolio.get("currencies", [])
     currencies = [c["currency"] for c in by_currency]
-    converted = bool(run.get("currency"))  # a run whose orders were converted (migration 0012)
+    converted = bool(run.get("currency"))  # a run whose orders were converted (migration 0013)
     if currency is None:
         currency = run.get("currency") or None
     if currency is None and len(currencies) == 1:

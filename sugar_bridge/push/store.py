@@ -101,7 +101,7 @@ MONEY_COLUMNS = frozenset({"total_amount", "avg_order_amount", "clv_12m"})
 
 def habits_currency(engine: Engine) -> str | None:
     """The reporting currency of the run the push sends (the latest current one), or None for a
-    run made before amounts were converted (migration 0012)."""
+    run made before amounts were converted (migration 0013)."""
     with engine.connect() as conn:
         shown = latest_run(conn)
         run = load_run(conn, shown.run_id) if shown is not None else None

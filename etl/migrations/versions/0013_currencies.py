@@ -1,7 +1,7 @@
 """Currencies: exchange rates, orders converted to the reporting currency.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-06
 
 ``fx_rate``: the rates loaded from the configured source (units of ``currency`` per one unit of
@@ -16,15 +16,15 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision: str | None = "0011"
+revision = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | None = None
 depends_on: str | None = None
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
-# Frozen: customer_habits as 0010 made it and 0011 kept it. It reads analytics_run, which SQLite's
-# batch mode recreates to drop a column: the view is dropped first and made again after.
+# Frozen: customer_habits as 0010 made it (0011 and 0012 kept it). It reads analytics_run, which
+# SQLite's batch mode recreates to drop a column: the view is dropped first and made again after.
 _VIEW_SQL = (
     "CREATE VIEW customer_habits AS SELECT"
     " m.run_id, m.as_of, m.customer_key, m.source,"
