@@ -292,9 +292,10 @@ def _seed_crm(engine: Any, settings: Settings, options: DemoOptions, as_of: date
             name=c.name,
             email=c.email,
             is_business=c.is_business,
-            account_id=known.get(c.customer_id, (None, None))[0],
+            account_id=known.get(c.customer_id, (None, None, None))[0],
+            contact_id=known.get(c.customer_id, (None, None, None))[2],
             first_order=first.date()
-            if (first := known.get(c.customer_id, (None, None))[1])
+            if (first := known.get(c.customer_id, (None, None, None))[1])
             else None,
             archetype=c.archetype,
         )
