@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import date
@@ -138,6 +139,7 @@ def top_prospects(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LIMIT) -
             s.c.record_id,
             s.c.score,
             name.label("name"),
+            lead.c.extra,
             lead.c.lead_source,
             lead.c.status,
             account.c.industry,
@@ -151,7 +153,20 @@ def top_prospects(conn: Connection, run_id: int, limit: int = FOLLOW_UP_LIMIT) -
         .order_by(s.c.score.desc(), s.c.record_id)
         .limit(limit)
     )
-    return list(conn.execute(query).all())
+    return [
+        {**row._mapping, "name": row.name or _person_name(row.extra)} for row in conn.execute(query)
+    ]
+
+
+def _person_name(extra: Any) -> str | None:
+    """A lead without a company name is a person: its first and last name (extracted into
+    ``extra``, see connectors/sugar/crm.py), else nothing (the template shows the record id)."""
+    if isinstance(extra, str):
+        extra = json.loads(extra)
+    if not isinstance(extra, dict):
+        return None
+    name = " ".join(str(extra.get(k) or "").strip() for k in ("first_name", "last_name")).strip()
+    return name or None
 
 
 def _site_root(url: str) -> str:

@@ -102,6 +102,8 @@ MODULES: dict[str, CrmModule] = {
                 "account_name",
                 "opportunity_id",
                 "assigned_user_id",
+                "first_name",  # into `extra`: a lead without a company is shown by its name
+                "last_name",
             ),
         ),
         CrmModule(

@@ -105,6 +105,7 @@ def history(
                     "converted": bought_at is not None,
                     "lead_source": source,
                     "account_id": account_id if bought_at else None,
+                    "extra": {"first_name": "Pat", "last_name": f"Lead {i}"},
                 }
             )
             if bought_at is not None:
@@ -276,3 +277,7 @@ def test_the_report_shows_the_model_its_check_and_the_best_prospects(
     assert f'data-key="prospect_auc">{validation["auc"]:.3f}'.replace(".", ",") in page
     assert "Meilleurs prospects" in page
     assert "lead_source=Partner" in page
+    # A lead without a company name is shown by its name, not by its Sugar id.
+    best = page[page.index("Meilleurs prospects") :]
+    assert ">Pat Lead " in best
+    assert ">lead-" not in best
