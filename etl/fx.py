@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, func, literal, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -36,7 +36,11 @@ from connectors.orders.rates import RatesRead
 from etl.currencies import ISO_4217
 from etl.runs import start_run
 from etl.schema import FxRate, etl_loaded_file, etl_reject, fact_order, fx_rate
-from etl.validate import Reject, raw_json
+
+if TYPE_CHECKING:
+    # etl.validate loads pyarrow (the columnar load path): `analytics clv` reads the reporting
+    # currency from here and must not pay for that import (tests/sugar_bridge/cli/test_startup.py).
+    from etl.validate import Reject
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +130,8 @@ def validate_rates(
     A rate of the reporting currency itself must be 1 (and is not stored); the same currency and
     day twice with different rates rejects the later row (the first one stands).
     """
+    from etl.validate import Reject
+
     good: dict[tuple[str, date], tuple[Decimal, str]] = {}
     rejects: list[Reject] = []
     for key, raw in rows:
@@ -200,6 +206,8 @@ def _digest(read: RatesRead, base: str) -> str:
 
 
 def _load_rates(engine: Engine, read: RatesRead, base: str, info: RatesLoadInfo) -> None:
+    from etl.validate import raw_json
+
     now = datetime.now()
     lf = etl_loaded_file.c
     where_file = and_(lf.source == FX_SOURCE, lf.file_name == read.name)
