@@ -133,22 +133,36 @@ def derive(
     last_day: Any,
     total_amount: Any,
     first_amount: Any,
+    n_priced_days: Any,
     as_of_day: int,
     time_unit: TimeUnit,
 ) -> ModelInput:
     """frequency, recency, T and monetary from the aggregates (day numbers, amounts as floats;
-    a missing amount counts as 0). ``analytics.habits`` derives its columns by the same formulas."""
+    a missing amount counts as 0). ``monetary`` is the mean over the repeat days *with an
+    amount* (``n_priced_days``, less the first day when it has one): a day whose orders lack an
+    exchange rate is a purchase but not a spend. ``analytics.habits`` derives its columns by the
+    same formulas."""
     unit_days = DAYS_PER_UNIT[time_unit]
     frequency = np.clip(np.asarray(n_days, dtype=np.int64) - 1, 0, None).astype(np.float64)
     total = np.nan_to_num(np.asarray(total_amount, dtype=np.float64), nan=0.0)
-    first_total = np.nan_to_num(np.asarray(first_amount, dtype=np.float64), nan=0.0)
+    first_raw = np.asarray(first_amount, dtype=np.float64)
+    first_total = np.nan_to_num(first_raw, nan=0.0)
+    priced_repeat = np.clip(
+        np.asarray(n_priced_days, dtype=np.float64) - (~np.isnan(first_raw)).astype(np.float64),
+        0,
+        None,
+    )
     first = np.asarray(first_day, dtype=np.int64)
     return ModelInput(
         customer_key=np.asarray(customer_key, dtype=np.int64),
         frequency=frequency,
         recency=(np.asarray(last_day, dtype=np.int64) - first).astype(np.float64) / unit_days,
         age=(as_of_day - first).astype(np.float64) / unit_days,
-        monetary=np.where(frequency > 0, (total - first_total) / np.clip(frequency, 1, None), 0.0),
+        monetary=np.where(
+            (frequency > 0) & (priced_repeat > 0),
+            (total - first_total) / np.clip(priced_repeat, 1, None),
+            0.0,
+        ),
     )
 
 

@@ -108,14 +108,10 @@ def order_stats_query(as_of: date, window_start: datetime) -> Any:
             func.count().label("n_orders"),
             func.min(fo.c.ordered_at).label("first_order_at"),
             func.max(fo.c.ordered_at).label("last_order_at"),
-            *purchase_day_columns(),  # n_days, first/last_day_key, total_amount: the models' too
-            # orders, and purchase days, with an amount in the reporting currency
+            # n_days, first/last_day_key, total_amount, n_priced_days: the models' too
+            *purchase_day_columns(),
+            # orders with an amount in the reporting currency
             func.count(net_amount()).label("n_priced"),
-            func.count(
-                case(
-                    (fo.c.reporting_amount.is_not(None), fo.c.order_date_key), else_=null()
-                ).distinct()
-            ).label("n_priced_days"),
             func.round(func.sum(fo.c.n_items), 3).label("n_items"),  # NUMERIC(14, 3)
             func.sum(case((fo.c.ordered_at >= window_start, 1), else_=0)).label("n_recent"),
             func.sum(delay).label("payment_delay_sum"),

@@ -66,13 +66,18 @@ def net_amount(orders: FromClause = fo) -> ColumnElement[Any]:
 
 def purchase_day_columns() -> list[ColumnElement[Any]]:
     """Per-customer aggregates of its purchases (``GROUP BY customer_key`` under
-    :func:`purchase_filter`): ``n_days``, ``first_day_key``, ``last_day_key`` (``yyyymmdd``) and
-    ``total_amount`` (net of returns)."""
+    :func:`purchase_filter`): ``n_days``, ``first_day_key``, ``last_day_key`` (``yyyymmdd``),
+    ``total_amount`` (net of returns) and ``n_priced_days``."""
     return [
         func.count(fo.c.order_date_key.distinct()).label("n_days"),
         func.min(fo.c.order_date_key).label("first_day_key"),
         func.max(fo.c.order_date_key).label("last_day_key"),
         money_sum(net_amount()).label("total_amount"),
+        # purchase days with an amount in the reporting currency: all of them unless some
+        # orders lack an exchange rate (etl.fx); the mean repeat-day spend divides by these
+        func.count(
+            case((fo.c.reporting_amount.is_not(None), fo.c.order_date_key), else_=null()).distinct()
+        ).label("n_priced_days"),
     ]
 
 
@@ -98,7 +103,7 @@ def first_day_amount(
 
 def model_summary_query(as_of: date) -> Any:
     """One row per buyer: ``customer_key, n_days, first_day_key, last_day_key, total_amount,
-    first_day_amount``."""
+    first_day_amount, n_priced_days``."""
     agg = (
         select(fo.c.customer_key, *purchase_day_columns())
         .where(purchase_filter(as_of))
@@ -112,6 +117,7 @@ def model_summary_query(as_of: date) -> Any:
         agg.c.last_day_key,
         agg.c.total_amount,
         first_day_amount(agg.c.customer_key, agg.c.first_day_key, as_of).label("first_day_amount"),
+        agg.c.n_priced_days,
     )
 
 
@@ -125,11 +131,11 @@ def read_model_input(conn: Connection, as_of: date, time_unit: TimeUnit = "weeks
     chunks: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     try:
         while rows := cursor.fetchmany(CHUNK_ROWS):
-            chunks.append(np.array(rows, dtype=np.float64).reshape(len(rows), 6))
+            chunks.append(np.array(rows, dtype=np.float64).reshape(len(rows), 7))
             del rows
     finally:
         result.close()
-    table = np.concatenate(chunks) if chunks else np.zeros((0, 6))
+    table = np.concatenate(chunks) if chunks else np.zeros((0, 7))
     key, n_days, first_key, last_key = (table[:, i].astype(np.int64) for i in range(4))
     as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))
     return derive(
@@ -139,6 +145,7 @@ def read_model_input(conn: Connection, as_of: date, time_unit: TimeUnit = "weeks
         day_numbers(last_key),
         table[:, 4],
         table[:, 5],
+        table[:, 6],
         as_of_day,
         time_unit,
     )

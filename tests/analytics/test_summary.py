@@ -9,7 +9,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from analytics.btyd import group_patterns
@@ -18,7 +18,7 @@ from analytics.config import AnalyticsConfig
 from analytics.habits import compute_habits
 from analytics.run import model_summary
 from analytics.summary import read_model_input
-from etl.schema import dim_customer
+from etl.schema import dim_customer, fact_order
 from tests.analytics import synth
 from tests.analytics.synth import Customer, Line, Order
 
@@ -125,6 +125,30 @@ def test_sql_summary_equals_the_habits_model_inputs(warehouse: tuple[Engine, lis
     np.testing.assert_array_equal(sql.customer_key[order], habits.customer_key[other])
     for name in ("frequency", "recency", "age", "monetary"):
         np.testing.assert_array_equal(getattr(sql, name)[order], getattr(habits, name)[other])
+
+
+def test_a_day_without_an_exchange_rate_is_a_purchase_but_not_a_spend(
+    warehouse: tuple[Engine, list[Order]],
+) -> None:
+    """E1's 2 May order lacks a rate (reporting_amount NULL, etl.fx): it is still a purchase day,
+    but its spend is unknown, so the mean repeat-day spend is that of 9 July alone, by the fast
+    path of `analytics clv` and by the analytics run alike (was 59.97 / 2 by the fast path)."""
+    engine, _ = warehouse
+    with engine.begin() as conn:
+        conn.execute(
+            update(fact_order)
+            .where(fact_order.c.ordered_at == datetime(2024, 5, 2, 10))
+            .values(reporting_amount=None)
+        )
+    with engine.connect() as conn:
+        sql = read_model_input(conn, AS_OF, "weeks")
+        customers = compute_habits(conn, AS_OF, AnalyticsConfig()).customers
+    e1 = by_customer(engine, sql).loc["E1"]
+    assert e1["frequency"] == 2
+    assert e1["monetary"] == pytest.approx(59.97)
+    habits = model_summary(customers)
+    order, other = np.argsort(sql.customer_key), np.argsort(habits.customer_key)
+    np.testing.assert_array_equal(sql.monetary[order], habits.monetary[other])
 
 
 def test_no_buyer_gives_an_empty_summary(engine: Engine) -> None:
