@@ -238,14 +238,9 @@ class CurrencyConfig(BaseModel):
     @field_validator("reporting")
     @classmethod
     def _iso(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from etl.currencies import ISO_4217  # here: importing the config stays cheap
+        from etl.currencies import iso_currency  # here: importing the config stays cheap
 
-        code = value.strip().upper()
-        if code not in ISO_4217:
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
-        return code
+        return iso_currency(value)
 
     @model_validator(mode="after")
     def _rates_need_a_reporting_currency(self) -> CurrencyConfig:

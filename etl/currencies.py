@@ -187,3 +187,14 @@ ISO_4217: frozenset[str] = frozenset(
         "ZWG",
     )
 )
+
+
+def iso_currency(value: str | None) -> str | None:
+    """``value`` as an upper-case ISO 4217 code (None stays None); a ValueError naming it
+    otherwise. The config models' one check of a currency setting."""
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if code not in ISO_4217:
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code")
+    return code

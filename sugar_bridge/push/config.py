@@ -533,14 +533,9 @@ class PushConfig(BaseModel):
     @field_validator("currency")
     @classmethod
     def _iso_currency(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        from etl.currencies import ISO_4217  # here: importing the config stays cheap
+        from etl.currencies import iso_currency  # here: importing the config stays cheap
 
-        code = value.strip().upper()
-        if code not in ISO_4217:
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code")
-        return code
+        return iso_currency(value)
 
     # The schema editors see is that of the YAML (short forms and `null` included).
     @field_validator(
