@@ -164,6 +164,10 @@ def serve(
     # it" may press it at once. SIGTERM (a service manager, `kill`) stops it the same way.
     try:
         signal.signal(signal.SIGTERM, _interrupt)
+        # Ctrl-C too, whatever it inherited: a command started in the background by a script
+        # (`cmd &` without job control, as CI runners do) begins with SIGINT ignored, and Python
+        # then keeps it ignored: the sandbox never stopped.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         console.print(
             f"Sugar sandbox (SuiteCRM {flavor.suitecrm_version}) at [bold]{sandbox.base_url}[/]  "
             f"(v4_1: {sandbox.url})"

@@ -106,6 +106,10 @@ class Foreground:
     returncode: int | None = None
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 @contextlib.contextmanager
 def foreground_sandbox(data_dir: Path, *args: str, until: str = "Ctrl-C") -> Iterator[Foreground]:
     """``sugar-bridge sandbox ARGS`` in a subprocess, its output read until ``until`` shows (60 s
@@ -117,6 +121,8 @@ def foreground_sandbox(data_dir: Path, *args: str, until: str = "Ctrl-C") -> Ite
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        # Started as from a script's `cmd &` (SIGINT ignored, inherited): Ctrl-C must still stop it.
+        preexec_fn=_ignore_sigint,
     )
     run = Foreground()
     try:
