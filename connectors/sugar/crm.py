@@ -64,6 +64,8 @@ class CrmModule:
     fields: tuple[str, ...]  # read by default, besides COMMON_FIELDS
     #: target list member links (ProspectLists): link name -> member module
     member_links: tuple[tuple[str, str], ...] = ()
+    #: read by default into the row's ``extra`` (no column of their own)
+    extra: tuple[str, ...] = ()
 
 
 _ACTIVITY = ("name", "parent_type", "parent_id", "status", "assigned_user_id")
@@ -102,9 +104,9 @@ MODULES: dict[str, CrmModule] = {
                 "account_name",
                 "opportunity_id",
                 "assigned_user_id",
-                "first_name",  # into `extra`: a lead without a company is shown by its name
-                "last_name",
             ),
+            # a lead without a company is shown by its name (the report's best prospects)
+            extra=("first_name", "last_name"),
         ),
         CrmModule(
             "Opportunities",
@@ -254,6 +256,7 @@ def plan_fields(client: SugarClient, module: CrmModule, config: SugarSourceConfi
     links = described.link_fields
     extra = config.extra_fields(module.name)
     missing = [f for f in extra if f not in known]
+    extra += [f for f in module.extra if f in known and f not in extra]
     if missing:
         raise UnknownField(
             f"sugar_source.modules.{module.name}.extra_fields: Sugar's {module.name} has no "

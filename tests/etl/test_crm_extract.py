@@ -299,6 +299,15 @@ def test_custom_and_extra_fields_go_to_extra(engine: Engine, client: SugarClient
     assert not any(k.startswith("jjwg_maps_") for k in extra)  # SuiteCRM's map plugin's
 
 
+def test_a_leads_name_goes_to_extra_by_default(engine: Engine, client: SugarClient) -> None:
+    # crm_lead has no name columns; the report shows a lead without a company by its name.
+    tag = datetime.now().strftime("%H%M%S%f")
+    lead = client.module("Leads").create({"first_name": "Pat", "last_name": f"Lead {tag}"})
+    extract_crm(engine, client, SugarSourceConfig(), modules=["Leads"])
+    extra = _only(engine, crm_lead, lead)["extra"]
+    assert (extra["first_name"], extra["last_name"]) == ("Pat", f"Lead {tag}")
+
+
 def test_an_unknown_extra_field_is_refused_before_anything_is_written(
     engine: Engine, client: SugarClient
 ) -> None:
