@@ -558,13 +558,17 @@ class BridgeExtension:
                 "Bridge: invalid records",
                 f"{module.name} cannot be saved here: set_entries gives it extra semantics",
             )
+        # the PHP: a list (an empty JSON object decodes to an empty array, so it is one too)
+        if records == {}:
+            records = []
         if not isinstance(records, list) or len(records) > MAX_SAVE_RECORDS:
             raise SugarFault(
                 1005,
                 "Bridge: invalid records",
                 f"records must be a list of at most {MAX_SAVE_RECORDS} objects",
             )
-        fields = [f for f in select_fields if isinstance(f, str)] if select_fields else []
+        # the PHP: a select_fields that is not an array counts as none
+        fields = [f for f in quirks.php_array_values(select_fields) or [] if isinstance(f, str)]
         index = self._index()
         deferred = index is not None and module.name in index.aod.modules
         out = []

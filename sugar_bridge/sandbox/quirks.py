@@ -19,6 +19,7 @@ import re
 import threading
 import time
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 # Tags HTMLPurifier keeps (stored as is, entity-encoded on read). Anything else tag-like, such as
 # ``<Co>``, is removed on save.
@@ -74,6 +75,16 @@ def encode_echo(value: str) -> str:
 def is_valid_id(value: str) -> bool:
     """SuiteValidator's id check (set_entry answers ``null`` when it fails)."""
     return bool(_ID_RE.match(value)) and len(value) <= 36
+
+
+def php_array_values(value: object) -> list[Any] | None:
+    """PHP ``array_values`` of a decoded JSON value: a JSON object is an array too (its values,
+    in order); None when the value is not an array at all (a string, a number, null)."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        return list(value.values())
+    return None
 
 
 def php_intval(value: object) -> int:
