@@ -84,13 +84,10 @@ def live_credentials() -> tuple[str, str, str]:
 def live_sugar() -> Iterator[SugarClient]:
     """A client of the live Sugar (marker ``live`` tests), one per test module, logged out at the
     end; TLS is verified unless SUGAR_LIVE_VERIFY_TLS=0. Skips when SUGAR_LIVE_* are unset."""
-    import os
+    from tests.live.support import connect
 
-    from connectors.sugar.client import SugarClient
-
-    url, username, password = live_credentials()
-    verify = os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0"
-    with SugarClient(url, username, password, verify_tls=verify, max_retries=2) as client:
+    live_credentials()
+    with connect() as client:
         yield client
 
 

@@ -54,6 +54,40 @@ _LABEL = re.compile(r"\$mod_strings\['([^']+)'\]")
 _LAYOUT_FIELD = re.compile(r"'([A-Za-z][A-Za-z0-9_]*_[cC])'")
 
 
+def connect() -> SugarClient:
+    """A client of the live Sugar from SUGAR_LIVE_* (TLS verified unless SUGAR_LIVE_VERIFY_TLS=0);
+    the ``live_sugar`` fixture skips first when they are unset."""
+    import os
+
+    return SugarClient(
+        os.environ["SUGAR_LIVE_URL"],
+        os.environ["SUGAR_LIVE_USERNAME"],
+        os.environ["SUGAR_LIVE_PASSWORD"],
+        verify_tls=os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0",
+        max_retries=2,
+    )
+
+
+@dataclass
+class LiveClients:
+    """The client factory a push is given (``push_segments(engine, clients, …)``): each call
+    logs in a new live client; ``writes`` sums their writes since the last ``clear``."""
+
+    made: list[SugarClient] = field(default_factory=list)
+
+    def __call__(self) -> SugarClient:
+        client = connect()
+        self.made.append(client)
+        return client
+
+    @property
+    def writes(self) -> int:
+        return sum(c.stats.writes for c in self.made)
+
+    def clear(self) -> None:
+        self.made.clear()
+
+
 def delete_records(client: SugarClient, module: str, ids: Iterable[str]) -> None:
     """Mark records deleted the way Sugar does (``set_entry`` with ``deleted: 1``)."""
     accessor = client.module(module)

@@ -14,47 +14,19 @@ session id is redacted; every account made is marked deleted by the last step (r
 
 from __future__ import annotations
 
-import argparse
-import os
-import secrets
 import sys
 import uuid
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record_crm_modules import ENV, Recorder
+from record_crm_modules import tagged
+from recorder import Recorder, run
 
 PREFIX = "16"
 SELECT = ["id", "name", "account_type", "industry", "annual_revenue", "description"]
 
 
-class ExtensionRecorder(Recorder):
-    """A :class:`Recorder` that can also call the bridge extension's endpoint."""
-
-    def __init__(self, base_url: str, username: str, password: str, out: Path) -> None:
-        super().__init__(base_url, username, password, out)
-        self.v4_url = self.url
-        self.extension_url = base_url.rstrip("/") + "/custom/service/bridge/rest.php"
-
-    def record_extension(
-        self, name: str, description: str, method: str, params: dict[str, Any]
-    ) -> Any:
-        """Like ``record``, sent to the extension, with ``"endpoint": "extension"`` written."""
-        self.url = self.extension_url
-        try:
-            body = self.record(name, description, method, params)
-        finally:
-            self.url = self.v4_url
-        path = self.out / f"{name}.json"
-        text = path.read_text("utf-8").replace(
-            '"request": {\n', '"request": {\n    "endpoint": "extension",\n', 1
-        )
-        path.write_text(text, "utf-8")
-        return body
-
-
-def record_sequence(r: ExtensionRecorder, tag: str) -> None:
+def record_sequence(r: Recorder, tag: str) -> None:
     """The bulk save's contract, step by step (see each description)."""
     a, b, ghost = (str(uuid.uuid4()) for _ in range(3))
     created = r.record_extension(
@@ -168,25 +140,8 @@ def record_sequence(r: ExtensionRecorder, tag: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Record the sequence into ``--out`` (its earlier prefix-16 files are replaced)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "suitecrm-7.15.0")
-    args = parser.parse_args(argv)
-    missing = [name for name in ENV if not os.environ.get(name)]
-    if missing:
-        print(f"set {', '.join(missing)}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob(f"{PREFIX}_*.json"):
-        old.unlink()
-    recorder = ExtensionRecorder(*(os.environ[name] for name in ENV), out=args.out)
-    tag = f"SBREC{secrets.token_hex(3)}"
-    try:
-        record_sequence(recorder, tag)
-    finally:
-        recorder.cleanup(tag)
-        recorder.logout()
-    return 0
+    """Record the sequence into ``--out`` (its earlier files of the prefix are replaced)."""
+    return run(__doc__, [PREFIX], record_sequence, argv, tagged=tagged())
 
 
 if __name__ == "__main__":

@@ -15,9 +15,6 @@ end.
 
 from __future__ import annotations
 
-import argparse
-import os
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -25,23 +22,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from record_crm_modules import ENV, Recorder
+from recorder import Recorder, quote, run
 
 FIELDS = ["id", "date_entered", "date_modified", "deleted", "last_name", "account_id"]
 ORDER = "date_modified ASC, id ASC"
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _after(tag: str, modified: str, last_id: str) -> str:
     """The extraction's query: the tag's contacts after (date_modified, id)."""
     dm = "contacts.date_modified"
     return (
-        f"(contacts.last_name LIKE {_quote(tag + '%')}) AND "
-        f"(({dm} > {_quote(modified)}) OR (({dm} = {_quote(modified)}) AND "
-        f"(contacts.id > {_quote(last_id)})))"
+        f"(contacts.last_name LIKE {quote(tag + '%')}) AND "
+        f"(({dm} > {quote(modified)}) OR (({dm} = {quote(modified)}) AND "
+        f"(contacts.id > {quote(last_id)})))"
     )
 
 
@@ -222,30 +215,13 @@ def record(r: Recorder, tag: str, hex_tag: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "suitecrm-7.15.0")
-    args = parser.parse_args(argv)
-    missing = [name for name in ENV if not os.environ.get(name)]
-    if missing:
-        print(f"set {', '.join(missing)}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob("20_*.json"):
-        old.unlink()
-    recorder = Recorder(*(os.environ[name] for name in ENV), out=args.out)
-    hex_tag = secrets.token_hex(4)
-    tag = f"SBREC{hex_tag[:6]}"
-    try:
-        record(recorder, tag, hex_tag)
-    finally:
-        for module, record_id in reversed(recorder.created):
-            nvl = [{"name": "id", "value": record_id}, {"name": "deleted", "value": 1}]
-            recorder.post(
-                "set_entry",
-                {"session": recorder.session, "module_name": module, "name_value_list": nvl},
-            )
-        recorder.logout()
-    return 0
+    """Record the sequence into ``--out`` (its earlier prefix-20 files are replaced)."""
+
+    def sequence(recorder: Recorder, tag: str) -> None:
+        # ids start with the run's tag (6 hex digits, padded to a UUID's first 8)
+        record(recorder, tag, tag.removeprefix("SBREC") + "00")
+
+    return run(__doc__, ["20"], sequence, argv)
 
 
 if __name__ == "__main__":

@@ -19,19 +19,13 @@ marked deleted at the end, also when a step fails.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import os
-import secrets
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
-SESSION_PLACEHOLDER = "<session id (redacted)>"
-ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from recorder import OUT, Recorder, quote, run
 
 
 @dataclass(frozen=True)
@@ -339,105 +333,6 @@ SPECS: tuple[ModuleSpec, ...] = (
 )
 
 
-class Recorder:
-    """Sends v4_1 calls to one Sugar and writes each exchange (redacted) as a JSON file."""
-
-    def __init__(self, base_url: str, username: str, password: str, out: Path) -> None:
-        self.url = base_url.rstrip("/") + "/service/v4_1/rest.php"
-        self.out = out
-        self.http = requests.Session()
-        self.secrets = [password, hashlib.md5(password.encode()).hexdigest()]
-        self.created: list[tuple[str, str]] = []
-        answer = self.post(
-            "login",
-            {
-                "user_auth": {"user_name": username, "password": self.secrets[1]},
-                "application_name": "sugar-bridge recorder",
-                "name_value_list": [],
-            },
-        )[1]
-        if not isinstance(answer, dict) or "id" not in answer:
-            raise SystemExit(f"login failed: {answer!r}")
-        self.session = str(answer["id"])
-
-    def post(self, method: str, rest_data: Any) -> tuple[int, Any]:
-        """One raw call (cookie-less, no redirects followed); the body parsed when it is JSON."""
-        reply = self.http.post(
-            self.url,
-            data={
-                "method": method,
-                "input_type": "JSON",
-                "response_type": "JSON",
-                "rest_data": json.dumps(rest_data),
-            },
-            allow_redirects=False,
-            timeout=120,
-        )
-        self.http.cookies.clear()
-        try:
-            return reply.status_code, reply.json()
-        except ValueError:
-            return reply.status_code, reply.text
-
-    def _redact(self, data: Any) -> Any:
-        text = json.dumps(data)
-        text = text.replace(self.session, SESSION_PLACEHOLDER)
-        for secret in self.secrets:
-            if secret and secret in text:
-                text = text.replace(json.dumps(secret)[1:-1], "<redacted>")
-        return json.loads(text)
-
-    def record(self, name: str, description: str, method: str, params: dict[str, Any]) -> Any:
-        """Call ``method`` with the session first and write ``<name>.json``; return the body."""
-        rest_data = {"session": self.session, **params}
-        status, body = self.post(method, rest_data)
-        exchange = {
-            "description": description,
-            "request": {"method": method, "rest_data": rest_data},
-            "response": {"status": status, "body": body},
-        }
-        path = self.out / f"{name}.json"
-        path.write_text(json.dumps(self._redact(exchange), indent=2, ensure_ascii=False) + "\n")
-        print(f"{name}: HTTP {status}", file=sys.stderr)
-        return body
-
-    def cleanup(self, tag: str) -> None:
-        """Mark deleted every record this run created (not recorded), also those a failed call
-        stored without answering their id (found by the run's tag)."""
-        for spec in SPECS:
-            for module, column in (
-                (spec.module, f"{spec.table}.{spec.order_field}"),
-                ("Accounts", "accounts.name"),
-            ):
-                found = self.post(
-                    "get_entry_list",
-                    {
-                        "session": self.session,
-                        "module_name": module,
-                        "query": f"{column} LIKE {_quote(tag + '%')}",
-                        "order_by": "",
-                        "offset": 0,
-                        "select_fields": ["id"],
-                        "link_name_to_fields_array": [],
-                        "max_results": 200,
-                        "deleted": 0,
-                    },
-                )[1]
-                for entry in found.get("entry_list", []) if isinstance(found, dict) else []:
-                    self.created.append((module, entry["id"]))
-        for module, record_id in reversed(self.created):
-            nvl = [{"name": "id", "value": record_id}, {"name": "deleted", "value": 1}]
-            self.post(
-                "set_entry",
-                {"session": self.session, "module_name": module, "name_value_list": nvl},
-            )
-        self.created.clear()
-
-    def logout(self) -> None:
-        """End the session."""
-        self.post("logout", {"session": self.session})
-
-
 def _fill(value: Any, tag: str, account: str) -> Any:
     if isinstance(value, str):
         return value.replace("{tag}", tag).replace("{account}", account)
@@ -446,11 +341,6 @@ def _fill(value: Any, tag: str, account: str) -> Any:
 
 def _nvl(values: dict[str, Any], tag: str, account: str) -> list[dict[str, Any]]:
     return [{"name": k, "value": _fill(v, tag, account)} for k, v in values.items()]
-
-
-def _quote(value: str) -> str:
-    """A SQL string literal the way the bridge quotes values: doubled single quotes."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def record_module(r: Recorder, spec: ModuleSpec, tag: str) -> None:
@@ -519,7 +409,7 @@ def record_module(r: Recorder, spec: ModuleSpec, tag: str) -> None:
         link_name_to_fields_array=[],
         track_view=False,
     )
-    like = f"{t}.{spec.order_field} LIKE {_quote(tag + '%')}"
+    like = f"{t}.{spec.order_field} LIKE {quote(tag + '%')}"
     rec(
         f"{low}_get_entry_list_query_order",
         f"get_entry_list {m}: query '{t}.{spec.order_field} LIKE <tag>%', order_by"
@@ -541,7 +431,7 @@ def record_module(r: Recorder, spec: ModuleSpec, tag: str) -> None:
         f"get_entry_list {m}: exact match on a value with a single quote, doubled in the query.",
         "get_entry_list",
         module_name=m,
-        query=f"{t}.{spec.order_field} = {_quote(exact)}",
+        query=f"{t}.{spec.order_field} = {quote(exact)}",
         order_by="",
         offset=0,
         select_fields=["id", spec.order_field],
@@ -754,31 +644,32 @@ def record_module(r: Recorder, spec: ModuleSpec, tag: str) -> None:
     )
 
 
+def tagged() -> list[tuple[str, str]]:
+    """Where a run's records carry its tag: each module's order field, and account names."""
+    return [(spec.module, f"{spec.table}.{spec.order_field}") for spec in SPECS] + [
+        ("Accounts", "accounts.name")
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Record the sequences chosen by ``--only`` (all by default) into ``--out``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "suitecrm-7.15.0")
+    parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--only", default="", help="comma-separated prefixes, e.g. 10,13")
-    args = parser.parse_args(argv)
-    missing = [name for name in ENV if not os.environ.get(name)]
-    if missing:
-        print(f"set {', '.join(missing)}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    wanted = {p for p in args.only.split(",") if p}
-    recorder = Recorder(*(os.environ[name] for name in ENV), out=args.out)
-    tag = f"SBREC{secrets.token_hex(3)}"
-    try:
-        for spec in SPECS:
-            if wanted and spec.prefix not in wanted:
-                continue
-            for old in args.out.glob(f"{spec.prefix}_*.json"):
-                old.unlink()
+    args, rest = parser.parse_known_args(argv)
+    wanted = [spec for spec in SPECS if not args.only or spec.prefix in args.only.split(",")]
+
+    def sequence(recorder: Recorder, tag: str) -> None:
+        for spec in wanted:
             record_module(recorder, spec, tag)
-    finally:
-        recorder.cleanup(tag)
-        recorder.logout()
-    return 0
+
+    return run(
+        __doc__,
+        [spec.prefix for spec in wanted],
+        sequence,
+        ["--out", str(args.out), *rest],
+        tagged=tagged(),
+    )
 
 
 if __name__ == "__main__":

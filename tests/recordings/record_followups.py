@@ -15,16 +15,14 @@ the last step (recorded too).
 
 from __future__ import annotations
 
-import argparse
-import os
-import secrets
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record_crm_modules import ENV, Recorder
+from record_crm_modules import tagged
+from recorder import Recorder, run
 
 PREFIX = "18"
 FIELDS = ["id", "status", "date_modified"]
@@ -142,25 +140,8 @@ def record_sequence(r: Recorder, tag: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Record the sequence into ``--out`` (its earlier prefix-18 files are replaced)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "suitecrm-7.15.0")
-    args = parser.parse_args(argv)
-    missing = [name for name in ENV if not os.environ.get(name)]
-    if missing:
-        print(f"set {', '.join(missing)}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob(f"{PREFIX}_*.json"):
-        old.unlink()
-    recorder = Recorder(*(os.environ[name] for name in ENV), out=args.out)
-    tag = f"SBREC{secrets.token_hex(3)}"
-    try:
-        record_sequence(recorder, tag)
-    finally:
-        recorder.cleanup(tag)
-        recorder.logout()
-    return 0
+    """Record the sequence into ``--out`` (its earlier files of the prefix are replaced)."""
+    return run(__doc__, [PREFIX], record_sequence, argv, tagged=tagged())
 
 
 if __name__ == "__main__":

@@ -17,22 +17,19 @@ recorder's clean-up. The session id is redacted.
 
 from __future__ import annotations
 
-import argparse
-import os
-import secrets
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record_bulk_save import ExtensionRecorder
-from record_crm_modules import ENV
+from record_crm_modules import tagged
+from recorder import Recorder, run
 
 PREFIX = "17"
 
 
-def _members(r: ExtensionRecorder, name: str, description: str, list_id: str) -> Any:
+def _members(r: Recorder, name: str, description: str, list_id: str) -> Any:
     return r.record(
         name,
         description,
@@ -52,7 +49,7 @@ def _members(r: ExtensionRecorder, name: str, description: str, list_id: str) ->
     )
 
 
-def _link(r: ExtensionRecorder, name: str, description: str, list_id: str, ids: list[str],
+def _link(r: Recorder, name: str, description: str, list_id: str, ids: list[str],
           delete: int) -> Any:  # fmt: skip
     return r.record(
         name,
@@ -69,7 +66,7 @@ def _link(r: ExtensionRecorder, name: str, description: str, list_id: str, ids: 
     )
 
 
-def record_sequence(r: ExtensionRecorder, tag: str) -> None:
+def record_sequence(r: Recorder, tag: str) -> None:
     """Many members added, added again, removed; read back after each (see descriptions)."""
     ids = [str(uuid.uuid4()) for _ in range(8)]
     ghost = str(uuid.uuid4())
@@ -182,25 +179,8 @@ def record_sequence(r: ExtensionRecorder, tag: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Record the sequence into ``--out`` (its earlier prefix-17 files are replaced)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "suitecrm-7.15.0")
-    args = parser.parse_args(argv)
-    missing = [name for name in ENV if not os.environ.get(name)]
-    if missing:
-        print(f"set {', '.join(missing)}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob(f"{PREFIX}_*.json"):
-        old.unlink()
-    recorder = ExtensionRecorder(*(os.environ[name] for name in ENV), out=args.out)
-    tag = f"SBREC{secrets.token_hex(3)}"
-    try:
-        record_sequence(recorder, tag)
-    finally:
-        recorder.cleanup(tag)
-        recorder.logout()
-    return 0
+    """Record the sequence into ``--out`` (its earlier files of the prefix are replaced)."""
+    return run(__doc__, [PREFIX], record_sequence, argv, tagged=tagged())
 
 
 if __name__ == "__main__":

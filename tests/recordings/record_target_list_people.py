@@ -15,15 +15,12 @@ every record made is marked deleted at the end (not recorded).
 
 from __future__ import annotations
 
-import argparse
-import os
-import secrets
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record_crm_modules import ENV, Recorder, _quote
+from recorder import Recorder, quote, run
 
 PREFIX = "19"
 
@@ -119,7 +116,7 @@ def record_sequence(r: Recorder, tag: str) -> None:
         "email1 — the primary address of the contact's email addresses), ordered by id.",
         "get_entry_list",
         module_name="Contacts",
-        query=f"contacts.last_name = {_quote(tag + ' Dupont')}",
+        query=f"contacts.last_name = {quote(tag + ' Dupont')}",
         order_by="id",
         offset=0,
         select_fields=["id", "first_name", "last_name", "email1", "assigned_user_id"],
@@ -131,30 +128,8 @@ def record_sequence(r: Recorder, tag: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Record the sequence into ``--out`` (its earlier prefix-19 files are replaced)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "suitecrm-7.15.0")
-    args = parser.parse_args(argv)
-    missing = [name for name in ENV if not os.environ.get(name)]
-    if missing:
-        print(f"set {', '.join(missing)}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob(f"{PREFIX}_*.json"):
-        old.unlink()
-    recorder = Recorder(*(os.environ[name] for name in ENV), out=args.out)
-    tag = f"SBREC{secrets.token_hex(3)}"
-    try:
-        record_sequence(recorder, tag)
-    finally:
-        for module, record_id in reversed(recorder.created):
-            nvl = [{"name": "id", "value": record_id}, {"name": "deleted", "value": 1}]
-            recorder.post(
-                "set_entry",
-                {"session": recorder.session, "module_name": module, "name_value_list": nvl},
-            )
-        recorder.logout()
-    return 0
+    """Record the sequence into ``--out`` (its earlier files of the prefix are replaced)."""
+    return run(__doc__, [PREFIX], record_sequence, argv)
 
 
 if __name__ == "__main__":

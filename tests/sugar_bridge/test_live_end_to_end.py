@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,33 +30,19 @@ from sugar_bridge.provision.plan import plan
 from sugar_bridge.provision.spec import SugarSpec
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.push import push_segments
-from tests.live.support import delete_records, delete_users, remove_fields, user_ids
+from tests.live.support import (
+    LiveClients,
+    delete_records,
+    delete_users,
+    remove_fields,
+    user_ids,
+)
 from tests.sugar_bridge.push.conftest import SEGMENT_OPTIONS, Warehouse
 
 pytestmark = pytest.mark.live
 
-_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
 STAGES = {"new": "New", "active": "Active", "declining": "Declining", "lost": "Lost"}
 N_CUSTOMERS = 6
-
-
-def _connect() -> SugarClient:
-    return SugarClient(
-        os.environ["SUGAR_LIVE_URL"],
-        os.environ["SUGAR_LIVE_USERNAME"],
-        os.environ["SUGAR_LIVE_PASSWORD"],
-        verify_tls=os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0",
-        max_retries=2,
-    )
-
-
-@pytest.fixture
-def live() -> Iterator[SugarClient]:
-    missing = [name for name in _ENV if not os.environ.get(name)]
-    if missing:
-        pytest.skip(f"live Sugar not configured ({', '.join(missing)} unset)")
-    with _connect() as client:
-        yield client
 
 
 def _spec(suffix: str) -> dict[str, Any]:
@@ -180,19 +165,6 @@ def _push_config(suffix: str) -> PushConfig:
     )
 
 
-def _factory(made: list[SugarClient]) -> Callable[[], SugarClient]:
-    def make() -> SugarClient:
-        client = _connect()
-        made.append(client)
-        return client
-
-    return make
-
-
-def _writes(made: list[SugarClient]) -> int:
-    return sum(c.stats.writes for c in made)
-
-
 def _members(client: SugarClient, suffix: str) -> dict[str, set[str]]:
     lists = client.module("ProspectLists")
     out: dict[str, set[str]] = {}
@@ -202,23 +174,22 @@ def _members(client: SugarClient, suffix: str) -> dict[str, set[str]]:
     return out
 
 
-def test_provision_twice_then_push(live: SugarClient, tmp_path: Path) -> None:
+def test_provision_twice_then_push(live_sugar: SugarClient, tmp_path: Path) -> None:
     suffix = secrets.token_hex(3)
     spec = SugarSpec.model_validate(_spec(suffix))
     engine = create_engine_for(f"sqlite:///{tmp_path / 'warehouse.db'}")
     upgrade(engine)
     try:
         # --- provisioning: fresh apply, then a second apply that writes nothing -------------
-        first = apply(live, spec, passwords_file=tmp_path / "pw.tsv")
+        first = apply(live_sugar, spec, passwords_file=tmp_path / "pw.tsv")
         assert first.summary()["user"] == {"create": 1}
         assert first.summary()["account"] == {"create": 1}
-        writes = live.stats.writes
-        assert not plan(live, spec).has_changes
-        assert apply(live, spec, passwords_file=tmp_path / "pw2.tsv").applied == []
-        assert live.stats.writes == writes
-        user_id = live.module("Users").list(q.eq("users.user_name", f"sbe{suffix}"), fields=["id"])[
-            0
-        ]["id"]
+        writes = live_sugar.stats.writes
+        assert not plan(live_sugar, spec).has_changes
+        assert apply(live_sugar, spec, passwords_file=tmp_path / "pw2.tsv").applied == []
+        assert live_sugar.stats.writes == writes
+        users = live_sugar.module("Users")
+        user_id = users.list(q.eq("users.user_name", f"sbe{suffix}"), fields=["id"])[0]["id"]
 
         # --- first push: the key account is updated, the others created; all read back -----
         wh = Warehouse(engine, as_of=date(2026, 11, 24))
@@ -234,14 +205,14 @@ def test_provision_twice_then_push(live: SugarClient, tmp_path: Path) -> None:
             )
         wh.analyse()
         config = _push_config(suffix)
-        made: list[SugarClient] = []
-        info = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        made = LiveClients()
+        info = push_segments(engine, made, config, as_of=wh.as_of)
         assert info.status == "ok", info.error
         assert (info.created, info.updated, info.failed) == (N_CUSTOMERS - 1, 1, 0)
         assert info.verified == N_CUSTOMERS
         assert info.tasks_created == 0  # nobody declining; no transition on a first push
         assert info.owners["assigned"] == N_CUSTOMERS - 1  # the key account has its owner
-        accounts = live.module("Accounts")
+        accounts = live_sugar.module("Accounts")
         stored = {
             str(r[f"sbe{suffix}_ext_c"]): r
             for r in accounts.list(
@@ -261,33 +232,31 @@ def test_provision_twice_then_push(live: SugarClient, tmp_path: Path) -> None:
         assert {r["assigned_user_id"] for r in stored.values()} == {user_id}
         assert stored[f"SBE{suffix}-0"][f"sbe{suffix}_segment_c"] == "champions"
         assert float(stored[f"SBE{suffix}-1"][f"sbe{suffix}_clv_c"]) == pytest.approx(1000.5)
-        members = _members(live, suffix)
+        members = _members(live_sugar, suffix)
         assert members[f"SBE {suffix} Lost"] == {f"SBE{suffix}-2", f"SBE{suffix}-5"}
 
         # --- no change: no write at all ------------------------------------------------------
         made.clear()
-        again = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        again = push_segments(engine, made, config, as_of=wh.as_of)
         assert (again.status, again.updated, again.created, again.unchanged) == (
             "ok",
             0,
             0,
             N_CUSTOMERS,
         )
-        assert _writes(made) == 0
+        assert made.writes == 0
 
         # --- one customer changes: one account write, its two follow-ups, lists moved -------
         wh.set(f"SBE{suffix}-0", rfm_segment="At risk", lifecycle_stage="declining")
         wh.analyse()
         made.clear()
-        third = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        third = push_segments(engine, made, config, as_of=wh.as_of)
         assert (third.status, third.updated, third.created, third.failed) == ("ok", 1, 0, 0)
         assert third.tasks_created == 2
         assert third.followups["unowned"] == 0
         key_id = str(stored[f"SBE{suffix}-0"]["id"])
-        tasks = list(
-            live.module("Accounts").related(key_id, "tasks", fields=["assigned_user_id", "name"])
-        )
-        calls = list(live.module("Accounts").related(key_id, "calls", fields=["assigned_user_id"]))
+        tasks = list(accounts.related(key_id, "tasks", fields=["assigned_user_id", "name"]))
+        calls = list(accounts.related(key_id, "calls", fields=["assigned_user_id"]))
         assert [t["assigned_user_id"] for t in tasks] == [user_id]
         assert [c["assigned_user_id"] for c in calls] == [user_id]
         assert [t["name"] for t in tasks] == [f"Follow up SBE Key Account {suffix}"]
@@ -303,14 +272,14 @@ def test_provision_twice_then_push(live: SugarClient, tmp_path: Path) -> None:
             )
         assert [(t["parent_id"], t["status"]) for t in mine] == [(key_id, "Not Started")]
         # Still declining the next night: the task is open, no second one.
-        fourth = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        fourth = push_segments(engine, made, config, as_of=wh.as_of)
         assert (fourth.tasks_created, fourth.followups["held_back"]) == (0, {"open": 1})
-        members = _members(live, suffix)
+        members = _members(live_sugar, suffix)
         assert f"SBE{suffix}-0" in members[f"SBE {suffix} At risk"]
         assert f"SBE{suffix}-0" not in members.get(f"SBE {suffix} Champions", set())
     finally:
         engine.dispose()
-        _cleanup(live, suffix)
+        _cleanup(live_sugar, suffix)
 
 
 def _cleanup(client: SugarClient, suffix: str) -> None:

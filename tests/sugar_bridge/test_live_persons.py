@@ -10,9 +10,7 @@ it made is marked deleted at the end and its fields removed.
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,32 +24,12 @@ from sugar_bridge.provision.apply import apply
 from sugar_bridge.provision.spec import SugarSpec
 from sugar_bridge.push.config import PushConfig
 from sugar_bridge.push.push import push_segments
-from tests.live.support import delete_records, remove_fields
+from tests.live.support import LiveClients, delete_records, remove_fields
 from tests.sugar_bridge.push.conftest import SEGMENT_OPTIONS, Warehouse
 
 pytestmark = pytest.mark.live
 
-_ENV = ("SUGAR_LIVE_URL", "SUGAR_LIVE_USERNAME", "SUGAR_LIVE_PASSWORD")
 STAGES = {"new": "New", "active": "Active", "declining": "Declining", "lost": "Lost"}
-
-
-def _connect() -> SugarClient:
-    return SugarClient(
-        os.environ["SUGAR_LIVE_URL"],
-        os.environ["SUGAR_LIVE_USERNAME"],
-        os.environ["SUGAR_LIVE_PASSWORD"],
-        verify_tls=os.environ.get("SUGAR_LIVE_VERIFY_TLS", "1") != "0",
-        max_retries=2,
-    )
-
-
-@pytest.fixture
-def live() -> Iterator[SugarClient]:
-    missing = [name for name in _ENV if not os.environ.get(name)]
-    if missing:
-        pytest.skip(f"live Sugar not configured ({', '.join(missing)} unset)")
-    with _connect() as client:
-        yield client
 
 
 def _fields(s: str) -> list[dict[str, Any]]:
@@ -107,25 +85,16 @@ def _config(s: str) -> PushConfig:
     )
 
 
-def _factory(made: list[SugarClient]) -> Callable[[], SugarClient]:
-    def make() -> SugarClient:
-        client = _connect()
-        made.append(client)
-        return client
-
-    return make
-
-
-def test_persons_are_pushed_to_contacts(live: SugarClient, tmp_path: Path) -> None:
+def test_persons_are_pushed_to_contacts(live_sugar: SugarClient, tmp_path: Path) -> None:
     s = secrets.token_hex(3)
     spec = SugarSpec.model_validate(
         {"custom_fields": {"Accounts": _fields(s), "Contacts": _fields(s)}}
     )
     engine = create_engine_for(f"sqlite:///{tmp_path / 'warehouse.db'}")
     upgrade(engine)
-    contacts = live.module("Contacts")
+    contacts = live_sugar.module("Contacts")
     try:
-        apply(live, spec, passwords_file=tmp_path / "pw.tsv")
+        apply(live_sugar, spec, passwords_file=tmp_path / "pw.tsv")
         by_mail = contacts.create(
             {"first_name": "Already", "last_name": f"Known{s}", "email1": f"p1.{s}@Example.test"}
         )
@@ -153,8 +122,8 @@ def test_persons_are_pushed_to_contacts(live: SugarClient, tmp_path: Path) -> No
             )
         wh.analyse()
         config = _config(s)
-        made: list[SugarClient] = []
-        info = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        made = LiveClients()
+        info = push_segments(engine, made, config, as_of=wh.as_of)
         assert info.status == "ok", info.error
         people = info.modules["Contacts"]
         assert (people["customers"], people["matched"], people["created"]) == (4, 2, 2)
@@ -186,12 +155,12 @@ def test_persons_are_pushed_to_contacts(live: SugarClient, tmp_path: Path) -> No
         assert marie["primary_address_city"] == "Lyon"
         assert stored[f"SBP{s}-P3"]["last_name"] == f"de La Fontaine{s}"
         assert stored[f"SBP{s}-P1"][f"sbp{s}_segment_c"] == "at_risk"
-        accounts = live.module("Accounts").list(
+        accounts = live_sugar.module("Accounts").list(
             q.like_prefix(f"accounts_cstm.{ext}", f"SBP{s}-"), fields=[ext]
         )
         assert sorted(a[ext] for a in accounts) == [f"SBP{s}-C0", f"SBP{s}-C1"]
 
-        lists = live.module("ProspectLists")
+        lists = live_sugar.module("ProspectLists")
         found = lists.list(q.eq("prospect_lists.name", f"SBP {s} At risk"), fields=["name"])
         assert len(found) == 1
         at_risk = str(found[0]["id"])
@@ -200,18 +169,18 @@ def test_persons_are_pushed_to_contacts(live: SugarClient, tmp_path: Path) -> No
 
         # --- nothing changed: not one write ---------------------------------------------------
         made.clear()
-        again = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        again = push_segments(engine, made, config, as_of=wh.as_of)
         assert again.status == "ok"
         assert again.modules["Contacts"]["unchanged"] == 4
-        assert sum(c.stats.writes for c in made) == 0
+        assert made.writes == 0
 
         # --- one person declines: one write, its task on the contact -----------------------
         wh.set(f"SBP{s}-P0", lifecycle_stage="declining")
         wh.analyse()
         made.clear()
-        third = push_segments(engine, _factory(made), config, as_of=wh.as_of)
+        third = push_segments(engine, made, config, as_of=wh.as_of)
         assert (third.status, third.updated, third.tasks_created) == ("ok", 1, 1)
-        tasks = live.module("Tasks").list(
+        tasks = live_sugar.module("Tasks").list(
             q.eq("tasks.parent_id", str(marie["id"])),
             fields=["name", "parent_type", "contact_id"],
         )
@@ -221,7 +190,7 @@ def test_persons_are_pushed_to_contacts(live: SugarClient, tmp_path: Path) -> No
         assert tasks[0]["name"] == f"Relancer Marie Dupont{s}"
     finally:
         engine.dispose()
-        _cleanup(live, s)
+        _cleanup(live_sugar, s)
 
 
 def _cleanup(client: SugarClient, s: str) -> None:
