@@ -318,7 +318,9 @@ _SERVICE = textwrap.dedent(
 
     def run_sync(stop: threading.Event) -> str:
         (out / "started").write_text("1")
-        for step in range(1, 51):  # 50 steps of 0.2 s; stop is honoured between steps
+        # up to 300 steps of 0.2 s (a minute: far beyond any signal sent, even on a loaded
+        # machine); stop is honoured between steps
+        for step in range(1, 301):
             threading.Event().wait(0.2)
             if stop.is_set():
                 (out / "result").write_text(f"aborted cleanly after step {step}")
@@ -335,7 +337,7 @@ _SERVICE = textwrap.dedent(
 )
 
 
-def _wait_for(path: Path, timeout: float = 15) -> None:
+def _wait_for(path: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         assert time.monotonic() < deadline, f"{path} never appeared"
@@ -358,7 +360,7 @@ def test_sigterm_finishes_the_current_step_and_exits_cleanly(tmp_path: Path) -> 
         _wait_for(tmp_path / "started")
         time.sleep(0.3)
         proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -375,7 +377,7 @@ def test_second_signal_exits_at_once(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=20)
+        out, _ = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
