@@ -564,6 +564,10 @@ def _analytics_note(unchanged: bool, run_id: int, clv_error: str | None) -> str:
     return "; ".join(notes)
 
 
+#: The prefix of the push step's per-person counters (``contacts_created``: the persons' share).
+PERSONS_PREFIX = "contacts_"
+
+
 def push_stage(ctx: StepContext) -> list[StepInfo]:
     """Push the segments into Sugar (``sugar_bridge.push.push.push_segments``).
 
@@ -602,7 +606,7 @@ def push_stage(ctx: StepContext) -> list[StepInfo]:
     counts = info.counts()
     counts["transitions"] = sum(info.transitions.values())
     # The persons' share (pushed to Contacts): contacts_customers, contacts_created, ...
-    counts |= {f"contacts_{k}": v for k, v in info.modules.get("Contacts", {}).items()}
+    counts |= {f"{PERSONS_PREFIX}{k}": v for k, v in info.modules.get("Contacts", {}).items()}
     return [
         StepInfo(
             "push",

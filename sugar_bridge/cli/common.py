@@ -172,9 +172,31 @@ def _count_labels(t: Texts) -> dict[str, str]:
         "list_failed": _("list failures"),
         "tasks_created": _("follow-ups created"),
         "tasks_failed": _("follow-up failures"),
+        "tasks_waiting": _("follow-ups waiting"),
+        "tasks_still_open": _("follow-ups still open"),
+        "tasks_unowned": _("follow-ups without an owner"),
+        "owners_assigned": _("owners assigned"),
         "sugar_writes": _("Sugar writes"),
         "transitions": _("transitions"),
+        "records_read": _("records read"),
+        "inserted": _("inserted"),
+        "deleted": _("deleted"),
+        "modules": _("modules"),
     }
+
+
+def count_label(t: Texts, key: str, labels: dict[str, str] | None = None) -> str:
+    """A step counter's words (``contacts_created`` → ``contacts: created``), in ``t``'s
+    language; an unknown key as its words."""
+    from sugar_bridge.pipeline import PERSONS_PREFIX
+
+    labels = labels if labels is not None else _count_labels(t)
+    if key in labels:
+        return labels[key]
+    if key.startswith(PERSONS_PREFIX) and key[len(PERSONS_PREFIX) :] in labels:
+        what = labels[key[len(PERSONS_PREFIX) :]]
+        return t.gettext("contacts: %(what)s") % {"what": what}
+    return key.replace("_", " ")
 
 
 def word(t: Texts, value: str) -> str:
@@ -186,6 +208,7 @@ def word(t: Texts, value: str) -> str:
         "load": _("load"),
         "analyse": _("analyse"),
         "push": _("push"),
+        "crm": _("CRM"),
         "ok": _("ok"),
         "partial": _("partial"),
         "failed": _("failed"),
@@ -203,10 +226,7 @@ def step_counts(info: StepInfo, t: Texts | None = None) -> str:
     labels = _count_labels(t)
     # Per-rule reject counts stay in the run's details (and `etl rejects`): one line per step here.
     shown = {k: v for k, v in info.counts.items() if v and ":" not in k}
-    return (
-        ", ".join(f"{labels.get(k, k.replace('_', ' '))} {t.number(v)}" for k, v in shown.items())
-        or "-"
-    )
+    return ", ".join(f"{count_label(t, k, labels)} {t.number(v)}" for k, v in shown.items()) or "-"
 
 
 def step_printer(t: Texts) -> Callable[[StepInfo], None]:

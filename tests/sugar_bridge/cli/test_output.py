@@ -205,3 +205,27 @@ def test_a_problem_for_a_person_keeps_its_brackets(fake_sync: None) -> None:
         result = CliRunner().invoke(app, ["sync", "--as-of", "2026-11-30"])
     assert result.exit_code == 1, result.output
     assert "[connection refused]" in result.stderr  # not eaten as Rich markup
+
+
+def test_every_push_and_crm_counter_has_its_words_in_each_language() -> None:
+    """The step lines of ``sync`` name each counter in the users' language: a counter the push
+    or the Sugar extraction reports (its persons' share too) never shows as its raw key."""
+    import dataclasses
+    import typing
+
+    from analytics.i18n import Texts
+    from etl.crm import CrmExtractInfo
+    from sugar_bridge.cli.common import count_label
+    from sugar_bridge.pipeline import PERSONS_PREFIX
+    from sugar_bridge.push.push import MODULE_COUNTERS, PushRunInfo
+
+    hints = typing.get_type_hints(PushRunInfo)
+    keys = {f.name for f in dataclasses.fields(PushRunInfo) if hints[f.name] is int} - {"run_id"}
+    keys |= {f"{PERSONS_PREFIX}{k}" for k in (*MODULE_COUNTERS, "customers")}
+    keys |= set(CrmExtractInfo(run_id=1, full=False).counts())
+    fr = Texts.for_locale("fr")
+    english = {k: count_label(Texts.for_locale("en"), k) for k in sorted(keys)}
+    french = {k: count_label(fr, k) for k in sorted(keys)}
+    # an unknown counter shows as its key's words in both languages
+    assert [k for k in keys if french[k] == english[k] and k != "modules"] == []
+    assert french["contacts_created"] == "contacts : créés"
