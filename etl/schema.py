@@ -455,7 +455,7 @@ push_log = Table(
     Column("run_id", Id, ForeignKey("push_run.run_id"), nullable=False),
     Column("account_id", String(36)),
     Column("customer_key", Id),
-    Column("operation", String(16), nullable=False),  # create | update | list_* | task
+    Column("operation", String(16), nullable=False),  # create | update | retire | list_* | task
     Column("status", String(16), nullable=False),  # ok | failed | planned (dry run)
     Column("old_values", JSON),  # {field: value} before (the last pushed snapshot)
     Column("new_values", JSON),  # {field: value} sent

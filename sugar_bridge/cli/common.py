@@ -176,6 +176,7 @@ def _count_labels(t: Texts) -> dict[str, str]:
         "tasks_still_open": _("follow-ups still open"),
         "tasks_unowned": _("follow-ups without an owner"),
         "owners_assigned": _("owners assigned"),
+        "retired": _("old records emptied (customer moved)"),
         "sugar_writes": _("Sugar writes"),
         "transitions": _("transitions"),
         "records_read": _("records read"),

@@ -66,6 +66,7 @@ from sugar_bridge.push.followups import (
 from sugar_bridge.push.leads import push_lead_scores
 from sugar_bridge.push.lists import Members, reconcile_lists
 from sugar_bridge.push.match import Account, MatchResult, match_customers
+from sugar_bridge.push.moved import retire_moved
 from sugar_bridge.push.owners import Assignment, OwnerPolicy, Party, SugarUser, read_directory
 from sugar_bridge.push.store import CustomerRow, LogEntry, Pushed
 from sugar_bridge.push.sugar_io import (
@@ -123,6 +124,7 @@ class PushRunInfo:
     tasks_still_open: int = 0  # state rules held back: the record's follow-up is still open
     tasks_unowned: int = 0  # follow-ups without an owner (none can be made: a check)
     owners_assigned: int = 0  # records given an owner (created, or without one in Sugar)
+    retired: int = 0  # old records of customers who moved module, their fields emptied (moved.py)
     sugar_writes: int = 0
     transitions: dict[str, int] = field(default_factory=dict)  # "old → new" segment: accounts
     sample: list[dict[str, Any]] = field(default_factory=list)  # a few planned changes
@@ -442,6 +444,7 @@ def _run(
                 info.modules["Contacts"]["matched"],
                 info.modules["Contacts"]["created"],
             )
+        _retire_moved(engine, main, config, rows, targets, info, now)
         timer.last = time.perf_counter()
 
         support: list[BulkSupport] = []
@@ -475,6 +478,44 @@ def _run(
     finally:
         info.sugar_calls = sum_stats([info.sugar_calls, main.stats.snapshot()])
         main.close()
+
+
+def _retire_moved(
+    engine: Engine,
+    main: SugarClient,
+    config: PushConfig,
+    rows: list[CustomerRow],
+    targets: list[_Target],
+    info: PushRunInfo,
+    now: datetime,
+) -> None:
+    """The old records of customers who changed module (a company now a person, or back):
+    their pushed fields emptied (``sugar_bridge.push.moved``)."""
+    known = {t.module: t.specs for t in targets}
+
+    def specs_of(module: str) -> list[FieldSpec]:
+        return known[module] if module in known else _resolve(main, config, module)
+
+    def write(c: SugarClient, batch: list[WriteRow], module: str) -> list[RowResult]:
+        return write_plan(c, config, module).write(c, batch, module)
+
+    retired, failed = retire_moved(
+        engine,
+        main,
+        {r.customer.customer_key: module_of(config, r) for r in rows},
+        tuple(LIST_LINK),
+        {rid for t in targets for rid in t.record_of.values()},
+        specs_of,
+        write,
+        run_id=info.run_id,
+        now=now,
+        dry_run=info.dry_run,
+        batch_size=config.batch_size,
+    )
+    info.retired += retired
+    info.failed += failed
+    if retired or failed:
+        info.sugar_writes += 0 if info.dry_run else -(-(retired + failed) // config.batch_size)
 
 
 def _lead_scores(

@@ -358,6 +358,21 @@ class Pushed:
     run_id: int
 
 
+def snapshot_customers(engine: Engine, module: str) -> dict[str, set[int]]:
+    """``{record_id: {customer_key}}`` of the records of ``module`` the push has written values
+    to (its snapshot): the customers it wrote them for."""
+    stmt = (
+        select(push_snapshot.c.account_id, push_snapshot.c.customer_key)
+        .where(push_snapshot.c.module == module, push_snapshot.c.customer_key.is_not(None))
+        .distinct()
+    )
+    out: dict[str, set[int]] = {}
+    with engine.connect() as conn:
+        for record_id, key in conn.execute(stmt):
+            out.setdefault(str(record_id), set()).add(int(key))
+    return out
+
+
 def load_snapshot(engine: Engine, module: str = "Accounts") -> dict[str, dict[str, Pushed]]:
     """``{record_id: {field: Pushed}}`` of every value verified in Sugar so far in ``module``."""
     out: dict[str, dict[str, Pushed]] = {}

@@ -3,9 +3,10 @@
 Runs only when SUGAR_LIVE_URL, SUGAR_LIVE_USERNAME (an admin) and SUGAR_LIVE_PASSWORD are set.
 Provisions its own custom fields on Accounts and Contacts (``sbp<run>_*_c``), then pushes a small
 warehouse (two companies, four persons; Sugar already has a contact with one person's e-mail and
-one with another's name) three times: the first push creates and matches, the second writes
-nothing, the third writes the one changed person and creates its task on the contact. Everything
-it made is marked deleted at the end and its fields removed.
+one with another's name) five times: the first push creates and matches, the second writes
+nothing, the third writes the one changed person and creates its task on the contact, the
+fourth finds a company turned person (a contact created, the old account's figures emptied), the
+fifth writes nothing. Everything it made is marked deleted at the end and its fields removed.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
 from etl.db import create_engine_for, upgrade
+from etl.schema import dim_customer
 from sugar_bridge.provision.apply import apply
 from sugar_bridge.provision.spec import SugarSpec
 from sugar_bridge.push.config import PushConfig
@@ -188,6 +191,28 @@ def test_persons_are_pushed_to_contacts(live_sugar: SugarClient, tmp_path: Path)
             ("Contacts", str(marie["id"]))
         ]
         assert tasks[0]["name"] == f"Relancer Marie Dupont{s}"
+
+        # --- a company turns out to be a person: a contact now, its account emptied --------
+        with engine.begin() as conn:
+            conn.execute(
+                update(dim_customer)
+                .where(dim_customer.c.source_customer_id == f"SBP{s}-C0")
+                .values(customer_type="B2C")
+            )
+        wh.analyse()
+        made.clear()
+        fourth = push_segments(engine, made, config, as_of=wh.as_of)
+        assert (fourth.status, fourth.retired) == ("ok", 1), fourth.error
+        assert fourth.modules["Contacts"]["created"] == 1
+        figures = [f"sbp{s}_segment_c", f"sbp{s}_stage_c", f"sbp{s}_orders_c"]
+        (old,) = live_sugar.module("Accounts").list(
+            q.eq(f"accounts_cstm.{ext}", f"SBP{s}-C0"), fields=["name", ext, *figures]
+        )
+        assert old["name"] == f"SBP Company {s} 0"  # the record stays, with its key
+        assert {f: old[f] for f in figures} == dict.fromkeys(figures, "")  # no stale figures
+        made.clear()
+        fifth = push_segments(engine, made, config, as_of=wh.as_of)
+        assert (fifth.status, fifth.retired, made.writes) == ("ok", 0, 0)
     finally:
         engine.dispose()
         _cleanup(live_sugar, s)

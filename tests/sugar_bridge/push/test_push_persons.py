@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from etl.schema import dim_customer, push_followup, push_match_issue, push_snapshot
+from etl.schema import dim_customer, push_followup, push_log, push_match_issue, push_snapshot
 from sugar_bridge.push import store
 from sugar_bridge.push.config import PersonsConfig
 from sugar_bridge.push.exceptions import MissingFieldsError
@@ -16,6 +16,7 @@ from sugar_bridge.push.push import push_segments, split_name
 from sugar_bridge.push.store import LogEntry
 from sugar_bridge.sandbox import Sandbox
 from tests.sugar_bridge.push.conftest import (
+    FIELDS,
     Warehouse,
     client_for,
     factory,
@@ -320,3 +321,74 @@ def test_the_push_manages_only_accounts_and_contacts_links() -> None:
 
     with pytest.raises(ValidationError, match="accounts"):
         TargetListsConfig.model_validate({"links": ["leads"]})
+
+
+def test_a_company_that_becomes_a_person_leaves_no_stale_figures_on_its_account(
+    warehouse: Warehouse, sandbox: Sandbox
+) -> None:
+    """X1 was a company (an Account, "At risk"); its orders now say it is a person: it is pushed
+    to a Contact, and its old Account keeps its name, key and owner but no figures (emptied,
+    verified, logged as 'retire', once); back to a company, the Account gets its figures again."""
+    from sqlalchemy import update
+
+    warehouse.add_customer("X1", "Flip Person", "flip@mail.example", customer_type="b2b")
+    warehouse.add_customer("C1", "Stay GmbH", "c@corp.example", customer_type="b2b")
+    warehouse.set("X1", rfm_segment="At risk")
+    warehouse.analyse()
+    config = push_config()
+
+    def push() -> Any:
+        info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
+        assert info.status == "ok", info.error
+        return info
+
+    def accounts() -> dict[str, dict[str, Any]]:
+        with client_for(sandbox) as client:
+            found = client.module("Accounts").list(fields=None)
+        return {str(a["external_id_c"]): a for a in found}
+
+    def flip(customer_type: str) -> None:
+        with warehouse.engine.begin() as conn:
+            conn.execute(
+                update(dim_customer)
+                .where(dim_customer.c.source_customer_id == "X1")
+                .values(customer_type=customer_type)
+            )
+
+    push()
+    before = accounts()["X1"]
+    assert before["segment_c"] == "at_risk"
+
+    flip("b2c")
+    warehouse.set("X1", rfm_segment="Champions")
+    warehouse.analyse()
+    info = push()
+    assert info.retired == 1
+    assert info.modules["Contacts"]["created"] == 1
+    account = accounts()["X1"]
+    assert account["name"] == "Flip Person"  # the reps' record stays, with its key and owner
+    assert account["assigned_user_id"] == before["assigned_user_id"]
+    figures = [f["name"] for f in FIELDS if f["name"] not in ("external_id_c", "segment_updated_c")]
+    assert {f: account[f] for f in figures} == dict.fromkeys(figures, "")
+    assert accounts()["C1"]["segment_c"] == "loyal"  # the others untouched
+    assert members(sandbox, "accounts")["Segment: At risk"] == set()
+    assert members(sandbox, "contacts")["Segment: Champions"] == {"X1"}
+    with warehouse.engine.connect() as conn:
+        logged = conn.execute(
+            select(push_log.c.operation, push_log.c.status, push_log.c.module).where(
+                push_log.c.operation == "retire"
+            )
+        ).all()
+    assert logged == [("retire", "ok", "Accounts")]
+
+    sandbox.stats.reset()
+    again = push()  # nothing changed: nothing retired again, nothing written
+    assert again.retired == 0
+    assert write_calls(sandbox) == 0
+
+    flip("b2b")
+    warehouse.analyse()
+    back = push()
+    assert back.modules["Accounts"]["updated"] == 1
+    assert accounts()["X1"]["segment_c"] == "champions"
+    assert back.retired == 1  # and now the contact is the old record
