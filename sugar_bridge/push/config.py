@@ -23,7 +23,7 @@ push:
   followups:                              # the commercial policy (followups.py)
     - {name: relancer, is: [declining]}   # while declining, no open follow-up of this rule
     - {name: became-lost, column: lifecycle_stage, enters: [lost], module: Calls}
-  followup_limits: {per_owner_per_day: 20, order_by: [clv_12m, total_amount]}
+  followup_limits: {per_owner_per_day: 20, order_by: [clv_12m, total_amount], rules_first: []}
   owners:                                 # owners.py: who an account and its follow-ups go to
     rules: [{country: [Belgium], user: c.moreau}, {round_robin: {role: Sales Rep}}]
     default: c.moreau
@@ -329,6 +329,13 @@ class FollowupRule(BaseModel):
     description: str | None = Field(
         default=None, description="Jinja2 template; default: in the locale."
     )
+    per_owner_per_day: int | None = Field(
+        default=None,
+        ge=1,
+        le=100_000,
+        description="At most this many of this rule's follow-ups per owner a night (within "
+        "followup_limits.per_owner_per_day; default: no limit of its own).",
+    )
     due_in_days: int = Field(default=7, ge=0, le=365)
     due_time: str = Field(default="09:00:00", pattern=r"^\d{2}:\d{2}:\d{2}$")
     priority: str = "High"
@@ -392,6 +399,11 @@ class FollowupLimits(BaseModel):
         default_factory=lambda: ["clv_12m", "total_amount"],
         min_length=1,
         description="customer_habits columns, highest first: who gets a follow-up first.",
+    )
+    rules_first: list[str] = Field(
+        default_factory=list,
+        description="Follow-up rules (names) whose follow-ups take an owner's slots first, in "
+        "this order; then the other rules'. Within a rule, order_by decides.",
     )
 
 
@@ -583,6 +595,12 @@ class PushConfig(BaseModel):
         names = [rule.name for rule in self.followups]
         if len(set(names)) != len(names):
             raise ValueError("followups: rule names must be unique")
+        unknown = [n for n in self.followup_limits.rules_first if n not in names]
+        if unknown:
+            raise ValueError(
+                f"followup_limits.rules_first: no follow-up rule named {', '.join(unknown)} "
+                f"(rules: {', '.join(names) or 'none'})"
+            )
         for rule in self.followups:
             columns = [rule.column] if not rule.on_state or rule.is_ is not None else []
             for column in [*columns, *rule.when]:

@@ -14,9 +14,10 @@ Each follow-up is registered in ``push_followup`` *before* Sugar is called, unde
 from, to, n) — n the run that pushed "from" for a transition, the occurrence number for a state —
 with a client-generated record id: a retry, a crash or a rerun finds the registration and never
 creates a second one. A night creates at most ``push.followup_limits.per_owner_per_day`` per
-owner, the most valuable first (``order_by``: CLV, then revenue); the rest wait: a state rule
-simply fires again the next night, a transition is registered ``waiting`` and created on a later
-night while the account is still in the value it entered. Subject and description are Jinja2
+owner: the rules named in ``rules_first`` first, then the others, the most valuable customers
+first within each (``order_by``: CLV, then revenue); the rest wait: a state rule simply fires
+again the next night, a transition is registered ``waiting`` and created on a later night while
+the account is still in the value it entered. Subject and description are Jinja2
 templates (sandboxed) rendered with the customer's figures, in the configured locale (Babel
 filters ``money``, ``number``, ``percent``, ``date``; default texts in English and French).
 
@@ -171,19 +172,36 @@ def value_of(habits: Mapping[str, Any], columns: Sequence[str]) -> tuple[float, 
 
 
 def select_capped(
-    triggers: Sequence[Trigger], cap: int, made: Mapping[str, int]
+    triggers: Sequence[Trigger],
+    cap: int,
+    made: Mapping[str, int],
+    rules_first: Sequence[str] = (),
 ) -> tuple[list[Trigger], list[Trigger]]:
-    """(created tonight, waiting): the most valuable first, at most ``cap`` per owner a night
-    counting the ``made`` ones already registered for it (a rerun the same night)."""
+    """(created tonight, waiting): the follow-ups of the ``rules_first`` rules first (in that
+    order), then the others; within each, the most valuable first; at most ``cap`` per owner a
+    night counting the ``made`` ones already registered for it (a rerun the same night), and
+    at most a rule's own ``per_owner_per_day`` of that rule's."""
+    rank = {name: i for i, name in enumerate(rules_first)}
     ordered = sorted(
-        triggers, key=lambda t: (tuple(-v for v in t.value), t.account_id, t.rule.name)
+        triggers,
+        key=lambda t: (
+            rank.get(t.rule.name, len(rank)),
+            tuple(-v for v in t.value),
+            t.account_id,
+            t.rule.name,
+        ),
     )
     used: Counter[str] = Counter(made)
+    by_rule: Counter[tuple[str, str]] = Counter()  # (owner, rule): tonight's, for a rule's cap
     chosen: list[Trigger] = []
     waiting: list[Trigger] = []
     for trig in ordered:
-        if used[trig.owner_id] < cap:
+        own = trig.rule.per_owner_per_day
+        if used[trig.owner_id] < cap and (
+            own is None or by_rule[trig.owner_id, trig.rule.name] < own
+        ):
             used[trig.owner_id] += 1
+            by_rule[trig.owner_id, trig.rule.name] += 1
             chosen.append(trig)
         else:
             waiting.append(trig)

@@ -1180,7 +1180,9 @@ def _followups(
     stats: Counter[str] = Counter()
     triggers, drop = _triggers(config, targets, book, policy, info.as_of, texts, stats)
     limits = config.followup_limits
-    chosen, waiting = select_capped(triggers, limits.per_owner_per_day, book.made_on)
+    chosen, waiting = select_capped(
+        triggers, limits.per_owner_per_day, book.made_on, limits.rules_first
+    )
     # Follow-ups in bulk where the extension has it (bridge_info: one read, only when a rule
     # fired).
     bulk = (

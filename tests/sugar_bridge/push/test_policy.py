@@ -337,6 +337,35 @@ def test_the_cap_counts_what_the_night_already_made() -> None:
     assert [t.account_id for t in waiting] == ["x3", "x1"]
 
 
+def test_rules_first_take_the_slots_before_more_valuable_customers_of_other_rules() -> None:
+    relancer, at_risk = policy_config().followups[0], policy_config().followups[0]
+    at_risk = at_risk.model_copy(update={"name": "at-risk"})
+    relancer = relancer.model_copy(update={"name": "relancer"})
+
+    def trig(rule: Any, value: float, account: str) -> Trigger:
+        return Trigger(rule, account, 1, "", "declining", 1, {}, "a", "a", (value,))
+
+    triggers = [trig(relancer, 900, "rich"), trig(relancer, 500, "mid"), trig(at_risk, 10, "slip")]
+    chosen, waiting = select_capped(triggers, 2, {})
+    assert [t.account_id for t in chosen] == ["rich", "mid"]  # by value alone
+    chosen, waiting = select_capped(triggers, 2, {}, rules_first=["at-risk"])
+    assert [t.account_id for t in chosen] == ["slip", "rich"]
+    assert [t.account_id for t in waiting] == ["mid"]
+    # a rule's own cap leaves the other rules their share
+    at_risk = at_risk.model_copy(update={"per_owner_per_day": 1})
+    more = [trig(at_risk, v, f"slip{v}") for v in (10, 20, 30)] + triggers[:2]
+    chosen, waiting = select_capped(more, 3, {}, rules_first=["at-risk"])
+    assert [t.account_id for t in chosen] == ["slip30", "rich", "mid"]
+    assert [t.account_id for t in waiting] == ["slip20", "slip10"]
+
+
+def test_rules_first_names_existing_rules() -> None:
+    with pytest.raises(ValueError, match="rules_first: no follow-up rule named nope"):
+        PushConfig.model_validate(
+            policy_config().model_dump() | {"followup_limits": {"rules_first": ["nope"]}}
+        )
+
+
 def test_config_names_unknown_users_roles_and_rules(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text(
