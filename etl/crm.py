@@ -530,7 +530,7 @@ def extract_module(
         info.read += len(rows)
         info.pages += 1
         last = records[-1]
-        modified = parse_datetime(last.get("date_modified"))
+        modified = parse_datetime(last.get(plan.module.cursor))
         if modified is not None:
             watermark = _later(watermark, Cursor(modified, str(last["id"])))
         with engine.begin() as conn:

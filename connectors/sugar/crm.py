@@ -66,6 +66,8 @@ class CrmModule:
     member_links: tuple[tuple[str, str], ...] = ()
     #: read by default into the row's ``extra`` (no column of their own)
     extra: tuple[str, ...] = ()
+    #: the datetime field the keyset pages on (what marks a record new or changed)
+    cursor: str = "date_modified"
 
 
 _ACTIVITY = ("name", "parent_type", "parent_id", "status", "assigned_user_id")
@@ -159,6 +161,12 @@ MODULES: dict[str, CrmModule] = {
                 ("prospects", "Prospects"),
             ),
         ),
+        # Paged on activity_date: Sugar's own campaign code (log_campaign_activity, what the
+        # link tracker, the open-tracking image and the opt-out page run) INSERTs those
+        # responses with SQL and no date_modified (recording 21_*: '' for viewed, a time for
+        # the targeted rows EmailMan saves as beans; a link click seen live the same). Keyed on
+        # date_modified those rows would never be read again after a first full read. The log
+        # is append-only (Sugar only bumps ``hits``).
         CrmModule(
             "CampaignLog",
             "campaign_log",
@@ -171,6 +179,7 @@ MODULES: dict[str, CrmModule] = {
                 "related_id",
                 "related_type",
             ),
+            cursor="activity_date",
         ),
     )
 }
@@ -279,11 +288,11 @@ class Cursor:
     id: str = ""
 
 
-def changed_since(table: str, cursor: Cursor | None) -> str:
-    """The ``query`` of the records after ``cursor`` ("" = every record)."""
+def changed_since(table: str, cursor: Cursor | None, field: str = "date_modified") -> str:
+    """The ``query`` of the records after ``cursor`` in ``field, id`` order ("" = every record)."""
     if cursor is None:
         return ""
-    column = f"{table}.date_modified"
+    column = f"{table}.{field}"
     after = q.gt(column, cursor.modified)
     if not cursor.id:
         return q.ge(column, cursor.modified)
@@ -343,9 +352,10 @@ def iter_changed_pages(
 ) -> Iterator[list[Record]]:
     """Pages of records changed after ``start`` (all when None), deleted ones included.
 
-    Sugar method ``get_entry_list`` with ``deleted=1``, ordered by ``date_modified, id``; each
-    page's query starts after the previous page's last record. A page is at most
-    ``page_size`` records; the generator holds one page at a time.
+    Sugar method ``get_entry_list`` with ``deleted=1``, ordered by the module's cursor field
+    (``date_modified``; CampaignLog's ``activity_date``) and ``id``; each page's query starts
+    after the previous page's last record. A page is at most ``page_size`` records; the
+    generator holds one page at a time.
     """
     module = plan.module
     cursor = start
@@ -353,8 +363,8 @@ def iter_changed_pages(
         body = client.call(
             "get_entry_list",
             module_name=module.name,
-            query=changed_since(module.table, cursor),
-            order_by=q.order_by("date_modified ASC, id ASC"),
+            query=changed_since(module.table, cursor, module.cursor),
+            order_by=q.order_by(f"{module.cursor} ASC, id ASC"),
             offset=0,
             select_fields=list(plan.select),
             link_name_to_fields_array=[],
@@ -368,7 +378,7 @@ def iter_changed_pages(
             return
         yield records
         last = records[-1]
-        modified = parse_datetime(last.get("date_modified"))
+        modified = parse_datetime(last.get(module.cursor))
         if modified is None or len(records) < page_size:
             # A record without date_modified cannot be a cursor (a row inserted behind Sugar's
             # back); it sorts first, so it can only end a full read's first page.

@@ -1372,6 +1372,47 @@ class SugarApi:
 
     # --- the bridge extension (custom/service/bridge/rest.php) --------------------------------
 
+    def log_campaign_activity(self, identifier: str, activity: str) -> None:
+        """What Sugar's ``log_campaign_activity`` (modules/Campaigns/utils.php) does for a
+        target's response (the open-tracking image: ``viewed``): a repeat bumps the row's
+        ``hits``; a first one is INSERTed beside the target's ``targeted`` row with SQL, so it
+        has no ``date_modified`` (recording 21_06: '' in the listing). No ``targeted`` row for
+        the identifier: nothing. Deleted rows count like live ones (the PHP does not look)."""
+        with self.store.lock:
+            found = self.store.rows(
+                "SELECT id FROM campaign_log WHERE target_tracker_key = ? AND activity_type = ?",
+                (identifier, activity),
+            )
+            if found:
+                self.store.execute(
+                    "UPDATE campaign_log SET hits = hits + 1 WHERE id = ?", (found[0]["id"],)
+                )
+                return
+            targeted = self.store.rows(
+                "SELECT * FROM campaign_log WHERE target_tracker_key = ?"
+                " AND activity_type = 'targeted'",
+                (identifier,),
+            )
+            if not targeted:
+                return
+            sent = targeted[0]
+            self.store.execute(
+                "INSERT INTO campaign_log (id, campaign_id, target_tracker_key, target_id,"
+                " target_type, activity_type, activity_date, list_id, marketing_id, hits,"
+                " deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0)",
+                (
+                    self.store.new_id(),
+                    sent["campaign_id"],
+                    identifier,
+                    sent["target_id"],
+                    sent["target_type"],
+                    activity,
+                    now_db(),
+                    sent["list_id"],
+                    sent["marketing_id"],
+                ),
+            )
+
     def method(self, name: str) -> tuple[Callable[..., Any], Signature] | None:
         """The implementation and PHP signature of a v4_1 method, or None when unknown."""
         sig = SIGNATURES.get(name)

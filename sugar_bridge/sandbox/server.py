@@ -58,6 +58,11 @@ HELP_PAGE = (
 )
 JSON_TYPE = "application/json; charset=UTF-8"
 HTML_TYPE = "text/html; charset=UTF-8"
+#: SuiteCRM's themes/default/images/blank.gif: a 1x1 transparent GIF, 43 bytes.
+BLANK_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\xff\x00\xc0\xc0\xc0\x00\x00\x00!\xf9\x04\x01\x00"
+    b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
 
 
 class _Answer:
@@ -156,6 +161,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, path: str, form: dict[str, list[str]]) -> None:
         sandbox = self.server.sandbox
+        if path == sandbox.flavor.api_root + "/index.php" and form.get("entryPoint"):
+            self._send(sandbox.entry_point(form))
+            return
         if path not in (sandbox.v4_1_path, sandbox.bridge_path):
             self._send(_Answer(404, b"Not Found", HTML_TYPE))
             return
@@ -430,6 +438,19 @@ class Sandbox:
                 with self.workers:
                     time.sleep(save)
             index.write(1)
+
+    def entry_point(self, form: dict[str, list[str]]) -> _Answer:
+        """Sugar's ``index.php?entryPoint=…`` pages that need no login, as far as modelled:
+        ``image`` (modules/Campaigns/image.php, in a campaign e-mail: the target opened it)
+        logs ``viewed`` for the ``identifier`` (a campaign log tracker key) and answers the
+        theme's blank GIF (recording 21_04). Any other entry point: not modelled (404)."""
+        name = (form.get("entryPoint") or [""])[0]
+        if name != "image":
+            return _Answer(404, b"Not Found", HTML_TYPE)
+        identifier = (form.get("identifier") or [""])[0]
+        if identifier:
+            self.api.log_campaign_activity(identifier, "viewed")
+        return _Answer(200, BLANK_GIF, "image/gif")
 
     def handle(
         self, method: str, raw_rest_data: str | None, extension: bool, ctx: CallContext

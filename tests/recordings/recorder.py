@@ -94,10 +94,14 @@ class Recorder:
             "request": request,
             "response": {"status": status, "body": body},
         }
+        self.write(name, exchange)
+        return body
+
+    def write(self, name: str, exchange: dict[str, Any]) -> None:
+        """Write one exchange, redacted, as ``<name>.json`` (also one that is no v4_1 call)."""
         path = self.out / f"{name}.json"
         path.write_text(json.dumps(self._redact(exchange), indent=2, ensure_ascii=False) + "\n")
-        print(f"{name}: HTTP {status}", file=sys.stderr)
-        return body
+        print(f"{name}: HTTP {exchange['response']['status']}", file=sys.stderr)
 
     def record_extension(
         self, name: str, description: str, method: str, params: dict[str, Any]
