@@ -29,6 +29,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from typing import Any, Literal, get_args
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from etl.schema import (
     analytics_run,
@@ -116,6 +117,7 @@ class Run:
 
     def _beat(self) -> None:
         interval = max(1.0, self.lease.total_seconds() / 4)
+        renewed = time.monotonic()
         while not self._stop.wait(interval):
             try:
                 with self.engine.begin() as conn:
@@ -124,9 +126,22 @@ class Run:
                         .where(etl_run.c.run_id == self.run_id, etl_run.c.status == "running")
                         .values(lease_until=utcnow() + self.lease)
                     )
-            except OperationalError as exc:
-                # A busy SQLite file or a DB blip: the lease still has three quarters to go.
-                log.warning("could not renew the lease of run %d: %s", self.run_id, exc.orig)
+                renewed = time.monotonic()
+            except SQLAlchemyError as exc:
+                # A busy SQLite file, a lock wait or a DB blip: the lease still has three
+                # quarters to go. Failing for a whole lease (the ledger gone, a dropped
+                # database), the run counts as stale for everyone else: the beating stops.
+                if time.monotonic() - renewed >= self.lease.total_seconds():
+                    log.warning(
+                        "run %d: lease not renewed for %s, no longer renewed: %s",
+                        self.run_id,
+                        self.lease,
+                        describe_error(exc),
+                    )
+                    return
+                log.warning(
+                    "could not renew the lease of run %d: %s", self.run_id, describe_error(exc)
+                )
 
     def stop_heartbeat(self) -> None:
         """Stop renewing the lease (before the final write, so no beat lands after it)."""

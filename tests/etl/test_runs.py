@@ -5,18 +5,21 @@ Runs on SQLite and, with their markers, on MariaDB and PostgreSQL (the ``warehou
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Engine
 
+from etl.db import create_engine_for
 from etl.runs import (
     INTERRUPTED,
     RUN_STATUSES,
@@ -202,6 +205,23 @@ def test_the_heartbeat_pushes_the_lease_forward(warehouse: Engine) -> None:
         time.sleep(0.2)
     assert _row(warehouse, run.run_id)["lease_until"] > first
     run.finish("ok")
+
+
+def test_a_heartbeat_whose_ledger_is_gone_stops_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A run left unfinished (a crashed caller, a test) whose table then disappears: its beat
+    says so and ends, instead of dying on an exception nobody handles."""
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    etl_run.create(engine)
+    run = start_run(engine, "push", lease=timedelta(seconds=4))  # a beat every second
+    etl_run.drop(engine)
+    assert run._thread is not None
+    with caplog.at_level(logging.WARNING, logger="etl.runs"):
+        run._thread.join(timeout=15)
+    assert not run._thread.is_alive()
+    assert f"run {run.run_id}: lease not renewed for 0:00:04, no longer renewed" in caplog.text
+    engine.dispose()
 
 
 def test_one_status_vocabulary() -> None:
