@@ -3,7 +3,9 @@
 Pure and deterministic like the order generator: :func:`crm_records` turns the demo customers
 (and the Sugar accounts the first night's push matched them to) into records with client-made
 ids (uuid5 of the seed), so the same options always give the same records; :func:`seed_crm`
-writes them into the (sandbox) Sugar through the API, as a sales team would have entered them.
+writes them into the (sandbox) Sugar through the API, as a sales team would have entered them,
+except the cases: those come in as an imported history (:data:`IMPORTED`), each closed one with
+the time of its close as its ``date_modified``, which over the API Sugar would stamp "now".
 The demo's second night extracts them (``sugar_source``).
 
 What is in it, so that statistics have something true to find:
@@ -25,7 +27,7 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -49,6 +51,12 @@ STAGES = (
     ("Closed Lost", 0),
 )
 CASE_TYPES = ("Product", "User", "Administration")
+#: Mean days from a case's opening to its close, by priority (P1 = high).
+RESOLUTION_DAYS = {"P1": 1.5, "P2": 5.0, "P3": 12.0}
+#: Modules seeded as history through Sugar's Import (their date_modified kept, recording 22_*):
+#: over the API Sugar stamps date_modified now, which would make every closed case look closed
+#: on the demo's day, and closing a case dies on SuiteCRM 7.15.0 (AOP's closure hook).
+IMPORTED = ("Cases",)
 
 
 @dataclass(frozen=True)
@@ -247,25 +255,40 @@ def _opportunities(
 def _cases(
     out: CrmRecords, c: CrmCustomer, rng: random.Random, new_id: Any, day_between: Any, as_of: date
 ) -> None:
+    """After-sales cases, imported as history (see :data:`IMPORTED`): a closed case's
+    ``date_modified`` is the time it was closed, ``RESOLUTION_DAYS`` of its priority after it
+    was opened on average (exponential); one whose close would fall after ``as_of`` is open."""
     if c.first_order is None:
         return
     trouble = 0.45 if c.archetype in ("declining", "churned") else 0.2
     if rng.random() > trouble:
         return
+    seeded = datetime.combine(as_of, time(18, 0))
     for _ in range(rng.choice((1, 1, 2, 3))):
         opened = day_between(c.first_order, as_of)
         closed = rng.random() < (0.8 if opened < as_of - timedelta(days=20) else 0.35)
+        name = rng.choice(("Dead pixels", "No signal", "Mount loose", "Invoice query"))
+        kind = rng.choice(CASE_TYPES)
+        priority = rng.choice(("P1", "P2", "P2", "P3"))
+        status = "Closed_Closed" if closed else rng.choice(("Open_New", "Open_Assigned"))
+        entered = _stamp(opened, rng)
+        opened_at = datetime.strptime(entered, "%Y-%m-%d %H:%M:%S")
+        closed_at = opened_at + timedelta(days=rng.expovariate(1 / RESOLUTION_DAYS[priority]))
+        if closed and closed_at > seeded:
+            closed, status = False, "Open_Assigned"  # not solved yet
         out.add(
             "Cases",
             {
                 "id": new_id("Cases"),
-                "name": rng.choice(("Dead pixels", "No signal", "Mount loose", "Invoice query")),
+                "name": name,
                 "account_id": c.account_id,
-                "type": rng.choice(CASE_TYPES),
-                "priority": rng.choice(("P1", "P2", "P2", "P3")),
+                "type": kind,
+                "priority": priority,
                 "state": "Closed" if closed else "Open",
-                "status": "Closed_Closed" if closed else rng.choice(("Open_New", "Open_Assigned")),
-                "date_entered": _stamp(opened, rng),
+                "status": status,
+                "date_entered": entered,
+                # the last save: the close, or the opening for a case still open
+                "date_modified": (closed_at if closed else opened_at).strftime("%Y-%m-%d %H:%M:%S"),
             },
         )
 
@@ -308,11 +331,23 @@ def _activities(
         )
 
 
-def seed_crm(client: SugarClient, records: CrmRecords, *, batch: int = 200) -> dict[str, int]:
-    """Write ``records`` into Sugar: ``set_entries`` (with ``new_with_id``) per module, then
-    the account links in ``set_relationships`` calls. Returns the records written per module.
+def seed_crm(
+    client: SugarClient,
+    records: CrmRecords,
+    *,
+    importer: Callable[[str, list[dict[str, Any]]], Any],
+    batch: int = 200,
+) -> dict[str, int]:
+    """Write ``records`` into Sugar: the :data:`IMPORTED` modules through ``importer`` (what
+    Sugar's Import wizard does: the sandbox's ``import_records``), the others with
+    ``set_entries`` (with ``new_with_id``) per module, then the account links in
+    ``set_relationships`` calls. Returns the records written per module.
     """
     for module, rows in records.records.items():
+        if module in IMPORTED:
+            for start in range(0, len(rows), batch):
+                importer(module, rows[start : start + batch])
+            continue
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
             client.call(

@@ -230,7 +230,9 @@ def run_demo(
             notify(name, f"sync run {run.run_id} as of {as_of}: {run.status}{why}")
             if night == 1:
                 with _phase(result, "crm"):
-                    result.crm = _seed_crm(engine, settings, options, first_night)
+                    result.crm = _seed_crm(
+                        engine, settings, options, first_night, sandbox.import_records
+                    )
                 notify(
                     "crm",
                     "the sales team's CRM in Sugar: "
@@ -255,9 +257,16 @@ def run_demo(
     return result
 
 
-def _seed_crm(engine: Any, settings: Settings, options: DemoOptions, as_of: date) -> dict[str, int]:
+def _seed_crm(
+    engine: Any,
+    settings: Settings,
+    options: DemoOptions,
+    as_of: date,
+    importer: Callable[[str, list[dict[str, Any]]], Any],
+) -> dict[str, int]:
     """Contacts, leads, opportunities, cases, calls and meetings for the demo customers, written
-    into the sandbox for the accounts the first night's push matched (sugar_bridge.demo.crm)."""
+    into the sandbox for the accounts the first night's push matched (sugar_bridge.demo.crm);
+    the cases as an imported history (``importer``: the sandbox's ``import_records``)."""
     from sqlalchemy import func, select
 
     from etl.schema import dim_customer, fact_order
@@ -303,7 +312,7 @@ def _seed_crm(engine: Any, settings: Settings, options: DemoOptions, as_of: date
     ]
     records = crm_records(customers, seed=options.seed, as_of=as_of)
     with make_client(settings) as client:
-        return seed_crm(client, records)
+        return seed_crm(client, records, importer=importer)
 
 
 def _segment_sizes(engine: Any) -> dict[str, int]:

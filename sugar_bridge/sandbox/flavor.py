@@ -44,10 +44,16 @@ class Flavor:
     api_root: str = ""
     #: SuiteCRM 8's ``login`` dies on a named ``application_name`` (HTTP 500, empty body).
     refuses_application_name: bool = False
+    #: SuiteCRM 7.15.0 dies when a case is closed (HTTP 500, empty body, recording
+    #: 22_03_cases_close_set_entry): AOP's after_save hook ``CaseUpdatesHook::closureNotify``
+    #: loads the closure e-mail template, whose ``fill_in_additional_detail_fields`` needs
+    #: ``Soundasleep\Html2Text``, a class the bundle does not have (its vendored html2text is
+    #: namespaced ``Html2Text``). The row is saved; the audit, after the hooks, is not written.
+    case_close_dies: bool = False
 
 
 SUITECRM_7_14 = Flavor("7.14", "7.14.6")
-SUITECRM_7_15 = Flavor("7.15", "7.15.0", session_needs_enabled_user=True)
+SUITECRM_7_15 = Flavor("7.15", "7.15.0", session_needs_enabled_user=True, case_close_dies=True)
 SUITECRM_8 = Flavor(
     "8",
     "8.8.0",

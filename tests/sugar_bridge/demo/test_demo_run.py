@@ -70,6 +70,21 @@ def test_demo_runs_every_phase_and_leaves_its_files(
         people = wh.execute("SELECT COUNT(customer_key) FROM crm_contact").fetchone()[0]
         assert accounts > 10
         assert people > 100
+        # Cases come in as an imported history, a closed one with its close time as its last
+        # save (over the API Sugar stamps date_modified now: recording 22_*), so the resolution
+        # time is days, not the ~400 days from opening to the demo's run it used to show.
+        closed = wh.execute(
+            "SELECT COUNT(*), AVG(julianday(date_modified) - julianday(date_entered))"
+            " FROM crm_case WHERE state = 'Closed' AND deleted = 0"
+        ).fetchone()
+        assert closed[0] > 5, closed
+        assert 1 < closed[1] < 15, closed
+        shown = wh.execute(
+            "SELECT COUNT(*), MAX(case_resolution_days) FROM customer_habits"
+            " WHERE case_resolution_days IS NOT NULL"
+        ).fetchone()
+        assert shown[0] > 0, shown
+        assert shown[1] < 120, shown
     # The sandbox's state stays for `sugar-bridge sandbox accounts`.
     store = Store(data / "sandbox.db")
     at_risk = store.accounts_overview("at_risk", limit=10_000, module_name="Contacts")
