@@ -77,17 +77,21 @@ def order_lines(seed: int, number: int, n_customers: int, variant: int = 0) -> l
         price = f"{level * rng.randrange(500, 150000) / 100:.2f}"
         # A discount never exceeds the line (a negative amount is rightly rejected by the ETL).
         discount = "5.00" if rng.random() >= 0.85 and float(price) * quantity > 50 else "0"
-        rows.append(
-            [
-                f"O{number:09d}", str(line), ordered_at,
-                cid, f"Customer {cust}", f"c{cust}@example.com", city, country,
-                f"SKU{sku:04d}", f"Product {sku}", CATEGORIES[sku % len(CATEGORIES)],
-                f"Brand{sku % 17}", str(quantity), price,
-                discount, "EUR", method, channel, status,
-                invoiced.isoformat(), due.isoformat(),
-                paid.isoformat() if paid <= AS_OF else "",
-            ]
-        )  # fmt: skip
+        # By name, in the header's order: a column added to the format cannot shift the others
+        # (customer_type came after this file was written; it stays empty here).
+        fields = {
+            "order_id": f"O{number:09d}", "line_no": str(line), "ordered_at": ordered_at,
+            "customer_id": cid, "customer_name": f"Customer {cust}",
+            "customer_email": f"c{cust}@example.com", "customer_city": city,
+            "customer_country": country, "customer_type": "",
+            "sku": f"SKU{sku:04d}", "product_name": f"Product {sku}",
+            "category": CATEGORIES[sku % len(CATEGORIES)], "brand": f"Brand{sku % 17}",
+            "quantity": str(quantity), "unit_price": price, "discount": discount,
+            "currency": "EUR", "payment_method": method, "channel": channel, "status": status,
+            "invoiced_at": invoiced.isoformat(), "due_at": due.isoformat(),
+            "paid_at": paid.isoformat() if paid <= AS_OF else "",
+        }  # fmt: skip
+        rows.append([fields[column] for column in HEADER])
     return rows
 
 
