@@ -52,6 +52,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+#: SQLite page cache of a loading connection, in KiB. The default (2 MiB) is far smaller than
+#: the indexes a batch touches (five tables, the facts' secondary indexes in customer and date
+#: order, not file order), so the load spilled and re-read pages; 64 MiB holds them for a large
+#: load and stays a fixed cost (memory flat in file size).
+SQLITE_LOAD_CACHE_KIB = 65_536
+
+
+def tune_for_load(conn: Connection) -> None:
+    """Connection settings for writing a load's batches (on SQLite: a larger page cache). It
+    does not touch durability: a committed batch survives a killed process as before. Nothing
+    to do on the other engines."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_LOAD_CACHE_KIB}")
+
+
 def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 

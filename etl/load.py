@@ -182,37 +182,44 @@ def _customers(
     }
     index = dict(zip(ids, range(n), strict=True))
     keys: dict[str, int] = {}
+    # The known customers and what is stored about them, in one plain statement per chunk of
+    # ids; compared column by column (a given value replaces the stored one, an empty one
+    # keeps it).
     known = _select_in(
         conn,
         dim_customer,
-        ("customer_key", "source_customer_id"),
+        ("customer_key", "source_customer_id", *_CUSTOMER_ATTRS, "first_seen_at"),
         "source_customer_id",
         ids,
         source=source,
     )
     if known:
-        c = dim_customer.c
-        seen = first_seen.tolist()
-        given = list(zip(*(newest[a].tolist() for a in _CUSTOMER_ATTRS), strict=True))
-        updates: dict[str, list[Any]] = {name: [] for name in ("k", *_CUSTOMER_ATTRS)}
-        updates["first_seen_at"] = []
-        for part in _chunks(sorted(r[0] for r in known)):
-            query = select(
-                c.customer_key, c.source_customer_id, *(c[a] for a in _CUSTOMER_ATTRS),
-                c.first_seen_at,
-            ).where(c.customer_key.in_(part))  # fmt: skip
-            for key, cid, *stored, stored_seen in conn.execute(query):
-                keys[cid] = key
-                i = index[cid]
-                values = [o if v is None else v for v, o in zip(given[i], stored, strict=True)]
-                earliest = min(seen[i], stored_seen)
-                if values != stored or earliest != stored_seen:
-                    updates["k"].append(key)
-                    for name, value in zip(_CUSTOMER_ATTRS, values, strict=True):
-                        updates[name].append(value)
-                    updates["first_seen_at"].append(earliest)
-        if updates["k"]:
-            updates["updated_at"] = [now] * len(updates["k"])
+        stored = list(zip(*known, strict=True))
+        keys.update(zip(stored[1], stored[0], strict=True))
+        at = np.array([index[cid] for cid in stored[1]], dtype=np.intp)
+        changed = np.zeros(len(known), dtype=bool)
+        values: dict[str, npt.NDArray[Any]] = {}
+        for j, name in enumerate(_CUSTOMER_ATTRS):
+            old = np.empty(len(known), dtype=object)
+            old[:] = stored[2 + j]
+            given = newest[name][at]
+            values[name] = np.where(given == None, old, given)  # noqa: E711 (element-wise)
+            changed |= values[name] != old
+        read_moment = _result_processor(conn.dialect, dim_customer.c.first_seen_at)
+        seen_before = np.array(
+            stored[-1] if read_moment is None else [read_moment(v) for v in stored[-1]],
+            dtype="datetime64[us]",
+        )
+        earliest = np.minimum(first_seen[at], seen_before)
+        changed |= earliest != seen_before
+        if changed.any():
+            where = np.flatnonzero(changed)
+            updates: dict[str, Any] = {
+                "k": [stored[0][i] for i in where.tolist()],
+                **{name: values[name][where].tolist() for name in _CUSTOMER_ATTRS},
+                "first_seen_at": earliest[where],
+                "updated_at": [now] * len(where),
+            }
             bulk_update(conn, dim_customer, "customer_key", updates)
     new = [c for c in np.argsort(first).tolist() if ids[c] not in keys]  # by first purchase
     if new:
@@ -303,6 +310,11 @@ def _products(
         keys.update({r[0]: r[1] for r in found})
     per_sku = np.array([keys[sku] for sku in skus], dtype=np.int64)
     return skus, per_sku[codes]
+
+
+def _result_processor(dialect: Dialect, column: Any) -> Callable[[Any], Any] | None:
+    """What turns a driver value of ``column`` into its Python value (None: nothing to do)."""
+    return column.type.dialect_impl(dialect).result_processor(dialect, None)  # type: ignore[no-any-return]
 
 
 def _decimals(dialect: Dialect, values: I64, places: int) -> list[Any]:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import gc
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -26,14 +28,14 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from connectors.orders.base import Chunk, FileRecord, OrderSource, SourceState
 from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from connectors.orders.csv_source import CsvSource
-from etl.db import ensure_current
+from etl.db import ensure_current, tune_for_load
 from etl.exceptions import EtlError, LoadError, WarehouseUnavailable
 from etl.fx import DEFAULT_MAX_RATE_AGE_DAYS, convert_orders, resolve_reporting_currency
 from etl.load import LoadMode, delete_source, write_batch
 from etl.runs import Run, RunStatus, start_run
 from etl.schema import etl_loaded_file, etl_watermark
 from etl.spider import facts_on_spider
-from etl.validate import validate_chunk
+from etl.validate import Validated, validate_chunk
 
 log = logging.getLogger(__name__)
 
@@ -237,16 +239,18 @@ def _run_source(
     unfinished = {} if since is not None else {
         name: record.sha256 for name, record in state.files.items() if record.status == "loading"
     }  # fmt: skip
-    with _gc_paused():
-        for chunk in source.read(
-            state, since=since, full_refresh=full_refresh, batch_lines=batch_lines
-        ):
+    chunks = source.read(state, since=since, full_refresh=full_refresh, batch_lines=batch_lines)
+    checked = ((chunk, validate_chunk(chunk, default_currency, since)) for chunk in chunks)
+    if _reads_ahead(source):
+        checked = _read_ahead(checked)
+    with _gc_paused(), closing(checked):
+        for chunk, valid in checked:
             read = chunk.checkpoint.file
             if read is not None and unfinished.get(read.file_name) == read.sha256:
                 info.resumed_files.setdefault(source.name, []).append(read.file_name)
                 del unfinished[read.file_name]
-            _run_chunk(engine, source, info, chunk, since=since, first=first, progress=progress,
-                       default_currency=default_currency, mode=mode, hook=hook)  # fmt: skip
+            _run_chunk(engine, source, info, chunk, valid, first=first, progress=progress,
+                       mode=mode, hook=hook)  # fmt: skip
             first = False
             if chunk.checkpoint.cursor is not None:
                 watermark_to = chunk.checkpoint.cursor
@@ -254,25 +258,77 @@ def _run_source(
     info.watermarks[source.name] = (watermark_from, watermark_to)
 
 
+def _reads_ahead(source: OrderSource) -> bool:
+    """Whether ``source`` may be read in a background thread: files can (pyarrow's parser and
+    compute kernels release the GIL); a SQL source is read where it was opened (a SQLite
+    connection belongs to its thread)."""
+    return isinstance(source, CsvSource)
+
+
+T = TypeVar("T")
+
+
+def _read_ahead(items: Iterator[T]) -> Generator[T, None, None]:
+    """The items of ``items``, each produced in a background thread while the caller works on
+    the one before: a chunk is read and validated while the previous one is written (the two
+    overlap on a machine with a free core). At most one item is produced ahead, so memory
+    stays bounded by two batches; an error of the producer is raised here, in order; the
+    items are consumed (and ``items`` closed) in the background thread only."""
+    ready: queue.Queue[tuple[bool, Any]] = queue.Queue()
+    turn = threading.Semaphore(1)  # released each time the caller takes an item
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            while turn.acquire() and not stop.is_set():
+                try:
+                    item = next(items)
+                except StopIteration:
+                    ready.put((False, None))
+                    return
+                ready.put((True, item))
+        except BaseException as exc:  # handed to the caller, which raises it
+            ready.put((False, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="etl-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, value = ready.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            turn.release()
+            yield value
+    finally:
+        stop.set()
+        turn.release()
+        worker.join()
+
+
 def _run_chunk(
     engine: Engine,
     source: OrderSource,
     info: EtlRunInfo,
     chunk: Chunk,
+    checked: Validated,
     *,
-    since: datetime | None,
     first: bool,
     progress: Callable[[EtlProgress], None] | None,
-    default_currency: str,
     mode: LoadMode,
     hook: BatchHook | None,
 ) -> None:
-    """Validate and write one chunk in its own transaction, and count it."""
-    checked = validate_chunk(chunk, default_currency, since)
+    """Write one validated chunk in its own transaction, and count it."""
     info.batches += 1
     try:
         # One transaction, committed at the end; on Spider three, in order (see write_batch).
         with engine.connect() as conn:
+            tune_for_load(conn)
             staged = facts_on_spider(conn)
             if mode == "replace" and first:
                 delete_source(conn, source.name)
