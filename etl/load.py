@@ -130,11 +130,8 @@ def _date_row(day: date) -> dict[str, Any]:
 
 def _ensure_dates(conn: Connection, days: Iterable[date]) -> None:
     wanted = {date_key(d): d for d in days}
-    existing: set[int] = set()
-    for part in _chunks(sorted(wanted)):
-        existing.update(
-            conn.scalars(select(dim_date.c.date_key).where(dim_date.c.date_key.in_(part)))
-        )
+    found = _select_in(conn, dim_date, ("date_key",), "date_key", sorted(wanted))
+    existing = {int(r[0]) for r in found}
     missing = [_date_row(wanted[k]) for k in sorted(set(wanted) - existing)]
     if missing:
         conn.execute(dim_date.insert(), missing)
@@ -559,11 +556,11 @@ def write_batch(
                 conn, fact_order, columns, "source_order_id", batch.order_id, source=source
             )
             existing.update({r[0]: (r[1], r[2], r[3]) for r in stored})
-        new: list[int] = []
+        new: list[int] = [] if existing else list(range(len(batch)))
         changed: list[int] = []
         order_keys = np.zeros(len(batch), dtype=np.int64)
         digests = zip(batch.order_id, batch.content_hash, batch.customer_id, strict=True)
-        for i, (order_id, digest, customer_id) in enumerate(digests):
+        for i, (order_id, digest, customer_id) in enumerate(digests if existing else ()):
             known = existing.get(order_id)
             if known is None:
                 new.append(i)
