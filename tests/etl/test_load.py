@@ -267,3 +267,37 @@ def test_interleaved_lines_group_within_a_batch_and_late_ones_are_rejected(
         reason = conn.scalar(select(etl_reject.c.reason).where(etl_reject.c.run_id == info.run_id))
     assert reason is not None
     assert "sort the file by order_id" in reason
+
+
+def test_a_known_customer_takes_new_values_keeps_stored_ones_and_its_first_purchase(
+    warehouse: Engine, tmp_path: Path
+) -> None:
+    rows = order_rows(6, seed=3)
+    for row in rows:
+        row["customer_id"] = "C1" if row["order_id"] in ("O0", "O1") else "C2"
+    load_csv(warehouse, write_csv(tmp_path / "a.csv", rows))
+    with warehouse.connect() as conn:
+        before = {r.source_customer_id: r for r in conn.execute(select(dim_customer))}
+    later = [
+        {**rows[0], "order_id": "N1", "ordered_at": "2022-06-01", "customer_name": "New Name",
+         "customer_email": ""},  # an earlier purchase, a new name, no email given
+        {**rows[0], "order_id": "N2", "customer_id": "C2",
+         "ordered_at": before["C2"].first_seen_at.isoformat()},  # nothing new about C2
+    ]  # fmt: skip
+    for row in later:
+        row["customer_name"] = (
+            row["customer_name"] if row["customer_id"] == "C1" else (before["C2"].name)
+        )
+        row["customer_email"] = (
+            row["customer_email"] if row["customer_id"] == "C1" else (before["C2"].email)
+        )
+    info = load_csv(warehouse, write_csv(tmp_path / "b.csv", later))
+    assert (info.rows_loaded, info.rows_rejected) == (2, 0)
+    with warehouse.connect() as conn:
+        after = {r.source_customer_id: r for r in conn.execute(select(dim_customer))}
+    assert after["C1"].customer_key == before["C1"].customer_key
+    assert after["C1"].name == "New Name"
+    assert after["C1"].email == before["C1"].email  # an empty value keeps the stored one
+    assert after["C1"].first_seen_at == datetime(2022, 6, 1)
+    assert after["C2"].first_seen_at == before["C2"].first_seen_at
+    assert after["C2"].updated_at == before["C2"].updated_at  # unchanged: not rewritten
