@@ -3,8 +3,9 @@
 ``run_etl(engine, sources)`` is what the CLI and the nightly sync call. One ``etl_run`` row per
 call; each source is read in chunks of whole orders, each chunk validated and written in its own
 transaction together with its checkpoint, so the run can be killed at any point and the next run
-continues after the last committed chunk. ``load_csv(engine, path)`` loads one canonical file
-without any config.
+continues after the last committed chunk. Files are read and validated one chunk ahead, in a
+background thread, while the chunk before is written (``_read_ahead``): the commits stay in file
+order, one at a time. ``load_csv(engine, path)`` loads one canonical file without any config.
 """
 
 from __future__ import annotations
