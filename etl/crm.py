@@ -31,6 +31,7 @@ from connectors.sugar.client import SugarClient
 from connectors.sugar.crm import (
     Cursor,
     FieldPlan,
+    ReadMethod,
     SugarSourceConfig,
     iter_changed_pages,
     iter_members,
@@ -92,6 +93,7 @@ class ModuleInfo:
     pages: int = 0
     members: int = 0  # target list memberships read (ProspectLists)
     skipped: str = ""  # why the module was not read (not in this Sugar)
+    method: str = ""  # how its pages were read (bridge_read_changed, get_entry_list)
     watermark: datetime | None = None
 
     @property
@@ -138,6 +140,13 @@ def _text(value: Any) -> str | None:
     if value is None or value == "":
         return None
     return str(value)
+
+
+def _id(value: Any) -> str | None:
+    """An id field: None when empty or blank (get_entry_list answers a 36-space placeholder for
+    the id of a relate field over a many-to-many link, Calls' and Meetings' contact_id)."""
+    text = _text(value)
+    return text if text is not None and text.strip() else None
 
 
 def _minutes(record: Record) -> int | None:
@@ -227,7 +236,7 @@ def _row(module: str, record: Record, plan: FieldPlan, run_id: int) -> dict[str,
             parent_type=parent_type,
             parent_id=parent_id,
             account_id=parent_id if parent_type == "Accounts" else None,
-            contact_id=parent_id if parent_type == "Contacts" else _text(get("contact_id")),
+            contact_id=parent_id if parent_type == "Contacts" else _id(get("contact_id")),
             status=_text(get("status")),
             direction=_text(get("direction")) if module == "Calls" else None,
             date_start=start,
@@ -515,6 +524,7 @@ def extract_module(
     overlap: timedelta,
     page_size: int,
     progress: CrmProgress | None = None,
+    method: ReadMethod = "auto",
 ) -> ModuleInfo:
     """Extract one module: pages from its watermark (minus ``overlap``), or all when ``full``."""
     name = plan.module.name
@@ -525,7 +535,8 @@ def extract_module(
     start = Cursor(state.modified - overlap) if state is not None else None
     watermark = state
     started = utcnow().replace(microsecond=0)
-    for records in iter_changed_pages(client, plan, start, page_size):
+    used: list[str] = []
+    for records in iter_changed_pages(client, plan, start, page_size, method=method, used=used):
         rows = [_row(name, r, plan, run_id) for r in records]
         info.read += len(rows)
         info.pages += 1
@@ -547,6 +558,7 @@ def extract_module(
     if plan.member_links:
         _extract_members(engine, client, plan, run_id, page_size, info)
     info.watermark = watermark.modified if watermark is not None else None
+    info.method = ", ".join(used)
     return info
 
 
@@ -595,6 +607,7 @@ def extract_crm(
                 overlap=overlap,
                 page_size=config.page_size,
                 progress=progress,
+                method=config.read_method,
             )
             info.modules.append(module_info)
             log.info(
@@ -638,6 +651,8 @@ def _module_details(m: ModuleInfo) -> Mapping[str, Any]:
         out["members"] = m.members
     if m.skipped:
         out["skipped"] = m.skipped
+    if m.method:
+        out["method"] = m.method
     if m.watermark is not None:
         out["watermark"] = m.watermark.isoformat(sep=" ")
     return out

@@ -17,6 +17,7 @@ fields; :func:`check_fields` validates it against ``get_module_fields`` before a
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.sugar import query as q
 from connectors.sugar.client import SugarClient
-from connectors.sugar.exceptions import InvalidCall, NotJsonResponse
+from connectors.sugar.exceptions import ExtensionMissing, InvalidCall, NotJsonResponse
 from connectors.sugar.records import Record, entry_to_record
+
+log = logging.getLogger(__name__)
 
 CrmModuleName = Literal[
     "Accounts",
@@ -51,6 +54,9 @@ COMMON_FIELDS: tuple[str, ...] = ("id", "date_entered", "date_modified", "delete
 # SuiteCRM ships the Google Maps plugin's custom fields (jjwg_maps_*) on most modules: they are
 # the plugin's, not the company's, so they are not copied into ``extra`` unless configured.
 _SHIPPED_CUSTOM = re.compile(r"^jjwg_maps_")
+
+#: How pages are read (``sugar_source.read_method``).
+ReadMethod = Literal["auto", "stock"]
 
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
@@ -212,8 +218,11 @@ class SugarSourceConfig(BaseModel):
     enabled: bool = False
     #: how far before the watermark an incremental run starts again (records saved late)
     overlap_minutes: int = Field(default=5, ge=0, le=24 * 60)
-    #: records per get_entry_list call (one transaction each in the warehouse)
+    #: records per read (one transaction each in the warehouse)
     page_size: int = Field(default=200, ge=1, le=1000)
+    #: "auto": the extension's bridge_read_changed where Sugar has it (1.5.0+), else
+    #: get_entry_list; "stock": always get_entry_list
+    read_method: ReadMethod = "auto"
     #: copy the module's custom fields (``*_c``, SuiteCRM's jjwg_maps_* aside) into ``extra``
     custom_fields: bool = True
     #: per module; modules not named take the defaults (enabled, no extra field)
@@ -309,6 +318,11 @@ def parse_datetime(value: Any) -> datetime | None:
         return None
 
 
+def format_datetime(value: datetime) -> str:
+    """A naive UTC datetime as Sugar stores it (``Y-m-d H:i:s``)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
 def parse_date(value: Any) -> date | None:
     """Sugar's ``Y-m-d`` → a date; "" → None."""
     if not value or not isinstance(value, str):
@@ -348,31 +362,64 @@ def parse_bool(value: Any) -> bool:
 
 
 def iter_changed_pages(
-    client: SugarClient, plan: FieldPlan, start: Cursor | None, page_size: int
+    client: SugarClient,
+    plan: FieldPlan,
+    start: Cursor | None,
+    page_size: int,
+    *,
+    method: ReadMethod = "auto",
+    used: list[str] | None = None,
 ) -> Iterator[list[Record]]:
     """Pages of records changed after ``start`` (all when None), deleted ones included.
 
-    Sugar method ``get_entry_list`` with ``deleted=1``, ordered by the module's cursor field
-    (``date_modified``; CampaignLog's ``activity_date``) and ``id``; each page's query starts
-    after the previous page's last record. A page is at most ``page_size`` records; the
-    generator holds one page at a time.
+    Ordered by the module's cursor field (``date_modified``; CampaignLog's ``activity_date``)
+    and ``id``; each page starts after the previous page's last record. ``method`` "auto" reads
+    a ``date_modified`` module with the extension's ``bridge_read_changed`` (1.5.0+: the same
+    records and values as ``get_entry_list`` without a bean per record) and falls back to the
+    stock ``get_entry_list`` (``deleted=1``, the keyset ``query``) when Sugar's extension lacks
+    it; "stock" always uses ``get_entry_list``. ``used`` (when given) receives the method name
+    of the pages read. A page is at most ``page_size`` records; the generator holds one page at
+    a time.
     """
     module = plan.module
     cursor = start
+    # bridge_read_changed pages on date_modified only
+    extension = method == "auto" and module.cursor == "date_modified"
     while True:
-        body = client.call(
-            "get_entry_list",
-            module_name=module.name,
-            query=changed_since(module.table, cursor, module.cursor),
-            order_by=q.order_by(f"{module.cursor} ASC, id ASC"),
-            offset=0,
-            select_fields=list(plan.select),
-            link_name_to_fields_array=[],
-            max_results=page_size,
-            deleted=1,
-        )
+        body: Any = None
+        if extension:
+            try:
+                body = client.call_extension(
+                    "bridge_read_changed",
+                    module_name=module.name,
+                    since=format_datetime(cursor.modified) if cursor is not None else "",
+                    after_id=cursor.id if cursor is not None else "",
+                    max_results=page_size,
+                    select_fields=list(plan.select),
+                )
+            except ExtensionMissing:
+                log.info(
+                    "bridge_read_changed not in this Sugar: %s read with get_entry_list",
+                    module.name,
+                )
+                extension = False
+        if not extension:
+            body = client.call(
+                "get_entry_list",
+                module_name=module.name,
+                query=changed_since(module.table, cursor, module.cursor),
+                order_by=q.order_by(f"{module.cursor} ASC, id ASC"),
+                offset=0,
+                select_fields=list(plan.select),
+                link_name_to_fields_array=[],
+                max_results=page_size,
+                deleted=1,
+            )
+        name = "bridge_read_changed" if extension else "get_entry_list"
         if not isinstance(body, dict):
-            raise NotJsonResponse("get_entry_list answered no object", method="get_entry_list")
+            raise NotJsonResponse(f"{name} answered no object", method=name)
+        if used is not None and name not in used:
+            used.append(name)
         records = [entry_to_record(e) for e in body.get("entry_list") or []]
         if not records:
             return

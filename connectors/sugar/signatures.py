@@ -236,6 +236,20 @@ SIGNATURES: dict[str, Signature] = {
             (_p(_S), _p("module_name"), _p("module_id"), _p("link_field_name")),
             endpoint="extension",
         ),
+        # Since extension 1.5.0, for any user who may list the module: a page of its records after
+        # a (date_modified, id) position, deleted ones included, as get_entry_list answers them.
+        Signature(
+            "bridge_read_changed",
+            (
+                _p(_S),
+                _p("module_name"),
+                _p("since"),
+                _p("after_id"),
+                _p("max_results"),
+                _p("select_fields", []),
+            ),
+            endpoint="extension",
+        ),
     )
 }
 

@@ -50,8 +50,26 @@ EXTENSION_SIGNATURES: dict[str, Signature] = {
         ("module_id", REQUIRED),
         ("link_field_name", REQUIRED),
     ),
+    "bridge_read_changed": (
+        ("session", REQUIRED),
+        ("module_name", REQUIRED),
+        ("since", REQUIRED),
+        ("after_id", REQUIRED),
+        ("max_results", REQUIRED),
+        ("select_fields", []),
+    ),
 }
-EXTENSION_VERSION = "1.4.0"
+#: Records bridge_read_changed answers at most in one call (MAX_READ_RECORDS).
+MAX_READ_RECORDS = 2000
+#: Non-stored fields bridge_read_changed answers, as the bean fills them (the PHP's email1,
+#: LINK_FILLED and Lead::get_account); other non-stored fields are not answered.
+READ_CHANGED_COMPUTED: dict[str, frozenset[str]] = {
+    "Contacts": frozenset({"account_id"}),
+    "Opportunities": frozenset({"account_id"}),
+    "Leads": frozenset({"account_name"}),
+}
+_SINCE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+EXTENSION_VERSION = "1.5.0"
 # The extension's field types → Sugar's (DynamicField widget) type; default lengths (Studio's).
 CUSTOM_FIELD_TYPES: dict[str, str] = {
     "varchar": "varchar",
@@ -406,6 +424,67 @@ class BridgeExtension:
             raise DatabaseFailure() from exc
         return {"ids": sorted({str(r["id"]) for r in rows})}
 
+    def bridge_read_changed(
+        self,
+        ctx: CallContext,
+        session: Any,
+        module_name: Any,
+        since: Any,
+        after_id: Any,
+        max_results: Any,
+        select_fields: Any = None,
+    ) -> Any:
+        """``bridge_read_changed``: the records after (``since``, ``after_id``) in
+        ``date_modified, id`` order, deleted ones included, as get_entry_list answers them
+        (``deleted=1``, the keyset query), the non-stored fields the PHP does not fill left out.
+        Any user who may list the module."""
+        sess = self.api._auth(ctx, session)
+        module = self.api._module(module_name)
+        self.api._check_acl(sess, module, "list")
+        since = since if isinstance(since, str) else ""
+        after_id = after_id if isinstance(after_id, str) else ""
+        limit = quirks.php_intval(max_results) if _numeric(max_results) else 0
+        if (
+            (since and not _SINCE.match(since))
+            or len(after_id) > 36
+            or not 1 <= limit <= MAX_READ_RECORDS
+        ):
+            raise SugarFault(
+                1008,
+                "Bridge: invalid position",
+                'since must be "" or Y-m-d H:i:s, after_id at most 36 characters, '
+                "max_results 1 to 2000",
+            )
+        asked = (
+            [f for f in select_fields if isinstance(f, str)]
+            if isinstance(select_fields, list)
+            else []
+        )
+        asked += [f for f in ("id", "date_modified") if f not in asked]
+        fields = self.store.fields(module)
+        computed = READ_CHANGED_COMPUTED.get(module.name, frozenset())
+        answered = [
+            n
+            for n in asked
+            if n in fields
+            and (fields[n].source != "non-db" or n == "email1" or n in computed)
+            and fields[n].type != "link"
+        ]
+        t = module.table
+        where = ""
+        if since:
+            at = _sql_text(since)
+            where = (
+                f"{t}.date_modified >= {at}"
+                if not after_id
+                else f"({t}.date_modified > {at} OR ({t}.date_modified = {at} AND "
+                f"{t}.id > {_sql_text(after_id)}))"
+            )
+        order = [(f"{t}.date_modified", "ASC"), (f"{t}.id", "ASC")]
+        rows, _ = self.api._list_rows(sess, module, where, order, 0, limit, 1)
+        entries = [self.api._entry(module, r, answered, listing=True) for r in rows]
+        return {"result_count": len(entries), "entry_list": entries}
+
     @staticmethod
     def _not_custom_field(why: str) -> SugarFault:
         return SugarFault(1004, "Bridge: not a custom field", why)
@@ -656,3 +735,20 @@ class BridgeExtension:
             return answer(rid, False, "no_access")
         deleting = str(values.get("deleted", "")) in ("1", "True", "true")
         return answer(saved_id, existing is None, None, stored=not deleting)
+
+
+def _numeric(value: Any) -> bool:
+    """PHP's is_numeric for what JSON can carry."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return (
+        isinstance(value, str)
+        and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", value) is not None
+    )
+
+
+def _sql_text(value: str) -> str:
+    """A SQLite string literal."""
+    return "'" + value.replace("'", "''") + "'"

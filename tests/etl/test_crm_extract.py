@@ -372,20 +372,113 @@ def test_a_record_saved_behind_the_cursor_is_read_next_time(
 
 
 class _DiesOnPage(SugarClient):
-    """A client whose n-th get_entry_list call fails like a Sugar that went away."""
+    """A client whose n-th page read (get_entry_list or bridge_read_changed) fails like a Sugar
+    that went away."""
 
     def __init__(self, *args: Any, die_on: int, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self.die_on, self.lists = die_on, 0
 
+    def _page(self) -> None:
+        self.lists += 1
+        if self.lists == self.die_on:
+            from connectors.sugar.exceptions import ConnectionRefused
+
+            raise ConnectionRefused("Sugar went away")
+
     def call(self, method: str, **params: Any) -> Any:
         if method == "get_entry_list":
-            self.lists += 1
-            if self.lists == self.die_on:
-                from connectors.sugar.exceptions import ConnectionRefused
-
-                raise ConnectionRefused("Sugar went away")
+            self._page()
         return super().call(method, **params)
+
+    def call_extension(self, method: str, **params: Any) -> Any:
+        if method == "bridge_read_changed":
+            self._page()
+        return super().call_extension(method, **params)
+
+
+class _OldExtension(SugarClient):
+    """A Sugar whose extension predates bridge_read_changed (1.4.0 and older)."""
+
+    def call_extension(self, method: str, **params: Any) -> Any:
+        if method == "bridge_read_changed":
+            from connectors.sugar.exceptions import ExtensionMissing
+
+            raise ExtensionMissing("no such method", method=method)
+        return super().call_extension(method, **params)
+
+
+_MAIN = ["Accounts", "Contacts", "Leads", "Opportunities", "Cases", "Calls", "Meetings", "Tasks"]
+_TABLES = (crm_account, crm_contact, crm_lead, crm_opportunity, crm_case, crm_activity)
+
+
+def _snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Every crm_* row but the run that wrote it, by table, in id order."""
+    out = {}
+    for table in _TABLES:
+        rows = _rows(engine, table)
+        out[table.name] = sorted(
+            ({k: v for k, v in r.items() if k != "extracted_run_id"} for r in rows),
+            key=lambda r: (str(r.get("module", "")), r["id"]),
+        )
+    return out
+
+
+def test_the_extension_read_writes_what_get_entry_list_writes(
+    client: SugarClient, tmp_path: Path
+) -> None:
+    """bridge_read_changed (the default where Sugar has it) and get_entry_list give the same
+    warehouse, deleted records, a contact's account and email, a lead's account name included."""
+    tag = datetime.now().strftime("%H%M%S%f")
+    account = client.module("Accounts").create({"name": f"Same & Co {tag}"})
+    contact = client.module("Contacts").create(
+        {"last_name": f"O'Same {tag}", "email1": f"s{tag}@x.example"}
+    )
+    client.module("Accounts").link(account, "contacts", [contact])
+    client.module("Contacts").create({"last_name": f"Alone {tag}"})
+    gone = client.module("Contacts").create({"last_name": f"Gone {tag}"})
+    client.module("Accounts").link(account, "contacts", [gone])
+    client.module("Contacts").update(gone, {"deleted": 1})
+    client.module("Leads").create(
+        {"last_name": f"L {tag}", "account_id": account, "account_name": "typed"}
+    )
+    deal = client.module("Opportunities").create({"name": f"D {tag}"})
+    client.module("Accounts").link(account, "opportunities", [deal])
+    client.module("Calls").create(
+        {"name": f"C {tag}", "parent_type": "Contacts", "parent_id": contact, "status": "Held"}
+    )
+    client.module("Meetings").create(
+        {"name": f"M {tag}", "parent_type": "Accounts", "parent_id": account}
+    )
+    snapshots, methods = [], []
+    for read_method in ("stock", "auto"):
+        engine = create_engine_for(f"sqlite:///{tmp_path / read_method}.db")
+        metadata.create_all(engine)
+        config = SugarSourceConfig(page_size=3, read_method=read_method)  # type: ignore[arg-type]
+        info = extract_crm(engine, client, config, full=True, modules=_MAIN)
+        methods.append({m.module: m.method for m in info.modules})
+        snapshots.append(_snapshot(engine))
+        engine.dispose()
+    assert set(methods[0].values()) == {"get_entry_list"}
+    assert set(methods[1].values()) == {"bridge_read_changed"}
+    stock, extension = snapshots
+    assert stock["crm_contact"], "nothing extracted"
+    assert extension == stock
+    row = next(r for r in extension["crm_contact"] if r["id"] == contact)
+    assert (row["account_id"], row["email1"]) == (account, f"s{tag}@x.example")
+
+
+def test_an_older_extension_falls_back_to_get_entry_list(sandbox: Sandbox, tmp_path: Path) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    metadata.create_all(engine)
+    with _OldExtension(sandbox.base_url, "admin", sandbox.admin_password) as old:
+        account = old.module("Accounts").create({"name": "Old extension"})
+        info = extract_crm(engine, old, SugarSourceConfig(), full=True, modules=["Accounts"])
+    assert info.modules[0].method == "get_entry_list"
+    assert _only(engine, crm_account, account)["name"] == "Old extension"
+    details = _rows(engine, etl_run, etl_run.c.run_id == info.run_id)[0]["details"]
+    assert details["modules"]["Accounts"]["method"] == "get_entry_list"
+    engine.dispose()
 
 
 def test_a_run_killed_halfway_keeps_its_pages_and_the_next_resumes(

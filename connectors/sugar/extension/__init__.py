@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 #: Version of the packaged extension (``SugarWebServiceImplBridge::EXTENSION_VERSION``).
-EXTENSION_VERSION = "1.4.0"
+EXTENSION_VERSION = "1.5.0"
 #: Contract level of the ``bridge_*`` methods (``SugarWebServiceImplBridge::API_LEVEL``).
 API_LEVEL = 1
 #: Release date written into the Module Loader manifest (keeps builds reproducible).

@@ -142,7 +142,7 @@ def test_refuses_modules_with_other_semantics_too_many_records_and_non_writers(
 def test_bulk_support_reads_bridge_info(sandbox: Sandbox) -> None:
     with _client(sandbox) as client:
         assert bulk_support(client) == BulkSupport(
-            True, "extension 1.4.0 saves in bulk", False, "1.4.0", related_ids=True
+            True, "extension 1.5.0 saves in bulk", False, "1.5.0", related_ids=True
         )
         sandbox.set_aod(True)
         assert bulk_support(client).aod_enabled is True

@@ -120,7 +120,7 @@ def test_ensure_custom_field_makes_the_field_usable(api: Api, sandbox: Sandbox) 
 def test_extension_needs_admin_and_is_absent_from_v4_1(api: Api, sandbox: Sandbox) -> None:
     # The sandbox answers as the packaged extension (1.2: bridge_get_custom_fields and
     # bridge_remove_custom_field).
-    assert api("bridge_info")["extension_version"] == EXTENSION_VERSION == "1.4.0"
+    assert api("bridge_info")["extension_version"] == EXTENSION_VERSION == "1.5.0"
     stock = raw_call(sandbox.url, "bridge_info", {"session": api.session})
     assert stock.body["number"] == "-1"
     api(

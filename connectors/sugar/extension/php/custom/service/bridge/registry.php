@@ -70,6 +70,18 @@ class registry_bridge extends registry_v4_1
             array('return' => 'tns:name_value_list')
         );
         $this->serviceClass->registerFunction(
+            'bridge_read_changed',
+            array(
+                'session' => 'xsd:string',
+                'module_name' => 'xsd:string',
+                'since' => 'xsd:string',
+                'after_id' => 'xsd:string',
+                'max_results' => 'xsd:int',
+                'select_fields' => 'tns:select_fields',
+            ),
+            array('return' => 'tns:name_value_list')
+        );
+        $this->serviceClass->registerFunction(
             'bridge_get_role_actions',
             array('session' => 'xsd:string', 'role_id' => 'xsd:string'),
             array('return' => 'tns:name_value_list')
