@@ -1494,6 +1494,16 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
     const MAX_READ_RECORDS = 2000;
 
     /**
+     * Stored ids bridge_read_changed answers only while the record they name is live, as the
+     * bean's fill_in_additional_detail_fields clears them: module => [field, table, whether the
+     * record itself must be live too].
+     */
+    const LIVE_IDS = array(
+        'Cases' => array('account_id', 'accounts', true),
+        'Tasks' => array('contact_id', 'contacts', false),
+    );
+
+    /**
      * Non-stored ids bridge_read_changed fills from a many-to-many link as the bean's
      * fill_in_additional_detail_fields does: module => field => [link, value when none (null:
      * not answered)].
@@ -1526,6 +1536,9 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
      *   opportunity;
      * - a lead's account_name: with an account_id, that account's name (deleted or not), or
      *   nothing when no account has that id (Lead::get_account), else the stored text;
+     * - a stored id the bean clears when the record it names is gone (LIVE_IDS): a case's
+     *   account_id while the case and that account are live (aCase::getAccount), a task's
+     *   contact_id while that contact is live (Task::fill_in_additional_detail_fields), else '';
      * - any other non-stored field is not answered: get_entry_list answers what the bean
      *   computes, module by module, or the list query's blank placeholder of a relate field
      *   over a many-to-many link (Calls.contact_id: 36 spaces).
@@ -1592,6 +1605,11 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         if ($accountNames && !isset($stored['account_id'])) {
             $columns[] = 'account_id';
         }
+        $liveId = isset(self::LIVE_IDS[$module_name], $stored[self::LIVE_IDS[$module_name][0]])
+            ? self::LIVE_IDS[$module_name] : null;
+        if ($liveId !== null && !isset($stored['deleted'])) {
+            $columns[] = 'deleted';
+        }
         $db = DBManagerFactory::getInstance();
         $table = $seed->table_name;
         $where = '';
@@ -1622,19 +1640,8 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
         foreach ($linked as $field => $join) {
             $filled[$field] = $this->bridgeLinkedIds($join, $ids);
         }
-        $names = array();
-        if ($accountNames) {
-            $accounts = array_values(array_unique(array_filter(array_map(function ($row) {
-                return isset($row['account_id']) ? (string) $row['account_id'] : '';
-            }, $rows), 'strlen')));
-            if (count($accounts) > 0) {
-                $in = implode(',', array_map(array($db, 'quoted'), $accounts));
-                $result = $db->query("SELECT id, name FROM accounts WHERE id IN ($in)");
-                while ($row = $db->fetchByAssoc($result)) {
-                    $names[$row['id']] = $row['name'];
-                }
-            }
-        }
+        $names = $accountNames ? $this->bridgeNamesOf($db, 'accounts', $rows, 'account_id', false) : array();
+        $live = $liveId !== null ? $this->bridgeNamesOf($db, $liveId[1], $rows, $liveId[0], true) : array();
         $entries = array();
         foreach ($rows as $row) {
             $id = (string) $row['id'];
@@ -1645,6 +1652,9 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
                         continue;
                     }
                     $value = $names[$row['account_id']];
+                } elseif ($liveId !== null && $field === $liveId[0]) {
+                    $value = !empty($row[$field]) && isset($live[$row[$field]])
+                        && (!$liveId[2] || empty($row['deleted'])) ? $row[$field] : '';
                 } elseif (isset($stored[$field])) {
                     $value = isset($row[$field]) ? $row[$field] : '';
                     if (isset($stored[$field]['type']) && $stored[$field]['type'] === 'date') {
@@ -1694,6 +1704,27 @@ class SugarWebServiceImplBridge extends SugarWebServiceImplv4_1
             'theirs' => $lhs ? $rel['join_key_rhs'] : $rel['join_key_lhs'],
             'related' => $related->table_name,
         );
+    }
+
+    /** id => name of the records of $table the rows name in $field (only live ones: $live). */
+    private function bridgeNamesOf($db, $table, $rows, $field, $live)
+    {
+        $ids = array_values(array_unique(array_filter(array_map(function ($row) use ($field) {
+            return isset($row[$field]) ? (string) $row[$field] : '';
+        }, $rows), 'strlen')));
+        $out = array();
+        if (count($ids) === 0) {
+            return $out;
+        }
+        $in = implode(',', array_map(array($db, 'quoted'), $ids));
+        $name = $table === 'contacts' ? 'last_name' : 'name';
+        $result = $db->query(
+            "SELECT id, $name name FROM $table WHERE id IN ($in)" . ($live ? ' AND deleted = 0' : '')
+        );
+        while ($row = $db->fetchByAssoc($result)) {
+            $out[$row['id']] = $row['name'];
+        }
+        return $out;
     }
 
     /** Per id: the related live record of its newest live relationship row. */
