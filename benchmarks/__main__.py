@@ -105,6 +105,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="push: the sessions x AOD matrix against the sandbox's AOD model",
     )
+    real.add_argument(
+        "--page-size", type=int, default=1000, help="extract: records per read (default 1000)"
+    )
+    real.add_argument(
+        "--read-method",
+        choices=("auto", "stock"),
+        default="auto",
+        help="extract: auto (the extension's bridge_read_changed where Sugar has it) or stock "
+        "(get_entry_list)",
+    )
     real.add_argument("--accounts", type=int, default=300, help="accounts pushed (default 300)")
     real.add_argument("--sessions", default="1,2,4", help="session counts (default 1,2,4)")
     real.add_argument("--aod", default="off,on", help="AOD modes, in order (default off,on)")
@@ -128,7 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.live and args.name == "extract":
         from benchmarks.extract import run as extract_run
 
-        extract_result = extract_run(args.size, live=True, workdir=args.workdir)
+        extract_result = extract_run(
+            args.size,
+            live=True,
+            workdir=args.workdir,
+            page_size=args.page_size,
+            read_method=args.read_method,
+        )
         extract_result.print()
         return 0
     if args.live:

@@ -12,17 +12,21 @@ last had (Sugar drops a deleted contact's account link; the warehouse keeps it).
 A full refresh (``full=True``) reads everything and then marks deleted the rows of the module
 it did not see (records purged from Sugar's database).
 
-Memory is bounded by one page (``page_size`` records) whatever the module's size.
+Memory is bounded by three pages (``page_size`` records each) whatever the module's size: the
+page being written, the next one, read from Sugar meanwhile (a thread: Sugar's time and the
+warehouse's overlap), and the one after it, being read.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -437,6 +441,53 @@ def refresh_customer_keys(conn: Connection) -> int:
 
 # --- the extraction ----------------------------------------------------------------------------
 
+T = TypeVar("T")
+
+
+def prefetched(items: Iterator[T], *, name: str = "sugar-read") -> Iterator[T]:
+    """The items of ``items``, the next one produced in a thread while the caller works on the
+    current one (the next page read from Sugar while this one is written).
+
+    At most one item waits (besides the one the thread is producing). An exception of ``items``
+    is raised here after the items before it, so what they carried is written first; when the
+    caller stops early (its own error, or it closes this generator) the thread stops after the
+    item it is producing.
+    """
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(kind: str, item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                box.put((kind, item), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put("error", exc)
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = box.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
 
 def _extract_members(
     engine: Engine,
@@ -536,7 +587,8 @@ def extract_module(
     watermark = state
     started = utcnow().replace(microsecond=0)
     used: list[str] = []
-    for records in iter_changed_pages(client, plan, start, page_size, method=method, used=used):
+    pages = iter_changed_pages(client, plan, start, page_size, method=method, used=used)
+    for records in prefetched(pages, name=f"sugar-read-{name}"):
         rows = [_row(name, r, plan, run_id) for r in records]
         info.read += len(rows)
         info.pages += 1

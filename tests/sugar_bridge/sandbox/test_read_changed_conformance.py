@@ -1,4 +1,4 @@
-"""``bridge_read_changed`` (extension 1.5.0) as SuiteCRM 7.15 answered it, replayed into the sandbox.
+"""``bridge_read_changed`` (extension 1.5.0) as SuiteCRM 7.15 answered it, replayed in the sandbox.
 
 Recordings 21_* (record_read_changed.py): one sequence, in file-name order, into one fresh
 sandbox, ids and timestamps paired as the answers come (the keyset cursor of a later request is
