@@ -309,12 +309,22 @@ def changed_since(table: str, cursor: Cursor | None, field: str = "date_modified
     return q.or_(after, q.and_(q.eq(column, cursor.modified), q.gt(f"{table}.id", cursor.id)))
 
 
+_SUGAR_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+
 def parse_datetime(value: Any) -> datetime | None:
-    """Sugar's ``Y-m-d H:i:s`` (UTC) → a naive datetime; "" → None."""
+    """Sugar's ``Y-m-d H:i:s`` (UTC) → a naive datetime; "" → None.
+
+    Sugar's own shape is parsed by ``fromisoformat`` (strptime was 40 % of the extraction's
+    CPU: two dates per record); anything else goes through ``strptime`` as before.
+    """
     if not value or not isinstance(value, str):
         return None
+    text = value[:19]
     try:
-        return datetime.strptime(value[:19], "%Y-%m-%d %H:%M:%S")
+        if _SUGAR_DATETIME.fullmatch(text):
+            return datetime.fromisoformat(text)
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return None
 

@@ -13,7 +13,13 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from connectors.sugar.client import SugarClient
-from connectors.sugar.crm import Cursor, SugarSourceConfig, UnknownField, changed_since
+from connectors.sugar.crm import (
+    Cursor,
+    SugarSourceConfig,
+    UnknownField,
+    changed_since,
+    parse_datetime,
+)
 from etl.crm import extract_crm
 from etl.db import create_engine_for
 from etl.schema import (
@@ -68,6 +74,30 @@ def _only(engine: Engine, table: Any, record_id: str) -> Any:
     rows = _rows(engine, table, table.c.id == record_id)
     assert len(rows) == 1, rows
     return rows[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-12-01 10:00:05",
+        "2026-12-01 10:00:05.123456",
+        "2026-02-29 10:00:05",
+        "2028-02-29 23:59:59",
+        "2026-13-01 10:00:05",
+        "2026-12-01 24:00:00",
+        "2026-12-01",
+        "2026-1-1 1:2:3",
+        "2026-12-01T10:00:05",
+        "not a date",
+    ],
+)
+def test_dates_are_parsed_as_strptime_parses_them(text: str) -> None:
+    """The fast path (fromisoformat for Sugar's own shape) answers what strptime answered."""
+    try:
+        expected: datetime | None = datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        expected = None
+    assert parse_datetime(text) == expected
 
 
 def test_the_query_quotes_the_cursor_and_breaks_ties_on_id() -> None:
