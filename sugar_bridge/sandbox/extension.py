@@ -2,8 +2,10 @@
 
 They mirror ``connectors/sugar/extension/php/.../SugarWebServiceImplBridge.php``: the same checks,
 defaults, error numbers (1001 invalid field, 1002 no such role, 1003 invalid rights, 1004 not a
-custom field) and answers, on the sandbox's Sugar-shaped tables (``fields_meta_data``,
-``<table>_cstm``, ``acl_roles_actions``).
+custom field, 1008 invalid position) and answers, on the sandbox's Sugar-shaped tables
+(``fields_meta_data``, ``<table>_cstm``, ``acl_roles_actions``). ``bridge_read_changed`` answers
+what the sandbox's own ``get_entry_list`` answers for the same records (which the conformance
+tests hold to the real SuiteCRM's), the non-stored fields the PHP does not fill left out.
 """
 
 from __future__ import annotations
