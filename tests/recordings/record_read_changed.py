@@ -1,4 +1,4 @@
-"""Record the extension's ``bridge_read_changed`` beside ``get_entry_list`` (issue 16), prefix 22.
+"""Record the extension's ``bridge_read_changed`` beside ``get_entry_list`` (issue 16), prefix 23.
 
 Run by hand against a SuiteCRM 7 with the extension 1.5.0+ installed, e.g.::
 
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from record_bulk_save import ExtensionRecorder
 from record_crm_modules import ENV
 
-PREFIX = "22"
+PREFIX = "23"
 ORDER = "date_modified ASC, id ASC"
 CONTACT_FIELDS = ["id", "date_entered", "date_modified", "deleted", "last_name", "account_id",
                   "email1"]  # fmt: skip

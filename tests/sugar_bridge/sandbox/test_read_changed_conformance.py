@@ -1,6 +1,6 @@
 """``bridge_read_changed`` (extension 1.5.0) as SuiteCRM 7.15 answered it, replayed in the sandbox.
 
-Recordings 22_* (record_read_changed.py): one sequence, in file-name order, into one fresh
+Recordings 23_* (record_read_changed.py): one sequence, in file-name order, into one fresh
 sandbox, ids and timestamps paired as the answers come (the keyset cursor of a later request is
 a date an earlier answer gave), as test_crm_extract_conformance.py replays the 20_* sequence.
 The recordings also hold the proof that the extension answers what get_entry_list answers for
@@ -25,7 +25,7 @@ from tests.sugar_bridge.sandbox.test_conformance import (
 )
 from tests.sugar_bridge.sandbox.test_crm_extract_conformance import _dates
 
-NAMES = sorted(p.stem for p in RECORDINGS_7150.glob("22_*.json"))
+NAMES = sorted(p.stem for p in RECORDINGS_7150.glob("23_*.json"))
 
 
 def _load(name: str) -> dict[str, Any]:
@@ -41,30 +41,30 @@ def _entries(name: str) -> list[Any]:
 def test_the_extension_answered_what_get_entry_list_answered() -> None:
     """On the real SuiteCRM: the same records, in the same order, with the same values (a
     deleted contact, a contact's account and e-mail, a lead's account name, a deal's account)."""
-    pages = _entries("22_06_contacts_read_changed_page_1") + _entries(
-        "22_07_contacts_read_changed_page_2"
+    pages = _entries("23_06_contacts_read_changed_page_1") + _entries(
+        "23_07_contacts_read_changed_page_2"
     )
-    stock = _entries("22_05_contacts_get_entry_list")
+    stock = _entries("23_05_contacts_get_entry_list")
     assert len(stock) == 3
     assert pages == stock
     first, deleted = stock[0]["name_value_list"], stock[1]["name_value_list"]
     assert first["email1"]["value"].endswith("@read.example")
     assert first["account_id"]["value"]
     assert deleted["deleted"]["value"] == "1"
-    assert _entries("22_12_leads_read_changed") == _entries("22_11_leads_get_entry_list")
-    lead = _entries("22_12_leads_read_changed")[0]["name_value_list"]
+    assert _entries("23_12_leads_read_changed") == _entries("23_11_leads_get_entry_list")
+    lead = _entries("23_12_leads_read_changed")[0]["name_value_list"]
     assert lead["account_name"]["value"] != "typed by hand"  # the account's own name
-    assert _entries("22_14_opportunities_read_changed") == _entries(
-        "22_13_opportunities_get_entry_list"
+    assert _entries("23_14_opportunities_read_changed") == _entries(
+        "23_13_opportunities_get_entry_list"
     )
-    assert _load("22_15_read_changed_bad_position")["response"]["body"]["number"] == 1008
+    assert _load("23_15_read_changed_bad_position")["response"]["body"]["number"] == 1008
     for name in NAMES:
         assert _load(name)["request"]["rest_data"]["session"] == SESSION_PLACEHOLDER
 
 
 def _replay(w: World, name: str, idmap: dict[str, str], datemap: dict[str, str]) -> list[str]:
     rec = _load(name)
-    if name.startswith("22_08_"):
+    if name.startswith("23_08_"):
         time.sleep(1.1)  # the recorder waited a second before the lead and the deal
     text = json.dumps(rec["request"]["rest_data"]).replace(SESSION_PLACEHOLDER, w.admin)
     for recorded, ours in {**idmap, **datemap}.items():
