@@ -19,8 +19,6 @@ session id is redacted.
 
 from __future__ import annotations
 
-import argparse
-import os
 import secrets
 import sys
 import time
@@ -28,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from record_bulk_save import ExtensionRecorder
-from record_crm_modules import ENV
+
+from recorder import Recorder, quote, run
 
 PREFIX = "23"
 ORDER = "date_modified ASC, id ASC"
@@ -39,11 +37,8 @@ LEAD_FIELDS = ["id", "date_modified", "deleted", "last_name", "account_id", "acc
 OPPORTUNITY_FIELDS = ["id", "date_modified", "deleted", "name", "account_id", "amount"]
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-
-
-def record(r: ExtensionRecorder, tag: str, hex_tag: str) -> None:
+def sequence(r: Recorder, tag: str) -> None:
+    hex_tag = secrets.token_hex(4)
     step = iter(range(1, 100))
 
     def rec(what: str, description: str, method: str, **params: Any) -> Any:
@@ -109,7 +104,7 @@ def record(r: ExtensionRecorder, tag: str, hex_tag: str) -> None:
         " 'date_modified ASC, id ASC'): what bridge_read_changed must answer.",
         "get_entry_list",
         module_name="Contacts",
-        query=f"contacts.last_name LIKE {_quote(tag + '%')}",
+        query=f"contacts.last_name LIKE {quote(tag + '%')}",
         order_by=ORDER,
         offset=0,
         select_fields=CONTACT_FIELDS,
@@ -188,7 +183,7 @@ def record(r: ExtensionRecorder, tag: str, hex_tag: str) -> None:
             f"get_entry_list {module}: the record as the stock path reads it.",
             "get_entry_list",
             module_name=module,
-            query=f"{key}.id = {_quote(record_id)}",
+            query=f"{key}.id = {quote(record_id)}",
             order_by=ORDER,
             offset=0,
             select_fields=fields,
@@ -221,30 +216,7 @@ def record(r: ExtensionRecorder, tag: str, hex_tag: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "suitecrm-7.15.0")
-    args = parser.parse_args(argv)
-    missing = [name for name in ENV if not os.environ.get(name)]
-    if missing:
-        print(f"set {', '.join(missing)}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob(f"{PREFIX}_*.json"):
-        old.unlink()
-    recorder = ExtensionRecorder(*(os.environ[name] for name in ENV), out=args.out)
-    hex_tag = secrets.token_hex(4)
-    tag = f"SBRRC{hex_tag[:6]}"
-    try:
-        record(recorder, tag, hex_tag)
-    finally:
-        for module, record_id in reversed(recorder.created):
-            nvl = [{"name": "id", "value": record_id}, {"name": "deleted", "value": 1}]
-            recorder.post(
-                "set_entry",
-                {"session": recorder.session, "module_name": module, "name_value_list": nvl},
-            )
-        recorder.logout()
-    return 0
+    return run(__doc__ or "", [PREFIX], sequence, argv)
 
 
 if __name__ == "__main__":
