@@ -298,3 +298,52 @@ def test_bridge_get_custom_fields_reads_precision_like_the_php(api: Api) -> None
         "ratio_c": ("decimal", 18, 4),
     }
     assert api.raw("bridge_get_custom_fields", module_name="accounts").body["number"] == 20
+
+
+def test_bridge_read_changed_lists_what_get_entry_list_lists_for_a_member(
+    api: Api, sandbox: Sandbox
+) -> None:
+    """Owner-only list rights: both answer the member's own accounts only; no list right: both
+    refuse with 40. A bad position: 1008."""
+    member, admins = _member(api, sandbox, {"list": 75, "view": 75})
+    own = member.create("Accounts", name="Mine")
+    fields = ["id", "name", "date_modified", "deleted"]
+    stock = member(
+        "get_entry_list",
+        module_name="Accounts",
+        query="",
+        order_by="date_modified ASC, id ASC",
+        offset=0,
+        select_fields=fields,
+        link_name_to_fields_array=[],
+        max_results=50,
+        deleted=1,
+    )["entry_list"]
+    fast = member(
+        "bridge_read_changed",
+        module_name="Accounts",
+        since="",
+        after_id="",
+        max_results=50,
+        select_fields=fields,
+    )["entry_list"]
+    assert [e["id"] for e in stock] == [own]
+    assert fast == stock
+    bad = member.raw(
+        "bridge_read_changed",
+        module_name="Accounts",
+        since="yesterday",
+        after_id="",
+        max_results=50,
+        select_fields=fields,
+    )
+    assert bad.body["number"] == 1008
+    role = sandbox.store.rows("SELECT id FROM acl_roles WHERE name = 'Readers'")[0]["id"]
+    api("bridge_set_role_actions", role_id=role, rights={"Accounts": {"list": -99}})
+    barred = Api(sandbox, "member", "pw")
+    assert barred.raw("get_entry_list", module_name="Accounts").body["number"] == 40
+    refused = barred.raw(
+        "bridge_read_changed", module_name="Accounts", since="", after_id="", max_results=5
+    )
+    assert refused.body["number"] == 40
+    assert admins not in {e["id"] for e in fast}
