@@ -339,6 +339,37 @@ def count_ignores_owner_list_right(t: Target) -> Any:
     return len(listed["entry_list"]), count
 
 
+def read_changed_follows_the_list_right(t: Target) -> Any:
+    """bridge_read_changed lists what get_entry_list lists for a user with owner-only list
+    rights (the module's list query, its visibility rules), and refuses without the right."""
+    tag = uuid.uuid4().hex[:8]
+    user_id, session = t.user(
+        uuid.uuid4().hex[:6], {"Accounts": {"access": 89, "view": 90, "list": 75}}
+    )
+    mine = t.create("Accounts", {"name": f"SB parity {tag} mine", "assigned_user_id": user_id})
+    t.create("Accounts", {"name": f"SB parity {tag} other", "assigned_user_id": "1"})
+    since = t.read("Accounts", mine, ["date_modified"])["date_modified"]
+    fields = ["name", "date_modified"]
+    query = f"accounts.name LIKE 'SB parity {tag}%'"
+    listed = t.call("get_entry_list", [session, "Accounts", query, "", 0, fields, [], 10, 1, False])
+    read = t.call("bridge_read_changed", [session, "Accounts", since, "", 100, fields], bridge=True)
+
+    def names(body: Any) -> list[str]:
+        return sorted(
+            e["name_value_list"]["name"]["value"]
+            for e in body["entry_list"]
+            if e["name_value_list"]["name"]["value"].startswith(f"SB parity {tag}")
+        )
+
+    _, barred = t.user(uuid.uuid4().hex[:6], {"Accounts": {"access": 89, "list": -99}})
+    refused = t.call("bridge_read_changed", [barred, "Accounts", "", "", 5, fields], bridge=True)
+    return (
+        [n.replace(tag, "T") for n in names(listed)],
+        [n.replace(tag, "T") for n in names(read)],
+        _error(refused),
+    )
+
+
 def create_again_with_an_existing_id(t: Target) -> Any:
     # What a replayed create meets when its first attempt was stored but the answer was lost
     # (the client's _before_retry turns such rows into updates for that reason).
@@ -587,6 +618,7 @@ CHECKS: list[Any] = [
     set_entries_skips_rows_the_user_may_not_save,
     create_again_with_an_existing_id,
     count_ignores_owner_list_right,
+    read_changed_follows_the_list_right,
     currency_kept_with_six_decimals,
     bulk_stores_every_type_as_set_entries_does,
     bulk_answers_each_record_its_own_fate,
