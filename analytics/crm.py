@@ -9,9 +9,10 @@ Sugar keeps the *current* state of a record only: a case's state, an opportunity
 and probability are as extracted, whatever ``as_of`` is (a backdated run sees today's states of
 the records that existed then). Sugar has no close date on a case either: a closed case's
 resolution time is its ``date_modified`` minus its ``date_entered`` (a later edit of a closed
-case lengthens it). The audit is no better source: v4_1 reads no audit table, and SuiteCRM
-7.15.0 writes no audit row for a close (its AOP closure hook dies after the save and before
-the audit; recordings 22_*), so ``date_modified`` is what holds the close time.
+case lengthens it). The audit would be a better source, but v4_1 reads no audit table (and the
+CI's SuiteCRM bundle writes no audit row for a close: its AOP closure hook dies after the save
+and before the audit, for a library its vendor/ lacks; recordings 22_*), so ``date_modified``
+is what holds the close time.
 
 Counts and sums are SQL (``COUNT``, ``SUM(CASE ..)``, ``GROUP BY``) that runs unchanged on
 SQLite, MariaDB and PostgreSQL; date differences are taken in pandas, as in

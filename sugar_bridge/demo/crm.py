@@ -55,7 +55,7 @@ CASE_TYPES = ("Product", "User", "Administration")
 RESOLUTION_DAYS = {"P1": 1.5, "P2": 5.0, "P3": 12.0}
 #: Modules seeded as history through Sugar's Import (their date_modified kept, recording 22_*):
 #: over the API Sugar stamps date_modified now, which would make every closed case look closed
-#: on the demo's day, and closing a case dies on SuiteCRM 7.15.0 (AOP's closure hook).
+#: on the demo's day (and closing a case dies on the CI's SuiteCRM bundle: AOP's closure hook).
 IMPORTED = ("Cases",)
 
 

@@ -11,12 +11,13 @@ Writes ``22_<step>_<what>.json`` (one sequence, in file-name order):
    the first and stamps ``date_modified`` now (``SugarBean::save``: ``update_date_modified`` is
    true over the API; only the Import wizard keeps a given one, modules/Import/Importer.php);
 2. the case read back;
-3. the case closed (``state`` Closed, ``status`` Closed_Closed) with ``set_entry``: on SuiteCRM
-   7.15.0 the after_save hook of AOP (``CaseUpdatesHook::closureNotify`` → the closure e-mail's
-   template) dies on a class the bundle does not have (``Soundasleep\\Html2Text``; the vendored
-   library's namespace is ``Html2Text``): HTTP 500, empty body — *after* the row was saved and
-   *before* ``SugarBean::auditBean`` (called after the after_save hooks), so no cases_audit row
-   records the close;
+3. the case closed (``state`` Closed, ``status`` Closed_Closed) with ``set_entry``: on the CI's
+   SuiteCRM 7.15.0 bundle the after_save hook of AOP (``CaseUpdatesHook::closureNotify`` → the
+   closure e-mail's template) dies on a class the bundle does not have
+   (``Soundasleep\\Html2Text``, html2text 2.x as 7.15.0's composer.lock pins; the bundle's
+   vendor/ has html2text 0.5.0, namespaced ``Html2Text``): HTTP 500, empty body — *after* the
+   row was saved and *before* ``SugarBean::auditBean`` (called after the after_save hooks), so
+   no cases_audit row records the close (an official release has the class and closes it);
 4. the case read back: closed, ``date_modified`` the time of the close.
 
 ``Cases.state`` and ``status`` are audited (modules/Cases/vardefs.php), but v4_1 has no method
