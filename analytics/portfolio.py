@@ -22,12 +22,12 @@ from analytics.config import LIFECYCLE_STAGES, AnalyticsConfig
 from analytics.habits import (
     UNCATEGORISED,
     fo,
-    net_line_amount,
+    line_spend,
     payment_flags,
 )
 from analytics.store import previous_run, segment_transitions
 from analytics.summary import cutoff, money_sum, net_amount, purchase_filter
-from etl.schema import customer_metrics, dim_date, dim_product, fact_order_line
+from etl.schema import customer_metrics, dim_date, dim_product
 
 CONCENTRATION_SHARES = (0.10, 0.20, 0.30)
 UNKNOWN = "unknown"
@@ -183,24 +183,22 @@ def _seasonality(conn: Connection, as_of: date) -> dict[str, list[dict[str, Any]
 
 def _category_mix(conn: Connection, as_of: date, run_id: int) -> dict[str, Any]:
     category = func.coalesce(dim_product.c.category, UNCATEGORISED)
+    spend = line_spend(as_of)  # lines and orders grouped apart first: see its docstring
     query = (
         select(
             customer_metrics.c.rfm_segment.label("segment"),
             category.label("category"),
-            money_sum(net_line_amount()).label("spend"),
+            money_sum(spend.c.spend).label("spend"),
         )
         .select_from(
-            fact_order_line.join(fo, fo.c.order_key == fact_order_line.c.order_key)
-            .join(dim_product, dim_product.c.product_key == fact_order_line.c.product_key)
-            .join(
+            spend.join(dim_product, dim_product.c.product_key == spend.c.product_key).join(
                 customer_metrics,
                 and_(
-                    customer_metrics.c.customer_key == fo.c.customer_key,
+                    customer_metrics.c.customer_key == spend.c.customer_key,
                     customer_metrics.c.run_id == run_id,
                 ),
             )
         )
-        .where(purchase_filter(as_of))
         .group_by(customer_metrics.c.rfm_segment, category)
     )
     frame = pd.DataFrame(conn.execute(query).all(), columns=["segment", "category", "spend"])
