@@ -44,7 +44,7 @@ def report(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Engine]]:
     tmp_path = tmp_path_factory.mktemp("report")
-    for engine in make_engine(request.param, tmp_path):
+    for engine in make_engine(request.param, tmp_path, request):
         yield _build(engine, tmp_path), engine
 
 
