@@ -46,13 +46,16 @@ from analytics.config import AnalyticsConfig
 from analytics.frames import read_frame
 from analytics.summary import (
     cutoff,
+    first_day_amount,
     money_sum,
     net_amount,
     purchase_day_columns,
     purchase_days_query,
     purchase_filter,
+    sharded_day_columns,
 )
 from etl.schema import dim_customer, dim_product, fact_order, fact_order_line
+from etl.spider import facts_on_spider
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,9 @@ DAYS_PER_MONTH = 365.25 / 12
 fo = fact_order
 
 
-def net_line_amount(amount: ColumnElement[Any], orders: FromClause = fo) -> ColumnElement[Any]:
+def net_line_amount(
+    amount: ColumnElement[Any] = fact_order_line.c.amount, orders: FromClause = fo
+) -> ColumnElement[Any]:
     """A line's ``amount`` in the reporting currency, net of returns (order-level status); NULL
     when its order (a row of ``orders``) has no usable rate. An order in the reporting currency
     keeps its line amounts exactly; another one's are divided by the order's rate."""
@@ -77,18 +82,21 @@ def net_line_amount(amount: ColumnElement[Any], orders: FromClause = fo) -> Colu
 
 def line_spend(as_of: date) -> Subquery:
     """``customer_key, product_key, spend``: the net spend (not rounded) of every purchase's
-    lines per product, in the reporting currency (NULL without a usable rate).
+    line, in the reporting currency (NULL without a usable rate): the sharded shape of the join
+    of lines and orders (facts on Spider).
 
-    The lines and the orders are each grouped on their own (lines by order and product, orders
-    by order with what the net amount needs) and only then joined: on Spider a join of the two
-    sharded fact tables runs on the head, which fetched the lines of each order from the nodes
-    one order at a time (244 s for 200 k lines at best, 8.5 s on one server); a grouped table
-    is read from the nodes in one pass and joined on the head as a temporary table.
+    The lines and the orders are each read as a grouped table of their own (grouped by their
+    keys: one row per line, per order) and only then joined. On Spider a join of the two sharded
+    fact tables runs on the head, which fetched the lines of each order from the nodes one
+    order at a time (244 s for 200 k lines at best, 6-8.5 s on one server); a grouped table is
+    read from the nodes in one pass and joined on the head as a temporary table. On one server
+    the plain join is the faster one (2x at 2 M lines on MariaDB, 2.2x on SQLite at 200 k), so
+    both shapes exist; tests/analytics/test_habits.py holds them equal on every engine.
     """
     line = fact_order_line.c
     lines = (
         select(line.order_key, line.product_key, func.sum(line.amount).label("amount"))
-        .group_by(line.order_key, line.product_key)
+        .group_by(line.order_key, line.line_no, line.product_key)
         .subquery("line_sum")
     )
     needed = (
@@ -137,12 +145,65 @@ def _score(rank: ColumnElement[Any], n: ColumnElement[Any]) -> ColumnElement[Any
     return literal(1) + steps[0] + steps[1] + steps[2] + steps[3]
 
 
-def order_stats_query(as_of: date, window_start: datetime) -> Any:
+def order_stats_query(as_of: date, window_start: datetime, sharded: bool = False) -> Any:
     """One row per buyer: counts, amounts, payment behaviour, purchase days and R/F/M scores.
 
-    Aggregated per purchase day first (``analytics.summary.purchase_days_query``, which the
-    models' input is computed from too), then per buyer: every figure here is a sum, a count,
-    a minimum or a maximum, which add up across days."""
+    ``sharded`` (facts on Spider): aggregated per purchase day first
+    (``analytics.summary.purchase_days_query``), then per buyer: every figure here is a sum, a
+    count, a minimum or a maximum, which add up across days. The same figures."""
+    agg = _sharded_stats(as_of, window_start) if sharded else _stats(as_of, window_start)
+    first = (
+        []
+        if sharded
+        else [
+            first_day_amount(agg.c.customer_key, agg.c.first_day_key, as_of).label(
+                "first_day_amount"
+            )
+        ]
+    )
+    scored = select(
+        agg,
+        *first,
+        func.rank().over(order_by=agg.c.last_order_at).label("r_rank"),
+        func.rank().over(order_by=agg.c.n_orders).label("f_rank"),
+        func.rank().over(order_by=agg.c.total_amount).label("m_rank"),
+        func.count().over().label("n_buyers"),
+    ).cte("scored")
+    return select(
+        scored,
+        _score(scored.c.r_rank, scored.c.n_buyers).label("r_score"),
+        _score(scored.c.f_rank, scored.c.n_buyers).label("f_score"),
+        _score(scored.c.m_rank, scored.c.n_buyers).label("m_score"),
+    )
+
+
+def _stats(as_of: date, window_start: datetime) -> Any:
+    valid = purchase_filter(as_of)
+    delay, late, judged = payment_flags(as_of)
+    return (
+        select(
+            fo.c.customer_key,
+            func.count().label("n_orders"),
+            func.min(fo.c.ordered_at).label("first_order_at"),
+            func.max(fo.c.ordered_at).label("last_order_at"),
+            # n_days, first/last_day_key, total_amount, n_priced_days: the models' too
+            *purchase_day_columns(),
+            # orders with an amount in the reporting currency
+            func.count(net_amount()).label("n_priced"),
+            func.round(func.sum(fo.c.n_items), 3).label("n_items"),  # NUMERIC(14, 3)
+            func.sum(case((fo.c.ordered_at >= window_start, 1), else_=0)).label("n_recent"),
+            func.sum(delay).label("payment_delay_sum"),
+            func.count(delay).label("n_payment_delays"),
+            func.sum(late).label("n_late"),
+            func.sum(judged).label("n_judged"),
+        )
+        .where(valid)
+        .group_by(fo.c.customer_key)
+        .cte("agg")
+    )
+
+
+def _sharded_stats(as_of: date, window_start: datetime) -> Any:
     delay, late, judged = payment_flags(as_of)
     days = purchase_days_query(
         as_of,
@@ -157,16 +218,14 @@ def order_stats_query(as_of: date, window_start: datetime) -> Any:
         func.sum(judged).label("n_judged"),
     )
     d = days.c
-    agg = (
+    return (
         select(
             d.customer_key,
             func.sum(d.n_orders).label("n_orders"),
             func.min(d.first_order_at).label("first_order_at"),
             func.max(d.last_order_at).label("last_order_at"),
-            # n_days, first/last_day_key, total_amount, first_day_amount, n_priced_days: the
-            # models' too
-            *purchase_day_columns(days),
-            # orders with an amount in the reporting currency
+            # n_days, first/last_day_key, total_amount, first_day_amount, n_priced_days
+            *sharded_day_columns(days),
             func.sum(d.n_priced).label("n_priced"),
             func.round(func.sum(d.n_items), 3).label("n_items"),  # NUMERIC(14, 3)
             func.sum(d.n_recent).label("n_recent"),
@@ -177,19 +236,6 @@ def order_stats_query(as_of: date, window_start: datetime) -> Any:
         )
         .group_by(d.customer_key)
         .cte("agg")
-    )
-    scored = select(
-        agg,
-        func.rank().over(order_by=agg.c.last_order_at).label("r_rank"),
-        func.rank().over(order_by=agg.c.n_orders).label("f_rank"),
-        func.rank().over(order_by=agg.c.total_amount).label("m_rank"),
-        func.count().over().label("n_buyers"),
-    ).cte("scored")
-    return select(
-        scored,
-        _score(scored.c.r_rank, scored.c.n_buyers).label("r_score"),
-        _score(scored.c.f_rank, scored.c.n_buyers).label("f_score"),
-        _score(scored.c.m_rank, scored.c.n_buyers).label("m_score"),
     )
 
 
@@ -220,18 +266,34 @@ def preferred_value_query(as_of: date, column_name: str) -> Any:
     return select(ranked.c.customer_key, ranked.c.value).where(ranked.c.rn == 1)
 
 
-def category_spend_query(as_of: date) -> Any:
-    """Spend per buyer and product category (the article type), net of returns."""
-    spend = line_spend(as_of)
+def category_spend_query(as_of: date, sharded: bool = False) -> Any:
+    """Spend per buyer and product category (the article type), net of returns (``sharded``:
+    the shape for Spider, :func:`line_spend`; the same figures)."""
     category = func.coalesce(dim_product.c.category, UNCATEGORISED)
+    if sharded:
+        spend = line_spend(as_of)
+        return (
+            select(
+                spend.c.customer_key,
+                category.label("category"),
+                money_sum(spend.c.spend).label("spend"),
+            )
+            .select_from(spend.join(dim_product, dim_product.c.product_key == spend.c.product_key))
+            .group_by(spend.c.customer_key, category)
+        )
     return (
         select(
-            spend.c.customer_key,
+            fo.c.customer_key,
             category.label("category"),
-            money_sum(spend.c.spend).label("spend"),
+            money_sum(net_line_amount()).label("spend"),
         )
-        .select_from(spend.join(dim_product, dim_product.c.product_key == spend.c.product_key))
-        .group_by(spend.c.customer_key, category)
+        .select_from(
+            fact_order_line.join(fo, fo.c.order_key == fact_order_line.c.order_key).join(
+                dim_product, dim_product.c.product_key == fact_order_line.c.product_key
+            )
+        )
+        .where(purchase_filter(as_of))
+        .group_by(fo.c.customer_key, category)
     )
 
 
@@ -284,6 +346,7 @@ def compute_habits(conn: Connection, as_of: date, config: AnalyticsConfig) -> Ha
     """
     lifecycle = config.lifecycle
     window_start = cutoff(as_of) - timedelta(days=lifecycle.declining_window_days)
+    sharded = facts_on_spider(conn)  # the statements' shape for Spider: the same figures
     # Every read is streamed into typed columns (analytics.frames): the rows as Python tuples
     # of Python objects, then object columns, were most of the run's memory.
     population = read_frame(
@@ -295,7 +358,7 @@ def compute_habits(conn: Connection, as_of: date, config: AnalyticsConfig) -> Ha
     )
     stats = read_frame(
         conn,
-        order_stats_query(as_of, window_start),
+        order_stats_query(as_of, window_start, sharded),
         {"customer_key": "int", "first_order_at": "datetime", "last_order_at": "datetime"},
         index="customer_key",
         default="float",
@@ -311,7 +374,7 @@ def compute_habits(conn: Connection, as_of: date, config: AnalyticsConfig) -> Ha
         del rows, prefs
     categories = read_frame(
         conn,
-        category_spend_query(as_of),
+        category_spend_query(as_of, sharded),
         {"customer_key": "int", "category": "label", "spend": "float"},
     )
     frame = _derive(frame, categories, as_of, config)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, and_, case, func, literal, or_, select
+from sqlalchemy import Date, and_, case, func, literal, or_, select, true
 from sqlalchemy.engine import Connection
 
 from analytics.config import LIFECYCLE_STAGES, AnalyticsConfig
@@ -23,11 +23,13 @@ from analytics.habits import (
     UNCATEGORISED,
     fo,
     line_spend,
+    net_line_amount,
     payment_flags,
 )
 from analytics.store import previous_run, segment_transitions
 from analytics.summary import cutoff, money_sum, net_amount, purchase_filter
-from etl.schema import customer_metrics, dim_date, dim_product
+from etl.schema import customer_metrics, dim_date, dim_product, fact_order_line
+from etl.spider import facts_on_spider
 
 CONCENTRATION_SHARES = (0.10, 0.20, 0.30)
 UNKNOWN = "unknown"
@@ -183,22 +185,34 @@ def _seasonality(conn: Connection, as_of: date) -> dict[str, list[dict[str, Any]
 
 def _category_mix(conn: Connection, as_of: date, run_id: int) -> dict[str, Any]:
     category = func.coalesce(dim_product.c.category, UNCATEGORISED)
-    spend = line_spend(as_of)  # lines and orders grouped apart first: see its docstring
+    if facts_on_spider(conn):  # lines and orders grouped apart first: see line_spend
+        spend = line_spend(as_of)
+        customer: Any = spend.c.customer_key
+        amount: Any = spend.c.spend
+        lines: Any = spend.join(dim_product, dim_product.c.product_key == spend.c.product_key)
+        where: Any = true()
+    else:
+        customer, amount = fo.c.customer_key, net_line_amount()
+        lines = fact_order_line.join(fo, fo.c.order_key == fact_order_line.c.order_key).join(
+            dim_product, dim_product.c.product_key == fact_order_line.c.product_key
+        )
+        where = purchase_filter(as_of)
     query = (
         select(
             customer_metrics.c.rfm_segment.label("segment"),
             category.label("category"),
-            money_sum(spend.c.spend).label("spend"),
+            money_sum(amount).label("spend"),
         )
         .select_from(
-            spend.join(dim_product, dim_product.c.product_key == spend.c.product_key).join(
+            lines.join(
                 customer_metrics,
                 and_(
-                    customer_metrics.c.customer_key == spend.c.customer_key,
+                    customer_metrics.c.customer_key == customer,
                     customer_metrics.c.run_id == run_id,
                 ),
             )
         )
+        .where(where)
         .group_by(customer_metrics.c.rfm_segment, category)
     )
     frame = pd.DataFrame(conn.execute(query).all(), columns=["segment", "category", "spend"])
