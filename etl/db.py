@@ -71,26 +71,6 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def _mariadb_settings(dbapi_connection: Any, _record: Any) -> None:
-    """``connect`` hook of a MariaDB/MySQL warehouse: MariaDB's ``split_materialized`` off.
-
-    The statistics group each fact table on its own and join the grouped tables
-    (``analytics.habits.line_spend``). With the switch on (MariaDB's default since 10.3), the
-    optimiser may evaluate a grouped table "lateral", once per row of the other: the category
-    spend took over 3 minutes instead of seconds on one server at 2 M lines, and on Spider each
-    evaluation is a query to the data nodes (over 120 s instead of 6 s at 200 k lines; measured,
-    benchmarks/README.md "Spider"). MySQL has no such switch: nothing is set there.
-    """
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute("SELECT @@optimizer_switch")
-        row = cursor.fetchone()
-        if row and "split_materialized=on" in str(row[0]):
-            cursor.execute("SET SESSION optimizer_switch = 'split_materialized=off'")
-    finally:
-        cursor.close()
-
-
 def create_engine_for(url: str, **kwargs: Any) -> Engine:
     """An engine for the warehouse at ``url``, with the per-dialect settings the ETL relies on.
 
@@ -129,7 +109,6 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_recycle", 3600)
         engine = create_engine(parsed, **kwargs)
-        event.listen(engine, "connect", _mariadb_settings)
         if engine_name == "spider":
             event.listen(engine, "connect", spider.session_settings)
         return engine

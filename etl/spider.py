@@ -83,12 +83,16 @@ def session_settings(dbapi_connection: Any, _record: Any) -> None:
     purchase day's amount of the statistics came back as the sum of all the customer's orders
     (measured, tests/etl/test_engines.py). GROUP BY is still pushed down (the group-by handler).
 
-    MariaDB's ``split_materialized`` is off for every MariaDB warehouse (``etl.db``): on Spider,
-    a grouped table evaluated once per row of another is a query to the nodes per row.
+    ``split_materialized`` off: on Spider the statistics group each fact table on its own and
+    join the grouped tables on the head (``analytics.habits.line_spend``); with the switch on
+    (MariaDB's default), the optimiser may evaluate a grouped table "lateral", once per row of
+    the other, which on Spider is a query to the nodes per row: the category spend took more
+    than 120 s instead of 6 s for 200 k lines (measured, benchmarks/README.md "Spider").
     """
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("SET SESSION spider_direct_aggregate = 0")
+        cursor.execute("SET SESSION optimizer_switch = 'split_materialized=off'")
     finally:
         cursor.close()
 
