@@ -90,8 +90,8 @@ def line_spend(as_of: date) -> Subquery:
     fact tables runs on the head, which fetched the lines of each order from the nodes one
     order at a time (244 s for 200 k lines at best, 6-8.5 s on one server); a grouped table is
     read from the nodes in one pass and joined on the head as a temporary table. On one server
-    the plain join is the faster one (2x at 2 M lines on MariaDB, 2.2x on SQLite at 200 k), so
-    both shapes exist; tests/analytics/test_habits.py holds them equal on every engine.
+    the plain join is the faster one (about 2x at 2 M lines on MariaDB and at 200 k on SQLite), so
+    both shapes exist; tests/analytics/test_shapes.py holds them equal on every engine.
     """
     line = fact_order_line.c
     lines = (

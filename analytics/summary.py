@@ -116,7 +116,7 @@ def purchase_days_query(as_of: date, *per_day: ColumnElement[Any]) -> Subquery:
     than 60 s for 20 k buyers where one server took 1.7 s. One grouped fact table is read once
     (the nodes do the scan) and the rest runs on the head. On one server the correlated lookup
     on the index is the faster one (1.4x at 2 M lines on MariaDB, 1.15x on SQLite), so both
-    shapes exist; tests/analytics/test_summary.py holds them equal on every engine.
+    shapes exist; tests/analytics/test_shapes.py holds them equal on every engine.
     """
     days = (
         select(
