@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.common import Result, summary_table
+from benchmarks.common import Result, redact_url, summary_table
 
 NAMES = ("load", "incremental", "analytics", "push", "extract", "clv-e2e")
 
@@ -181,7 +181,12 @@ def main(argv: list[str] | None = None) -> int:
             result = _runner(name)(args.size, **kwargs)
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             result = Result(name, args.size)
-            result.headline(f"{name}: failed", f"{type(exc).__name__}: {exc}"[:90], "", False)
+            said = f"{type(exc).__name__}: {exc}"
+            if args.mysql_url:  # never a password in the output
+                said = said.replace(args.mysql_url, redact_url(args.mysql_url))
+            # the whole message on stderr; the table's cell keeps its first 90 characters
+            print(f"{name} failed: {said}", file=sys.stderr)
+            result.headline(f"{name}: failed", said[:90], "", False)
         result.add("benchmark wall time", time.perf_counter() - part_start, "s")
         result.print()
         sys.stdout.flush()
