@@ -50,6 +50,8 @@ class Target:
     adaptive: bool = True  # push.adaptive
     #: The example config's push section (target lists and follow-ups on), not accounts only.
     whole_night: bool = False
+    #: ``segments push --full-check``: read every record from Sugar, not only the changed ones.
+    full_check: bool = False
 
 
 def push_config(target: Target) -> Any:
@@ -60,8 +62,15 @@ def push_config(target: Target) -> Any:
 
     if target.whole_night:
         example = load_config(REPO / "config" / "sugar-bridge.yaml").push
+        # No read overlap: the benchmark's nights follow each other within minutes, so the
+        # default 5 minutes would re-read every account the setup saved; nights 24 h apart
+        # re-read only what Sugar saved in the 5 minutes before the last read.
         return example.model_copy(
-            update={"sessions": target.sessions, "batch_size": target.batch_size}
+            update={
+                "sessions": target.sessions,
+                "batch_size": target.batch_size,
+                "read_overlap_minutes": 0,
+            }
         )
     return PushConfig.model_validate(
         {
@@ -88,11 +97,18 @@ def push_part(target: Target) -> dict[str, Any]:
     from sugar_bridge.push.push import push_segments
 
     engine = create_engine_for(target.warehouse)
-    info = push_segments(engine, lambda: _client(target), push_config(target), as_of=AS_OF)
+    info = push_segments(
+        engine,
+        lambda: _client(target),
+        push_config(target),
+        as_of=AS_OF,
+        full_check=target.full_check,
+    )
     engine.dispose()
     return {
         "status": info.status,
         **info.counts(),
+        "reads": info.reads,
         "timings": info.timings,
         "writes": info.writes,
         "calls": info.sugar_calls.get("calls") or {},
@@ -220,15 +236,19 @@ def _loop_values(url: str, n: int, generation: int) -> dict[str, dict[str, Any]]
     return out
 
 
-def _provision(url: str, password: str, username: str = "admin") -> None:
-    """The example config's custom fields (only those: no users, roles or accounts)."""
+def _provision(url: str, password: str, username: str = "admin", *, people: bool = False) -> None:
+    """The example config's custom fields (only those: no users, roles or accounts); with
+    ``people`` its users, roles and security groups too (the owner rules of a whole night name
+    them)."""
     from connectors.sugar.client import SugarClient
     from sugar_bridge.config import load_config
     from sugar_bridge.provision.apply import apply
 
     spec = load_config(REPO / "config" / "sugar-bridge.yaml").sugar
     fields_only = spec.model_copy(
-        update={"users": [], "roles": [], "security_groups": [], "accounts": []}
+        update={"accounts": []}
+        if people
+        else {"users": [], "roles": [], "security_groups": [], "accounts": []}
     )
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -663,7 +683,7 @@ def run_no_change(
         warehouse = sqlite_url(Path(tmp), "warehouse.db")
         fresh_warehouse(warehouse)
         target = Target(url, password, warehouse, 4, 200, username=username, whole_night=True)
-        _provision(url, password, username)
+        _provision(url, password, username, people=True)
         _analyse(warehouse, accounts, 0)
         setup = measure(push_part, target, warm=PUSH_MODULES)
         result.note(
@@ -671,30 +691,82 @@ def run_no_change(
             f"lists +{setup.value['list_added']}, status {setup.value['status']}"
         )
         try:
-            times = []
+            times: dict[str, list[float]] = {}
+            parts = [("default", target), ("--full-check", replace(target, full_check=True))]
             for round_no in range(1, repeat + 1):
                 _analyse(warehouse, accounts, round_no, figures=0)  # a new run, same figures
-                night = measure(push_part, target, warm=PUSH_MODULES)
-                value = night.value
-                times.append(night.seconds)
-                steps = ", ".join(f"{k} {v:.1f}" for k, v in value["timings"].items())
-                result.add(
-                    f"round {round_no}: no-change push",
-                    night.seconds,
-                    "s",
-                    f"{value['unchanged']} unchanged, {value['sugar_writes']} writes, "
-                    f"{sum(value['calls'].values())} Sugar calls {value['calls']}; {steps} s",
-                )
-                if value["sugar_writes"] or value["unchanged"] != accounts:
-                    result.note(f"round {round_no}: not a no-change night: {value}")
+                for label, part in parts if round_no % 2 else parts[::-1]:
+                    night = measure(push_part, part, warm=PUSH_MODULES)
+                    value = night.value
+                    times.setdefault(label, []).append(night.seconds)
+                    steps = ", ".join(f"{k} {v:.1f}" for k, v in value["timings"].items())
+                    read = value["reads"].get("Accounts", {})
+                    result.add(
+                        f"round {round_no}: no-change push, {label}",
+                        night.seconds,
+                        "s",
+                        f"push process CPU {night.cpu_seconds:.1f} s; "
+                        f"{value['unchanged']} unchanged, {value['sugar_writes']} writes, "
+                        f"{sum(value['calls'].values())} Sugar calls {value['calls']}; read "
+                        f"{read.get('mode')}: {read.get('read')} records in {read.get('calls')} "
+                        f"pages; {steps} s",
+                    )
+                    if value["sugar_writes"] or value["unchanged"] != accounts:
+                        result.note(f"round {round_no}: not a no-change night: {value}")
+            edited = _edit_night(target, warehouse, accounts)
+            result.add(
+                "night after 1 edit + 1 deletion in Sugar", edited["seconds"], "s", edited["what"]
+            )
         finally:
             if live and not keep:
                 result.note(f"marked deleted afterwards: {_delete_accounts(target, warehouse)}")
-    best = min(times)
+    for label, values in times.items():
+        result.add(
+            f"no-change night, {label}: best", min(values), "s", f"median {_median(values):.1f} s"
+        )
+    best = min(times["default"])
     result.headline(
         f"no-change night, {accounts:,} accounts ({where})",
-        f"{best:.1f} s (median {_median(times):.1f} s), 0 writes",
+        f"{best:.1f} s (median {_median(times['default']):.1f} s; --full-check "
+        f"{min(times['--full-check']):.1f} s), 0 writes",
         "< 10 s",
         best < 10,
     )
     return result
+
+
+def _edit_night(target: Target, warehouse: str, accounts: int) -> dict[str, Any]:
+    """One account's segment edited and another account deleted in Sugar (as a rep would),
+    then a night: the edited one is read again and its segment restored, the deleted one
+    recreated; the others stay unchanged."""
+    from sqlalchemy import select
+
+    from etl.db import create_engine_for
+    from etl.schema import dim_customer
+
+    engine = create_engine_for(warehouse)
+    with engine.connect() as conn:
+        ids = sorted(
+            str(r[0]) for r in conn.execute(select(dim_customer.c.sugar_account_id)) if r[0]
+        )
+    engine.dispose()
+    edited_id, deleted_id = ids[0], ids[1]
+    with _client(target) as client:
+        module = client.module("Accounts")
+        before = module.get_many([edited_id], fields=["id", "segment_c"])[edited_id]
+        wrong = "lost" if before.get("segment_c") != "lost" else "champions"
+        module.update(edited_id, {"segment_c": wrong})
+        module.update(deleted_id, {"deleted": 1})
+        night = measure(push_part, target, warm=PUSH_MODULES)
+        after = module.get_many([edited_id], fields=["id", "segment_c"])[edited_id]
+    value = night.value
+    read = value["reads"].get("Accounts", {})
+    restored = after.get("segment_c") == before.get("segment_c")
+    return {
+        "seconds": night.seconds,
+        "what": f"read {read.get('mode')}: {read.get('read')} records ({read.get('deleted')} "
+        f"deleted, {read.get('edited')} edited); {value['updated']} updated, "
+        f"{value['created']} created, {value['unchanged']} unchanged of {accounts}; segment "
+        f"{before.get('segment_c')!r} -> {wrong!r} in Sugar -> {after.get('segment_c')!r}: "
+        f"{'restored' if restored else 'NOT restored'}",
+    }

@@ -481,6 +481,38 @@ push_snapshot = Table(
     Column("module", String(16), primary_key=True, server_default="Accounts"),
 )
 
+push_record = Table(
+    "push_record",
+    metadata,
+    # What the push last read of each live Sugar record it matches against (an Account or a
+    # Contact: module), kept between nights so a night reads only the records Sugar modified
+    # since (push_read_state's watermark). Replaced whole by a full read.
+    Column("module", String(16), primary_key=True),
+    Column("record_id", String(36), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("email", String(255), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("assigned_user_id", String(36), nullable=False),
+    Column("city", String(255), nullable=False),
+    Column("country", String(255), nullable=False),
+    Column("postcode", String(64), nullable=False),
+    Column("date_modified", DateTime),  # Sugar's, UTC to the second
+)
+
+push_read_state = Table(
+    "push_read_state",
+    metadata,
+    # One row per module, written in the same transaction as the push_record rows it covers:
+    # the greatest date_modified read, with the id breaking ties at that second; which Sugar
+    # (a hash of its URL and API user: another Sugar means a full read) and the last full read.
+    Column("module", String(16), primary_key=True),
+    Column("sugar_key", String(64), nullable=False),
+    Column("watermark", DateTime),
+    Column("watermark_id", String(36)),
+    Column("last_full_at", DateTime, nullable=False),
+    Column("run_id", Id),
+)
+
 push_followup = Table(
     "push_followup",
     metadata,

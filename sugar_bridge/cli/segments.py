@@ -135,6 +135,14 @@ def push_command(
     full: Annotated[
         bool, typer.Option("--full", help="Resend every mapped value, changed or not.")
     ] = False,
+    full_check: Annotated[
+        bool,
+        typer.Option(
+            "--full-check",
+            help="Read every record from Sugar, not only those modified since the last push "
+            "(and diff the edited ones against Sugar's values).",
+        ),
+    ] = False,
     as_of: Annotated[
         str | None,
         typer.Option("--as-of", help="Date of the statistics (default: customer_habits' as_of)."),
@@ -162,6 +170,7 @@ def push_command(
                 as_of=when,
                 dry_run=dry_run,
                 full=full,
+                full_check=full_check,
                 progress=progress,
                 locale=settings.locale,
                 currency=settings.default_currency,

@@ -522,6 +522,21 @@ class PushConfig(BaseModel):
     )
     verify: bool = Field(default=True, description="Read written accounts back and compare.")
     dry_run_sample: int = Field(default=20, ge=0, le=1000)
+    full_check_days: int = Field(
+        default=7,
+        ge=0,
+        le=366,
+        description="A night reads from Sugar only the records modified since the last read; "
+        "every this many days it reads them all (0: every night), the safety net for edits "
+        "that do not move date_modified.",
+    )
+    read_overlap_minutes: int = Field(
+        default=5,
+        ge=0,
+        le=24 * 60,
+        description="How far before the last read's newest date_modified a night reads again "
+        "(saves committed late).",
+    )
     target_lists: TargetListsConfig = Field(default_factory=TargetListsConfig)
     followups: list[FollowupRule] = Field(default_factory=list)
     lead_score: LeadScoreConfig = Field(default_factory=LeadScoreConfig)

@@ -35,7 +35,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -68,6 +68,7 @@ from sugar_bridge.push.lists import Members, reconcile_lists
 from sugar_bridge.push.match import Account, MatchResult, match_customers
 from sugar_bridge.push.moved import retire_moved
 from sugar_bridge.push.owners import Assignment, OwnerPolicy, Party, SugarUser, read_directory
+from sugar_bridge.push.reads import drift, read_for_push
 from sugar_bridge.push.store import CustomerRow, LogEntry, Pushed
 from sugar_bridge.push.sugar_io import (
     Expect,
@@ -141,6 +142,9 @@ class PushRunInfo:
     # The prospect score pushed to the Leads (sugar_bridge/push/leads.py): counts of leads.
     leads: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    # How each module's records were read: full or changed since the last read, why, counts
+    # (sugar_bridge.push.reads.ReadInfo), per module.
+    reads: dict[str, dict[str, Any]] = field(default_factory=dict)
     # The currency of the amounts (the analytics run's reporting currency), and whether the
     # money fields were among the fields sent (held back when it is not Sugar's, push.currency).
     currency: str | None = None
@@ -227,6 +231,7 @@ def push_segments(
     progress: Progress | None = None,
     locale: str = "en",
     currency: str | None = None,
+    full_check: bool = False,
 ) -> PushRunInfo:
     """Push the latest ``customer_habits`` to Sugar (see the module docstring).
 
@@ -235,9 +240,11 @@ def push_segments(
     (``config.sessions``). ``dry_run`` reads Sugar and the warehouse and writes to neither (but
     records the run). ``full`` resends every mapped value, changed or not. ``locale``
     (SUGAR_BRIDGE_LOCALE) is the follow-up texts' language and number formats, ``currency`` the
-    amounts' currency in them. Raises PushError for a setup problem (no statistics, missing
-    fields, an owner rule naming a user Sugar lacks); Sugar errors of single batches, lists or
-    tasks are recorded and make the run ``partial`` instead.
+    amounts' currency in them. ``full_check`` reads every record from Sugar, not only those
+    modified since the last read (:mod:`sugar_bridge.push.reads`; ``full`` does too, and so does
+    a night every ``push.full_check_days`` days). Raises PushError for a setup problem (no
+    statistics, missing fields, an owner rule naming a user Sugar lacks); Sugar errors of single
+    batches, lists or tasks are recorded and make the run ``partial`` instead.
     """
     started = _now()
     run = store.start_run(engine, as_of, dry_run=dry_run, full=full, now=started)
@@ -245,7 +252,7 @@ def push_segments(
     info = PushRunInfo(run_id=run_id, as_of=as_of, dry_run=dry_run, full=full)
     texts = _TextOptions(locale, currency)
     try:
-        _run(engine, client_factory, config, info, started, progress, texts)
+        _run(engine, client_factory, config, info, started, progress, texts, full_check)
     except BaseException as exc:
         info.status = "failed"
         info.error = describe_error(exc)
@@ -359,6 +366,7 @@ def _details(info: PushRunInfo) -> dict[str, Any]:
         "list_failed": info.list_failed,
         "tasks_failed": info.tasks_failed,
         "leads": info.leads,
+        "reads": info.reads,
         "currency": info.currency,
         **({"money_currency": info.currency} if info.money_pushed and not info.dry_run else {}),
     }
@@ -403,6 +411,7 @@ def _run(
     now: datetime,
     progress: Progress | None,
     texts: _TextOptions,
+    full_check: bool = False,
 ) -> None:
     timer = _Timer(info)
     rows, habits_as_of = store.load_customers(engine, config.match.external_id_format)
@@ -428,7 +437,7 @@ def _run(
             before = _module_counts(info)
             target, found = _push_module(
                 engine, client_factory, main, config, info, module, part, warning, now, progress,
-                policy,
+                policy, full_check,
             )  # fmt: skip
             targets.append(target)
             issues += found
@@ -553,6 +562,7 @@ def _push_module(
     now: datetime,
     progress: Progress | None,
     policy: OwnerPolicy,
+    full_check: bool = False,
 ) -> tuple[_Target, list[dict[str, Any]]]:
     """Steps 1–3 for one module: read its records, match, diff, write and verify. Returns the
     module's state for lists and follow-ups, and its match issues."""
@@ -568,7 +578,21 @@ def _push_module(
             info.warnings.append(said)
             log.warning("%s", said)
     specs = _check_currency(engine, config, info, specs)
-    records = read_records(main, module, config.match.external_id_field)
+    ext_field = config.match.external_id_field
+    known = read_for_push(
+        engine,
+        main,
+        module,
+        ext_field,
+        [s.field for s in specs],
+        now=now,
+        run_id=info.run_id,
+        full_check=full_check or info.full,
+        full_check_days=config.full_check_days,
+        overlap=timedelta(minutes=config.read_overlap_minutes),
+        keep=not info.dry_run,
+    )
+    records = known.accounts
     timer.lap(f"{lap}read")
     result = _match(config, module, rows, records)
     by_key = {r.customer.customer_key: r for r in rows}
@@ -580,8 +604,24 @@ def _push_module(
     timer.lap(f"{lap}match")
 
     snapshot = store.load_snapshot(engine, module)
+    # Records read tonight whose pushed values Sugar holds otherwise than the snapshot says
+    # (edited in Sugar): diffed against Sugar's values, so the push restores its own.
+    kinds = {s.field: Expect("", s.kind, s.precision) for s in specs} | {
+        ext_field: Expect("", "text")
+    }
+    matched = {m.account_id for m in result.matches.values()}
+    read = {rid: rec for rid, rec in known.read.items() if rid in matched and rid in snapshot}
+    edited = drift(
+        read,
+        {rid: {f: p.value for f, p in snapshot[rid].items()} for rid in read},
+        kinds,
+    )
+    known.info.edited = len(edited)
+    info.reads[module] = known.info.as_dict()
     stamp = sugar_datetime(now)
-    plan, desired_all = _plan(config, specs, rows, result, snapshot, info, stamp, module, owned)
+    plan, desired_all = _plan(
+        config, specs, rows, result, snapshot, info, stamp, module, owned, edited
+    )
     _dry_run_report(config, specs, plan, info)
     timer.lap(f"{lap}diff")
 
@@ -756,11 +796,14 @@ def _plan(
     stamp: str,
     module: str = "Accounts",
     owned: dict[int, tuple[Party, Assignment]] | None = None,
+    edited: dict[str, dict[str, str]] | None = None,
 ) -> tuple[_Plan, dict[int, dict[str, str]]]:
     """The rows to write in ``module``, and every customer's desired values (for lists and
     follow-ups). A record without an owner in Sugar gets the one ``owned`` says (a kept owner is
-    never written)."""
+    never written). ``edited``: per record, the pushed fields Sugar was seen holding otherwise
+    than the snapshot says, with Sugar's value — diffed against that value."""
     owned = owned or {}
+    edited = edited or {}
     plan = _Plan()
     desired_all: dict[int, dict[str, str]] = {}
     ext_field = config.match.external_id_field
@@ -807,6 +850,10 @@ def _plan(
         if match is not None:
             previous = {f: p.value for f, p in snapshot.get(match.account_id, {}).items()}
             changes = changed_fields(desired, previous or None, full=info.full, specs=kinds)
+            in_sugar = edited.get(match.account_id, {})
+            for name, value in in_sugar.items():
+                if name in desired and desired[name] != value:
+                    changes[name] = (value, desired[name])
             if assignment is not None and not assignment.kept:
                 # No owner in Sugar: the rules' owner (a rep's choice is never undone).
                 changes[OWNER_FIELD] = ("", assignment.user.id)
@@ -817,7 +864,10 @@ def _plan(
             plan.old[key] = {f: old for f, (old, _) in changes.items()}
             # The stamp says when the values changed: a --full rewrite of the same values is not
             # a change (it only repairs what someone edited in Sugar).
-            moved = any(old != new for old, new in changes.values())
+            moved = any(
+                (previous.get(f) if f in in_sugar else old) != new
+                for f, (old, new) in changes.items()
+            )
             if config.updated_field and moved:
                 values[config.updated_field] = stamp
             plan.rows.append(

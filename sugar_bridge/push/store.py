@@ -160,31 +160,37 @@ def load_customers(
     as_of: date | None = None
     seen: set[int] = set()
     with engine.connect() as conn:
-        for rec in conn.execute(stmt).mappings():
-            key = int(rec["dc_customer_key"])
-            if key in seen:  # several habits rows for one customer: keep the first (latest run)
-                continue
-            seen.add(key)
-            habit = {k: v for k, v in rec.items() if not k.startswith("dc_")}
-            value = habit.get("as_of")
-            if isinstance(value, datetime):
-                value = value.date()
-            if isinstance(value, date) and (as_of is None or value > as_of):
-                as_of = value
-            source, source_id = str(rec["dc_source"]), str(rec["dc_source_customer_id"])
-            customer = Customer(
-                customer_key=key,
-                external_id=external_id_format.format(source=source, source_customer_id=source_id),
-                name=rec["dc_name"],
-                email=rec["dc_email"],
-                city=rec["dc_city"],
-                country=rec["dc_country"],
-                sugar_account_id=rec["dc_sugar_account_id"],
-                match_method=rec["dc_match_method"],
-                customer_type=rec["dc_customer_type"],
-                sugar_contact_id=rec["dc_sugar_contact_id"],
-            )
-            rows.append(CustomerRow(customer, source, source_id, habit))
+        result = conn.execute(stmt)
+        names = list(result.keys())
+        records = result.all()
+    first = len(dim_cols)  # the habits' columns follow dim_customer's
+    habit_names = names[first:]
+    for values in records:
+        rec = dict(zip(names[:first], values[:first], strict=True))
+        key = int(rec["dc_customer_key"])
+        if key in seen:  # several habits rows for one customer: keep the first (latest run)
+            continue
+        seen.add(key)
+        habit = dict(zip(habit_names, values[first:], strict=True))
+        value = habit.get("as_of")
+        if isinstance(value, datetime):
+            value = value.date()
+        if isinstance(value, date) and (as_of is None or value > as_of):
+            as_of = value
+        source, source_id = str(rec["dc_source"]), str(rec["dc_source_customer_id"])
+        customer = Customer(
+            customer_key=key,
+            external_id=external_id_format.format(source=source, source_customer_id=source_id),
+            name=rec["dc_name"],
+            email=rec["dc_email"],
+            city=rec["dc_city"],
+            country=rec["dc_country"],
+            sugar_account_id=rec["dc_sugar_account_id"],
+            match_method=rec["dc_match_method"],
+            customer_type=rec["dc_customer_type"],
+            sugar_contact_id=rec["dc_sugar_contact_id"],
+        )
+        rows.append(CustomerRow(customer, source, source_id, habit))
     return rows, as_of
 
 

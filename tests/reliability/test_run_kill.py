@@ -57,7 +57,7 @@ if job == "analytics":
     args = ["analytics", "run", "--as-of", "2026-01-31"]
 elif job == "push":
     import sugar_bridge.push.push as target
-    target.read_records = pausing(target.read_records)
+    target.read_for_push = pausing(target.read_for_push)
     args = ["segments", "push"]
 else:
     import sugar_bridge.provision.apply as target
