@@ -8,7 +8,7 @@ the id breaking ties at that second), and a night asks Sugar only for the record
 the watermark minus an overlap (``push.read_overlap_minutes``): keyset pages of ``get_entry_list``
 with ``query`` ``date_modified > W OR (date_modified = W AND id > I)``, ``order_by``
 ``date_modified, id`` and ``deleted=1`` — :mod:`connectors.sugar.crm`'s incremental reads, whose
-query shapes were recorded on SuiteCRM 7.15 (``20_*_keyset``; the push's own reads ``23_*``). A
+query shapes were recorded on SuiteCRM 7.15 (``20_*_keyset``; the push's own reads ``24_*``). A
 record deleted or merged away in Sugar comes back with ``deleted`` 1 (deleting moves
 ``date_modified``) and leaves the cache; a record saved while the read pages through moves
 behind the cursor and is read later, never skipped. Sugar's ``date_modified`` has a precision

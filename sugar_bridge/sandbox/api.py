@@ -1382,7 +1382,7 @@ class SugarApi:
     def _mark_relationships_deleted(self, module: ModuleDef, record_id: str) -> None:
         """What SugarBean::mark_deleted does to the links that drop their rows (see
         ``LinkDef.cleared_on_delete``), and to its e-mail addresses: a deleted Account read with
-        ``deleted=1`` answers ``email1`` '' (recording 23_06_accounts_changed_read_deleted_1),
+        ``deleted=1`` answers ``email1`` '' (recording 24_06_accounts_changed_read_deleted_1),
         its ``email_addr_bean_rel`` rows being deleted with it."""
         for link in module.links:
             if link.kind == "email":

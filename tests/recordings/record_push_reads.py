@@ -6,8 +6,8 @@ fields (``external_id_c``, ``segment_c``: ``sugar-bridge provision apply``), e.g
     set -a; . /tmp/sugar-bridge-suitecrm/live.env; set +a
     python tests/recordings/record_push_reads.py --out tests/recordings/suitecrm-7.15.0
 
-Writes ``23_<step>_<what>.json`` (format and redaction of record_crm_modules.py, whose Recorder
-it uses): one sequence, in file-name order. The requests are the ones
+Writes ``24_<step>_<what>.json`` (format and redaction of the shared recorder.py): one
+sequence, in file-name order. The requests are the ones
 ``sugar_bridge.push.reads`` sends — the same select list (matching fields, ``date_modified``,
 ``deleted`` and the pushed fields), ``order_by`` and queries built by the same functions —
 narrowed to the recording's accounts by a name prefix: a full read in keyset pages
@@ -19,9 +19,6 @@ is marked deleted at the end.
 
 from __future__ import annotations
 
-import argparse
-import os
-import secrets
 import sys
 import time
 from datetime import datetime
@@ -31,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from record_crm_modules import ENV, Recorder
+from recorder import Recorder, run
 
 from connectors.sugar import query as q
 from connectors.sugar.crm import Cursor, changed_since
@@ -64,11 +61,15 @@ def _page(body: Any) -> tuple[str, str]:
     return str(last["date_modified"]["value"]), str(last["id"]["value"])
 
 
-def record(r: Recorder, tag: str, hex_tag: str) -> None:
+PREFIX = "24"
+
+
+def record(r: Recorder, tag: str) -> None:
     step = iter(range(1, 100))
+    hex_tag = tag.removeprefix("SBREC") + "00"  # the ids' first group: 8 hex digits
 
     def rec(what: str, description: str, method: str, **params: Any) -> Any:
-        return r.record(f"23_{next(step):02d}_{what}", description, method, params)
+        return r.record(f"{PREFIX}_{next(step):02d}_{what}", description, method, params)
 
     ids = [f"{hex_tag}-0000-4000-8000-00000000000{i}" for i in (1, 2, 3)]
     segments = ["champions", "loyal", "at_risk"]
@@ -161,30 +162,7 @@ def record(r: Recorder, tag: str, hex_tag: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "suitecrm-7.15.0")
-    args = parser.parse_args(argv)
-    missing = [name for name in ENV if not os.environ.get(name)]
-    if missing:
-        print(f"set {', '.join(missing)}", file=sys.stderr)
-        return 2
-    args.out.mkdir(parents=True, exist_ok=True)
-    for old in args.out.glob("23_*.json"):
-        old.unlink()
-    recorder = Recorder(*(os.environ[name] for name in ENV), out=args.out)
-    hex_tag = secrets.token_hex(4)
-    tag = f"SBREC{hex_tag[:6]}"
-    try:
-        record(recorder, tag, hex_tag)
-    finally:
-        for module, record_id in reversed(recorder.created):
-            nvl = [{"name": "id", "value": record_id}, {"name": "deleted", "value": 1}]
-            recorder.post(
-                "set_entry",
-                {"session": recorder.session, "module_name": module, "name_value_list": nvl},
-            )
-        recorder.logout()
-    return 0
+    return run(__doc__ or "", [PREFIX], record, argv, tagged=[("Accounts", "accounts.name")])
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The push's nightly reads (recordings 23_*, record_push_reads.py) replayed into the sandbox.
+"""The push's nightly reads (recordings 24_*, record_push_reads.py) replayed into the sandbox.
 
 One sequence, in file-name order, into one fresh sandbox with the example config's custom
 fields on Accounts (the recorder's SuiteCRM had them): a full read in keyset pages, a rep's
@@ -26,7 +26,7 @@ from tests.sugar_bridge.sandbox.test_conformance import (
 )
 from tests.sugar_bridge.sandbox.test_crm_extract_conformance import _dates
 
-NAMES = sorted(p.stem for p in RECORDINGS_7150.glob("23_*.json"))
+NAMES = sorted(p.stem for p in RECORDINGS_7150.glob("24_*.json"))
 
 
 def _load(name: str) -> dict[str, Any]:
