@@ -429,15 +429,15 @@ def test_default_stays_at_one_session_on_a_sugar_with_aod(
 
 
 @pytest.mark.parametrize(("aod", "expected"), [(None, 1), (True, 1), (False, 2)])
-def test_sessions_auto_writes_with_two_sessions_only_when_aod_is_off(
+def test_sessions_auto_may_add_sessions_only_when_aod_is_off(
     warehouse: Warehouse,
     sandbox: Sandbox,
     monkeypatch: pytest.MonkeyPatch,
     aod: bool | None,
     expected: int,
 ) -> None:
-    """``push.sessions: auto`` asks the Sugar (``aod_indexing``): 2 sessions when AOD is off, 1
-    when on or unknown (the sandbox has no AOD_IndexEvent module: unknown)."""
+    """``push.sessions: auto`` asks the Sugar (``aod_indexing``): more than one session allowed
+    when AOD is off, one when on or unknown (the sandbox has no AOD_IndexEvent module)."""
     import sugar_bridge.push.push as push_module
     from connectors.sugar.extension.bulk import BulkSupport
 
@@ -458,8 +458,14 @@ def test_sessions_auto_writes_with_two_sessions_only_when_aod_is_off(
     )
     info = push_segments(warehouse.engine, factory(sandbox), config, as_of=warehouse.as_of)
     assert info.created == 8
-    # one login for the reads, one per writing session
-    assert sandbox.stats.calls["login"] == 1 + expected
+    sessions = info.writes["sessions"]
+    # AOD on or unknown: never more than one session; off: the adaptive controller may add
+    # sessions up to push.sessions (how many it does depends on the throughput it measures)
+    assert (sessions["maximum"] > 1) == (expected > 1)
+    used = max(step["level"] for step in sessions["steps"])
+    assert used <= sessions["maximum"]
+    # one login for the reads, one per writing session opened
+    assert sandbox.stats.calls["login"] == 1 + used
     with pytest.raises(ValueError, match="sessions"):
         push_config(sessions="many")
 
