@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -36,33 +35,6 @@ from etl.schema import (
     metadata,
 )
 from sugar_bridge.sandbox import Sandbox
-from tests.etl.fixtures import BACKENDS, server_warehouse
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    sb = Sandbox()
-    sb.start()
-    yield sb
-    sb.close()
-
-
-@pytest.fixture
-def client(sandbox: Sandbox) -> Iterator[SugarClient]:
-    with SugarClient(sandbox.base_url, "admin", sandbox.admin_password) as c:
-        yield c
-
-
-@pytest.fixture(params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
-        metadata.create_all(eng)
-        yield eng
-        eng.dispose()
-        return
-    _, eng = server_warehouse(request, request.param)
-    yield eng
 
 
 def _rows(engine: Engine, table: Any, *where: Any) -> list[Any]:

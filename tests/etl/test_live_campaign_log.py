@@ -17,8 +17,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import requests
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from analytics.crm import crm_statistics
@@ -27,7 +25,8 @@ from connectors.sugar.client import SugarClient
 from connectors.sugar.crm import SugarSourceConfig
 from etl.crm import extract_crm
 from etl.db import create_engine_for, upgrade
-from etl.schema import crm_campaign_log, dim_customer
+from etl.schema import dim_customer
+from tests.etl.crm_support import campaign_rows, log_sent, open_mail
 from tests.live.support import delete_records
 
 pytestmark = pytest.mark.live
@@ -39,17 +38,6 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     upgrade(eng)
     yield eng
     eng.dispose()
-
-
-def _log(engine: Engine, campaign: str) -> set[tuple[str, str, bool]]:
-    t = crm_campaign_log
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(t.c.target_id, t.c.activity_type, t.c.date_modified.is_(None)).where(
-                t.c.campaign_id == campaign
-            )
-        ).all()
-    return {(str(a), str(b), bool(c)) for a, b, c in rows}
 
 
 def test_a_response_logged_by_sugar_is_extracted_and_counted(
@@ -84,35 +72,19 @@ def test_a_response_logged_by_sugar_is_extracted_and_counted(
             )
         sent = (datetime.now(UTC) - timedelta(days=2)).strftime("%Y-%m-%d %H:%M:%S")
         keys = {buyer: f"{tag}-buyer-key", other: f"{tag}-other-key"}
-        live_sugar.call(
-            "set_entries",
-            module_name="CampaignLog",
-            name_value_lists=[
-                [
-                    {"name": "campaign_id", "value": campaign},
-                    {"name": "target_tracker_key", "value": key},
-                    {"name": "target_id", "value": target},
-                    {"name": "target_type", "value": "Accounts"},
-                    {"name": "activity_type", "value": "targeted"},
-                    {"name": "activity_date", "value": sent},
-                ]
-                for target, key in keys.items()
-            ],
-        )
+        log_sent(live_sugar, campaign, keys, sent)
         config = SugarSourceConfig(page_size=50)
         modules = ["Accounts", "CampaignLog"]
         extract_crm(engine, live_sugar, config, modules=modules)
-        assert _log(engine, campaign) == {(buyer, "targeted", False), (other, "targeted", False)}
+        assert campaign_rows(engine, campaign) == {
+            (buyer, "targeted", False),
+            (other, "targeted", False),
+        }
 
-        reply = requests.get(
-            f"{os.environ['SUGAR_LIVE_URL'].rstrip('/')}/index.php",
-            params={"entryPoint": "image", "identifier": keys[buyer]},
-            timeout=60,
-        )
-        assert (reply.status_code, reply.headers["Content-Type"]) == (200, "image/gif")
+        open_mail(os.environ["SUGAR_LIVE_URL"], keys[buyer])
 
         extract_crm(engine, live_sugar, config, modules=modules)
-        assert _log(engine, campaign) == {
+        assert campaign_rows(engine, campaign) == {
             (buyer, "targeted", False),
             (other, "targeted", False),
             (buyer, "viewed", True),  # Sugar wrote it without a date_modified
