@@ -52,6 +52,17 @@ def render_run(info: PushRunInfo, t: Texts | None = None) -> None:
         (_("accounts created") + planned, info.created),
         (_("accounts updated") + planned, info.updated),
         (_("accounts unchanged"), info.unchanged),
+    ]
+    persons = info.modules.get("Contacts")
+    if persons:
+        # The counts above cover both modules; the persons' share (pushed to Contacts):
+        rows += [
+            ("  " + _("of which persons, in Contacts"), persons.get("customers", 0)),
+            ("  " + _("contacts matched"), persons.get("matched", 0)),
+            ("  " + _("contacts created") + planned, persons.get("created", 0)),
+            ("  " + _("contacts updated") + planned, persons.get("updated", 0)),
+        ]
+    rows += [
         (_("failed (retried next run)"), info.failed),
         (_("verified by read-back"), info.verified),
         (_("target list members added"), info.list_added),
@@ -62,19 +73,9 @@ def render_run(info: PushRunInfo, t: Texts | None = None) -> None:
         (_("follow-ups waiting (over the per-owner cap)"), info.tasks_waiting),
         (_("follow-ups not repeated (still open)"), info.tasks_still_open),
         (_("accounts given an owner"), info.owners_assigned),
+        (_("old records emptied (customer moved)") + planned, info.retired),
         (_("Sugar write calls"), info.sugar_writes),
     ]
-    persons = info.modules.get("Contacts")
-    if persons:
-        # The counts above cover both modules; the persons' share (pushed to Contacts):
-        planned = " (planned)" if info.dry_run else ""
-        at = rows.index(("accounts unchanged", info.unchanged)) + 1
-        rows[at:at] = [
-            ("  of which persons, in Contacts", persons.get("customers", 0)),
-            ("  contacts matched", persons.get("matched", 0)),
-            ("  contacts created" + planned, persons.get("created", 0)),
-            ("  contacts updated" + planned, persons.get("updated", 0)),
-        ]
     calls = info.sugar_calls
     if calls:
         total = sum(calls.get("calls", {}).values())

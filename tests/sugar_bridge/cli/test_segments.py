@@ -111,3 +111,38 @@ def test_push_dry_run_json(
     assert all(json.loads(line) for line in result.stderr.splitlines())  # only JSON logs
     assert sandbox.stats.calls["set_entries"] == 0
     engine.dispose()
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+def test_a_push_with_persons_is_shown_in_every_language(
+    locale: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The persons' rows sit under the accounts' in the push's table, in the users' language
+    (in French the table raised ValueError: it looked for the English row to insert them after)."""
+    from datetime import date
+
+    from analytics.i18n import Texts
+    from sugar_bridge.cli.segments import render_run
+    from sugar_bridge.push.push import PushRunInfo
+
+    info = PushRunInfo(1, date(2026, 12, 6), dry_run=False, full=False, status="ok")
+    info.customers, info.unchanged, info.retired = 3, 2, 1
+    info.modules = {"Contacts": {"customers": 1, "matched": 1, "created": 0, "updated": 0}}
+    render_run(info, Texts.for_locale(locale))
+    out = capsys.readouterr().out
+    unchanged, persons, failed, moved = {
+        "en": (
+            "accounts unchanged",
+            "of which persons, in Contacts",
+            "failed (retried next run)",
+            "old records emptied (customer moved)",
+        ),
+        "fr": (
+            "comptes inchangés",
+            "dont personnes, dans Contacts",
+            "en échec (retentés",
+            "anciennes fiches vidées (client déplacé)",
+        ),
+    }[locale]
+    assert out.index(unchanged) < out.index(persons) < out.index(failed)
+    assert moved in out
