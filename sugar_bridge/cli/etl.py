@@ -233,7 +233,8 @@ def _summary(info: EtlRunInfo, rates: RatesLoadInfo | None, t: Texts) -> None:
     table.add_row(_("duration"), f"{t.number(info.duration_s, 1)} s")
     console.print(table)
     for note in info.notes:
-        console.print(f"[yellow]{_('note:')}[/] {note}", highlight=False)
+        said = _("note:")
+        console.print(f"[yellow]{said}[/] {note}", highlight=False)
     for missing in conversion.get("unconverted") or []:
         console.print(
             "[yellow]"

@@ -92,7 +92,8 @@ def render_run(info: PushRunInfo, t: Texts | None = None) -> None:
         table.add_row(_("currency of the amounts"), info.currency)
     console.print(table)
     for warning in info.warnings:
-        console.print(f"[bold yellow]{_('warning:')}[/] {warning}", markup=True, highlight=False)
+        said = _("warning:")
+        console.print(f"[bold yellow]{said}[/] {warning}", markup=True, highlight=False)
     by_owner = info.followups.get("by_owner") or {}
     if by_owner:
         owners = Table(title="follow-ups per owner", show_header=True)

@@ -100,9 +100,10 @@ def push_section(engine: Engine, t: Texts) -> None:
     """The last segment pushes: counts per outcome, failures retried next run."""
     from sugar_bridge.push.status import status_lines as push_status_lines
 
-    lines = push_status_lines(engine)
+    lines = push_status_lines(engine, t)
     if lines:
-        console.print(f"[bold]{t.gettext('segment pushes')}[/]")
+        title = t.gettext("segment pushes")
+        console.print(f"[bold]{title}[/]")
         for line in lines:
             console.print(f"  {line}", highlight=False, markup=False)
 

@@ -41,6 +41,22 @@ def test_every_text_has_its_french_translation() -> None:
     assert sorted(texts - translated) == []
 
 
+def test_no_text_is_hidden_from_the_catalog_in_an_f_string() -> None:
+    """Babel does not extract a call inside an f-string: ``f"{_('note:')}"`` would never be
+    translated (three such texts were English in French output)."""
+    import re
+
+    inside = re.compile(r"""\bf(["'])[^\n]*?\{\s*(?:_|\w+\.gettext)\(\s*["']""")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for pattern in ("analytics/**/*.py", "sugar_bridge/**/*.py")
+        for path in sorted(ROOT.glob(pattern))
+        for n, line in enumerate(path.read_text("utf-8").splitlines(), start=1)
+        if inside.search(line)
+    ]
+    assert found == []
+
+
 def test_languages() -> None:
     assert shipped_languages() == ["en", "fr"]
 
