@@ -12,7 +12,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,9 +34,15 @@ log = logging.getLogger(__name__)
 Row = dict[str, Any]
 
 
+#: The sandbox's clock (seconds since the epoch). A test replaying a recorded sequence pins it,
+#: so that what happened within one second on the real Sugar does in the sandbox too (the order
+#: of records by ``date_modified, id`` depends on it).
+clock: Callable[[], float] = time.time
+
+
 def now_db() -> str:
-    """Current UTC time in Sugar's DB format."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    """Current UTC time in Sugar's DB format (``clock``'s)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(clock()))
 
 
 def _sleep_sql(seconds: object) -> int:
