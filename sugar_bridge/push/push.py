@@ -505,8 +505,13 @@ def _retire_moved(
     def specs_of(module: str) -> list[FieldSpec]:
         return known[module] if module in known else _resolve(main, config, module)
 
+    plans: dict[str, WritePlan] = {}  # one bridge_info / AOD read per module, not per batch
+
     def write(c: SugarClient, batch: list[WriteRow], module: str) -> list[RowResult]:
-        return write_plan(c, config, module).write(c, batch, module)
+        if module not in plans:
+            plans[module] = write_plan(c, config, module)
+        info.sugar_writes += 1
+        return plans[module].write(c, batch, module)
 
     retired, failed = retire_moved(
         engine,
@@ -523,8 +528,6 @@ def _retire_moved(
     )
     info.retired += retired
     info.failed += failed
-    if retired or failed:
-        info.sugar_writes += 0 if info.dry_run else -(-(retired + failed) // config.batch_size)
 
 
 def _lead_scores(
