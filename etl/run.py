@@ -29,10 +29,10 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from connectors.orders.base import Chunk, FileRecord, OrderSource, SourceState
 from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from connectors.orders.csv_source import CsvSource
-from etl.db import ensure_current, tune_for_load
+from etl.db import ensure_current, load_connection
 from etl.exceptions import EtlError, LoadError, WarehouseUnavailable
 from etl.fx import DEFAULT_MAX_RATE_AGE_DAYS, convert_orders, resolve_reporting_currency
-from etl.load import LoadMode, delete_source, write_batch
+from etl.load import CustomerMemo, LoadMode, delete_source, write_batch
 from etl.runs import Run, RunStatus, start_run
 from etl.schema import etl_loaded_file, etl_watermark
 from etl.spider import facts_on_spider
@@ -235,6 +235,7 @@ def _run_source(
     watermark_from = state.cursor
     watermark_to = state.cursor
     first = True
+    customers = CustomerMemo()
     # Files left half-loaded by an interrupted run: read again with the same content, the source
     # resumes them after their committed rows (not with --since, which re-reads whole files).
     unfinished = {} if since is not None else {
@@ -251,7 +252,7 @@ def _run_source(
                 info.resumed_files.setdefault(source.name, []).append(read.file_name)
                 del unfinished[read.file_name]
             _run_chunk(engine, source, info, chunk, valid, first=first, progress=progress,
-                       mode=mode, hook=hook)  # fmt: skip
+                       mode=mode, hook=hook, customers=customers)  # fmt: skip
             first = False
             if chunk.checkpoint.cursor is not None:
                 watermark_to = chunk.checkpoint.cursor
@@ -323,13 +324,14 @@ def _run_chunk(
     progress: Callable[[EtlProgress], None] | None,
     mode: LoadMode,
     hook: BatchHook | None,
+    customers: CustomerMemo,
 ) -> None:
-    """Write one validated chunk in its own transaction, and count it."""
+    """Write one validated chunk in its own transaction, and count it (and remember its
+    customers once it committed)."""
     info.batches += 1
     try:
         # One transaction, committed at the end; on Spider three, in order (see write_batch).
-        with engine.connect() as conn:
-            tune_for_load(conn)
+        with load_connection(engine) as conn:
             staged = facts_on_spider(conn)
             if mode == "replace" and first:
                 delete_source(conn, source.name)
@@ -344,6 +346,7 @@ def _run_chunk(
                 mode=mode,
                 now=_now(),
                 staged=staged,
+                customers=customers,
             )
             if hook is not None:
                 hook("before_commit", info.batches)
@@ -352,6 +355,7 @@ def _run_chunk(
         raise WarehouseUnavailable(
             f"source {source.name}, batch {info.batches}: the warehouse failed: {exc.orig}"
         ) from exc
+    customers.learn(result.customers)
     if hook is not None:
         hook("after_commit", info.batches)
     info.rows_read += chunk.rows_read

@@ -166,6 +166,8 @@ fact_order_line = Table(
     # data node and so commit together (etl/spider.py).
     Column("customer_key", Id, nullable=False),
     Index(None, "product_key"),
+    # On SQLite the rows live in the key's b-tree, as in InnoDB (migration 0015).
+    sqlite_with_rowid=False,
 )
 
 # --- ETL state --------------------------------------------------------------------------------

@@ -89,8 +89,8 @@ def test_kill_at_a_batch_boundary(
 ) -> None:
     path, expected = orders_file
     child = _child(warehouse_url, path, stage, batch)
-    child.communicate(timeout=60)
-    assert child.returncode == -signal.SIGKILL
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGKILL, err[-3000:]
     engine = create_engine_for(warehouse_url)
     try:
         _check_rerun(engine, path, expected)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import SingletonThreadPool
 
-from etl.db import create_engine_for, current_revision, ensure_current, head_revision, upgrade
+from etl.db import (
+    create_engine_for,
+    current_revision,
+    ensure_current,
+    head_revision,
+    load_connection,
+    upgrade,
+)
 from etl.exceptions import MigrationError, WarehouseNotCurrent, WarehouseUnavailable
 from etl.schema import metadata
 from etl.spider import FACT_DDL, facts_on_spider, forward_fact_ddl, nodes
@@ -88,6 +99,48 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 16384  # a new file
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    with load_connection(engine) as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 4096  # 64 MiB
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
+
+
+def test_a_load_connection_gives_back_foreign_key_checks_even_when_it_fails(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}", poolclass=SingletonThreadPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE p (k INTEGER PRIMARY KEY)")
+        conn.exec_driver_sql("CREATE TABLE c (k INTEGER REFERENCES p (k))")
+
+    def failed_batch() -> None:
+        with load_connection(engine) as conn:
+            conn.exec_driver_sql("INSERT INTO c VALUES (1)")  # not checked here...
+            raise RuntimeError("the batch failed")
+
+    with pytest.raises(RuntimeError):
+        failed_batch()
+    with engine.connect() as conn:  # ...the same pooled connection, checking again
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("SELECT count(*) FROM c").scalar() == 0  # rolled back
+        with pytest.raises(IntegrityError):
+            conn.exec_driver_sql("INSERT INTO c VALUES (1)")
+    engine.dispose()
+
+
+def test_an_existing_sqlite_file_keeps_its_page_size(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with closing(sqlite3.connect(path)) as old:
+        old.execute("PRAGMA page_size=4096")
+        old.execute("CREATE TABLE t (x INTEGER)")
+        old.commit()
+    engine = create_engine_for(f"sqlite:///{path}")
+    with load_connection(engine) as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 16384
+    engine.dispose()
 
 
 def test_a_plain_postgresql_url_uses_psycopg_3() -> None:

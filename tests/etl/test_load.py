@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.orders.csv_source import CsvSource
 from etl import load_csv, run_etl
+from etl.db import create_engine_for, load_connection, upgrade
 from etl.exceptions import LoadError
 from etl.schema import (
     dim_customer,
@@ -301,3 +302,18 @@ def test_a_known_customer_takes_new_values_keeps_stored_ones_and_its_first_purch
     assert after["C1"].first_seen_at == datetime(2022, 6, 1)
     assert after["C2"].first_seen_at == before["C2"].first_seen_at
     assert after["C2"].updated_at == before["C2"].updated_at  # unchanged: not rewritten
+
+
+def test_a_fact_key_naming_no_row_is_found(tmp_path: Path) -> None:
+    # The loader writes SQLite's facts without row-by-row key checks: the tests' fingerprint
+    # checks every key instead, and must see one that names nothing.
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    upgrade(engine)
+    load_csv(engine, write_csv(tmp_path / "orders.csv", order_rows(3)))
+    fingerprint(engine)
+    with load_connection(engine) as conn:
+        conn.execute(fact_order.delete().where(fact_order.c.order_key == 1))
+        conn.commit()
+    with pytest.raises(AssertionError, match=r"fact_order_line\.order_key"):
+        fingerprint(engine)
+    engine.dispose()
