@@ -220,6 +220,7 @@ def run_analytics(
             with engine.connect() as read:
                 computed = _compute(read, as_of, config)
             computed.timings["currency_conversion"] = convert_s
+            run.last_beat()  # the store below holds the run's row (see Run.last_beat)
             with engine.begin() as conn:
                 info = _compute_and_store(
                     conn,

@@ -143,6 +143,21 @@ class Run:
                     "could not renew the lease of run %d: %s", self.run_id, describe_error(exc)
                 )
 
+    def last_beat(self) -> None:
+        """Renew the lease one last time and stop the heartbeat: before a final transaction that
+        holds the run's row while it writes for long (the analytics results). On MariaDB that
+        transaction's first insert into a table whose rows name the run locks the run's row
+        (InnoDB's foreign-key check), so a heartbeat waited on it and failed with a lock wait
+        timeout, every quarter of a lease, as long as the write lasted; on SQLite it waits on
+        the write lock. The write now has a whole lease of its own to finish in."""
+        self.stop_heartbeat()
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(etl_run)
+                .where(etl_run.c.run_id == self.run_id, etl_run.c.status == "running")
+                .values(lease_until=utcnow() + self.lease)
+            )
+
     def stop_heartbeat(self) -> None:
         """Stop renewing the lease (before the final write, so no beat lands after it)."""
         self._stop.set()

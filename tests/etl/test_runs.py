@@ -207,6 +207,25 @@ def test_the_heartbeat_pushes_the_lease_forward(warehouse: Engine) -> None:
     run.finish("ok")
 
 
+def test_a_last_beat_renews_the_lease_and_leaves_the_row_to_the_final_write(
+    warehouse: Engine,
+) -> None:
+    run = start_run(warehouse, "analytics", lease=timedelta(seconds=4))  # a beat every second
+    with warehouse.begin() as conn:  # as if the lease were nearly over
+        conn.execute(
+            update(etl_run)
+            .where(etl_run.c.run_id == run.run_id)
+            .values(lease_until=datetime(2000, 1, 1))
+        )
+    run.last_beat()
+    assert run._thread is None  # no beat will wait on the final write's lock
+    renewed = _row(warehouse, run.run_id)["lease_until"]
+    assert renewed >= utcnow() + timedelta(seconds=2)
+    time.sleep(1.5)  # a beat would have landed by now
+    assert _row(warehouse, run.run_id)["lease_until"] == renewed
+    run.finish("ok")
+
+
 def test_a_heartbeat_whose_ledger_is_gone_stops_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
