@@ -143,11 +143,13 @@ def _ensure_dates(conn: Connection, days: Iterable[date]) -> None:
 def _newest(codes: I64, by_date: I64, values: list[Any], n: int) -> npt.NDArray[Any]:
     """Per code, the newest non-empty value (None if it has none): rows in date order
     (``by_date``), later rows win."""
-    present = by_date[pa.array(values).is_valid().to_numpy(zero_copy_only=False)[by_date]]
+    column = np.empty(len(values), dtype=object)  # a 1-d array of the values, whatever they are
+    column[:] = values
+    present = by_date[(column != None)[by_date]]  # noqa: E711 (element-wise)
     latest_first = present[::-1]
     found, at = np.unique(codes[latest_first], return_index=True)
     newest = np.full(n, None, dtype=object)
-    newest[found] = np.array(values, dtype=object)[latest_first[at]]
+    newest[found] = column[latest_first[at]]
     return newest
 
 
