@@ -137,3 +137,15 @@ def foreground_sandbox(data_dir: Path, *args: str, until: str = "Ctrl-C") -> Ite
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+class ReplayClock:
+    """The sandbox's clock for replaying a recording (``monkeypatch.setattr(store, "clock",
+    clock)``): it stands still, so steps the recorder made within one second share one here too,
+    and moves only where the replay says the recorder waited (``clock.now += seconds``)."""
+
+    def __init__(self) -> None:
+        self.now = float(int(time.time()))
+
+    def __call__(self) -> float:
+        return self.now

@@ -10,14 +10,13 @@ the same records: compared here without any sandbox.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 
 from sugar_bridge.sandbox import Sandbox
 from sugar_bridge.sandbox import store as sandbox_store
-from tests.sugar_bridge.sandbox.helpers import raw_call
+from tests.sugar_bridge.sandbox.helpers import ReplayClock, raw_call
 from tests.sugar_bridge.sandbox.test_conformance import (
     RECORDINGS_7150,
     SESSION_PLACEHOLDER,
@@ -63,18 +62,8 @@ def test_the_extension_answered_what_get_entry_list_answered() -> None:
         assert _load(name)["request"]["rest_data"]["session"] == SESSION_PLACEHOLDER
 
 
-class _Clock:
-    """The sandbox's clock for a replay: the seconds the recording spans, not the replay's."""
-
-    def __init__(self) -> None:
-        self.now = float(int(time.time()))
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def _replay(
-    w: World, name: str, idmap: dict[str, str], datemap: dict[str, str], clock: _Clock
+    w: World, name: str, idmap: dict[str, str], datemap: dict[str, str], clock: ReplayClock
 ) -> list[str]:
     rec = _load(name)
     if name.startswith("23_08_"):
@@ -102,7 +91,7 @@ def test_the_read_changed_exchange_is_reproduced(
     steps = [n for n in NAMES if n <= name]
     idmap: dict[str, str] = {}
     datemap: dict[str, str] = {}
-    clock = _Clock()
+    clock = ReplayClock()
     monkeypatch.setattr(sandbox_store, "clock", clock)
     with Sandbox() as sandbox:
         w = World(sandbox)
