@@ -23,7 +23,6 @@ MariaDB.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -67,8 +66,9 @@ class BatchResult:
     lines_written: int = 0
     lines_loaded: int = 0
     rejects: int = 0
-    #: what is stored of the batch's customers once it commits (for a ``CustomerMemo``)
-    customers: dict[str, tuple[int, tuple[Any, ...], int]] = field(default_factory=dict)
+    #: what is stored of the customers the batch read or wrote, once it commits (for the
+    #: load's ``CustomerMemo``)
+    customers: MetCustomers | None = None
 
 
 def _chunks(values: Sequence[T], size: int = _IN_CHUNK) -> Iterator[Sequence[T]]:
@@ -164,83 +164,96 @@ def _keyed(keys: list[str], when: I64) -> tuple[list[str], I64, I64, I64]:
 
 
 _CUSTOMER_ATTRS = ("name", "email", "city", "country", "customer_type")
-_Stored = tuple[int, tuple[Any, ...], int]  # customer_key, attributes, first_seen_at (µs)
+
+
+@dataclass(slots=True)
+class MetCustomers:
+    """What is stored of some customers once a batch commits: ids, keys, a digest of each
+    attribute (``CustomerMemo.digests``) and the first purchase (µs since the epoch)."""
+
+    ids: list[str] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)
+    digests: list[npt.NDArray[np.int64]] = field(default_factory=list)  # one (n, 5) per part
+    first_seen_us: list[int] = field(default_factory=list)
+
+    def add(self, ids: list[str], keys: list[int], values: list[list[Any]], seen: Any) -> None:
+        """Add customers with their attribute ``values`` (one list per attribute)."""
+        self.ids.extend(ids)
+        self.keys.extend(keys)
+        self.digests.append(CustomerMemo.digests(values, len(ids)))
+        self.first_seen_us.extend(
+            np.asarray(seen).astype("datetime64[us]").astype(np.int64).tolist()
+        )
 
 
 class CustomerMemo:
-    """What the warehouse holds of the customers one load has met: per customer id, its key,
-    its stored attributes and first purchase, as its batches committed them.
+    """What the warehouse holds of the customers one load has met: per customer id, its key, a
+    digest of each stored attribute and its first purchase, as its batches committed them.
 
     A customer orders again and again across a file's batches; each batch used to read back
-    every known customer's row to compare it with the batch's values (measured: a ninth of a
-    1 M-line load on SQLite). With the memo, a batch reads only the customers it meets for the
-    first time. It holds what this load itself read or wrote, which stays true while it runs:
-    the loader is the only writer of these columns (the push writes others), and one job runs
-    at a time. At most ``capacity`` customers are kept (the least recently met go first), so
-    memory stays flat in file size; one that was dropped is read again.
+    every known customer's row to compare it with the batch's values. With the memo a batch
+    reads only the customers it meets for the first time and those whose values changed. It
+    holds what this load itself read or wrote, which stays true while it runs: the loader is the
+    only writer of these columns (the push writes others) and one job runs at a time. Digests
+    (Python's 64-bit string hash, stable within the process) instead of the values keep it
+    small: arrays of ``capacity`` rows and a dict of ids, about 25 MiB when full (100,000
+    customers); when full it starts again empty, so memory stays flat in file size. Measured
+    at 1 M lines (93 k customers): 5 % of the load's time on SQLite and on MariaDB.
     """
 
-    def __init__(self, capacity: int = 200_000) -> None:
+    def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
-        self._rows: dict[str, _Stored] = {}
+        self._slot: dict[str, int] = {}
+        self._keys = np.zeros(capacity, dtype=np.int64)
+        self._digests = np.zeros((capacity, len(_CUSTOMER_ATTRS)), dtype=np.int64)
+        self._seen = np.zeros(capacity, dtype=np.int64)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._slot)
 
-    def get(self, customer_id: str) -> _Stored | None:
-        return self._rows.get(customer_id)
+    @staticmethod
+    def digests(values: list[list[Any]], n: int) -> npt.NDArray[np.int64]:
+        """(n, attributes) digests of attribute values given column by column."""
+        out = np.empty((n, len(values)), dtype=np.int64)
+        for j, column in enumerate(values):
+            out[:, j] = [hash(v) for v in column]
+        return out
 
-    def learn(self, rows: dict[str, _Stored]) -> None:
-        """Keep ``rows`` (after their batch committed), as the most recently met."""
-        for customer_id, row in rows.items():
-            self._rows.pop(customer_id, None)
-            self._rows[customer_id] = row
-        extra = len(self._rows) - self.capacity
-        if extra > 0:
-            for customer_id in list(itertools.islice(self._rows, extra)):
-                del self._rows[customer_id]
+    def unchanged(
+        self, ids: list[str], given: list[npt.NDArray[Any]], first_seen: npt.NDArray[Any]
+    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+        """Which of ``ids`` the memo knows and a batch would not change (each given value,
+        where there is one, equals the stored one, and the first purchase is not earlier), and
+        their keys."""
+        slots = np.array([self._slot.get(cid, -1) for cid in ids], dtype=np.int64)
+        known = np.flatnonzero(slots >= 0)
+        same = np.zeros(len(ids), dtype=bool)
+        at = slots[known]
+        ok = first_seen[known].astype("datetime64[us]").astype(np.int64) >= self._seen[at]
+        for j, column in enumerate(given):
+            values = column[known]
+            present = values != None  # noqa: E711 (element-wise)
+            digest = np.array([hash(v) for v in values.tolist()], dtype=np.int64)
+            ok &= ~present | (digest == self._digests[at, j])
+        same[known[ok]] = True
+        keys = np.zeros(len(ids), dtype=np.int64)
+        keys[known] = self._keys[at]
+        return same, keys
 
-
-def _stored_customers(
-    conn: Connection, source: str, ids: list[str], memo: CustomerMemo | None
-) -> tuple[list[str], list[int], list[tuple[Any, ...]], npt.NDArray[np.int64]]:
-    """The customers of ``ids`` the warehouse knows: their ids, keys, stored attributes and
-    first purchases (µs), from the memo or else in one plain statement per chunk of ids."""
-    found_ids: list[str] = []
-    keys: list[int] = []
-    attrs: list[tuple[Any, ...]] = []
-    seen: list[int] = []
-    unread = ids
-    if memo is not None:
-        unread = []
-        for cid in ids:
-            row = memo.get(cid)
-            if row is None:
-                unread.append(cid)
-            else:
-                found_ids.append(cid)
-                keys.append(row[0])
-                attrs.append(row[1])
-                seen.append(row[2])
-    read = _select_in(
-        conn,
-        dim_customer,
-        ("customer_key", "source_customer_id", *_CUSTOMER_ATTRS, "first_seen_at"),
-        "source_customer_id",
-        unread,
-        source=source,
-    )
-    if read:
-        read_moment = _result_processor(conn.dialect, dim_customer.c.first_seen_at)
-        moments = [r[-1] for r in read]
-        if read_moment is not None:
-            moments = [read_moment(v) for v in moments]
-        seen.extend(np.array(moments, dtype="datetime64[us]").astype(np.int64).tolist())
-        for r in read:
-            keys.append(r[0])
-            found_ids.append(r[1])
-            attrs.append(tuple(r[2:-1]))
-    return found_ids, keys, attrs, np.array(seen, dtype=np.int64)
+    def learn(self, met: MetCustomers) -> None:
+        """Keep what a batch stored (after it committed)."""
+        if not met.ids or self.capacity <= 0:
+            return
+        digests = np.concatenate(met.digests)
+        for i, cid in enumerate(met.ids):
+            slot = self._slot.get(cid)
+            if slot is None:
+                if len(self._slot) >= self.capacity:
+                    self._slot.clear()
+                slot = self._slot[cid] = len(self._slot)
+            self._keys[slot] = met.keys[i]
+            self._digests[slot] = digests[i]
+            self._seen[slot] = met.first_seen_us[i]
 
 
 def _customers(
@@ -250,13 +263,13 @@ def _customers(
     when: I64,
     now: datetime,
     memo: CustomerMemo | None = None,
-) -> tuple[dict[str, int], dict[str, _Stored]]:
+) -> tuple[dict[str, int], MetCustomers]:
     """customer id -> customer_key, inserting new customers and updating changed attributes
     (the newest order's non-empty values describe a customer best; first_seen_at only moves
-    earlier); and what is stored of each of them once the batch commits (for ``memo``)."""
+    earlier); and what is stored of those it read or wrote once the batch commits."""
     ids, codes, by_date, first = _keyed(batch.customer_id, when)
     n = len(ids)
-    first_seen = batch.ordered_at[first].astype("datetime64[us]")
+    first_seen = batch.ordered_at[first]
     newest = {
         "name": _newest(codes, by_date, batch.customer_name, n),
         "email": _newest(codes, by_date, batch.customer_email, n),
@@ -264,44 +277,57 @@ def _customers(
         "country": _newest(codes, by_date, batch.customer_country, n),
         "customer_type": _newest(codes, by_date, batch.customer_type, n),
     }
-    index = dict(zip(ids, range(n), strict=True))
     keys: dict[str, int] = {}
-    stored: dict[str, _Stored] = {}
-    # The known customers and what is stored about them; compared column by column (a given
-    # value replaces the stored one, an empty one keeps it).
-    known_ids, known_keys, known_attrs, seen_us = _stored_customers(conn, source, ids, memo)
-    if known_ids:
-        keys.update(zip(known_ids, known_keys, strict=True))
-        at = np.array([index[cid] for cid in known_ids], dtype=np.intp)
-        changed = np.zeros(len(known_ids), dtype=bool)
+    met = MetCustomers()
+    unread = ids
+    if memo is not None and len(memo):
+        same, memo_keys = memo.unchanged(ids, [newest[a] for a in _CUSTOMER_ATTRS], first_seen)
+        hits = [ids[i] for i in np.flatnonzero(same)]
+        keys.update(zip(hits, memo_keys[same].tolist(), strict=True))
+        unread = [ids[i] for i in np.flatnonzero(~same)]
+    index = dict(zip(ids, range(n), strict=True))
+    # The other known customers and what is stored about them, in one plain statement per
+    # chunk of ids; compared column by column (a given value replaces the stored one, an empty
+    # one keeps it).
+    known = _select_in(
+        conn,
+        dim_customer,
+        ("customer_key", "source_customer_id", *_CUSTOMER_ATTRS, "first_seen_at"),
+        "source_customer_id",
+        unread,
+        source=source,
+    )
+    if known:
+        stored = list(zip(*known, strict=True))
+        keys.update(zip(stored[1], stored[0], strict=True))
+        at = np.array([index[cid] for cid in stored[1]], dtype=np.intp)
+        changed = np.zeros(len(known), dtype=bool)
         values: dict[str, npt.NDArray[Any]] = {}
-        columns = list(zip(*known_attrs, strict=True))
         for j, name in enumerate(_CUSTOMER_ATTRS):
-            old = np.empty(len(known_ids), dtype=object)
-            old[:] = columns[j]
+            old = np.empty(len(known), dtype=object)
+            old[:] = stored[2 + j]
             given = newest[name][at]
             values[name] = np.where(given == None, old, given)  # noqa: E711 (element-wise)
             changed |= values[name] != old
-        seen_before = seen_us.astype("datetime64[us]")
+        read_moment = _result_processor(conn.dialect, dim_customer.c.first_seen_at)
+        seen_before = np.array(
+            stored[-1] if read_moment is None else [read_moment(v) for v in stored[-1]],
+            dtype="datetime64[us]",
+        )
         earliest = np.minimum(first_seen[at], seen_before)
         changed |= earliest != seen_before
         if changed.any():
             where = np.flatnonzero(changed)
             updates: dict[str, Any] = {
-                "k": [known_keys[i] for i in where.tolist()],
+                "k": [stored[0][i] for i in where.tolist()],
                 **{name: values[name][where].tolist() for name in _CUSTOMER_ATTRS},
                 "first_seen_at": earliest[where],
                 "updated_at": [now] * len(where),
             }
             bulk_update(conn, dim_customer, "customer_key", updates)
-        rows = zip(*(values[name].tolist() for name in _CUSTOMER_ATTRS), strict=True)
-        stored.update(
-            zip(
-                known_ids,
-                zip(known_keys, rows, earliest.astype(np.int64).tolist(), strict=True),
-                strict=True,
-            )
-        )
+        if memo is not None:
+            final = [values[a].tolist() for a in _CUSTOMER_ATTRS]
+            met.add(list(stored[1]), list(stored[0]), final, earliest)
     new = [c for c in np.argsort(first).tolist() if ids[c] not in keys]  # by first purchase
     if new:
         at = np.array(new, dtype=np.intp)
@@ -327,11 +353,10 @@ def _customers(
             source=source,
         )
         keys.update({r[0]: r[1] for r in found})
-        rows = zip(*(new_attrs[a] for a in _CUSTOMER_ATTRS), strict=True)
-        seen_new = first_seen[at].astype(np.int64).tolist()
-        for cid, attrs, moment in zip(new_ids, rows, seen_new, strict=True):
-            stored[cid] = (keys[cid], attrs, moment)
-    return keys, stored
+        if memo is not None:
+            new_values = [new_attrs[a] for a in _CUSTOMER_ATTRS]
+            met.add(new_ids, [keys[c] for c in new_ids], new_values, first_seen[at])
+    return keys, met
 
 
 def _products(
@@ -638,7 +663,8 @@ def write_batch(
         when = batch.ordered_at.astype(np.int64)
         days = batch.ordered_at.astype("datetime64[D]")
         _ensure_dates(conn, np.unique(days).tolist())
-        customer_keys, result.customers = _customers(conn, source, batch, when, now, customers)
+        customer_keys, met = _customers(conn, source, batch, when, now, customers)
+        result.customers = met
         _, product_keys = _products(conn, batch, when, now)
         if staged:
             conn.commit()

@@ -355,7 +355,8 @@ def _run_chunk(
         raise WarehouseUnavailable(
             f"source {source.name}, batch {info.batches}: the warehouse failed: {exc.orig}"
         ) from exc
-    customers.learn(result.customers)
+    if result.customers is not None:
+        customers.learn(result.customers)
     if hook is not None:
         hook("after_commit", info.batches)
     info.rows_read += chunk.rows_read

@@ -10,14 +10,17 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from connectors.orders.csv_source import CsvSource
 from etl import load_csv, run_etl
+from etl import run as etl_run_module
 from etl.db import create_engine_for, load_connection, upgrade
 from etl.exceptions import LoadError
+from etl.load import CustomerMemo, MetCustomers
 from etl.schema import (
     dim_customer,
     dim_date,
@@ -29,7 +32,7 @@ from etl.schema import (
     fact_order,
     fact_order_line,
 )
-from tests.etl.data import fingerprint, order_rows, write_csv
+from tests.etl.data import HEADER, fingerprint, order_rows, write_csv
 
 
 def test_load_counts_and_derived_columns(warehouse: Engine, tmp_path: Path) -> None:
@@ -317,3 +320,80 @@ def test_a_fact_key_naming_no_row_is_found(tmp_path: Path) -> None:
     with pytest.raises(AssertionError, match=r"fact_order_line\.order_key"):
         fingerprint(engine)
     engine.dispose()
+
+
+def _customer_rows(engine: Engine) -> list[tuple[object, ...]]:
+    c = dim_customer.c
+    columns = (c.source_customer_id, c.name, c.email, c.city, c.country, c.customer_type,
+               c.first_seen_at)  # fmt: skip
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(select(*columns).order_by(c.source_customer_id))]
+
+
+@pytest.mark.parametrize("capacity", [0, 2])
+def test_customers_met_again_in_later_batches_end_as_without_the_memo(
+    warehouse: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capacity: int
+) -> None:
+    # Batches of one order: each customer is met again and again, its values changing (a new
+    # name, an empty e-mail that keeps the stored one, an earlier first purchase, a city given
+    # late). The memo (and one too small for the load, emptied as it fills) must leave exactly
+    # what reading every customer back from the warehouse at every batch leaves.
+    rows = order_rows(12, seed=5)
+    for row in rows:
+        order = int(row["order_id"][1:])
+        row["customer_id"] = f"C{order % 3}"
+        row["customer_name"] = f"Name {order % 3}" if order < 6 else f"Renamed {order % 3}"
+        row["customer_email"] = "" if order % 4 == 1 else f"c{order % 3}@example.com"
+        row["customer_city"] = "" if order < 6 else "Lyon"  # the last visit repeats the one before
+        row["ordered_at"] = f"2024-{12 - order:02d}-{1 + order % 5:02d}"  # each one earlier
+    path = write_csv(tmp_path / "orders.csv", rows, [*HEADER, "customer_city"])
+    info = load_csv(warehouse, path, batch_lines=1)
+    assert (info.batches, info.rows_rejected) == (12, 0)
+    with_memo = _customer_rows(warehouse)
+    monkeypatch.setattr(etl_run_module, "CustomerMemo", lambda: CustomerMemo(capacity))
+    reference = create_engine_for(f"sqlite:///{tmp_path / 'reference.db'}")
+    upgrade(reference)
+    load_csv(reference, path, batch_lines=1)
+    assert _customer_rows(reference) == with_memo
+    assert {r[1] for r in with_memo} == {"Renamed 0", "Renamed 1", "Renamed 2"}
+    assert {r[3] for r in with_memo} == {"Lyon"}
+    reference.dispose()
+
+
+def test_the_customer_memo_knows_what_a_batch_would_not_change() -> None:
+    memo = CustomerMemo(capacity=3)
+    met = MetCustomers()
+    seen = np.array(["2024-03-01T10:00", "2024-05-01T00:00"], dtype="datetime64[s]")
+    met.add(["C1", "C2"], [11, 12], [["Ann", "Bob"], ["a@x", None], ["Paris", "Lyon"],
+            ["FR", "FR"], [None, "b2b"]], seen)  # fmt: skip
+
+    def given(*values: tuple[object, ...]) -> list[np.ndarray]:
+        columns = list(zip(*values, strict=True))
+        out = []
+        for column in columns:
+            array = np.empty(len(column), dtype=object)
+            array[:] = column
+            out.append(array)
+        return out
+
+    memo.learn(met)
+    ids = ["C1", "C1", "C1", "C2", "C2", "C9"]
+    values = given(
+        ("Ann", "a@x", "Paris", "FR", None),  # the same
+        (None, None, None, None, None),  # nothing given: keeps all
+        ("Ann", "a@y", "Paris", "FR", None),  # a new e-mail
+        ("Bob", "b@x", "Lyon", "FR", "b2b"),  # an e-mail where none was stored
+        ("Bob", None, "Lyon", "FR", "b2b"),  # the same, bought earlier
+        ("Cy", None, None, None, None),  # never met
+    )
+    first = np.array(["2024-03-01T10:00", "2024-04-01", "2024-03-02", "2024-05-01",
+                      "2024-04-30", "2024-01-01"], dtype="datetime64[s]")  # fmt: skip
+    same, keys = memo.unchanged(ids, values, first)
+    assert same.tolist() == [True, True, False, False, False, False]
+    assert keys[:2].tolist() == [11, 11]
+    # Full: it starts again, empty, rather than grow.
+    more = MetCustomers()
+    more.add(["C3", "C4"], [13, 14], [["x", "y"]] * 5, seen)
+    memo.learn(more)
+    assert len(memo) == 1  # C1, C2, C3 filled it; C4 found it full
+    assert memo.unchanged(["C4"], given(("y",) * 5), seen[1:])[0].tolist() == [True]
