@@ -80,7 +80,7 @@ def load_connection(engine: Engine) -> Iterator[Connection]:
     foreign-key checks. Every key a batch writes comes from a look-up or an insert of that
     batch's own transaction, which holds SQLite's write lock from its first write (a reader's
     snapshot cannot go stale under it), so the checks could not fail; they cost a b-tree probe
-    per key (measured: 8 % of a 1 M-line load). MariaDB and PostgreSQL keep checking every row
+    per key (measured: 10 % of a 1 M-line load). MariaDB and PostgreSQL keep checking every row
     (the tests load through them with the same code), as does every other SQLite connection;
     the checks are back on before the connection returns to the pool. None of this touches
     durability: a committed batch survives a killed process as before.
