@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 import requests
 
-from sugar_bridge.sandbox import Sandbox
 from tests.sugar_bridge.sandbox.helpers import raw_call
 from tests.sugar_bridge.sandbox.test_conformance import (
     RECORDINGS_7150,
     SESSION_PLACEHOLDER,
-    Comparison,
     World,
+    compare_reply,
+    replay_sequence,
 )
 
 NAMES = sorted(p.stem for p in RECORDINGS_7150.glob("21_*.json"))
@@ -81,11 +81,7 @@ def _replay(w: World, name: str, idmap: dict[str, str], datemap: dict[str, str])
     recorded = json.loads(
         _swap(json.dumps(rec["response"]["body"]), {k: v for k, v in datemap.items()})
     )
-    c = Comparison(name, idmap=idmap)
-    if rec["response"]["status"] != reply.status:
-        c.problems.append(f"HTTP {reply.status}, recorded {rec['response']['status']}")
-    c.same(recorded, reply.body)
-    return problems + c.problems
+    return problems + compare_reply(name, rec, reply, idmap, recorded)
 
 
 def _swap(text: str, mapping: dict[str, str]) -> str:
@@ -113,15 +109,7 @@ def test_the_sequence_is_recorded() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_campaign_log_exchange_is_reproduced(name: str) -> None:
-    steps = [n for n in NAMES if n <= name]
     idmap: dict[str, str] = {}
     datemap: dict[str, str] = {}
-    with Sandbox() as sandbox:
-        w = World(sandbox)
-        w.admin = w.login("admin", sandbox.admin_password)
-        problems: list[str] = []
-        for step in steps:
-            problems = _replay(w, step, idmap, datemap)
-            if problems and step != name:
-                pytest.fail(f"{step} (before {name}): {problems}")
+    problems = replay_sequence(name, NAMES, lambda w, step: _replay(w, step, idmap, datemap))
     assert problems == [], f"{name}: {problems}"

@@ -697,6 +697,47 @@ def compare(name: str, recorded: dict[str, Any], actual: Reply) -> list[str]:
     return c.problems
 
 
+def compare_reply(
+    name: str,
+    rec: dict[str, Any],
+    reply: Reply,
+    idmap: dict[str, str],
+    recorded: Any = None,
+) -> list[str]:
+    """Problems of one replayed exchange of a recorded sequence: the HTTP status, then the body
+    (``recorded``: the recording's body rewritten first, e.g. with the sandbox's dates); ids are
+    paired in ``idmap``, kept from step to step."""
+    c = Comparison(name, idmap=idmap)
+    if rec["response"]["status"] != reply.status:
+        c.problems.append(f"HTTP {reply.status}, recorded {rec['response']['status']}")
+    c.same(rec["response"]["body"] if recorded is None else recorded, reply.body)
+    return c.problems
+
+
+def replay_sequence(
+    name: str,
+    names: list[str],
+    step: Callable[[World, str], list[str]],
+    *,
+    setup: Callable[[World], None] | None = None,
+    may_differ: Callable[[str], bool] = lambda step: False,
+) -> list[str]:
+    """Replay a recorded sequence's steps up to ``name`` (file-name order) into one fresh
+    sandbox, as its admin (after ``setup``): an earlier step with problems fails the test
+    (unless ``may_differ``); returns the problems of ``name`` itself."""
+    with Sandbox() as sandbox:
+        w = World(sandbox)
+        w.admin = w.login("admin", sandbox.admin_password)
+        if setup is not None:
+            setup(w)
+        problems: list[str] = []
+        for current in (n for n in names if n <= name):
+            problems = step(w, current)
+            if problems and current != name and not may_differ(current):
+                pytest.fail(f"{current} (before {name}): {problems}")
+    return problems
+
+
 # --- special cases: recordings that are not a single plain request ----------------------------
 
 

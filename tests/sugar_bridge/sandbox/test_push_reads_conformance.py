@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from sugar_bridge.sandbox import Sandbox
 from sugar_bridge.sandbox import store as sandbox_store
 from tests.sugar_bridge.push.conftest import FIELDS
 from tests.sugar_bridge.sandbox.helpers import ReplayClock, raw_call
 from tests.sugar_bridge.sandbox.test_conformance import (
     RECORDINGS_7150,
     SESSION_PLACEHOLDER,
-    Comparison,
     World,
+    compare_reply,
+    replay_sequence,
 )
 from tests.sugar_bridge.sandbox.test_crm_extract_conformance import _dates
 
@@ -61,12 +61,9 @@ def _replay(w: World, name: str, datemap: dict[str, str], clock: ReplayClock) ->
     for recorded, ours in datemap.items():
         text = text.replace(recorded, ours)
     reply = raw_call(w.sandbox.url, rec["request"]["method"], text, timeout=30)
-    c = Comparison(name, idmap={})
-    if rec["response"]["status"] != reply.status:
-        c.problems.append(f"HTTP {reply.status}, recorded {rec['response']['status']}")
-    c.same(rec["response"]["body"], reply.body)
+    problems = compare_reply(name, rec, reply, {})
     _dates(rec["response"]["body"], reply.body, datemap)
-    return c.problems
+    return problems
 
 
 def test_the_push_reads_are_recorded() -> None:
@@ -83,17 +80,10 @@ def test_the_push_reads_are_recorded() -> None:
 def test_the_push_read_is_reproduced(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # SuiteCRM saved the three accounts in one second (a tie the keyset read must break by id
     # after date_modified = W): the sandbox's clock stands still as well.
-    steps = [n for n in NAMES if n <= name]
     datemap: dict[str, str] = {}
     clock = ReplayClock()
     monkeypatch.setattr(sandbox_store, "clock", clock)
-    with Sandbox() as sandbox:
-        w = World(sandbox)
-        w.admin = w.login("admin", sandbox.admin_password)
-        _fields(w)
-        problems: list[str] = []
-        for step in steps:
-            problems = _replay(w, step, datemap, clock)
-            if problems and step != name:
-                pytest.fail(f"{step} (before {name}): {problems}")
+    problems = replay_sequence(
+        name, NAMES, lambda w, step: _replay(w, step, datemap, clock), setup=_fields
+    )
     assert problems == [], f"{name}: {problems}"

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from sugar_bridge.sandbox import Sandbox
 from sugar_bridge.sandbox import store as sandbox_store
 from tests.sugar_bridge.sandbox.helpers import ReplayClock, raw_call
 from tests.sugar_bridge.sandbox.test_conformance import (
     RECORDINGS_7150,
     SESSION_PLACEHOLDER,
-    Comparison,
     World,
+    compare_reply,
+    replay_sequence,
 )
 from tests.sugar_bridge.sandbox.test_crm_extract_conformance import _dates
 
@@ -76,29 +76,18 @@ def _replay(
     extension = rec["request"].get("endpoint") == "extension"
     url = w.sandbox.extension_url if extension else w.sandbox.url
     reply = raw_call(url, rec["request"]["method"], text, timeout=30)
-    c = Comparison(name, idmap=idmap)
-    if rec["response"]["status"] != reply.status:
-        c.problems.append(f"HTTP {reply.status}, recorded {rec['response']['status']}")
-    c.same(rec["response"]["body"], reply.body)
+    problems = compare_reply(name, rec, reply, idmap)
     _dates(rec["response"]["body"], reply.body, datemap)
-    return c.problems
+    return problems
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_read_changed_exchange_is_reproduced(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    steps = [n for n in NAMES if n <= name]
     idmap: dict[str, str] = {}
     datemap: dict[str, str] = {}
     clock = ReplayClock()
     monkeypatch.setattr(sandbox_store, "clock", clock)
-    with Sandbox() as sandbox:
-        w = World(sandbox)
-        w.admin = w.login("admin", sandbox.admin_password)
-        problems: list[str] = []
-        for step in steps:
-            problems = _replay(w, step, idmap, datemap, clock)
-            if problems and step != name:
-                pytest.fail(f"{step} (before {name}): {problems}")
+    problems = replay_sequence(name, NAMES, lambda w, step: _replay(w, step, idmap, datemap, clock))
     assert problems == [], f"{name}: {problems}"
