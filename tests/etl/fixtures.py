@@ -57,24 +57,44 @@ def fresh_database(kind: str, prefix: str = "sugar_bridge_test") -> Iterator[str
     admin = create_engine_for(base, isolation_level="AUTOCOMMIT")
     quoted = admin.dialect.identifier_preparer.quote(name)
     create = f"CREATE DATABASE {quoted}"
-    drop = f"DROP DATABASE IF EXISTS {quoted}"
     if kind in ("mysql", "spider"):
         create += " CHARACTER SET utf8mb4"
     else:
         create += " ENCODING 'UTF8' TEMPLATE template0"
-        drop += " WITH (FORCE)"  # connections a failed test left open
     with admin.connect() as conn:
         conn.execute(text(create))
     admin.dispose()
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
-        admin = create_engine_for(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(drop))
-            if kind == "spider":
-                drop_node_databases(conn, name)
-        admin.dispose()
+        drop_database(kind, base, name)
+
+
+def drop_database(kind: str, base: str, name: str) -> None:
+    """Drop the test database ``name`` from the ``kind`` server whose URL is ``base``.
+
+    On PostgreSQL, the sessions the test user left open in it (a failed test's) are ended first.
+    Not with ``DROP DATABASE ... WITH (FORCE)``: that also tries to end an autovacuum worker busy
+    in the database, which PostgreSQL 15 refuses to anyone but a superuser or a member of
+    ``pg_signal_backend`` ("must be a member of the role whose process is being terminated"; a CI
+    run failed so). A plain DROP ends autovacuum workers itself, and waits for the ended sessions.
+    """
+    admin = create_engine_for(base, isolation_level="AUTOCOMMIT")
+    quoted = admin.dialect.identifier_preparer.quote(name)
+    with admin.connect() as conn:
+        if kind == "postgres":
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND usename = current_user"
+                    " AND pid <> pg_backend_pid()"
+                ),
+                {"name": name},
+            )
+        conn.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
+        if kind == "spider":
+            drop_node_databases(conn, name)
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import SingletonThreadPool
 
 from etl.db import (
@@ -249,3 +249,25 @@ def test_head_read_from_the_files_leaves_anything_but_one_chain_to_alembic(
     assert _linear_head(tmp_path) is None
     (tmp_path / "0003_c.py").write_text('"""No revision line."""\n', encoding="utf-8")
     assert _linear_head(tmp_path) is None
+
+
+@pytest.mark.postgres
+def test_a_test_database_is_dropped_with_the_sessions_a_failed_test_left_open() -> None:
+    databases = fresh_database("postgres")
+    url = next(databases)
+    left_open = create_engine_for(url).connect()
+    left_open.execute(text("SELECT 1"))  # a session in the database, as a failed test leaves
+    with pytest.raises(StopIteration):
+        next(databases)  # the fixture's teardown: drop_database
+    name = make_url(url).database
+    base = os.environ["SUGAR_BRIDGE_TEST_POSTGRES_URL"]
+    admin = create_engine_for(base)
+    with admin.connect() as conn:
+        gone = conn.execute(
+            text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": name}
+        ).scalar()
+    admin.dispose()
+    assert gone == 0
+    with pytest.raises(OperationalError, match="terminat"):  # ended by the server
+        left_open.execute(text("SELECT 1"))
+    left_open.invalidate()
