@@ -35,8 +35,9 @@ from analytics.btyd import (
     degenerate_params,
     make_model,
 )
-from analytics.clv import DAYS_PER_UNIT, ClvFit, ModelInput, TimeUnit, fit_clv, grouped_predict
+from analytics.clv import ClvFit, fit_clv, grouped_predict
 from analytics.exceptions import AnalyticsError, ConvergenceError
+from analytics.model_input import DAYS_PER_UNIT, ModelInput, TimeUnit
 from analytics.summary import purchase_filter
 from etl.schema import fact_order
 

@@ -21,18 +21,13 @@ import pandas as pd
 from sqlalchemy import update
 from sqlalchemy.engine import Connection, Engine
 
-from analytics.clv import (
-    DAYS_PER_UNIT,
-    ClvFit,
-    ModelInput,
-    customer_lifetime_value,
-    grouped_predict,
-)
+from analytics.clv import ClvFit, customer_lifetime_value, grouped_predict
 from analytics.config import AnalyticsConfig
 from analytics.crm import add_crm_statistics, crm_summary
 from analytics.exceptions import AnalyticsError, ConvergenceError
 from analytics.habits import compute_habits, lifecycle_stages
 from analytics.holdout import choose_model, fit_models
+from analytics.model_input import DAYS_PER_UNIT, ModelInput
 from analytics.portfolio import compute_portfolio
 from analytics.prospects import customer_prospect_scores, score_prospects
 from analytics.store import (

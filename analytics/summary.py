@@ -25,11 +25,26 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import FromClause, Subquery, and_, case, func, literal, null, select
+from sqlalchemy import (
+    Column,
+    Float,
+    FromClause,
+    Integer,
+    MetaData,
+    Subquery,
+    Table,
+    and_,
+    case,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from analytics.clv import ModelInput, TimeUnit, day_numbers, derive
+from analytics.model_input import ModelInput, TimeUnit, day_numbers, derive
 from etl.schema import fact_order
 from etl.spider import facts_on_spider
 
@@ -173,12 +188,44 @@ def model_summary_query(as_of: date, sharded: bool = False) -> Any:
     )
 
 
+#: The summary's columns, in the order of :func:`model_summary_query`.
+SUMMARY_COLUMNS = (
+    "customer_key", "n_days", "first_day_key", "last_day_key", "total_amount",
+    "first_day_amount", "n_priced_days",
+)  # fmt: skip
+
+
+def sqlite_summary_table() -> Table:
+    """The temporary table a SQLite warehouse computes the summary into (see
+    :func:`read_model_input`): the connection's own, gone with its transaction."""
+    integer = ("customer_key", "n_days", "first_day_key", "last_day_key", "n_priced_days")
+    return Table(
+        "model_input",
+        MetaData(),
+        *(Column(name, Integer if name in integer else Float) for name in SUMMARY_COLUMNS),
+        prefixes=["TEMPORARY"],
+    )
+
+
 def read_model_input(conn: Connection, as_of: date, time_unit: TimeUnit = "weeks") -> ModelInput:
     """The buyers' model input as of ``as_of``, computed by the warehouse and read by chunks of
     rows straight into one float array per chunk (the driver's cursor, no per-value processing by
     SQLAlchemy: ``Decimal`` amounts become floats, ``None`` becomes NaN, in one ``np.array``
-    call). Keys, day keys and counts are integers far below 2**53: exact as floats."""
-    result = conn.execute(model_summary_query(as_of, facts_on_spider(conn)))
+    call). Keys, day keys and counts are integers far below 2**53: exact as floats.
+
+    SQLite computes in this process, a row per step, and its driver takes Python's lock (the GIL)
+    back between steps: a thread doing Python work beside it (``analytics clv`` loading scipy)
+    would stall it to a crawl. So on SQLite the summary is first computed into a temporary table
+    by one ``INSERT ... SELECT``, which runs without the lock from start to end, then read back.
+    """
+    query = model_summary_query(as_of, facts_on_spider(conn))
+    temporary = sqlite_summary_table() if conn.dialect.name == "sqlite" else None
+    if temporary is not None:
+        temporary.drop(conn, checkfirst=True)
+        temporary.create(conn)
+        conn.execute(insert(temporary).from_select(SUMMARY_COLUMNS, query))
+        query = select(temporary)
+    result = conn.execute(query)
     cursor = result.cursor  # the DBAPI cursor: its rows are plain tuples
     chunks: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     try:
@@ -187,6 +234,8 @@ def read_model_input(conn: Connection, as_of: date, time_unit: TimeUnit = "weeks
             del rows
     finally:
         result.close()
+        if temporary is not None:
+            temporary.drop(conn)
     table = np.concatenate(chunks) if chunks else np.zeros((0, 7))
     key, n_days, first_key, last_key = (table[:, i].astype(np.int64) for i in range(4))
     as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))

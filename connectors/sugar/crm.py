@@ -23,14 +23,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from connectors.sugar import query as q
-from connectors.sugar.client import SugarClient
 from connectors.sugar.exceptions import ExtensionMissing, InvalidCall, NotJsonResponse
 from connectors.sugar.records import Record, entry_to_record
+
+if TYPE_CHECKING:
+    from connectors.sugar.client import SugarClient  # a type only: loading a config needs no HTTP
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 from rich.table import Table
@@ -19,7 +20,12 @@ from sugar_bridge.cli.output import (
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    from datetime import date
+
+    from sqlalchemy.engine import Engine
+
     from analytics.i18n import Texts
+    from analytics.model_input import ModelInput, TimeUnit
     from analytics.run import AnalyticsRunInfo
 
 app = typer.Typer(
@@ -151,10 +157,8 @@ def clv_command(
     """Check the repeat-purchase models on a holdout, fit the chosen one and Gamma-Gamma on the
     warehouse as of a date, and print them (nothing stored)."""
     # Only what fitting needs: the summary is computed by the warehouse and read into numpy
-    # arrays (analytics.summary); pandas loads only for a holdout check.
-    from analytics.btyd import MODEL_LABELS
-    from analytics.holdout import choose_model, fit_models
-    from analytics.summary import read_model_input
+    # arrays (analytics.summary: no scipy); pandas loads only for a holdout check.
+    from analytics.config import ClvConfig
     from etl.fx import resolve_reporting_currency
 
     runtime = make_runtime()
@@ -162,28 +166,36 @@ def clv_command(
     config = runtime.config.analytics
     updates: dict[str, object] = {}
     if model is not None:
-        if model not in ("auto", *MODEL_LABELS):
-            raise ConfigError(f"--model {model!r}: choose auto, {', '.join(MODEL_LABELS)}")
+        choices = get_args(ClvConfig.model_fields["model"].annotation)
+        if model not in choices:
+            raise ConfigError(f"--model {model!r}: choose {', '.join(choices)}")
         updates["model"] = model
     if holdout is not None:
         updates["holdout_days"] = holdout
     if updates:
         config = config.model_copy(update={"clv": config.clv.model_copy(update=updates)})
     clv = config.clv
-    with runtime.warehouse("read") as engine, engine.connect() as conn:
-        currency = resolve_reporting_currency(
-            conn, config.currency.reporting, runtime.load_defaults().currency
-        )
-        summary = read_model_input(conn, when, clv.time_unit)
-        choice = choose_model(
-            conn,
-            when,
-            model=clv.model,
-            holdout_days=clv.holdout_days,
-            time_unit=clv.time_unit,
-            penalizer=clv.penalizer,
-            min_customers=clv.min_customers,
-        )
+    with runtime.warehouse("read") as engine, ThreadPoolExecutor(1, "clv-summary") as pool:
+        # The warehouse computes the buyers' summary (most of this command's time) on a
+        # connection of its own while this thread loads the fitting code (scipy.optimize alone
+        # takes about 0.4 s to import) and checks the models on a holdout.
+        reading = pool.submit(_read_model_input, engine, when, clv.time_unit)
+        from analytics.holdout import choose_model, fit_models
+
+        with engine.connect() as conn:
+            currency = resolve_reporting_currency(
+                conn, config.currency.reporting, runtime.load_defaults().currency
+            )
+            choice = choose_model(
+                conn,
+                when,
+                model=clv.model,
+                holdout_days=clv.holdout_days,
+                time_unit=clv.time_unit,
+                penalizer=clv.penalizer,
+                min_customers=clv.min_customers,
+            )
+        summary = reading.result()
     fit = fit_models(summary, config, choice)
     # Gamma-Gamma's spend parameters are in the reporting currency.
     result = {"as_of": when.isoformat(), "currency": currency, **fit.as_dict()}
@@ -221,6 +233,14 @@ def clv_command(
                 ", ".join(ev.degenerate) or "—",
             )
         console.print(check)
+
+
+def _read_model_input(engine: Engine, when: date, time_unit: TimeUnit) -> ModelInput:
+    """The buyers' summary as of ``when``, on a connection of its own (a worker thread's)."""
+    from analytics.summary import read_model_input
+
+    with engine.connect() as conn:
+        return read_model_input(conn, when, time_unit)
 
 
 TopOption = Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from analytics.btyd import (
     degenerate_params,
     make_model,
 )
+from analytics.config import ClvConfig
 from analytics.exceptions import AnalyticsError, ConvergenceError
 
 DATA = Path(__file__).parent / "data"
@@ -128,6 +130,8 @@ def test_degenerate_parameters_are_named() -> None:
 
 def test_models_by_name() -> None:
     assert set(MODELS) == {"bgnbd", "mbgnbd", "pareto_nbd"}
+    # the config's choices (which `analytics clv --model` checks against) are these and auto
+    assert set(get_args(ClvConfig.model_fields["model"].annotation)) == {"auto", *MODELS}
     assert isinstance(make_model("pareto_nbd"), ParetoNbdModel)
     with pytest.raises(AnalyticsError, match="unknown model 'nbd'"):
         make_model("nbd")

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from analytics.btyd import BetaGeoModel, GammaGammaModel
-from analytics.clv import ModelInput, customer_lifetime_value, fit_clv, rfm_summary
+from analytics.clv import customer_lifetime_value, fit_clv, rfm_summary
 from analytics.exceptions import AnalyticsError, ConvergenceError
+from analytics.model_input import ModelInput
 
 DATA = Path(__file__).parent / "data"
 

@@ -9,13 +9,14 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.engine import Engine
 
 from analytics.btyd import group_patterns
-from analytics.clv import ModelInput, day_numbers, rfm_summary
+from analytics.clv import rfm_summary
 from analytics.config import AnalyticsConfig
 from analytics.habits import compute_habits
+from analytics.model_input import ModelInput, day_numbers
 from analytics.run import model_summary
 from analytics.summary import read_model_input
 from etl.schema import dim_customer, fact_order
@@ -196,3 +197,23 @@ def test_group_patterns_matches_a_hash_group_by(n: int) -> None:
     np.testing.assert_array_equal(got[1], want[1])
     np.testing.assert_array_equal(got[2], want[2])
     np.testing.assert_array_equal(got[0][got[2]], np.column_stack([x, tx, age]))
+
+
+def test_on_sqlite_the_summary_is_computed_in_one_statement_into_a_table_then_dropped(
+    warehouse: tuple[Engine, list[Order]],
+) -> None:
+    # One INSERT ... SELECT: SQLite runs it without the GIL, beside `analytics clv`'s imports.
+    engine, _ = warehouse
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the servers compute the summary without this process's lock")
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    with engine.connect() as conn:
+        first = read_model_input(conn, AS_OF)
+        again = read_model_input(conn, AS_OF)  # the same connection: the table was dropped
+        left = conn.exec_driver_sql("SELECT name FROM sqlite_temp_master").all()
+    assert left == []
+    assert sum(s.startswith("INSERT INTO model_input") for s in statements) == 2
+    assert len(first) == len(again) > 0
+    for name in ("customer_key", "frequency", "recency", "age", "monetary"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(again, name))

@@ -117,6 +117,12 @@ def test_a_future_as_of_is_refused(warehouse: str) -> None:
         assert "is after today" in " ".join(result.output.split()), command
 
 
+def test_clv_names_the_models_it_knows_when_given_another(warehouse: str) -> None:
+    result = CliRunner().invoke(app, ["analytics", "clv", "--model", "pareto", "--json"])
+    assert result.exit_code == 2, result.output
+    assert "--model 'pareto': choose auto, bgnbd, mbgnbd, pareto_nbd" in result.output
+
+
 def test_clv_checks_the_models_on_a_holdout_when_asked(warehouse: str) -> None:
     named = CliRunner().invoke(
         app, ["analytics", "clv", "--as-of", "2025-12-31", "--model", "bgnbd", "--json"]

@@ -92,9 +92,17 @@ def test_dash_h_on_a_group_app_run_alone(group: str) -> None:
     assert "Usage:" in result.output
 
 
+def test_the_models_input_reads_without_the_fitting_code() -> None:
+    # `analytics clv` computes the summary while scipy loads: reading it must not import scipy.
+    loaded = _loaded_after("import analytics.summary")
+    assert "numpy" in loaded
+    assert not {"scipy", "pandas"} & set(loaded)
+
+
 def test_analytics_clv_loads_only_what_fitting_needs(tmp_path: Any) -> None:
     # `analytics clv --model NAME` reads the summary from the warehouse into numpy arrays and
-    # fits: no pandas (a holdout check would load it), no migrations tool, no loader, no templates.
+    # fits: no pandas (a holdout check would load it), no migrations tool, no loader, no templates,
+    # no HTTP client (reading the config's sugar_source section needs none).
     from etl.db import create_engine_for, upgrade
 
     warehouse = tmp_path / "w.db"
@@ -115,4 +123,4 @@ def test_analytics_clv_loads_only_what_fitting_needs(tmp_path: Any) -> None:
     )
     loaded = _loaded_after(code)
     assert {"numpy", "scipy", "sqlalchemy"} <= set(loaded)
-    assert not {"pandas", "alembic", "pyarrow", "jinja2", "matplotlib"} & set(loaded)
+    assert not {"pandas", "alembic", "pyarrow", "jinja2", "matplotlib", "requests"} & set(loaded)
