@@ -148,7 +148,17 @@ fact_order = Table(
     Column("content_hash", String(64), nullable=False),  # of the validated order: skip unchanged
     Column("updated_at", DateTime, nullable=False),
     UniqueConstraint("source", "source_order_id"),
-    Index(None, "customer_key", "ordered_at"),
+    # A customer's orders in time order, with what the per-customer aggregates read (the day,
+    # the status, the converted amount): `analytics clv`'s summary and the statistics scan this
+    # index alone, never the table (migration 0016).
+    Index(
+        "ix_fact_order_by_customer",
+        "customer_key",
+        "ordered_at",
+        "order_date_key",
+        "status",
+        "reporting_amount",
+    ),
     Index(None, "ordered_at"),
 )
 

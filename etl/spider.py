@@ -43,7 +43,7 @@ FACT_TABLES = ("fact_order", "fact_order_line")
 
 FACT_DDL = re.compile(
     r"^\s*(?:ALTER\s+TABLE\s+|(?:CREATE\s+(?:UNIQUE\s+)?|DROP\s+)INDEX\s+\S+\s+ON\s+)"
-    r"`?(fact_order(?:_line)?)`?\s",
+    r"`?(fact_order(?:_line)?)`?(?:\s|$)",  # DROP INDEX ... ON fact_order ends there
     re.IGNORECASE,
 )
 

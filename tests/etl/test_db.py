@@ -220,6 +220,24 @@ def test_fact_ddl_of_a_later_migration_reaches_the_spider_nodes_first(
     assert url
 
 
+@pytest.mark.parametrize(
+    ("statement", "table"),
+    [
+        ("ALTER TABLE fact_order_line ADD COLUMN probe INT NULL", "fact_order_line"),
+        ("CREATE INDEX ix_a ON fact_order (customer_key, status)", "fact_order"),
+        ("CREATE UNIQUE INDEX ix_b ON `fact_order_line` (order_key)", "fact_order_line"),
+        # Alembic's drop_index on MariaDB: the statement ends at the table's name (migration
+        # 0016's DROP INDEX was left to the head alone before the pattern allowed that).
+        ("DROP INDEX ix_fact_order_customer_key_ordered_at ON fact_order", "fact_order"),
+        ("ALTER TABLE fact_order_archive ADD x INT", None),
+        ("CREATE INDEX ix_c ON dim_customer (name)", None),
+    ],
+)
+def test_which_ddl_goes_to_the_spider_nodes(statement: str, table: str | None) -> None:
+    found = FACT_DDL.match(statement)
+    assert (found.group(1) if found else None) == table
+
+
 def test_head_read_from_the_files_is_alembics() -> None:
     from etl.db import _alembic_head, _linear_head, _versions_dir
 

@@ -78,7 +78,7 @@ def test_upgrade_keeps_every_line_and_key_and_downgrade_restores_the_rowid_table
     assert "WITHOUT ROWID" not in _ddl(engine)
     with engine.connect() as conn:
         before = conn.exec_driver_sql(LINES).fetchall()
-    upgrade(engine)
+    upgrade(engine, "0015")
     assert current_revision(engine) == "0015"
     assert _ddl(engine).endswith("WITHOUT ROWID")
     assert _indexes(engine) >= {"ix_fact_order_line_product_key"}

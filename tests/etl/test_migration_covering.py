@@ -1,0 +1,83 @@
+"""Migration 0016: the index of a customer's orders covers what the per-customer aggregates read,
+on every engine (on Spider's data nodes too), and a downgrade gives the old index back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine
+
+from etl.db import alembic_config, create_engine_for, current_revision, upgrade
+from etl.spider import facts_on_spider, nodes
+from tests.etl.fixtures import BACKENDS, fresh_database
+
+OLD = "ix_fact_order_customer_key_ordered_at"
+NEW = "ix_fact_order_by_customer"
+COVERING = ["customer_key", "ordered_at", "order_date_key", "status", "reporting_amount"]
+
+
+def _named(engine: Engine) -> dict[str, list[str]]:
+    return {i["name"]: list(i["column_names"]) for i in inspect(engine).get_indexes("fact_order")}
+
+
+def _indexes(engine: Engine) -> dict[str, list[str]]:
+    """Each index of fact_order by name: its columns (on Spider, every data node's agree)."""
+    found = _named(engine)
+    with engine.connect() as conn:
+        if not facts_on_spider(conn):
+            return found
+        database = str(conn.execute(text("SELECT DATABASE()")).scalar())
+        data_nodes = nodes(conn)
+    assert len(data_nodes) >= 2
+    for node in data_nodes:
+        node_engine = create_engine(node.url(database))
+        assert _named(node_engine) == found, node.name
+        node_engine.dispose()
+    return found
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_the_customer_index_covers_the_summary_and_a_downgrade_restores_the_old_one(
+    kind: str, tmp_path: Path
+) -> None:
+    urls = [f"sqlite:///{tmp_path / 'w.db'}"] if kind == "sqlite" else fresh_database(kind)
+    for url in urls:
+        engine = create_engine_for(url)
+        upgrade(engine, "0015")
+        before = _indexes(engine)
+        assert before[OLD] == ["customer_key", "ordered_at"]
+        assert NEW not in before
+        upgrade(engine, "0016")
+        after = _indexes(engine)
+        assert after[NEW] == COVERING
+        assert OLD not in after
+        assert {k: v for k, v in after.items() if k != NEW} == {
+            k: v for k, v in before.items() if k != OLD
+        }  # nothing else changed
+        with engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "0015")
+        assert _indexes(engine) == before
+        assert current_revision(engine) == "0015"
+        engine.dispose()
+
+
+def test_the_summary_reads_the_index_alone_on_sqlite(tmp_path: Path) -> None:
+    from datetime import date
+
+    from sqlalchemy.dialects import sqlite
+
+    from analytics.summary import model_summary_query
+
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    upgrade(engine)
+    query = model_summary_query(date(2026, 1, 31))
+    sql = str(query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    with engine.connect() as conn:
+        plan = [str(row[-1]) for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")]
+    engine.dispose()
+    scans = [step for step in plan if "fact_order" in step]
+    assert scans, plan
+    assert all(f"COVERING INDEX {NEW}" in step for step in scans), plan
