@@ -9,6 +9,7 @@ not load the sandbox's HTTP server or the demo's generator).
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -160,7 +161,16 @@ def main() -> None:
     """Console-script entry point."""
     # The root takes no option with a value: the first other word is the command's name.
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
-    if command in GROUPS:
-        build_app(command)()
-    else:  # no command, or an unknown one: the whole tree lists what there is
-        full_app()()
+    try:
+        if command in GROUPS:
+            build_app(command)()
+        else:  # no command, or an unknown one: the whole tree lists what there is
+            full_app()()
+    finally:
+        # The process ends here. At exit the interpreter's collector walks every object the
+        # command loaded (SQLAlchemy, pydantic, numpy, scipy) to free memory the system takes
+        # back anyway: 0.1 s of `analytics clv`'s 2.1 s, measured. Frozen, they are left alone.
+        # The atexit handlers still run and the output is still flushed; only objects left in a
+        # reference cycle are not finalized, which Python never promised at exit (the command's
+        # files, connections and locks are closed by the code that opened them).
+        gc.freeze()

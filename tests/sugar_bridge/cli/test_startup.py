@@ -124,3 +124,25 @@ def test_analytics_clv_loads_only_what_fitting_needs(tmp_path: Any) -> None:
     loaded = _loaded_after(code)
     assert {"numpy", "scipy", "sqlalchemy"} <= set(loaded)
     assert not {"pandas", "alembic", "pyarrow", "jinja2", "matplotlib", "requests"} & set(loaded)
+
+
+def test_the_objects_a_command_loaded_are_left_to_the_system_at_exit() -> None:
+    # main() freezes them when the command ends, so the interpreter's last collections do not
+    # walk them (0.1 s of `analytics clv`); the command's exit code and output are unchanged.
+    probe = (
+        "import gc, sys\n"
+        "sys.argv = ['sugar-bridge', '--version']\n"
+        "from sugar_bridge.cli.app import main\n"
+        "frozen_before = gc.get_freeze_count()\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "print('exit', code, 'frozen', frozen_before, gc.get_freeze_count() > 0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    lines = out.stdout.strip().splitlines()
+    assert lines[0].startswith("sugar-bridge ")  # the version, printed as before
+    assert lines[-1] == "exit 0 frozen 0 True"
