@@ -70,6 +70,15 @@ def fresh_database(kind: str, prefix: str = "sugar_bridge_test") -> Iterator[str
         drop_database(kind, base, name)
 
 
+def scratch_database(kind: str, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty, unmigrated database of ``kind`` for one test: a SQLite file in
+    ``tmp_path``, or a fresh database on the server, dropped when the loop over it ends."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'w.db'}"
+    else:
+        yield from fresh_database(kind)
+
+
 def drop_database(kind: str, base: str, name: str) -> None:
     """Drop the test database ``name`` from the ``kind`` server whose URL is ``base``.
 

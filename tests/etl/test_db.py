@@ -27,7 +27,13 @@ from etl.db import (
 from etl.exceptions import MigrationError, WarehouseNotCurrent, WarehouseUnavailable
 from etl.schema import metadata
 from etl.spider import FACT_DDL, facts_on_spider, forward_fact_ddl, nodes
-from tests.etl.fixtures import BACKENDS, SPIDER_ENV, fresh_database, server_warehouse
+from tests.etl.fixtures import (
+    BACKENDS,
+    SPIDER_ENV,
+    fresh_database,
+    scratch_database,
+    server_warehouse,
+)
 
 # On Spider the facts' keys contain the shard key, their foreign keys are gone and their table
 # comment is Spider's link to the nodes (versions/*_spider.py): exactly these differences.
@@ -155,8 +161,7 @@ def test_a_failed_upgrade_leaves_nothing_where_ddl_is_transactional(
     kind: str, tmp_path: Path
 ) -> None:
     # 0004 creates job_lock, then scheduler_instance, which is in the way here.
-    urls = [f"sqlite:///{tmp_path / 'w.db'}"] if kind == "sqlite" else fresh_database(kind)
-    for url in urls:
+    for url in scratch_database(kind, tmp_path):
         engine = create_engine_for(url)
         upgrade(engine, "0003")
         with engine.begin() as conn:

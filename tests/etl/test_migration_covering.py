@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from etl.db import alembic_config, create_engine_for, current_revision, upgrade
 from etl.spider import facts_on_spider, nodes
-from tests.etl.fixtures import BACKENDS, fresh_database
+from tests.etl.fixtures import BACKENDS, scratch_database
 
 OLD = "ix_fact_order_customer_key_ordered_at"
 NEW = "ix_fact_order_by_customer"
@@ -43,8 +43,7 @@ def _indexes(engine: Engine) -> dict[str, list[str]]:
 def test_the_customer_index_covers_the_summary_and_a_downgrade_restores_the_old_one(
     kind: str, tmp_path: Path
 ) -> None:
-    urls = [f"sqlite:///{tmp_path / 'w.db'}"] if kind == "sqlite" else fresh_database(kind)
-    for url in urls:
+    for url in scratch_database(kind, tmp_path):
         engine = create_engine_for(url)
         upgrade(engine, "0015")
         before = _indexes(engine)
