@@ -230,11 +230,10 @@ class CustomerMemo:
         same = np.zeros(len(ids), dtype=bool)
         at = slots[known]
         ok = first_seen[known].astype("datetime64[us]").astype(np.int64) >= self._seen[at]
+        digests = self.digests([column[known].tolist() for column in given], len(known))
         for j, column in enumerate(given):
-            values = column[known]
-            present = values != None  # noqa: E711 (element-wise)
-            digest = np.array([hash(v) for v in values.tolist()], dtype=np.int64)
-            ok &= ~present | (digest == self._digests[at, j])
+            present = column[known] != None  # noqa: E711 (element-wise)
+            ok &= ~present | (digests[:, j] == self._digests[at, j])
         same[known[ok]] = True
         keys = np.zeros(len(ids), dtype=np.int64)
         keys[known] = self._keys[at]
