@@ -117,6 +117,23 @@ def test_a_future_as_of_is_refused(warehouse: str) -> None:
         assert "is after today" in " ".join(result.output.split()), command
 
 
+def test_clv_reports_a_failure_of_the_summary_read_on_its_thread(
+    warehouse: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The summary is read on a worker thread while the fitting code loads: its error must reach
+    # the user as any other (one line, exit 1), not be lost with the thread.
+    from analytics import summary
+    from etl.exceptions import EtlError
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise EtlError("the warehouse went away while reading the summary")
+
+    monkeypatch.setattr(summary, "read_model_input", broken)
+    result = CliRunner().invoke(app, ["analytics", "clv", "--as-of", "2025-12-31", "--json"])
+    assert result.exit_code == 1, result.output
+    assert "the warehouse went away while reading the summary" in result.output
+
+
 def test_clv_names_the_models_it_knows_when_given_another(warehouse: str) -> None:
     result = CliRunner().invoke(app, ["analytics", "clv", "--model", "pareto", "--json"])
     assert result.exit_code == 2, result.output
