@@ -216,8 +216,15 @@ def clv_command(
         )
     console.print(table)
     console.print(f"model: {fit.model} (holdout choice {choice.model}: {choice.reason})")
+    if fit.penalized is not None:
+        # Without this line the table's model and "fit not used: <the same model>" below read
+        # as a contradiction: the parameters shown are those of the penalized refit.
+        console.print(
+            f"{fit.model} refitted with penalizer {fit.penalized:g}: its fit without one was "
+            "degenerate (the parameters above are the refit's)"
+        )
     for skipped in (fit.selection or {}).get("skipped", []):
-        console.print(f"not used: {skipped}")
+        console.print(f"fit not used: {skipped}")
     if choice.evaluations:
         check = Table(
             title=f"holdout check: fitted up to {choice.calibration_end}, predicting to {when}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -132,6 +133,31 @@ def test_clv_reports_a_failure_of_the_summary_read_on_its_thread(
     result = CliRunner().invoke(app, ["analytics", "clv", "--as-of", "2025-12-31", "--json"])
     assert result.exit_code == 1, result.output
     assert "the warehouse went away while reading the summary" in result.output
+
+
+def test_clv_says_when_the_parameters_shown_are_a_penalized_refit(
+    warehouse: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A degenerate fit refitted with a penalty (analytics.holdout.fit_models): the text output
+    # names the refit, so "fit not used: bgnbd" beside "model: bgnbd" is not a contradiction.
+    from dataclasses import replace
+
+    from analytics import holdout
+
+    real = holdout.fit_models
+
+    def refitted(*args: Any, **kwargs: Any) -> Any:
+        fit = real(*args, **kwargs)
+        return replace(fit, penalized=0.001, selection={"skipped": ["bgnbd (degenerate: a, b)"]})
+
+    monkeypatch.setattr(holdout, "fit_models", refitted)
+    result = CliRunner().invoke(
+        app, ["analytics", "clv", "--as-of", "2025-12-31", "--model", "bgnbd"]
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "bgnbd refitted with penalizer 0.001: its fit without one was degenerate" in text
+    assert "fit not used: bgnbd (degenerate: a, b)" in text
 
 
 def test_clv_names_the_models_it_knows_when_given_another(warehouse: str) -> None:
