@@ -109,6 +109,21 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+def cancel_statement(conn: Connection) -> bool:
+    """Ask the warehouse to stop the statement ``conn`` is running in another thread (Ctrl-C in
+    the thread that waits for it): SQLite's ``interrupt`` and psycopg's ``cancel_safe``, both
+    made to be called from another thread; the statement then fails in its own thread. False
+    where the driver has no such call (PyMySQL: MariaDB finishes the statement)."""
+    dbapi_connection: Any = conn.connection.dbapi_connection
+    if conn.dialect.name == "sqlite":
+        dbapi_connection.interrupt()
+        return True
+    if conn.dialect.name == "postgresql":
+        dbapi_connection.cancel_safe(timeout=10.0)
+        return True
+    return False
+
+
 def create_engine_for(url: str, **kwargs: Any) -> Engine:
     """An engine for the warehouse at ``url``, with the per-dialect settings the ETL relies on.
 

@@ -20,12 +20,7 @@ from sugar_bridge.cli.output import (
 from sugar_bridge.exceptions import ConfigError
 
 if TYPE_CHECKING:
-    from datetime import date
-
-    from sqlalchemy.engine import Engine
-
     from analytics.i18n import Texts
-    from analytics.model_input import ModelInput, TimeUnit
     from analytics.run import AnalyticsRunInfo
 
 app = typer.Typer(
@@ -159,6 +154,8 @@ def clv_command(
     # Only what fitting needs: the summary is computed by the warehouse and read into numpy
     # arrays (analytics.summary: no scipy); pandas loads only for a holdout check.
     from analytics.config import ClvConfig
+    from analytics.summary import read_model_input
+    from etl.db import cancel_statement
     from etl.fx import resolve_reporting_currency
 
     runtime = make_runtime()
@@ -175,27 +172,37 @@ def clv_command(
     if updates:
         config = config.model_copy(update={"clv": config.clv.model_copy(update=updates)})
     clv = config.clv
-    with runtime.warehouse("read") as engine, ThreadPoolExecutor(1, "clv-summary") as pool:
+    with (
+        runtime.warehouse("read") as engine,
+        engine.connect() as summary_conn,
+        ThreadPoolExecutor(1, "clv-summary") as pool,
+    ):
         # The warehouse computes the buyers' summary (most of this command's time) on a
         # connection of its own while this thread loads the fitting code (scipy.optimize alone
         # takes about 0.4 s to import) and checks the models on a holdout.
-        reading = pool.submit(_read_model_input, engine, when, clv.time_unit)
-        from analytics.holdout import choose_model, fit_models
+        reading = pool.submit(read_model_input, summary_conn, when, clv.time_unit)
+        try:
+            from analytics.holdout import choose_model, fit_models
 
-        with engine.connect() as conn:
-            currency = resolve_reporting_currency(
-                conn, config.currency.reporting, runtime.load_defaults().currency
-            )
-            choice = choose_model(
-                conn,
-                when,
-                model=clv.model,
-                holdout_days=clv.holdout_days,
-                time_unit=clv.time_unit,
-                penalizer=clv.penalizer,
-                min_customers=clv.min_customers,
-            )
-        summary = reading.result()
+            with engine.connect() as conn:
+                currency = resolve_reporting_currency(
+                    conn, config.currency.reporting, runtime.load_defaults().currency
+                )
+                choice = choose_model(
+                    conn,
+                    when,
+                    model=clv.model,
+                    holdout_days=clv.holdout_days,
+                    time_unit=clv.time_unit,
+                    penalizer=clv.penalizer,
+                    min_customers=clv.min_customers,
+                )
+            summary = reading.result()
+        except BaseException:
+            # Ctrl-C, or a failure here: stop the summary's statement instead of waiting for it
+            # (the pool waits for its thread on the way out).
+            cancel_statement(summary_conn)
+            raise
     fit = fit_models(summary, config, choice)
     # Gamma-Gamma's spend parameters are in the reporting currency.
     result = {"as_of": when.isoformat(), "currency": currency, **fit.as_dict()}
@@ -240,14 +247,6 @@ def clv_command(
                 ", ".join(ev.degenerate) or "—",
             )
         console.print(check)
-
-
-def _read_model_input(engine: Engine, when: date, time_unit: TimeUnit) -> ModelInput:
-    """The buyers' summary as of ``when``, on a connection of its own (a worker thread's)."""
-    from analytics.summary import read_model_input
-
-    with engine.connect() as conn:
-        return read_model_input(conn, when, time_unit)
 
 
 TopOption = Annotated[

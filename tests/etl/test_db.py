@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -12,11 +15,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.pool import SingletonThreadPool
 
 from etl.db import (
+    cancel_statement,
     create_engine_for,
     current_revision,
     ensure_current,
@@ -294,3 +298,58 @@ def test_a_test_database_is_dropped_with_the_sessions_a_failed_test_left_open() 
     with pytest.raises(OperationalError, match="terminat"):  # ended by the server
         left_open.execute(text("SELECT 1"))
     left_open.invalidate()
+
+
+#: A statement that runs for many seconds on each engine, and how to see that it is running.
+SLOW = {
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+    " WHERE x < 100000000) SELECT count(*) FROM c",
+    "postgres": "SELECT pg_sleep(60)",
+}
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_a_statement_running_in_another_thread_is_cancelled(kind: str, tmp_path: Path) -> None:
+    for url in scratch_database(kind, tmp_path):
+        engine = create_engine_for(url)
+        with engine.connect() as conn:
+            if kind in ("mysql", "spider"):
+                # PyMySQL has no such call: MariaDB runs the statement to its end.
+                assert cancel_statement(conn) is False
+                continue
+            _cancel_a_slow_statement(kind, engine, conn)
+        engine.dispose()
+
+
+def _cancel_a_slow_statement(kind: str, engine: Engine, conn: Connection) -> None:
+    running = threading.Event()
+    if kind == "sqlite":  # called from inside the statement: it is running
+        conn.connection.dbapi_connection.set_progress_handler(  # type: ignore[union-attr]
+            lambda: running.set() or 0, 10_000
+        )
+    with ThreadPoolExecutor(1) as pool:
+        statement = pool.submit(conn.exec_driver_sql, SLOW[kind])
+        if kind == "postgres":
+            _wait_until_active(engine, running)
+        assert running.wait(30)
+        started = time.monotonic()
+        assert cancel_statement(conn) is True
+        with pytest.raises(DBAPIError, match=r"interrupted|cancel"):
+            statement.result(timeout=30)
+        assert time.monotonic() - started < 20  # not the statement's own end
+
+
+def _wait_until_active(engine: Engine, running: threading.Event) -> None:
+    """Set ``running`` once PostgreSQL shows the slow statement executing."""
+    with engine.connect() as watcher:
+        for _ in range(300):
+            active = watcher.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                    " AND query LIKE 'SELECT pg_sleep%'"
+                )
+            ).scalar()
+            if active:
+                running.set()
+                return
+            time.sleep(0.1)

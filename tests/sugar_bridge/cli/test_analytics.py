@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,44 @@ def test_clv_reports_a_failure_of_the_summary_read_on_its_thread(
     result = CliRunner().invoke(app, ["analytics", "clv", "--as-of", "2025-12-31", "--json"])
     assert result.exit_code == 1, result.output
     assert "the warehouse went away while reading the summary" in result.output
+
+
+def test_clv_stops_the_summary_statement_when_it_fails_before_the_summary_is_in(
+    warehouse: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The summary runs on a worker thread. A failure (or Ctrl-C) in the main thread meanwhile
+    # must stop its statement (etl.db.cancel_statement), not wait for it: here a statement that
+    # would count for half a minute.
+    from analytics import holdout, summary
+    from etl.exceptions import EtlError
+
+    running = threading.Event()
+    outcome: dict[str, object] = {}
+
+    def long_read(conn: Any, *_args: object) -> None:
+        # Set from inside the statement (SQLite's progress handler), so it is running for sure.
+        conn.connection.dbapi_connection.set_progress_handler(lambda: running.set() or 0, 10_000)
+        try:
+            conn.exec_driver_sql(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c"
+                " WHERE x < 100000000) SELECT count(*) FROM c"
+            ).scalar()
+        except Exception as exc:
+            outcome["error"] = str(exc)
+            raise
+        outcome["finished"] = True
+
+    def failing_choice(*_args: object, **_kwargs: object) -> None:
+        assert running.wait(30)
+        raise EtlError("the holdout check failed")
+
+    monkeypatch.setattr(summary, "read_model_input", long_read)
+    monkeypatch.setattr(holdout, "choose_model", failing_choice)
+    result = CliRunner().invoke(app, ["analytics", "clv", "--as-of", "2025-12-31"])
+    assert result.exit_code == 1, result.output
+    assert "the holdout check failed" in result.output
+    assert "interrupted" in str(outcome.get("error"))
+    assert "finished" not in outcome
 
 
 def test_clv_says_when_the_parameters_shown_are_a_penalized_refit(
