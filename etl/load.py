@@ -230,9 +230,10 @@ class CustomerMemo:
         same = np.zeros(len(ids), dtype=bool)
         at = slots[known]
         ok = first_seen[known].astype("datetime64[us]").astype(np.int64) >= self._seen[at]
-        digests = self.digests([column[known].tolist() for column in given], len(known))
-        for j, column in enumerate(given):
-            present = column[known] != None  # noqa: E711 (element-wise)
+        values = [column[known] for column in given]
+        digests = self.digests([column.tolist() for column in values], len(known))
+        for j, column in enumerate(values):
+            present = column != None  # noqa: E711 (element-wise)
             ok &= ~present | (digests[:, j] == self._digests[at, j])
         same[known[ok]] = True
         keys = np.zeros(len(ids), dtype=np.int64)
