@@ -230,13 +230,13 @@ def read_model_input(conn: Connection, as_of: date, time_unit: TimeUnit = "weeks
     chunks: list[np.ndarray[Any, np.dtype[np.float64]]] = []
     try:
         while rows := cursor.fetchmany(CHUNK_ROWS):
-            chunks.append(np.array(rows, dtype=np.float64).reshape(len(rows), 7))
+            chunks.append(np.array(rows, dtype=np.float64).reshape(len(rows), len(SUMMARY_COLUMNS)))
             del rows
     finally:
         result.close()
         if temporary is not None:
             temporary.drop(conn)
-    table = np.concatenate(chunks) if chunks else np.zeros((0, 7))
+    table = np.concatenate(chunks) if chunks else np.zeros((0, len(SUMMARY_COLUMNS)))
     key, n_days, first_key, last_key = (table[:, i].astype(np.int64) for i in range(4))
     as_of_day = int(np.datetime64(as_of, "D").astype(np.int64))
     return derive(
