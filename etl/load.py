@@ -16,9 +16,9 @@ Load semantics (``LoadMode``):
 The batch arrives column by column (``OrderBatch``); dimension attributes, keys and line values
 are picked with numpy, and the bulk statements (``bulk_insert``, ``bulk_update``) are compiled by
 SQLAlchemy Core and run as one driver-level ``executemany`` per table, each value through its
-column type's bind processor (on MariaDB, PyMySQL turns them into multi-row INSERTs). Key
-look-ups are plain ``SELECT ... IN (...)`` statements in chunks. Portable across SQLite and
-MariaDB.
+column type's bind processor (on MariaDB the inserts are multi-row statements rendered in native
+code, ``etl.literal_rows``). Key look-ups are plain ``SELECT ... IN (...)`` statements in
+chunks. Portable across SQLite, MariaDB and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 from connectors.orders.base import Checkpoint
 from etl.exceptions import LoadError
+from etl.literal_rows import NotRendered, rendered_insert
 from etl.runs import add_counts
 from etl.schema import (
     dim_customer,
@@ -582,10 +583,31 @@ def bulk_insert(
     a Core insert stores them), but without building and checking a parameter dict per row —
     the bulk of SQLAlchemy's per-row cost on large batches. Only the columns that have a
     processor are touched (``ready`` ones are already driver values), and dates are converted
-    in native code. On MariaDB/MySQL, PyMySQL sends the rows as multi-row INSERTs.
+    in native code. On MariaDB/MySQL the rows go as multi-row INSERTs whose text is rendered in
+    native code (``etl.literal_rows``), not by PyMySQL value by value.
     """
+    if _renders(conn, table, columns, ready):
+        try:
+            rendered_insert(conn, table, columns)
+            return
+        except NotRendered:  # refused before anything was sent
+            pass
     compiled = table.insert().compile(dialect=conn.dialect, column_keys=list(columns))
     conn.exec_driver_sql(str(compiled), _driver_params(conn, table, compiled, columns, ready))
+
+
+def _renders(conn: Connection, table: Table, columns: dict[str, Any], ready: Iterable[str]) -> bool:
+    """Whether ``bulk_insert`` sends rendered multi-row INSERTs (``etl.literal_rows``): on
+    MariaDB/MySQL through PyMySQL, where no column needs its type's bind processor (the values
+    are the driver's already)."""
+    dialect = conn.dialect
+    if dialect.name not in ("mysql", "mariadb") or dialect.driver != "pymysql":
+        return False
+    skip = set(ready)
+    return all(
+        name in skip or table.c[name].type.dialect_impl(dialect).bind_processor(dialect) is None
+        for name in columns
+    )
 
 
 def bulk_update(conn: Connection, table: Table, key: str, columns: dict[str, Any]) -> None:

@@ -1,0 +1,273 @@
+"""Rendered multi-row INSERTs (etl.literal_rows): the literals are PyMySQL's own, value for value,
+and a real MariaDB stores from them exactly what PyMySQL's executemany stores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+import pymysql.converters
+import pytest
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine
+
+from etl import load_csv
+from etl.db import create_engine_for, ensure_current
+from etl.literal_rows import NotRendered, insert_statements, literals, rendered_insert, statements
+from etl.schema import dim_customer, fact_order, fact_order_line
+from tests.etl.fixtures import fresh_database
+
+HOSTILE = [
+    "plain",
+    "it's",
+    'say "hi"',
+    "back\\slash",
+    "\\'",
+    "nul\x00byte",
+    "line\nfeed\rreturn",
+    "ctrl-z\x1a",
+    "%s %(x)s %% ?",
+    "ünïcødé ✓ 🚀",
+    "'); DROP TABLE t; --",
+    "",
+    "trailing\\",
+]
+
+meta = MetaData()
+probe = Table(
+    "t_literal_rows",
+    meta,
+    Column("k", Integer, primary_key=True, autoincrement=False),
+    Column("n", BigInteger),
+    Column("s", String(64)),
+    Column("m", Numeric(18, 6)),
+    Column("at", DateTime),
+    Column("day", Date),
+    mysql_charset="utf8mb4",
+)
+twin = probe.to_metadata(MetaData(), name="t_literal_rows_twin")
+
+
+def _texts(column_type: Any, values: Any, backslashes: bool = True) -> list[str]:
+    return literals(column_type, values, backslashes).to_pylist()  # type: ignore[no-any-return]
+
+
+def test_text_literals_are_pymysqls_escapes() -> None:
+    expected = ["'" + pymysql.converters.escape_string(s) + "'" for s in HOSTILE]
+    assert _texts(String(), HOSTILE) == expected
+
+
+def test_without_backslash_escapes_only_quotes_are_doubled() -> None:
+    # PyMySQL's rule when the server status says NO_BACKSLASH_ESCAPES (Connection.escape_string)
+    expected = ["'" + s.replace("'", "''") + "'" for s in HOSTILE]
+    assert _texts(String(), HOSTILE, backslashes=False) == expected
+
+
+def test_missing_values_are_null_and_numbers_dates_as_pymysql_sends_them() -> None:
+    assert _texts(Integer(), [1, None, -42, 2**62]) == ["1", "NULL", "-42", str(2**62)]
+    assert _texts(Numeric(18, 6), ["12.903333", None, "-0.000001"]) == [
+        "'12.903333'",
+        "NULL",
+        "'-0.000001'",
+    ]
+    moments = np.array(["2024-01-31T10:00:00", "NaT", "2024-02-01T00:00:00.123456"], "M8[us]")
+    assert _texts(DateTime(), moments) == [
+        "'2024-01-31 10:00:00.000000'",
+        "NULL",
+        "'2024-02-01 00:00:00.123456'",
+    ]
+    assert _texts(DateTime(), [datetime(2026, 12, 6, 2, 0, 5), None]) == [
+        "'2026-12-06 02:00:05.000000'",
+        "NULL",
+    ]
+    days = np.array(["2024-02-29", "NaT"], "M8[D]")
+    assert _texts(Date(), days) == ["'2024-02-29'", "NULL"]
+    assert _texts(Date(), [date(1999, 12, 31), None]) == ["'1999-12-31'", "NULL"]
+
+
+@pytest.mark.parametrize(
+    ("column_type", "values"),
+    [
+        (Numeric(18, 6), [Decimal("1.5")]),  # etl.load gives decimal text on this dialect
+        (Numeric(18, 6), [1.5]),
+        (String(), [12]),
+        (Integer(), [1.5]),
+        (Integer(), ["1"]),
+        (DateTime(), [datetime(2026, 1, 1, tzinfo=UTC)]),
+        (Date(), [datetime(2026, 1, 1)]),
+        (Date(), ["2026-01-01"]),
+    ],
+)
+def test_values_of_another_kind_are_refused_not_guessed(column_type: Any, values: Any) -> None:
+    with pytest.raises(NotRendered):
+        literals(column_type, values, True)
+
+
+def test_statements_respect_the_limit_and_keep_every_row_once() -> None:
+    rows = pc.binary_join_element_wise(
+        literals(Integer(), list(range(1000)), True),
+        literals(String(), [f"v{i}" * (i % 7) for i in range(1000)], True),
+        ",",
+    )
+    head = "INSERT INTO t (a, b) VALUES "
+    whole = statements(head, rows, limit=10**9)
+    assert len(whole) == 1
+    parts = statements(head, rows, limit=500)
+    assert len(parts) > 10
+    assert all(len(p.encode()) <= 500 for p in parts)
+    assert ",".join(p.removeprefix(head) for p in parts) == whole[0].removeprefix(head)
+    # a row longer than the limit goes alone, whole
+    big = pc.binary_join_element_wise(literals(String(), ["x" * 900, "y"], True), ",")
+    assert statements(head, big, limit=500) == [head + "('" + "x" * 900 + "')", head + "('y')"]
+
+
+# --- on a real MariaDB --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def maria() -> Iterator[Engine]:
+    for url in fresh_database("mysql", prefix="sugar_bridge_test_literal"):
+        engine = create_engine_for(url)
+        yield engine
+        engine.dispose()
+
+
+def _rows(n: int) -> dict[str, Any]:
+    strings = [HOSTILE[i % len(HOSTILE)] if i % 5 else None for i in range(n)]
+    return {
+        "k": list(range(n)),
+        "n": [None if i % 11 == 0 else (-1) ** i * i * 10**12 for i in range(n)],
+        "s": strings,
+        "m": [None if i % 13 == 0 else f"{(-1) ** i * i / 7:.6f}" for i in range(n)],
+        "at": np.where(
+            np.arange(n) % 17 == 0,
+            np.datetime64("NaT"),
+            np.datetime64("2024-01-01T00:00", "us") + np.arange(n) * np.timedelta64(3_601_000_001),
+        ).astype("M8[us]"),
+        "day": [None if i % 19 == 0 else date(2020, 1, 1 + i % 28) for i in range(n)],
+    }
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("sql_mode", ["default", "NO_BACKSLASH_ESCAPES"])
+def test_mariadb_stores_what_executemany_stores(maria: Engine, sql_mode: str) -> None:
+    columns = _rows(400)
+    with maria.begin() as conn:
+        meta.drop_all(conn)
+        twin.metadata.drop_all(conn)
+        meta.create_all(conn)
+        twin.metadata.create_all(conn)
+    with maria.begin() as conn:
+        if sql_mode != "default":
+            conn.exec_driver_sql(f"SET SESSION sql_mode = CONCAT(@@sql_mode, ',{sql_mode}')")
+        sent: list[str] = []
+        event.listen(conn, "before_cursor_execute", lambda *a: sent.append(a[2]))
+        # a small statement size: the rows go in many statements
+        plain = conn.execution_options(no_parameters=True)
+        for sql in insert_statements(conn, probe, columns, limit=4096):
+            plain.exec_driver_sql(sql)
+        assert len(sent) > 5
+        moments = [None if np.isnat(at) else at.item() for at in columns["at"]]
+        plain_columns = {**columns, "at": moments}
+        rows = [
+            dict(zip(plain_columns, r, strict=True))
+            for r in zip(*plain_columns.values(), strict=True)
+        ]
+        conn.execute(twin.insert(), rows)
+        ours = conn.execute(select(probe).order_by(probe.c.k)).all()
+        theirs = conn.execute(select(twin).order_by(twin.c.k)).all()
+    assert ours == theirs
+    assert {r.s for r in ours} == {*HOSTILE, None}
+    with maria.begin() as conn:
+        meta.drop_all(conn)
+        twin.metadata.drop_all(conn)
+
+
+@pytest.fixture
+def maria_warehouse() -> Iterator[Engine]:
+    for url in fresh_database("mysql", prefix="sugar_bridge_test_rendered"):
+        engine = create_engine_for(url)
+        ensure_current(engine)
+        yield engine
+        engine.dispose()
+
+
+@pytest.mark.mysql
+def test_the_load_sends_rendered_inserts_on_mariadb(
+    maria_warehouse: Engine, tmp_path: Path
+) -> None:
+    """The loader's facts and customers go through the rendered path (not a silent fallback to
+    executemany), and what it stores is what the CSV says."""
+    rendered: list[str] = []
+    many: list[str] = []
+
+    def seen(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, executemany: bool) -> None:
+        (many if executemany else rendered).append(statement.split("(", 1)[0])
+
+    event.listen(maria_warehouse, "before_cursor_execute", seen)
+    csv = tmp_path / "orders.csv"
+    csv.write_text(
+        "order_id,ordered_at,customer_id,customer_name,sku,quantity,unit_price\n"
+        "A1,2026-01-05T10:00:00,C1,O'Brien \\ Sons,SKU-1,2,12.903333\n"
+        "A1,2026-01-05T10:00:00,C1,O'Brien \\ Sons,SKU-2,1,5\n"
+        'A2,2026-02-01T09:30:00,C2,"50% ""off""",SKU-1,3,1.5\n',
+        encoding="utf-8",
+    )
+    info = load_csv(maria_warehouse, str(csv))
+    assert (info.rows_loaded, info.rows_rejected) == (3, 0)
+    for table in (fact_order, fact_order_line, dim_customer):
+        head = f"INSERT INTO {table.name} "
+        assert head in rendered
+        assert head not in many
+    with maria_warehouse.connect() as conn:
+        names = conn.execute(select(dim_customer.c.name).order_by(dim_customer.c.name))
+        assert names.scalars().all() == ['50% "off"', "O'Brien \\ Sons"]
+        prices = conn.execute(
+            select(fact_order_line.c.unit_price).order_by(fact_order_line.c.unit_price)
+        )
+        assert prices.scalars().all() == [Decimal("1.5"), Decimal("5"), Decimal("12.903333")]
+
+
+def test_rendered_insert_is_refused_whole_before_anything_is_sent() -> None:
+    """A column that cannot be rendered stops it before the first statement (bulk_insert then
+    uses executemany for the whole batch: no row is sent twice)."""
+
+    class Conn:
+        dialect = create_engine_for("mysql+pymysql://u@localhost/x").dialect
+
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        class connection:  # noqa: N801 (the attribute SQLAlchemy's Connection has)
+            class dbapi_connection:  # noqa: N801
+                server_status = 0
+
+        def execution_options(self, **_: Any) -> Conn:
+            return self
+
+        def exec_driver_sql(self, sql: str) -> None:
+            self.sent.append(sql)
+
+    conn: Any = Conn()
+    with pytest.raises(NotRendered):
+        rendered_insert(conn, probe, {"k": [1, 2], "s": ["a", "b"], "m": [Decimal("1"), None]})
+    assert conn.sent == []
+    rendered_insert(conn, probe, {"k": [1, 2], "s": ["a", None]})
+    assert conn.sent == ["INSERT INTO t_literal_rows (k, s) VALUES (1,'a'),(2,NULL)"]
