@@ -40,6 +40,7 @@ from etl.exceptions import LoadError
 from etl.literal_rows import NotRendered, rendered_insert
 from etl.runs import add_counts
 from etl.schema import (
+    FxRate,
     dim_customer,
     dim_date,
     dim_product,
@@ -53,6 +54,7 @@ from etl.validate import I64, MONEY_PLACES, QUANTITY_PLACES, OrderBatch, Reject,
 
 LoadMode = Literal["append", "replace", "merge"]
 
+FX_RATE_PLACES: int = FxRate.scale or 0
 _IN_CHUNK = 500  # values per IN (...) list: well under every engine's parameter limit
 T = TypeVar("T")
 
@@ -471,15 +473,28 @@ def _order_columns(
     customer_keys: dict[str, int],
     run_id: int,
     now: datetime,
+    reporting: str | None = None,
 ) -> dict[str, Any]:
     """``fact_order`` values of the orders at ``where``, column by column (lists, or numpy
-    arrays of dates)."""
+    arrays of dates).
+
+    The conversion to the ``reporting`` currency (when given) is written with the order where
+    it needs no rate: an order in that currency has its own amount at rate 1, exactly what
+    ``etl.fx.convert_orders`` would write. The other orders are left unconverted (NULL), for
+    ``convert_orders`` after the load, which also rewrites these if the reporting currency it
+    resolves then is another one. Without it, the conversion rewrote every order of the load
+    once more (measured at 1 M lines: 8 % of the load on SQLite, 13 % on MariaDB).
+    """
 
     def pick(values: list[Any]) -> list[Any]:
         return [values[i] for i in where]
 
     at = np.array(where, dtype=np.intp)
     invoiced, due, paid = batch.invoiced_at[at], batch.due_at[at], batch.paid_at[at]
+    currencies = pick(batch.currency)
+    total = _decimals(dialect, batch.total_amount[at], MONEY_PLACES)
+    same = [c == reporting for c in currencies] if reporting else [False] * len(where)
+    one = _decimals(dialect, np.array([10**FX_RATE_PLACES], dtype=np.int64), FX_RATE_PLACES)[0]
     return {
         "source": [source] * len(where),
         "source_order_id": pick(batch.order_id),
@@ -488,11 +503,15 @@ def _order_columns(
         "ordered_at": batch.ordered_at[at],
         "channel": pick(batch.channel),
         "payment_method": pick(batch.payment_method),
-        "currency": pick(batch.currency),
+        "currency": currencies,
         "status": pick(batch.status),
         "n_lines": batch.n_lines[at].tolist(),
         "n_items": _decimals(dialect, batch.n_items[at], QUANTITY_PLACES),
-        "total_amount": _decimals(dialect, batch.total_amount[at], MONEY_PLACES),
+        "total_amount": total,
+        "reporting_currency": [reporting if s else None for s in same],
+        "fx_rate": [one if s else None for s in same],
+        "fx_rate_date": [None] * len(where),
+        "reporting_amount": [t if s else None for t, s in zip(total, same, strict=True)],
         "invoiced_at": invoiced,
         "due_at": due,
         "paid_at": paid,
@@ -661,6 +680,7 @@ def write_batch(
     now: datetime,
     staged: bool = False,
     customers: CustomerMemo | None = None,
+    reporting: str | None = None,
 ) -> BatchResult:
     """Write one batch in the caller's transaction (see the module docstring).
 
@@ -674,6 +694,9 @@ def write_batch(
 
     ``customers``: what earlier batches of the same load committed of their customers (see
     ``CustomerMemo``); the result's ``customers`` is what to add to it once this one commits.
+
+    ``reporting``: the reporting currency expected after the load; the orders in it are written
+    converted (see ``_order_columns``).
     """
     result = BatchResult(rejects=len(rejects))
     batch = orders
@@ -716,12 +739,12 @@ def write_batch(
                 conn.execute(
                     delete(fact_order_line).where(fact_order_line.c.order_key.in_(key_part))
                 )
+            # Its amount or currency may have changed: converted again (here where no rate is
+            # needed, else by etl.fx.convert_orders).
             values = _order_columns(
-                dialect, batch, changed, days, source, customer_keys, run_id, now
+                dialect, batch, changed, days, source, customer_keys, run_id, now, reporting
             )
             del values["source"], values["source_order_id"]
-            # Its amount or currency may have changed: converted again by etl.fx.convert_orders.
-            values["reporting_amount"] = [None] * len(changed)
             for name, given in values.items():
                 if isinstance(given, np.ndarray):
                     values[name] = given.tolist()
@@ -737,8 +760,11 @@ def write_batch(
             )
             result.orders_updated = len(changed)
         if new:
-            values = _order_columns(dialect, batch, new, days, source, customer_keys, run_id, now)
-            bulk_insert(conn, fact_order, values, ready=("n_items", "total_amount"))
+            values = _order_columns(
+                dialect, batch, new, days, source, customer_keys, run_id, now, reporting
+            )
+            ready = ("n_items", "total_amount", "fx_rate", "reporting_amount")
+            bulk_insert(conn, fact_order, values, ready=ready)
             found = _select_in(
                 conn,
                 fact_order,

@@ -169,11 +169,16 @@ def run_etl(
         raise WarehouseUnavailable(f"cannot write to the warehouse: {exc.orig}") from None
     info = EtlRunInfo(run_id=run.run_id, status="running")
     try:
+        # The currency the warehouse reports in now: the loader writes the orders in it
+        # converted already (etl.load._order_columns); the conversion below settles the rest.
+        with engine.connect() as conn:
+            expected = resolve_reporting_currency(conn, reporting_currency, default_currency)
         for source in sources:
             _run_source(
                 engine, source, info,
                 full_refresh=full_refresh, since=since_dt, progress=progress,
                 default_currency=default_currency, batch_lines=batch_lines, mode=mode, hook=hook,
+                reporting=expected,
             )  # fmt: skip
         with engine.begin() as conn:
             currency = resolve_reporting_currency(conn, reporting_currency, default_currency)
@@ -230,6 +235,7 @@ def _run_source(
     batch_lines: int,
     mode: LoadMode,
     hook: BatchHook | None,
+    reporting: str | None = None,
 ) -> None:
     state = SourceState() if full_refresh else read_state(engine, source.name)
     watermark_from = state.cursor
@@ -252,7 +258,7 @@ def _run_source(
                 info.resumed_files.setdefault(source.name, []).append(read.file_name)
                 del unfinished[read.file_name]
             _run_chunk(engine, source, info, chunk, valid, first=first, progress=progress,
-                       mode=mode, hook=hook, customers=customers)  # fmt: skip
+                       mode=mode, hook=hook, customers=customers, reporting=reporting)  # fmt: skip
             first = False
             if chunk.checkpoint.cursor is not None:
                 watermark_to = chunk.checkpoint.cursor
@@ -325,6 +331,7 @@ def _run_chunk(
     mode: LoadMode,
     hook: BatchHook | None,
     customers: CustomerMemo,
+    reporting: str | None = None,
 ) -> None:
     """Write one validated chunk in its own transaction, and count it (and remember its
     customers once it committed)."""
@@ -347,6 +354,7 @@ def _run_chunk(
                 now=_now(),
                 staged=staged,
                 customers=customers,
+                reporting=reporting,
             )
             if hook is not None:
                 hook("before_commit", info.batches)

@@ -226,6 +226,96 @@ def test_a_single_currency_shop_needs_no_config(warehouse: Engine, tmp_path: Pat
     assert info.revenue == pytest.approx(101000.0)
 
 
+_CONVERSION = (
+    fact_order.c.source_order_id,
+    fact_order.c.reporting_currency,
+    fact_order.c.fx_rate,
+    fact_order.c.fx_rate_date,
+    fact_order.c.reporting_amount,
+)
+
+
+def _conversions(engine: Engine) -> list[tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(*_CONVERSION).order_by(fact_order.c.source_order_id))
+        return [
+            (r[0], r[1], None if r[2] is None else Decimal(str(r[2])), r[3],
+             None if r[4] is None else Decimal(str(r[4])))
+            for r in rows
+        ]  # fmt: skip
+
+
+def _from_scratch(engine: Engine, reporting: str) -> list[tuple[Any, ...]]:
+    """What ``convert_orders`` alone makes of the orders (every conversion erased first)."""
+    with engine.begin() as conn:
+        conn.execute(
+            fact_order.update().values(
+                reporting_currency=None, fx_rate=None, fx_rate_date=None, reporting_amount=None
+            )
+        )
+        convert_orders(conn, reporting)
+    return _conversions(engine)
+
+
+@pytest.mark.parametrize(
+    ("currencies", "reporting", "rewritten"),
+    [
+        # the usual shop: everything in the reporting currency, converted as it is loaded
+        (("EUR", "EUR", "EUR"), "EUR", 0),
+        # the other currencies are left to the conversion after the load (the JPY order, without
+        # a rate, is marked as converted to EUR without an amount)
+        (("EUR", "USD", "JPY"), "EUR", 2),
+        # an empty warehouse without config expects the default currency (EUR); the orders say
+        # JPY, so the conversion after the load writes every one of them, as before
+        (("JPY", "JPY", "JPY"), "JPY", 3),
+    ],
+)
+def test_the_load_converts_what_needs_no_rate_and_the_result_is_the_conversions_own(
+    warehouse: Engine,
+    tmp_path: Path,
+    currencies: tuple[str, ...],
+    reporting: str,
+    rewritten: int,
+) -> None:
+    rows = [{**r, "currency": c} for r, c in zip(_rows_of(_orders(tmp_path / "in")), currencies,
+                                                   strict=True)]  # fmt: skip
+    load_rates(warehouse, read_rates_csv(_rates(tmp_path / "rates.csv", ["2026-01-02,USD,1.1"])),
+               base="EUR")  # fmt: skip
+    info = load_csv(warehouse, write_csv(tmp_path / "orders.csv", rows))
+    assert info.conversion["reporting_currency"] == reporting
+    assert info.conversion["orders_rewritten"] == rewritten
+    loaded = _conversions(warehouse)
+    assert loaded == _from_scratch(warehouse, reporting)
+    eur = next(r for r in loaded if r[0] == "O0")
+    if currencies[0] == reporting:
+        assert eur[1:] == (reporting, Decimal(1), None, Decimal("1000"))
+
+
+def test_orders_committed_by_a_killed_load_are_converted_only_where_no_rate_is_needed(
+    warehouse: Engine, tmp_path: Path
+) -> None:
+    """Killed after its first batch (before the conversion): the orders in the reporting
+    currency carry it, the others stay unconverted (flagged, out of every money figure)."""
+    base = _rows_of(_orders(tmp_path / "in"))
+    rows = [{**base[n % 3], "order_id": f"K{n:02d}", "customer_id": f"C{n}"} for n in range(12)]
+
+    def stop(stage: str, batch: int) -> None:
+        if stage == "after_commit":
+            raise KeyboardInterrupt  # the process dying after batch 1
+
+    with pytest.raises(KeyboardInterrupt):
+        load_csv(warehouse, write_csv(tmp_path / "orders.csv", rows), batch_lines=6, hook=stop)
+    with warehouse.connect() as conn:
+        stored = conn.execute(select(fact_order.c.currency, *_CONVERSION[1:])).all()
+    assert 0 < len(stored) < 12
+    for currency, reporting, rate, rate_day, amount in stored:
+        if currency == "EUR":
+            assert (reporting, Decimal(str(rate)), rate_day) == ("EUR", Decimal(1), None)
+            assert Decimal(str(amount)) == Decimal("1000")
+        else:
+            assert (reporting, rate, rate_day, amount) == (None, None, None, None)
+
+
 def _rows_of(path: Path) -> list[dict[str, str]]:
     import csv
 
