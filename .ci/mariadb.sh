@@ -2,7 +2,8 @@
 # Start/stop a throw-away MariaDB for the tests: own datadir, 127.0.0.1:3307, so it never touches
 # a system server. `start` prints the SQLAlchemy URL of an empty test database (tests create their
 # own fresh database per session, named sugar_bridge_test_*, which the test user may create).
-# Installs Debian's mariadb-server when it is missing and we are root.
+# Installs Debian's mariadb-server when it is missing and we are root. InnoDB buffer pool:
+# $SUGAR_BRIDGE_TEST_MYSQL_BUFFER_POOL (256M; a benchmark at scale gives it more).
 set -euo pipefail
 base=${SUGAR_BRIDGE_TEST_MYSQL_DIR:-/tmp/sugar-bridge-mariadb}
 port=${SUGAR_BRIDGE_TEST_MYSQL_PORT:-3307}
@@ -34,7 +35,7 @@ case "${1:-}" in
       # setsid: the server must outlive the shell (and process group) that started it.
       # --no-defaults: no system conf file (mariadb-plugin-spider's would load Spider here).
       setsid "$server" --no-defaults "${run_as[@]}" --datadir="$base/data" --socket="$sock" --port="$port" \
-        --bind-address=127.0.0.1 --skip-name-resolve --innodb-buffer-pool-size=256M \
+        --bind-address=127.0.0.1 --skip-name-resolve --innodb-buffer-pool-size="${SUGAR_BRIDGE_TEST_MYSQL_BUFFER_POOL:-256M}" \
         --innodb-flush-log-at-trx-commit=2 --character-set-server=utf8mb4 \
         --collation-server=utf8mb4_unicode_ci \
         --pid-file="$base/mysqld.pid" --log-error="$base/error.log" </dev/null >/dev/null 2>&1 &

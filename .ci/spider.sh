@@ -6,6 +6,8 @@
 #   url    prints that URL only
 #   stop   stops the three servers
 # Ports: head $SUGAR_BRIDGE_TEST_SPIDER_PORT (3330), nodes the next two (3331, 3332).
+# Each server's InnoDB buffer pool: $SUGAR_BRIDGE_TEST_SPIDER_BUFFER_POOL (192M; a benchmark at
+# scale gives them more).
 # Installs Debian's mariadb-server and mariadb-plugin-spider when missing and we are root. That
 # package drops a conf file making the *system* server load Spider; our servers start with
 # --no-defaults, so they read no system conf at all (and the system server is never touched).
@@ -50,7 +52,7 @@ start_one() {  # name [extra server options...]
   # setsid: the server must outlive the shell (and process group) that started it.
   setsid "$server" --no-defaults "${run_as[@]}" --datadir="$dir/data" \
     --socket="$dir/mysqld.sock" --port="$(port_of "$name")" --bind-address=127.0.0.1 \
-    --skip-name-resolve --innodb-buffer-pool-size=192M --innodb-flush-log-at-trx-commit=2 \
+    --skip-name-resolve --innodb-buffer-pool-size="${SUGAR_BRIDGE_TEST_SPIDER_BUFFER_POOL:-192M}" --innodb-flush-log-at-trx-commit=2 \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci --skip-log-bin \
     --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" "$@" </dev/null >/dev/null 2>&1 &
 }

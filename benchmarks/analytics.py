@@ -328,7 +328,9 @@ def run_spider(size: str, mysql_url: str, spider_url: str, workdir: Path | None 
 
     shape = SIZES[size]
     result = Result(
-        "analytics-spider", f"{size}: {shape.customers:,} customers, {shape.lines:,} lines"
+        "analytics-spider",
+        f"{size}: {shape.customers:,} customers, {shape.lines:,} lines",
+        echo=True,  # about an hour at the large size
     )
     engine = create_engine_for(spider_url)
     with engine.connect() as conn:

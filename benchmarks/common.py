@@ -51,9 +51,16 @@ class Result:
     figures: list[Figure] = field(default_factory=list)
     headlines: list[Headline] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: also write each figure to stderr as it is measured (a run of hours shows its progress,
+    #: and what it measured survives a run stopped before its table is printed)
+    echo: bool = False
 
     def add(self, name: str, value: float, unit: str, note: str = "") -> None:
         self.figures.append(Figure(name, value, unit, note))
+        if self.echo:
+            stamp = time.strftime("%H:%M:%S")
+            print(f"[{stamp}] {self.benchmark}: {name} {fmt(value)} {unit} {note}".rstrip(),
+                  file=sys.stderr, flush=True)  # fmt: skip
 
     def headline(self, name: str, value: str, target: str = "", met: bool | None = None) -> None:
         """A figure for the summary table (with its target and verdict)."""
