@@ -114,6 +114,36 @@ def _select_in(
     return rows
 
 
+def inserted_keys(
+    conn: Connection,
+    table: Table,
+    key: str,
+    natural: str,
+    ids: Sequence[str],
+    *,
+    sequential: bool = True,
+    **equal: Any,
+) -> list[int]:
+    """The surrogate keys of the rows just inserted with natural keys ``ids``, in that order.
+
+    SQLite (the next rowid is one more than the largest) and InnoDB (an auto-increment counter)
+    give the rows of an insert increasing keys in the order they are inserted. So when the
+    first and the last row's keys are exactly ``len(ids) - 1`` apart, the keys are the range
+    between them, in order: two look-ups instead of reading every key back. Anything else (a
+    concurrent writer's rows in between, an increment other than 1, PostgreSQL, Spider's facts:
+    ``sequential`` false) reads them all back by natural key, as before.
+    """
+    if not ids:
+        return []
+    if sequential and conn.dialect.name in ("sqlite", "mysql", "mariadb"):
+        ends = dict(_select_in(conn, table, (natural, key), natural, [ids[0], ids[-1]], **equal))
+        first, last = ends.get(ids[0]), ends.get(ids[-1])
+        if first is not None and last is not None and int(last) - int(first) == len(ids) - 1:
+            return list(range(int(first), int(last) + 1))
+    found = dict(_select_in(conn, table, (natural, key), natural, ids, **equal))
+    return [int(found[i]) for i in ids]
+
+
 def date_key(day: date) -> int:
     """The ``dim_date`` key of a day: yyyymmdd."""
     return day.year * 10000 + day.month * 100 + day.day
@@ -347,15 +377,10 @@ def _customers(
                 "updated_at": [now] * len(new),
             },
         )
-        found = _select_in(
-            conn,
-            dim_customer,
-            ("source_customer_id", "customer_key"),
-            "source_customer_id",
-            new_ids,
-            source=source,
+        new_keys = inserted_keys(
+            conn, dim_customer, "customer_key", "source_customer_id", new_ids, source=source
         )
-        keys.update({r[0]: r[1] for r in found})
+        keys.update(zip(new_ids, new_keys, strict=True))
         if memo is not None:
             new_values = [new_attrs[a] for a in _CUSTOMER_ATTRS]
             met.add(new_ids, [keys[c] for c in new_ids], new_values, first_seen[at])
@@ -765,16 +790,10 @@ def write_batch(
             )
             ready = ("n_items", "total_amount", "fx_rate", "reporting_amount")
             bulk_insert(conn, fact_order, values, ready=ready)
-            found = _select_in(
-                conn,
-                fact_order,
-                ("source_order_id", "order_key"),
-                "source_order_id",
-                values["source_order_id"],
-                source=source,
-            )
-            inserted: dict[str, int] = {r[0]: r[1] for r in found}
-            order_keys[new] = [inserted[batch.order_id[i]] for i in new]
+            order_keys[new] = inserted_keys(
+                conn, fact_order, "order_key", "source_order_id", values["source_order_id"],
+                sequential=not staged, source=source,
+            )  # fmt: skip
             result.orders_inserted = len(new)
         written = np.zeros(len(batch), dtype=bool)
         written[new] = True
