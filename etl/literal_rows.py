@@ -109,9 +109,11 @@ def literals(column_type: Any, values: Any, backslashes: bool) -> pa.Array:
     return pc.fill_null(text, "NULL")
 
 
-def statements(head: str, rows: pa.Array, limit: int = MAX_STATEMENT_BYTES) -> list[str]:
-    """``head`` + ``VALUES`` rows, as few statements as ``limit`` allows (each row alone may
-    exceed it: it then goes in a statement of its own)."""
+def statements(
+    head: str, rows: pa.Array, limit: int = MAX_STATEMENT_BYTES, tail: str = ""
+) -> list[str]:
+    """``head`` + rows as ``(...),(...)`` + ``tail``, as few statements as ``limit`` allows
+    (each row alone may exceed it: it then goes in a statement of its own)."""
     if not len(rows):
         return []
     sized = pc.binary_join_element_wise("(", rows, "),", "")
@@ -121,12 +123,12 @@ def statements(head: str, rows: pa.Array, limit: int = MAX_STATEMENT_BYTES) -> l
     data = sized.buffers()[2]
     out: list[str] = []
     start = 0
-    budget = max(1, limit - len(head.encode()))
+    budget = max(1, limit - len(head.encode()) - len(tail.encode()))
     while start < len(sized):
         end = int(np.searchsorted(offsets, offsets[start] + budget + 1, side="right")) - 1
         end = min(max(end, start + 1), len(sized))
         body = data[int(offsets[start]) : int(offsets[end])].to_pybytes()
-        out.append(head + body[:-1].decode("utf-8"))  # the last row's comma dropped
+        out.append(head + body[:-1].decode("utf-8") + tail)  # the last row's comma dropped
         start = end
     return out
 
@@ -145,6 +147,40 @@ def insert_statements(
     rows = pc.binary_join_element_wise(*parts, ",") if len(parts) > 1 else parts[0]
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
     return statements(head, rows, limit)
+
+
+def update_statements(
+    conn: Connection,
+    table: Table,
+    key: str,
+    columns: dict[str, Any],
+    limit: int = MAX_STATEMENT_BYTES,
+) -> list[str]:
+    """UPDATEs setting, on each row of ``table`` whose ``key`` is one of ``columns["k"]``, the
+    other columns to the values given beside it: the rows joined to a table of literal rows
+    (MariaDB's ``VALUES`` in a CTE with column names), as few statements as ``limit`` allows,
+    instead of one statement per row."""
+    if not getattr(conn.dialect, "is_mariadb", False):
+        raise NotRendered("VALUES as a table is MariaDB's syntax")
+    backslashes = backslash_escapes(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    names = [name for name in columns if name != "k"]
+    parts = [literals(table.c[key].type, columns["k"], backslashes)]
+    parts += [literals(table.c[name].type, columns[name], backslashes) for name in names]
+    rows = pc.binary_join_element_wise(*parts, ",")
+    aliases = ", ".join(["k", *(f"v{j}" for j in range(len(names)))])
+    head = f"UPDATE {quote(table.name)} AS t JOIN (WITH given ({aliases}) AS (VALUES "
+    sets = ", ".join(f"t.{quote(name)} = g.v{j}" for j, name in enumerate(names))
+    tail = f") SELECT * FROM given) AS g ON t.{quote(key)} = g.k SET {sets}"
+    return statements(head, rows, limit, tail)
+
+
+def rendered_update(conn: Connection, table: Table, key: str, columns: dict[str, Any]) -> None:
+    """Run ``update_statements`` (raises ``NotRendered`` before anything is sent if a column
+    cannot be rendered)."""
+    plain = conn.execution_options(no_parameters=True)
+    for sql in update_statements(conn, table, key, columns):
+        plain.exec_driver_sql(sql)
 
 
 def rendered_insert(conn: Connection, table: Table, columns: dict[str, Any]) -> None:

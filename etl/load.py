@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 from connectors.orders.base import Checkpoint
 from etl.exceptions import LoadError
-from etl.literal_rows import NotRendered, rendered_insert
+from etl.literal_rows import NotRendered, rendered_insert, rendered_update
 from etl.runs import add_counts
 from etl.schema import (
     FxRate,
@@ -640,23 +640,31 @@ def bulk_insert(
     conn.exec_driver_sql(str(compiled), _driver_params(conn, table, compiled, columns, ready))
 
 
-def _renders(conn: Connection, table: Table, columns: dict[str, Any], ready: Iterable[str]) -> bool:
-    """Whether ``bulk_insert`` sends rendered multi-row INSERTs (``etl.literal_rows``): on
-    MariaDB/MySQL through PyMySQL, where no column needs its type's bind processor (the values
-    are the driver's already)."""
+def _renders(conn: Connection, table: Table, names: Iterable[str], ready: Iterable[str]) -> bool:
+    """Whether ``bulk_insert`` and ``bulk_update`` send rendered statements
+    (``etl.literal_rows``) for the columns ``names``: on MariaDB/MySQL through PyMySQL, where
+    none of them needs its type's bind processor (the values are the driver's already)."""
     dialect = conn.dialect
     if dialect.name not in ("mysql", "mariadb") or dialect.driver != "pymysql":
         return False
     skip = set(ready)
     return all(
         name in skip or table.c[name].type.dialect_impl(dialect).bind_processor(dialect) is None
-        for name in columns
+        for name in names
     )
 
 
 def bulk_update(conn: Connection, table: Table, key: str, columns: dict[str, Any]) -> None:
     """``executemany`` of ``UPDATE table SET ... WHERE key = ?`` at the driver level; ``columns``
-    holds the key values under ``"k"`` and the new values by column name (see ``bulk_insert``)."""
+    holds the key values under ``"k"`` and the new values by column name (see ``bulk_insert``).
+    On MariaDB: statements joining the rows to a table of literal values (``etl.literal_rows``),
+    not one statement per row as PyMySQL's ``executemany`` sends an UPDATE."""
+    if _renders(conn, table, [key, *(name for name in columns if name != "k")], ()):
+        try:
+            rendered_update(conn, table, key, columns)
+            return
+        except NotRendered:  # refused before anything was sent
+            pass
     names = [name for name in columns if name != "k"]
     statement = (
         update(table)

@@ -30,7 +30,14 @@ from sqlalchemy.engine import Engine
 
 from etl import load_csv
 from etl.db import create_engine_for, ensure_current
-from etl.literal_rows import NotRendered, insert_statements, literals, rendered_insert, statements
+from etl.literal_rows import (
+    NotRendered,
+    insert_statements,
+    literals,
+    rendered_insert,
+    statements,
+    update_statements,
+)
 from etl.schema import dim_customer, fact_order, fact_order_line
 from tests.etl.fixtures import fresh_database
 
@@ -198,6 +205,74 @@ def test_mariadb_stores_what_executemany_stores(maria: Engine, sql_mode: str) ->
     with maria.begin() as conn:
         meta.drop_all(conn)
         twin.metadata.drop_all(conn)
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("sql_mode", ["default", "NO_BACKSLASH_ESCAPES"])
+def test_mariadb_updates_as_executemany_updates(maria: Engine, sql_mode: str) -> None:
+    """The rendered UPDATE (rows joined to a table of literal rows) leaves the table as one
+    UPDATE per row does, the rows not given untouched."""
+    start = _rows(300)
+    new = _rows(300)
+    given = list(range(0, 300, 3))  # every third row gets the values of another row
+    changes = {
+        "k": given,
+        **{c: [new[c][(i * 7 + 1) % 300] for i in given] for c in ("n", "s", "m", "day")},
+        "at": new["at"][[(i * 7 + 1) % 300 for i in given]],
+    }
+    with maria.begin() as conn:
+        for table in (probe, twin):
+            table.drop(conn, checkfirst=True)
+            table.create(conn)
+            conn.execute(table.insert(), _plain_rows(start))
+    with maria.begin() as conn:
+        if sql_mode != "default":
+            conn.exec_driver_sql(f"SET SESSION sql_mode = CONCAT(@@sql_mode, ',{sql_mode}')")
+        plain = conn.execution_options(no_parameters=True)
+        sql = update_statements(conn, probe, "k", changes, limit=2048)
+        assert len(sql) > 3
+        for statement in sql:
+            plain.exec_driver_sql(statement)
+        rows = _plain_rows(changes)
+        for row in rows:
+            conn.execute(twin.update().where(twin.c.k == row.pop("k")).values(row))
+        ours = conn.execute(select(probe).order_by(probe.c.k)).all()
+        theirs = conn.execute(select(twin).order_by(twin.c.k)).all()
+    assert ours == theirs
+    assert ours != [tuple(r.values()) for r in _plain_rows(start)]
+    with maria.begin() as conn:
+        probe.drop(conn)
+        twin.drop(conn)
+
+
+def _plain_rows(columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """Row dicts of value columns (numpy datetimes as Python ones), for Core's executemany."""
+    plain = {
+        c: [None if np.isnat(v) else v.item() for v in given]
+        if isinstance(given, np.ndarray)
+        else list(given)
+        for c, given in columns.items()
+    }
+    return [dict(zip(plain, r, strict=True)) for r in zip(*plain.values(), strict=True)]
+
+
+def test_update_statements_join_a_values_table_on_mariadb_only() -> None:
+    class Conn:
+        def __init__(self, mariadb: bool) -> None:
+            self.dialect: Any = create_engine_for("mysql+pymysql://u@localhost/x").dialect
+            setattr(self.dialect, "is_mariadb", mariadb)  # noqa: B010 (a read-only property)
+
+        class connection:  # noqa: N801 (the attribute SQLAlchemy's Connection has)
+            class dbapi_connection:  # noqa: N801
+                server_status = 0
+
+    columns = {"k": [1, 2], "s": ["it's", None]}
+    assert update_statements(Conn(True), probe, "k", columns) == [  # type: ignore[arg-type]
+        "UPDATE t_literal_rows AS t JOIN (WITH given (k, v0) AS (VALUES (1,'it\\'s'),(2,NULL)) "
+        "SELECT * FROM given) AS g ON t.k = g.k SET t.s = g.v0"
+    ]
+    with pytest.raises(NotRendered):  # MySQL's VALUES needs ROW(...): not rendered
+        update_statements(Conn(False), probe, "k", columns)  # type: ignore[arg-type]
 
 
 @pytest.fixture
