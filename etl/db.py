@@ -111,15 +111,22 @@ def _sqlite_begin(conn: Connection) -> None:
 
 def cancel_statement(conn: Connection) -> bool:
     """Ask the warehouse to stop the statement ``conn`` is running in another thread (Ctrl-C in
-    the thread that waits for it): SQLite's ``interrupt`` and psycopg's ``cancel_safe``, both
-    made to be called from another thread; the statement then fails in its own thread. False
-    where the driver has no such call (PyMySQL: MariaDB finishes the statement)."""
+    the thread that waits for it); the statement then fails in its own thread. SQLite's
+    ``interrupt`` and psycopg's ``cancel_safe`` are made to be called from another thread;
+    PyMySQL has no such call, so MariaDB is sent ``KILL QUERY`` with the connection's id from
+    another connection of the engine (a user may stop its own statements). False where the
+    engine offers none of these."""
     dbapi_connection: Any = conn.connection.dbapi_connection
     if conn.dialect.name == "sqlite":
         dbapi_connection.interrupt()
         return True
     if conn.dialect.name == "postgresql":
         dbapi_connection.cancel_safe(timeout=10.0)
+        return True
+    if conn.dialect.name in ("mysql", "mariadb") and conn.dialect.driver == "pymysql":
+        thread = int(dbapi_connection.thread_id())
+        with conn.engine.connect() as other:
+            other.exec_driver_sql(f"KILL QUERY {thread}")
         return True
     return False
 
