@@ -89,23 +89,35 @@ _NUMPY_UNITS = {
 }
 
 
+def column_array(column_type: Any, values: Any) -> pa.Array:
+    """A column's values as an arrow array of the kind its SQL type takes: int64 for Integer,
+    text for String and for Numeric (decimal text, as ``etl.load`` gives it where the driver
+    takes it so), timestamp[us] for DateTime, date32 for Date; ``NotRendered`` otherwise."""
+    if isinstance(column_type, Integer):
+        return _typed(values, pa.int64())
+    if isinstance(column_type, Numeric | String):
+        return _typed(values, pa.string())
+    if isinstance(column_type, DateTime):
+        return _typed(values, pa.timestamp("us"))
+    if isinstance(column_type, Date):
+        return _typed(values, pa.date32())
+    raise NotRendered(f"type {column_type!r}")
+
+
 def literals(column_type: Any, values: Any, backslashes: bool) -> pa.Array:
     """The SQL literals of a column's values (``NULL`` where a value is missing).
 
-    Integers: digits. Text: escaped and quoted. Numeric: decimal text (as ``etl.load`` gives it
-    on this dialect), quoted. Date/DateTime: ISO text, quoted (datetimes with microseconds, as
-    PyMySQL sends them when there are any; the server keeps what the column's precision holds).
+    Integers: digits. Text: escaped and quoted. Numeric: decimal text, quoted. Date/DateTime: ISO
+    text, quoted (datetimes with microseconds, as PyMySQL sends them when there are any; the
+    server keeps what the column's precision holds).
     """
-    if isinstance(column_type, Integer):
-        text = _typed(values, pa.int64()).cast(pa.string())
-    elif isinstance(column_type, Numeric | String):  # Numeric: decimal text, nothing else
-        text = _quoted(_typed(values, pa.string()), backslashes)
-    elif isinstance(column_type, DateTime):
-        text = _quoted(_typed(values, pa.timestamp("us")).cast(pa.string()), False)
-    elif isinstance(column_type, Date):
-        text = _quoted(_typed(values, pa.date32()).cast(pa.string()), False)
+    array = column_array(column_type, values)
+    if pa.types.is_integer(array.type):
+        text = array.cast(pa.string())
+    elif pa.types.is_string(array.type):
+        text = _quoted(array, backslashes)
     else:
-        raise NotRendered(f"type {column_type!r}")
+        text = _quoted(array.cast(pa.string()), False)
     return pc.fill_null(text, "NULL")
 
 
