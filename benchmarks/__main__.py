@@ -1,4 +1,5 @@
-"""``python -m benchmarks <name> [--size small|medium|large] [--mysql-url URL] [--repeat N]``.
+"""``python -m benchmarks <name> [--size small|medium|large] [--mysql-url URL] [--postgres-url URL]
+[--repeat N]``.
 
 ``python -m benchmarks analytics --mysql-url URL --spider-url URL``: one MariaDB node vs MariaDB
 Spider (its head's URL, ``engine=spider``), the same orders in both.
@@ -55,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("name", choices=(*NAMES, "all"))
     parser.add_argument("--size", choices=("small", "medium", "large"), default="small")
     parser.add_argument("--mysql-url", default=os.environ.get("SUGAR_BRIDGE_BENCH_MYSQL_URL"))
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("SUGAR_BRIDGE_BENCH_POSTGRES_URL"),
+        help="load: PostgreSQL figures too (its tables are dropped and rebuilt)",
+    )
     parser.add_argument(
         "--spider-url",
         default=os.environ.get("SUGAR_BRIDGE_BENCH_SPIDER_URL"),
@@ -174,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             kwargs["lifetimes_python"] = args.lifetimes_python
         if name == "load":
             kwargs["repeat"] = args.repeat or 1
+            kwargs["postgres_url"] = args.postgres_url
         if name == "clv-e2e":
             kwargs["repeat"] = args.repeat or 5
         part_start = time.perf_counter()
@@ -182,8 +189,9 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # one broken benchmark must not hide the others' figures
             result = Result(name, args.size)
             said = f"{type(exc).__name__}: {exc}"
-            if args.mysql_url:  # never a password in the output
-                said = said.replace(args.mysql_url, redact_url(args.mysql_url))
+            for url in (args.mysql_url, args.postgres_url):  # never a password in the output
+                if url:
+                    said = said.replace(url, redact_url(url))
             # the whole message on stderr; the table's cell keeps its first 90 characters
             print(f"{name} failed: {said}", file=sys.stderr)
             result.headline(f"{name}: failed", said[:90], "", False)

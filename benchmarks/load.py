@@ -155,9 +155,14 @@ def _one_backend(
 
 
 def run(
-    size: str, workdir: Path | None = None, mysql_url: str | None = None, repeat: int = 1
+    size: str,
+    workdir: Path | None = None,
+    mysql_url: str | None = None,
+    repeat: int = 1,
+    postgres_url: str | None = None,
 ) -> Result:
-    """Run the load benchmark at ``size``; figures for SQLite (and MariaDB with a URL)."""
+    """Run the load benchmark at ``size``; figures for SQLite (and MariaDB, PostgreSQL with
+    their URLs)."""
     n = SIZES[size]
     result = Result("load", f"{size}: {n:,} lines")
     with tempfile.TemporaryDirectory(dir=workdir, prefix="bench-load-") as tmp:
@@ -171,4 +176,9 @@ def run(
         if mysql_url:
             result.note(f"MariaDB at {redact_url(mysql_url)} (its tables are dropped and rebuilt)")
             _one_backend(result, "MariaDB", mysql_url, big, small, n, repeat)
+        if postgres_url:
+            result.note(
+                f"PostgreSQL at {redact_url(postgres_url)} (its tables are dropped and rebuilt)"
+            )
+            _one_backend(result, "PostgreSQL", postgres_url, big, small, n, repeat)
     return result
