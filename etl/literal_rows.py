@@ -25,10 +25,10 @@ import pyarrow.compute as pc
 from sqlalchemy import Date, DateTime, Integer, Numeric, String, Table
 from sqlalchemy.engine import Connection
 
-#: Upper bound of one statement's text; a batch is split into as many statements as it needs
-#: (the server's ``max_allowed_packet`` is 16 MiB by default on MariaDB 10.11, and a smaller
-#: one is respected).
-MAX_STATEMENT_BYTES = 4 * 1024 * 1024
+#: Upper bound of one statement's text; a batch is split into as many statements as it needs.
+#: PyMySQL's own bound for the multi-row INSERTs of its ``executemany`` (``max_stmt_length``):
+#: under every server's ``max_allowed_packet`` (1 MiB before MariaDB 10.2.4, 16 MiB since).
+MAX_STATEMENT_BYTES = 1_024_000
 #: PyMySQL's escape table (``pymysql.converters._escape_table``), backslash first.
 _BACKSLASH_ESCAPES = (
     ("\\", "\\\\"),
