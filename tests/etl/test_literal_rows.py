@@ -3,7 +3,6 @@ and a real MariaDB stores from them exactly what PyMySQL's executemany stores.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -14,22 +13,17 @@ import pyarrow.compute as pc
 import pymysql.converters
 import pytest
 from sqlalchemy import (
-    BigInteger,
-    Column,
     Date,
     DateTime,
     Integer,
-    MetaData,
     Numeric,
     String,
-    Table,
     event,
     select,
 )
 from sqlalchemy.engine import Engine
 
-from etl import load_csv
-from etl.db import create_engine_for, ensure_current
+from etl.db import create_engine_for
 from etl.literal_rows import (
     NotRendered,
     insert_statements,
@@ -39,37 +33,12 @@ from etl.literal_rows import (
     update_statements,
 )
 from etl.schema import dim_customer, fact_order, fact_order_line
-from tests.etl.fixtures import fresh_database
+from tests.etl.bulk_data import HOSTILE as BASE_HOSTILE
+from tests.etl.bulk_data import load_three_lines, plain_rows, probe_tables, value_columns
+from tests.etl.fixtures import server_warehouse
 
-HOSTILE = [
-    "plain",
-    "it's",
-    'say "hi"',
-    "back\\slash",
-    "\\'",
-    "nul\x00byte",
-    "line\nfeed\rreturn",
-    "ctrl-z\x1a",
-    "%s %(x)s %% ?",
-    "ünïcødé ✓ 🚀",
-    "'); DROP TABLE t; --",
-    "",
-    "trailing\\",
-]
-
-meta = MetaData()
-probe = Table(
-    "t_literal_rows",
-    meta,
-    Column("k", Integer, primary_key=True, autoincrement=False),
-    Column("n", BigInteger),
-    Column("s", String(64)),
-    Column("m", Numeric(18, 6)),
-    Column("at", DateTime),
-    Column("day", Date),
-    mysql_charset="utf8mb4",
-)
-twin = probe.to_metadata(MetaData(), name="t_literal_rows_twin")
+HOSTILE = [*BASE_HOSTILE, "nul\x00byte", "ctrl-z\x1a"]
+probe, twin = probe_tables("t_literal_rows")
 
 
 def _texts(column_type: Any, values: Any, backslashes: bool = True) -> list[str]:
@@ -148,40 +117,22 @@ def test_statements_respect_the_limit_and_keep_every_row_once() -> None:
 # --- on a real MariaDB --------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def maria() -> Iterator[Engine]:
-    for url in fresh_database("mysql", prefix="sugar_bridge_test_literal"):
-        engine = create_engine_for(url)
-        yield engine
-        engine.dispose()
-
-
-def _rows(n: int) -> dict[str, Any]:
-    strings = [HOSTILE[i % len(HOSTILE)] if i % 5 else None for i in range(n)]
-    return {
-        "k": list(range(n)),
-        "n": [None if i % 11 == 0 else (-1) ** i * i * 10**12 for i in range(n)],
-        "s": strings,
-        "m": [None if i % 13 == 0 else f"{(-1) ** i * i / 7:.6f}" for i in range(n)],
-        "at": np.where(
-            np.arange(n) % 17 == 0,
-            np.datetime64("NaT"),
-            np.datetime64("2024-01-01T00:00", "us") + np.arange(n) * np.timedelta64(3_601_000_001),
-        ).astype("M8[us]"),
-        "day": [None if i % 19 == 0 else date(2020, 1, 1 + i % 28) for i in range(n)],
-    }
+@pytest.fixture
+def maria_warehouse(request: pytest.FixtureRequest) -> Engine:
+    """The session's migrated warehouse on the mysql test server, emptied."""
+    return server_warehouse(request, "mysql")[1]
 
 
 @pytest.mark.mysql
 @pytest.mark.parametrize("sql_mode", ["default", "NO_BACKSLASH_ESCAPES"])
-def test_mariadb_stores_what_executemany_stores(maria: Engine, sql_mode: str) -> None:
-    columns = _rows(400)
-    with maria.begin() as conn:
-        meta.drop_all(conn)
+def test_mariadb_stores_what_executemany_stores(maria_warehouse: Engine, sql_mode: str) -> None:
+    columns = value_columns(400, HOSTILE)
+    with maria_warehouse.begin() as conn:
+        probe.metadata.drop_all(conn)
         twin.metadata.drop_all(conn)
-        meta.create_all(conn)
+        probe.metadata.create_all(conn)
         twin.metadata.create_all(conn)
-    with maria.begin() as conn:
+    with maria_warehouse.begin() as conn:
         if sql_mode != "default":
             conn.exec_driver_sql(f"SET SESSION sql_mode = CONCAT(@@sql_mode, ',{sql_mode}')")
         sent: list[str] = []
@@ -191,41 +142,36 @@ def test_mariadb_stores_what_executemany_stores(maria: Engine, sql_mode: str) ->
         for sql in insert_statements(conn, probe, columns, limit=4096):
             plain.exec_driver_sql(sql)
         assert len(sent) > 5
-        moments = [None if np.isnat(at) else at.item() for at in columns["at"]]
-        plain_columns = {**columns, "at": moments}
-        rows = [
-            dict(zip(plain_columns, r, strict=True))
-            for r in zip(*plain_columns.values(), strict=True)
-        ]
+        rows = plain_rows(columns)
         conn.execute(twin.insert(), rows)
         ours = conn.execute(select(probe).order_by(probe.c.k)).all()
         theirs = conn.execute(select(twin).order_by(twin.c.k)).all()
     assert ours == theirs
     assert {r.s for r in ours} == {*HOSTILE, None}
-    with maria.begin() as conn:
-        meta.drop_all(conn)
+    with maria_warehouse.begin() as conn:
+        probe.metadata.drop_all(conn)
         twin.metadata.drop_all(conn)
 
 
 @pytest.mark.mysql
 @pytest.mark.parametrize("sql_mode", ["default", "NO_BACKSLASH_ESCAPES"])
-def test_mariadb_updates_as_executemany_updates(maria: Engine, sql_mode: str) -> None:
+def test_mariadb_updates_as_executemany_updates(maria_warehouse: Engine, sql_mode: str) -> None:
     """The rendered UPDATE (rows joined to a table of literal rows) leaves the table as one
     UPDATE per row does, the rows not given untouched."""
-    start = _rows(300)
-    new = _rows(300)
+    start = value_columns(300, HOSTILE)
+    new = value_columns(300, HOSTILE)
     given = list(range(0, 300, 3))  # every third row gets the values of another row
     changes = {
         "k": given,
         **{c: [new[c][(i * 7 + 1) % 300] for i in given] for c in ("n", "s", "m", "day")},
         "at": new["at"][[(i * 7 + 1) % 300 for i in given]],
     }
-    with maria.begin() as conn:
+    with maria_warehouse.begin() as conn:
         for table in (probe, twin):
             table.drop(conn, checkfirst=True)
             table.create(conn)
-            conn.execute(table.insert(), _plain_rows(start))
-    with maria.begin() as conn:
+            conn.execute(table.insert(), plain_rows(start))
+    with maria_warehouse.begin() as conn:
         if sql_mode != "default":
             conn.exec_driver_sql(f"SET SESSION sql_mode = CONCAT(@@sql_mode, ',{sql_mode}')")
         plain = conn.execution_options(no_parameters=True)
@@ -233,27 +179,16 @@ def test_mariadb_updates_as_executemany_updates(maria: Engine, sql_mode: str) ->
         assert len(sql) > 3
         for statement in sql:
             plain.exec_driver_sql(statement)
-        rows = _plain_rows(changes)
+        rows = plain_rows(changes)
         for row in rows:
             conn.execute(twin.update().where(twin.c.k == row.pop("k")).values(row))
         ours = conn.execute(select(probe).order_by(probe.c.k)).all()
         theirs = conn.execute(select(twin).order_by(twin.c.k)).all()
     assert ours == theirs
-    assert ours != [tuple(r.values()) for r in _plain_rows(start)]
-    with maria.begin() as conn:
+    assert ours != [tuple(r.values()) for r in plain_rows(start)]
+    with maria_warehouse.begin() as conn:
         probe.drop(conn)
         twin.drop(conn)
-
-
-def _plain_rows(columns: dict[str, Any]) -> list[dict[str, Any]]:
-    """Row dicts of value columns (numpy datetimes as Python ones), for Core's executemany."""
-    plain = {
-        c: [None if np.isnat(v) else v.item() for v in given]
-        if isinstance(given, np.ndarray)
-        else list(given)
-        for c, given in columns.items()
-    }
-    return [dict(zip(plain, r, strict=True)) for r in zip(*plain.values(), strict=True)]
 
 
 def test_update_statements_join_a_values_table_on_mariadb_only() -> None:
@@ -275,15 +210,6 @@ def test_update_statements_join_a_values_table_on_mariadb_only() -> None:
         update_statements(Conn(False), probe, "k", columns)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def maria_warehouse() -> Iterator[Engine]:
-    for url in fresh_database("mysql", prefix="sugar_bridge_test_rendered"):
-        engine = create_engine_for(url)
-        ensure_current(engine)
-        yield engine
-        engine.dispose()
-
-
 @pytest.mark.mysql
 def test_the_load_sends_rendered_inserts_on_mariadb(
     maria_warehouse: Engine, tmp_path: Path
@@ -297,27 +223,11 @@ def test_the_load_sends_rendered_inserts_on_mariadb(
         (many if executemany else rendered).append(statement.split("(", 1)[0])
 
     event.listen(maria_warehouse, "before_cursor_execute", seen)
-    csv = tmp_path / "orders.csv"
-    csv.write_text(
-        "order_id,ordered_at,customer_id,customer_name,sku,quantity,unit_price\n"
-        "A1,2026-01-05T10:00:00,C1,O'Brien \\ Sons,SKU-1,2,12.903333\n"
-        "A1,2026-01-05T10:00:00,C1,O'Brien \\ Sons,SKU-2,1,5\n"
-        'A2,2026-02-01T09:30:00,C2,"50% ""off""",SKU-1,3,1.5\n',
-        encoding="utf-8",
-    )
-    info = load_csv(maria_warehouse, str(csv))
-    assert (info.rows_loaded, info.rows_rejected) == (3, 0)
+    load_three_lines(maria_warehouse, tmp_path, ("O'Brien \\ Sons", '50% "off"'))
     for table in (fact_order, fact_order_line, dim_customer):
         head = f"INSERT INTO {table.name} "
         assert head in rendered
         assert head not in many
-    with maria_warehouse.connect() as conn:
-        names = conn.execute(select(dim_customer.c.name).order_by(dim_customer.c.name))
-        assert names.scalars().all() == ['50% "off"', "O'Brien \\ Sons"]
-        prices = conn.execute(
-            select(fact_order_line.c.unit_price).order_by(fact_order_line.c.unit_price)
-        )
-        assert prices.scalars().all() == [Decimal("1.5"), Decimal("5"), Decimal("12.903333")]
 
 
 def test_rendered_insert_is_refused_whole_before_anything_is_sent() -> None:
