@@ -289,6 +289,14 @@ def test_the_load_converts_what_needs_no_rate_and_the_result_is_the_conversions_
     eur = next(r for r in loaded if r[0] == "O0")
     if currencies[0] == reporting:
         assert eur[1:] == (reporting, Decimal(1), None, Decimal("1000"))
+    # Every order corrected (a new price): the merge rewrites them, conversion included.
+    corrected = [{**r, "unit_price": str(Decimal(r["unit_price"]) * 2)} for r in rows]
+    again = load_csv(warehouse, write_csv(tmp_path / "orders.csv", corrected))
+    assert again.orders_updated == 3
+    reloaded = _conversions(warehouse)
+    assert reloaded == _from_scratch(warehouse, reporting)
+    if currencies[0] == reporting:
+        assert next(r for r in reloaded if r[0] == "O0")[4] == Decimal("2000")
 
 
 def test_orders_committed_by_a_killed_load_are_converted_only_where_no_rate_is_needed(
