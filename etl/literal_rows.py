@@ -145,6 +145,13 @@ def statements(
     return out
 
 
+def _rows(conn: Connection, columns: list[tuple[Any, Any]]) -> pa.Array:
+    """Each row's literals joined by commas, from (SQL type, values) per column."""
+    backslashes = backslash_escapes(conn)
+    parts = [literals(column_type, values, backslashes) for column_type, values in columns]
+    return pc.binary_join_element_wise(*parts, ",") if len(parts) > 1 else parts[0]
+
+
 def insert_statements(
     conn: Connection,
     table: Table,
@@ -152,11 +159,9 @@ def insert_statements(
     limit: int = MAX_STATEMENT_BYTES,
 ) -> list[str]:
     """The multi-row INSERTs of ``columns`` (name -> values, equal lengths) into ``table``."""
-    backslashes = backslash_escapes(conn)
     quote = conn.dialect.identifier_preparer.quote
     names: Sequence[str] = list(columns)
-    parts = [literals(table.c[name].type, columns[name], backslashes) for name in names]
-    rows = pc.binary_join_element_wise(*parts, ",") if len(parts) > 1 else parts[0]
+    rows = _rows(conn, [(table.c[name].type, columns[name]) for name in names])
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) VALUES "
     return statements(head, rows, limit)
 
@@ -174,12 +179,10 @@ def update_statements(
     instead of one statement per row."""
     if not getattr(conn.dialect, "is_mariadb", False):
         raise NotRendered("VALUES as a table is MariaDB's syntax")
-    backslashes = backslash_escapes(conn)
     quote = conn.dialect.identifier_preparer.quote
     names = [name for name in columns if name != "k"]
-    parts = [literals(table.c[key].type, columns["k"], backslashes)]
-    parts += [literals(table.c[name].type, columns[name], backslashes) for name in names]
-    rows = pc.binary_join_element_wise(*parts, ",")
+    given = [(table.c[key].type, columns["k"])]
+    rows = _rows(conn, given + [(table.c[name].type, columns[name]) for name in names])
     aliases = ", ".join(["k", *(f"v{j}" for j in range(len(names)))])
     head = f"UPDATE {quote(table.name)} AS t JOIN (WITH given ({aliases}) AS (VALUES "
     sets = ", ".join(f"t.{quote(name)} = g.v{j}" for j, name in enumerate(names))
@@ -187,17 +190,19 @@ def update_statements(
     return statements(head, rows, limit, tail)
 
 
+def _run(conn: Connection, sql: list[str]) -> None:
+    plain = conn.execution_options(no_parameters=True)  # no "%" formatting of the text
+    for statement in sql:
+        plain.exec_driver_sql(statement)
+
+
 def rendered_update(conn: Connection, table: Table, key: str, columns: dict[str, Any]) -> None:
     """Run ``update_statements`` (raises ``NotRendered`` before anything is sent if a column
     cannot be rendered)."""
-    plain = conn.execution_options(no_parameters=True)
-    for sql in update_statements(conn, table, key, columns):
-        plain.exec_driver_sql(sql)
+    _run(conn, update_statements(conn, table, key, columns))
 
 
 def rendered_insert(conn: Connection, table: Table, columns: dict[str, Any]) -> None:
     """Insert ``columns`` into ``table`` by rendered multi-row INSERTs (raises ``NotRendered``
     before anything is sent if a column cannot be rendered)."""
-    plain = conn.execution_options(no_parameters=True)  # no "%" formatting of the text
-    for sql in insert_statements(conn, table, columns):
-        plain.exec_driver_sql(sql)
+    _run(conn, insert_statements(conn, table, columns))

@@ -691,7 +691,7 @@ def bulk_update(conn: Connection, table: Table, key: str, columns: dict[str, Any
     On MariaDB: statements joining the rows to a table of literal values (``etl.literal_rows``),
     not one statement per row as PyMySQL's ``executemany`` sends an UPDATE."""
     names = [name for name in columns if name != "k"]
-    if conn.dialect.name != "postgresql" and _renders(conn, table, [key, *names], ()):
+    if _renders(conn, table, [key, *names], ()):  # refused on PostgreSQL: MariaDB's VALUES
         try:
             rendered_update(conn, table, key, columns)
             return
