@@ -23,6 +23,7 @@ from analytics.habits import (
     UNCATEGORISED,
     fo,
     line_spend,
+    lines_not_by_product,
     net_line_amount,
     payment_flags,
 )
@@ -185,7 +186,8 @@ def _seasonality(conn: Connection, as_of: date) -> dict[str, list[dict[str, Any]
 
 def _category_mix(conn: Connection, as_of: date, run_id: int) -> dict[str, Any]:
     category = func.coalesce(dim_product.c.category, UNCATEGORISED)
-    if facts_on_spider(conn):  # lines and orders grouped apart first: see line_spend
+    sharded = facts_on_spider(conn)
+    if sharded:  # lines and orders grouped apart first: see line_spend
         spend = line_spend(as_of)
         customer: Any = spend.c.customer_key
         amount: Any = spend.c.spend
@@ -215,6 +217,8 @@ def _category_mix(conn: Connection, as_of: date, run_id: int) -> dict[str, Any]:
         .where(where)
         .group_by(customer_metrics.c.rfm_segment, category)
     )
+    if not sharded:
+        query = lines_not_by_product(query)
     frame = pd.DataFrame(conn.execute(query).all(), columns=["segment", "category", "spend"])
     if frame.empty:
         return {"categories": [], "overall": {}, "by_segment": {}}
