@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from connectors.orders.base import Chunk, FileRecord, OrderSource, SourceState
 from connectors.orders.canonical import DEFAULT_BATCH_LINES
 from connectors.orders.csv_source import CsvSource
+from etl import indexes
 from etl.db import ensure_current, load_connection
 from etl.exceptions import EtlError, LoadError, WarehouseUnavailable
 from etl.fx import DEFAULT_MAX_RATE_AGE_DAYS, convert_orders, resolve_reporting_currency
@@ -79,6 +80,9 @@ class EtlRunInfo:
     error: str | None = None
     # The orders converted to the reporting currency after the load (etl.fx.ConversionInfo).
     conversion: dict[str, Any] = field(default_factory=dict)
+    # The orders' indexes this run built: after its first load, or left unbuilt by a killed one
+    # (etl.indexes).
+    indexes_built: list[str] = field(default_factory=list)
 
     def details(self) -> dict[str, Any]:
         """The JSON stored in ``etl_run.details``."""
@@ -95,6 +99,7 @@ class EtlRunInfo:
             "notes": self.notes,
             "resumed_files": self.resumed_files,
             "currency": self.conversion,
+            "indexes_built": self.indexes_built,
         }
 
 
@@ -173,13 +178,24 @@ def run_etl(
         # converted already (etl.load._order_columns); the conversion below settles the rest.
         with engine.connect() as conn:
             expected = resolve_reporting_currency(conn, reporting_currency, default_currency)
-        for source in sources:
-            _run_source(
-                engine, source, info,
-                full_refresh=full_refresh, since=since_dt, progress=progress,
-                default_currency=default_currency, batch_lines=batch_lines, mode=mode, hook=hook,
-                reporting=expected,
-            )  # fmt: skip
+        # A killed first load left some of the orders' indexes unbuilt; a new first load builds
+        # them at its end (etl.indexes).
+        info.indexes_built = indexes.restore(engine)
+        deferred = indexes.drop_for_first_load(engine)
+        try:
+            for source in sources:
+                _run_source(
+                    engine, source, info,
+                    full_refresh=full_refresh, since=since_dt, progress=progress,
+                    default_currency=default_currency, batch_lines=batch_lines, mode=mode,
+                    hook=hook, reporting=expected,
+                )  # fmt: skip
+        except BaseException:
+            if deferred:
+                _restore_after_failure(engine)
+            raise
+        if deferred:
+            info.indexes_built += indexes.restore(engine)
         with engine.begin() as conn:
             currency = resolve_reporting_currency(conn, reporting_currency, default_currency)
             converted = convert_orders(conn, currency, max_rate_age_days=max_rate_age_days)
@@ -390,6 +406,15 @@ def _run_chunk(
                 total_bytes=chunk.total_bytes,
             )
         )
+
+
+def _restore_after_failure(engine: Engine) -> None:
+    """Build the indexes a failed first load deferred; the load's own error is what the caller
+    raises (a warehouse gone away fails this too: the next run builds them)."""
+    try:
+        indexes.restore(engine)
+    except SQLAlchemyError:
+        log.warning("could not build the orders' indexes after a failed load", exc_info=True)
 
 
 def _finish(run: Run, info: EtlRunInfo) -> None:

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from etl import load_csv
+from etl import indexes, load_csv
 from etl.db import create_engine_for
 from etl.schema import dim_customer, dim_product, etl_run, fact_order, fact_order_line
 from tests.etl.data import empty_warehouse, fingerprint, order_rows, write_csv
@@ -122,6 +122,8 @@ def test_every_rerun_after_a_kill_converges_to_the_same_warehouse(
             with engine.connect() as conn:
                 statuses = set(conn.scalars(select(etl_run.c.status)))
             assert statuses <= {"ok", "interrupted"}, statuses
+            with engine.connect() as conn:
+                assert indexes.missing(conn) == [], f"indexes unbuilt after {history}"
             history.append("checked")
             empty_warehouse(engine)
         assert kills >= 10
