@@ -1105,8 +1105,11 @@ def _write(
             done += len(outcome.item)
             if progress is not None:
                 progress("write", done, len(plan.rows))
+        # the sessions the pool logged in (at a level of 2, a batch may find the first one idle)
+        opened = len(pool.clients)
     info.sugar_calls = sum_stats([info.sugar_calls, pool.stats()])
-    writes = how.details | {"sessions": how.concurrency.summary()}
+    sessions = how.concurrency.summary() | {"opened": opened}
+    writes = how.details | {"sessions": sessions}
     if module == "Accounts" or not info.writes:
         info.writes = writes
     else:
