@@ -18,12 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine, make_url
 
 from etl.db import create_engine_for, ensure_current
 from etl.schema import metadata
-from etl.spider import drop_node_databases
+from etl.spider import drop_node_databases, facts_on_spider, nodes
 
 MYSQL_ENV = "SUGAR_BRIDGE_TEST_MYSQL_URL"
 POSTGRES_ENV = "SUGAR_BRIDGE_TEST_POSTGRES_URL"
@@ -184,3 +184,24 @@ def warehouse(warehouse_url: str) -> Iterator[Engine]:
     engine = create_engine_for(warehouse_url)
     yield engine
     engine.dispose()
+
+
+def _named_indexes(engine: Engine, table: str) -> dict[str, list[str]]:
+    return {str(i["name"]): list(i["column_names"]) for i in inspect(engine).get_indexes(table)}
+
+
+def table_indexes(engine: Engine, table: str) -> dict[str, list[str]]:
+    """Each index of ``table`` by name: its columns (on Spider, checked equal on every data
+    node, where the migrations forward the facts' DDL)."""
+    found = _named_indexes(engine, table)
+    with engine.connect() as conn:
+        if not facts_on_spider(conn):
+            return found
+        database = str(conn.execute(text("SELECT DATABASE()")).scalar())
+        data_nodes = nodes(conn)
+    assert len(data_nodes) >= 2
+    for node in data_nodes:
+        node_engine = create_engine(node.url(database))
+        assert _named_indexes(node_engine, table) == found, node.name
+        node_engine.dispose()
+    return found

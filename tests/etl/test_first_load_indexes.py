@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from etl import indexes, load_csv
@@ -19,13 +19,13 @@ from etl.run import BatchHook
 from etl.schema import fact_order
 from etl.spider import facts_on_spider
 from tests.etl.data import fingerprint, order_rows, write_csv
+from tests.etl.fixtures import table_indexes
 
 BATCH = 100
 
 
 def _present(warehouse: Engine) -> set[str]:
-    with warehouse.connect() as conn:
-        return {str(i["name"]) for i in inspect(conn).get_indexes(fact_order.name)}
+    return set(table_indexes(warehouse, fact_order.name))
 
 
 def _expected(warehouse: Engine) -> list[str]:

@@ -7,36 +7,18 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
 from etl.db import alembic_config, create_engine_for, current_revision, upgrade
-from etl.spider import facts_on_spider, nodes
-from tests.etl.fixtures import BACKENDS, scratch_database
+from tests.etl.fixtures import BACKENDS, scratch_database, table_indexes
 
 OLD = "ix_fact_order_customer_key_ordered_at"
 NEW = "ix_fact_order_by_customer"
 COVERING = ["customer_key", "ordered_at", "order_date_key", "status", "reporting_amount"]
 
 
-def _named(engine: Engine) -> dict[str, list[str]]:
-    return {i["name"]: list(i["column_names"]) for i in inspect(engine).get_indexes("fact_order")}
-
-
 def _indexes(engine: Engine) -> dict[str, list[str]]:
-    """Each index of fact_order by name: its columns (on Spider, every data node's agree)."""
-    found = _named(engine)
-    with engine.connect() as conn:
-        if not facts_on_spider(conn):
-            return found
-        database = str(conn.execute(text("SELECT DATABASE()")).scalar())
-        data_nodes = nodes(conn)
-    assert len(data_nodes) >= 2
-    for node in data_nodes:
-        node_engine = create_engine(node.url(database))
-        assert _named(node_engine) == found, node.name
-        node_engine.dispose()
-    return found
+    return table_indexes(engine, "fact_order")
 
 
 @pytest.mark.parametrize("kind", BACKENDS)

@@ -8,39 +8,20 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from etl.db import alembic_config, create_engine_for, current_revision, upgrade
-from etl.spider import facts_on_spider, nodes
-from tests.etl.fixtures import BACKENDS, scratch_database
+from etl.spider import facts_on_spider
+from tests.etl.fixtures import BACKENDS, scratch_database, table_indexes
 from tests.etl.test_migration_lines import LINES, _fill
 
 OLD = "ix_fact_order_line_product_key"
 FOREIGN_KEY = "fk_fact_order_line_product_key_dim_product"
 
 
-def _named(engine: Engine) -> dict[str, list[str]]:
-    return {
-        i["name"]: list(i["column_names"]) for i in inspect(engine).get_indexes("fact_order_line")
-    }
-
-
 def _indexes(engine: Engine) -> dict[str, list[str]]:
-    """Each index of fact_order_line by name: its columns (on Spider, every data node's too)."""
-    found = _named(engine)
-    with engine.connect() as conn:
-        if not facts_on_spider(conn):
-            return found
-        database = str(conn.execute(text("SELECT DATABASE()")).scalar())
-        data_nodes = nodes(conn)
-    assert len(data_nodes) >= 2
-    for node in data_nodes:
-        node_engine = create_engine(node.url(database))
-        assert _named(node_engine) == found, node.name
-        node_engine.dispose()
-    return found
+    return table_indexes(engine, "fact_order_line")
 
 
 @pytest.mark.parametrize("kind", BACKENDS)
