@@ -131,3 +131,23 @@ def test_the_rerun_after_a_killed_first_load_builds_them_first(
     assert set(indexes.DEFERRED) <= _present(warehouse)
     assert fingerprint(warehouse) == fingerprint(reference)
     reference.dispose()
+
+
+def test_two_loads_at_once_never_fail_on_each_others_indexes(
+    warehouse: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``etl run`` takes no job lock: one load may drop or build an index between another's
+    look and its DDL. Seen from a stale look, dropping a dropped index and building a built one
+    do nothing."""
+    deferred = _expected(warehouse)
+    if not deferred:
+        pytest.skip("nothing is deferred on this engine")
+    assert indexes.drop_for_first_load(warehouse) == deferred
+    monkeypatch.setattr(indexes, "missing", lambda conn: [])  # "all there", already gone
+    assert indexes.drop_for_first_load(warehouse) == deferred
+    assert not set(deferred) & _present(warehouse)
+    monkeypatch.undo()
+    assert indexes.restore(warehouse) == deferred
+    monkeypatch.setattr(indexes, "missing", lambda conn: list(deferred))  # "missing", built
+    assert indexes.restore(warehouse) == deferred
+    assert set(indexes.DEFERRED) <= _present(warehouse)
