@@ -140,8 +140,10 @@ def test_two_loads_at_once_never_fail_on_each_others_indexes(
     look and its DDL. Seen from a stale look, dropping a dropped index and building a built one
     do nothing."""
     deferred = _expected(warehouse)
-    if not deferred:
-        pytest.skip("nothing is deferred on this engine")
+    if not deferred:  # Spider: its DDL would change the head only; nothing is dropped
+        assert indexes.drop_for_first_load(warehouse) == []
+        assert set(indexes.DEFERRED) <= _present(warehouse)
+        return
     assert indexes.drop_for_first_load(warehouse) == deferred
     monkeypatch.setattr(indexes, "missing", lambda conn: [])  # "all there", already gone
     assert indexes.drop_for_first_load(warehouse) == deferred
