@@ -60,7 +60,8 @@ timed() {  # timed LABEL command...: runs it, logs how long it took
 
 prepare() {
   local missing=()
-  for p in podman runc docker-compose debootstrap netavark aardvark-dns uidmap; do
+  # iptables: netavark sets up container networks with it (Debian does not pull it in)
+  for p in podman runc docker-compose debootstrap netavark aardvark-dns uidmap iptables; do
     [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
