@@ -60,9 +60,8 @@ def drop_for_first_load(engine: Engine) -> list[str]:
     with engine.begin() as conn:
         if conn.execute(select(fact_order.c.order_key).limit(1)).first() is not None:
             return []
-        gone = missing(conn)
-        names = [name for name in deferrable(conn) if name not in gone]
-        for name in names:
+        names = deferrable(conn)
+        for name in names:  # IF EXISTS: one already gone (a load racing this one) is no error
             conn.execute(DropIndex(_index(name), if_exists=True))
     return names
 

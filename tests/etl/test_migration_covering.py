@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy.engine import Engine
 
 from etl.db import alembic_config, create_engine_for, current_revision, upgrade
 from tests.etl.fixtures import BACKENDS, scratch_database, table_indexes
@@ -17,10 +16,6 @@ NEW = "ix_fact_order_by_customer"
 COVERING = ["customer_key", "ordered_at", "order_date_key", "status", "reporting_amount"]
 
 
-def _indexes(engine: Engine) -> dict[str, list[str]]:
-    return table_indexes(engine, "fact_order")
-
-
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_the_customer_index_covers_the_summary_and_a_downgrade_restores_the_old_one(
     kind: str, tmp_path: Path
@@ -28,11 +23,11 @@ def test_the_customer_index_covers_the_summary_and_a_downgrade_restores_the_old_
     for url in scratch_database(kind, tmp_path):
         engine = create_engine_for(url)
         upgrade(engine, "0015")
-        before = _indexes(engine)
+        before = table_indexes(engine, "fact_order")
         assert before[OLD] == ["customer_key", "ordered_at"]
         assert NEW not in before
         upgrade(engine, "0016")
-        after = _indexes(engine)
+        after = table_indexes(engine, "fact_order")
         assert after[NEW] == COVERING
         assert OLD not in after
         assert {k: v for k, v in after.items() if k != NEW} == {
@@ -40,7 +35,7 @@ def test_the_customer_index_covers_the_summary_and_a_downgrade_restores_the_old_
         }  # nothing else changed
         with engine.begin() as conn:
             command.downgrade(alembic_config(conn), "0015")
-        assert _indexes(engine) == before
+        assert table_indexes(engine, "fact_order") == before
         assert current_revision(engine) == "0015"
         engine.dispose()
 

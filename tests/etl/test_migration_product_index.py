@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from etl.db import alembic_config, create_engine_for, current_revision, upgrade
@@ -20,10 +19,6 @@ OLD = "ix_fact_order_line_product_key"
 FOREIGN_KEY = "fk_fact_order_line_product_key_dim_product"
 
 
-def _indexes(engine: Engine) -> dict[str, list[str]]:
-    return table_indexes(engine, "fact_order_line")
-
-
 @pytest.mark.parametrize("kind", BACKENDS)
 def test_the_product_index_goes_except_the_one_innodb_needs_and_comes_back_on_downgrade(
     kind: str, tmp_path: Path
@@ -32,13 +27,13 @@ def test_the_product_index_goes_except_the_one_innodb_needs_and_comes_back_on_do
         engine = create_engine_for(url)
         upgrade(engine, "0016")
         _fill(engine)
-        before = _indexes(engine)
+        before = table_indexes(engine, "fact_order_line")
         assert before[OLD] == ["product_key"]
         with engine.connect() as conn:
             lines = conn.exec_driver_sql(LINES).fetchall()
             spider = facts_on_spider(conn)
         upgrade(engine, "0017")
-        after = _indexes(engine)
+        after = table_indexes(engine, "fact_order_line")
         assert OLD not in after
         if kind == "mysql":
             assert after.pop(FOREIGN_KEY) == ["product_key"]
@@ -53,7 +48,7 @@ def test_the_product_index_goes_except_the_one_innodb_needs_and_comes_back_on_do
                 )
         with engine.begin() as conn:
             command.downgrade(alembic_config(conn), "0016")
-        assert _indexes(engine) == before
+        assert table_indexes(engine, "fact_order_line") == before
         assert current_revision(engine) == "0016"
         engine.dispose()
 
