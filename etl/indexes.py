@@ -15,8 +15,9 @@ Only these two, and only where the engine allows it:
 A load that fails builds them before it raises. A killed one leaves them missing, and the next
 ETL run (the rerun that completes the load) builds whichever is missing before it loads anything.
 Meanwhile readers get the same results, only slower. Only the ETL drops or builds them, with
-``IF EXISTS`` / ``IF NOT EXISTS``: two loads started at once (``etl run`` takes no job lock) may
-build them under each other's feet, never fail on it.
+``IF EXISTS`` / ``IF NOT EXISTS``: ``etl run`` and ``sync`` hold the sync's job lock, but
+``run_etl`` called by other code does not; two loads started at once may build them under each
+other's feet, never fail on it.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from analytics.config import LIFECYCLE_STAGES
-from sugar_bridge.cli.common import AsOfOption, handle_errors, make_runtime, texts
+from sugar_bridge.cli.common import AsOfOption, handle_errors, make_runtime, sync_exclusive, texts
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -110,7 +110,7 @@ def run_command(as_of: AsOfOption = None) -> None:
 
     runtime = make_runtime()
     when = runtime.parse_as_of(as_of)
-    with runtime.warehouse("write") as engine, progress_reporter() as progress:
+    with sync_exclusive(runtime, "analytics run") as engine, progress_reporter() as progress:
         load_configured_rates(runtime, engine)  # rates changed since the last load count now
         info = run_analytics(
             engine,

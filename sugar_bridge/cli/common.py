@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
@@ -24,6 +26,8 @@ from sugar_bridge.exceptions import ConfigError
 from sugar_bridge.logs import setup_logging
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from analytics.i18n import Texts
     from sugar_bridge.pipeline import StepInfo
     from sugar_bridge.runtime import Runtime
@@ -69,6 +73,22 @@ def make_runtime() -> Runtime:
             secrets.append(str(password))
     masking = setup_logging(settings.log_level, settings.log_format, secrets)
     return Runtime(settings, masking=masking)
+
+
+@contextmanager
+def sync_exclusive(
+    runtime: Runtime, purpose: str, ttl: timedelta | None = None
+) -> Iterator[Engine]:
+    """The warehouse for a command that writes what a sync writes (``etl run``, ``analytics
+    run``, ``segments push``), with the sync's job lock held: it never runs beside a sync (the
+    scheduler's or an operator's) or another such command. ``LockHeldError`` names the holder
+    and nothing is written. ``ttl``: the lease (default: the config's ``schedule.lock_ttl_seconds``;
+    ``etl run --csv`` reads no config and passes the default's 300 s)."""
+    from sugar_bridge.scheduler.locks import JobLock
+
+    lease = ttl or timedelta(seconds=runtime.config.schedule.lock_ttl_seconds)
+    with runtime.warehouse("write") as engine, JobLock(engine, "sync", purpose=purpose, ttl=lease):
+        yield engine
 
 
 def quiet_library_logs(settings: Settings) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,7 +21,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_runtime, texts, word
+from sugar_bridge.cli.common import (
+    EXIT_PARTIAL,
+    handle_errors,
+    make_runtime,
+    sync_exclusive,
+    texts,
+    word,
+)
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -125,7 +132,9 @@ def run_command(
     # --csv runs without the config file: it is not read, even for these defaults.
     defaults = runtime.load_defaults(from_config=csv is None)
     currency = runtime.config.analytics.currency if csv is None else CurrencyConfig()
-    with runtime.warehouse("write") as engine:
+    # --csv reads no config, not even for the lock's lease: the default's
+    lease = timedelta(seconds=300) if csv is not None else None
+    with sync_exclusive(runtime, "etl run", lease) as engine:
         rates = load_configured_rates(runtime, engine) if csv is None else None
         info = _run_with_progress(
             lambda cb: run_etl(
@@ -150,7 +159,7 @@ def run_command(
 def _run_sugar(runtime: Runtime, full: bool, modules: list[str]) -> None:
     from sugar_bridge.pipeline import extract_sugar, prune_history_safely
 
-    with runtime.warehouse("write") as engine:
+    with sync_exclusive(runtime, "etl run --sugar") as engine:
         info = extract_sugar(runtime, engine, full=full, modules=modules)
         prune_history_safely(engine, runtime.settings.history_days)
     table = Table(

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from sugar_bridge.cli.common import EXIT_PARTIAL, handle_errors, make_runtime, texts, word
+from sugar_bridge.cli.common import (
+    EXIT_PARTIAL,
+    handle_errors,
+    make_runtime,
+    sync_exclusive,
+    texts,
+    word,
+)
 from sugar_bridge.cli.output import (
     CONTEXT_SETTINGS,
     JsonOption,
@@ -161,8 +168,10 @@ def push_command(
     settings = runtime.settings
     settings.require_sugar()  # a missing URL/password is a config error before any work
     given = runtime.parse_as_of(as_of) if as_of is not None else None
-    # A dry run only reads the warehouse (it records its push run but never migrates).
-    with runtime.warehouse("read" if dry_run else "write") as engine:
+    # A dry run only reads the warehouse (it records its push run but never migrates) and may
+    # run beside a sync; a push writes to Sugar and is never run beside one.
+    warehouse = runtime.warehouse("read") if dry_run else sync_exclusive(runtime, "segments push")
+    with warehouse as engine:
         when = given or store.habits_as_of(engine) or runtime.today()
         with progress_reporter() as progress:
             info = push_segments(

@@ -276,26 +276,29 @@ class SchedulerService:
             log.info("%s: done%s", base_id, f" ({summary})" if summary else "")
             self._retries.pop(base_id, None)
         except LockHeldError as exc:
+            # Another sync, or an operator's `etl run` / `analytics run` / `segments push`:
+            # tried again later (retry_transient times), so the night's run is not lost to it.
             log.warning("%s: skipped, %s", base_id, exc)
+            self._schedule_retry(base_id, func, "the lock was held")
         except RunCancelled as exc:
             log.info("%s: %s (stop requested)", base_id, exc)
         except SugarBridgeError as exc:
             log.error("%s: failed: %s", base_id, exc)
             if exc.transient:
-                self._schedule_retry(base_id, func)
+                self._schedule_retry(base_id, func, "transient failure")
         except Exception:
             log.exception("%s: failed with an unexpected error", base_id)
         finally:
             self._idle.set()
 
-    def _schedule_retry(self, job_id: str, func: JobFunc) -> None:
+    def _schedule_retry(self, job_id: str, func: JobFunc, why: str) -> None:
         attempt = self._retries.get(job_id, 0) + 1
         if attempt > self.schedule.retry_transient or self.stop_event.is_set():
             self._retries.pop(job_id, None)
             return
         self._retries[job_id] = attempt
         when = self.now() + timedelta(minutes=self.schedule.retry_delay_minutes)
-        log.info("%s: transient failure, retry %d at %s", job_id, attempt, when.isoformat())
+        log.info("%s: %s, retry %d at %s", job_id, why, attempt, when.isoformat())
         self.scheduler.add_job(
             self._run,
             "date",

@@ -136,9 +136,9 @@ def test_the_rerun_after_a_killed_first_load_builds_them_first(
 def test_two_loads_at_once_never_fail_on_each_others_indexes(
     warehouse: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``etl run`` takes no job lock: one load may drop or build an index between another's
-    look and its DDL. Seen from a stale look, dropping a dropped index and building a built one
-    do nothing."""
+    """``run_etl`` itself takes no job lock (the commands do): one load may drop or build an
+    index between another's look and its DDL. Seen from a stale look, dropping a dropped index
+    and building a built one do nothing."""
     deferred = _expected(warehouse)
     if not deferred:  # Spider: its DDL would change the head only; nothing is dropped
         assert indexes.drop_for_first_load(warehouse) == []

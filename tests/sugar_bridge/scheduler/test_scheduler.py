@@ -223,15 +223,33 @@ def test_apscheduler_skips_a_fire_missed_beyond_the_grace(caplog: pytest.LogCapt
 # --- job runs ---------------------------------------------------------------------------------
 
 
-def test_a_held_lock_skips_the_run_with_a_message(caplog: pytest.LogCaptureFixture) -> None:
-    def run_sync(stop: threading.Event) -> None:
-        raise LockHeldError("another run is in progress: 'sync' is held by cli (pid 42 on h)")
+def test_a_held_lock_skips_the_run_with_a_message_and_tries_again_later(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An operator's `etl run` at 02:00 (or a sync still running) does not cost the night's
+    sync: it is tried again after retry_delay_minutes, retry_transient times."""
 
-    service = SchedulerService(ScheduleConfig(), "UTC", run_sync, scheduler=_background())
-    with caplog.at_level(logging.INFO):
-        service._run(SYNC_JOB_ID, run_sync)
-    assert "skipped, another run is in progress" in caplog.text
-    assert service.wait_idle(0)
+    def run_sync(stop: threading.Event) -> None:
+        raise LockHeldError("another run is in progress: 'sync' is held by etl run (pid 42 on h)")
+
+    service = SchedulerService(
+        ScheduleConfig(retry_transient=1), "UTC", run_sync, scheduler=_background()
+    )
+    service.scheduler.start(paused=True)
+    try:
+        with caplog.at_level(logging.INFO):
+            service._run(SYNC_JOB_ID, run_sync)
+        assert "skipped, another run is in progress" in caplog.text
+        assert "the lock was held, retry 1 at" in caplog.text
+        assert service.wait_idle(0)
+        retry = service.scheduler.get_job(SYNC_JOB_ID + RETRY_SUFFIX)
+        assert retry is not None
+        assert retry.next_run_time > datetime.now(UTC) + timedelta(minutes=10)
+        service.scheduler.remove_job(SYNC_JOB_ID + RETRY_SUFFIX)
+        service._run(SYNC_JOB_ID + RETRY_SUFFIX, run_sync)  # held again: retries used up
+        assert service.scheduler.get_job(SYNC_JOB_ID + RETRY_SUFFIX) is None
+    finally:
+        service.scheduler.shutdown(wait=False)
 
 
 class _Down(Exception):
