@@ -197,3 +197,4 @@ def _restore_root_logging() -> Iterator[None]:
         if handler not in root.handlers:
             root.addHandler(handler)
     root.setLevel(level)
+    logging.captureWarnings(False)  # make_runtime() routes warnings into the logs

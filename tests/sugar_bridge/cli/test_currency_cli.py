@@ -3,34 +3,21 @@
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from sugar_bridge.cli.app import app
 from tests.etl.test_fx import _orders
+from tests.sugar_bridge.cli.support import run
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'w.db'}")
     monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("SUGAR_BRIDGE_LOCALE", "fr_FR")
     monkeypatch.setenv("COLUMNS", "200")
-    yield tmp_path
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
+    return tmp_path
 
 
 def _config(env: Path, rates: list[str]) -> None:

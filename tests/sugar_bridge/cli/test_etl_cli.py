@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,26 +12,15 @@ from connectors.sugar.client import SugarClient
 from sugar_bridge.cli.app import app
 from sugar_bridge.sandbox import Sandbox
 from tests.etl.data import order_rows, write_csv
+from tests.sugar_bridge.cli.support import run
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    # make_runtime() points the root logger at the runner's (then closed) stream: put it back,
-    # or later tests log into a closed file.
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", f"sqlite:///{tmp_path / 'w.db'}")
     monkeypatch.setenv("SUGAR_BRIDGE_CONFIG", str(tmp_path / "config.yaml"))
     monkeypatch.setenv("COLUMNS", "200")
-    yield tmp_path
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
+    return tmp_path
 
 
 def test_db_upgrade_and_current(env: Path) -> None:

@@ -4,7 +4,6 @@ a sync is refused while one of them runs; a dry-run push only reads and is not r
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,25 +11,21 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
-from typer.testing import CliRunner
 
 import etl.run
 from etl.db import create_engine_for, upgrade
 from etl.schema import customer_metrics, etl_run, fact_order, job_lock
-from sugar_bridge.cli.app import app
 from sugar_bridge.exceptions import LockHeldError
 from sugar_bridge.sandbox import Sandbox
 from sugar_bridge.scheduler.locks import JobLock, current_holder
 from tests.etl.data import order_rows, write_csv
+from tests.sugar_bridge.cli.support import run
 from tests.sugar_bridge.push.conftest import Warehouse
 
 
 @pytest.fixture
 def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    """A migrated SQLite warehouse the CLI points at; the root logger put back afterwards
-    (make_runtime points it at the runner's stream, closed after each invoke)."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    """A migrated SQLite warehouse the CLI points at."""
     url = f"sqlite:///{tmp_path / 'w.db'}"
     monkeypatch.setenv("SUGAR_BRIDGE_WAREHOUSE_URL", url)
     (tmp_path / "config.yaml").write_text("push:\n  batch_size: 10\n", encoding="utf-8")
@@ -40,14 +35,6 @@ def warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engin
     upgrade(engine)
     yield engine
     engine.dispose()
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    logging.captureWarnings(False)
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.output
 
 
 def _count(engine: Engine, table: Any) -> int:

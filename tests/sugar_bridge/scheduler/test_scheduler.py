@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -223,6 +224,19 @@ def test_apscheduler_skips_a_fire_missed_beyond_the_grace(caplog: pytest.LogCapt
 # --- job runs ---------------------------------------------------------------------------------
 
 
+def _retried_once_then_given_up(
+    service: SchedulerService, func: Callable[[threading.Event], None]
+) -> None:
+    """After a first failed run (``retry_transient=1``): one retry is due after the delay (15
+    minutes by default); when it fails too, no further retry is scheduled."""
+    retry = service.scheduler.get_job(SYNC_JOB_ID + RETRY_SUFFIX)
+    assert retry is not None
+    assert retry.next_run_time > datetime.now(UTC) + timedelta(minutes=10)
+    service.scheduler.remove_job(SYNC_JOB_ID + RETRY_SUFFIX)
+    service._run(SYNC_JOB_ID + RETRY_SUFFIX, func)  # fails again: the retries are used up
+    assert service.scheduler.get_job(SYNC_JOB_ID + RETRY_SUFFIX) is None
+
+
 def test_a_held_lock_skips_the_run_with_a_message_and_tries_again_later(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -242,12 +256,7 @@ def test_a_held_lock_skips_the_run_with_a_message_and_tries_again_later(
         assert "skipped, another run is in progress" in caplog.text
         assert "the lock was held, retry 1 at" in caplog.text
         assert service.wait_idle(0)
-        retry = service.scheduler.get_job(SYNC_JOB_ID + RETRY_SUFFIX)
-        assert retry is not None
-        assert retry.next_run_time > datetime.now(UTC) + timedelta(minutes=10)
-        service.scheduler.remove_job(SYNC_JOB_ID + RETRY_SUFFIX)
-        service._run(SYNC_JOB_ID + RETRY_SUFFIX, run_sync)  # held again: retries used up
-        assert service.scheduler.get_job(SYNC_JOB_ID + RETRY_SUFFIX) is None
+        _retried_once_then_given_up(service, run_sync)
     finally:
         service.scheduler.shutdown(wait=False)
 
@@ -267,12 +276,7 @@ def test_transient_failure_is_retried_later_and_terminal_is_not() -> None:
             raise PipelineStepFailed("push", _Down("Sugar unreachable"))
 
         service._run(SYNC_JOB_ID, transient)
-        retry = service.scheduler.get_job(SYNC_JOB_ID + RETRY_SUFFIX)
-        assert retry is not None
-        assert retry.next_run_time > datetime.now(UTC) + timedelta(minutes=10)
-        service.scheduler.remove_job(SYNC_JOB_ID + RETRY_SUFFIX)
-        service._run(SYNC_JOB_ID + RETRY_SUFFIX, transient)  # second failure: retries used up
-        assert service.scheduler.get_job(SYNC_JOB_ID + RETRY_SUFFIX) is None
+        _retried_once_then_given_up(service, transient)
 
         def terminal(stop: threading.Event) -> None:
             raise PipelineStepFailed("load", ValueError("bad"))
