@@ -265,9 +265,24 @@ class CustomerMemo:
         self._keys = np.zeros(capacity, dtype=np.int64)
         self._digests = np.zeros((capacity, len(_CUSTOMER_ATTRS)), dtype=np.int64)
         self._seen = np.zeros(capacity, dtype=np.int64)
+        #: Every customer of the source that the warehouse holds is in the memo, so one it does
+        #: not know is new and need not be looked up (see ``start_empty``).
+        self.complete = False
 
     def __len__(self) -> int:
         return len(self._slot)
+
+    def __contains__(self, customer_id: object) -> bool:
+        return customer_id in self._slot
+
+    def start_empty(self) -> None:
+        """The source has no customer in the warehouse as the load starts: from now on every
+        customer the load stores passes through the memo, so one it does not know is new (a
+        first load looks up none of its customers: 0.5 s at 1 M lines on SQLite). True while
+        the loader is the only one inserting the source's customers (the commands hold the
+        sync's job lock) and until the memo, full, starts again empty. Should it not hold, the
+        insert fails on the unique key (source, customer id): an error, never a duplicate."""
+        self.complete = self.capacity > 0
 
     @staticmethod
     def digests(values: list[list[Any]], n: int) -> npt.NDArray[np.int64]:
@@ -308,6 +323,7 @@ class CustomerMemo:
             if slot is None:
                 if len(self._slot) >= self.capacity:
                     self._slot.clear()
+                    self.complete = False  # what it forgets may be in the warehouse
                 slot = self._slot[cid] = len(self._slot)
             self._keys[slot] = met.keys[i]
             self._digests[slot] = digests[i]
@@ -343,6 +359,8 @@ def _customers(
         hits = [ids[i] for i in np.flatnonzero(same)]
         keys.update(zip(hits, memo_keys[same].tolist(), strict=True))
         unread = [ids[i] for i in np.flatnonzero(~same)]
+    if memo is not None and memo.complete:
+        unread = [cid for cid in unread if cid in memo]  # the others are new: nothing to read
     index = dict(zip(ids, range(n), strict=True))
     # The other known customers and what is stored about them, in one plain statement per
     # chunk of ids; compared column by column (a given value replaces the stored one, an empty

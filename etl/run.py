@@ -35,7 +35,7 @@ from etl.exceptions import EtlError, LoadError, WarehouseUnavailable
 from etl.fx import DEFAULT_MAX_RATE_AGE_DAYS, convert_orders, resolve_reporting_currency
 from etl.load import CustomerMemo, LoadMode, delete_source, write_batch
 from etl.runs import Run, RunStatus, start_run
-from etl.schema import etl_loaded_file, etl_watermark
+from etl.schema import dim_customer, etl_loaded_file, etl_watermark
 from etl.spider import facts_on_spider
 from etl.validate import Validated, validate_chunk
 
@@ -258,6 +258,8 @@ def _run_source(
     watermark_to = state.cursor
     first = True
     customers = CustomerMemo()
+    if not _has_customers(engine, source.name):
+        customers.start_empty()
     # Files left half-loaded by an interrupted run: read again with the same content, the source
     # resumes them after their committed rows (not with --since, which re-reads whole files).
     unfinished = {} if since is not None else {
@@ -280,6 +282,13 @@ def _run_source(
                 watermark_to = chunk.checkpoint.cursor
             gc.collect(0)
     info.watermarks[source.name] = (watermark_from, watermark_to)
+
+
+def _has_customers(engine: Engine, source: str) -> bool:
+    """Whether the warehouse holds a customer of ``source``."""
+    with engine.connect() as conn:
+        query = select(dim_customer.c.customer_key).where(dim_customer.c.source == source)
+        return conn.execute(query.limit(1)).first() is not None
 
 
 def _reads_ahead(source: OrderSource) -> bool:

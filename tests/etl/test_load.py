@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from connectors.orders.csv_source import CsvSource
+from etl import load as etl_load_module
 from etl import load_csv, run_etl
 from etl import run as etl_run_module
 from etl.db import create_engine_for, load_connection, upgrade
@@ -358,6 +360,50 @@ def test_customers_met_again_in_later_batches_end_as_without_the_memo(
     assert {r[1] for r in with_memo} == {"Renamed 0", "Renamed 1", "Renamed 2"}
     assert {r[3] for r in with_memo} == {"Lyon"}
     reference.dispose()
+
+
+def _customer_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The customer ids the loader reads back from dim_customer to merge them (not the keys of
+    rows it just inserted), recorded from now on."""
+    asked: list[str] = []
+    select_in = etl_load_module._select_in
+
+    def recording(conn: Any, table: Any, columns: Any, natural: str, ids: Any, **eq: Any) -> Any:
+        if table is dim_customer and "first_seen_at" in columns:
+            asked.extend(ids)
+        return select_in(conn, table, columns, natural, ids, **eq)
+
+    monkeypatch.setattr(etl_load_module, "_select_in", recording)
+    return asked
+
+
+def test_a_first_load_looks_up_only_the_customers_it_changes(
+    warehouse: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Three customers met again and again (batches of one order): a first load knows that one
+    # its memo has not met is new, and reads back only those whose values it changes.
+    rows = order_rows(12, seed=5)
+    for row in rows:
+        order = int(row["order_id"][1:])
+        row["customer_id"] = f"C{order % 3}"
+        row["customer_name"] = f"Name {order % 3}" if order < 9 else "Renamed"
+        row["customer_email"] = f"c{order % 3}@example.com"
+        row["ordered_at"] = f"2024-01-{1 + order:02d}"  # in file order: first purchases stay
+    asked = _customer_lookups(monkeypatch)
+    info = load_csv(warehouse, write_csv(tmp_path / "orders.csv", rows), batch_lines=1)
+    assert (info.batches, info.rows_rejected) == (12, 0)
+    assert sorted(asked) == ["C0", "C1", "C2"]  # renamed at orders 9, 10, 11: read to merge
+    # A load into a warehouse that has the source's customers reads each one it meets.
+    asked.clear()
+    more = order_rows(3, seed=6)
+    for row in more:
+        row["customer_id"] = f"C{int(row['order_id'][1:])}"
+        row["order_id"] = "B" + row["order_id"]
+    load_csv(warehouse, write_csv(tmp_path / "more.csv", more), batch_lines=1)
+    assert sorted(asked) == ["C0", "C1", "C2"]
+    with warehouse.connect() as conn:
+        names = conn.execute(select(dim_customer.c.name).order_by(dim_customer.c.name))
+        assert len(names.all()) == 3  # no customer twice
 
 
 def test_the_customer_memo_knows_what_a_batch_would_not_change() -> None:
