@@ -76,17 +76,15 @@ def make_runtime() -> Runtime:
 
 
 @contextmanager
-def sync_exclusive(
-    runtime: Runtime, purpose: str, ttl: timedelta | None = None
-) -> Iterator[Engine]:
+def sync_exclusive(runtime: Runtime, purpose: str, *, config: bool = True) -> Iterator[Engine]:
     """The warehouse for a command that writes what a sync writes (``etl run``, ``analytics
     run``, ``segments push``), with the sync's job lock held: it never runs beside a sync (the
     scheduler's or an operator's) or another such command. ``LockHeldError`` names the holder
-    and nothing is written. ``ttl``: the lease (default: the config's ``schedule.lock_ttl_seconds``;
-    ``etl run --csv`` reads no config and passes the default's 300 s)."""
-    from sugar_bridge.scheduler.locks import JobLock
+    and nothing is written. The lease is the config's ``schedule.lock_ttl_seconds``; without
+    ``config`` (``etl run --csv`` reads no config file) the lock's default."""
+    from sugar_bridge.scheduler.locks import DEFAULT_TTL, JobLock
 
-    lease = ttl or timedelta(seconds=runtime.config.schedule.lock_ttl_seconds)
+    lease = timedelta(seconds=runtime.config.schedule.lock_ttl_seconds) if config else DEFAULT_TTL
     with runtime.warehouse("write") as engine, JobLock(engine, "sync", purpose=purpose, ttl=lease):
         yield engine
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -132,9 +132,7 @@ def run_command(
     # --csv runs without the config file: it is not read, even for these defaults.
     defaults = runtime.load_defaults(from_config=csv is None)
     currency = runtime.config.analytics.currency if csv is None else CurrencyConfig()
-    # --csv reads no config, not even for the lock's lease: the default's
-    lease = timedelta(seconds=300) if csv is not None else None
-    with sync_exclusive(runtime, "etl run", lease) as engine:
+    with sync_exclusive(runtime, "etl run", config=csv is None) as engine:
         rates = load_configured_rates(runtime, engine) if csv is None else None
         info = _run_with_progress(
             lambda cb: run_etl(

@@ -50,6 +50,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+#: A lock's lease when none is configured (``schedule.lock_ttl_seconds``' default).
+DEFAULT_TTL = timedelta(minutes=5)
+
+
 @dataclass(frozen=True)
 class LockHolder:
     """Who holds a lock, for messages and ``status``."""
@@ -103,7 +107,7 @@ class JobLock:
         name: str,
         *,
         purpose: str = "cli",
-        ttl: timedelta = timedelta(minutes=5),
+        ttl: timedelta = DEFAULT_TTL,
         heartbeat: bool = True,
     ) -> None:
         self.engine = engine
