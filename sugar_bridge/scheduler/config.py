@@ -63,7 +63,10 @@ class ScheduleConfig(BaseModel):
         default=2,
         ge=0,
         le=10,
-        description="Retries of a run that failed on a transient error (Sugar or DB unreachable).",
+        description=(
+            "Retries of a run that failed on a transient error (Sugar or DB unreachable) or "
+            "found its lock held (a sync, `etl run`, `analytics run` or `segments push` running)."
+        ),
     )
     retry_delay_minutes: float = Field(
         default=15.0, gt=0, le=24 * 60, description="Wait before such a retry."
