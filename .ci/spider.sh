@@ -32,6 +32,7 @@ if [ "${1:-}" = start ] && { [ -z "$server" ] || [ ! -f "$plugin_dir/ha_spider.s
 fi
 client=$(command -v mariadb || command -v mysql || true)
 run_as=()
+declare -A started=()  # name -> pid of the server started by this script
 [ "$(id -u)" = 0 ] && run_as=(--user=root)
 
 # name -> port: the head on $port, node i on $port + i
@@ -55,12 +56,30 @@ start_one() {  # name [extra server options...]
     --skip-name-resolve --innodb-buffer-pool-size="${SUGAR_BRIDGE_TEST_SPIDER_BUFFER_POOL:-192M}" --innodb-flush-log-at-trx-commit=2 \
     --character-set-server=utf8mb4 --collation-server=utf8mb4_unicode_ci --skip-log-bin \
     --pid-file="$dir/mysqld.pid" --log-error="$dir/error.log" "$@" </dev/null >/dev/null 2>&1 &
+  started[$name]=$!
 }
 
-wait_alive() {
-  for _ in $(seq 1 120); do alive "$1" && return 0; sleep 0.5; done
-  echo "MariaDB ($1) did not start; last lines of $base/$1/error.log:" >&2
-  tail -n 20 "$base/$1/error.log" >&2
+wait_alive() {  # name [extra server options, to start it again after a crash...]
+  local name=$1 attempt
+  for attempt in 1 2 3; do
+    for _ in $(seq 1 120); do
+      alive "$name" && return 0
+      # MariaDB 10.11.19 sometimes dies with signal 11 while Spider creates its system tables
+      # at start-up (ha_maria::drop_table under spider_init_system_tables, before "ready for
+      # connections"): nothing was served yet, so a server that exits while starting is started
+      # again, twice.
+      if [ -n "${started[$name]:-}" ] && ! kill -0 "${started[$name]}" 2>/dev/null; then
+        [ "$attempt" = 3 ] && break 2
+        echo "MariaDB ($name) exited while starting (attempt $attempt, see $base/$name/error.log); starting it again" >&2
+        start_one "$@"
+        continue 2
+      fi
+      sleep 0.5
+    done
+    break
+  done
+  echo "MariaDB ($name) did not start; last lines of $base/$name/error.log:" >&2
+  tail -n 20 "$base/$name/error.log" >&2
   exit 1
 }
 
@@ -74,7 +93,8 @@ case "${1:-}" in
     [ -f "$plugin_dir/ha_spider.so" ] || { echo "mariadb-plugin-spider is not installed" >&2; exit 1; }
     for node in "${nodes[@]}"; do start_one "$node"; done
     start_one head --plugin-load-add=ha_spider
-    for name in "${nodes[@]}" head; do wait_alive "$name"; done
+    for node in "${nodes[@]}"; do wait_alive "$node"; done
+    wait_alive head --plugin-load-add=ha_spider
     # The nodes: a user the head links with, allowed on every test database (the head creates
     # each test database's node copy first, see etl/spider.py).
     for node in "${nodes[@]}"; do
