@@ -402,8 +402,8 @@ def test_a_first_load_looks_up_only_the_customers_it_changes(
     load_csv(warehouse, write_csv(tmp_path / "more.csv", more), batch_lines=1)
     assert sorted(asked) == ["C0", "C1", "C2"]
     with warehouse.connect() as conn:
-        names = conn.execute(select(dim_customer.c.name).order_by(dim_customer.c.name))
-        assert len(names.all()) == 3  # no customer twice
+        stored = conn.execute(select(func.count()).select_from(dim_customer)).scalar_one()
+    assert stored == 3  # no customer twice
 
 
 def test_the_customer_memo_knows_what_a_batch_would_not_change() -> None:
