@@ -491,6 +491,8 @@ def _careful_line(values: dict[str, Any], options: ParseOptions) -> tuple[Decima
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, np.datetime64):  # a date column's: as its Python date or datetime
+        value = None if np.isnat(value) else value.item()
     return "(empty)" if value is None else repr(str(value))
 
 
@@ -502,7 +504,8 @@ _NONE = -1  # a missing date's day number, a missing line_amount
 class _Column:
     """One column checked through its distinct values: ``idx`` maps each row to its distinct
     value; ``ok`` and ``value`` (the parsed value) are per distinct value, and ``vid`` numbers
-    the parsed values (equal parsed values, equal ids)."""
+    the parsed values (equal parsed values, equal ids). The values of a date column are numpy
+    datetimes (``NaT`` where empty or invalid), the others Python objects."""
 
     idx: npt.NDArray[np.intp]
     ok: npt.NDArray[np.bool_]
@@ -514,8 +517,12 @@ class _Column:
 
 
 # Given a column's distinct values (text), which of them are certainly valid, and their parsed
-# values; the others go through the column's parser one by one.
+# values (an array of the column's kind); the others go through the column's parser one by one.
 _Sure = Callable[[pa.Array], tuple[npt.NDArray[np.bool_], npt.NDArray[Any]]]
+
+#: The date columns and the unit of their numpy values: a moment, or a day.
+_MOMENT_UNITS = {"ordered_at": "us", "invoiced_at": "D", "due_at": "D", "paid_at": "D"}
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _check_column(
@@ -524,9 +531,12 @@ def _check_column(
     parse: Callable[[Any], Any],
     sure: _Sure | None = None,
     numbered: bool = False,
+    unit: str | None = None,
 ) -> _Column:
     """Parse and check a column once per distinct value (``parse`` raises ``_Invalid``);
-    ``numbered``: number the parsed values (``vid``, for the columns compared across lines)."""
+    ``numbered``: number the parsed values (``vid``, for the columns compared across lines);
+    ``unit``: a date column, whose values are numpy datetimes of that unit (``NaT`` where empty
+    or invalid), converted from text in native code, never through Python objects."""
     if array is None or pa.types.is_null(array.type):
         distinct = pa.array([None], pa.string())
         idx = np.zeros(n, dtype=np.intp)
@@ -539,7 +549,10 @@ def _check_column(
         ok = ok.copy()
     else:
         ok = np.zeros(len(distinct), dtype=bool)
-        value = np.empty(len(distinct), dtype=object)
+        if unit is None:
+            value = np.empty(len(distinct), dtype=object)
+        else:
+            value = np.full(len(distinct), np.datetime64("NaT"), dtype=f"datetime64[{unit}]")
     for i in np.flatnonzero(~ok).tolist():
         try:
             value[i] = parse(distinct[i].as_py())
@@ -547,7 +560,9 @@ def _check_column(
         except _Invalid:
             value[i] = None
     vid = np.zeros(len(value), dtype=np.int64)
-    if numbered:
+    if numbered and unit is not None:
+        vid[:] = np.unique(value.view(np.int64), return_inverse=True)[1].reshape(-1)
+    elif numbered:
         texts = _as_text(value)
         if texts is not None:
             vid[:] = pc.dictionary_encode(texts, null_encoding="encode").indices.to_numpy(
@@ -616,8 +631,8 @@ def _sure_iso(with_time: bool) -> _Sure:
             parsed = pc.if_else(timed, moments, parsed)
         year = pc.year(parsed)
         ok = pc.and_(pc.greater_equal(year, 1900), pc.less_equal(year, 2200))
-        value = np.empty(len(distinct), dtype=object)
-        value[:] = (parsed if with_time else parsed.cast(pa.date32())).to_pylist()
+        moments = (parsed if with_time else parsed.cast(pa.date32())).to_numpy(zero_copy_only=False)
+        value = np.array(moments, dtype="datetime64[us]" if with_time else "datetime64[D]")
         return pc.fill_null(ok, False).to_numpy(zero_copy_only=False).copy(), value
 
     return sure
@@ -749,9 +764,9 @@ def _ints(column: _Column, missing: int = 0) -> I64:
 
 
 def _day_numbers(column: _Column) -> I64:
-    per_value = np.array(
-        [_NONE if v is None else v.toordinal() for v in column.value], dtype=np.int64
-    )
+    """A date column's days per row as ordinals (``date.toordinal``), ``_NONE`` where empty."""
+    days = column.value.astype("datetime64[D]")
+    per_value = np.where(np.isnat(days), _NONE, days.view(np.int64) + _EPOCH_ORDINAL)
     return per_value[column.idx]
 
 
@@ -808,7 +823,9 @@ def validate_chunk(
     parsers = _parsers(options, default_currency)
     compared = ("order_id", *ORDER_FIELDS)
     checked = {
-        column: _check_column(rows.columns.get(column), n, parse, sure, column in compared)
+        column: _check_column(
+            rows.columns.get(column), n, parse, sure, column in compared, _MOMENT_UNITS.get(column)
+        )
         for column, (parse, sure) in parsers.items()
     }
     valid = np.ones(n, dtype=bool)
@@ -916,7 +933,7 @@ def validate_chunk(
     skipped = 0
     if since is not None:
         ordered_at = checked["ordered_at"]
-        before = np.array([v is not None and v < since for v in ordered_at.value], dtype=bool)
+        before = ordered_at.value < np.datetime64(since, "us")  # NaT: never before
         early = kept & before[ordered_at.idx]
         skipped = int(early.sum())
         kept &= ~early
@@ -938,18 +955,16 @@ def _batch(
         c = checked[column]
         return list(c.value[c.idx[where]])
 
-    def moments(column: str, unit: str) -> npt.NDArray[np.datetime64]:
+    def moments(column: str) -> npt.NDArray[np.datetime64]:
         c = checked[column]
-        return np.array(c.value.tolist(), dtype=f"datetime64[{unit}]")[c.idx[firsts]]
+        return c.value[c.idx[firsts]]
 
     quantity = _ints(checked["quantity"])[lines]
     amounts = amount[lines]
     order_values: dict[str, Any] = {
-        column: at(column, firsts) for column in ("order_id", *ORDER_FIELDS)
+        column: moments(column) if column in _MOMENT_UNITS else at(column, firsts)
+        for column in ("order_id", *ORDER_FIELDS)
     }
-    order_values["ordered_at"] = moments("ordered_at", "us")
-    for column in ("invoiced_at", "due_at", "paid_at"):
-        order_values[column] = moments(column, "D")
     batch = OrderBatch(
         **order_values,
         content_hash=[],
@@ -971,7 +986,14 @@ def _batch(
 
 
 def _texts(column: _Column, where: npt.NDArray[np.intp]) -> pa.Array:
-    text = _as_text(column.value)
+    """A column's values at ``where`` as text ("" where empty); dates as ``str`` writes them
+    ("2024-01-31", "2024-01-31 10:00:00", with microseconds only when there are some)."""
+    if column.value.dtype.kind == "M":
+        text = pa.array(column.value, mask=np.isnat(column.value)).cast(pa.string())
+        if column.value.dtype != np.dtype("datetime64[D]"):
+            text = pc.replace_substring_regex(text, r"\.000000$", "")
+    else:
+        text = _as_text(column.value)
     if text is None:
         text = pa.array(["" if v is None else str(v) for v in column.value.tolist()])
     return pc.take(pc.fill_null(text, ""), pa.array(column.idx[where]))
