@@ -389,6 +389,13 @@ _BLOCK_BYTES = 4 << 20  # bytes parsed at once: memory is bounded by this and th
 _CAREFUL_ROWS = 20_000  # rows per piece of the careful reader
 
 
+def _order_hashes(oids: pa.Array) -> Iterator[int]:
+    """``hash()`` of the distinct non-empty order ids of ``oids`` (what ``_Batcher.done``
+    holds)."""
+    ids = pc.unique(oids)
+    return map(hash, ids.filter(pc.not_equal(ids, "")).to_pylist())
+
+
 @dataclass(slots=True)
 class _Piece:
     """Consecutive data rows of a file: the fields (source column names, text), the line and
@@ -492,7 +499,7 @@ class _Batcher:
             # Resuming: these rows were committed by an earlier run; remember their orders.
             n_done = int(np.searchsorted(piece.ordinals, self.skip_rows, side="right"))
             oids = pc.utf8_trim_whitespace(piece.table.column(self.oid_column).slice(0, n_done))
-            self.done.update(hash(o) for o in pc.unique(oids).to_pylist() if o)
+            self.done.update(_order_hashes(oids))
             piece = _slice(piece, n_done, len(piece.ordinals))
         self._append(piece)
         while True:
@@ -510,7 +517,11 @@ class _Batcher:
             return
         oids = pc.utf8_trim_whitespace(piece.table.column(self.oid_column)).combine_chunks()
         if self.done:
-            late = [o for o in pc.unique(oids).to_pylist() if o and hash(o) in self.done]
+            ids = pc.unique(oids)
+            ids = ids.filter(pc.not_equal(ids, "")).to_pylist()
+            late = [] if self.done.isdisjoint(map(hash, ids)) else [
+                o for o in ids if hash(o) in self.done
+            ]  # fmt: skip
             if late:
                 mask = pc.is_in(oids, value_set=pa.array(late, pa.string()))
                 at = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
@@ -577,7 +588,7 @@ class _Batcher:
         self.notes = []
         self.committed = rows_to
         done_oids = oids.slice(0, end)
-        self.done.update(hash(o) for o in pc.unique(done_oids).to_pylist() if o)
+        self.done.update(_order_hashes(done_oids))
         if cut is None:
             self.pending, self.pending_oids = [], []
         else:
