@@ -248,14 +248,35 @@ class MetCustomers:
     digests: list[npt.NDArray[np.int64]] = field(default_factory=list)  # one (n, 5) per part
     first_seen_us: list[int] = field(default_factory=list)
 
-    def add(self, ids: list[str], keys: list[int], values: list[list[Any]], seen: Any) -> None:
-        """Add customers with their attribute ``values`` (one list per attribute)."""
+    def add(
+        self,
+        ids: list[str],
+        keys: list[int],
+        values: list[list[Any]],
+        seen: Any,
+        digests: npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        """Add customers with their attribute ``values`` (one list per attribute), or with
+        the ``digests`` of them."""
         self.ids.extend(ids)
         self.keys.extend(keys)
-        self.digests.append(CustomerMemo.digests(values, len(ids)))
+        self.digests.append(CustomerMemo.digests(values, len(ids)) if digests is None else digests)
         self.first_seen_us.extend(
             np.asarray(seen).astype("datetime64[us]").astype(np.int64).tolist()
         )
+
+
+@dataclass(slots=True)
+class KnownCustomers:
+    """What a ``CustomerMemo`` knows of some customer ids, against a batch's values of them;
+    arrays in the order of the ids."""
+
+    #: known, and each value the batch gives (where it gives one) equals the stored one
+    same: npt.NDArray[np.bool_]
+    #: known, and the batch's first purchase is earlier than the stored one
+    earlier: npt.NDArray[np.bool_]
+    keys: npt.NDArray[np.int64]  # 0 where not known
+    digests: npt.NDArray[np.int64]  # of the stored values, (ids, attributes); 0 where not known
 
 
 class CustomerMemo:
@@ -312,26 +333,32 @@ class CustomerMemo:
             out[:, j] = np.fromiter(map(hash, column), dtype=np.int64, count=n)
         return out
 
-    def unchanged(
+    def compare(
         self, ids: list[str], given: list[npt.NDArray[Any]], first_seen: npt.NDArray[Any]
-    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
-        """Which of ``ids`` the memo knows and a batch would not change (each given value,
-        where there is one, equals the stored one, and the first purchase is not earlier), and
-        their keys."""
+    ) -> KnownCustomers:
+        """What the memo knows of ``ids`` against a batch's newest values of them (``given``,
+        one array per attribute) and first purchases."""
         slots = np.fromiter(map(self._slot.get, ids, repeat(-1)), dtype=np.int64, count=len(ids))
         known = np.flatnonzero(slots >= 0)
-        same = np.zeros(len(ids), dtype=bool)
         at = slots[known]
-        ok = first_seen[known].astype("datetime64[us]").astype(np.int64) >= self._seen[at]
         values = [column[known] for column in given]
         digests = self.digests([column.tolist() for column in values], len(known))
+        ok = np.ones(len(known), dtype=bool)
         for j, column in enumerate(values):
             present = column != None  # noqa: E711 (element-wise)
             ok &= ~present | (digests[:, j] == self._digests[at, j])
-        same[known[ok]] = True
-        keys = np.zeros(len(ids), dtype=np.int64)
-        keys[known] = self._keys[at]
-        return same, keys
+        result = KnownCustomers(
+            same=np.zeros(len(ids), dtype=bool),
+            earlier=np.zeros(len(ids), dtype=bool),
+            keys=np.zeros(len(ids), dtype=np.int64),
+            digests=np.zeros((len(ids), len(_CUSTOMER_ATTRS)), dtype=np.int64),
+        )
+        result.same[known[ok]] = True
+        moment = first_seen[known].astype("datetime64[us]").astype(np.int64)
+        result.earlier[known[moment < self._seen[at]]] = True
+        result.keys[known] = self._keys[at]
+        result.digests[known] = self._digests[at]
+        return result
 
     def learn(self, met: MetCustomers) -> None:
         """Keep what a batch stored (after it committed)."""
@@ -379,10 +406,26 @@ def _customers(
     met = MetCustomers()
     unread = ids
     if memo is not None and len(memo):
-        same, memo_keys = memo.unchanged(ids, [newest[a] for a in _CUSTOMER_ATTRS], first_seen)
-        hits = [ids[i] for i in np.flatnonzero(same)]
-        keys.update(zip(hits, memo_keys[same].tolist(), strict=True))
-        unread = [ids[i] for i in np.flatnonzero(~same)]
+        seen = memo.compare(ids, [newest[a] for a in _CUSTOMER_ATTRS], first_seen)
+        hits = [ids[i] for i in np.flatnonzero(seen.same)]
+        keys.update(zip(hits, seen.keys[seen.same].tolist(), strict=True))
+        unread = [ids[i] for i in np.flatnonzero(~seen.same)]
+        # Known with the same values but bought earlier than the memo says: only first_seen_at
+        # moves, and the memo knows the rest of the row (no read; 2 columns written, not 7).
+        moved = np.flatnonzero(seen.same & seen.earlier)
+        if len(moved):
+            moved_keys = seen.keys[moved].tolist()
+            bulk_update(
+                conn,
+                dim_customer,
+                "customer_key",
+                {
+                    "k": moved_keys,
+                    "first_seen_at": first_seen[moved],
+                    "updated_at": [now] * len(moved),
+                },
+            )
+            met.add([ids[i] for i in moved], moved_keys, [], first_seen[moved], seen.digests[moved])
     if memo is not None and memo.complete:
         unread = memo.known(unread)  # the others are new: nothing to read
     index = dict(zip(ids, range(n), strict=True))

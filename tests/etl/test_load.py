@@ -434,12 +434,40 @@ def test_the_customer_memo_knows_what_a_batch_would_not_change() -> None:
     )
     first = np.array(["2024-03-01T10:00", "2024-04-01", "2024-03-02", "2024-05-01",
                       "2024-04-30", "2024-01-01"], dtype="datetime64[s]")  # fmt: skip
-    same, keys = memo.unchanged(ids, values, first)
-    assert same.tolist() == [True, True, False, False, False, False]
-    assert keys[:2].tolist() == [11, 11]
+    seen_now = memo.compare(ids, values, first)
+    assert seen_now.same.tolist() == [True, True, False, False, True, False]
+    assert seen_now.earlier.tolist() == [False, False, False, False, True, False]
+    assert seen_now.keys.tolist() == [11, 11, 11, 12, 12, 0]
+    # What it stored of Bob, whom the batch moves earlier without changing him.
+    assert (
+        seen_now.digests[4].tolist()
+        == CustomerMemo.digests([["Bob"], [None], ["Lyon"], ["FR"], ["b2b"]], 1)[0].tolist()
+    )
     # Full: it starts again, empty, rather than grow.
     more = MetCustomers()
     more.add(["C3", "C4"], [13, 14], [["x", "y"]] * 5, seen)
     memo.learn(more)
     assert len(memo) == 1  # C1, C2, C3 filled it; C4 found it full
-    assert memo.unchanged(["C4"], given(("y",) * 5), seen[1:])[0].tolist() == [True]
+    assert memo.compare(["C4"], given(("y",) * 5), seen[1:]).same.tolist() == [True]
+
+
+def test_an_earlier_purchase_moves_first_seen_without_reading_the_customer(
+    warehouse: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each batch's order is earlier than the one before and changes nothing else: the memo
+    # knows the rest of the stored row, so only first_seen_at is written, nothing is read back.
+    rows = order_rows(6, seed=7)
+    for row in rows:
+        order = int(row["order_id"][1:])
+        row["customer_id"] = f"C{order % 2}"
+        row["customer_name"] = f"Name {order % 2}"
+        row["customer_email"] = "" if order >= 2 else f"c{order % 2}@example.com"  # kept
+        row["ordered_at"] = f"2024-06-{20 - order:02d}T10:30:00"
+    asked = _customer_lookups(monkeypatch)
+    info = load_csv(warehouse, write_csv(tmp_path / "orders.csv", rows), batch_lines=1)
+    assert (info.batches, info.rows_rejected) == (6, 0)
+    assert asked == []
+    assert [(r[0], r[1], r[2], r[6]) for r in _customer_rows(warehouse)] == [
+        ("C0", "Name 0", "c0@example.com", datetime(2024, 6, 16, 10, 30)),
+        ("C1", "Name 1", "c1@example.com", datetime(2024, 6, 15, 10, 30)),
+    ]
