@@ -892,6 +892,7 @@ def write_batch(
     staged: bool = False,
     customers: CustomerMemo | None = None,
     reporting: str | None = None,
+    new_orders: bool = False,
 ) -> BatchResult:
     """Write one batch in the caller's transaction (see the module docstring).
 
@@ -908,6 +909,11 @@ def write_batch(
 
     ``reporting``: the reporting currency expected after the load; the orders in it are written
     converted (see ``_order_columns``).
+
+    ``new_orders``: the caller knows that none of the batch's orders is in the warehouse (a
+    first load's first file, ``etl.run``): ``merge`` inserts them without looking them up.
+    Should it be wrong, the insert fails on the unique key (source, order id); on Spider,
+    whose facts have no such key, they are looked up all the same.
     """
     result = BatchResult(rejects=len(rejects))
     batch = orders
@@ -925,7 +931,7 @@ def write_batch(
         if staged:
             conn.commit()
         existing: dict[str, tuple[int, str, int]] = {}
-        if mode == "merge":
+        if mode == "merge" and not (new_orders and not staged):
             columns = ("source_order_id", "order_key", "content_hash", "customer_key")
             stored = _select_in(
                 conn, fact_order, columns, "source_order_id", batch.order_id, source=source

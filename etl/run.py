@@ -35,7 +35,7 @@ from etl.exceptions import EtlError, LoadError, WarehouseUnavailable
 from etl.fx import DEFAULT_MAX_RATE_AGE_DAYS, convert_orders, resolve_reporting_currency
 from etl.load import CustomerMemo, LoadMode, delete_source, write_batch
 from etl.runs import Run, RunStatus, start_run
-from etl.schema import dim_customer, etl_loaded_file, etl_watermark
+from etl.schema import dim_customer, etl_loaded_file, etl_watermark, fact_order
 from etl.spider import facts_on_spider
 from etl.validate import Validated, validate_chunk
 
@@ -260,6 +260,13 @@ def _run_source(
     customers = CustomerMemo()
     if not _has_customers(engine, source.name):
         customers.start_empty()
+    # A first load: the warehouse holds none of the source's orders as it starts, and the
+    # batches of one file never repeat an order (its reader rejects the lines of an order met
+    # again: order_not_contiguous), so the batches of the first file need not look their
+    # orders up. Should that not hold, the insert fails on the unique key (source, order id).
+    first_file = "" if mode == "merge" and _reads_ahead(source) else None
+    if first_file is not None and _has_orders(engine, source.name):
+        first_file = None
     # Files left half-loaded by an interrupted run: read again with the same content, the source
     # resumes them after their committed rows (not with --since, which re-reads whole files).
     unfinished = {} if since is not None else {
@@ -275,13 +282,25 @@ def _run_source(
             if read is not None and unfinished.get(read.file_name) == read.sha256:
                 info.resumed_files.setdefault(source.name, []).append(read.file_name)
                 del unfinished[read.file_name]
+            if first_file == "" and read is not None:
+                first_file = read.file_name
+            if first_file is not None and (read is None or read.file_name != first_file):
+                first_file = None  # another file: its orders may be some of the first's
             _run_chunk(engine, source, info, chunk, valid, first=first, progress=progress,
-                       mode=mode, hook=hook, customers=customers, reporting=reporting)  # fmt: skip
+                       mode=mode, hook=hook, customers=customers, reporting=reporting,
+                       new_orders=first_file is not None)  # fmt: skip
             first = False
             if chunk.checkpoint.cursor is not None:
                 watermark_to = chunk.checkpoint.cursor
             gc.collect(0)
     info.watermarks[source.name] = (watermark_from, watermark_to)
+
+
+def _has_orders(engine: Engine, source: str) -> bool:
+    """Whether the warehouse holds an order of ``source``."""
+    with engine.connect() as conn:
+        query = select(fact_order.c.order_key).where(fact_order.c.source == source)
+        return conn.execute(query.limit(1)).first() is not None
 
 
 def _has_customers(engine: Engine, source: str) -> bool:
@@ -357,9 +376,10 @@ def _run_chunk(
     hook: BatchHook | None,
     customers: CustomerMemo,
     reporting: str | None = None,
+    new_orders: bool = False,
 ) -> None:
     """Write one validated chunk in its own transaction, and count it (and remember its
-    customers once it committed)."""
+    customers once it committed); ``new_orders``: none of its orders is in the warehouse."""
     info.batches += 1
     try:
         # One transaction, committed at the end; on Spider three, in order (see write_batch).
@@ -380,6 +400,7 @@ def _run_chunk(
                 staged=staged,
                 customers=customers,
                 reporting=reporting,
+                new_orders=new_orders,
             )
             if hook is not None:
                 hook("before_commit", info.batches)

@@ -34,6 +34,7 @@ from etl.schema import (
     fact_order,
     fact_order_line,
 )
+from etl.spider import facts_on_spider
 from tests.etl.data import HEADER, fingerprint, order_rows, write_csv
 
 
@@ -471,3 +472,74 @@ def test_an_earlier_purchase_moves_first_seen_without_reading_the_customer(
         ("C0", "Name 0", "c0@example.com", datetime(2024, 6, 16, 10, 30)),
         ("C1", "Name 1", "c1@example.com", datetime(2024, 6, 15, 10, 30)),
     ]
+
+
+def _order_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The order ids the loader looks up in fact_order to merge them, recorded from now on."""
+    asked: list[str] = []
+    select_in = etl_load_module._select_in
+
+    def recording(conn: Any, table: Any, columns: Any, natural: str, ids: Any, **eq: Any) -> Any:
+        if table is fact_order and "content_hash" in columns:
+            asked.extend(ids)
+        return select_in(conn, table, columns, natural, ids, **eq)
+
+    monkeypatch.setattr(etl_load_module, "_select_in", recording)
+    return asked
+
+
+def test_a_first_load_looks_up_the_orders_of_its_later_files_only(
+    warehouse: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A folder's first file, loaded into a warehouse without the source's orders, cannot hold
+    # an order already stored; the second file can (here it corrects one of the first's).
+    first = order_rows(6, seed=3)
+    fix = [dict(row) for row in first if row["order_id"] == "O2"]
+    for row in fix:
+        row["quantity"] = "7"
+    write_csv(tmp_path / "in" / "a.csv", first)
+    write_csv(tmp_path / "in" / "b.csv", fix + order_rows(2, seed=4, prefix="N"))
+    asked = _order_lookups(monkeypatch)
+    info = load_csv(warehouse, tmp_path / "in", batch_lines=2)
+    assert info.rows_rejected == 0
+    assert (info.orders_inserted, info.orders_updated) == (8, 1)
+    with warehouse.connect() as conn:
+        sharded = facts_on_spider(conn)  # no unique key to fall back on: all looked up
+    first_file = [f"O{i}" for i in range(6)] if sharded else []
+    assert sorted(asked) == sorted(["N0", "N1", "O2", *first_file])
+    with warehouse.connect() as conn:
+        stored = conn.execute(
+            select(fact_order_line.c.quantity)
+            .join(fact_order, fact_order.c.order_key == fact_order_line.c.order_key)
+            .where(fact_order.c.source_order_id == "O2")
+        ).scalars()
+        assert {float(q) for q in stored} == {7.0}
+    # The next load of the source looks up every order it reads, the first file's too.
+    asked.clear()
+    write_csv(tmp_path / "more.csv", order_rows(2, seed=5, prefix="M"))
+    load_csv(warehouse, tmp_path / "more.csv")
+    assert sorted(asked) == ["M0", "M1"]
+
+
+def test_an_order_stored_meanwhile_fails_a_first_load_on_its_key(
+    warehouse: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Should the first load's assumption break (another writer storing the source's orders
+    # while it runs), the unique key refuses the order twice: an error, never a duplicate.
+    # Spider's facts have no such key: there the orders are looked up all the same.
+    path = write_csv(tmp_path / "orders.csv", order_rows(4, seed=3))
+    real = etl_run_module._has_orders
+    monkeypatch.setattr(etl_run_module, "_has_orders", lambda engine, source: False)
+    load_csv(warehouse, path)
+    with warehouse.connect() as conn:
+        sharded = facts_on_spider(conn)
+    if sharded:
+        assert load_csv(warehouse, path, full_refresh=True).orders_unchanged == 4
+    else:
+        with pytest.raises(LoadError, match=r"(?i)unique|duplicate"):
+            load_csv(warehouse, path, full_refresh=True)
+    monkeypatch.setattr(etl_run_module, "_has_orders", real)
+    info = load_csv(warehouse, path, full_refresh=True)
+    assert (info.orders_inserted, info.orders_unchanged) == (0, 4)
+    with warehouse.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(fact_order)).scalar_one() == 4
