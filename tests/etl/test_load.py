@@ -363,19 +363,29 @@ def test_customers_met_again_in_later_batches_end_as_without_the_memo(
     reference.dispose()
 
 
-def _customer_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The customer ids the loader reads back from dim_customer to merge them (not the keys of
-    rows it just inserted), recorded from now on."""
+def _lookups(monkeypatch: pytest.MonkeyPatch, table: Any, column: str) -> list[str]:
+    """The natural keys the loader looks up in ``table`` to merge them (a look-up that reads
+    ``column``; not the keys of rows it just inserted), recorded from now on."""
     asked: list[str] = []
     select_in = etl_load_module._select_in
 
-    def recording(conn: Any, table: Any, columns: Any, natural: str, ids: Any, **eq: Any) -> Any:
-        if table is dim_customer and "first_seen_at" in columns:
+    def recording(conn: Any, read: Any, columns: Any, natural: str, ids: Any, **eq: Any) -> Any:
+        if read is table and column in columns:
             asked.extend(ids)
-        return select_in(conn, table, columns, natural, ids, **eq)
+        return select_in(conn, read, columns, natural, ids, **eq)
 
     monkeypatch.setattr(etl_load_module, "_select_in", recording)
     return asked
+
+
+def _customer_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The customer ids the loader reads back from dim_customer to merge them."""
+    return _lookups(monkeypatch, dim_customer, "first_seen_at")
+
+
+def _order_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The order ids the loader looks up in fact_order to merge them."""
+    return _lookups(monkeypatch, fact_order, "content_hash")
 
 
 def test_a_first_load_looks_up_only_the_customers_it_changes(
@@ -472,20 +482,6 @@ def test_an_earlier_purchase_moves_first_seen_without_reading_the_customer(
         ("C0", "Name 0", "c0@example.com", datetime(2024, 6, 16, 10, 30)),
         ("C1", "Name 1", "c1@example.com", datetime(2024, 6, 15, 10, 30)),
     ]
-
-
-def _order_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The order ids the loader looks up in fact_order to merge them, recorded from now on."""
-    asked: list[str] = []
-    select_in = etl_load_module._select_in
-
-    def recording(conn: Any, table: Any, columns: Any, natural: str, ids: Any, **eq: Any) -> Any:
-        if table is fact_order and "content_hash" in columns:
-            asked.extend(ids)
-        return select_in(conn, table, columns, natural, ids, **eq)
-
-    monkeypatch.setattr(etl_load_module, "_select_in", recording)
-    return asked
 
 
 def test_a_first_load_looks_up_the_orders_of_its_later_files_only(
