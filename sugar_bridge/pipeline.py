@@ -38,7 +38,7 @@ from sugar_bridge.exceptions import (
     SugarBridgeError,
 )
 from sugar_bridge.runtime import Runtime
-from sugar_bridge.scheduler.locks import JobLock
+from sugar_bridge.scheduler.locks import SYNC_LOCK, JobLock
 from sugar_bridge.settings import Settings
 
 if TYPE_CHECKING:
@@ -250,7 +250,7 @@ def sync(
     cancel = cancel or threading.Event()
     ttl = lock_ttl or timedelta(seconds=config.schedule.lock_ttl_seconds)
     started = time.perf_counter()
-    with JobLock(engine, "sync", purpose=purpose, ttl=ttl) as lock:
+    with JobLock(engine, SYNC_LOCK, purpose=purpose, ttl=ttl) as lock:
         run = start_run(
             engine,
             "sync",

@@ -82,10 +82,13 @@ def sync_exclusive(runtime: Runtime, purpose: str, *, config: bool = True) -> It
     scheduler's or an operator's) or another such command. ``LockHeldError`` names the holder
     and nothing is written. The lease is the config's ``schedule.lock_ttl_seconds``; without
     ``config`` (``etl run --csv`` reads no config file) the lock's default."""
-    from sugar_bridge.scheduler.locks import DEFAULT_TTL, JobLock
+    from sugar_bridge.scheduler.locks import DEFAULT_TTL, SYNC_LOCK, JobLock
 
     lease = timedelta(seconds=runtime.config.schedule.lock_ttl_seconds) if config else DEFAULT_TTL
-    with runtime.warehouse("write") as engine, JobLock(engine, "sync", purpose=purpose, ttl=lease):
+    with (
+        runtime.warehouse("write") as engine,
+        JobLock(engine, SYNC_LOCK, purpose=purpose, ttl=lease),
+    ):
         yield engine
 
 

@@ -108,6 +108,47 @@ def push_section(engine: Engine, t: Texts) -> None:
             console.print(f"  {line}", highlight=False, markup=False)
 
 
+def lock_section(engine: Engine, t: Texts) -> None:
+    """Who holds the sync's job lock now (a sync, ``etl run``, ``analytics run`` or ``segments
+    push``), which is why another of them would be refused; nothing when it is free."""
+    from sugar_bridge.scheduler.locks import SYNC_LOCK, current_holder
+
+    holder = current_holder(engine, SYNC_LOCK)
+    if holder is None:
+        return
+    line = t.gettext(
+        "running now: %(purpose)s (pid %(pid)s on %(host)s) since %(since)s UTC, holding the "
+        "sync's lock until %(until)s UTC (another sync, etl run, analytics run or segments "
+        "push is refused until then)"
+    )
+    values = {
+        "purpose": holder.purpose,
+        "pid": holder.pid,
+        "host": holder.host,
+        "since": f"{holder.acquired_at:%Y-%m-%d %H:%M:%S}",
+        "until": f"{holder.expires_at:%H:%M:%S}",
+    }
+    console.print(line % values, highlight=False, markup=False)
+
+
+def lock_document(engine: Engine) -> dict[str, Any] | None:
+    """``status --json``'s ``running``: the holder of the sync's job lock, or null."""
+    from sugar_bridge.scheduler.locks import SYNC_LOCK, current_holder
+
+    holder = current_holder(engine, SYNC_LOCK)
+    if holder is None:
+        return None
+    return {
+        "lock": holder.name,
+        "purpose": holder.purpose,
+        "pid": holder.pid,
+        "host": holder.host,
+        "acquired_at": holder.acquired_at.isoformat(),
+        "heartbeat_at": holder.heartbeat_at.isoformat(),
+        "expires_at": holder.expires_at.isoformat(),
+    }
+
+
 def status_schedule(runtime: Runtime, engine: Engine) -> SchedulerStatus | str:
     """The schedule and live schedulers, or why it is unknown (the config does not load)."""
     from sugar_bridge.scheduler.service import schedule_status
@@ -147,6 +188,7 @@ def status_document(runtime: Runtime, engine: Engine) -> dict[str, Any]:
             ],
         },
         "pushes": store.last_runs(engine, 3),
+        "running": lock_document(engine),
         "schedule": {"error": schedule}
         if isinstance(schedule, str)
         else schedule_document(schedule),
@@ -167,6 +209,7 @@ def status_command(as_json: JsonOption = False) -> None:
             highlight=False,
         )
         runs_section(engine, t)
+        lock_section(engine, t)
         rejects_section(engine, t)
         push_section(engine, t)
         schedule_section(runtime, engine, t)

@@ -50,6 +50,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+#: The lock a sync holds, and with it every command that writes what a sync writes.
+SYNC_LOCK = "sync"
+
 #: A lock's lease when none is configured (``schedule.lock_ttl_seconds``' default).
 DEFAULT_TTL = timedelta(minutes=5)
 

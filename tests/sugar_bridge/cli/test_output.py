@@ -127,7 +127,8 @@ def test_status_json(fake_sync: None, monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(app, ["status", "--json"])
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
-    assert list(document) == ["warehouse", "runs", "rejects", "pushes", "schedule"]
+    assert list(document) == ["warehouse", "runs", "rejects", "pushes", "running", "schedule"]
+    assert document["running"] is None  # the sync is over: nobody holds its lock
     sync_run = next(r for r in document["runs"] if r["job"] == "sync")
     assert sync_run["status"] == "ok"
     assert [s["name"] for s in sync_run["details"]["steps"]] == list(STEPS)

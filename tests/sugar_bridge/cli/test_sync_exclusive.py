@@ -4,6 +4,7 @@ a sync is refused while one of them runs; a dry-run push only reads and is not r
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from typer.testing import CliRunner
 
 import etl.run
 from etl.db import create_engine_for, upgrade
 from etl.schema import customer_metrics, etl_run, fact_order, job_lock
+from sugar_bridge.cli.app import app
 from sugar_bridge.exceptions import LockHeldError
 from sugar_bridge.sandbox import Sandbox
 from sugar_bridge.scheduler.locks import JobLock, current_holder
@@ -115,3 +118,26 @@ def test_a_push_is_refused_while_a_sync_runs_and_a_dry_run_is_not(
     code, out = run("segments", "push")
     assert code == 0, out
     assert "accounts created" in out, out
+
+
+def _status_json() -> dict[str, Any]:
+    result = CliRunner().invoke(app, ["status", "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_status_names_who_holds_the_sync_lock(warehouse: Engine) -> None:
+    with JobLock(warehouse, "sync", purpose="etl run") as lock:
+        code, out = run("status")
+        assert code == 0, out
+        held = next(line for line in out.splitlines() if line.startswith("running now:"))
+        assert f"running now: etl run (pid {lock.pid} on {lock.host}) since " in held
+        assert "another sync, etl run, analytics run or segments push is refused" in held
+        running = _status_json()["running"]
+        assert (running["lock"], running["purpose"]) == ("sync", "etl run")
+        assert (running["pid"], running["host"]) == (lock.pid, lock.host)
+        assert running["expires_at"] > running["acquired_at"]
+    code, out = run("status")
+    assert code == 0, out
+    assert "running now" not in out
+    assert _status_json()["running"] is None
