@@ -131,24 +131,6 @@ def lock_section(engine: Engine, t: Texts) -> None:
     console.print(line % values, highlight=False, markup=False)
 
 
-def lock_document(engine: Engine) -> dict[str, Any] | None:
-    """``status --json``'s ``running``: the holder of the sync's job lock, or null."""
-    from sugar_bridge.scheduler.locks import SYNC_LOCK, current_holder
-
-    holder = current_holder(engine, SYNC_LOCK)
-    if holder is None:
-        return None
-    return {
-        "lock": holder.name,
-        "purpose": holder.purpose,
-        "pid": holder.pid,
-        "host": holder.host,
-        "acquired_at": holder.acquired_at.isoformat(),
-        "heartbeat_at": holder.heartbeat_at.isoformat(),
-        "expires_at": holder.expires_at.isoformat(),
-    }
-
-
 def status_schedule(runtime: Runtime, engine: Engine) -> SchedulerStatus | str:
     """The schedule and live schedulers, or why it is unknown (the config does not load)."""
     from sugar_bridge.scheduler.service import schedule_status
@@ -173,6 +155,7 @@ def status_document(runtime: Runtime, engine: Engine) -> dict[str, Any]:
     """``status --json``: the same sections as the tables, as data (stable keys)."""
     from etl.history import last_runs, latest_run_id, reject_counts
     from sugar_bridge.push import store
+    from sugar_bridge.scheduler.locks import SYNC_LOCK, current_holder
 
     latest = latest_run_id(engine)
     last = dict(reject_counts(engine, latest)) if latest is not None else {}
@@ -188,7 +171,7 @@ def status_document(runtime: Runtime, engine: Engine) -> dict[str, Any]:
             ],
         },
         "pushes": store.last_runs(engine, 3),
-        "running": lock_document(engine),
+        "running": jsonable(current_holder(engine, SYNC_LOCK)),  # who holds it, or null
         "schedule": {"error": schedule}
         if isinstance(schedule, str)
         else schedule_document(schedule),

@@ -134,7 +134,7 @@ def test_status_names_who_holds_the_sync_lock(warehouse: Engine) -> None:
         assert f"running now: etl run (pid {lock.pid} on {lock.host}) since " in held
         assert "another sync, etl run, analytics run or segments push is refused" in held
         running = _status_json()["running"]
-        assert (running["lock"], running["purpose"]) == ("sync", "etl run")
+        assert (running["name"], running["purpose"]) == ("sync", "etl run")
         assert (running["pid"], running["host"]) == (lock.pid, lock.host)
         assert running["expires_at"] > running["acquired_at"]
     code, out = run("status")
