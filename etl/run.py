@@ -258,15 +258,18 @@ def _run_source(
     watermark_to = state.cursor
     first = True
     customers = CustomerMemo()
-    if not _has_customers(engine, source.name):
+    if not _holds_any(engine, dim_customer.c.customer_key, source.name):
         customers.start_empty()
     # A first load: the warehouse holds none of the source's orders as it starts, and the
     # batches of one file never repeat an order (its reader rejects the lines of an order met
     # again: order_not_contiguous), so the batches of the first file need not look their
     # orders up. Should that not hold, the insert fails on the unique key (source, order id).
-    first_file = "" if mode == "merge" and _reads_ahead(source) else None
-    if first_file is not None and _has_orders(engine, source.name):
-        first_file = None
+    new_orders = (
+        mode == "merge"
+        and _reads_ahead(source)
+        and not _holds_any(engine, fact_order.c.order_key, source.name)
+    )
+    first_file: str | None = None
     # Files left half-loaded by an interrupted run: read again with the same content, the source
     # resumes them after their committed rows (not with --since, which re-reads whole files).
     unfinished = {} if since is not None else {
@@ -282,13 +285,12 @@ def _run_source(
             if read is not None and unfinished.get(read.file_name) == read.sha256:
                 info.resumed_files.setdefault(source.name, []).append(read.file_name)
                 del unfinished[read.file_name]
-            if first_file == "" and read is not None:
-                first_file = read.file_name
-            if first_file is not None and (read is None or read.file_name != first_file):
-                first_file = None  # another file: its orders may be some of the first's
+            if new_orders:  # until another file: its orders may be some of the first's
+                first_file = first_file or (read.file_name if read is not None else None)
+                new_orders = read is not None and read.file_name == first_file
             _run_chunk(engine, source, info, chunk, valid, first=first, progress=progress,
                        mode=mode, hook=hook, customers=customers, reporting=reporting,
-                       new_orders=first_file is not None)  # fmt: skip
+                       new_orders=new_orders)  # fmt: skip
             first = False
             if chunk.checkpoint.cursor is not None:
                 watermark_to = chunk.checkpoint.cursor
@@ -296,17 +298,11 @@ def _run_source(
     info.watermarks[source.name] = (watermark_from, watermark_to)
 
 
-def _has_orders(engine: Engine, source: str) -> bool:
-    """Whether the warehouse holds an order of ``source``."""
+def _holds_any(engine: Engine, key: Any, source: str) -> bool:
+    """Whether the warehouse holds a row of ``source`` in the table of column ``key`` (its
+    customers, its orders)."""
     with engine.connect() as conn:
-        query = select(fact_order.c.order_key).where(fact_order.c.source == source)
-        return conn.execute(query.limit(1)).first() is not None
-
-
-def _has_customers(engine: Engine, source: str) -> bool:
-    """Whether the warehouse holds a customer of ``source``."""
-    with engine.connect() as conn:
-        query = select(dim_customer.c.customer_key).where(dim_customer.c.source == source)
+        query = select(key).where(key.table.c.source == source)
         return conn.execute(query.limit(1)).first() is not None
 
 

@@ -524,8 +524,12 @@ def test_an_order_stored_meanwhile_fails_a_first_load_on_its_key(
     # while it runs), the unique key refuses the order twice: an error, never a duplicate.
     # Spider's facts have no such key: there the orders are looked up all the same.
     path = write_csv(tmp_path / "orders.csv", order_rows(4, seed=3))
-    real = etl_run_module._has_orders
-    monkeypatch.setattr(etl_run_module, "_has_orders", lambda engine, source: False)
+    real = etl_run_module._holds_any
+
+    def no_orders(engine: Engine, key: Any, source: str) -> bool:  # the customers are there
+        return key.table is not fact_order and real(engine, key, source)
+
+    monkeypatch.setattr(etl_run_module, "_holds_any", no_orders)
     load_csv(warehouse, path)
     with warehouse.connect() as conn:
         sharded = facts_on_spider(conn)
@@ -534,7 +538,7 @@ def test_an_order_stored_meanwhile_fails_a_first_load_on_its_key(
     else:
         with pytest.raises(LoadError, match=r"(?i)unique|duplicate"):
             load_csv(warehouse, path, full_refresh=True)
-    monkeypatch.setattr(etl_run_module, "_has_orders", real)
+    monkeypatch.setattr(etl_run_module, "_holds_any", real)
     info = load_csv(warehouse, path, full_refresh=True)
     assert (info.orders_inserted, info.orders_unchanged) == (0, 4)
     with warehouse.connect() as conn:
